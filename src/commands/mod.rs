@@ -1,0 +1,17 @@
+//! Command handlers: each turns parsed arguments into settings, calls the domain, prints the result.
+
+mod predict;
+mod runs;
+mod train;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command; returns the exit code of a completed command.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
+    let global = &cli.global;
+    match &cli.command {
+        Command::Train(args) => train::run(args, global).await,
+        Command::Predict(args) => predict::run(args, global).await,
+        Command::Runs(command) => runs::run(command, global).await,
+    }
+}

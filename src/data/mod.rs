@@ -1,0 +1,89 @@
+//! Tabular data: numeric CSV files read into a matrix, with errors that name file, line and column.
+
+mod csv_table;
+
+pub use csv_table::{Table, read_numeric_csv};
+
+use std::path::PathBuf;
+
+/// Why a data file could not be used. Every variant names the file; row-level ones the line too.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read data file {}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("data file {} is empty: expected a header row and at least one data row", path.display())]
+    Empty { path: PathBuf },
+    #[error("data file {} has a header row but no data rows", path.display())]
+    HeaderOnly { path: PathBuf },
+    #[error("{}:1: column {column:?} appears twice in the header (columns {first} and {second})", path.display())]
+    DuplicateColumn {
+        path: PathBuf,
+        column: String,
+        first: usize,
+        second: usize,
+    },
+    #[error("{}:1: header has an empty column name at column {index}", path.display())]
+    EmptyColumnName { path: PathBuf, index: usize },
+    #[error("{}:{line}: row has {found} fields, but the header has {expected}", path.display())]
+    Ragged {
+        path: PathBuf,
+        line: u64,
+        expected: usize,
+        found: usize,
+    },
+    #[error("{}:{line}: column {column:?}: {value:?} is not a number", path.display())]
+    NonNumeric {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+    },
+    #[error("{}:{line}: column {column:?}: missing value{more}", path.display(), more = more_missing(*others))]
+    Missing {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        others: usize,
+    },
+    #[error("{}:{line}: column {column:?}: {value:?} is not a finite number", path.display())]
+    NonFinite {
+        path: PathBuf,
+        line: u64,
+        column: String,
+        value: String,
+    },
+    #[error("{}:{line}: malformed CSV", path.display())]
+    Csv {
+        path: PathBuf,
+        line: u64,
+        #[source]
+        source: csv::Error,
+    },
+    #[error("{}: no column named {column:?} (columns: {})", path.display(), available.join(", "))]
+    ColumnMissing {
+        path: PathBuf,
+        column: String,
+        available: Vec<String>,
+    },
+    #[error("{}: the target column {target:?} is the only column; there are no features", path.display())]
+    NoFeatures { path: PathBuf, target: String },
+}
+
+fn more_missing(others: usize) -> String {
+    match others {
+        0 => String::new(),
+        1 => " (and 1 more missing cell in the file)".to_string(),
+        n => format!(" (and {n} more missing cells in the file)"),
+    }
+}
+
+impl DataError {
+    /// Every data error is a problem with a file the user gave.
+    pub fn exit_code(&self) -> u8 {
+        crate::exit::INPUT
+    }
+}

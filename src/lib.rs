@@ -1,0 +1,23 @@
+//! `mlops`: train, track, register, serve and provision ML models for Azure from one binary.
+//!
+//! The binary is a thin shell over [`run`]; everything else is library code so that tests and
+//! benches can drive it directly.
+
+pub mod cli;
+pub mod commands;
+pub mod data;
+pub mod env_vars;
+pub mod exit;
+pub mod logging;
+pub mod ml;
+pub mod output;
+pub mod settings;
+pub mod tracking;
+
+/// Runs one parsed command line and returns the process exit code for a successful outcome.
+///
+/// Outcomes that are not errors but still deserve a non-zero code (a gate that said
+/// "not better", a what-if with changes) come back as `Ok(code)`.
+pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
+    commands::dispatch(cli).await
+}

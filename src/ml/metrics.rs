@@ -1,0 +1,76 @@
+//! Regression metrics with scikit-learn's definitions.
+
+use ndarray::ArrayView1;
+use serde::Serialize;
+
+/// The four metrics `mlops train` reports on the test split.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RegressionMetrics {
+    pub mse: f64,
+    pub rmse: f64,
+    pub mae: f64,
+    pub r2: f64,
+}
+
+impl RegressionMetrics {
+    /// `mean_squared_error`, its root, `mean_absolute_error` and `r2_score` of `predicted` against `actual`.
+    ///
+    /// R² follows scikit-learn's `force_finite`: a constant `actual` gives 1.0 for a perfect fit, else 0.0.
+    pub fn compute(actual: ArrayView1<f64>, predicted: ArrayView1<f64>) -> Self {
+        let n = actual.len() as f64;
+        let residuals = &actual - &predicted;
+        let ss_res: f64 = residuals.iter().map(|r| r * r).sum();
+        let mse = ss_res / n;
+        let mae = residuals.iter().map(|r| r.abs()).sum::<f64>() / n;
+        let mean = actual.sum() / n;
+        let ss_tot: f64 = actual.iter().map(|a| (a - mean) * (a - mean)).sum();
+        let r2 = if ss_tot != 0.0 {
+            1.0 - ss_res / ss_tot
+        } else if ss_res == 0.0 {
+            1.0
+        } else {
+            0.0
+        };
+        RegressionMetrics {
+            mse,
+            rmse: mse.sqrt(),
+            mae,
+            r2,
+        }
+    }
+
+    /// Name and value pairs, in the order they are logged.
+    pub fn pairs(&self) -> [(&'static str, f64); 4] {
+        [
+            ("mse", self.mse),
+            ("rmse", self.rmse),
+            ("mae", self.mae),
+            ("r2", self.r2),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn known_values() {
+        let m = RegressionMetrics::compute(
+            array![3.0, -0.5, 2.0, 7.0].view(),
+            array![2.5, 0.0, 2.0, 8.0].view(),
+        );
+        assert!((m.mse - 0.375).abs() < 1e-15);
+        assert!((m.mae - 0.5).abs() < 1e-15);
+        assert!((m.r2 - 0.948_608_137_044_967_9).abs() < 1e-12);
+    }
+
+    #[test]
+    fn constant_target() {
+        let m = RegressionMetrics::compute(array![1.0, 1.0].view(), array![1.0, 1.0].view());
+        assert_eq!(m.r2, 1.0);
+        let m = RegressionMetrics::compute(array![1.0, 1.0].view(), array![1.0, 2.0].view());
+        assert_eq!(m.r2, 0.0);
+    }
+}

@@ -1,0 +1,9 @@
+//! Machine learning: the scikit-learn-identical split, ridge regression, metrics and the model artifact.
+
+pub mod metrics;
+pub mod model;
+pub mod mt19937;
+pub mod params;
+pub mod ridge;
+pub mod split;
+pub mod train;

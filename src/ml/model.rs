@@ -1,0 +1,236 @@
+//! The model artifact: an MLflow Model directory holding a linear model as JSON (no pickle).
+//!
+//! Layout: `MLmodel` (a `python_function` flavor whose loader lives in `code/`, and an `mlops`
+//! flavor), `model.json`, `code/mlops_linear_pyfunc.py`, input examples and environment files.
+//! `mlflow.pyfunc.load_model(dir)` and `mlflow models serve` load it with numpy and pandas only.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, Array2, ArrayView1};
+use serde::{Deserialize, Serialize};
+
+/// `format` value of `model.json`.
+pub const FORMAT: &str = "mlops-linear/v1";
+/// The pyfunc loader module, imported by MLflow from `code/`.
+const LOADER_MODULE: &str = "mlops_linear_pyfunc";
+const LOADER_SOURCE: &str = include_str!("assets/mlops_linear_pyfunc.py");
+const MODEL_FILE: &str = "model.json";
+
+/// A fitted linear model as stored in `model.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearModel {
+    pub format: String,
+    pub feature_names: Vec<String>,
+    /// Serialised as the shortest decimal that reads back to the same f64 (at most 17 digits).
+    pub coefficients: Vec<f64>,
+    pub intercept: f64,
+    pub alpha: f64,
+    pub target: String,
+    /// SHA-256 of the training data file.
+    pub data_sha256: String,
+}
+
+impl LinearModel {
+    /// Predictions for rows whose columns are in `feature_names` order.
+    pub fn predict(&self, x: &Array2<f64>) -> Array1<f64> {
+        x.dot(&ArrayView1::from(&self.coefficients)) + self.intercept
+    }
+}
+
+/// What else goes into `MLmodel` besides the model itself.
+#[derive(Debug, Clone)]
+pub struct ModelMetadata {
+    /// The run that produced the model, if any.
+    pub run_id: Option<String>,
+    /// One input row (feature values in `feature_names` order) for the input examples.
+    pub example_row: Vec<f64>,
+    /// `%Y-%m-%d %H:%M:%S%.6f` in UTC, as MLflow writes it.
+    pub utc_time_created: String,
+}
+
+/// Why a model directory could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("cannot write model file {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not an mlops model directory: {} not found", dir.display(), MODEL_FILE)]
+    NotAModel { dir: PathBuf },
+    #[error("cannot read model file {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl ModelError {
+    /// Reading a bad model is the user's input; failing to write one is the machine's problem.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ModelError::Write { .. } => crate::exit::INTERNAL,
+            _ => crate::exit::INPUT,
+        }
+    }
+}
+
+/// Writes the MLflow Model directory `dir` (created if needed).
+pub fn save(dir: &Path, model: &LinearModel, meta: &ModelMetadata) -> Result<(), ModelError> {
+    let write = |name: &str, contents: &[u8]| {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| ModelError::Write {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        std::fs::write(&path, contents).map_err(|source| ModelError::Write { path, source })
+    };
+    let json = serde_json::to_vec_pretty(model).map_err(|e| ModelError::Invalid {
+        path: dir.join(MODEL_FILE),
+        message: e.to_string(),
+    })?;
+    write(MODEL_FILE, &json)?;
+    write(
+        &format!("code/{LOADER_MODULE}.py"),
+        LOADER_SOURCE.as_bytes(),
+    )?;
+    write("MLmodel", mlmodel_yaml(model, meta).as_bytes())?;
+    let example = serde_json::json!({"columns": model.feature_names, "data": [meta.example_row]});
+    write("input_example.json", example.to_string().as_bytes())?;
+    let serving = serde_json::json!({"dataframe_split": example});
+    write("serving_input_example.json", serving.to_string().as_bytes())?;
+    write("requirements.txt", b"mlflow\nnumpy\npandas\n")?;
+    write("python_env.yaml", b"python: '3.11'\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\ndependencies:\n- -r requirements.txt\n")?;
+    write(
+        "conda.yaml",
+        b"channels:\n- conda-forge\ndependencies:\n- python=3.11\n- pip\n- pip:\n  - mlflow\n  - numpy\n  - pandas\nname: mlflow-env\n",
+    )?;
+    Ok(())
+}
+
+fn mlmodel_yaml(model: &LinearModel, meta: &ModelMetadata) -> String {
+    // The signature's inputs and outputs are JSON strings inside the YAML, as MLflow writes them.
+    let inputs: Vec<serde_json::Value> = model
+        .feature_names
+        .iter()
+        .map(|name| serde_json::json!({"type": "double", "name": name, "required": true}))
+        .collect();
+    let outputs =
+        serde_json::json!([{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1]}}]);
+    let doc = serde_json::json!({
+        "artifact_path": "model",
+        "flavors": {
+            "python_function": {
+                "loader_module": LOADER_MODULE,
+                "code": "code",
+                "data": MODEL_FILE,
+                "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
+                "python_version": "3.11",
+            },
+            "mlops": {"format": FORMAT, "data": MODEL_FILE, "mlops_version": env!("CARGO_PKG_VERSION")},
+        },
+        "model_uuid": uuid::Uuid::new_v4().simple().to_string(),
+        "run_id": meta.run_id,
+        "saved_input_example_info": {
+            "artifact_path": "input_example.json",
+            "pandas_orient": "split",
+            "serving_input_path": "serving_input_example.json",
+            "type": "dataframe",
+        },
+        "signature": {
+            "inputs": serde_json::Value::Array(inputs).to_string(),
+            "outputs": outputs.to_string(),
+            "params": null,
+        },
+        "utc_time_created": meta.utc_time_created,
+    });
+    yaml_serde::to_string(&doc).unwrap_or_default()
+}
+
+/// Reads the linear model of an MLflow Model directory written by [`save`].
+pub fn load(dir: &Path) -> Result<LinearModel, ModelError> {
+    let path = dir.join(MODEL_FILE);
+    if !path.is_file() {
+        return Err(ModelError::NotAModel {
+            dir: dir.to_path_buf(),
+        });
+    }
+    let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let invalid = |message: String| ModelError::Invalid {
+        path: path.clone(),
+        message,
+    };
+    let model: LinearModel =
+        serde_json::from_str(&text).map_err(|e| invalid(format!("not a valid model: {e}")))?;
+    if model.format != FORMAT {
+        return Err(invalid(format!(
+            "unsupported model format {:?}, expected {FORMAT:?}",
+            model.format
+        )));
+    }
+    if model.coefficients.len() != model.feature_names.len() {
+        return Err(invalid(format!(
+            "{} coefficients for {} features",
+            model.coefficients.len(),
+            model.feature_names.len()
+        )));
+    }
+    if !model.intercept.is_finite() || model.coefficients.iter().any(|c| !c.is_finite()) {
+        return Err(invalid(
+            "coefficients and intercept must be finite numbers".to_string(),
+        ));
+    }
+    Ok(model)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_exactly() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let model = LinearModel {
+            format: FORMAT.to_string(),
+            feature_names: vec!["a".into(), "b".into()],
+            coefficients: vec![0.1 + 0.2, -121.632_456_152_264_77],
+            intercept: 152.077_038_827_836_3,
+            alpha: 0.5,
+            target: "Y".into(),
+            data_sha256: "00".into(),
+        };
+        let meta = ModelMetadata {
+            run_id: None,
+            example_row: vec![1.0, 2.0],
+            utc_time_created: "2026-01-01 00:00:00.000000".into(),
+        };
+        save(dir.path(), &model, &meta).expect("saved");
+        assert_eq!(load(dir.path()).expect("loaded"), model);
+        let mlmodel = std::fs::read_to_string(dir.path().join("MLmodel")).expect("MLmodel");
+        assert!(
+            mlmodel.contains("loader_module: mlops_linear_pyfunc"),
+            "{mlmodel}"
+        );
+        assert!(dir.path().join("code/mlops_linear_pyfunc.py").is_file());
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_model() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        assert!(matches!(
+            load(dir.path()),
+            Err(ModelError::NotAModel { .. })
+        ));
+        std::fs::write(dir.path().join(MODEL_FILE), "{\"format\": \"other\"}").expect("write");
+        assert!(matches!(load(dir.path()), Err(ModelError::Invalid { .. })));
+    }
+}

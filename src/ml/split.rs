@@ -1,0 +1,162 @@
+//! The train/test split of scikit-learn's `train_test_split(X, y, test_size, random_state)`.
+
+use std::fmt;
+
+use super::mt19937::RandomState;
+
+/// How much of the data goes to the test set, as scikit-learn's `test_size` takes it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum TestSize {
+    /// A fraction of the rows, strictly between 0 and 1; the test set has `ceil(f·n)` rows.
+    Fraction(f64),
+    /// An exact number of test rows.
+    Rows(usize),
+}
+
+impl TestSize {
+    /// Parses `0.2` as a fraction and `89` as a row count, as Python's float/int distinction does.
+    pub fn parse(text: &str) -> Result<Self, SplitError> {
+        let text = text.trim();
+        let looks_float = text.contains(['.', 'e', 'E'])
+            || text.eq_ignore_ascii_case("nan")
+            || text.contains("inf");
+        if looks_float {
+            let f: f64 = text
+                .parse()
+                .map_err(|_| SplitError::InvalidTestSize(text.to_string()))?;
+            if !(f > 0.0 && f < 1.0) {
+                return Err(SplitError::FractionOutOfRange(text.to_string()));
+            }
+            Ok(TestSize::Fraction(f))
+        } else {
+            let rows: usize = text
+                .parse()
+                .map_err(|_| SplitError::InvalidTestSize(text.to_string()))?;
+            if rows == 0 {
+                return Err(SplitError::InvalidTestSize(text.to_string()));
+            }
+            Ok(TestSize::Rows(rows))
+        }
+    }
+
+    /// The number of test rows for `n` samples, checked as scikit-learn checks it.
+    pub fn n_test(self, n: usize) -> Result<usize, SplitError> {
+        let n_test = match self {
+            TestSize::Fraction(f) => (f * n as f64).ceil() as usize,
+            TestSize::Rows(rows) if rows >= n => {
+                return Err(SplitError::RowsOutOfRange { rows, n });
+            }
+            TestSize::Rows(rows) => rows,
+        };
+        if n_test >= n {
+            return Err(SplitError::EmptyTrain {
+                n,
+                test_size: self.to_string(),
+            });
+        }
+        Ok(n_test)
+    }
+}
+
+impl fmt::Display for TestSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TestSize::Fraction(x) => write!(f, "{x:?}"),
+            TestSize::Rows(r) => write!(f, "{r}"),
+        }
+    }
+}
+
+/// Row indices of the two sets, in the order scikit-learn returns the rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Split {
+    pub train: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+/// `ShuffleSplit` with one split: the first `n_test` entries of `RandomState(seed).permutation(n)`
+/// are the test rows, the rest the training rows.
+pub fn train_test_split(n: usize, test_size: TestSize, seed: u32) -> Result<Split, SplitError> {
+    let n_test = test_size.n_test(n)?;
+    let permutation = RandomState::new(seed).permutation(n);
+    let (test, train) = permutation.split_at(n_test);
+    Ok(Split {
+        train: train.to_vec(),
+        test: test.to_vec(),
+    })
+}
+
+/// Why a split cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    #[error(
+        "invalid test size {0:?}: give a fraction in (0, 1) such as 0.2, or a whole number of rows such as 89"
+    )]
+    InvalidTestSize(String),
+    #[error("test size {0} is out of range: a fraction must be strictly between 0 and 1")]
+    FractionOutOfRange(String),
+    #[error("test size of {rows} rows is out of range: the data has {n} rows, so at most {} can be held out", n.saturating_sub(1))]
+    RowsOutOfRange { rows: usize, n: usize },
+    #[error(
+        "too few rows for the split: with {n} rows and test size {test_size}, the training set would be empty"
+    )]
+    EmptyTrain { n: usize, test_size: String },
+}
+
+impl SplitError {
+    /// A bad `--test-size` is a usage error; data too small for a valid size is a training error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            SplitError::EmptyTrain { .. } | SplitError::RowsOutOfRange { .. } => {
+                crate::exit::TRAINING
+            }
+            _ => crate::exit::USAGE,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_like_python() {
+        assert_eq!(TestSize::parse("0.2").ok(), Some(TestSize::Fraction(0.2)));
+        assert_eq!(TestSize::parse("89").ok(), Some(TestSize::Rows(89)));
+        assert!(matches!(
+            TestSize::parse("1.0"),
+            Err(SplitError::FractionOutOfRange(_))
+        ));
+        assert!(matches!(
+            TestSize::parse("0"),
+            Err(SplitError::InvalidTestSize(_))
+        ));
+        assert!(matches!(
+            TestSize::parse("-0.5"),
+            Err(SplitError::FractionOutOfRange(_))
+        ));
+        assert!(matches!(
+            TestSize::parse("abc"),
+            Err(SplitError::InvalidTestSize(_))
+        ));
+    }
+
+    #[test]
+    fn diabetes_split_sizes() {
+        let split = train_test_split(442, TestSize::Fraction(0.2), 0).expect("valid");
+        assert_eq!((split.train.len(), split.test.len()), (353, 89));
+        assert_eq!(split.test[0], 362);
+    }
+
+    #[test]
+    fn too_small() {
+        assert!(matches!(
+            train_test_split(1, TestSize::Fraction(0.2), 0),
+            Err(SplitError::EmptyTrain { .. })
+        ));
+        assert!(matches!(
+            train_test_split(5, TestSize::Rows(5), 0),
+            Err(SplitError::RowsOutOfRange { .. })
+        ));
+    }
+}

@@ -1,0 +1,408 @@
+//! The training job: read data, split, fit ridge, evaluate, save the model and log the run.
+
+use std::path::PathBuf;
+
+use linfa::Dataset;
+use linfa::traits::{Fit, Predict};
+use ndarray::{Array1, Axis};
+use serde::Serialize;
+
+use super::metrics::RegressionMetrics;
+use super::model::{self, LinearModel, ModelError, ModelMetadata};
+use super::ridge::{Ridge, RidgeError};
+use super::split::{Split, SplitError, TestSize, train_test_split};
+use crate::data::{DataError, Table, read_numeric_csv};
+use crate::tracking::{
+    DatasetInput, LocalStore, Metric, RunStatus, StoreError, TrackingUri, now_millis,
+};
+
+/// Everything a training run needs, resolved.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    pub data: PathBuf,
+    pub target: String,
+    pub alpha: f64,
+    pub test_size: TestSize,
+    pub seed: u32,
+    pub experiment: String,
+    pub run_name: Option<String>,
+    pub provenance: Provenance,
+}
+
+/// Who and what produced a run, recorded as MLflow system tags.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub user: String,
+    pub source_name: String,
+    pub git_commit: Option<String>,
+}
+
+/// The fitted model and how it did on the held-out rows.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    pub model: LinearModel,
+    pub split: Split,
+    pub metrics: RegressionMetrics,
+    pub test_predictions: Array1<f64>,
+    pub example_row: Vec<f64>,
+}
+
+/// The result of `mlops train`, in the stable shape of `--output json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    pub run_id: String,
+    pub experiment_id: String,
+    pub experiment_name: String,
+    pub run_name: String,
+    pub tracking_uri: String,
+    pub artifact_uri: String,
+    pub params: ReportParams,
+    pub split: SplitSizes,
+    pub metrics: RegressionMetrics,
+    pub model: ModelReport,
+    pub dataset: DatasetReport,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportParams {
+    pub alpha: f64,
+    pub test_size: serde_json::Value,
+    pub seed: u32,
+    pub target: String,
+    pub data: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SplitSizes {
+    pub n_train: usize,
+    pub n_test: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelReport {
+    pub path: String,
+    pub feature_names: Vec<String>,
+    pub coefficients: Vec<f64>,
+    pub intercept: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DatasetReport {
+    pub name: String,
+    pub digest: String,
+    pub sha256: String,
+    pub rows: usize,
+}
+
+/// Why training failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Split(#[from] SplitError),
+    #[error(transparent)]
+    Ridge(#[from] RidgeError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl TrainError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            TrainError::Data(e) => e.exit_code(),
+            TrainError::Split(e) => e.exit_code(),
+            TrainError::Ridge(_) => crate::exit::TRAINING,
+            TrainError::Model(e) => e.exit_code(),
+            TrainError::Store(e) => e.exit_code(),
+        }
+    }
+}
+
+/// Reads the data file and checks that the target is there, before any run is created.
+pub fn load_training_table(data: &std::path::Path, target: &str) -> Result<Table, DataError> {
+    let table = read_numeric_csv(data, None)?;
+    if table.column_index(target).is_none() {
+        return Err(DataError::ColumnMissing {
+            path: table.path.clone(),
+            column: target.to_string(),
+            available: table.columns.clone(),
+        });
+    }
+    if table.columns.len() < 2 {
+        return Err(DataError::NoFeatures {
+            path: table.path.clone(),
+            target: target.to_string(),
+        });
+    }
+    Ok(table)
+}
+
+/// Splits as scikit-learn does, fits ridge on the training rows and scores the test rows.
+pub fn fit_and_evaluate(
+    table: &Table,
+    target: &str,
+    alpha: f64,
+    test_size: TestSize,
+    seed: u32,
+) -> Result<Evaluation, TrainError> {
+    let target_index = table
+        .column_index(target)
+        .ok_or_else(|| DataError::ColumnMissing {
+            path: table.path.clone(),
+            column: target.to_string(),
+            available: table.columns.clone(),
+        })?;
+    let feature_indices: Vec<usize> = (0..table.columns.len())
+        .filter(|&i| i != target_index)
+        .collect();
+    let feature_names: Vec<String> = feature_indices
+        .iter()
+        .map(|&i| table.columns[i].clone())
+        .collect();
+    let x = table.values.select(Axis(1), &feature_indices);
+    let y = table.values.column(target_index).to_owned();
+
+    let split = train_test_split(table.n_rows(), test_size, seed)?;
+    let train = Dataset::new(
+        x.select(Axis(0), &split.train),
+        y.select(Axis(0), &split.train),
+    )
+    .with_feature_names(feature_names.clone());
+    let x_test = x.select(Axis(0), &split.test);
+    let y_test = y.select(Axis(0), &split.test);
+
+    let fitted = Ridge { alpha }.fit(&train)?;
+    let test_predictions: Array1<f64> = fitted.predict(&x_test);
+    let metrics = RegressionMetrics::compute(y_test.view(), test_predictions.view());
+    let model = LinearModel {
+        format: model::FORMAT.to_string(),
+        feature_names,
+        coefficients: fitted.coefficients.to_vec(),
+        intercept: fitted.intercept,
+        alpha,
+        target: target.to_string(),
+        data_sha256: table.sha256.clone(),
+    };
+    let example_row = x.row(split.train[0]).to_vec();
+    Ok(Evaluation {
+        model,
+        split,
+        metrics,
+        test_predictions,
+        example_row,
+    })
+}
+
+/// Trains and logs the run to a local store; a failure after the run started marks it FAILED.
+pub fn train_with_local_store(
+    store: &LocalStore,
+    request: &TrainRequest,
+) -> Result<TrainReport, TrainError> {
+    let table = load_training_table(&request.data, &request.target)?;
+    let experiment = store.get_or_create_experiment(&request.experiment)?;
+    let run_name = request.run_name.clone().unwrap_or_else(generate_run_name);
+    let start = now_millis();
+    let run = store.create_run(
+        &experiment.experiment_id,
+        &run_name,
+        &request.provenance.user,
+        start,
+        &system_tags(request),
+    )?;
+    let result = log_training(store, request, &table, &run.run_id);
+    match result {
+        Ok(evaluation) => {
+            store.update_run(&run.run_id, RunStatus::Finished, now_millis())?;
+            let model_dir = store.artifact_dir(&run.run_id)?.join("model");
+            Ok(report(
+                request,
+                &table,
+                &evaluation,
+                &experiment.name,
+                &run,
+                TrackingUri::Local(store.root().to_path_buf()),
+                model_dir,
+            ))
+        }
+        Err(err) => {
+            // Best effort: the run records why it failed; the original error is what the user sees.
+            let _ = store.set_tag(&run.run_id, "mlops.error", &err.to_string());
+            let _ = store.update_run(&run.run_id, RunStatus::Failed, now_millis());
+            Err(err)
+        }
+    }
+}
+
+fn log_training(
+    store: &LocalStore,
+    request: &TrainRequest,
+    table: &Table,
+    run_id: &str,
+) -> Result<Evaluation, TrainError> {
+    store.log_params(run_id, &run_params(request))?;
+    store.log_input(run_id, &dataset_input(table, &request.target))?;
+    let evaluation = fit_and_evaluate(
+        table,
+        &request.target,
+        request.alpha,
+        request.test_size,
+        request.seed,
+    )?;
+    let now = now_millis();
+    let metrics: Vec<(String, Metric)> = evaluation
+        .metrics
+        .pairs()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                Metric {
+                    value: *v,
+                    timestamp: now,
+                    step: 0,
+                },
+            )
+        })
+        .collect();
+    store.log_metrics(run_id, &metrics)?;
+    let model_dir = store.artifact_dir(run_id)?.join("model");
+    let meta = ModelMetadata {
+        run_id: Some(run_id.to_string()),
+        example_row: evaluation.example_row.clone(),
+        utc_time_created: chrono::Utc::now()
+            .format("%Y-%m-%d %H:%M:%S%.6f")
+            .to_string(),
+    };
+    model::save(&model_dir, &evaluation.model, &meta)?;
+    Ok(evaluation)
+}
+
+/// The MLflow system tags of a run started by `mlops train`.
+pub fn system_tags(request: &TrainRequest) -> Vec<(String, String)> {
+    let mut tags = vec![
+        ("mlflow.user".to_string(), request.provenance.user.clone()),
+        (
+            "mlflow.source.name".to_string(),
+            request.provenance.source_name.clone(),
+        ),
+        ("mlflow.source.type".to_string(), "LOCAL".to_string()),
+    ];
+    if let Some(commit) = &request.provenance.git_commit {
+        tags.push(("mlflow.source.git.commit".to_string(), commit.clone()));
+    }
+    tags
+}
+
+/// Parameters as logged: strings, as MLflow stores them.
+pub fn run_params(request: &TrainRequest) -> Vec<(String, String)> {
+    vec![
+        ("alpha".to_string(), format!("{:?}", request.alpha)),
+        ("test_size".to_string(), request.test_size.to_string()),
+        ("seed".to_string(), request.seed.to_string()),
+        ("target".to_string(), request.target.clone()),
+        ("data".to_string(), request.data.display().to_string()),
+    ]
+}
+
+/// The training file as an MLflow dataset input (what `mlflow.data.from_pandas` would record).
+pub fn dataset_input(table: &Table, target: &str) -> DatasetInput {
+    let name = table
+        .path
+        .file_stem()
+        .map_or_else(|| "data".to_string(), |s| s.to_string_lossy().into_owned());
+    let columns: Vec<serde_json::Value> = table
+        .columns
+        .iter()
+        .map(|c| serde_json::json!({"type": "double", "name": c, "required": true}))
+        .collect();
+    let absolute = std::path::absolute(&table.path).unwrap_or_else(|_| table.path.clone());
+    DatasetInput {
+        name,
+        digest: dataset_digest(&table.sha256),
+        source_type: "local".to_string(),
+        source: serde_json::json!({"uri": absolute.display().to_string()}).to_string(),
+        schema: serde_json::json!({"mlflow_colspec": columns}).to_string(),
+        profile: serde_json::json!({
+            "num_rows": table.n_rows(),
+            "num_elements": table.n_rows() * table.columns.len(),
+            "target": target,
+        })
+        .to_string(),
+        context: "training".to_string(),
+    }
+}
+
+/// The short digest MLflow shows for a dataset: the first 16 hex digits of its SHA-256.
+pub fn dataset_digest(sha256: &str) -> String {
+    sha256.chars().take(16).collect()
+}
+
+fn report(
+    request: &TrainRequest,
+    table: &Table,
+    evaluation: &Evaluation,
+    experiment_name: &str,
+    run: &crate::tracking::RunInfo,
+    tracking_uri: TrackingUri,
+    model_dir: PathBuf,
+) -> TrainReport {
+    let test_size = match request.test_size {
+        TestSize::Fraction(f) => serde_json::json!(f),
+        TestSize::Rows(r) => serde_json::json!(r),
+    };
+    let input = dataset_input(table, &request.target);
+    TrainReport {
+        run_id: run.run_id.clone(),
+        experiment_id: run.experiment_id.clone(),
+        experiment_name: experiment_name.to_string(),
+        run_name: run.run_name.clone(),
+        tracking_uri: tracking_uri.to_string(),
+        artifact_uri: run.artifact_uri.clone(),
+        params: ReportParams {
+            alpha: request.alpha,
+            test_size,
+            seed: request.seed,
+            target: request.target.clone(),
+            data: request.data.display().to_string(),
+        },
+        split: SplitSizes {
+            n_train: evaluation.split.train.len(),
+            n_test: evaluation.split.test.len(),
+        },
+        metrics: evaluation.metrics,
+        model: ModelReport {
+            path: model_dir.display().to_string(),
+            feature_names: evaluation.model.feature_names.clone(),
+            coefficients: evaluation.model.coefficients.clone(),
+            intercept: evaluation.model.intercept,
+        },
+        dataset: DatasetReport {
+            name: input.name,
+            digest: input.digest,
+            sha256: table.sha256.clone(),
+            rows: table.n_rows(),
+        },
+    }
+}
+
+/// A readable run name like MLflow's (`bold-heron-417`).
+pub fn generate_run_name() -> String {
+    const ADJECTIVES: [&str; 16] = [
+        "bold", "calm", "clever", "eager", "fair", "gentle", "brisk", "keen", "lucid", "merry",
+        "nimble", "quiet", "rapid", "sunny", "tidy", "witty",
+    ];
+    const NOUNS: [&str; 16] = [
+        "heron", "otter", "falcon", "maple", "river", "comet", "badger", "cedar", "lynx", "harbor",
+        "willow", "quartz", "finch", "meadow", "summit", "ember",
+    ];
+    let bytes = *uuid::Uuid::new_v4().as_bytes();
+    let number = u16::from_le_bytes([bytes[2], bytes[3]]) % 1000;
+    format!(
+        "{}-{}-{number}",
+        ADJECTIVES[bytes[0] as usize % 16],
+        NOUNS[bytes[1] as usize % 16]
+    )
+}

@@ -1,0 +1,112 @@
+//! Where results go: data to stdout as text or JSON, people-facing notes to stderr.
+
+use std::io::{IsTerminal, Write};
+
+use serde::Serialize;
+
+/// The format of a command's result on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// One JSON document with a stable shape.
+    Json,
+}
+
+/// Writes a command's result: `text` renders it for people, JSON mode serialises `value`.
+///
+/// A closed stdout (`mlops … | head`) is not an error: the reader has what it wanted.
+pub fn emit<T: Serialize>(
+    format: Format,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    match write_result(format, value, text) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn write_result<T: Serialize>(
+    format: Format,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut stdout, value)?;
+            writeln!(stdout)?;
+        }
+        Format::Text => {
+            let rendered = text();
+            write!(stdout, "{rendered}")?;
+            if !rendered.ends_with('\n') {
+                writeln!(stdout)?;
+            }
+        }
+    }
+    stdout.flush()?;
+    Ok(())
+}
+
+/// A note for the person at the terminal (stderr); silenced by `-q`.
+pub fn note(quiet: bool, message: impl AsRef<str>) {
+    if !quiet {
+        eprintln!("{}", message.as_ref());
+    }
+}
+
+/// Whether stderr may carry colour: a terminal, and `NO_COLOR` unset or empty.
+pub fn stderr_color() -> bool {
+    let no_color = std::env::var_os(crate::env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());
+    !no_color && std::io::stderr().is_terminal()
+}
+
+/// Renders rows as a left-aligned table with a header, two spaces between columns.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns() {
+        let rows = vec![
+            vec!["a".to_string(), "long value".to_string()],
+            vec!["bbb".to_string(), "x".to_string()],
+        ];
+        assert_eq!(
+            table(&["K", "V"], &rows),
+            "K    V\na    long value\nbbb  x\n"
+        );
+    }
+}

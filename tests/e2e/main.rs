@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `mlops` binary against real peers (scikit-learn, the MLflow client).
+//!
+//! One test binary with a module per area keeps link times down. The Python peers come from the
+//! virtualenv that `scripts/test.sh` installs (or `MLOPS_TEST_PYTHON`).
+
+mod predict;
+mod runs;
+mod support;
+mod train;
+mod train_errors;
