@@ -97,6 +97,9 @@ pub struct TrainArgs {
     /// Tracking store: a directory, file: URI or http(s):// MLflow server [default: ./mlruns].
     #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
     pub tracking_uri: Option<String>,
+    /// Local store that journals the run when tracking to a server [default: ./mlruns].
+    #[arg(long, value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
+    pub local_store: Option<PathBuf>,
 }
 
 const PREDICT_EXAMPLES: &str = "\
@@ -124,11 +127,26 @@ pub struct PredictArgs {
 /// `mlops runs …`.
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
-    /// List runs, newest first.
+    /// List runs, newest first (or as --order-by says).
+    #[command(after_help = RUNS_LIST_EXAMPLES)]
     List(RunsListArgs),
-    /// Show one run: parameters, metrics, tags and artifacts.
+    /// Show one run: parameters, metrics, tags and dataset inputs.
     Show(RunsShowArgs),
+    /// Upload local runs to a tracking server; idempotent and resumable.
+    #[command(after_help = RUNS_SYNC_EXAMPLES)]
+    Sync(RunsSyncArgs),
 }
+
+const RUNS_LIST_EXAMPLES: &str = "\
+Examples:
+  mlops runs list
+  mlops runs list --experiment diabetes --order-by 'metrics.mse ASC' --max-results 5
+  mlops runs list --tracking-uri http://127.0.0.1:5000 --filter \"params.alpha = '0.5'\" -o json";
+
+const RUNS_SYNC_EXAMPLES: &str = "\
+Examples:
+  mlops runs sync --to http://127.0.0.1:5000          every local run not yet on the server
+  mlops runs sync --to http://127.0.0.1:5000 <run-id>  one run";
 
 /// `mlops runs list`.
 #[derive(Debug, Args)]
@@ -136,6 +154,12 @@ pub struct RunsListArgs {
     /// Only runs of this experiment.
     #[arg(long, value_name = "NAME")]
     pub experiment: Option<String>,
+    /// MLflow search filter, passed to the server (e.g. "metrics.mse < 3000"); servers only.
+    #[arg(long, value_name = "FILTER")]
+    pub filter: Option<String>,
+    /// Ordering such as "metrics.mse ASC" or "start_time DESC"; repeatable.
+    #[arg(long, value_name = "ORDER")]
+    pub order_by: Vec<String>,
     /// At most this many runs.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub max_results: usize,
@@ -152,4 +176,17 @@ pub struct RunsShowArgs {
     /// Tracking store [default: ./mlruns].
     #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
     pub tracking_uri: Option<String>,
+}
+
+/// `mlops runs sync`.
+#[derive(Debug, Args)]
+pub struct RunsSyncArgs {
+    /// Local run ids to upload [default: every finished local run not yet on the server].
+    pub run_ids: Vec<String>,
+    /// The tracking server to upload to.
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+    pub to: Option<String>,
+    /// The local store to upload from [default: ./mlruns].
+    #[arg(long = "from", value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
+    pub from: Option<PathBuf>,
 }

@@ -8,9 +8,11 @@ pub mod commands;
 pub mod data;
 pub mod env_vars;
 pub mod exit;
+pub mod http;
 pub mod logging;
 pub mod ml;
 pub mod output;
+pub mod secret;
 pub mod settings;
 pub mod tracking;
 

@@ -17,22 +17,14 @@ pub enum Format {
 /// Writes a command's result: `text` renders it for people, JSON mode serialises `value`.
 ///
 /// A closed stdout (`mlops … | head`) is not an error: the reader has what it wanted.
-pub fn emit<T: Serialize>(
-    format: Format,
-    value: &T,
-    text: impl FnOnce() -> String,
-) -> anyhow::Result<()> {
+pub fn emit<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
     match write_result(format, value, text) {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
 }
 
-fn write_result<T: Serialize>(
-    format: Format,
-    value: &T,
-    text: impl FnOnce() -> String,
-) -> std::io::Result<()> {
+fn write_result<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match format {
         Format::Json => {
@@ -100,13 +92,7 @@ mod tests {
 
     #[test]
     fn table_aligns_columns() {
-        let rows = vec![
-            vec!["a".to_string(), "long value".to_string()],
-            vec!["bbb".to_string(), "x".to_string()],
-        ];
-        assert_eq!(
-            table(&["K", "V"], &rows),
-            "K    V\na    long value\nbbb  x\n"
-        );
+        let rows = vec![vec!["a".to_string(), "long value".to_string()], vec!["bbb".to_string(), "x".to_string()]];
+        assert_eq!(table(&["K", "V"], &rows), "K    V\na    long value\nbbb  x\n");
     }
 }

@@ -10,7 +10,12 @@ use crate::env_vars;
 use crate::ml::params::{TrainingParams, parse_overrides, read_parameters_file};
 use crate::ml::split::TestSize;
 use crate::ml::train::{Provenance, TrainRequest};
-use crate::tracking::TrackingUri;
+use std::time::Duration;
+
+use crate::http::{RetryPolicy, TransportOptions};
+use crate::secret::Secret;
+use crate::tracking::mlflow::{MlflowAuth, MlflowClient, MlflowClientOptions};
+use crate::tracking::{LocalStore, Tracker, TrackingUri};
 
 /// The project file's name, searched for from the current directory upwards.
 pub const PROJECT_FILE: &str = "mlops.toml";
@@ -40,6 +45,8 @@ pub struct ProjectFile {
 pub struct TrackingSection {
     pub uri: Option<String>,
     pub experiment: Option<String>,
+    /// The local store that journals runs bound for a server.
+    pub local: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -66,23 +73,16 @@ pub enum SettingsError {
 pub fn project_file() -> Result<ProjectFile, SettingsError> {
     let path = match std::env::var_os(env_vars::MLOPS_CONFIG) {
         Some(path) => Some(PathBuf::from(path)),
-        None => std::env::current_dir().ok().and_then(|cwd| {
-            cwd.ancestors()
-                .map(|dir| dir.join(PROJECT_FILE))
-                .find(|p| p.is_file())
-        }),
+        None => std::env::current_dir()
+            .ok()
+            .and_then(|cwd| cwd.ancestors().map(|dir| dir.join(PROJECT_FILE)).find(|p| p.is_file())),
     };
     let Some(path) = path else {
         return Ok(ProjectFile::default());
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let mut file: ProjectFile = toml::from_str(&text).map_err(|e| SettingsError::Parse {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read { path: path.clone(), source })?;
+    let mut file: ProjectFile =
+        toml::from_str(&text).map_err(|e| SettingsError::Parse { path: path.clone(), message: e.to_string() })?;
     file.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(file)
 }
@@ -90,11 +90,7 @@ pub fn project_file() -> Result<ProjectFile, SettingsError> {
 impl ProjectFile {
     /// A path from the project file, relative to the file's directory.
     fn path(&self, path: &Path) -> PathBuf {
-        if path.is_absolute() || self.dir.as_os_str().is_empty() {
-            path.to_path_buf()
-        } else {
-            self.dir.join(path)
-        }
+        if path.is_absolute() || self.dir.as_os_str().is_empty() { path.to_path_buf() } else { self.dir.join(path) }
     }
 
     /// The tracking store: flag or `MLFLOW_TRACKING_URI`, then `[tracking] uri`, then `./mlruns`.
@@ -113,6 +109,80 @@ pub struct TrainSettings {
     pub tracking: TrackingUri,
 }
 
+/// The local store: flag or `MLOPS_LOCAL_STORE`, then `[tracking] local`, then `./mlruns`.
+pub fn local_store_path(flag: Option<&Path>, project: &ProjectFile) -> PathBuf {
+    flag.map(Path::to_path_buf)
+        .or_else(|| std::env::var_os(env_vars::MLOPS_LOCAL_STORE).map(PathBuf::from))
+        .or_else(|| project.tracking.local.as_deref().map(|p| project.path(p)))
+        .unwrap_or_else(|| PathBuf::from(crate::tracking::uri::DEFAULT_LOCAL_STORE))
+}
+
+/// The tracker for a tracking URI: a local store, or a server with the local store as journal.
+pub fn tracker(uri: &TrackingUri, local_flag: Option<&Path>, project: &ProjectFile) -> anyhow::Result<Tracker> {
+    match uri {
+        TrackingUri::Local(root) => Ok(Tracker::Local(LocalStore::open(root)?)),
+        TrackingUri::Http(url) => Ok(Tracker::Remote {
+            journal: LocalStore::open(&local_store_path(local_flag, project))?,
+            client: mlflow_client(url)?,
+        }),
+    }
+}
+
+/// An MLflow client with auth, trust and retries from the environment, as MLflow's own client reads them.
+pub fn mlflow_client(url: &str) -> anyhow::Result<MlflowClient> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let file_creds = mlflow_credentials_file();
+    let username = env(env_vars::MLFLOW_TRACKING_USERNAME).or_else(|| file_creds.0.clone());
+    let password = env(env_vars::MLFLOW_TRACKING_PASSWORD).or_else(|| file_creds.1.clone());
+    let auth = match (username, password, env(env_vars::MLFLOW_TRACKING_TOKEN)) {
+        (Some(username), Some(password), _) => MlflowAuth::Basic { username, password: Secret::new(password) },
+        (_, _, Some(token)) => MlflowAuth::Bearer(Secret::new(token)),
+        _ => MlflowAuth::None,
+    };
+    let number = |name: &str| -> anyhow::Result<Option<f64>> {
+        env(name)
+            .map(|v| {
+                v.parse::<f64>().map_err(|_| crate::exit::UsageError(format!("{name}={v:?} is not a number")).into())
+            })
+            .transpose()
+    };
+    let mut retry = RetryPolicy::default();
+    if let Some(n) = number(env_vars::MLFLOW_HTTP_REQUEST_MAX_RETRIES)? {
+        retry.max_retries = n as usize;
+    }
+    if let Some(f) = number(env_vars::MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR)? {
+        retry.backoff = Duration::from_secs_f64(f.max(0.0));
+    }
+    let transport = TransportOptions {
+        ca_bundle: env(env_vars::MLFLOW_TRACKING_SERVER_CERT_PATH)
+            .or_else(|| env(env_vars::SSL_CERT_FILE))
+            .map(PathBuf::from),
+        insecure: env(env_vars::MLFLOW_TRACKING_INSECURE_TLS).is_some_and(|v| v.eq_ignore_ascii_case("true")),
+        timeout: number(env_vars::MLFLOW_HTTP_REQUEST_TIMEOUT)?.map(|s| Duration::from_secs_f64(s.max(1.0))),
+    };
+    Ok(MlflowClient::new(url, auth, Some(MlflowClientOptions { transport, retry }))?)
+}
+
+/// `[mlflow]` user and password from `~/.mlflow/credentials`, as MLflow's client reads them.
+fn mlflow_credentials_file() -> (Option<String>, Option<String>) {
+    let Some(home) = std::env::var_os(env_vars::HOME) else { return (None, None) };
+    let Ok(text) = std::fs::read_to_string(Path::new(&home).join(".mlflow/credentials")) else { return (None, None) };
+    let mut in_section = false;
+    let (mut user, mut password) = (None, None);
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_section = line == "[mlflow]";
+        } else if in_section && let Some((key, value)) = line.split_once('=') {
+            match key.trim() {
+                "mlflow_tracking_username" => user = Some(value.trim().to_string()),
+                "mlflow_tracking_password" => password = Some(value.trim().to_string()),
+                _ => {}
+            }
+        }
+    }
+    (user, password)
+}
+
 /// Resolves `mlops train` arguments against the project file and defaults.
 pub fn resolve_train(args: &TrainArgs, project: &ProjectFile) -> anyhow::Result<TrainSettings> {
     let from_flags = TrainingParams {
@@ -124,16 +194,10 @@ pub fn resolve_train(args: &TrainArgs, project: &ProjectFile) -> anyhow::Result<
     if let Some(alpha) = args.alpha
         && !(alpha.is_finite() && alpha >= 0.0)
     {
-        return Err(crate::exit::UsageError(format!(
-            "--alpha must be a finite number >= 0, got {alpha}"
-        ))
-        .into());
+        return Err(crate::exit::UsageError(format!("--alpha must be a finite number >= 0, got {alpha}")).into());
     }
     let from_overrides = parse_overrides(&args.param)?;
-    let params_path = args
-        .params
-        .clone()
-        .or_else(|| project.train.params.as_deref().map(|p| project.path(p)));
+    let params_path = args.params.clone().or_else(|| project.train.params.as_deref().map(|p| project.path(p)));
     let from_file = match &params_path {
         Some(path) => read_parameters_file(path)?.training,
         None => TrainingParams::default(),
@@ -158,23 +222,13 @@ pub fn resolve_train(args: &TrainArgs, project: &ProjectFile) -> anyhow::Result<
         run_name: args.run_name.clone(),
         provenance: provenance(),
     };
-    Ok(TrainSettings {
-        request,
-        tracking: project.tracking_uri(args.tracking_uri.as_deref())?,
-    })
+    Ok(TrainSettings { request, tracking: project.tracking_uri(args.tracking_uri.as_deref())? })
 }
 
 /// The user, program and git commit recorded on runs.
 pub fn provenance() -> Provenance {
-    let user = std::env::var(env_vars::LOGNAME)
-        .ok()
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(whoami::username);
-    Provenance {
-        user,
-        source_name: "mlops".to_string(),
-        git_commit: git_commit(),
-    }
+    let user = std::env::var(env_vars::LOGNAME).ok().filter(|u| !u.is_empty()).unwrap_or_else(whoami::username);
+    Provenance { user, source_name: "mlops".to_string(), git_commit: git_commit() }
 }
 
 /// `HEAD` of the git work tree around the current directory, if there is one.

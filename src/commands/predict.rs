@@ -25,13 +25,8 @@ struct PredictReport {
 pub async fn run(args: &PredictArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let model_dir = resolve_model_dir(&args.model, args.tracking_uri.as_deref())?;
     let model = model::load(&model_dir)?;
-    let table = read_numeric_csv(&args.data, Some(&model.feature_names)).with_context(|| {
-        format!(
-            "cannot score {} with model {}",
-            args.data.display(),
-            args.model
-        )
-    })?;
+    let table = read_numeric_csv(&args.data, Some(&model.feature_names))
+        .with_context(|| format!("cannot score {} with model {}", args.data.display(), args.model))?;
     let predictions = model.predict(&table.values).to_vec();
 
     let mut csv_text = String::from("prediction\n");
@@ -39,16 +34,8 @@ pub async fn run(args: &PredictArgs, global: &GlobalArgs) -> anyhow::Result<u8> 
         csv_text.push_str(&format!("{p:?}\n"));
     }
     if let Some(out) = &args.out {
-        std::fs::write(out, &csv_text)
-            .with_context(|| format!("cannot write predictions to {}", out.display()))?;
-        output::note(
-            global.quiet,
-            format!(
-                "wrote {} predictions to {}",
-                predictions.len(),
-                out.display()
-            ),
-        );
+        std::fs::write(out, &csv_text).with_context(|| format!("cannot write predictions to {}", out.display()))?;
+        output::note(global.quiet, format!("wrote {} predictions to {}", predictions.len(), out.display()));
     }
     let report = PredictReport {
         model: model_dir.display().to_string(),

@@ -3,40 +3,49 @@
 use anyhow::Context;
 
 use crate::cli::{GlobalArgs, TrainArgs};
-use crate::ml::train::{TrainReport, train_with_local_store};
+use crate::ml::train::{TrainReport, train};
 use crate::output;
 use crate::settings;
-use crate::tracking::{LocalStore, TrackingUri};
 
 pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let project = settings::project_file()?;
     let resolved = settings::resolve_train(args, &project)?;
-    let report = match &resolved.tracking {
-        TrackingUri::Local(root) => {
-            let store = LocalStore::open(root)?;
-            train_with_local_store(&store, &resolved.request).with_context(|| {
-                format!("training on {} failed", resolved.request.data.display())
-            })?
-        }
-        TrackingUri::Http(url) => {
-            return Err(crate::exit::UsageError(format!(
-                "tracking server {url}: logging to an MLflow server is not available in this build; \
-                 use a local store (a directory or file: URI)"
-            ))
-            .into());
-        }
-    };
+    let tracker = settings::tracker(&resolved.tracking, args.local_store.as_deref(), &project)?;
+    let report = train(&tracker, &resolved.request)
+        .await
+        .with_context(|| format!("training on {} failed", resolved.request.data.display()))?;
+    if let Some(sync) = report.sync.as_ref().filter(|s| s.state == "pending") {
+        output::note(
+            global.quiet,
+            format!(
+                "warning: the tracking server {} did not take the run ({}).\n\
+                 The run is complete in {} (local run {}); upload it later with: mlops runs sync --to {}",
+                sync.remote_uri,
+                sync.error.as_deref().unwrap_or("unreachable"),
+                report.local_store,
+                sync.local_run_id,
+                sync.remote_uri,
+            ),
+        );
+    }
     output::emit(global.output, &report, || render(&report))?;
     Ok(crate::exit::OK)
 }
 
 fn render(report: &TrainReport) -> String {
     let m = &report.metrics;
+    let sync = match &report.sync {
+        Some(s) if s.state == "synced" => {
+            format!("\nlogged to {} (local copy: run {} in {})\n", s.remote_uri, s.local_run_id, report.local_store)
+        }
+        Some(s) => format!("\nNOT yet on {}: pending sync (mlops runs sync)\n", s.remote_uri),
+        None => String::new(),
+    };
     format!(
         "Trained ridge (alpha {}) on {} rows, tested on {} rows of {}\n\
          \n  mse   {:.6}\n  rmse  {:.6}\n  mae   {:.6}\n  r2    {:.6}\n\n\
          run    {} (experiment {:?}, {})\n\
-         model  {}\n",
+         model  {}\n{sync}",
         report.params.alpha,
         report.split.n_train,
         report.split.n_test,

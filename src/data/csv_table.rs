@@ -38,32 +38,19 @@ impl Table {
 /// without it, every column is. Numbers are parsed with Rust's correctly rounded `f64` parser,
 /// which gives the same value as pandas' round-trip parser for every decimal literal.
 pub fn read_numeric_csv(path: &Path, select: Option<&[String]>) -> Result<Table, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Open {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(|source| DataError::Open { path: path.to_path_buf(), source })?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(DataError::Empty {
-            path: path.to_path_buf(),
-        });
+        return Err(DataError::Empty { path: path.to_path_buf() });
     }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(bytes.as_slice());
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(bytes.as_slice());
     let csv_error = |source: csv::Error| DataError::Csv {
         path: path.to_path_buf(),
         line: source.position().map_or(1, |p| p.line()),
         source,
     };
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(csv_error)?
-        .iter()
-        .map(str::to_string)
-        .collect();
+    let header: Vec<String> = reader.headers().map_err(csv_error)?.iter().map(str::to_string).collect();
     check_header(path, &header)?;
 
     let wanted: Vec<usize> = match select {
@@ -71,14 +58,11 @@ pub fn read_numeric_csv(path: &Path, select: Option<&[String]>) -> Result<Table,
         Some(names) => names
             .iter()
             .map(|name| {
-                header
-                    .iter()
-                    .position(|h| h == name)
-                    .ok_or_else(|| DataError::ColumnMissing {
-                        path: path.to_path_buf(),
-                        column: name.clone(),
-                        available: header.clone(),
-                    })
+                header.iter().position(|h| h == name).ok_or_else(|| DataError::ColumnMissing {
+                    path: path.to_path_buf(),
+                    column: name.clone(),
+                    available: header.clone(),
+                })
             })
             .collect::<Result<_, _>>()?,
     };
@@ -135,36 +119,21 @@ pub fn read_numeric_csv(path: &Path, select: Option<&[String]>) -> Result<Table,
         n_rows += 1;
     }
     if let Some((line, column)) = first_missing {
-        return Err(DataError::Missing {
-            path: path.to_path_buf(),
-            line,
-            column,
-            others: missing_count - 1,
-        });
+        return Err(DataError::Missing { path: path.to_path_buf(), line, column, others: missing_count - 1 });
     }
     if n_rows == 0 {
-        return Err(DataError::HeaderOnly {
-            path: path.to_path_buf(),
-        });
+        return Err(DataError::HeaderOnly { path: path.to_path_buf() });
     }
     let columns: Vec<String> = wanted.iter().map(|&i| header[i].clone()).collect();
     let values = Array2::from_shape_vec((n_rows, columns.len()), values)
         .expect("one value was pushed per selected column of every row");
-    Ok(Table {
-        path: path.to_path_buf(),
-        columns,
-        values,
-        sha256,
-    })
+    Ok(Table { path: path.to_path_buf(), columns, values, sha256 })
 }
 
 fn check_header(path: &Path, header: &[String]) -> Result<(), DataError> {
     for (i, name) in header.iter().enumerate() {
         if name.is_empty() {
-            return Err(DataError::EmptyColumnName {
-                path: path.to_path_buf(),
-                index: i + 1,
-            });
+            return Err(DataError::EmptyColumnName { path: path.to_path_buf(), index: i + 1 });
         }
         if let Some(j) = header[..i].iter().position(|earlier| earlier == name) {
             return Err(DataError::DuplicateColumn {
@@ -206,48 +175,18 @@ mod tests {
     fn errors_name_line_and_column() {
         assert!(matches!(read(""), Err(DataError::Empty { .. })));
         assert!(matches!(read("a,b\n"), Err(DataError::HeaderOnly { .. })));
-        assert!(matches!(
-            read("a,a\n1,2\n"),
-            Err(DataError::DuplicateColumn {
-                first: 1,
-                second: 2,
-                ..
-            })
-        ));
-        assert!(matches!(
-            read("a,b\n1,2\n3\n"),
-            Err(DataError::Ragged {
-                line: 3,
-                expected: 2,
-                found: 1,
-                ..
-            })
-        ));
+        assert!(matches!(read("a,a\n1,2\n"), Err(DataError::DuplicateColumn { first: 1, second: 2, .. })));
+        assert!(matches!(read("a,b\n1,2\n3\n"), Err(DataError::Ragged { line: 3, expected: 2, found: 1, .. })));
         let err = read("a,b\n1,x\n").expect_err("non-numeric");
-        assert!(
-            err.to_string()
-                .ends_with(":2: column \"b\": \"x\" is not a number"),
-            "{err}"
-        );
-        assert!(matches!(
-            read("a,b\n1,\n,2\n"),
-            Err(DataError::Missing {
-                line: 2,
-                others: 1,
-                ..
-            })
-        ));
-        assert!(matches!(
-            read("a,b\n1,inf\n"),
-            Err(DataError::NonFinite { line: 2, .. })
-        ));
+        assert!(err.to_string().ends_with(":2: column \"b\": \"x\" is not a number"), "{err}");
+        assert!(matches!(read("a,b\n1,\n,2\n"), Err(DataError::Missing { line: 2, others: 1, .. })));
+        assert!(matches!(read("a,b\n1,inf\n"), Err(DataError::NonFinite { line: 2, .. })));
     }
 
     #[test]
     fn selection_ignores_other_columns() {
         let f = file("id,a,b\nx,1,2\n");
-        let t =
-            read_numeric_csv(f.path(), Some(&["b".to_string(), "a".to_string()])).expect("valid");
+        let t = read_numeric_csv(f.path(), Some(&["b".to_string(), "a".to_string()])).expect("valid");
         assert_eq!(t.columns, ["b", "a"]);
         assert_eq!(t.values.row(0).to_vec(), [2.0, 1.0]);
         let err = read_numeric_csv(f.path(), Some(&["c".to_string()])).expect_err("missing");

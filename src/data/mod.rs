@@ -20,42 +20,17 @@ pub enum DataError {
     #[error("data file {} has a header row but no data rows", path.display())]
     HeaderOnly { path: PathBuf },
     #[error("{}:1: column {column:?} appears twice in the header (columns {first} and {second})", path.display())]
-    DuplicateColumn {
-        path: PathBuf,
-        column: String,
-        first: usize,
-        second: usize,
-    },
+    DuplicateColumn { path: PathBuf, column: String, first: usize, second: usize },
     #[error("{}:1: header has an empty column name at column {index}", path.display())]
     EmptyColumnName { path: PathBuf, index: usize },
     #[error("{}:{line}: row has {found} fields, but the header has {expected}", path.display())]
-    Ragged {
-        path: PathBuf,
-        line: u64,
-        expected: usize,
-        found: usize,
-    },
+    Ragged { path: PathBuf, line: u64, expected: usize, found: usize },
     #[error("{}:{line}: column {column:?}: {value:?} is not a number", path.display())]
-    NonNumeric {
-        path: PathBuf,
-        line: u64,
-        column: String,
-        value: String,
-    },
+    NonNumeric { path: PathBuf, line: u64, column: String, value: String },
     #[error("{}:{line}: column {column:?}: missing value{more}", path.display(), more = more_missing(*others))]
-    Missing {
-        path: PathBuf,
-        line: u64,
-        column: String,
-        others: usize,
-    },
+    Missing { path: PathBuf, line: u64, column: String, others: usize },
     #[error("{}:{line}: column {column:?}: {value:?} is not a finite number", path.display())]
-    NonFinite {
-        path: PathBuf,
-        line: u64,
-        column: String,
-        value: String,
-    },
+    NonFinite { path: PathBuf, line: u64, column: String, value: String },
     #[error("{}:{line}: malformed CSV", path.display())]
     Csv {
         path: PathBuf,
@@ -64,11 +39,7 @@ pub enum DataError {
         source: csv::Error,
     },
     #[error("{}: no column named {column:?} (columns: {})", path.display(), available.join(", "))]
-    ColumnMissing {
-        path: PathBuf,
-        column: String,
-        available: Vec<String>,
-    },
+    ColumnMissing { path: PathBuf, column: String, available: Vec<String> },
     #[error("{}: the target column {target:?} is the only column; there are no features", path.display())]
     NoFeatures { path: PathBuf, target: String },
 }

@@ -31,22 +31,12 @@ impl RegressionMetrics {
         } else {
             0.0
         };
-        RegressionMetrics {
-            mse,
-            rmse: mse.sqrt(),
-            mae,
-            r2,
-        }
+        RegressionMetrics { mse, rmse: mse.sqrt(), mae, r2 }
     }
 
     /// Name and value pairs, in the order they are logged.
     pub fn pairs(&self) -> [(&'static str, f64); 4] {
-        [
-            ("mse", self.mse),
-            ("rmse", self.rmse),
-            ("mae", self.mae),
-            ("r2", self.r2),
-        ]
+        [("mse", self.mse), ("rmse", self.rmse), ("mae", self.mae), ("r2", self.r2)]
     }
 }
 
@@ -57,10 +47,7 @@ mod tests {
 
     #[test]
     fn known_values() {
-        let m = RegressionMetrics::compute(
-            array![3.0, -0.5, 2.0, 7.0].view(),
-            array![2.5, 0.0, 2.0, 8.0].view(),
-        );
+        let m = RegressionMetrics::compute(array![3.0, -0.5, 2.0, 7.0].view(), array![2.5, 0.0, 2.0, 8.0].view());
         assert!((m.mse - 0.375).abs() < 1e-15);
         assert!((m.mae - 0.5).abs() < 1e-15);
         assert!((m.r2 - 0.948_608_137_044_967_9).abs() < 1e-12);

@@ -84,29 +84,25 @@ pub fn save(dir: &Path, model: &LinearModel, meta: &ModelMetadata) -> Result<(),
     let write = |name: &str, contents: &[u8]| {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|source| ModelError::Write {
-                path: parent.to_path_buf(),
-                source,
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|source| ModelError::Write { path: parent.to_path_buf(), source })?;
         }
         std::fs::write(&path, contents).map_err(|source| ModelError::Write { path, source })
     };
-    let json = serde_json::to_vec_pretty(model).map_err(|e| ModelError::Invalid {
-        path: dir.join(MODEL_FILE),
-        message: e.to_string(),
-    })?;
+    let json = serde_json::to_vec_pretty(model)
+        .map_err(|e| ModelError::Invalid { path: dir.join(MODEL_FILE), message: e.to_string() })?;
     write(MODEL_FILE, &json)?;
-    write(
-        &format!("code/{LOADER_MODULE}.py"),
-        LOADER_SOURCE.as_bytes(),
-    )?;
+    write(&format!("code/{LOADER_MODULE}.py"), LOADER_SOURCE.as_bytes())?;
     write("MLmodel", mlmodel_yaml(model, meta).as_bytes())?;
     let example = serde_json::json!({"columns": model.feature_names, "data": [meta.example_row]});
     write("input_example.json", example.to_string().as_bytes())?;
     let serving = serde_json::json!({"dataframe_split": example});
     write("serving_input_example.json", serving.to_string().as_bytes())?;
     write("requirements.txt", b"mlflow\nnumpy\npandas\n")?;
-    write("python_env.yaml", b"python: '3.11'\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\ndependencies:\n- -r requirements.txt\n")?;
+    write(
+        "python_env.yaml",
+        b"python: '3.11'\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\ndependencies:\n- -r requirements.txt\n",
+    )?;
     write(
         "conda.yaml",
         b"channels:\n- conda-forge\ndependencies:\n- python=3.11\n- pip\n- pip:\n  - mlflow\n  - numpy\n  - pandas\nname: mlflow-env\n",
@@ -121,8 +117,7 @@ fn mlmodel_yaml(model: &LinearModel, meta: &ModelMetadata) -> String {
         .iter()
         .map(|name| serde_json::json!({"type": "double", "name": name, "required": true}))
         .collect();
-    let outputs =
-        serde_json::json!([{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1]}}]);
+    let outputs = serde_json::json!([{"type": "tensor", "tensor-spec": {"dtype": "float64", "shape": [-1]}}]);
     let doc = serde_json::json!({
         "artifact_path": "model",
         "flavors": {
@@ -157,25 +152,13 @@ fn mlmodel_yaml(model: &LinearModel, meta: &ModelMetadata) -> String {
 pub fn load(dir: &Path) -> Result<LinearModel, ModelError> {
     let path = dir.join(MODEL_FILE);
     if !path.is_file() {
-        return Err(ModelError::NotAModel {
-            dir: dir.to_path_buf(),
-        });
+        return Err(ModelError::NotAModel { dir: dir.to_path_buf() });
     }
-    let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Read {
-        path: path.clone(),
-        source,
-    })?;
-    let invalid = |message: String| ModelError::Invalid {
-        path: path.clone(),
-        message,
-    };
-    let model: LinearModel =
-        serde_json::from_str(&text).map_err(|e| invalid(format!("not a valid model: {e}")))?;
+    let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Read { path: path.clone(), source })?;
+    let invalid = |message: String| ModelError::Invalid { path: path.clone(), message };
+    let model: LinearModel = serde_json::from_str(&text).map_err(|e| invalid(format!("not a valid model: {e}")))?;
     if model.format != FORMAT {
-        return Err(invalid(format!(
-            "unsupported model format {:?}, expected {FORMAT:?}",
-            model.format
-        )));
+        return Err(invalid(format!("unsupported model format {:?}, expected {FORMAT:?}", model.format)));
     }
     if model.coefficients.len() != model.feature_names.len() {
         return Err(invalid(format!(
@@ -185,9 +168,7 @@ pub fn load(dir: &Path) -> Result<LinearModel, ModelError> {
         )));
     }
     if !model.intercept.is_finite() || model.coefficients.iter().any(|c| !c.is_finite()) {
-        return Err(invalid(
-            "coefficients and intercept must be finite numbers".to_string(),
-        ));
+        return Err(invalid("coefficients and intercept must be finite numbers".to_string()));
     }
     Ok(model)
 }
@@ -216,20 +197,14 @@ mod tests {
         save(dir.path(), &model, &meta).expect("saved");
         assert_eq!(load(dir.path()).expect("loaded"), model);
         let mlmodel = std::fs::read_to_string(dir.path().join("MLmodel")).expect("MLmodel");
-        assert!(
-            mlmodel.contains("loader_module: mlops_linear_pyfunc"),
-            "{mlmodel}"
-        );
+        assert!(mlmodel.contains("loader_module: mlops_linear_pyfunc"), "{mlmodel}");
         assert!(dir.path().join("code/mlops_linear_pyfunc.py").is_file());
     }
 
     #[test]
     fn rejects_what_is_not_a_model() {
         let dir = tempfile::tempdir().expect("temp dir");
-        assert!(matches!(
-            load(dir.path()),
-            Err(ModelError::NotAModel { .. })
-        ));
+        assert!(matches!(load(dir.path()), Err(ModelError::NotAModel { .. })));
         std::fs::write(dir.path().join(MODEL_FILE), "{\"format\": \"other\"}").expect("write");
         assert!(matches!(load(dir.path()), Err(ModelError::Invalid { .. })));
     }

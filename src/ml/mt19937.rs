@@ -21,9 +21,7 @@ impl RandomState {
         let mut s = seed;
         for (i, slot) in key.iter_mut().enumerate() {
             *slot = s;
-            s = 1_812_433_253u32
-                .wrapping_mul(s ^ (s >> 30))
-                .wrapping_add(i as u32 + 1);
+            s = 1_812_433_253u32.wrapping_mul(s ^ (s >> 30)).wrapping_add(i as u32 + 1);
         }
         RandomState { key, pos: N }
     }
@@ -113,10 +111,7 @@ mod tests {
     fn permutation_of_442_matches_numpy_seed_0() {
         // np.random.RandomState(0).permutation(442)[:10], the first test rows of the diabetes split.
         let perm = RandomState::new(0).permutation(442);
-        assert_eq!(
-            &perm[..10],
-            &[362, 249, 271, 435, 400, 403, 12, 399, 198, 205]
-        );
+        assert_eq!(&perm[..10], &[362, 249, 271, 435, 400, 403, 12, 399, 198, 205]);
         let mut sorted = perm.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..442).collect::<Vec<_>>());

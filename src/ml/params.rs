@@ -51,38 +51,22 @@ pub enum ParamsError {
         source: std::io::Error,
     },
     #[error("{}:{line}:{column}: parameters file is not valid JSON: {message}", path.display())]
-    Json {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Json { path: PathBuf, line: usize, column: usize, message: String },
     #[error("{}: {field}: {message}", path.display())]
-    Field {
-        path: PathBuf,
-        field: String,
-        message: String,
-    },
+    Field { path: PathBuf, field: String, message: String },
     #[error("--param {arg:?}: {message}")]
     Override { arg: String, message: String },
 }
 
 /// Reads and checks a parameters file. Unknown sections are kept out; unknown training keys are errors.
 pub fn read_parameters_file(path: &Path) -> Result<ParametersFile, ParamsError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ParamsError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ParamsError::Read { path: path.to_path_buf(), source })?;
     let root: Value = serde_json::from_str(&text).map_err(|e| ParamsError::Json {
         path: path.to_path_buf(),
         line: e.line(),
         column: e.column(),
-        message: e
-            .to_string()
-            .split(" at line")
-            .next()
-            .unwrap_or_default()
-            .to_string(),
+        message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
     })?;
     let field_error = |field: &str, message: &str| ParamsError::Field {
         path: path.to_path_buf(),
@@ -90,10 +74,7 @@ pub fn read_parameters_file(path: &Path) -> Result<ParametersFile, ParamsError> 
         message: message.to_string(),
     };
     let Value::Object(root) = root else {
-        return Err(field_error(
-            "(top level)",
-            "expected a JSON object such as {\"training\": {\"alpha\": 0.4}}",
-        ));
+        return Err(field_error("(top level)", "expected a JSON object such as {\"training\": {\"alpha\": 0.4}}"));
     };
     let mut file = ParametersFile::default();
     if let Some(training) = root.get("training") {
@@ -121,10 +102,7 @@ pub fn read_parameters_file(path: &Path) -> Result<ParametersFile, ParamsError> 
                 }
             }
             Some(_) => {
-                return Err(field_error(
-                    "registration.tags",
-                    "expected an array of metric names",
-                ));
+                return Err(field_error("registration.tags", "expected an array of metric names"));
             }
         }
     }
@@ -135,15 +113,9 @@ pub fn read_parameters_file(path: &Path) -> Result<ParametersFile, ParamsError> 
 pub fn parse_overrides(args: &[String]) -> Result<TrainingParams, ParamsError> {
     let mut params = TrainingParams::default();
     for arg in args {
-        let error = |message: String| ParamsError::Override {
-            arg: arg.clone(),
-            message,
-        };
-        let (key, value) = arg
-            .split_once('=')
-            .ok_or_else(|| error("expected KEY=VALUE".to_string()))?;
-        set_training_value(&mut params, key.trim(), TrainingValue::Text(value.trim()))
-            .map_err(error)?;
+        let error = |message: String| ParamsError::Override { arg: arg.clone(), message };
+        let (key, value) = arg.split_once('=').ok_or_else(|| error("expected KEY=VALUE".to_string()))?;
+        set_training_value(&mut params, key.trim(), TrainingValue::Text(value.trim())).map_err(error)?;
     }
     Ok(params)
 }
@@ -153,18 +125,12 @@ enum TrainingValue<'a> {
     Text(&'a str),
 }
 
-fn set_training_value(
-    params: &mut TrainingParams,
-    key: &str,
-    value: TrainingValue<'_>,
-) -> Result<(), String> {
+fn set_training_value(params: &mut TrainingParams, key: &str, value: TrainingValue<'_>) -> Result<(), String> {
     match key {
         "alpha" => {
             let alpha = match value {
                 TrainingValue::Json(v) => v.as_f64().ok_or("expected a number")?,
-                TrainingValue::Text(t) => t
-                    .parse::<f64>()
-                    .map_err(|_| format!("{t:?} is not a number"))?,
+                TrainingValue::Text(t) => t.parse::<f64>().map_err(|_| format!("{t:?} is not a number"))?,
             };
             if !(alpha.is_finite() && alpha >= 0.0) {
                 return Err(format!("alpha must be a finite number >= 0, got {alpha}"));
@@ -185,15 +151,12 @@ fn set_training_value(
         }
         "seed" | "random_state" => {
             let seed = match value {
-                TrainingValue::Json(v) => v
-                    .as_u64()
-                    .ok_or("expected a whole number from 0 to 4294967295")?,
-                TrainingValue::Text(t) => t
-                    .parse::<u64>()
-                    .map_err(|_| format!("{t:?} is not a whole number from 0 to 4294967295"))?,
+                TrainingValue::Json(v) => v.as_u64().ok_or("expected a whole number from 0 to 4294967295")?,
+                TrainingValue::Text(t) => {
+                    t.parse::<u64>().map_err(|_| format!("{t:?} is not a whole number from 0 to 4294967295"))?
+                }
             };
-            params.seed =
-                Some(u32::try_from(seed).map_err(|_| format!("seed {seed} is above 4294967295"))?);
+            params.seed = Some(u32::try_from(seed).map_err(|_| format!("seed {seed} is above 4294967295"))?);
         }
         "target" => {
             let target = match value {
@@ -209,10 +172,7 @@ fn set_training_value(
             params.target = Some(target);
         }
         other => {
-            return Err(format!(
-                "unknown training parameter {other:?} (known: {})",
-                TRAINING_KEYS.join(", ")
-            ));
+            return Err(format!("unknown training parameter {other:?} (known: {})", TRAINING_KEYS.join(", ")));
         }
     }
     Ok(())
@@ -231,9 +191,8 @@ mod tests {
 
     #[test]
     fn reads_the_reference_format() {
-        let f = file(
-            r#"{"training": {"alpha": 0.4}, "evaluation": {}, "registration": {"tags": ["mse"]}, "scoring": {}}"#,
-        );
+        let f =
+            file(r#"{"training": {"alpha": 0.4}, "evaluation": {}, "registration": {"tags": ["mse"]}, "scoring": {}}"#);
         let params = read_parameters_file(f.path()).expect("valid");
         assert_eq!(params.training.alpha, Some(0.4));
         assert_eq!(params.registration_tags, ["mse"]);
@@ -246,11 +205,7 @@ mod tests {
         assert!(matches!(err, ParamsError::Json { line: 1, .. }), "{err}");
         let f = file(r#"{"training": {"alpah": 0.4}}"#);
         let err = read_parameters_file(f.path()).expect_err("unknown key");
-        assert!(
-            err.to_string()
-                .contains("training.alpah: unknown training parameter"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("training.alpah: unknown training parameter"), "{err}");
         let f = file(r#"{"training": {"alpha": "big"}}"#);
         assert!(read_parameters_file(f.path()).is_err());
         let f = file(r#"{"training": {"test_size": 1.0}}"#);
@@ -259,8 +214,7 @@ mod tests {
 
     #[test]
     fn overrides() {
-        let p = parse_overrides(&["alpha=0.3".into(), "test_size=50".into(), "seed=7".into()])
-            .expect("valid");
+        let p = parse_overrides(&["alpha=0.3".into(), "test_size=50".into(), "seed=7".into()]).expect("valid");
         assert_eq!(p.alpha, Some(0.3));
         assert_eq!(p.test_size, Some(TestSize::Rows(50)));
         assert_eq!(p.seed, Some(7));

@@ -64,14 +64,8 @@ where
 
         let singular = |index: usize| {
             let names = dataset.feature_names();
-            let feature = names
-                .get(index)
-                .cloned()
-                .unwrap_or_else(|| format!("feature {}", index + 1));
-            RidgeError::Singular {
-                feature,
-                alpha: self.alpha,
-            }
+            let feature = names.get(index).cloned().unwrap_or_else(|| format!("feature {}", index + 1));
+            RidgeError::Singular { feature, alpha: self.alpha }
         };
         let coefficients = if p > n {
             let mut k = xc.dot(&xc.t());
@@ -85,10 +79,7 @@ where
             cholesky_solve(a, &xc.t().dot(&yc)).map_err(singular)?
         };
         let intercept = y_mean - x_mean.dot(&coefficients);
-        Ok(FittedRidge {
-            coefficients,
-            intercept,
-        })
+        Ok(FittedRidge { coefficients, intercept })
     }
 }
 
@@ -158,9 +149,7 @@ mod tests {
     fn recovers_exact_plane_with_alpha_zero() {
         let x = array![[1.0, 0.0], [0.0, 1.0], [1.0, 1.0], [2.0, 3.0]];
         let y = x.dot(&array![2.0, -1.0]) + 5.0;
-        let fitted = Ridge { alpha: 0.0 }
-            .fit(&Dataset::new(x.clone(), y.clone()))
-            .expect("fits");
+        let fitted = Ridge { alpha: 0.0 }.fit(&Dataset::new(x.clone(), y.clone())).expect("fits");
         assert!((fitted.intercept - 5.0).abs() < 1e-12);
         assert!((fitted.coefficients[0] - 2.0).abs() < 1e-12);
         let predicted = fitted.predict(&x);
@@ -194,10 +183,7 @@ mod tests {
         let y = array![1.0, 2.0, 3.0, 5.0];
         let data = Dataset::new(x, y).with_feature_names(vec!["a", "b"]);
         let err = Ridge { alpha: 0.0 }.fit(&data).expect_err("singular");
-        assert!(
-            matches!(err, RidgeError::Singular { ref feature, .. } if feature == "b"),
-            "{err}"
-        );
+        assert!(matches!(err, RidgeError::Singular { ref feature, .. } if feature == "b"), "{err}");
         assert!(Ridge { alpha: 0.1 }.fit(&data).is_ok());
     }
 
@@ -205,9 +191,7 @@ mod tests {
     fn more_features_than_rows_uses_the_dual() {
         let x = array![[1.0, 2.0, 3.0], [2.0, 1.0, 0.0]];
         let y = array![1.0, 2.0];
-        let fitted = Ridge { alpha: 1.0 }
-            .fit(&Dataset::new(x.clone(), y.clone()))
-            .expect("fits");
+        let fitted = Ridge { alpha: 1.0 }.fit(&Dataset::new(x.clone(), y.clone())).expect("fits");
         // The primal solution of the same problem, by hand: centre, then (XcᵀXc + I) w = Xcᵀyc.
         let xc = &x - &x.mean_axis(Axis(0)).expect("rows");
         let yc = &y - y.mean().expect("rows");

@@ -17,21 +17,15 @@ impl TestSize {
     /// Parses `0.2` as a fraction and `89` as a row count, as Python's float/int distinction does.
     pub fn parse(text: &str) -> Result<Self, SplitError> {
         let text = text.trim();
-        let looks_float = text.contains(['.', 'e', 'E'])
-            || text.eq_ignore_ascii_case("nan")
-            || text.contains("inf");
+        let looks_float = text.contains(['.', 'e', 'E']) || text.eq_ignore_ascii_case("nan") || text.contains("inf");
         if looks_float {
-            let f: f64 = text
-                .parse()
-                .map_err(|_| SplitError::InvalidTestSize(text.to_string()))?;
+            let f: f64 = text.parse().map_err(|_| SplitError::InvalidTestSize(text.to_string()))?;
             if !(f > 0.0 && f < 1.0) {
                 return Err(SplitError::FractionOutOfRange(text.to_string()));
             }
             Ok(TestSize::Fraction(f))
         } else {
-            let rows: usize = text
-                .parse()
-                .map_err(|_| SplitError::InvalidTestSize(text.to_string()))?;
+            let rows: usize = text.parse().map_err(|_| SplitError::InvalidTestSize(text.to_string()))?;
             if rows == 0 {
                 return Err(SplitError::InvalidTestSize(text.to_string()));
             }
@@ -49,10 +43,7 @@ impl TestSize {
             TestSize::Rows(rows) => rows,
         };
         if n_test >= n {
-            return Err(SplitError::EmptyTrain {
-                n,
-                test_size: self.to_string(),
-            });
+            return Err(SplitError::EmptyTrain { n, test_size: self.to_string() });
         }
         Ok(n_test)
     }
@@ -80,26 +71,19 @@ pub fn train_test_split(n: usize, test_size: TestSize, seed: u32) -> Result<Spli
     let n_test = test_size.n_test(n)?;
     let permutation = RandomState::new(seed).permutation(n);
     let (test, train) = permutation.split_at(n_test);
-    Ok(Split {
-        train: train.to_vec(),
-        test: test.to_vec(),
-    })
+    Ok(Split { train: train.to_vec(), test: test.to_vec() })
 }
 
 /// Why a split cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SplitError {
-    #[error(
-        "invalid test size {0:?}: give a fraction in (0, 1) such as 0.2, or a whole number of rows such as 89"
-    )]
+    #[error("invalid test size {0:?}: give a fraction in (0, 1) such as 0.2, or a whole number of rows such as 89")]
     InvalidTestSize(String),
     #[error("test size {0} is out of range: a fraction must be strictly between 0 and 1")]
     FractionOutOfRange(String),
     #[error("test size of {rows} rows is out of range: the data has {n} rows, so at most {} can be held out", n.saturating_sub(1))]
     RowsOutOfRange { rows: usize, n: usize },
-    #[error(
-        "too few rows for the split: with {n} rows and test size {test_size}, the training set would be empty"
-    )]
+    #[error("too few rows for the split: with {n} rows and test size {test_size}, the training set would be empty")]
     EmptyTrain { n: usize, test_size: String },
 }
 
@@ -107,9 +91,7 @@ impl SplitError {
     /// A bad `--test-size` is a usage error; data too small for a valid size is a training error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            SplitError::EmptyTrain { .. } | SplitError::RowsOutOfRange { .. } => {
-                crate::exit::TRAINING
-            }
+            SplitError::EmptyTrain { .. } | SplitError::RowsOutOfRange { .. } => crate::exit::TRAINING,
             _ => crate::exit::USAGE,
         }
     }
@@ -123,22 +105,10 @@ mod tests {
     fn parses_like_python() {
         assert_eq!(TestSize::parse("0.2").ok(), Some(TestSize::Fraction(0.2)));
         assert_eq!(TestSize::parse("89").ok(), Some(TestSize::Rows(89)));
-        assert!(matches!(
-            TestSize::parse("1.0"),
-            Err(SplitError::FractionOutOfRange(_))
-        ));
-        assert!(matches!(
-            TestSize::parse("0"),
-            Err(SplitError::InvalidTestSize(_))
-        ));
-        assert!(matches!(
-            TestSize::parse("-0.5"),
-            Err(SplitError::FractionOutOfRange(_))
-        ));
-        assert!(matches!(
-            TestSize::parse("abc"),
-            Err(SplitError::InvalidTestSize(_))
-        ));
+        assert!(matches!(TestSize::parse("1.0"), Err(SplitError::FractionOutOfRange(_))));
+        assert!(matches!(TestSize::parse("0"), Err(SplitError::InvalidTestSize(_))));
+        assert!(matches!(TestSize::parse("-0.5"), Err(SplitError::FractionOutOfRange(_))));
+        assert!(matches!(TestSize::parse("abc"), Err(SplitError::InvalidTestSize(_))));
     }
 
     #[test]
@@ -150,13 +120,7 @@ mod tests {
 
     #[test]
     fn too_small() {
-        assert!(matches!(
-            train_test_split(1, TestSize::Fraction(0.2), 0),
-            Err(SplitError::EmptyTrain { .. })
-        ));
-        assert!(matches!(
-            train_test_split(5, TestSize::Rows(5), 0),
-            Err(SplitError::RowsOutOfRange { .. })
-        ));
+        assert!(matches!(train_test_split(1, TestSize::Fraction(0.2), 0), Err(SplitError::EmptyTrain { .. })));
+        assert!(matches!(train_test_split(5, TestSize::Rows(5), 0), Err(SplitError::RowsOutOfRange { .. })));
     }
 }

@@ -13,7 +13,7 @@ use super::ridge::{Ridge, RidgeError};
 use super::split::{Split, SplitError, TestSize, train_test_split};
 use crate::data::{DataError, Table, read_numeric_csv};
 use crate::tracking::{
-    DatasetInput, LocalStore, Metric, RunStatus, StoreError, TrackingUri, now_millis,
+    DatasetInput, LocalStore, Metric, RunInfo, RunStatus, StoreError, SyncReport, Tracker, now_millis,
 };
 
 /// Everything a training run needs, resolved.
@@ -61,6 +61,11 @@ pub struct TrainReport {
     pub metrics: RegressionMetrics,
     pub model: ModelReport,
     pub dataset: DatasetReport,
+    /// The local store the run was written to (the journal, when tracking to a server).
+    pub local_store: String,
+    /// Present when tracking to a server: whether the run reached it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -132,10 +137,7 @@ pub fn load_training_table(data: &std::path::Path, target: &str) -> Result<Table
         });
     }
     if table.columns.len() < 2 {
-        return Err(DataError::NoFeatures {
-            path: table.path.clone(),
-            target: target.to_string(),
-        });
+        return Err(DataError::NoFeatures { path: table.path.clone(), target: target.to_string() });
     }
     Ok(table)
 }
@@ -148,29 +150,19 @@ pub fn fit_and_evaluate(
     test_size: TestSize,
     seed: u32,
 ) -> Result<Evaluation, TrainError> {
-    let target_index = table
-        .column_index(target)
-        .ok_or_else(|| DataError::ColumnMissing {
-            path: table.path.clone(),
-            column: target.to_string(),
-            available: table.columns.clone(),
-        })?;
-    let feature_indices: Vec<usize> = (0..table.columns.len())
-        .filter(|&i| i != target_index)
-        .collect();
-    let feature_names: Vec<String> = feature_indices
-        .iter()
-        .map(|&i| table.columns[i].clone())
-        .collect();
+    let target_index = table.column_index(target).ok_or_else(|| DataError::ColumnMissing {
+        path: table.path.clone(),
+        column: target.to_string(),
+        available: table.columns.clone(),
+    })?;
+    let feature_indices: Vec<usize> = (0..table.columns.len()).filter(|&i| i != target_index).collect();
+    let feature_names: Vec<String> = feature_indices.iter().map(|&i| table.columns[i].clone()).collect();
     let x = table.values.select(Axis(1), &feature_indices);
     let y = table.values.column(target_index).to_owned();
 
     let split = train_test_split(table.n_rows(), test_size, seed)?;
-    let train = Dataset::new(
-        x.select(Axis(0), &split.train),
-        y.select(Axis(0), &split.train),
-    )
-    .with_feature_names(feature_names.clone());
+    let train = Dataset::new(x.select(Axis(0), &split.train), y.select(Axis(0), &split.train))
+        .with_feature_names(feature_names.clone());
     let x_test = x.select(Axis(0), &split.test);
     let y_test = y.select(Axis(0), &split.test);
 
@@ -187,20 +179,15 @@ pub fn fit_and_evaluate(
         data_sha256: table.sha256.clone(),
     };
     let example_row = x.row(split.train[0]).to_vec();
-    Ok(Evaluation {
-        model,
-        split,
-        metrics,
-        test_predictions,
-        example_row,
-    })
+    Ok(Evaluation { model, split, metrics, test_predictions, example_row })
 }
 
-/// Trains and logs the run to a local store; a failure after the run started marks it FAILED.
-pub fn train_with_local_store(
-    store: &LocalStore,
-    request: &TrainRequest,
-) -> Result<TrainReport, TrainError> {
+/// Trains, logs the run to the tracker's local store, then publishes it to the server if there is one.
+///
+/// Bad data fails before a run exists. A failure after the run started marks it FAILED (with the
+/// error in `mlops.error`), and the failed run is published too, as MLflow's client would leave it.
+pub async fn train(tracker: &Tracker, request: &TrainRequest) -> Result<TrainReport, TrainError> {
+    let store = tracker.journal();
     let table = load_training_table(&request.data, &request.target)?;
     let experiment = store.get_or_create_experiment(&request.experiment)?;
     let run_name = request.run_name.clone().unwrap_or_else(generate_run_name);
@@ -213,27 +200,19 @@ pub fn train_with_local_store(
         &system_tags(request),
     )?;
     let result = log_training(store, request, &table, &run.run_id);
-    match result {
-        Ok(evaluation) => {
-            store.update_run(&run.run_id, RunStatus::Finished, now_millis())?;
-            let model_dir = store.artifact_dir(&run.run_id)?.join("model");
-            Ok(report(
-                request,
-                &table,
-                &evaluation,
-                &experiment.name,
-                &run,
-                TrackingUri::Local(store.root().to_path_buf()),
-                model_dir,
-            ))
-        }
-        Err(err) => {
-            // Best effort: the run records why it failed; the original error is what the user sees.
-            let _ = store.set_tag(&run.run_id, "mlops.error", &err.to_string());
-            let _ = store.update_run(&run.run_id, RunStatus::Failed, now_millis());
-            Err(err)
-        }
+    let status = if result.is_ok() { RunStatus::Finished } else { RunStatus::Failed };
+    if let Err(err) = &result {
+        store.set_tag(&run.run_id, "mlops.error", &err.to_string())?;
     }
+    let run = store.update_run(&run.run_id, status, now_millis())?;
+    let sync = tracker.publish(&run.run_id).await?;
+    let evaluation = result?;
+    let local = LocalRun {
+        model_dir: store.artifact_dir(&run.run_id)?.join("model"),
+        experiment_name: experiment.name,
+        info: run,
+    };
+    Ok(report(request, &table, &evaluation, &local, tracker, sync))
 }
 
 fn log_training(
@@ -244,37 +223,20 @@ fn log_training(
 ) -> Result<Evaluation, TrainError> {
     store.log_params(run_id, &run_params(request))?;
     store.log_input(run_id, &dataset_input(table, &request.target))?;
-    let evaluation = fit_and_evaluate(
-        table,
-        &request.target,
-        request.alpha,
-        request.test_size,
-        request.seed,
-    )?;
+    let evaluation = fit_and_evaluate(table, &request.target, request.alpha, request.test_size, request.seed)?;
     let now = now_millis();
     let metrics: Vec<(String, Metric)> = evaluation
         .metrics
         .pairs()
         .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                Metric {
-                    value: *v,
-                    timestamp: now,
-                    step: 0,
-                },
-            )
-        })
+        .map(|(k, v)| (k.to_string(), Metric { value: *v, timestamp: now, step: 0 }))
         .collect();
     store.log_metrics(run_id, &metrics)?;
     let model_dir = store.artifact_dir(run_id)?.join("model");
     let meta = ModelMetadata {
         run_id: Some(run_id.to_string()),
         example_row: evaluation.example_row.clone(),
-        utc_time_created: chrono::Utc::now()
-            .format("%Y-%m-%d %H:%M:%S%.6f")
-            .to_string(),
+        utc_time_created: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
     };
     model::save(&model_dir, &evaluation.model, &meta)?;
     Ok(evaluation)
@@ -284,10 +246,7 @@ fn log_training(
 pub fn system_tags(request: &TrainRequest) -> Vec<(String, String)> {
     let mut tags = vec![
         ("mlflow.user".to_string(), request.provenance.user.clone()),
-        (
-            "mlflow.source.name".to_string(),
-            request.provenance.source_name.clone(),
-        ),
+        ("mlflow.source.name".to_string(), request.provenance.source_name.clone()),
         ("mlflow.source.type".to_string(), "LOCAL".to_string()),
     ];
     if let Some(commit) = &request.provenance.git_commit {
@@ -309,15 +268,9 @@ pub fn run_params(request: &TrainRequest) -> Vec<(String, String)> {
 
 /// The training file as an MLflow dataset input (what `mlflow.data.from_pandas` would record).
 pub fn dataset_input(table: &Table, target: &str) -> DatasetInput {
-    let name = table
-        .path
-        .file_stem()
-        .map_or_else(|| "data".to_string(), |s| s.to_string_lossy().into_owned());
-    let columns: Vec<serde_json::Value> = table
-        .columns
-        .iter()
-        .map(|c| serde_json::json!({"type": "double", "name": c, "required": true}))
-        .collect();
+    let name = table.path.file_stem().map_or_else(|| "data".to_string(), |s| s.to_string_lossy().into_owned());
+    let columns: Vec<serde_json::Value> =
+        table.columns.iter().map(|c| serde_json::json!({"type": "double", "name": c, "required": true})).collect();
     let absolute = std::path::absolute(&table.path).unwrap_or_else(|_| table.path.clone());
     DatasetInput {
         name,
@@ -340,27 +293,39 @@ pub fn dataset_digest(sha256: &str) -> String {
     sha256.chars().take(16).collect()
 }
 
+/// A run as written to the local store.
+struct LocalRun {
+    info: RunInfo,
+    experiment_name: String,
+    model_dir: PathBuf,
+}
+
 fn report(
     request: &TrainRequest,
     table: &Table,
     evaluation: &Evaluation,
-    experiment_name: &str,
-    run: &crate::tracking::RunInfo,
-    tracking_uri: TrackingUri,
-    model_dir: PathBuf,
+    local: &LocalRun,
+    tracker: &Tracker,
+    sync: Option<SyncReport>,
 ) -> TrainReport {
+    let run = &local.info;
     let test_size = match request.test_size {
         TestSize::Fraction(f) => serde_json::json!(f),
         TestSize::Rows(r) => serde_json::json!(r),
     };
     let input = dataset_input(table, &request.target);
+    // Once on the server, the run is reported by its server ids; the local ids stay in `sync`.
+    let synced = sync.as_ref().filter(|s| s.state == "synced");
+    let pick = |remote: Option<&Option<String>>, local: &str| {
+        remote.and_then(Clone::clone).unwrap_or_else(|| local.to_string())
+    };
     TrainReport {
-        run_id: run.run_id.clone(),
-        experiment_id: run.experiment_id.clone(),
-        experiment_name: experiment_name.to_string(),
+        run_id: pick(synced.map(|s| &s.remote_run_id), &run.run_id),
+        experiment_id: pick(synced.map(|s| &s.remote_experiment_id), &run.experiment_id),
+        experiment_name: local.experiment_name.clone(),
         run_name: run.run_name.clone(),
-        tracking_uri: tracking_uri.to_string(),
-        artifact_uri: run.artifact_uri.clone(),
+        tracking_uri: tracker.uri(),
+        artifact_uri: pick(synced.map(|s| &s.remote_artifact_uri), &run.artifact_uri),
         params: ReportParams {
             alpha: request.alpha,
             test_size,
@@ -368,13 +333,10 @@ fn report(
             target: request.target.clone(),
             data: request.data.display().to_string(),
         },
-        split: SplitSizes {
-            n_train: evaluation.split.train.len(),
-            n_test: evaluation.split.test.len(),
-        },
+        split: SplitSizes { n_train: evaluation.split.train.len(), n_test: evaluation.split.test.len() },
         metrics: evaluation.metrics,
         model: ModelReport {
-            path: model_dir.display().to_string(),
+            path: local.model_dir.display().to_string(),
             feature_names: evaluation.model.feature_names.clone(),
             coefficients: evaluation.model.coefficients.clone(),
             intercept: evaluation.model.intercept,
@@ -385,24 +347,22 @@ fn report(
             sha256: table.sha256.clone(),
             rows: table.n_rows(),
         },
+        local_store: tracker.journal().root().display().to_string(),
+        sync,
     }
 }
 
 /// A readable run name like MLflow's (`bold-heron-417`).
 pub fn generate_run_name() -> String {
     const ADJECTIVES: [&str; 16] = [
-        "bold", "calm", "clever", "eager", "fair", "gentle", "brisk", "keen", "lucid", "merry",
-        "nimble", "quiet", "rapid", "sunny", "tidy", "witty",
+        "bold", "calm", "clever", "eager", "fair", "gentle", "brisk", "keen", "lucid", "merry", "nimble", "quiet",
+        "rapid", "sunny", "tidy", "witty",
     ];
     const NOUNS: [&str; 16] = [
-        "heron", "otter", "falcon", "maple", "river", "comet", "badger", "cedar", "lynx", "harbor",
-        "willow", "quartz", "finch", "meadow", "summit", "ember",
+        "heron", "otter", "falcon", "maple", "river", "comet", "badger", "cedar", "lynx", "harbor", "willow", "quartz",
+        "finch", "meadow", "summit", "ember",
     ];
     let bytes = *uuid::Uuid::new_v4().as_bytes();
     let number = u16::from_le_bytes([bytes[2], bytes[3]]) % 1000;
-    format!(
-        "{}-{}-{number}",
-        ADJECTIVES[bytes[0] as usize % 16],
-        NOUNS[bytes[1] as usize % 16]
-    )
+    format!("{}-{}-{number}", ADJECTIVES[bytes[0] as usize % 16], NOUNS[bytes[1] as usize % 16])
 }

@@ -22,17 +22,11 @@ pub struct LocalStore {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| StoreError::Io { path: path.to_path_buf(), source }
 }
 
 fn corrupt(path: &Path, message: impl Into<String>) -> StoreError {
-    StoreError::Corrupt {
-        path: path.to_path_buf(),
-        message: message.into(),
-    }
+    StoreError::Corrupt { path: path.to_path_buf(), message: message.into() }
 }
 
 impl LocalStore {
@@ -78,10 +72,7 @@ impl LocalStore {
 
     /// The active experiment with this name, if any.
     pub fn find_experiment(&self, name: &str) -> Result<Option<Experiment>, StoreError> {
-        Ok(self
-            .list_experiments()?
-            .into_iter()
-            .find(|e| e.name == name))
+        Ok(self.list_experiments()?.into_iter().find(|e| e.name == name))
     }
 
     /// The experiment with this name, created with the next free id when absent.
@@ -130,11 +121,7 @@ impl LocalStore {
             name,
         };
         write_yaml(&dir.join(META), &meta)?;
-        Ok(Experiment {
-            experiment_id: id.to_string(),
-            name: name.to_string(),
-            artifact_location,
-        })
+        Ok(Experiment { experiment_id: id.to_string(), name: name.to_string(), artifact_location })
     }
 
     /// Creates a RUNNING run with its tags (the run name goes into `mlflow.runName` as MLflow does).
@@ -222,10 +209,7 @@ impl LocalStore {
                 return Ok(dir);
             }
         }
-        Err(StoreError::RunNotFound {
-            run_id: run_id.to_string(),
-            store: file_uri(&self.root),
-        })
+        Err(StoreError::RunNotFound { run_id: run_id.to_string(), store: file_uri(&self.root) })
     }
 
     /// Directory holding a run's artifacts.
@@ -256,11 +240,7 @@ impl LocalStore {
     }
 
     /// Appends metric values (`<timestamp> <value> <step>` lines).
-    pub fn log_metrics(
-        &self,
-        run_id: &str,
-        metrics: &[(String, Metric)],
-    ) -> Result<(), StoreError> {
+    pub fn log_metrics(&self, run_id: &str, metrics: &[(String, Metric)]) -> Result<(), StoreError> {
         use std::io::Write;
         let dir = self.run_dir(run_id)?.join("metrics");
         for (key, metric) in metrics {
@@ -268,19 +248,8 @@ impl LocalStore {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(io(parent))?;
             }
-            let mut file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(io(&path))?;
-            writeln!(
-                file,
-                "{} {} {}",
-                metric.timestamp,
-                python_float(metric.value),
-                metric.step
-            )
-            .map_err(io(&path))?;
+            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+            writeln!(file, "{} {} {}", metric.timestamp, python_float(metric.value), metric.step).map_err(io(&path))?;
         }
         Ok(())
     }
@@ -342,12 +311,7 @@ impl LocalStore {
     }
 
     /// Ends a run with a terminal status.
-    pub fn update_run(
-        &self,
-        run_id: &str,
-        status: RunStatus,
-        end_time: i64,
-    ) -> Result<RunInfo, StoreError> {
+    pub fn update_run(&self, run_id: &str, status: RunStatus, end_time: i64) -> Result<RunInfo, StoreError> {
         let dir = self.run_dir(run_id)?;
         let mut info = read_run_info(&dir)?;
         info.status = status;
@@ -377,8 +341,7 @@ impl LocalStore {
             let dir = self.root.join(&experiment.experiment_id);
             for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
                 let path = entry.map_err(io(&dir))?.path();
-                let is_run =
-                    path.file_name().is_some_and(|n| n.len() == 32) && path.join(META).is_file();
+                let is_run = path.file_name().is_some_and(|n| n.len() == 32) && path.join(META).is_file();
                 if is_run {
                     let run = read_run(&path)?;
                     if run.info.lifecycle_stage == "active" {
@@ -387,12 +350,7 @@ impl LocalStore {
                 }
             }
         }
-        runs.sort_by(|a, b| {
-            b.info
-                .start_time
-                .cmp(&a.info.start_time)
-                .then_with(|| a.info.run_id.cmp(&b.info.run_id))
-        });
+        runs.sort_by(|a, b| b.info.start_time.cmp(&a.info.start_time).then_with(|| a.info.run_id.cmp(&b.info.run_id)));
         Ok(runs)
     }
 }
@@ -403,8 +361,7 @@ fn read_run_info(dir: &Path) -> Result<RunInfo, StoreError> {
     let status_code = yaml_int(&meta, "status").ok_or_else(|| corrupt(&path, "missing status"))?;
     Ok(RunInfo {
         run_id: yaml_str(&meta, "run_id").ok_or_else(|| corrupt(&path, "missing run_id"))?,
-        experiment_id: yaml_str(&meta, "experiment_id")
-            .ok_or_else(|| corrupt(&path, "missing experiment_id"))?,
+        experiment_id: yaml_str(&meta, "experiment_id").ok_or_else(|| corrupt(&path, "missing experiment_id"))?,
         run_name: yaml_str(&meta, "run_name").unwrap_or_default(),
         status: RunStatus::from_int(status_code)
             .ok_or_else(|| corrupt(&path, format!("unknown status {status_code}")))?,
@@ -424,23 +381,15 @@ fn read_run(dir: &Path) -> Result<Run, StoreError> {
     for (key, _) in read_key_files(&dir.join("metrics"))? {
         let history = read_metric_lines(&dir.join("metrics").join(&key))?;
         // MLflow shows the value with the largest (step, timestamp, value).
-        let latest = history.into_iter().max_by(|a, b| {
-            (a.step, a.timestamp)
-                .cmp(&(b.step, b.timestamp))
-                .then(a.value.total_cmp(&b.value))
-        });
+        let latest = history
+            .into_iter()
+            .max_by(|a, b| (a.step, a.timestamp).cmp(&(b.step, b.timestamp)).then(a.value.total_cmp(&b.value)));
         if let Some(latest) = latest {
             metrics.insert(key, latest);
         }
     }
     let inputs = read_inputs(dir)?;
-    Ok(Run {
-        info,
-        params,
-        metrics,
-        tags,
-        inputs,
-    })
+    Ok(Run { info, params, metrics, tags, inputs })
 }
 
 fn read_inputs(run_dir: &Path) -> Result<Vec<DatasetInput>, StoreError> {
@@ -488,11 +437,7 @@ fn read_key_files(dir: &Path) -> Result<BTreeMap<String, String>, StoreError> {
         for entry in entries {
             let entry = entry.map_err(io(&current))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let key = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}/{name}")
-            };
+            let key = if prefix.is_empty() { name } else { format!("{prefix}/{name}") };
             if entry.path().is_dir() {
                 pending.push((entry.path(), key));
             } else {
@@ -511,15 +456,8 @@ fn read_metric_lines(path: &Path) -> Result<Vec<Metric>, StoreError> {
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(i, line)| {
             let fields: Vec<&str> = line.split_whitespace().collect();
-            let bad = || {
-                corrupt(
-                    path,
-                    format!(
-                        "line {}: expected \"<timestamp> <value> [<step>]\", got {line:?}",
-                        i + 1
-                    ),
-                )
-            };
+            let bad =
+                || corrupt(path, format!("line {}: expected \"<timestamp> <value> [<step>]\", got {line:?}", i + 1));
             if fields.len() < 2 {
                 return Err(bad());
             }
@@ -530,11 +468,7 @@ fn read_metric_lines(path: &Path) -> Result<Vec<Metric>, StoreError> {
                 2 | 5 => 0,
                 _ => fields[2].parse::<i64>().map_err(|_| bad())?,
             };
-            Ok(Metric {
-                value,
-                timestamp,
-                step,
-            })
+            Ok(Metric { value, timestamp, step })
         })
         .collect()
 }
@@ -566,11 +500,8 @@ fn key_path(dir: &Path, what: &'static str, key: &str) -> Result<PathBuf, StoreE
 }
 
 fn validate_name(what: &'static str, name: &str) -> Result<(), StoreError> {
-    let invalid = |message: &str| StoreError::InvalidValue {
-        what,
-        value: name.to_string(),
-        message: message.to_string(),
-    };
+    let invalid =
+        |message: &str| StoreError::InvalidValue { what, value: name.to_string(), message: message.to_string() };
     if name.is_empty() {
         return Err(invalid("must not be empty"));
     }
@@ -578,22 +509,13 @@ fn validate_name(what: &'static str, name: &str) -> Result<(), StoreError> {
         return Err(invalid("longer than 250 characters"));
     }
     if what != "experiment name" {
-        if !name
-            .chars()
-            .all(|c| c.is_alphanumeric() || "_-. :/".contains(c))
-        {
+        if !name.chars().all(|c| c.is_alphanumeric() || "_-. :/".contains(c)) {
             return Err(invalid(
                 "may only contain alphanumerics, underscores, dashes, periods, spaces, colons and slashes",
             ));
         }
-        if name.starts_with('/')
-            || name
-                .split('/')
-                .any(|part| part == ".." || part == "." || part.is_empty())
-        {
-            return Err(invalid(
-                "must be a relative name without '.', '..' or empty path segments",
-            ));
+        if name.starts_with('/') || name.split('/').any(|part| part == ".." || part == "." || part.is_empty()) {
+            return Err(invalid("must be a relative name without '.', '..' or empty path segments"));
         }
     }
     Ok(())
@@ -649,54 +571,20 @@ mod tests {
         let store = LocalStore::open(dir.path()).expect("open");
         let exp = store.get_or_create_experiment("demo").expect("experiment");
         assert_eq!(exp.experiment_id, "1");
-        assert_eq!(
-            store
-                .get_or_create_experiment("demo")
-                .expect("again")
-                .experiment_id,
-            "1"
-        );
-        let run = store
-            .create_run("1", "r1", "me", 1000, &[("k".into(), "v".into())])
-            .expect("run");
-        store
-            .log_params(&run.run_id, &[("alpha".into(), "0.5".into())])
-            .expect("params");
-        assert!(
-            store
-                .log_params(&run.run_id, &[("alpha".into(), "0.7".into())])
-                .is_err()
-        );
-        let m = |value, step| Metric {
-            value,
-            timestamp: 5,
-            step,
-        };
-        store
-            .log_metrics(
-                &run.run_id,
-                &[("mse".into(), m(2.0, 0)), ("mse".into(), m(1.5, 1))],
-            )
-            .expect("metrics");
-        store
-            .update_run(&run.run_id, RunStatus::Finished, 2000)
-            .expect("finish");
+        assert_eq!(store.get_or_create_experiment("demo").expect("again").experiment_id, "1");
+        let run = store.create_run("1", "r1", "me", 1000, &[("k".into(), "v".into())]).expect("run");
+        store.log_params(&run.run_id, &[("alpha".into(), "0.5".into())]).expect("params");
+        assert!(store.log_params(&run.run_id, &[("alpha".into(), "0.7".into())]).is_err());
+        let m = |value, step| Metric { value, timestamp: 5, step };
+        store.log_metrics(&run.run_id, &[("mse".into(), m(2.0, 0)), ("mse".into(), m(1.5, 1))]).expect("metrics");
+        store.update_run(&run.run_id, RunStatus::Finished, 2000).expect("finish");
         let back = store.get_run(&run.run_id).expect("get");
         assert_eq!(back.info.status, RunStatus::Finished);
         assert_eq!(back.params["alpha"], "0.5");
         assert_eq!(back.metrics["mse"].value, 1.5);
         assert_eq!(back.tags["mlflow.runName"], "r1");
-        assert_eq!(
-            store
-                .metric_history(&run.run_id, "mse")
-                .expect("history")
-                .len(),
-            2
-        );
+        assert_eq!(store.metric_history(&run.run_id, "mse").expect("history").len(), 2);
         assert!(store.set_tag(&run.run_id, "../escape", "x").is_err());
-        assert!(matches!(
-            store.get_run(&"0".repeat(32)),
-            Err(StoreError::RunNotFound { .. })
-        ));
+        assert!(matches!(store.get_run(&"0".repeat(32)), Err(StoreError::RunNotFound { .. })));
     }
 }

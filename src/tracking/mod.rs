@@ -2,12 +2,16 @@
 //! an MLflow-compatible store chosen by the tracking URI.
 
 mod local;
+pub mod mlflow;
 mod model_ref;
+pub mod sync;
+mod tracker;
 mod types;
-mod uri;
+pub mod uri;
 
 pub use local::LocalStore;
 pub use model_ref::ModelRef;
+pub use tracker::{SyncReport, Tracker};
 pub use types::{DatasetInput, Experiment, Metric, Run, RunInfo, RunStatus};
 pub use uri::TrackingUri;
 
@@ -31,23 +35,32 @@ pub enum StoreError {
     #[error("invalid tracking URI {uri:?}: {message}")]
     InvalidUri { uri: String, message: String },
     #[error("invalid {what} {value:?}: {message}")]
-    InvalidValue {
-        what: &'static str,
-        value: String,
-        message: String,
+    InvalidValue { what: &'static str, value: String, message: String },
+    #[error("tracking server {uri}: request failed")]
+    Remote {
+        uri: String,
+        #[source]
+        source: crate::http::HttpError,
     },
+    #[error("refusing to log a value the tracking server would truncate or mangle: {0}")]
+    Value(#[from] mlflow::ValueError),
 }
 
 impl StoreError {
+    /// Whether the server could not be reached or kept failing: the run stays local, pending sync.
+    pub fn is_offline(&self) -> bool {
+        matches!(self, StoreError::Remote { source, .. } if source.is_transient())
+    }
+
     pub fn exit_code(&self) -> u8 {
         use crate::exit;
         match self {
             StoreError::Io { .. } => exit::INTERNAL,
             StoreError::Corrupt { .. } => exit::INPUT,
-            StoreError::RunNotFound { .. } | StoreError::ExperimentNotFound { .. } => {
-                exit::NOT_FOUND
-            }
+            StoreError::RunNotFound { .. } | StoreError::ExperimentNotFound { .. } => exit::NOT_FOUND,
             StoreError::InvalidUri { .. } | StoreError::InvalidValue { .. } => exit::USAGE,
+            StoreError::Remote { source, .. } => source.exit_code(),
+            StoreError::Value(_) => exit::INPUT,
         }
     }
 }

@@ -22,23 +22,17 @@ impl ModelRef {
                 return Err(StoreError::InvalidValue {
                     what: "model URI",
                     value: text.to_string(),
-                    message: "expected runs:/<run_id>/<artifact path>, e.g. runs:/0123…/model"
-                        .to_string(),
+                    message: "expected runs:/<run_id>/<artifact path>, e.g. runs:/0123…/model".to_string(),
                 });
             }
-            return Ok(ModelRef::Run {
-                run_id: run_id.to_string(),
-                path: path.trim_end_matches('/').to_string(),
-            });
+            return Ok(ModelRef::Run { run_id: run_id.to_string(), path: path.trim_end_matches('/').to_string() });
         }
         if let Some((scheme, _)) = text.split_once(":/") {
             if scheme.len() > 1 {
                 return Err(StoreError::InvalidValue {
                     what: "model URI",
                     value: text.to_string(),
-                    message: format!(
-                        "unsupported scheme {scheme:?}: use a directory or runs:/<run_id>/<path>"
-                    ),
+                    message: format!("unsupported scheme {scheme:?}: use a directory or runs:/<run_id>/<path>"),
                 });
             }
         }
@@ -54,15 +48,9 @@ mod tests {
     fn parses() {
         assert_eq!(
             ModelRef::parse("runs:/abc/model").ok(),
-            Some(ModelRef::Run {
-                run_id: "abc".into(),
-                path: "model".into()
-            })
+            Some(ModelRef::Run { run_id: "abc".into(), path: "model".into() })
         );
-        assert_eq!(
-            ModelRef::parse("some/dir").ok(),
-            Some(ModelRef::Dir("some/dir".into()))
-        );
+        assert_eq!(ModelRef::parse("some/dir").ok(), Some(ModelRef::Dir("some/dir".into())));
         assert!(ModelRef::parse("runs:/abc").is_err());
         assert!(ModelRef::parse("s3://x").is_err());
     }

@@ -19,10 +19,7 @@ pub const DEFAULT_LOCAL_STORE: &str = "mlruns";
 impl TrackingUri {
     /// Parses a URI: `http(s)://…` is a server, `file:…` or any path is a local store.
     pub fn parse(uri: &str) -> Result<Self, StoreError> {
-        let invalid = |message: &str| StoreError::InvalidUri {
-            uri: uri.to_string(),
-            message: message.to_string(),
-        };
+        let invalid = |message: &str| StoreError::InvalidUri { uri: uri.to_string(), message: message.to_string() };
         if uri.trim().is_empty() {
             return Err(invalid("empty"));
         }
@@ -32,9 +29,7 @@ impl TrackingUri {
         }
         if let Some(rest) = uri.strip_prefix("file://") {
             if !rest.starts_with('/') {
-                return Err(invalid(
-                    "a file:// URI needs an absolute path, e.g. file:///home/me/mlruns",
-                ));
+                return Err(invalid("a file:// URI needs an absolute path, e.g. file:///home/me/mlruns"));
             }
             return Ok(TrackingUri::Local(PathBuf::from(percent_decode(rest))));
         }
@@ -94,18 +89,9 @@ mod tests {
 
     #[test]
     fn schemes() {
-        assert_eq!(
-            TrackingUri::parse("mlruns").ok(),
-            Some(TrackingUri::Local("mlruns".into()))
-        );
-        assert_eq!(
-            TrackingUri::parse("file:///tmp/a%20b").ok(),
-            Some(TrackingUri::Local("/tmp/a b".into()))
-        );
-        assert_eq!(
-            TrackingUri::parse("file:rel/dir").ok(),
-            Some(TrackingUri::Local("rel/dir".into()))
-        );
+        assert_eq!(TrackingUri::parse("mlruns").ok(), Some(TrackingUri::Local("mlruns".into())));
+        assert_eq!(TrackingUri::parse("file:///tmp/a%20b").ok(), Some(TrackingUri::Local("/tmp/a b".into())));
+        assert_eq!(TrackingUri::parse("file:rel/dir").ok(), Some(TrackingUri::Local("rel/dir".into())));
         assert_eq!(
             TrackingUri::parse("http://127.0.0.1:5000/").ok(),
             Some(TrackingUri::Http("http://127.0.0.1:5000".into()))

@@ -16,15 +16,7 @@ fn predicts_from_directory_and_run_uri() {
     assert_eq!(predictions.len(), 442);
 
     // Text output is CSV; --out writes the same CSV to a file.
-    let out = ws.run(&[
-        "predict",
-        "--model",
-        model,
-        "--data",
-        &data,
-        "--out",
-        "preds.csv",
-    ]);
+    let out = ws.run(&["predict", "--model", model, "--data", &data, "--out", "preds.csv"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let written = std::fs::read_to_string(ws.path().join("preds.csv")).expect("preds.csv");
     let mut lines = written.lines();
@@ -39,33 +31,16 @@ fn bad_inputs() {
     let data = diabetes().display().to_string();
     let out = ws.run(&["predict", "--model", "no-such-dir", "--data", &data]);
     assert_eq!(out.status.code(), Some(6));
-    assert!(
-        stderr(&out).contains("no-such-dir is not an mlops model directory"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("no-such-dir is not an mlops model directory"), "{}", stderr(&out));
 
     let report = ws.json(&["train", "--data", &data]);
     let model = report["model"]["path"].as_str().expect("path");
-    let schema = repo()
-        .join("data/diabetes_bad_schema.csv")
-        .display()
-        .to_string();
+    let schema = repo().join("data/diabetes_bad_schema.csv").display().to_string();
     let out = ws.run(&["predict", "--model", model, "--data", &schema]);
     assert_eq!(out.status.code(), Some(6));
-    assert!(
-        stderr(&out).contains("no column named \"AGE\""),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("no column named \"AGE\""), "{}", stderr(&out));
 
-    let out = ws.run(&[
-        "predict",
-        "--model",
-        &format!("runs:/{}/model", "f".repeat(32)),
-        "--data",
-        &data,
-    ]);
+    let out = ws.run(&["predict", "--model", &format!("runs:/{}/model", "f".repeat(32)), "--data", &data]);
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
     assert!(stderr(&out).contains("not found"));
 }

@@ -6,40 +6,13 @@ use crate::support::{Workspace, diabetes, stderr};
 fn list_and_show() {
     let ws = Workspace::new();
     let data = diabetes().display().to_string();
-    let first = ws.json(&[
-        "train",
-        "--data",
-        &data,
-        "--experiment",
-        "a",
-        "--run-name",
-        "one",
-    ]);
-    let second = ws.json(&[
-        "train",
-        "--data",
-        &data,
-        "--experiment",
-        "b",
-        "--alpha",
-        "0.1",
-    ]);
+    let first = ws.json(&["train", "--data", &data, "--experiment", "a", "--run-name", "one"]);
+    let second = ws.json(&["train", "--data", &data, "--experiment", "b", "--alpha", "0.1"]);
 
     let all = ws.json(&["runs", "list"]);
-    let ids: Vec<&str> = all["runs"]
-        .as_array()
-        .expect("runs")
-        .iter()
-        .map(|r| r["info"]["run_id"].as_str().expect("id"))
-        .collect();
-    assert_eq!(
-        ids,
-        [
-            second["run_id"].as_str().expect("id"),
-            first["run_id"].as_str().expect("id")
-        ],
-        "newest first"
-    );
+    let ids: Vec<&str> =
+        all["runs"].as_array().expect("runs").iter().map(|r| r["info"]["run_id"].as_str().expect("id")).collect();
+    assert_eq!(ids, [second["run_id"].as_str().expect("id"), first["run_id"].as_str().expect("id")], "newest first");
 
     let only_a = ws.json(&["runs", "list", "--experiment", "a"]);
     assert_eq!(only_a["runs"].as_array().expect("runs").len(), 1);

@@ -17,9 +17,8 @@ pub fn diabetes() -> PathBuf {
 
 /// The Python interpreter of the test virtualenv. Tests that need it fail (not skip) without it.
 pub fn python() -> PathBuf {
-    let path = std::env::var_os("MLOPS_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv/bin/python"));
+    let path =
+        std::env::var_os("MLOPS_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|| repo().join(".venv/bin/python"));
     assert!(
         path.exists(),
         "the test virtualenv is missing ({}): run scripts/test.sh, which installs it",
@@ -35,9 +34,7 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new() -> Self {
-        Workspace {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
+        Workspace { dir: tempfile::tempdir().expect("temp dir") }
     }
 
     pub fn path(&self) -> &Path {
@@ -67,11 +64,7 @@ impl Workspace {
         let mut all = args.to_vec();
         all.extend(["-o", "json"]);
         let out = self.run(&all);
-        assert!(
-            out.status.success(),
-            "mlops {all:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "mlops {all:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         serde_json::from_slice(&out.stdout).expect("stdout is JSON")
     }
 
@@ -86,17 +79,9 @@ impl Workspace {
 /// Runs one of `tests/python/*.py` with the test virtualenv; requires success and parses stdout as JSON.
 pub fn python_json(script: &str, args: &[&str], stdin: Option<&str>) -> Value {
     let out = python_output(script, args, stdin);
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{script} printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    assert!(out.status.success(), "{script} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{script} printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Runs a Python helper script and returns its raw output.
@@ -112,12 +97,7 @@ pub fn python_output(script: &str, args: &[&str], stdin: Option<&str>) -> Output
         .spawn()
         .expect("start python");
     if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(text.as_bytes())
-            .expect("write stdin");
+        child.stdin.take().expect("stdin").write_all(text.as_bytes()).expect("write stdin");
     }
     drop(child.stdin.take());
     child.wait_with_output().expect("python output")
@@ -135,12 +115,7 @@ pub fn assert_close(actual: f64, expected: f64, rel: f64, what: &str) {
 
 /// A JSON array of numbers as f64s.
 pub fn floats(value: &Value) -> Vec<f64> {
-    value
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|v| v.as_f64().expect("number"))
-        .collect()
+    value.as_array().expect("array").iter().map(|v| v.as_f64().expect("number")).collect()
 }
 
 /// stderr of a finished command, as text.

@@ -19,16 +19,9 @@ fn check_parity(ws: &Workspace, target: &str, cases: &[Case]) {
             json!({"data": c.data, "target": target, "alpha": c.alpha, "test_size": test_size, "seed": c.seed})
         })
         .collect();
-    let expected = python_json(
-        "sklearn_reference.py",
-        &[],
-        Some(&Value::Array(spec).to_string()),
-    );
+    let expected = python_json("sklearn_reference.py", &[], Some(&Value::Array(spec).to_string()));
     for (case, reference) in cases.iter().zip(expected.as_array().expect("list")) {
-        let what = format!(
-            "{} alpha={} test_size={} seed={}",
-            case.data, case.alpha, case.test_size, case.seed
-        );
+        let what = format!("{} alpha={} test_size={} seed={}", case.data, case.alpha, case.test_size, case.seed);
         let alpha = case.alpha.to_string();
         let seed = case.seed.to_string();
         let report = ws.json(&[
@@ -46,22 +39,14 @@ fn check_parity(ws: &Workspace, target: &str, cases: &[Case]) {
         ]);
         assert_eq!(report["split"]["n_train"], reference["n_train"], "{what}");
         assert_eq!(report["split"]["n_test"], reference["n_test"], "{what}");
-        assert_eq!(
-            report["model"]["feature_names"], reference["feature_names"],
-            "{what}"
-        );
+        assert_eq!(report["model"]["feature_names"], reference["feature_names"], "{what}");
         let coefficients = floats(&report["model"]["coefficients"]);
         let reference_coefficients = floats(&reference["coefficients"]);
-        let scale = reference_coefficients
-            .iter()
-            .fold(0.0f64, |m, c| m.max(c.abs()));
+        let scale = reference_coefficients.iter().fold(0.0f64, |m, c| m.max(c.abs()));
         for (i, (a, e)) in coefficients.iter().zip(&reference_coefficients).enumerate() {
             // Relative to the coefficient, or to the largest one for coefficients near zero.
             let tolerance = 1e-9 * e.abs().max(scale * 1e-3);
-            assert!(
-                (a - e).abs() <= tolerance,
-                "{what}: coefficient {i}: {a:?} vs {e:?}"
-            );
+            assert!((a - e).abs() <= tolerance, "{what}: coefficient {i}: {a:?} vs {e:?}");
         }
         assert_close(
             report["model"]["intercept"].as_f64().expect("intercept"),
@@ -82,17 +67,9 @@ fn check_parity(ws: &Workspace, target: &str, cases: &[Case]) {
         let predicted = ws.json(&["predict", "--model", model, "--data", &case.data]);
         let all = floats(&predicted["predictions"]);
         let test_indices = reference["test_indices"].as_array().expect("indices");
-        for (index, expected) in test_indices
-            .iter()
-            .zip(floats(&reference["test_predictions"]))
-        {
+        for (index, expected) in test_indices.iter().zip(floats(&reference["test_predictions"])) {
             let row = index.as_u64().expect("index") as usize;
-            assert_close(
-                all[row],
-                expected,
-                1e-9,
-                &format!("{what}: prediction for row {row}"),
-            );
+            assert_close(all[row], expected, 1e-9, &format!("{what}: prediction for row {row}"));
         }
     }
 }
@@ -101,12 +78,7 @@ fn check_parity(ws: &Workspace, target: &str, cases: &[Case]) {
 fn diabetes_matches_scikit_learn() {
     let ws = Workspace::new();
     let data = diabetes().display().to_string();
-    let case = |alpha, test_size, seed| Case {
-        data: data.clone(),
-        alpha,
-        test_size,
-        seed,
-    };
+    let case = |alpha, test_size, seed| Case { data: data.clone(), alpha, test_size, seed };
     check_parity(
         &ws,
         "Y",
@@ -124,32 +96,11 @@ fn diabetes_matches_scikit_learn() {
 fn generated_data_matches_scikit_learn() {
     let ws = Workspace::new();
     let path = ws.path().join("generated.csv");
-    let out = python_output(
-        "make_dataset.py",
-        &[path.to_str().expect("utf-8"), "5000", "30", "11"],
-        None,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = python_output("make_dataset.py", &[path.to_str().expect("utf-8"), "5000", "30", "11"], None);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let data = path.display().to_string();
-    let case = |alpha, test_size, seed| Case {
-        data: data.clone(),
-        alpha,
-        test_size,
-        seed,
-    };
-    check_parity(
-        &ws,
-        "target",
-        &[
-            case(0.5, "0.2", 0),
-            case(3.0, "0.33", 99),
-            case(0.0, "1234", 5),
-        ],
-    );
+    let case = |alpha, test_size, seed| Case { data: data.clone(), alpha, test_size, seed };
+    check_parity(&ws, "target", &[case(0.5, "0.2", 0), case(3.0, "0.33", 99), case(0.0, "1234", 5)]);
 }
 
 #[test]
@@ -157,23 +108,12 @@ fn default_run_is_readable_by_mlflow() {
     let ws = Workspace::new();
     std::fs::create_dir(ws.path().join("data")).expect("mkdir");
     std::fs::copy(diabetes(), ws.path().join("data/diabetes.csv")).expect("copy data");
-    let report = ws.json(&[
-        "train",
-        "--experiment",
-        "diabetes",
-        "--run-name",
-        "parity-run",
-    ]);
+    let report = ws.json(&["train", "--experiment", "diabetes", "--run-name", "parity-run"]);
     assert_eq!(report["params"]["alpha"], 0.5);
     assert_eq!(report["params"]["test_size"], 0.2);
     assert_eq!(report["params"]["seed"], 0);
     assert_eq!(report["params"]["target"], "Y");
-    assert!(
-        report["tracking_uri"]
-            .as_str()
-            .expect("uri")
-            .ends_with("/mlruns")
-    );
+    assert!(report["tracking_uri"].as_str().expect("uri").ends_with("/mlruns"));
 
     let run_id = report["run_id"].as_str().expect("run id");
     let uri = format!("file://{}", ws.path().join("mlruns").display());
@@ -186,10 +126,7 @@ fn default_run_is_readable_by_mlflow() {
         json!({"alpha": "0.5", "test_size": "0.2", "seed": "0", "target": "Y", "data": "data/diabetes.csv"})
     );
     for metric in ["mse", "rmse", "mae", "r2"] {
-        assert_eq!(
-            seen["metrics"][metric], report["metrics"][metric],
-            "{metric} read back exactly"
-        );
+        assert_eq!(seen["metrics"][metric], report["metrics"][metric], "{metric} read back exactly");
     }
     let tags = &seen["tags"];
     assert_eq!(tags["mlflow.runName"], "parity-run");
@@ -197,16 +134,10 @@ fn default_run_is_readable_by_mlflow() {
     assert_eq!(tags["mlflow.source.type"], "LOCAL");
     assert!(tags["mlflow.user"].as_str().is_some_and(|u| !u.is_empty()));
     let artifacts = seen["artifacts"].as_array().expect("artifacts");
-    for expected in [
-        "model/MLmodel",
-        "model/model.json",
-        "model/code/mlops_linear_pyfunc.py",
-        "model/input_example.json",
-    ] {
-        assert!(
-            artifacts.iter().any(|a| a == expected),
-            "artifact {expected} missing from {artifacts:?}"
-        );
+    for expected in
+        ["model/MLmodel", "model/model.json", "model/code/mlops_linear_pyfunc.py", "model/input_example.json"]
+    {
+        assert!(artifacts.iter().any(|a| a == expected), "artifact {expected} missing from {artifacts:?}");
     }
     let input = &seen["inputs"][0];
     assert_eq!(input["name"], "diabetes");
@@ -222,16 +153,11 @@ fn default_run_is_readable_by_mlflow() {
     let coefficients = floats(&reference[0]["coefficients"]);
     let intercept = reference[0]["intercept"].as_f64().expect("intercept");
     let rows = read_features(&diabetes());
-    let expected: Vec<f64> = rows
-        .iter()
-        .map(|r| r.iter().zip(&coefficients).map(|(x, c)| x * c).sum::<f64>() + intercept)
-        .collect();
+    let expected: Vec<f64> =
+        rows.iter().map(|r| r.iter().zip(&coefficients).map(|(x, c)| x * c).sum::<f64>() + intercept).collect();
     let model_dir = report["model"]["path"].as_str().expect("path");
     let data = diabetes().display().to_string();
-    for (uri, tracking) in [
-        (model_dir.to_string(), None),
-        (format!("runs:/{run_id}/model"), Some(uri.as_str())),
-    ] {
+    for (uri, tracking) in [(model_dir.to_string(), None), (format!("runs:/{run_id}/model"), Some(uri.as_str()))] {
         let mut args = vec![uri.as_str(), data.as_str()];
         args.extend(tracking);
         let predicted = floats(&python_json("pyfunc_predict.py", &args, None));
@@ -242,10 +168,7 @@ fn default_run_is_readable_by_mlflow() {
     }
 
     // mlflow migrate-filestore accepts the store.
-    let venv_bin = crate::support::python()
-        .parent()
-        .expect("bin")
-        .to_path_buf();
+    let venv_bin = crate::support::python().parent().expect("bin").to_path_buf();
     let db = ws.path().join("migrated.db");
     let out = std::process::Command::new(venv_bin.join("mlflow"))
         .args(["migrate-filestore", "--source"])
@@ -255,16 +178,8 @@ fn default_run_is_readable_by_mlflow() {
         .env("MLFLOW_ALLOW_FILE_STORE", "true")
         .output()
         .expect("run mlflow migrate-filestore");
-    assert!(
-        out.status.success(),
-        "migrate-filestore failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let migrated = python_json(
-        "read_store.py",
-        &[&format!("sqlite:///{}", db.display()), run_id],
-        None,
-    );
+    assert!(out.status.success(), "migrate-filestore failed: {}", String::from_utf8_lossy(&out.stderr));
+    let migrated = python_json("read_store.py", &[&format!("sqlite:///{}", db.display()), run_id], None);
     assert_eq!(migrated["params"], seen["params"]);
     assert_eq!(migrated["metrics"], seen["metrics"]);
 }
@@ -274,10 +189,7 @@ fn read_features(path: &std::path::Path) -> Vec<Vec<f64>> {
     text.lines()
         .skip(1)
         .map(|line| {
-            let mut cells: Vec<f64> = line
-                .split(',')
-                .map(|c| c.parse().expect("number"))
-                .collect();
+            let mut cells: Vec<f64> = line.split(',').map(|c| c.parse().expect("number")).collect();
             cells.pop();
             cells
         })
@@ -288,39 +200,14 @@ fn read_features(path: &std::path::Path) -> Vec<Vec<f64>> {
 fn parameters_file_and_precedence() {
     let ws = Workspace::new();
     let data = diabetes().display().to_string();
-    let params = repo()
-        .join("pipelines/parameters.json")
-        .display()
-        .to_string();
+    let params = repo().join("pipelines/parameters.json").display().to_string();
     let from_file = ws.json(&["train", "--data", &data, "--params", &params]);
-    assert_eq!(
-        from_file["params"]["alpha"], 0.4,
-        "the shipped parameters file says 0.4"
-    );
-    let overridden = ws.json(&[
-        "train",
-        "--data",
-        &data,
-        "--params",
-        &params,
-        "--param",
-        "alpha=0.3",
-        "--param",
-        "seed=3",
-    ]);
+    assert_eq!(from_file["params"]["alpha"], 0.4, "the shipped parameters file says 0.4");
+    let overridden =
+        ws.json(&["train", "--data", &data, "--params", &params, "--param", "alpha=0.3", "--param", "seed=3"]);
     assert_eq!(overridden["params"]["alpha"], 0.3);
     assert_eq!(overridden["params"]["seed"], 3);
-    let flag_wins = ws.json(&[
-        "train",
-        "--data",
-        &data,
-        "--params",
-        &params,
-        "--param",
-        "alpha=0.3",
-        "--alpha",
-        "0.2",
-    ]);
+    let flag_wins = ws.json(&["train", "--data", &data, "--params", &params, "--param", "alpha=0.3", "--alpha", "0.2"]);
     assert_eq!(flag_wins["params"]["alpha"], 0.2);
     let rows = ws.json(&["train", "--data", &data, "--test-size", "100"]);
     assert_eq!(rows["split"]["n_test"], 100);
@@ -330,10 +217,7 @@ fn parameters_file_and_precedence() {
 #[test]
 fn project_file_sets_store_and_experiment() {
     let ws = Workspace::new();
-    ws.write(
-        "mlops.toml",
-        "[tracking]\nuri = \"store\"\nexperiment = \"from-toml\"\n",
-    );
+    ws.write("mlops.toml", "[tracking]\nuri = \"store\"\nexperiment = \"from-toml\"\n");
     let data = diabetes().display().to_string();
     let report = ws.json(&["train", "--data", &data]);
     assert_eq!(report["experiment_name"], "from-toml");
@@ -344,11 +228,7 @@ fn project_file_sets_store_and_experiment() {
         .env("MLFLOW_TRACKING_URI", "envstore")
         .output()
         .expect("run");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(ws.path().join("envstore/1/meta.yaml").is_file());
 }
 
@@ -358,9 +238,7 @@ fn text_output_names_metrics_and_locations() {
     let out = ws.run(&["train", "--data", &diabetes().display().to_string()]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in [
-        "mse", "rmse", "mae", "r2", "run ", "model ", "353 rows", "89 rows",
-    ] {
+    for needle in ["mse", "rmse", "mae", "r2", "run ", "model ", "353 rows", "89 rows"] {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
 }

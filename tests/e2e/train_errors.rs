@@ -13,28 +13,17 @@ fn fails(ws: &Workspace, args: &[&str], code: i32, needles: &[&str]) {
     all.extend(args);
     let out = ws.run(&all);
     let err = stderr(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "mlops {all:?}: stderr:\n{err}"
-    );
+    assert_eq!(out.status.code(), Some(code), "mlops {all:?}: stderr:\n{err}");
     assert!(!err.contains("panicked"), "panic: {err}");
     for needle in needles {
-        assert!(
-            err.contains(needle),
-            "{needle:?} missing from stderr:\n{err}"
-        );
+        assert!(err.contains(needle), "{needle:?} missing from stderr:\n{err}");
     }
 }
 
 fn no_runs(ws: &Workspace) {
     let default = ws.path().join("mlruns/0");
     let runs = std::fs::read_dir(&default)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.file_name().len() == 32)
-                .count()
-        })
+        .map(|d| d.filter_map(Result::ok).filter(|e| e.file_name().len() == 32).count())
         .unwrap_or(0);
     assert_eq!(runs, 0, "a rejected input left a run behind");
 }
@@ -42,28 +31,13 @@ fn no_runs(ws: &Workspace) {
 #[test]
 fn missing_and_empty_files() {
     let ws = Workspace::new();
-    fails(
-        &ws,
-        &["--data", "nope.csv"],
-        INPUT,
-        &["nope.csv", "cannot read data file"],
-    );
+    fails(&ws, &["--data", "nope.csv"], INPUT, &["nope.csv", "cannot read data file"]);
     // With no --data and no data/diabetes.csv here, the default path is named.
     fails(&ws, &[], INPUT, &["data/diabetes.csv"]);
     let empty = ws.write("empty.csv", "");
-    fails(
-        &ws,
-        &["--data", empty.to_str().expect("utf-8")],
-        INPUT,
-        &["empty.csv", "is empty"],
-    );
+    fails(&ws, &["--data", empty.to_str().expect("utf-8")], INPUT, &["empty.csv", "is empty"]);
     let header = ws.write("header.csv", "a,b,Y\n");
-    fails(
-        &ws,
-        &["--data", header.to_str().expect("utf-8")],
-        INPUT,
-        &["header.csv", "no data rows"],
-    );
+    fails(&ws, &["--data", header.to_str().expect("utf-8")], INPUT, &["header.csv", "no data rows"]);
     no_runs(&ws);
 }
 
@@ -72,35 +46,14 @@ fn malformed_rows_name_line_and_column() {
     let ws = Workspace::new();
     let cases = [
         ("dup.csv", "a,a,Y\n1,2,3\n", "column \"a\" appears twice"),
-        (
-            "ragged.csv",
-            "a,b,Y\n1,2,3\n4,5\n",
-            "ragged.csv:3: row has 2 fields, but the header has 3",
-        ),
-        (
-            "text.csv",
-            "a,b,Y\n1,2,3\n4,five,6\n",
-            "text.csv:3: column \"b\": \"five\" is not a number",
-        ),
-        (
-            "inf.csv",
-            "a,b,Y\n1,2,3\n4,inf,6\n",
-            "inf.csv:3: column \"b\": \"inf\" is not a finite number",
-        ),
-        (
-            "nan.csv",
-            "a,b,Y\n1,NaN,3\n4,5,6\n",
-            "nan.csv:2: column \"b\": \"NaN\" is not a finite number",
-        ),
+        ("ragged.csv", "a,b,Y\n1,2,3\n4,5\n", "ragged.csv:3: row has 2 fields, but the header has 3"),
+        ("text.csv", "a,b,Y\n1,2,3\n4,five,6\n", "text.csv:3: column \"b\": \"five\" is not a number"),
+        ("inf.csv", "a,b,Y\n1,2,3\n4,inf,6\n", "inf.csv:3: column \"b\": \"inf\" is not a finite number"),
+        ("nan.csv", "a,b,Y\n1,NaN,3\n4,5,6\n", "nan.csv:2: column \"b\": \"NaN\" is not a finite number"),
     ];
     for (name, contents, needle) in cases {
         let path = ws.write(name, contents);
-        fails(
-            &ws,
-            &["--data", path.to_str().expect("utf-8")],
-            INPUT,
-            &[needle],
-        );
+        fails(&ws, &["--data", path.to_str().expect("utf-8")], INPUT, &[needle]);
     }
     no_runs(&ws);
 }
@@ -113,10 +66,7 @@ fn reference_missing_values_file() {
         &ws,
         &["--data", path.to_str().expect("utf-8")],
         INPUT,
-        &[
-            "diabetes_missing_values.csv:2: column \"AGE\": missing value",
-            "2 more missing cells",
-        ],
+        &["diabetes_missing_values.csv:2: column \"AGE\": missing value", "2 more missing cells"],
     );
 }
 
@@ -124,12 +74,7 @@ fn reference_missing_values_file() {
 fn target_column_absent() {
     let ws = Workspace::new();
     let data = diabetes().display().to_string();
-    fails(
-        &ws,
-        &["--data", &data, "--target", "price"],
-        INPUT,
-        &["no column named \"price\"", "AGE, SEX"],
-    );
+    fails(&ws, &["--data", &data, "--target", "price"], INPUT, &["no column named \"price\"", "AGE, SEX"]);
     let schema = repo().join("data/diabetes_bad_schema.csv");
     fails(
         &ws,
@@ -143,43 +88,13 @@ fn target_column_absent() {
 fn split_problems() {
     let ws = Workspace::new();
     let data = diabetes().display().to_string();
-    fails(
-        &ws,
-        &["--data", &data, "--test-size", "1.5"],
-        USAGE,
-        &["test size 1.5 is out of range"],
-    );
-    fails(
-        &ws,
-        &["--data", &data, "--test-size", "0"],
-        USAGE,
-        &["invalid test size \"0\""],
-    );
-    fails(
-        &ws,
-        &["--data", &data, "--test-size", "abc"],
-        USAGE,
-        &["invalid test size"],
-    );
-    fails(
-        &ws,
-        &["--data", &data, "--test-size", "442"],
-        TRAINING,
-        &["442 rows is out of range"],
-    );
+    fails(&ws, &["--data", &data, "--test-size", "1.5"], USAGE, &["test size 1.5 is out of range"]);
+    fails(&ws, &["--data", &data, "--test-size", "0"], USAGE, &["invalid test size \"0\""]);
+    fails(&ws, &["--data", &data, "--test-size", "abc"], USAGE, &["invalid test size"]);
+    fails(&ws, &["--data", &data, "--test-size", "442"], TRAINING, &["442 rows is out of range"]);
     let one = ws.write("one.csv", "a,Y\n1,2\n");
-    fails(
-        &ws,
-        &["--data", one.to_str().expect("utf-8")],
-        TRAINING,
-        &["too few rows for the split"],
-    );
-    fails(
-        &ws,
-        &["--data", &data, "--alpha", "-1"],
-        USAGE,
-        &["--alpha must be a finite number >= 0"],
-    );
+    fails(&ws, &["--data", one.to_str().expect("utf-8")], TRAINING, &["too few rows for the split"]);
+    fails(&ws, &["--data", &data, "--alpha", "-1"], USAGE, &["--alpha must be a finite number >= 0"]);
 }
 
 #[test]
@@ -198,11 +113,7 @@ fn singular_system_is_reported_and_the_run_marked_failed() {
     );
     let runs = ws.json(&["runs", "list"]);
     assert_eq!(runs["runs"][0]["info"]["status"], "FAILED");
-    assert!(
-        runs["runs"][0]["tags"]["mlops.error"]
-            .as_str()
-            .is_some_and(|e| e.contains("singular"))
-    );
+    assert!(runs["runs"][0]["tags"]["mlops.error"].as_str().is_some_and(|e| e.contains("singular")));
 }
 
 #[test]
@@ -219,27 +130,12 @@ fn malformed_parameters_file() {
     let unknown = ws.write("unknown.json", "{\"training\": {\"alhpa\": 0.4}}");
     fails(
         &ws,
-        &[
-            "--data",
-            &data,
-            "--params",
-            unknown.to_str().expect("utf-8"),
-        ],
+        &["--data", &data, "--params", unknown.to_str().expect("utf-8")],
         INPUT,
         &["training.alhpa", "unknown training parameter"],
     );
-    fails(
-        &ws,
-        &["--data", &data, "--params", "absent.json"],
-        INPUT,
-        &["absent.json"],
-    );
-    fails(
-        &ws,
-        &["--data", &data, "--param", "alpha"],
-        INPUT,
-        &["--param \"alpha\": expected KEY=VALUE"],
-    );
+    fails(&ws, &["--data", &data, "--params", "absent.json"], INPUT, &["absent.json"]);
+    fails(&ws, &["--data", &data, "--param", "alpha"], INPUT, &["--param \"alpha\": expected KEY=VALUE"]);
     no_runs(&ws);
 }
 
@@ -247,10 +143,5 @@ fn malformed_parameters_file() {
 fn malformed_project_file() {
     let ws = Workspace::new();
     ws.write("mlops.toml", "[tracking]\nurl = \"x\"\n");
-    fails(
-        &ws,
-        &["--data", &diabetes().display().to_string()],
-        INPUT,
-        &["mlops.toml", "unknown field `url`"],
-    );
+    fails(&ws, &["--data", &diabetes().display().to_string()], INPUT, &["mlops.toml", "unknown field `url`"]);
 }

@@ -9,9 +9,12 @@ import sys
 
 os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
 
+import mlflow  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
 uri, run_id = sys.argv[1], sys.argv[2]
+# Global too: artifact repositories for models:/ URIs build their own client from it.
+mlflow.set_tracking_uri(uri)
 client = MlflowClient(tracking_uri=uri)
 run = client.get_run(run_id)
 experiment = client.get_experiment(run.info.experiment_id)
@@ -31,9 +34,16 @@ history = {
     key: [[m.timestamp, m.value, m.step] for m in client.get_metric_history(run_id, key)]
     for key in run.data.metrics
 }
+logged_models = [
+    {"model_id": m.model_id, "name": m.name, "status": str(m.status), "source_run_id": m.source_run_id}
+    for m in (client.search_logged_models(experiment_ids=[experiment.experiment_id]) if uri.startswith("http") else [])
+    if m.source_run_id == run_id
+]
 print(
     json.dumps(
         {
+            "logged_models": logged_models,
+            "outputs": [o.model_id for o in (run.outputs.model_outputs if run.outputs else [])],
             "experiment_name": experiment.name,
             "status": run.info.status,
             "run_name": run.info.run_name,

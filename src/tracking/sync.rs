@@ -1,0 +1,339 @@
+//! Pushing a run from the local store to a tracking server, idempotently and resumably.
+//!
+//! The local run is the source of truth. Progress is recorded on it as `mlops.sync.*` tags, and
+//! the server run carries `mlops.source_run_id`, so an interrupted push finds its server run
+//! again, and metric points the server already has are not sent twice.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::mlflow::{LoggedModel, MlflowClient, check_values};
+use super::{LocalStore, Metric, Run, RunStatus, StoreError};
+
+/// Local tags that record sync progress (never sent to the server).
+pub const TAG_REMOTE_URI: &str = "mlops.sync.remote_uri";
+pub const TAG_REMOTE_RUN_ID: &str = "mlops.sync.remote_run_id";
+pub const TAG_REMOTE_MODEL_ID: &str = "mlops.sync.model_id";
+pub const TAG_STATE: &str = "mlops.sync.state";
+/// Server tag naming the local run a server run was pushed from.
+pub const TAG_SOURCE_RUN_ID: &str = "mlops.source_run_id";
+
+/// What a push did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PushOutcome {
+    pub local_run_id: String,
+    pub remote_run_id: String,
+    pub remote_experiment_id: String,
+    pub remote_artifact_uri: String,
+    pub remote_uri: String,
+    /// False when the run had already been pushed completely and nothing was sent.
+    pub uploaded: bool,
+    pub metric_points: usize,
+    pub artifacts: usize,
+    pub logged_model_id: Option<String>,
+}
+
+fn remote(client: &MlflowClient) -> impl Fn(crate::http::HttpError) -> StoreError + '_ {
+    move |source| StoreError::Remote { uri: client.endpoint().to_string(), source }
+}
+
+/// Whether the local run is already completely pushed to this server.
+pub fn is_synced(run: &Run, remote_uri: &str) -> bool {
+    run.tags.get(TAG_REMOTE_URI).map(String::as_str) == Some(remote_uri)
+        && run.tags.get(TAG_STATE).map(String::as_str) == Some("synced")
+}
+
+/// Pushes one local run (params, metrics with their timestamps and steps, tags, dataset inputs,
+/// artifacts, the logged model, status) to the server.
+pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -> Result<PushOutcome, StoreError> {
+    let remote_uri = client.endpoint().to_string();
+    let run = local.get_run(run_id)?;
+    if is_synced(&run, &remote_uri) {
+        let remote_run_id = run.tags.get(TAG_REMOTE_RUN_ID).cloned().unwrap_or_default();
+        let remote_run = client.get_run(&remote_run_id).await.map_err(remote(client))?;
+        return Ok(PushOutcome {
+            local_run_id: run_id.to_string(),
+            remote_run_id,
+            remote_experiment_id: remote_run.info.experiment_id,
+            remote_artifact_uri: remote_run.info.artifact_uri,
+            remote_uri,
+            uploaded: false,
+            metric_points: 0,
+            artifacts: 0,
+            logged_model_id: run.tags.get(TAG_REMOTE_MODEL_ID).cloned(),
+        });
+    }
+    let same_target = run.tags.get(TAG_REMOTE_URI).map(String::as_str) == Some(remote_uri.as_str());
+    let experiment_name = local
+        .list_experiments()?
+        .into_iter()
+        .find(|e| e.experiment_id == run.info.experiment_id)
+        .map(|e| e.name)
+        .unwrap_or_else(|| "Default".to_string());
+
+    let tags: Vec<(String, String)> = run
+        .tags
+        .iter()
+        .filter(|(k, _)| !k.starts_with("mlops.sync.") && k.as_str() != "mlflow.runName")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let params: Vec<(String, String)> = run.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let histories = local_histories(local, &run)?;
+    let all_points: Vec<(String, Metric)> =
+        histories.iter().flat_map(|(k, h)| h.iter().map(move |m| (k.clone(), *m))).collect();
+    check_values(&all_points, &params, &tags)?;
+
+    let experiment = client.get_or_create_experiment(&experiment_name).await.map_err(remote(client))?;
+    let found = find_remote_run(client, &run, same_target, &experiment.experiment_id).await?;
+    let fresh = found.is_none();
+    let (remote_run_id, remote_artifact_uri) = match found {
+        Some(id) => {
+            let existing = client.get_run(&id).await.map_err(remote(client))?;
+            (id, existing.info.artifact_uri)
+        }
+        None => {
+            // Marked before the server run exists, so a push that dies right after creating it
+            // knows to look for it (by its mlops.source_run_id tag) instead of creating another.
+            local.set_tag(run_id, TAG_REMOTE_URI, &remote_uri)?;
+            local.set_tag(run_id, TAG_STATE, "creating")?;
+            let mut create_tags = tags.clone();
+            create_tags.push((TAG_SOURCE_RUN_ID.to_string(), run_id.to_string()));
+            let created = client
+                .create_run(
+                    &experiment.experiment_id,
+                    &run.info.run_name,
+                    &run.info.user_id,
+                    run.info.start_time,
+                    &create_tags,
+                )
+                .await
+                .map_err(remote(client))?;
+            local.set_tag(run_id, TAG_REMOTE_RUN_ID, &created.run_id)?;
+            local.set_tag(run_id, TAG_STATE, "pending")?;
+            (created.run_id, created.artifact_uri)
+        }
+    };
+
+    // A fresh server run has no metric points yet; a resumed one gets only the points it lacks.
+    let missing: Vec<(String, Metric)> = if fresh {
+        all_points
+    } else {
+        let mut missing = Vec::new();
+        for (key, history) in &histories {
+            let have = client.metric_history(&remote_run_id, key).await.map_err(remote(client))?;
+            missing.extend(missing_points(history, &have).into_iter().map(|m| (key.clone(), m)));
+        }
+        missing
+    };
+    client.log_batch(&remote_run_id, &missing, &params, &tags).await.map_err(remote(client))?;
+    if !run.inputs.is_empty() {
+        client.log_inputs(&remote_run_id, &run.inputs).await.map_err(remote(client))?;
+    }
+
+    // The model goes to the server as an MLflow 3 logged model (below), not as run artifacts:
+    // MLflow resolves runs:/<run>/model to it, as for models logged by its own client.
+    let artifact_dir = local.artifact_dir(run_id)?;
+    let files: Vec<String> = list_files(&artifact_dir)?.into_iter().filter(|f| !f.starts_with("model/")).collect();
+    upload_all(client, &artifact_dir, &files, &remote_artifact_uri, &[("run_id", &remote_run_id)]).await?;
+
+    let logged_model_id = if artifact_dir.join("model/MLmodel").is_file() {
+        let known = if same_target { run.tags.get(TAG_REMOTE_MODEL_ID).cloned() } else { None };
+        let target = ModelTarget { remote_run_id: &remote_run_id, experiment_id: &experiment.experiment_id, fresh };
+        let model = push_logged_model(client, local, &run, &target, known, &params).await?;
+        Some(model.model_id)
+    } else {
+        None
+    };
+
+    let status = match run.info.status {
+        RunStatus::Running | RunStatus::Scheduled => None,
+        done => Some(done),
+    };
+    if let Some(status) = status {
+        client.update_run(&remote_run_id, status, run.info.end_time).await.map_err(remote(client))?;
+        local.set_tag(run_id, TAG_STATE, "synced")?;
+    }
+    Ok(PushOutcome {
+        local_run_id: run_id.to_string(),
+        remote_run_id,
+        remote_experiment_id: experiment.experiment_id,
+        remote_artifact_uri,
+        remote_uri,
+        uploaded: true,
+        metric_points: missing.len(),
+        artifacts: files.len(),
+        logged_model_id,
+    })
+}
+
+/// The server run this local run was (partly) pushed to before, if any.
+async fn find_remote_run(
+    client: &MlflowClient,
+    run: &Run,
+    same_target: bool,
+    experiment_id: &str,
+) -> Result<Option<String>, StoreError> {
+    if !same_target {
+        return Ok(None);
+    }
+    if let Some(id) = run.tags.get(TAG_REMOTE_RUN_ID) {
+        return Ok(Some(id.clone()));
+    }
+    // A push that died between creating the server run and recording it locally left this tag behind.
+    let filter = format!("tags.`{TAG_SOURCE_RUN_ID}` = '{}'", run.info.run_id);
+    let found =
+        client.search_runs(&[experiment_id.to_string()], Some(&filter), &[], 1).await.map_err(remote(client))?;
+    Ok(found.into_iter().next().map(|r| r.info.run_id))
+}
+
+/// Where a logged model goes.
+struct ModelTarget<'a> {
+    remote_run_id: &'a str,
+    experiment_id: &'a str,
+    /// The server run was created by this push, so no model of it can exist yet.
+    fresh: bool,
+}
+
+async fn push_logged_model(
+    client: &MlflowClient,
+    local: &LocalStore,
+    run: &Run,
+    target: &ModelTarget<'_>,
+    known: Option<String>,
+    params: &[(String, String)],
+) -> Result<LoggedModel, StoreError> {
+    let existing = match (known, target.fresh) {
+        (Some(id), _) => Some(client.get_logged_model(&id).await.map_err(remote(client))?),
+        (None, true) => None,
+        (None, false) => client
+            .find_logged_models(target.experiment_id, target.remote_run_id, "model")
+            .await
+            .map_err(remote(client))?
+            .into_iter()
+            .next(),
+    };
+    let model = match existing {
+        Some(model) => model,
+        None => {
+            let tags = [
+                ("mlflow.user".to_string(), run.info.user_id.clone()),
+                ("mlflow.source.name".to_string(), "mlops".to_string()),
+                ("mlflow.source.type".to_string(), "LOCAL".to_string()),
+            ];
+            let created = client
+                .create_logged_model(target.experiment_id, "model", target.remote_run_id, params, &tags)
+                .await
+                .map_err(remote(client))?;
+            local.set_tag(&run.info.run_id, TAG_REMOTE_MODEL_ID, &created.model_id)?;
+            created
+        }
+    };
+    let model_dir = local.artifact_dir(&run.info.run_id)?.join("model");
+    let overrides = [
+        ("artifact_path", model.artifact_uri.as_str()),
+        ("model_id", model.model_id.as_str()),
+        ("model_uuid", model.model_id.as_str()),
+        ("run_id", target.remote_run_id),
+    ];
+    let files = list_files(&model_dir)?;
+    upload_all(client, &model_dir, &files, &model.artifact_uri, &overrides).await?;
+    client.finalize_logged_model(&model.model_id).await.map_err(remote(client))?;
+    client.log_outputs(target.remote_run_id, &model.model_id).await.map_err(remote(client))?;
+    Ok(model)
+}
+
+/// Uploads files concurrently below `artifact_uri`.
+async fn upload_all(
+    client: &MlflowClient,
+    dir: &Path,
+    files: &[String],
+    artifact_uri: &str,
+    mlmodel_overrides: &[(&str, &str)],
+) -> Result<(), StoreError> {
+    let uploads = files.iter().map(|relative| async move {
+        let bytes = read_artifact(dir, relative, mlmodel_overrides)?;
+        client.upload_artifact(artifact_uri, relative, bytes).await.map_err(remote(client))
+    });
+    futures::future::try_join_all(uploads).await.map(|_| ())
+}
+
+fn local_histories(local: &LocalStore, run: &Run) -> Result<Vec<(String, Vec<Metric>)>, StoreError> {
+    run.metrics.keys().map(|key| Ok((key.clone(), local.metric_history(&run.info.run_id, key)?))).collect()
+}
+
+/// Points of `local` the server does not have yet, counting duplicates (a multiset difference).
+pub fn missing_points(local: &[Metric], remote: &[Metric]) -> Vec<Metric> {
+    let key = |m: &Metric| (m.timestamp, m.step, m.value.to_bits());
+    let mut have: HashMap<(i64, i64, u64), usize> = HashMap::new();
+    for m in remote {
+        *have.entry(key(m)).or_default() += 1;
+    }
+    local
+        .iter()
+        .filter(|m| match have.get_mut(&key(m)) {
+            Some(count) if *count > 0 => {
+                *count -= 1;
+                false
+            }
+            _ => true,
+        })
+        .copied()
+        .collect()
+}
+
+/// Files below `dir`, as `/`-separated relative paths, sorted.
+fn list_files(dir: &Path) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = match std::fs::read_dir(&current) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(StoreError::Io { path: current, source }),
+        };
+        for entry in entries {
+            let path = entry.map_err(|source| StoreError::Io { path: current.clone(), source })?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                out.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A file's bytes; an `MLmodel` gets the server-side ids written into it.
+fn read_artifact(dir: &Path, relative: &str, mlmodel_overrides: &[(&str, &str)]) -> Result<Vec<u8>, StoreError> {
+    let path = dir.join(relative);
+    let bytes = std::fs::read(&path).map_err(|source| StoreError::Io { path: path.clone(), source })?;
+    if !relative.ends_with("MLmodel") {
+        return Ok(bytes);
+    }
+    let mut doc: yaml_serde::Value = yaml_serde::from_slice(&bytes)
+        .map_err(|e| StoreError::Corrupt { path: path.clone(), message: e.to_string() })?;
+    if let Some(map) = doc.as_mapping_mut() {
+        for (key, value) in mlmodel_overrides {
+            map.insert(yaml_serde::Value::from(*key), yaml_serde::Value::from(*value));
+        }
+    }
+    let text = yaml_serde::to_string(&doc).map_err(|e| StoreError::Corrupt { path, message: e.to_string() })?;
+    Ok(text.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_points_is_a_multiset_difference() {
+        let m = |t, s, v| Metric { value: v, timestamp: t, step: s };
+        let local = [m(1, 0, 1.0), m(2, 1, 2.0), m(2, 1, 2.0), m(3, 2, 3.0)];
+        let remote = [m(2, 1, 2.0), m(1, 0, 1.0)];
+        assert_eq!(missing_points(&local, &remote), vec![m(2, 1, 2.0), m(3, 2, 3.0)]);
+        assert!(missing_points(&local, &local).is_empty());
+    }
+}

@@ -1,0 +1,95 @@
+//! Where a command's runs go: the local store alone, or the local store as a journal that is
+//! pushed to a tracking server (so a run is never lost when the server is down).
+
+use serde::Serialize;
+
+use super::mlflow::MlflowClient;
+use super::sync::push_run;
+use super::uri::file_uri;
+use super::{LocalStore, StoreError};
+
+/// The tracking destination of a run.
+#[derive(Debug)]
+pub enum Tracker {
+    /// Runs live in a local MLflow file store.
+    Local(LocalStore),
+    /// Runs are written to the local journal first, then pushed to the server.
+    Remote { journal: LocalStore, client: MlflowClient },
+}
+
+/// The server side of a run, in `--output json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncReport {
+    /// `synced`, or `pending` when the server could not take the run (it stays in the journal).
+    pub state: &'static str,
+    pub remote_uri: String,
+    pub local_run_id: String,
+    pub remote_run_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_experiment_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_artifact_uri: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Tracker {
+    /// The local store every run is written to first.
+    pub fn journal(&self) -> &LocalStore {
+        match self {
+            Tracker::Local(store) => store,
+            Tracker::Remote { journal, .. } => journal,
+        }
+    }
+
+    /// The tracking URI runs are reported under.
+    pub fn uri(&self) -> String {
+        match self {
+            Tracker::Local(store) => file_uri(store.root()),
+            Tracker::Remote { client, .. } => client.endpoint().to_string(),
+        }
+    }
+
+    /// Pushes a finished local run to the server, if there is one. A server that cannot be
+    /// reached (or keeps failing) leaves the run pending; other server errors are errors.
+    pub async fn publish(&self, run_id: &str) -> Result<Option<SyncReport>, StoreError> {
+        let Tracker::Remote { journal, client } = self else {
+            return Ok(None);
+        };
+        let remote_uri = client.endpoint().to_string();
+        match push_run(journal, client, run_id).await {
+            Ok(outcome) => Ok(Some(SyncReport {
+                state: "synced",
+                remote_uri,
+                local_run_id: run_id.to_string(),
+                remote_run_id: Some(outcome.remote_run_id),
+                remote_experiment_id: Some(outcome.remote_experiment_id),
+                remote_artifact_uri: Some(outcome.remote_artifact_uri),
+                error: None,
+            })),
+            Err(err) if err.is_offline() => {
+                let remote_run_id =
+                    journal.get_run(run_id).ok().and_then(|r| r.tags.get(super::sync::TAG_REMOTE_RUN_ID).cloned());
+                Ok(Some(SyncReport {
+                    state: "pending",
+                    remote_uri,
+                    local_run_id: run_id.to_string(),
+                    remote_run_id,
+                    remote_experiment_id: None,
+                    remote_artifact_uri: None,
+                    error: Some(error_chain(&err)),
+                }))
+            }
+            Err(err) => Err(err),
+        }
+    }
+}
+
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
