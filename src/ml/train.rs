@@ -112,6 +112,15 @@ pub enum TrainError {
     Model(#[from] ModelError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(
+        "the run is complete in the local store {store} (run {local_run_id}), but the tracking server did not accept it"
+    )]
+    Publish {
+        store: String,
+        local_run_id: String,
+        #[source]
+        source: StoreError,
+    },
 }
 
 impl TrainError {
@@ -121,7 +130,7 @@ impl TrainError {
             TrainError::Split(e) => e.exit_code(),
             TrainError::Ridge(_) => crate::exit::TRAINING,
             TrainError::Model(e) => e.exit_code(),
-            TrainError::Store(e) => e.exit_code(),
+            TrainError::Store(e) | TrainError::Publish { source: e, .. } => e.exit_code(),
         }
     }
 }
@@ -205,7 +214,11 @@ pub async fn train(tracker: &Tracker, request: &TrainRequest) -> Result<TrainRep
         store.set_tag(&run.run_id, "mlops.error", &err.to_string())?;
     }
     let run = store.update_run(&run.run_id, status, now_millis())?;
-    let sync = tracker.publish(&run.run_id).await?;
+    let sync = tracker.publish(&run.run_id).await.map_err(|source| TrainError::Publish {
+        store: store.root().display().to_string(),
+        local_run_id: run.run_id.clone(),
+        source,
+    })?;
     let evaluation = result?;
     let local = LocalRun {
         model_dir: store.artifact_dir(&run.run_id)?.join("model"),

@@ -95,14 +95,16 @@ impl MlflowClient {
         }
     }
 
-    /// One call; `retry` says whether repeating it is safe (idempotent on the server).
+    /// One call, retried on connection errors, 429 and 5xx as MLflow's own client retries every call.
+    ///
+    /// Retrying a create is safe enough here: the SQL store commits nothing on a 5xx, and a push
+    /// that resumes looks up what it created before creating again (see `sync`).
     async fn call(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, &str)],
         body: Option<&Value>,
-        retry: bool,
     ) -> Result<Value, HttpError> {
         let url = self.url(path)?;
         let attempt = || async {
@@ -128,9 +130,6 @@ impl MlflowClient {
                 message: e.to_string(),
             })
         };
-        if !retry {
-            return attempt().await;
-        }
         attempt
             .retry(self.backoff())
             .when(HttpError::is_transient)
@@ -148,11 +147,11 @@ impl MlflowClient {
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, HttpError> {
-        self.call(Method::GET, path, query, None, true).await
+        self.call(Method::GET, path, query, None).await
     }
 
-    async fn post(&self, path: &str, body: Value, retry: bool) -> Result<Value, HttpError> {
-        self.call(Method::POST, path, &[], Some(&body), retry).await
+    async fn post(&self, path: &str, body: Value) -> Result<Value, HttpError> {
+        self.call(Method::POST, path, &[], Some(&body)).await
     }
 
     /// `experiments/get-by-name`; `None` when the server says it does not exist.
@@ -175,7 +174,7 @@ impl MlflowClient {
         if let Some(existing) = self.get_experiment_by_name(name).await? {
             return Ok(existing);
         }
-        match self.post("api/2.0/mlflow/experiments/create", json!({"name": name}), false).await {
+        match self.post("api/2.0/mlflow/experiments/create", json!({"name": name})).await {
             Ok(doc) => {
                 let id = doc["experiment_id"].as_str().unwrap_or_default().to_string();
                 self.get_experiment(&id).await
@@ -198,7 +197,7 @@ impl MlflowClient {
     ) -> Result<RunInfo, HttpError> {
         let tags: Vec<Value> = tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
         let body = json!({"experiment_id": experiment_id, "user_id": user_id, "start_time": start_time, "run_name": run_name, "tags": tags});
-        let doc = self.post("api/2.0/mlflow/runs/create", body, false).await?;
+        let doc = self.post("api/2.0/mlflow/runs/create", body).await?;
         Ok(run_info_from_json(&doc["run"]["info"]))
     }
 
@@ -208,7 +207,7 @@ impl MlflowClient {
         if let Some(end) = end_time {
             body["end_time"] = json!(end);
         }
-        self.post("api/2.0/mlflow/runs/update", body, true).await.map(|_| ())
+        self.post("api/2.0/mlflow/runs/update", body).await.map(|_| ())
     }
 
     /// `runs/log-batch`, split into requests within the server's limits. Params go as strings.
@@ -227,7 +226,7 @@ impl MlflowClient {
                 "tags": chunk.tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
             });
             // The SQL store ignores a metric point it already has, so a retried batch cannot duplicate.
-            self.post("api/2.0/mlflow/runs/log-batch", body, true).await?;
+            self.post("api/2.0/mlflow/runs/log-batch", body).await?;
         }
         Ok(())
     }
@@ -243,9 +242,7 @@ impl MlflowClient {
                 })
             })
             .collect();
-        self.post("api/2.0/mlflow/runs/log-inputs", json!({"run_id": run_id, "datasets": datasets}), true)
-            .await
-            .map(|_| ())
+        self.post("api/2.0/mlflow/runs/log-inputs", json!({"run_id": run_id, "datasets": datasets})).await.map(|_| ())
     }
 
     /// `runs/get`.
@@ -291,7 +288,7 @@ impl MlflowClient {
                 "run_view_type": "ACTIVE_ONLY",
                 "page_token": token,
             });
-            let doc = self.post("api/2.0/mlflow/runs/search", body, true).await?;
+            let doc = self.post("api/2.0/mlflow/runs/search", body).await?;
             runs.extend(doc["runs"].as_array().into_iter().flatten().map(run_from_json));
             match doc["next_page_token"].as_str() {
                 Some(next) if !next.is_empty() => token = next.to_string(),
@@ -307,7 +304,7 @@ impl MlflowClient {
         let mut token = String::new();
         loop {
             let body = json!({"max_results": 1000, "view_type": "ACTIVE_ONLY", "page_token": token});
-            let doc = self.post("api/2.0/mlflow/experiments/search", body, true).await?;
+            let doc = self.post("api/2.0/mlflow/experiments/search", body).await?;
             out.extend(doc["experiments"].as_array().into_iter().flatten().map(experiment_from_json));
             match doc["next_page_token"].as_str() {
                 Some(next) if !next.is_empty() => token = next.to_string(),
@@ -394,7 +391,7 @@ impl MlflowClient {
             "params": params.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
             "tags": tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
         });
-        let doc = self.post("api/2.0/mlflow/logged-models", body, false).await?;
+        let doc = self.post("api/2.0/mlflow/logged-models", body).await?;
         Ok(logged_model_from_json(&doc["model"]["info"]))
     }
 
@@ -412,7 +409,7 @@ impl MlflowClient {
         name: &str,
     ) -> Result<Vec<LoggedModel>, HttpError> {
         let body = json!({"experiment_ids": [experiment_id], "max_results": 100, "filter": format!("source_run_id = '{source_run_id}'")});
-        let doc = self.post("api/2.0/mlflow/logged-models/search", body, true).await?;
+        let doc = self.post("api/2.0/mlflow/logged-models/search", body).await?;
         Ok(doc["models"]
             .as_array()
             .into_iter()
@@ -426,7 +423,7 @@ impl MlflowClient {
     /// `PATCH logged-models/<id>` to READY once its files are uploaded.
     pub async fn finalize_logged_model(&self, model_id: &str) -> Result<(), HttpError> {
         let body = json!({"model_id": model_id, "status": "LOGGED_MODEL_READY"});
-        self.call(Method::PATCH, &format!("api/2.0/mlflow/logged-models/{model_id}"), &[], Some(&body), true)
+        self.call(Method::PATCH, &format!("api/2.0/mlflow/logged-models/{model_id}"), &[], Some(&body))
             .await
             .map(|_| ())
     }
@@ -434,19 +431,18 @@ impl MlflowClient {
     /// `runs/outputs`: records the logged model as an output of the run.
     pub async fn log_outputs(&self, run_id: &str, model_id: &str) -> Result<(), HttpError> {
         let body = json!({"run_id": run_id, "models": [{"model_id": model_id, "step": 0}]});
-        self.post("api/2.0/mlflow/runs/outputs", body, true).await.map(|_| ())
+        self.post("api/2.0/mlflow/runs/outputs", body).await.map(|_| ())
     }
 
-    /// A raw registry or tracking call for modules built on this client (the model registry).
+    /// A raw call for modules built on this client (the model registry).
     pub async fn request(
         &self,
         method: Method,
         path: &str,
         query: &[(&str, &str)],
         body: Option<&Value>,
-        retry: bool,
     ) -> Result<Value, HttpError> {
-        self.call(method, path, query, body, retry).await
+        self.call(method, path, query, body).await
     }
 
     /// Pause used between polls by callers that wait on the server.

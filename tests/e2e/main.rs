@@ -3,8 +3,11 @@
 //! One test binary with a module per area keeps link times down. The Python peers come from the
 //! virtualenv that `scripts/test.sh` installs (or `MLOPS_TEST_PYTHON`).
 
+mod fault_proxy;
+mod mlflow_server;
 mod predict;
 mod runs;
 mod support;
+mod tracking;
 mod train;
 mod train_errors;
