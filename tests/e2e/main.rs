@@ -3,8 +3,12 @@
 //! One test binary with a module per area keeps link times down. The Python peers come from the
 //! virtualenv that `scripts/test.sh` installs (or `MLOPS_TEST_PYTHON`).
 
+mod infra;
+mod infra_auth;
+mod infra_inputs;
 mod predict;
 mod runs;
+mod standin;
 mod support;
 mod train;
 mod train_errors;

@@ -1,0 +1,17 @@
+//! Azure: clouds, credentials and the Azure Resource Manager client shared by every command that
+//! talks to Azure.
+
+pub mod arm;
+pub mod assertion;
+pub mod cloud;
+pub mod credential;
+pub mod deployments;
+pub mod error;
+pub mod lro;
+pub mod secret;
+
+pub use arm::{ArmClient, ArmClientOptions, ArmResponse};
+pub use cloud::{CloudEndpoints, CloudName};
+pub use credential::{AuthConfig, AuthError, AuthKind, AzureCredential};
+pub use error::{ErrorDetail, HttpError};
+pub use secret::Secret;
