@@ -6,6 +6,7 @@
 mod conformance;
 mod infra;
 mod infra_auth;
+mod infra_environment;
 mod infra_inputs;
 mod predict;
 mod runs;
