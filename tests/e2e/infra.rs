@@ -717,3 +717,103 @@ fn no_wait_returns_after_the_put() {
             .any(|l| l.path.contains("/operationStatuses/"))
     );
 }
+
+#[test]
+fn subscription_scope_deployment_creates_a_resource_group() {
+    let ws = Workspace::new();
+    let standin = StandIn::start();
+    ws.write("rg.json", r#"{"$schema":"https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#","contentVersion":"1.0.0.0",
+      "parameters":{"rgName":{"type":"string"}},
+      "resources":[{"type":"Microsoft.Resources/resourceGroups","apiVersion":"2025-04-01","name":"[parameters('rgName')]","location":"[deployment().location]"}],
+      "outputs":{"rgId":{"type":"string","value":"[format('/subscriptions/{0}/resourceGroups/{1}', subscription().subscriptionId, parameters('rgName'))]"}}}"#);
+    let without_location = run(&mut with_secret(mlops(
+        &ws,
+        &standin,
+        &["infra", "deploy", "-f", "rg.json", "-p", "rgName=rg-sub"],
+    )));
+    assert_eq!(
+        without_location.status.code(),
+        Some(2),
+        "{}",
+        stderr(&without_location)
+    );
+    let wrong_scope = run(&mut with_secret(mlops(
+        &ws,
+        &standin,
+        &[
+            "infra",
+            "deploy",
+            "--scope",
+            "resource-group",
+            "-g",
+            "x",
+            "-f",
+            "rg.json",
+            "-p",
+            "rgName=rg-sub",
+        ],
+    )));
+    assert_eq!(
+        wrong_scope.status.code(),
+        Some(2),
+        "{}",
+        stderr(&wrong_scope)
+    );
+    assert!(standin.log().is_empty());
+    let value = json_out(&run(&mut with_secret(mlops(
+        &ws,
+        &standin,
+        &[
+            "infra",
+            "deploy",
+            "--scope",
+            "subscription",
+            "-l",
+            "northeurope",
+            "-f",
+            "rg.json",
+            "-p",
+            "rgName=rg-sub",
+            "-o",
+            "json",
+        ],
+    ))));
+    assert_eq!(value["location"], "northeurope");
+    assert_eq!(
+        value["id"],
+        format!(
+            "/subscriptions/{}/providers/Microsoft.Resources/deployments/rg",
+            standin::SUBSCRIPTION
+        )
+    );
+    assert_eq!(
+        value["properties"]["outputs"]["rgId"]["value"],
+        format!(
+            "/subscriptions/{}/resourceGroups/rg-sub",
+            standin::SUBSCRIPTION
+        )
+    );
+    assert!(standin.deployment_requests().iter().any(|l| l.path
+        == format!(
+            "/subscriptions/{}/providers/Microsoft.Resources/deployments/rg/operations",
+            standin::SUBSCRIPTION
+        )));
+    // The group now exists: a resource-group deployment into it needs no --location.
+    ws.write("main.json", TEMPLATE);
+    json_out(&run(&mut with_secret(mlops(
+        &ws,
+        &standin,
+        &[
+            "infra",
+            "deploy",
+            "-g",
+            "rg-sub",
+            "-f",
+            "main.json",
+            "-p",
+            "baseName=abc",
+            "-o",
+            "json",
+        ],
+    ))));
+}

@@ -115,6 +115,20 @@ impl ArmState {
             if let Some(d) = self.deployments.get_mut(key) {
                 d.applied = true;
             }
+            if group.is_none() {
+                for r in resources.iter().filter(|r| {
+                    r.ty.eq_ignore_ascii_case("Microsoft.Resources/resourceGroups")
+                }) {
+                    let location = r
+                        .body
+                        .get("location")
+                        .and_then(Value::as_str)
+                        .unwrap_or("westeurope")
+                        .to_string();
+                    self.create_group(&sub, &r.name, &location);
+                }
+                return state;
+            }
             if let Some(group) = group
                 && let Some(g) = self
                     .groups
@@ -895,7 +909,6 @@ fn prepare(
         let digest = sha2::Sha256::digest(serde_json::to_vec(template).unwrap_or_default());
         u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()).to_string()
     };
-    // Group-scope side effect of subscription templates: resource groups they declare exist after.
     Ok(Prepared {
         mode,
         resources,
