@@ -23,6 +23,7 @@ Examples:
   mlops train --alpha 0.4 -o json              the same, result as JSON
   mlops predict --model mlruns/0/<run>/artifacts/model --data data/diabetes.csv
   mlops runs list
+  mlops infra deploy -g rg-mlops -f environment_setup/src/main.json -p @environment_setup/src/parameters.json
 
 Exit codes: 0 ok, 1 internal, 2 usage, 3 gate not better, 4 what-if changes,
 5 data check failed, 6 bad input file, 7 training impossible, 8 not found,
@@ -53,6 +54,9 @@ pub enum Command {
     /// Browse runs in the tracking store.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Provision Azure infrastructure from ARM/Bicep templates (deploy, validate, what-if, show, cancel).
+    #[command(subcommand, after_help = INFRA_EXAMPLES)]
+    Infra(InfraCommand),
 }
 
 const TRAIN_EXAMPLES: &str = "\
@@ -189,4 +193,156 @@ pub struct RunsSyncArgs {
     /// The local store to upload from [default: ./mlruns].
     #[arg(long = "from", value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
     pub from: Option<PathBuf>,
+}
+
+const INFRA_EXAMPLES: &str = "\
+Examples:
+  mlops infra deploy -g rg-mlops -f environment_setup/src/main.json -p @environment_setup/src/parameters.json
+  mlops infra what-if -g rg-mlops -f main.json -p @parameters.json baseName=mlops --exit-code
+  mlops infra deploy --scope subscription -l westeurope -f rg.json -p rgName=rg-mlops
+  mlops infra show main -g rg-mlops -o json
+  mlops infra cancel main -g rg-mlops
+
+Sign-in: --auth, or the first configured of client-secret, client-certificate, workload-identity,
+github-oidc, azure-pipelines, managed-identity, azure-cli.";
+
+/// `mlops infra …`.
+#[derive(Debug, Subcommand)]
+pub enum InfraCommand {
+    /// Deploy a template (PUT the deployment and wait for it, like `az deployment group create`).
+    Deploy(InfraDeployArgs),
+    /// Ask ARM whether a deployment would be accepted, without deploying.
+    Validate(InfraTemplateArgs),
+    /// Show what a deployment would create, change or delete.
+    WhatIf(InfraWhatIfArgs),
+    /// Show a deployment: state, timestamps, outputs.
+    Show(InfraNameArgs),
+    /// Cancel a deployment that is still running.
+    Cancel(InfraNameArgs),
+}
+
+/// How `mlops` signs in to Azure and which cloud and subscription it talks to.
+#[derive(Debug, Args)]
+pub struct AzureArgs {
+    /// Subscription id.
+    #[arg(long, value_name = "ID", env = env_vars::AZURE_SUBSCRIPTION_ID)]
+    pub subscription: Option<String>,
+    /// Credential to use instead of the automatic chain.
+    #[arg(long, value_enum, value_name = "KIND", env = env_vars::MLOPS_AZURE_AUTH)]
+    pub auth: Option<AuthArg>,
+    /// Azure cloud: AzureCloud, AzureChinaCloud or AzureUSGovernment [default: AzureCloud].
+    #[arg(long, value_name = "NAME", env = env_vars::AZURE_CLOUD)]
+    pub cloud: Option<String>,
+    /// Azure Resource Manager endpoint, overriding the cloud's.
+    #[arg(long, value_name = "URL", env = env_vars::AZURE_RESOURCE_MANAGER_ENDPOINT)]
+    pub arm_endpoint: Option<String>,
+    /// Token audience for ARM [default: the ARM endpoint's origin].
+    #[arg(long, value_name = "URI", env = env_vars::AZURE_RESOURCE_MANAGER_AUDIENCE)]
+    pub arm_audience: Option<String>,
+}
+
+/// A credential kind for `--auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuthArg {
+    /// The automatic chain.
+    Auto,
+    /// Service principal with AZURE_CLIENT_SECRET.
+    ClientSecret,
+    /// Service principal with the PEM file AZURE_CLIENT_CERTIFICATE_PATH.
+    ClientCertificate,
+    /// Federated token from AZURE_FEDERATED_TOKEN_FILE (Kubernetes workload identity).
+    WorkloadIdentity,
+    /// GitHub Actions OIDC token exchanged for an Entra token.
+    GithubOidc,
+    /// Azure Pipelines service connection with workload identity federation.
+    AzurePipelines,
+    /// Managed identity of the machine.
+    ManagedIdentity,
+    /// The signed-in Azure CLI (`az account get-access-token`).
+    AzureCli,
+}
+
+/// Deployment scope for `--scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScopeArg {
+    ResourceGroup,
+    Subscription,
+}
+
+/// Deployment mode for `--mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    #[value(name = "Incremental", alias = "incremental")]
+    Incremental,
+    #[value(name = "Complete", alias = "complete")]
+    Complete,
+}
+
+/// Template, parameters and target shared by deploy, validate and what-if.
+#[derive(Debug, Args)]
+pub struct InfraTemplateArgs {
+    /// Resource group to deploy into (resource-group scope).
+    #[arg(short = 'g', long, value_name = "RG")]
+    pub resource_group: Option<String>,
+    /// Deployment scope [default: from the template's $schema].
+    #[arg(long, value_enum)]
+    pub scope: Option<ScopeArg>,
+    /// Location: required at subscription scope; at resource-group scope, creates a missing group there.
+    #[arg(short = 'l', long, value_name = "LOC")]
+    pub location: Option<String>,
+    /// ARM JSON template, or a .bicep file (needs `bicep` or `az` on PATH).
+    #[arg(short = 'f', long, alias = "template-file", value_name = "FILE")]
+    pub template: PathBuf,
+    /// Parameters: @FILE (deploymentParameters or plain object), inline JSON, or NAME=VALUE; later ones win.
+    #[arg(short = 'p', long = "parameters", value_name = "PARAMS", num_args = 1.., action = clap::ArgAction::Append)]
+    pub parameters: Vec<String>,
+    /// Deployment name [default: the template file's name without extension].
+    #[arg(short = 'n', long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Incremental keeps resources the template does not mention; Complete deletes them.
+    #[arg(long, value_enum, default_value = "Incremental")]
+    pub mode: ModeArg,
+    #[command(flatten)]
+    pub azure: AzureArgs,
+}
+
+/// `mlops infra deploy`.
+#[derive(Debug, Args)]
+pub struct InfraDeployArgs {
+    #[command(flatten)]
+    pub template: InfraTemplateArgs,
+    /// Return right after ARM accepted the deployment.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Only show what the deployment would change (same as `mlops infra what-if`).
+    #[arg(long, conflicts_with = "confirm_with_what_if")]
+    pub what_if: bool,
+    /// Show what would change, then ask before deploying.
+    #[arg(short = 'c', long)]
+    pub confirm_with_what_if: bool,
+    /// Answer yes to the confirmation (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+/// `mlops infra what-if`.
+#[derive(Debug, Args)]
+pub struct InfraWhatIfArgs {
+    #[command(flatten)]
+    pub template: InfraTemplateArgs,
+    /// Exit with code 4 when the deployment would change something.
+    #[arg(long)]
+    pub exit_code: bool,
+}
+
+/// `mlops infra show | cancel`.
+#[derive(Debug, Args)]
+pub struct InfraNameArgs {
+    /// Deployment name.
+    pub name: String,
+    /// Resource group of the deployment; without it, the subscription's deployments.
+    #[arg(short = 'g', long, value_name = "RG")]
+    pub resource_group: Option<String>,
+    #[command(flatten)]
+    pub azure: AzureArgs,
 }

@@ -33,3 +33,45 @@ pub const MLFLOW_HTTP_REQUEST_TIMEOUT: &str = "MLFLOW_HTTP_REQUEST_TIMEOUT";
 pub const MLOPS_LOCAL_STORE: &str = "MLOPS_LOCAL_STORE";
 /// Home directory, for `~/.mlflow/credentials`.
 pub const HOME: &str = "HOME";
+
+// Azure sign-in (read in `settings.rs` into `azure::AuthConfig`). Same names as the Azure SDKs and az.
+
+/// Entra tenant (directory) id of the service principal.
+pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
+/// Client (application) id of the service principal or user-assigned identity.
+pub const AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+/// Client secret of the service principal (never printed).
+pub const AZURE_CLIENT_SECRET: &str = "AZURE_CLIENT_SECRET";
+/// PEM file with the service principal's RSA private key and certificate.
+pub const AZURE_CLIENT_CERTIFICATE_PATH: &str = "AZURE_CLIENT_CERTIFICATE_PATH";
+/// File holding a federated token (Kubernetes workload identity).
+pub const AZURE_FEDERATED_TOKEN_FILE: &str = "AZURE_FEDERATED_TOKEN_FILE";
+/// Entra authority, e.g. `https://login.microsoftonline.us`; overrides the cloud's.
+pub const AZURE_AUTHORITY_HOST: &str = "AZURE_AUTHORITY_HOST";
+/// Azure Resource Manager endpoint (flag `--arm-endpoint`); overrides the cloud's.
+pub const AZURE_RESOURCE_MANAGER_ENDPOINT: &str = "AZURE_RESOURCE_MANAGER_ENDPOINT";
+/// Token audience for ARM (flag `--arm-audience`); defaults to the ARM endpoint's origin.
+pub const AZURE_RESOURCE_MANAGER_AUDIENCE: &str = "AZURE_RESOURCE_MANAGER_AUDIENCE";
+/// Cloud name (flag `--cloud`): AzureCloud, AzureChinaCloud or AzureUSGovernment.
+pub const AZURE_CLOUD: &str = "AZURE_CLOUD";
+/// Subscription id (flag `--subscription`).
+pub const AZURE_SUBSCRIPTION_ID: &str = "AZURE_SUBSCRIPTION_ID";
+/// Credential to use instead of the automatic chain (flag `--auth`).
+pub const MLOPS_AZURE_AUTH: &str = "MLOPS_AZURE_AUTH";
+/// GitHub Actions OIDC request URL (set by the runner when the job has `id-token: write`).
+pub const ACTIONS_ID_TOKEN_REQUEST_URL: &str = "ACTIONS_ID_TOKEN_REQUEST_URL";
+/// Bearer token for the GitHub Actions OIDC request (set by the runner).
+pub const ACTIONS_ID_TOKEN_REQUEST_TOKEN: &str = "ACTIONS_ID_TOKEN_REQUEST_TOKEN";
+/// Azure Pipelines OIDC request URI (set by the agent).
+pub const SYSTEM_OIDCREQUESTURI: &str = "SYSTEM_OIDCREQUESTURI";
+/// Azure Pipelines job access token; map `$(System.AccessToken)` into it.
+pub const SYSTEM_ACCESSTOKEN: &str = "SYSTEM_ACCESSTOKEN";
+/// Id of the Azure Resource Manager service connection (as the AzureCLI@2 task exports it).
+pub const AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: &str = "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID";
+/// Managed identity endpoint (App Service, Container Apps, Functions).
+pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+/// Legacy managed identity endpoint (Cloud Shell, Azure ML compute).
+pub const MSI_ENDPOINT: &str = "MSI_ENDPOINT";
+/// The whole trust store for HTTPS, replacing the system roots (as OpenSSL does).
+/// Directories searched for `az` (Azure CLI credential).
+pub const PATH: &str = "PATH";

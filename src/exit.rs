@@ -2,7 +2,10 @@
 //!
 //! The numbers are documented in the README and are stable: CI scripts branch on them.
 
+use crate::azure::cloud::CloudError;
+use crate::azure::{AuthError, HttpError};
 use crate::data::DataError;
+use crate::infra::InfraError;
 use crate::ml::model::ModelError;
 use crate::ml::params::ParamsError;
 use crate::ml::ridge::RidgeError;
@@ -33,6 +36,8 @@ pub const NOT_FOUND: u8 = 8;
 pub const REMOTE: u8 = 9;
 /// Credentials are missing or were rejected.
 pub const AUTH: u8 = 10;
+/// Interrupted (Ctrl-C) while waiting; the remote operation goes on.
+pub const INTERRUPTED: u8 = 130;
 
 /// The exit code for a failed command: the first error in the chain that has a known kind decides.
 pub fn code_for(err: &anyhow::Error) -> u8 {
@@ -68,6 +73,18 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     }
     if let Some(err) = cause.downcast_ref::<StoreError>() {
         return Some(err.exit_code());
+    }
+    if let Some(err) = cause.downcast_ref::<InfraError>() {
+        return Some(err.exit_code());
+    }
+    if cause.downcast_ref::<AuthError>().is_some() {
+        return Some(AUTH);
+    }
+    if let Some(err) = cause.downcast_ref::<HttpError>() {
+        return Some(crate::infra::error::http_exit_code(err));
+    }
+    if cause.downcast_ref::<CloudError>().is_some() {
+        return Some(USAGE);
     }
     if cause.downcast_ref::<UsageError>().is_some() {
         return Some(USAGE);

@@ -3,15 +3,18 @@
 //! The binary is a thin shell over [`run`]; everything else is library code so that tests and
 //! benches can drive it directly.
 
+pub mod azure;
 pub mod cli;
 pub mod commands;
 pub mod data;
 pub mod env_vars;
 pub mod exit;
 pub mod http;
+pub mod infra;
 pub mod logging;
 pub mod ml;
 pub mod output;
+pub mod progress;
 pub mod secret;
 pub mod settings;
 pub mod tracking;

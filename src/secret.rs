@@ -23,6 +23,12 @@ impl fmt::Debug for Secret {
     }
 }
 
+impl From<Secret> for azure_core::credentials::Secret {
+    fn from(secret: Secret) -> Self {
+        azure_core::credentials::Secret::new(secret.0)
+    }
+}
+
 impl From<String> for Secret {
     fn from(value: String) -> Self {
         Secret(value)
@@ -37,6 +43,7 @@ mod tests {
     fn debug_is_redacted() {
         let s = Secret::new("hunter2");
         assert_eq!(format!("{s:?}"), "Secret(***)");
+        assert_eq!(format!("{:?}", Some(s.clone())), "Some(Secret(***))");
         assert_eq!(s.expose(), "hunter2");
     }
 }

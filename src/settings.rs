@@ -241,3 +241,66 @@ fn git_commit() -> Option<String> {
     let commit = String::from_utf8(output.stdout).ok()?.trim().to_string();
     (output.status.success() && commit.len() == 40).then_some(commit)
 }
+
+/// Resolved Azure settings: the cloud's endpoints, the credential configuration, the subscription.
+#[derive(Debug, Clone)]
+pub struct AzureSettings {
+    pub cloud: crate::azure::CloudEndpoints,
+    pub auth: crate::azure::AuthConfig,
+    /// `None` runs the automatic chain.
+    pub forced: Option<crate::azure::AuthKind>,
+    pub subscription: Option<String>,
+}
+
+/// Resolves `--cloud`, `--arm-endpoint`, `--auth` and the credential environment variables.
+pub fn resolve_azure(args: &crate::cli::AzureArgs) -> anyhow::Result<AzureSettings> {
+    use crate::azure::{AuthConfig, AuthKind, CloudEndpoints, CloudName, Secret};
+    use crate::cli::AuthArg;
+
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let name = match &args.cloud {
+        Some(text) => text.parse::<CloudName>().map_err(|e| crate::exit::UsageError(format!("--cloud: {e}")))?,
+        None => CloudName::AzureCloud,
+    };
+    let cloud = CloudEndpoints::resolve(
+        name,
+        var(env_vars::AZURE_AUTHORITY_HOST).as_deref(),
+        args.arm_endpoint.as_deref(),
+        args.arm_audience.as_deref(),
+    )
+    .map_err(|e| crate::exit::UsageError(e.to_string()))?;
+    if let Some(bundle) = var(env_vars::SSL_CERT_FILE)
+        && let Err(source) = std::fs::metadata(&bundle)
+    {
+        return Err(SettingsError::Read { path: PathBuf::from(&bundle), source }).map_err(|e| {
+            anyhow::Error::from(e).context(format!("{} names a missing trust bundle", env_vars::SSL_CERT_FILE))
+        });
+    }
+    let forced = match args.auth {
+        None | Some(AuthArg::Auto) => None,
+        Some(AuthArg::ClientSecret) => Some(AuthKind::ClientSecret),
+        Some(AuthArg::ClientCertificate) => Some(AuthKind::ClientCertificate),
+        Some(AuthArg::WorkloadIdentity) => Some(AuthKind::WorkloadIdentity),
+        Some(AuthArg::GithubOidc) => Some(AuthKind::GithubOidc),
+        Some(AuthArg::AzurePipelines) => Some(AuthKind::AzurePipelines),
+        Some(AuthArg::ManagedIdentity) => Some(AuthKind::ManagedIdentity),
+        Some(AuthArg::AzureCli) => Some(AuthKind::AzureCli),
+    };
+    let auth = AuthConfig {
+        tenant_id: var(env_vars::AZURE_TENANT_ID),
+        client_id: var(env_vars::AZURE_CLIENT_ID),
+        client_secret: var(env_vars::AZURE_CLIENT_SECRET).map(Secret::new),
+        client_certificate_path: var(env_vars::AZURE_CLIENT_CERTIFICATE_PATH).map(PathBuf::from),
+        federated_token_file: var(env_vars::AZURE_FEDERATED_TOKEN_FILE).map(PathBuf::from),
+        github_token_request_url: var(env_vars::ACTIONS_ID_TOKEN_REQUEST_URL),
+        github_token_request_token: var(env_vars::ACTIONS_ID_TOKEN_REQUEST_TOKEN).map(Secret::new),
+        pipelines_oidc_request_uri: var(env_vars::SYSTEM_OIDCREQUESTURI),
+        pipelines_service_connection_id: var(env_vars::AZURESUBSCRIPTION_SERVICE_CONNECTION_ID),
+        pipelines_system_access_token: var(env_vars::SYSTEM_ACCESSTOKEN).map(Secret::new),
+        managed_identity_endpoint: var(env_vars::IDENTITY_ENDPOINT).is_some() || var(env_vars::MSI_ENDPOINT).is_some(),
+        managed_identity_client_id: var(env_vars::AZURE_CLIENT_ID),
+        azure_cli_available: crate::infra::template::on_path("az"),
+        subscription_id: args.subscription.clone(),
+    };
+    Ok(AzureSettings { cloud, auth, forced, subscription: args.subscription.clone().filter(|s| !s.trim().is_empty()) })
+}

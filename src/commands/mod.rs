@@ -1,5 +1,6 @@
 //! Command handlers: each turns parsed arguments into settings, calls the domain, prints the result.
 
+mod infra;
 mod predict;
 mod runs;
 mod train;
@@ -13,5 +14,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Train(args) => train::run(args, global).await,
         Command::Predict(args) => predict::run(args, global).await,
         Command::Runs(command) => runs::run(command, global).await,
+        Command::Infra(command) => infra::run(command, global).await,
     }
 }

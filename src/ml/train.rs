@@ -119,7 +119,7 @@ pub enum TrainError {
         store: String,
         local_run_id: String,
         #[source]
-        source: StoreError,
+        source: Box<StoreError>,
     },
 }
 
@@ -130,7 +130,8 @@ impl TrainError {
             TrainError::Split(e) => e.exit_code(),
             TrainError::Ridge(_) => crate::exit::TRAINING,
             TrainError::Model(e) => e.exit_code(),
-            TrainError::Store(e) | TrainError::Publish { source: e, .. } => e.exit_code(),
+            TrainError::Store(e) => e.exit_code(),
+            TrainError::Publish { source, .. } => source.exit_code(),
         }
     }
 }
@@ -217,7 +218,7 @@ pub async fn train(tracker: &Tracker, request: &TrainRequest) -> Result<TrainRep
     let sync = tracker.publish(&run.run_id).await.map_err(|source| TrainError::Publish {
         store: store.root().display().to_string(),
         local_run_id: run.run_id.clone(),
-        source,
+        source: Box::new(source),
     })?;
     let evaluation = result?;
     let local = LocalRun {

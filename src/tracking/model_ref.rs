@@ -27,14 +27,14 @@ impl ModelRef {
             }
             return Ok(ModelRef::Run { run_id: run_id.to_string(), path: path.trim_end_matches('/').to_string() });
         }
-        if let Some((scheme, _)) = text.split_once(":/") {
-            if scheme.len() > 1 {
-                return Err(StoreError::InvalidValue {
-                    what: "model URI",
-                    value: text.to_string(),
-                    message: format!("unsupported scheme {scheme:?}: use a directory or runs:/<run_id>/<path>"),
-                });
-            }
+        if let Some((scheme, _)) = text.split_once(":/")
+            && scheme.len() > 1
+        {
+            return Err(StoreError::InvalidValue {
+                what: "model URI",
+                value: text.to_string(),
+                message: format!("unsupported scheme {scheme:?}: use a directory or runs:/<run_id>/<path>"),
+            });
         }
         Ok(ModelRef::Dir(PathBuf::from(text)))
     }

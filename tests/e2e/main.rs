@@ -3,10 +3,16 @@
 //! One test binary with a module per area keeps link times down. The Python peers come from the
 //! virtualenv that `scripts/test.sh` installs (or `MLOPS_TEST_PYTHON`).
 
+mod conformance;
 mod fault_proxy;
+mod infra;
+mod infra_auth;
+mod infra_environment;
+mod infra_inputs;
 mod mlflow_server;
 mod predict;
 mod runs;
+mod standin;
 mod support;
 mod tracking;
 mod train;

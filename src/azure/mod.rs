@@ -1,0 +1,16 @@
+//! Azure: clouds, credentials and the Azure Resource Manager client shared by every command that
+//! talks to Azure.
+
+pub mod arm;
+pub mod assertion;
+pub mod cloud;
+pub mod credential;
+pub mod deployments;
+pub mod error;
+pub mod lro;
+
+pub use crate::secret::Secret;
+pub use arm::{ArmClient, ArmClientOptions, ArmResponse};
+pub use cloud::{CloudEndpoints, CloudName};
+pub use credential::{AuthConfig, AuthError, AuthKind, AzureCredential};
+pub use error::{ErrorDetail, HttpError};

@@ -1,0 +1,362 @@
+//! `mlops infra deploy | validate | what-if | show | cancel`.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use serde_json::Value;
+
+use crate::azure::AzureCredential;
+use crate::azure::arm::{ArmClient, ArmClientOptions};
+use crate::azure::deployments::{DeploymentScope, DeploymentsClient, ResourceGroupsClient, Validation, check_name};
+use crate::azure::lro::PollInterval;
+use crate::cli::{GlobalArgs, InfraCommand, InfraDeployArgs, InfraNameArgs, InfraTemplateArgs, ModeArg, ScopeArg};
+use crate::exit::{self, UsageError};
+use crate::infra::deploy::{self, Mode, Waited};
+use crate::infra::parameters::{self, ParameterSource};
+use crate::infra::template::{self, TemplateScope};
+use crate::infra::{InfraError, whatif};
+use crate::output::{self, Format};
+use crate::progress::DeploymentProgress;
+use crate::settings::{self, AzureSettings};
+
+pub async fn run(command: &InfraCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
+    match command {
+        InfraCommand::Deploy(args) => deploy(args, global).await,
+        InfraCommand::Validate(args) => validate(args, global).await,
+        InfraCommand::WhatIf(args) => what_if(&args.template, args.exit_code, global).await,
+        InfraCommand::Show(args) => show(args, global).await,
+        InfraCommand::Cancel(args) => cancel(args, global).await,
+    }
+}
+
+/// A deployment checked locally and ready to send.
+struct Prepared {
+    scope: DeploymentScope,
+    name: String,
+    body: Value,
+}
+
+/// Everything that can be checked without a request: settings, template, parameters, names.
+fn prepare(args: &InfraTemplateArgs, azure: &AzureSettings) -> anyhow::Result<Prepared> {
+    let template = template::load(&args.template)?;
+    let requested = match args.scope {
+        Some(ScopeArg::ResourceGroup) => TemplateScope::ResourceGroup,
+        Some(ScopeArg::Subscription) => TemplateScope::Subscription,
+        None => template.scope,
+    };
+    if requested != template.scope {
+        return Err(InfraError::ScopeMismatch {
+            path: args.template.clone(),
+            template: template.scope.as_str(),
+            requested: requested.as_str(),
+            hint: if template.scope == TemplateScope::Subscription {
+                " (use --scope subscription --location LOC)"
+            } else {
+                ""
+            },
+        }
+        .into());
+    }
+    let subscription = subscription(azure)?;
+    let scope = match requested {
+        TemplateScope::ResourceGroup => {
+            let rg = args
+                .resource_group
+                .clone()
+                .ok_or_else(|| UsageError("a resource-group deployment needs --resource-group".to_string()))?;
+            check_name("resource group", &rg, 90).map_err(UsageError)?;
+            DeploymentScope::ResourceGroup { subscription, resource_group: rg }
+        }
+        TemplateScope::Subscription => {
+            if args.location.is_none() {
+                return Err(UsageError("a subscription deployment needs --location".to_string()).into());
+            }
+            DeploymentScope::Subscription { subscription }
+        }
+        other => {
+            return Err(UsageError(format!(
+                "{} deployments are not supported; use resource-group or subscription templates",
+                other.as_str()
+            ))
+            .into());
+        }
+    };
+    let mode = match args.mode {
+        ModeArg::Incremental => Mode::Incremental,
+        ModeArg::Complete if matches!(scope, DeploymentScope::Subscription { .. }) => {
+            return Err(UsageError("--mode Complete is only valid at resource-group scope".to_string()).into());
+        }
+        ModeArg::Complete => Mode::Complete,
+    };
+    let sources = args.parameters.iter().map(|a| ParameterSource::parse(a)).collect::<Result<Vec<_>, _>>()?;
+    let parameters = parameters::resolve(&template, &sources)?;
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => default_name(&args.template),
+    };
+    check_name("deployment", &name, 64).map_err(UsageError)?;
+    let location = match scope {
+        DeploymentScope::Subscription { .. } => args.location.as_deref(),
+        DeploymentScope::ResourceGroup { .. } => None,
+    };
+    let body = deploy::request_body(&template, parameters, mode, location);
+    Ok(Prepared { scope, name, body })
+}
+
+fn default_name(path: &Path) -> String {
+    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "deployment".to_string())
+}
+
+fn subscription(azure: &AzureSettings) -> anyhow::Result<String> {
+    azure.subscription.clone().ok_or_else(|| {
+        UsageError("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID".to_string()).into()
+    })
+}
+
+/// Signs in (failing early with the credentials tried) and builds the clients.
+async fn connect(azure: &AzureSettings) -> anyhow::Result<(DeploymentsClient, ResourceGroupsClient)> {
+    let credential = Arc::new(AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?);
+    let scope = azure.cloud.arm_scope();
+    credential.token(&[scope.as_str()]).await?;
+    let arm =
+        ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(ArmClientOptions::default()));
+    Ok((DeploymentsClient::new(arm.clone(), PollInterval::default()), ResourceGroupsClient::new(arm)))
+}
+
+fn ctrl_c() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    Box::pin(async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    })
+}
+
+fn follow_hint(scope: &DeploymentScope, name: &str) -> String {
+    let target = match scope {
+        DeploymentScope::ResourceGroup { resource_group, .. } => format!(" -g {resource_group}"),
+        DeploymentScope::Subscription { .. } => String::new(),
+    };
+    format!("follow it with `mlops infra show {name}{target}`, cancel it with `mlops infra cancel {name}{target}`")
+}
+
+async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    if args.what_if {
+        return what_if(&args.template, false, global).await;
+    }
+    let azure = settings::resolve_azure(&args.template.azure)?;
+    let prepared = prepare(&args.template, &azure)?;
+    if args.confirm_with_what_if && !args.yes && !std::io::stdin().is_terminal() {
+        return Err(UsageError(
+            "--confirm-with-what-if needs a terminal to ask on; add --yes to deploy without asking".to_string(),
+        )
+        .into());
+    }
+    let (client, groups) = connect(&azure).await?;
+    let Prepared { scope, name, body } = prepared;
+    if let DeploymentScope::ResourceGroup { subscription, resource_group } = &scope
+        && !groups.check_existence(subscription, resource_group).await?
+    {
+        match &args.template.location {
+            Some(location) => {
+                groups.create_or_update(subscription, resource_group, location).await?;
+                output::note(global.quiet, format!("created resource group {resource_group} in {location}"));
+            }
+            None => {
+                return Err(InfraError::NotFound {
+                    name: resource_group.clone(),
+                    scope: format!("subscription {subscription} (pass --location to create the resource group)"),
+                })
+                .context("resource group not found");
+            }
+        }
+    }
+    if args.confirm_with_what_if {
+        let result = run_what_if(&client, &scope, &name, &body, global).await?;
+        let Some(result) = result else {
+            return Ok(exit::INTERRUPTED);
+        };
+        eprint!("{}", whatif::render(&result));
+        if !args.yes && !confirm()? {
+            output::note(global.quiet, "deployment not started");
+            return Ok(exit::OK);
+        }
+    }
+    let (accepted, mut poller) = client.begin_create_or_update(&scope, &name, &body).await?;
+    if args.no_wait {
+        let value: Value = accepted.json()?;
+        output::note(global.quiet, format!("deployment {name} accepted; {}", follow_hint(&scope, &name)));
+        output::emit(global.output, &value, || format!("{name}: {}", deploy::state(&value)))?;
+        return Ok(exit::OK);
+    }
+    let mut progress = DeploymentProgress::new(global.quiet, &format!("deploying {name}"));
+    let waited =
+        deploy::wait_for_deployment(&client, &scope, &name, &mut poller, &mut progress, ctrl_c().as_mut()).await?;
+    let resource = match waited {
+        Waited::Finished(resource) => resource,
+        Waited::Interrupted => {
+            eprintln!("stopped waiting: deployment {name} goes on in Azure; {}", follow_hint(&scope, &name));
+            return Ok(exit::INTERRUPTED);
+        }
+    };
+    print_deployment(global.output, &resource)?;
+    if deploy::state(&resource).eq_ignore_ascii_case("succeeded") {
+        return Ok(exit::OK);
+    }
+    let operations = client.list_operations(&scope, &name).await.unwrap_or_default();
+    Err(deploy::failure(&name, &resource, &operations).into())
+}
+
+fn confirm() -> anyhow::Result<bool> {
+    eprint!("Are you sure you want to execute the deployment? (y/n): ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+async fn run_what_if(
+    client: &DeploymentsClient,
+    scope: &DeploymentScope,
+    name: &str,
+    body: &Value,
+    global: &GlobalArgs,
+) -> anyhow::Result<Option<Value>> {
+    let mut body = body.clone();
+    body["properties"]["whatIfSettings"] = serde_json::json!({"resultFormat": "FullResourcePayloads"});
+    let mut poller = client.begin_what_if(scope, name, &body).await?;
+    let mut progress = DeploymentProgress::new(global.quiet, &format!("what-if {name}"));
+    match deploy::wait_for_result(client, &mut poller, &mut progress, ctrl_c().as_mut()).await? {
+        Waited::Finished(result) => Ok(Some(result)),
+        Waited::Interrupted => {
+            eprintln!("stopped waiting for the what-if of {name}");
+            Ok(None)
+        }
+    }
+}
+
+async fn what_if(args: &InfraTemplateArgs, exit_code: bool, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let azure = settings::resolve_azure(&args.azure)?;
+    let Prepared { scope, name, body } = prepare(args, &azure)?;
+    let (client, _) = connect(&azure).await?;
+    let Some(result) = run_what_if(&client, &scope, &name, &body, global).await? else {
+        return Ok(exit::INTERRUPTED);
+    };
+    output::emit(global.output, &result, || whatif::render(&result))?;
+    if exit_code && whatif::has_changes(&result) {
+        return Ok(exit::CHANGES_PRESENT);
+    }
+    Ok(exit::OK)
+}
+
+async fn validate(args: &InfraTemplateArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let azure = settings::resolve_azure(&args.azure)?;
+    let Prepared { scope, name, body } = prepare(args, &azure)?;
+    let (client, _) = connect(&azure).await?;
+    let (validation, poller) = client.validate(&scope, &name, &body).await?;
+    let result = match (validation, poller) {
+        (_, Some(mut poller)) => {
+            let mut progress = DeploymentProgress::new(global.quiet, &format!("validating {name}"));
+            match deploy::wait_for_result(&client, &mut poller, &mut progress, ctrl_c().as_mut()).await? {
+                Waited::Finished(value) => Validation::Valid(value),
+                Waited::Interrupted => return Ok(exit::INTERRUPTED),
+            }
+        }
+        (validation, None) => validation,
+    };
+    match result {
+        Validation::Valid(value) => {
+            output::emit(global.output, &value, || {
+                let count =
+                    value.pointer("/properties/validatedResources").and_then(Value::as_array).map_or(0, Vec::len);
+                format!("deployment {name} is valid ({count} resources validated)")
+            })?;
+            Ok(exit::OK)
+        }
+        Validation::Invalid(value) => {
+            if global.output == Format::Json {
+                output::emit(global.output, &value, String::new)?;
+            }
+            let details = value
+                .get("error")
+                .and_then(|e| serde_json::from_value::<crate::azure::ErrorDetail>(e.clone()).ok())
+                .map(|e| e.render())
+                .unwrap_or_else(|| value.to_string());
+            Err(InfraError::Rejected { name, details }.into())
+        }
+    }
+}
+
+fn name_scope(args: &InfraNameArgs, azure: &AzureSettings) -> anyhow::Result<DeploymentScope> {
+    check_name("deployment", &args.name, 64).map_err(UsageError)?;
+    let subscription = subscription(azure)?;
+    Ok(match &args.resource_group {
+        Some(rg) => {
+            check_name("resource group", rg, 90).map_err(UsageError)?;
+            DeploymentScope::ResourceGroup { subscription, resource_group: rg.clone() }
+        }
+        None => DeploymentScope::Subscription { subscription },
+    })
+}
+
+fn not_found(err: crate::azure::HttpError, name: &str, scope: &DeploymentScope) -> anyhow::Error {
+    if err.status == Some(404) {
+        anyhow::Error::from(InfraError::NotFound { name: name.to_string(), scope: scope.path() })
+            .context(err.to_string())
+    } else {
+        err.into()
+    }
+}
+
+async fn show(args: &InfraNameArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let azure = settings::resolve_azure(&args.azure)?;
+    let scope = name_scope(args, &azure)?;
+    let (client, _) = connect(&azure).await?;
+    let resource = client.get(&scope, &args.name).await.map_err(|e| not_found(e, &args.name, &scope))?;
+    print_deployment(global.output, &resource)?;
+    Ok(exit::OK)
+}
+
+async fn cancel(args: &InfraNameArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let azure = settings::resolve_azure(&args.azure)?;
+    let scope = name_scope(args, &azure)?;
+    let (client, _) = connect(&azure).await?;
+    client.cancel(&scope, &args.name).await.map_err(|e| not_found(e, &args.name, &scope))?;
+    let resource = client.get(&scope, &args.name).await?;
+    output::note(global.quiet, format!("cancel requested for deployment {}", args.name));
+    print_deployment(global.output, &resource)?;
+    Ok(exit::OK)
+}
+
+/// The deployment resource: as ARM returned it in JSON, or state, times and outputs as text.
+fn print_deployment(format: Format, resource: &Value) -> anyhow::Result<()> {
+    output::emit(format, resource, || {
+        let props = resource.get("properties").cloned().unwrap_or_default();
+        let text = |key: &str| props.get(key).and_then(Value::as_str).unwrap_or("-").to_string();
+        let mut out = format!(
+            "deployment {}: {}\n  timestamp: {}\n  duration: {}\n  correlation id: {}\n",
+            resource.get("name").and_then(Value::as_str).unwrap_or("?"),
+            text("provisioningState"),
+            text("timestamp"),
+            text("duration"),
+            text("correlationId"),
+        );
+        if let Some(outputs) = props.get("outputs").and_then(Value::as_object).filter(|o| !o.is_empty()) {
+            let rows: Vec<Vec<String>> = outputs
+                .iter()
+                .map(|(k, v)| {
+                    let value = match v.get("value") {
+                        Some(Value::String(s)) => s.clone(),
+                        Some(other) => other.to_string(),
+                        None => "(secure)".to_string(),
+                    };
+                    vec![k.clone(), v.get("type").and_then(Value::as_str).unwrap_or("").to_string(), value]
+                })
+                .collect();
+            out.push_str("\nOutputs:\n");
+            out.push_str(&output::table(&["NAME", "TYPE", "VALUE"], &rows));
+        }
+        out
+    })
+}

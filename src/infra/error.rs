@@ -1,0 +1,102 @@
+//! What can go wrong before and during a deployment, each naming the file, parameter or resource.
+
+use std::path::PathBuf;
+
+use crate::azure::error::HttpError;
+use crate::azure::lro::LroError;
+use crate::exit;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    #[error("cannot read {what} {}", path.display())]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: not valid JSON: {message}", path.display())]
+    NotJson { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{} is not an ARM template: {reason}", path.display())]
+    NotTemplate { path: PathBuf, reason: String },
+    #[error("{} is not a parameters file: {reason}", path.display())]
+    NotParameters { path: PathBuf, reason: String },
+    #[error(
+        "{} is a Bicep file and no Bicep compiler was found: install `bicep` (or the Azure CLI, for `az bicep build`) on PATH, or deploy the compiled ARM JSON",
+        path.display()
+    )]
+    BicepUnavailable { path: PathBuf },
+    #[error("compiling {} with `{compiler}` failed:\n{stderr}", path.display())]
+    BicepFailed { path: PathBuf, compiler: String, stderr: String },
+    #[error("{} targets the {template} scope, but the deployment is at {requested} scope{hint}", path.display())]
+    ScopeMismatch { path: PathBuf, template: &'static str, requested: &'static str, hint: &'static str },
+    #[error("--parameters {argument:?}: inline JSON is not valid at line {line}, column {column}: {message}")]
+    InlineJson { argument: String, line: usize, column: usize, message: String },
+    #[error("--parameters {argument:?}: {reason}")]
+    Argument { argument: String, reason: String },
+    #[error("parameter {name:?} (from {source_name}) is not declared by the template; it declares: {known}")]
+    UnknownParameter { name: String, source_name: String, known: String },
+    #[error("parameter {name:?} (from {source_name}): {reason}")]
+    InvalidValue {
+        name: String,
+        source_name: String,
+        reason: String,
+        /// Whether the value came from the command line (a usage error) or a file.
+        from_command_line: bool,
+    },
+    #[error("missing value for required template parameter{} {}: pass it with --parameters", if names.len() > 1 { "s" } else { "" }, names.join(", "))]
+    MissingParameters { names: Vec<String> },
+    #[error("ARM rejected the deployment {name}:\n{details}")]
+    Rejected { name: String, details: String },
+    #[error("deployment {name} {state}:\n{details}")]
+    DeploymentFailed { name: String, state: String, details: String },
+    #[error("deployment {name} not found in {scope}")]
+    NotFound { name: String, scope: String },
+    #[error("{0}")]
+    Http(#[from] HttpError),
+    #[error("{0}")]
+    Lro(#[from] LroError),
+}
+
+impl InfraError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            InfraError::Read { .. }
+            | InfraError::NotJson { .. }
+            | InfraError::NotTemplate { .. }
+            | InfraError::NotParameters { .. }
+            | InfraError::BicepUnavailable { .. }
+            | InfraError::BicepFailed { .. }
+            | InfraError::UnknownParameter { .. }
+            | InfraError::MissingParameters { .. } => exit::INPUT,
+            InfraError::InvalidValue { from_command_line, .. } => {
+                if *from_command_line {
+                    exit::USAGE
+                } else {
+                    exit::INPUT
+                }
+            }
+            InfraError::ScopeMismatch { .. } | InfraError::InlineJson { .. } | InfraError::Argument { .. } => {
+                exit::USAGE
+            }
+            InfraError::NotFound { .. } => exit::NOT_FOUND,
+            InfraError::Rejected { .. } | InfraError::DeploymentFailed { .. } => exit::REMOTE,
+            InfraError::Http(err) => http_exit_code(err),
+            InfraError::Lro(LroError::Http(err) | LroError::PollFailures(err)) => http_exit_code(err),
+        }
+    }
+}
+
+/// 401/403 are credential problems; 404 a missing thing; the rest a failing service.
+pub fn http_exit_code(err: &HttpError) -> u8 {
+    match err.status {
+        Some(401 | 403) => exit::AUTH,
+        Some(404) => exit::NOT_FOUND,
+        _ => exit::REMOTE,
+    }
+}
+
+/// Line and column (1-based) of a serde_json error, for messages that point into a file.
+pub fn json_position(err: &serde_json::Error) -> (usize, usize) {
+    (err.line(), err.column())
+}

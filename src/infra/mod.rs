@@ -1,0 +1,9 @@
+//! Provisioning: ARM templates and parameters, what-if rendering, and running deployments.
+
+pub mod deploy;
+pub mod error;
+pub mod parameters;
+pub mod template;
+pub mod whatif;
+
+pub use error::InfraError;

@@ -1,0 +1,98 @@
+//! Deployment progress on stderr: an indicatif display on a terminal, plain lines otherwise
+//! (one per change, so CI logs stay readable).
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::infra::deploy::{Progress, ResourceProgress};
+
+/// Shows a deployment's progress; silent with `-q`.
+pub struct DeploymentProgress {
+    quiet: bool,
+    fancy: Option<Fancy>,
+    last_status: String,
+    seen: HashMap<String, String>,
+}
+
+struct Fancy {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    bars: HashMap<String, ProgressBar>,
+}
+
+impl DeploymentProgress {
+    pub fn new(quiet: bool, title: &str) -> Self {
+        let fancy = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+            let style = ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            let overall = multi.add(ProgressBar::new_spinner().with_style(style));
+            overall.set_message(title.to_string());
+            overall.enable_steady_tick(Duration::from_millis(120));
+            Fancy { multi, overall, bars: HashMap::new() }
+        });
+        if fancy.is_none() && !quiet {
+            eprintln!("{title}");
+        }
+        DeploymentProgress { quiet, fancy, last_status: String::new(), seen: HashMap::new() }
+    }
+}
+
+impl Progress for DeploymentProgress {
+    fn status(&mut self, status: &str) {
+        if self.quiet || status == self.last_status {
+            return;
+        }
+        self.last_status = status.to_string();
+        match &self.fancy {
+            Some(f) => f.overall.set_prefix(status.to_string()),
+            None => eprintln!("  deployment: {status}"),
+        }
+    }
+
+    fn resources(&mut self, resources: &[ResourceProgress]) {
+        if self.quiet {
+            return;
+        }
+        for r in resources {
+            if self.seen.get(&r.resource) == Some(&r.state) {
+                continue;
+            }
+            self.seen.insert(r.resource.clone(), r.state.clone());
+            let line = format!("{:<10} {}", r.state, r.resource);
+            match &mut self.fancy {
+                Some(f) => {
+                    let bar = f.bars.entry(r.resource.clone()).or_insert_with(|| {
+                        let style = ProgressStyle::with_template("  {msg}")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                        f.multi.add(ProgressBar::new_spinner().with_style(style))
+                    });
+                    bar.set_message(line);
+                }
+                None => eprintln!("  {line}"),
+            }
+        }
+    }
+
+    fn warning(&mut self, message: &str) {
+        if self.quiet {
+            return;
+        }
+        match &self.fancy {
+            Some(f) => f.multi.suspend(|| eprintln!("warning: {message}")),
+            None => eprintln!("warning: {message}"),
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(f) = &self.fancy {
+            for bar in f.bars.values() {
+                bar.finish();
+            }
+            f.overall.finish_and_clear();
+        }
+    }
+}
