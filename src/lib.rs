@@ -8,6 +8,7 @@ pub mod commands;
 pub mod data;
 pub mod env_vars;
 pub mod exit;
+pub mod infra;
 pub mod logging;
 pub mod ml;
 pub mod output;
