@@ -53,6 +53,9 @@ pub enum Command {
     /// Browse runs in the tracking store.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Provision Azure infrastructure (Bicep and ARM templates).
+    #[command(subcommand)]
+    Infra(InfraCommand),
 }
 
 const TRAIN_EXAMPLES: &str = "\
@@ -152,4 +155,33 @@ pub struct RunsShowArgs {
     /// Tracking store [default: ./mlruns].
     #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
     pub tracking_uri: Option<String>,
+}
+
+/// `mlops infra …`.
+#[derive(Debug, Subcommand)]
+pub enum InfraCommand {
+    /// Compile a .bicep file to an ARM template, natively (no az, no bicep CLI).
+    #[command(after_help = INFRA_BUILD_EXAMPLES)]
+    Build(InfraBuildArgs),
+}
+
+const INFRA_BUILD_EXAMPLES: &str = "\
+Examples:
+  mlops infra build environment_setup/src/main.bicep          writes environment_setup/src/main.json
+  mlops infra build main.bicep --outfile out/azuredeploy.json
+  mlops infra build main.bicep --stdout | jq .resources
+
+Invalid or unsupported Bicep exits with code 6 and a file:line:column diagnostic.";
+
+/// `mlops infra build`.
+#[derive(Debug, Args)]
+pub struct InfraBuildArgs {
+    /// The .bicep file to compile.
+    pub file: PathBuf,
+    /// Write the template here [default: FILE with the extension .json].
+    #[arg(long, value_name = "FILE", conflicts_with = "stdout")]
+    pub outfile: Option<PathBuf>,
+    /// Write the template to stdout instead of a file.
+    #[arg(long)]
+    pub stdout: bool,
 }

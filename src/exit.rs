@@ -3,6 +3,7 @@
 //! The numbers are documented in the README and are stable: CI scripts branch on them.
 
 use crate::data::DataError;
+use crate::infra::bicep::BicepError;
 use crate::ml::model::ModelError;
 use crate::ml::params::ParamsError;
 use crate::ml::ridge::RidgeError;
@@ -68,6 +69,9 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     }
     if let Some(err) = cause.downcast_ref::<StoreError>() {
         return Some(err.exit_code());
+    }
+    if cause.downcast_ref::<BicepError>().is_some() {
+        return Some(INPUT);
     }
     if cause.downcast_ref::<UsageError>().is_some() {
         return Some(USAGE);

@@ -1,10 +1,11 @@
 //! Command handlers: each turns parsed arguments into settings, calls the domain, prints the result.
 
+mod infra_build;
 mod predict;
 mod runs;
 mod train;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, InfraCommand};
 
 /// Runs the parsed command; returns the exit code of a completed command.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
@@ -13,5 +14,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Train(args) => train::run(args, global).await,
         Command::Predict(args) => predict::run(args, global).await,
         Command::Runs(command) => runs::run(command, global).await,
+        Command::Infra(InfraCommand::Build(args)) => infra_build::run(args, global),
     }
 }

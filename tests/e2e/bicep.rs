@@ -147,3 +147,190 @@ fn corpus_conformance() {
         total
     );
 }
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bicep/mlops-environment")
+}
+
+fn compile_text(text: &str) -> Result<Value, bicep::BicepError> {
+    bicep::compile_str(Path::new("test.bicep"), text)
+}
+
+#[test]
+fn mlops_environment_template_matches_its_golden() {
+    let actual = bicep::compile_file(&fixture().join("main.bicep")).expect("compiles");
+    let golden: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture().join("main.json")).expect("golden"),
+    )
+    .expect("golden json");
+    assert!(
+        compare::equivalent(&actual, &golden),
+        "{:?}",
+        compare::first_difference(&actual, &golden)
+    );
+    // The shape the project's own template relies on.
+    let text = actual.to_string();
+    assert!(text.contains("uniqueString(resourceGroup().id)"));
+    assert!(text.contains("'2023-04-01', 'full').identity.principalId"));
+}
+
+#[test]
+fn cli_build_writes_json_beside_the_input() {
+    let ws = crate::support::Workspace::new();
+    let src = ws.path().join("main.bicep");
+    std::fs::copy(fixture().join("main.bicep"), &src).expect("copy");
+    let out = ws.run(&["infra", "build", "main.bicep"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = std::fs::read_to_string(ws.path().join("main.json")).expect("main.json written");
+    assert!(
+        written.starts_with("{\n  \"$schema\""),
+        "two-space indented JSON"
+    );
+    assert!(written.ends_with("}\n"));
+    let written: Value = serde_json::from_str(&written).expect("json");
+    let expected = bicep::compile_file(&src).expect("compiles");
+    assert_eq!(written, expected);
+
+    let out = ws.run(&["infra", "build", "main.bicep", "--stdout"]);
+    assert!(out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("stdout is the template");
+    assert_eq!(printed, expected);
+
+    let out = ws.run(&[
+        "infra",
+        "build",
+        "main.bicep",
+        "--outfile",
+        "out.json",
+        "-o",
+        "json",
+    ]);
+    assert!(out.status.success());
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!(summary["resources"], 6);
+    assert!(ws.path().join("out.json").is_file());
+}
+
+#[test]
+fn cli_reports_invalid_bicep_with_location_and_exit_code_6() {
+    let ws = crate::support::Workspace::new();
+    std::fs::write(
+        ws.path().join("bad.bicep"),
+        "param a string\noutput o string = missing\n",
+    )
+    .expect("write");
+    let out = ws.run(&["infra", "build", "bad.bicep"]);
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.bicep:2:19"), "{stderr}");
+    assert!(
+        stderr.contains("the name 'missing' does not exist"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 | output o string = missing"), "{stderr}");
+    assert!(stderr.contains("^^^^^^^"), "{stderr}");
+    assert!(
+        !ws.path().join("bad.json").exists(),
+        "no output for invalid input"
+    );
+
+    let out = ws.run(&["infra", "build", "nope.bicep"]);
+    assert_eq!(out.status.code(), Some(6));
+}
+
+#[test]
+fn diagnostics_name_the_problem_and_its_position() {
+    let cases: &[(&str, ErrorKind, (usize, usize))] = &[
+        ("var a = 'x'\nvar a = 'y'\n", ErrorKind::Duplicate, (2, 5)),
+        ("var a = b\nvar b = a\n", ErrorKind::Cycle, (2, 9)),
+        ("param p int = 'text'\n", ErrorKind::Type, (1, 15)),
+        ("var x = toLowerr('A')\n", ErrorKind::Undefined, (1, 9)),
+        ("var x = length('a', 'b')\n", ErrorKind::Type, (1, 9)),
+        ("var x = (1 + \n", ErrorKind::Syntax, (2, 1)),
+        ("var s = 'abc\n", ErrorKind::Syntax, (1, 9)),
+        ("func f() string => 'x'\n", ErrorKind::Unsupported, (1, 1)),
+        ("type t = string\n", ErrorKind::Unsupported, (1, 1)),
+        (
+            "var x = map([1], i => i)\n",
+            ErrorKind::Unsupported,
+            (1, 18),
+        ),
+        (
+            "module m 'br:x.azurecr.io/m:1' = {\n  name: 'm'\n}\n",
+            ErrorKind::Unsupported,
+            (1, 10),
+        ),
+        (
+            "resource a 'A.B/c@2020-01-01' = {\n  name: b.name\n}\nresource b 'A.B/c@2020-01-01' = {\n  name: a.name\n}\n",
+            ErrorKind::Cycle,
+            (1, 10),
+        ),
+    ];
+    for (text, kind, (line, column)) in cases {
+        let err = compile_text(text).expect_err(text);
+        let d = err.diagnostic().expect("located");
+        assert_eq!(d.kind, *kind, "{text}: {err}");
+        assert_eq!((d.line, d.column), (*line, *column), "{text}: {err}");
+        assert!(d.excerpt.contains('^'), "{err}");
+    }
+}
+
+#[test]
+fn unsupported_errors_name_the_construct() {
+    let err = compile_text("var x = [1, 2]\nvar y = x[^1]\n").expect_err("from-end index");
+    assert_eq!(err.kind(), Some(ErrorKind::Unsupported));
+    assert!(err.to_string().contains("from-end index"), "{err}");
+    assert!(err.to_string().contains("test.bicep:2:11"), "{err}");
+}
+
+#[test]
+fn truncated_corpus_files_give_errors_not_panics() {
+    let Some(root) = corpus() else {
+        eprintln!("SKIPPED: ../shared/bicep-corpus is absent; the truncation test did not run");
+        return;
+    };
+    let mut files = Vec::new();
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "bicep") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 100);
+    let mut compiled = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let len = text.len();
+        for cut in [
+            1,
+            7,
+            len / 5,
+            len / 3,
+            len / 2,
+            2 * len / 3,
+            len.saturating_sub(3),
+        ] {
+            let mut at = cut.min(len);
+            while at > 0 && !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            // Must return (Ok or Err) rather than panic or hang.
+            if bicep::compile_str(file, &text[..at]).is_ok() {
+                compiled += 1;
+            }
+        }
+    }
+    assert!(
+        compiled < files.len() * 7,
+        "truncation must break most files"
+    );
+}
