@@ -91,6 +91,36 @@ impl Compiler<'_> {
         Ok(Value::Object(t))
     }
 
+    /// The `copy` name of a loop: the symbol, qualified by enclosing resources (`parent::child`).
+    fn copy_name(&self, t: Target) -> String {
+        let Target::Res(r) = t else {
+            return self.symbol_name(t).to_string();
+        };
+        let mut parts = vec![self.model.resources[r].decl.name.as_str()];
+        let mut cur = self.model.resources[r].lexical_parent;
+        while let Some(p) = cur {
+            parts.push(&self.model.resources[p].decl.name);
+            cur = self.model.resources[p].lexical_parent;
+        }
+        parts.reverse();
+        parts.join("::")
+    }
+
+    /// `@description` on a resource or module becomes `metadata.description`.
+    fn description_metadata(
+        &self,
+        decorators: &[Decorator],
+        out: &mut Map<String, Value>,
+    ) -> DResult<()> {
+        if let Some(d) = decorators.iter().find(|d| d.name == "description") {
+            out.insert(
+                "metadata".into(),
+                json!({"description": self.description(d)?}),
+            );
+        }
+        Ok(())
+    }
+
     fn nested_post_order(&self, r: usize, out: &mut Vec<usize>) {
         for &c in &self.model.resources[r].children {
             self.nested_post_order(c, out);
@@ -102,7 +132,7 @@ impl Compiler<'_> {
         let mut copies = Vec::new();
         let mut vars = Map::new();
         for (v, decl) in self.model.vars.iter().enumerate() {
-            if let Some(d) = decl.decorators.iter().find(|d| d.name != "description") {
+            if let Some(d) = decl.decorators.first() {
                 return Err(Diag::unsupported(
                     d.span,
                     &format!("the decorator '@{}' on a variable", d.name),
@@ -303,7 +333,14 @@ impl Compiler<'_> {
                 let (c, env) = &conds[0];
                 Some(self.json(c, env)?)
             }
-            _ => Some(Arm::call("and", arms).to_json()),
+            _ => {
+                let mut iter = arms.into_iter();
+                let first = iter.next().unwrap_or(Arm::Bool(true));
+                Some(
+                    iter.fold(first, |acc, c| Arm::call("and", vec![acc, c]))
+                        .to_json(),
+                )
+            }
         })
     }
 
@@ -328,7 +365,7 @@ impl Compiler<'_> {
         let mut out = Vec::new();
         for d in deps {
             let value = match (d.target, &d.index) {
-                (t, None) if self.is_loop(t) => Value::from(self.symbol_name(t)),
+                (t, None) if self.is_loop(t) => Value::from(self.copy_name(t)),
                 (Target::Res(r), idx) => self.res_id(r, idx.as_ref())?.to_json(),
                 (Target::Module(m), idx) => self.module_id(m, idx.as_ref())?.to_json(),
             };
@@ -377,12 +414,18 @@ impl Compiler<'_> {
             };
             out.insert(
                 "copy".into(),
-                self.copy(&res.decl.name, f, &res.decl.decorators, &outer)?,
+                self.copy(
+                    &self.copy_name(Target::Res(r)),
+                    f,
+                    &res.decl.decorators,
+                    &outer,
+                )?,
             );
         }
         out.insert("type".into(), Value::from(res.full_type.as_str()));
         out.insert("apiVersion".into(), Value::from(res.api_version.as_str()));
         out.insert("name".into(), self.res_name(r, None)?.to_json());
+        self.description_metadata(&res.decl.decorators, &mut out)?;
         match self.res_placement(r)? {
             Placement::Default => {}
             Placement::Extension(id) if res.parent.is_none() => {
@@ -489,6 +532,7 @@ impl Compiler<'_> {
         );
         out.insert("apiVersion".into(), Value::from(DEPLOYMENTS_API_VERSION));
         out.insert("name".into(), self.module_name(m, None)?.to_json());
+        self.description_metadata(&module.decl.decorators, &mut out)?;
         let deployment_location = || Arm::call("deployment", vec![]).prop("location").to_json();
         match self.module_placement(m)? {
             Placement::Default => {

@@ -41,7 +41,7 @@ impl Compiler<'_> {
                 })
             }
             ExprKind::Index { base, index } => {
-                if let ExprKind::Ident(_) = &base.kind
+                if let ExprKind::Ident(_) | ExprKind::Child { .. } = &base.kind
                     && let Some((t, None)) = self.target(base, env)?
                 {
                     return Ok(Some((t, Some(self.arm(index, env)?))));
