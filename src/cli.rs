@@ -54,7 +54,7 @@ pub enum Command {
     /// Browse runs in the tracking store.
     #[command(subcommand)]
     Runs(RunsCommand),
-    /// Provision Azure infrastructure from ARM/Bicep templates (deploy, validate, what-if, show, cancel).
+    /// Provision Azure infrastructure from ARM/Bicep templates (build, deploy, validate, what-if, show, cancel).
     #[command(subcommand, after_help = INFRA_EXAMPLES)]
     Infra(InfraCommand),
 }
@@ -209,6 +209,9 @@ github-oidc, azure-pipelines, managed-identity, azure-cli.";
 /// `mlops infra …`.
 #[derive(Debug, Subcommand)]
 pub enum InfraCommand {
+    /// Compile a .bicep file to an ARM template, natively (no az, no bicep CLI).
+    #[command(after_help = INFRA_BUILD_EXAMPLES)]
+    Build(InfraBuildArgs),
     /// Deploy a template (PUT the deployment and wait for it, like `az deployment group create`).
     Deploy(InfraDeployArgs),
     /// Ask ARM whether a deployment would be accepted, without deploying.
@@ -262,6 +265,14 @@ pub enum AuthArg {
     AzureCli,
 }
 
+/// Bicep compiler choice for `--bicep`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BicepArg {
+    Native,
+    External,
+    Check,
+}
+
 /// Deployment scope for `--scope`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScopeArg {
@@ -290,9 +301,13 @@ pub struct InfraTemplateArgs {
     /// Location: required at subscription scope; at resource-group scope, creates a missing group there.
     #[arg(short = 'l', long, value_name = "LOC")]
     pub location: Option<String>,
-    /// ARM JSON template, or a .bicep file (needs `bicep` or `az` on PATH).
+    /// ARM JSON template, or a .bicep file (compiled natively unless --bicep says otherwise).
     #[arg(short = 'f', long, alias = "template-file", value_name = "FILE")]
     pub template: PathBuf,
+    /// How a .bicep template is compiled: native, external (`bicep`/`az bicep` on PATH), or check
+    /// (both, failing on any difference).
+    #[arg(long, value_enum, default_value_t = BicepArg::Native)]
+    pub bicep: BicepArg,
     /// Parameters: @FILE (deploymentParameters or plain object), inline JSON, or NAME=VALUE; later ones win.
     #[arg(short = 'p', long = "parameters", value_name = "PARAMS", num_args = 1.., action = clap::ArgAction::Append)]
     pub parameters: Vec<String>,
@@ -345,4 +360,25 @@ pub struct InfraNameArgs {
     pub resource_group: Option<String>,
     #[command(flatten)]
     pub azure: AzureArgs,
+}
+
+const INFRA_BUILD_EXAMPLES: &str = "\
+Examples:
+  mlops infra build environment_setup/src/main.bicep          writes environment_setup/src/main.json
+  mlops infra build main.bicep --outfile out/azuredeploy.json
+  mlops infra build main.bicep --stdout | jq .resources
+
+Invalid or unsupported Bicep exits with code 6 and a file:line:column diagnostic.";
+
+/// `mlops infra build`.
+#[derive(Debug, Args)]
+pub struct InfraBuildArgs {
+    /// The .bicep file to compile.
+    pub file: PathBuf,
+    /// Write the template here [default: FILE with the extension .json].
+    #[arg(long, value_name = "FILE", conflicts_with = "stdout")]
+    pub outfile: Option<PathBuf>,
+    /// Write the template to stdout instead of a file.
+    #[arg(long)]
+    pub stdout: bool,
 }

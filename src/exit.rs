@@ -6,6 +6,7 @@ use crate::azure::cloud::CloudError;
 use crate::azure::{AuthError, HttpError};
 use crate::data::DataError;
 use crate::infra::InfraError;
+use crate::infra::bicep::BicepError;
 use crate::ml::model::ModelError;
 use crate::ml::params::ParamsError;
 use crate::ml::ridge::RidgeError;
@@ -85,6 +86,9 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     }
     if cause.downcast_ref::<CloudError>().is_some() {
         return Some(USAGE);
+    }
+    if cause.downcast_ref::<BicepError>().is_some() {
+        return Some(INPUT);
     }
     if cause.downcast_ref::<UsageError>().is_some() {
         return Some(USAGE);

@@ -11,7 +11,9 @@ use crate::azure::AzureCredential;
 use crate::azure::arm::{ArmClient, ArmClientOptions};
 use crate::azure::deployments::{DeploymentScope, DeploymentsClient, ResourceGroupsClient, Validation, check_name};
 use crate::azure::lro::PollInterval;
-use crate::cli::{GlobalArgs, InfraCommand, InfraDeployArgs, InfraNameArgs, InfraTemplateArgs, ModeArg, ScopeArg};
+use crate::cli::{
+    BicepArg, GlobalArgs, InfraCommand, InfraDeployArgs, InfraNameArgs, InfraTemplateArgs, ModeArg, ScopeArg,
+};
 use crate::exit::{self, UsageError};
 use crate::infra::deploy::{self, Mode, Waited};
 use crate::infra::parameters::{self, ParameterSource};
@@ -23,6 +25,7 @@ use crate::settings::{self, AzureSettings};
 
 pub async fn run(command: &InfraCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     match command {
+        InfraCommand::Build(args) => super::infra_build::run(args, global),
         InfraCommand::Deploy(args) => deploy(args, global).await,
         InfraCommand::Validate(args) => validate(args, global).await,
         InfraCommand::WhatIf(args) => what_if(&args.template, args.exit_code, global).await,
@@ -40,7 +43,12 @@ struct Prepared {
 
 /// Everything that can be checked without a request: settings, template, parameters, names.
 fn prepare(args: &InfraTemplateArgs, azure: &AzureSettings) -> anyhow::Result<Prepared> {
-    let template = template::load(&args.template)?;
+    let compiler = match args.bicep {
+        BicepArg::Native => template::BicepCompiler::Native,
+        BicepArg::External => template::BicepCompiler::External,
+        BicepArg::Check => template::BicepCompiler::Check,
+    };
+    let template = template::load(&args.template, compiler)?;
     let requested = match args.scope {
         Some(ScopeArg::ResourceGroup) => TemplateScope::ResourceGroup,
         Some(ScopeArg::Subscription) => TemplateScope::Subscription,

@@ -28,6 +28,10 @@ pub enum InfraError {
     BicepUnavailable { path: PathBuf },
     #[error("compiling {} with `{compiler}` failed:\n{stderr}", path.display())]
     BicepFailed { path: PathBuf, compiler: String, stderr: String },
+    #[error(transparent)]
+    Bicep(#[from] crate::infra::bicep::BicepError),
+    #[error("{}: the native and the external Bicep compiler disagree: {difference}", path.display())]
+    BicepMismatch { path: PathBuf, difference: String },
     #[error("{} targets the {template} scope, but the deployment is at {requested} scope{hint}", path.display())]
     ScopeMismatch { path: PathBuf, template: &'static str, requested: &'static str, hint: &'static str },
     #[error("--parameters {argument:?}: inline JSON is not valid at line {line}, column {column}: {message}")]
@@ -67,6 +71,8 @@ impl InfraError {
             | InfraError::NotParameters { .. }
             | InfraError::BicepUnavailable { .. }
             | InfraError::BicepFailed { .. }
+            | InfraError::Bicep(_)
+            | InfraError::BicepMismatch { .. }
             | InfraError::UnknownParameter { .. }
             | InfraError::MissingParameters { .. } => exit::INPUT,
             InfraError::InvalidValue { from_command_line, .. } => {

@@ -1,5 +1,6 @@
 //! Provisioning: ARM templates and parameters, what-if rendering, and running deployments.
 
+pub mod bicep;
 pub mod deploy;
 pub mod error;
 pub mod parameters;

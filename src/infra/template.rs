@@ -5,6 +5,7 @@ use std::process::Command;
 
 use serde_json::{Map, Value};
 
+use super::bicep;
 use super::error::{InfraError, json_position};
 
 /// Where a template deploys, from its `$schema`.
@@ -111,11 +112,27 @@ impl Template {
     }
 }
 
+/// Which compiler turns a `.bicep` template into ARM JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BicepCompiler {
+    /// The compiler built into mlops.
+    #[default]
+    Native,
+    /// `bicep build --stdout` or `az bicep build --stdout` from PATH.
+    External,
+    /// Both; any difference after the corpus normalisation is an error.
+    Check,
+}
+
 /// Reads an ARM JSON template, or compiles a `.bicep` file first.
-pub fn load(path: &Path) -> Result<Template, InfraError> {
+pub fn load(path: &Path, compiler: BicepCompiler) -> Result<Template, InfraError> {
     let is_bicep = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("bicep"));
     let text = if is_bicep {
-        compile_bicep(path)?
+        match compiler {
+            BicepCompiler::Native => native_bicep(path)?,
+            BicepCompiler::External => compile_bicep(path)?,
+            BicepCompiler::Check => check_bicep(path)?,
+        }
     } else {
         std::fs::read_to_string(path).map_err(|source| InfraError::Read {
             what: "template",
@@ -181,6 +198,27 @@ fn param_def(name: &str, def: &Value) -> Result<ParamDef, String> {
 
 /// Compiles a Bicep file with the first external compiler found: `bicep build --stdout`, then
 /// `az bicep build --stdout`. The native compiler, when there is one, plugs in here.
+fn native_bicep(path: &Path) -> Result<String, InfraError> {
+    let template = bicep::compile_file(path)?;
+    Ok(bicep::to_pretty_json(&template))
+}
+
+/// Compiles both ways and insists on the same template (after the corpus normalisation).
+fn check_bicep(path: &Path) -> Result<String, InfraError> {
+    let native = bicep::compile_file(path)?;
+    let external_text = compile_bicep(path)?;
+    let external: Value = serde_json::from_str(&external_text).map_err(|e| InfraError::BicepFailed {
+        path: path.to_path_buf(),
+        compiler: "bicep build --stdout".to_string(),
+        stderr: format!("printed something that is not JSON: {e}"),
+    })?;
+    if let Some(difference) = bicep::compare::first_difference(&native, &external) {
+        return Err(InfraError::BicepMismatch { path: path.to_path_buf(), difference });
+    }
+    Ok(bicep::to_pretty_json(&native))
+}
+
+/// Compiles with an external `bicep` (or `az bicep`) from PATH.
 pub fn compile_bicep(path: &Path) -> Result<String, InfraError> {
     let candidates: [(&str, &[&str]); 2] =
         [("bicep", &["build", "--stdout"]), ("az", &["bicep", "build", "--stdout", "--file"])];

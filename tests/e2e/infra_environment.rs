@@ -2,6 +2,7 @@
 //! `main.bicep` declares what `main.json` does.
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
 
 use crate::infra::mlops;
 use crate::standin::{self, StandIn};
@@ -9,9 +10,59 @@ use crate::support::{Workspace, repo, stderr};
 
 #[test]
 fn main_json_deploys_with_parameters_json() {
+    deploys_with_parameters_json("main.json", "native", &[]);
+}
+
+#[test]
+fn main_bicep_deploys_natively_with_parameters_json() {
+    deploys_with_parameters_json("main.bicep", "native", &[]);
+}
+
+#[test]
+fn main_bicep_compiles_natively_to_the_committed_main_json() {
+    let native = mlops::infra::bicep::compile_file(&repo().join("environment_setup/src/main.bicep")).expect("compiles");
+    let committed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo().join("environment_setup/src/main.json")).expect("read"))
+            .expect("json");
+    assert_eq!(mlops::infra::bicep::compare::first_difference(&native, &committed), None);
+}
+
+#[test]
+fn bicep_check_compares_with_an_external_compiler() {
+    // A stand-in `bicep` on PATH that prints the committed main.json (what the official compiler
+    // printed when it was generated), then one that prints a template with one property changed.
+    let tools = tempfile::tempdir().expect("dir");
+    let main_json = repo().join("environment_setup/src/main.json");
+    let script = tools.path().join("bicep");
+    std::fs::write(&script, format!("#!/bin/sh\ncat '{}'\n", main_json.display())).expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!("{}:{}", tools.path().display(), std::env::var("PATH").unwrap_or_default());
+    deploys_with_parameters_json("main.bicep", "check", &[("PATH", &path)]);
+
+    let changed = tools.path().join("changed.json");
+    let text = std::fs::read_to_string(&main_json).expect("read").replacen("\"Standard_LRS\"", "\"Standard_GRS\"", 1);
+    std::fs::write(&changed, text).expect("write");
+    std::fs::write(&script, format!("#!/bin/sh\ncat '{}'\n", changed.display())).expect("script");
     let ws = Workspace::new();
     let standin = StandIn::start();
-    let template = repo().join("environment_setup/src/main.json");
+    let template = repo().join("environment_setup/src/main.bicep");
+    let template = template.to_str().expect("utf-8");
+    let out = mlops(
+        &ws,
+        &standin,
+        &["infra", "validate", "-g", "rg-mlops", "-f", template, "--bicep", "check", "-p", "baseName=mlops"],
+    )
+    .env("PATH", &path)
+    .output()
+    .expect("run");
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the native and the external Bicep compiler disagree"), "{}", stderr(&out));
+}
+
+fn deploys_with_parameters_json(file: &str, bicep_flag: &str, env: &[(&str, &str)]) {
+    let ws = Workspace::new();
+    let standin = StandIn::start();
+    let template = repo().join("environment_setup/src").join(file);
     let parameters = format!("@{}", repo().join("environment_setup/src/parameters.json").display());
     let mut cmd = mlops(
         &ws,
@@ -27,10 +78,15 @@ fn main_json_deploys_with_parameters_json() {
             template.to_str().expect("utf-8"),
             "-p",
             &parameters,
+            "--bicep",
+            bicep_flag,
             "-o",
             "json",
         ],
     );
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     cmd.env("AZURE_TENANT_ID", standin::TENANT)
         .env("AZURE_CLIENT_ID", standin::CLIENT_ID)
         .env("AZURE_CLIENT_SECRET", standin::CLIENT_SECRET);

@@ -19,6 +19,10 @@ fn bad_inputs_fail_before_any_request() {
     ws.write("params.json", r#"{"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#","contentVersion":"1.0.0.0","parameters":{"baseName":{"value":"abc"}}}"#);
     ws.write("badparams.json", "{\"parameters\": {\n\"baseName\": }");
     ws.write("main.bicep", "param x string\n");
+    ws.write(
+        "bad.bicep",
+        "param x string\nresource sa 'Microsoft.Storage/storageAccounts@2023-01-01' = {\n  name: y\n}\n",
+    );
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (vec!["-f", "broken.json"], 6, "broken.json:3:3: not valid JSON"),
         (vec!["-f", "notarm.json"], 6, "notarm.json is not an ARM template: it has no \"$schema\""),
@@ -43,7 +47,12 @@ fn bad_inputs_fail_before_any_request() {
             "\"c\" is not one of the allowed values: \"a\", \"b\"",
         ),
         (vec!["-f", "t.json", "-p", "baseName=ab"], 2, "length 2 is below minLength 3"),
-        (vec!["-f", "main.bicep"], 6, "main.bicep is a Bicep file and no Bicep compiler was found"),
+        (
+            vec!["-f", "main.bicep", "--bicep", "external"],
+            6,
+            "main.bicep is a Bicep file and no Bicep compiler was found",
+        ),
+        (vec!["-f", "bad.bicep"], 6, "bad.bicep:3:9"),
         (
             vec!["-f", "t.json", "-p", "@params.json", "--name", "bad/name"],
             2,

@@ -1,0 +1,207 @@
+//! Syntax tree of a Bicep file, as far as the supported subset needs it.
+
+use super::error::Span;
+
+#[derive(Debug, Clone)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Or,
+    And,
+    Coalesce,
+    Eq,
+    Ne,
+    EqI,
+    NeI,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnOp {
+    Not,
+    Neg,
+}
+
+#[derive(Debug, Clone)]
+pub enum ExprKind {
+    Str(String),
+    /// `'a${x}b'`: `parts` has one more element than `holes`.
+    Interp {
+        parts: Vec<String>,
+        holes: Vec<Expr>,
+    },
+    Int(u64),
+    Bool(bool),
+    Null,
+    Ident(String),
+    Object(Vec<ObjItem>),
+    Array(Vec<Expr>),
+    For(Box<ForExpr>),
+    /// `if (cond) { ... }` as the body of a resource, module or loop.
+    If {
+        cond: Box<Expr>,
+        body: Box<Expr>,
+    },
+    Call {
+        name: String,
+        name_span: Span,
+        args: Vec<Expr>,
+    },
+    /// `base.name(args)`: a namespaced function (`az.`, `sys.`) or a resource function.
+    MethodCall {
+        base: Box<Expr>,
+        name: String,
+        name_span: Span,
+        args: Vec<Expr>,
+    },
+    Member {
+        base: Box<Expr>,
+        name: String,
+    },
+    Index {
+        base: Box<Expr>,
+        index: Box<Expr>,
+    },
+    /// `parent::child`.
+    Child {
+        base: Box<Expr>,
+        name: String,
+    },
+    Unary {
+        op: UnOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Ternary {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        other: Box<Expr>,
+    },
+    Paren(Box<Expr>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ForExpr {
+    pub item: Option<(String, Span)>,
+    pub index: Option<(String, Span)>,
+    pub collection: Expr,
+    pub body: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub enum ObjItem {
+    Prop(ObjProp),
+    Resource(Box<ResourceDecl>),
+}
+
+#[derive(Debug, Clone)]
+pub struct ObjProp {
+    /// The key text; empty when the key is interpolated.
+    pub key: String,
+    pub key_span: Span,
+    /// An interpolated key (`'${x}': ...`).
+    pub key_expr: Option<Box<Expr>>,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct Decorator {
+    pub name: String,
+    pub args: Vec<Expr>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct TypeRef {
+    pub name: String,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParamDecl {
+    pub decorators: Vec<Decorator>,
+    pub name: String,
+    pub name_span: Span,
+    pub ty: TypeRef,
+    pub default: Option<Expr>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VarDecl {
+    pub decorators: Vec<Decorator>,
+    pub name: String,
+    pub name_span: Span,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResourceDecl {
+    pub decorators: Vec<Decorator>,
+    pub name: String,
+    pub name_span: Span,
+    pub type_ref: String,
+    pub type_span: Span,
+    pub existing: bool,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModuleDecl {
+    pub decorators: Vec<Decorator>,
+    pub name: String,
+    pub name_span: Span,
+    pub path: String,
+    pub path_span: Span,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutputDecl {
+    pub decorators: Vec<Decorator>,
+    pub name: String,
+    pub name_span: Span,
+    pub ty: TypeRef,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct MetadataDecl {
+    pub name: String,
+    pub name_span: Span,
+    pub value: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub enum Stmt {
+    TargetScope(Expr),
+    Metadata(MetadataDecl),
+    Param(ParamDecl),
+    Var(VarDecl),
+    Resource(ResourceDecl),
+    Module(ModuleDecl),
+    Output(OutputDecl),
+}
+
+/// The property `key` of an object body.
+pub fn prop<'a>(items: &'a [ObjItem], key: &str) -> Option<&'a ObjProp> {
+    items.iter().find_map(|item| match item {
+        ObjItem::Prop(p) if p.key == key && p.key_expr.is_none() => Some(p),
+        _ => None,
+    })
+}

@@ -1,0 +1,387 @@
+//! Expression conversion: Bicep expressions to ARM expressions and template JSON values.
+
+use std::path::PathBuf;
+
+use serde_json::{Map, Value};
+
+use super::arm::{Arm, json_string};
+use super::ast::*;
+use super::error::{DResult, Diag, ErrorKind};
+use super::functions::{self, Builtin};
+use super::model::{Model, Sym};
+use super::resources::Target;
+
+/// The API version used for module deployments, as `bicep build` v0.46 writes it.
+pub const DEPLOYMENTS_API_VERSION: &str = "2025-04-01";
+
+/// What names mean at one point of a file: loop variables and the enclosing resource.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    pub locals: Vec<(String, Arm)>,
+    /// The resource whose body is being compiled (its nested resources are in scope).
+    pub res: Option<usize>,
+    /// Loop variables of property loops, which a `dependsOn` entry cannot see.
+    pub property_locals: Vec<String>,
+}
+
+impl Env {
+    pub fn local(&self, name: &str) -> Option<&Arm> {
+        self.locals.iter().rev().find(|(n, _)| n == name).map(|(_, a)| a)
+    }
+
+    pub fn with(&self, name: &str, value: Arm) -> Env {
+        let mut env = self.clone();
+        env.locals.push((name.to_string(), value));
+        env
+    }
+}
+
+/// The compiler of one file: its bound model and the facts derived from it.
+pub struct Compiler<'a> {
+    pub model: &'a Model<'a>,
+    /// The directory of the file, for `load*` functions and module paths.
+    pub dir: PathBuf,
+    /// Variables whose value reads runtime state and is inlined at each use.
+    pub inline: Vec<bool>,
+    /// The compiled templates of the modules, in declaration order.
+    pub module_templates: Vec<serde_json::Value>,
+}
+
+impl Compiler<'_> {
+    /// Binds a loop's item and index variables for the element at `index`.
+    pub fn loop_env(&self, f: &ForExpr, base: &Env, index: Arm) -> DResult<Env> {
+        let coll = self.arm(&f.collection, base)?;
+        let mut env = base.clone();
+        if let Some((item, _)) = &f.item {
+            env = env.with(item, coll.index(index.clone()));
+        }
+        if let Some((idx, _)) = &f.index {
+            env = env.with(idx, index);
+        }
+        Ok(env)
+    }
+
+    /// The `copy` count of a loop: `length(collection)`.
+    pub fn loop_count(&self, f: &ForExpr, base: &Env) -> DResult<Value> {
+        Ok(Arm::call("length", vec![self.arm(&f.collection, base)?]).to_json())
+    }
+
+    /// A template value: objects and arrays stay JSON, other expressions become `"[...]"`.
+    pub fn json(&self, e: &Expr, env: &Env) -> DResult<Value> {
+        match &e.kind {
+            ExprKind::Object(items) => {
+                let mut map = Map::new();
+                let mut copies = Vec::new();
+                for item in items {
+                    let ObjItem::Prop(p) = item else { continue };
+                    if let Some(key) = &p.key_expr {
+                        let key = match self.arm(key, env)?.to_json() {
+                            Value::String(k) => k,
+                            other => other.to_string(),
+                        };
+                        map.insert(key, self.json(&p.value, env)?);
+                        continue;
+                    }
+                    if map.contains_key(&p.key) || copies.iter().any(|c: &Value| c["name"].as_str() == Some(&p.key)) {
+                        return Err(Diag::new(
+                            ErrorKind::Duplicate,
+                            p.key_span,
+                            format!("the property '{}' is declared more than once", p.key),
+                        ));
+                    }
+                    if let ExprKind::For(f) = &p.value.kind {
+                        copies.push(self.property_loop(&p.key, f, env)?);
+                    } else {
+                        map.insert(p.key.clone(), self.json(&p.value, env)?);
+                    }
+                }
+                if !copies.is_empty() {
+                    let mut with_copy = Map::new();
+                    with_copy.insert("copy".into(), Value::Array(copies));
+                    with_copy.extend(map);
+                    map = with_copy;
+                }
+                Ok(Value::Object(map))
+            }
+            ExprKind::Array(items) => {
+                items.iter().map(|i| self.json(i, env)).collect::<DResult<Vec<_>>>().map(Value::Array)
+            }
+            ExprKind::Str(s) => Ok(json_string(s)),
+            ExprKind::Paren(inner) => self.json(inner, env),
+            ExprKind::Call { name, args, .. } if name == "any" && args.len() == 1 => self.json(&args[0], env),
+            ExprKind::Ident(name) if env.local(name).is_none() => match self.model.lookup(name, env.res) {
+                Some(Sym::Var(v)) if self.inline[v] => self.json(&self.model.vars[v].value, &Env::default()),
+                _ => Ok(self.arm(e, env)?.to_json()),
+            },
+            ExprKind::For(_) => Err(Diag::unsupported(e.span, "a loop in this position")),
+            _ => Ok(self.arm(e, env)?.to_json()),
+        }
+    }
+
+    fn property_loop(&self, name: &str, f: &ForExpr, env: &Env) -> DResult<Value> {
+        if matches!(f.body.kind, ExprKind::If { .. }) {
+            return Err(Diag::unsupported(f.body.span, "a filtered property loop"));
+        }
+        let index = Arm::call("copyIndex", vec![Arm::str(name)]);
+        let body_env = self.loop_env(f, env, index)?;
+        let mut copy = Map::new();
+        copy.insert("name".into(), Value::from(name));
+        copy.insert("count".into(), self.loop_count(f, env)?);
+        copy.insert("input".into(), self.json(&f.body, &body_env)?);
+        Ok(Value::Object(copy))
+    }
+
+    /// An ARM expression.
+    pub fn arm(&self, e: &Expr, env: &Env) -> DResult<Arm> {
+        Ok(match &e.kind {
+            ExprKind::Str(s) => Arm::Str(s.clone()),
+            ExprKind::Int(n) => Arm::Int(self.int(*n, e)?),
+            ExprKind::Bool(b) => Arm::Bool(*b),
+            ExprKind::Null => Arm::Null,
+            ExprKind::Interp { parts, holes } => {
+                let mut fmt = String::new();
+                for (i, part) in parts.iter().enumerate() {
+                    fmt.push_str(&part.replace('{', "{{").replace('}', "}}"));
+                    if i < holes.len() {
+                        fmt.push_str(&format!("{{{i}}}"));
+                    }
+                }
+                let mut args = vec![Arm::Str(fmt)];
+                for h in holes {
+                    args.push(self.arm(h, env)?);
+                }
+                Arm::Call("format".into(), args)
+            }
+            ExprKind::Ident(name) => self.ident(name, e, env)?,
+            ExprKind::Paren(inner) => self.arm(inner, env)?,
+            ExprKind::Object(items) => {
+                let mut args = Vec::new();
+                for item in items {
+                    match item {
+                        ObjItem::Prop(p) => {
+                            if matches!(p.value.kind, ExprKind::For(_)) {
+                                return Err(Diag::unsupported(p.value.span, "a loop inside an expression"));
+                            }
+                            match &p.key_expr {
+                                Some(k) => args.push(self.arm(k, env)?),
+                                None => args.push(Arm::Str(p.key.clone())),
+                            }
+                            args.push(self.arm(&p.value, env)?);
+                        }
+                        ObjItem::Resource(r) => {
+                            return Err(Diag::new(
+                                ErrorKind::Invalid,
+                                r.name_span,
+                                "a resource cannot be declared here",
+                            ));
+                        }
+                    }
+                }
+                Arm::Call("createObject".into(), args)
+            }
+            ExprKind::Array(items) => {
+                Arm::Call("createArray".into(), items.iter().map(|i| self.arm(i, env)).collect::<DResult<_>>()?)
+            }
+            ExprKind::For(_) => {
+                return Err(Diag::unsupported(e.span, "a loop inside an expression"));
+            }
+            ExprKind::If { .. } => {
+                return Err(Diag::new(ErrorKind::Syntax, e.span, "unexpected 'if'"));
+            }
+            ExprKind::Call { name, name_span, args } => self.call(name, *name_span, args, env)?,
+            ExprKind::MethodCall { base, name, name_span, args } => {
+                self.method_call(base, name, *name_span, args, env)?
+            }
+            ExprKind::Member { base, name } => self.member(base, name, e, env)?,
+            ExprKind::Index { base, index } => match self.target(e, env)? {
+                Some((t, idx)) => self.whole(t, idx.as_ref(), e)?,
+                None => self.arm(base, env)?.index(self.arm(index, env)?),
+            },
+            ExprKind::Child { .. } => match self.target(e, env)? {
+                Some((t, idx)) => self.whole(t, idx.as_ref(), e)?,
+                None => {
+                    return Err(Diag::new(ErrorKind::Undefined, e.span, "this nested resource does not exist"));
+                }
+            },
+            ExprKind::Unary { op, operand } => match (op, &operand.kind) {
+                (UnOp::Neg, ExprKind::Int(n)) => Arm::Int(-self.int(*n, operand)?),
+                (UnOp::Neg, _) => Arm::call("sub", vec![Arm::Int(0), self.arm(operand, env)?]),
+                (UnOp::Not, _) => Arm::call("not", vec![self.arm(operand, env)?]),
+            },
+            ExprKind::Binary { op, lhs, rhs } => {
+                let l = self.arm(lhs, env)?;
+                let r = self.arm(rhs, env)?;
+                let f = |name: &str, l, r| Arm::call(name, vec![l, r]);
+                match op {
+                    BinOp::Or => f("or", l, r),
+                    BinOp::And => f("and", l, r),
+                    BinOp::Coalesce => f("coalesce", l, r),
+                    BinOp::Eq => f("equals", l, r),
+                    BinOp::Ne => Arm::call("not", vec![f("equals", l, r)]),
+                    BinOp::EqI => f("equals", Arm::call("toLower", vec![l]), Arm::call("toLower", vec![r])),
+                    BinOp::NeI => Arm::call(
+                        "not",
+                        vec![f("equals", Arm::call("toLower", vec![l]), Arm::call("toLower", vec![r]))],
+                    ),
+                    BinOp::Lt => f("less", l, r),
+                    BinOp::Le => f("lessOrEquals", l, r),
+                    BinOp::Gt => f("greater", l, r),
+                    BinOp::Ge => f("greaterOrEquals", l, r),
+                    BinOp::Add => f("add", l, r),
+                    BinOp::Sub => f("sub", l, r),
+                    BinOp::Mul => f("mul", l, r),
+                    BinOp::Div => f("div", l, r),
+                    BinOp::Mod => f("mod", l, r),
+                }
+            }
+            ExprKind::Ternary { cond, then, other } => {
+                Arm::call("if", vec![self.arm(cond, env)?, self.arm(then, env)?, self.arm(other, env)?])
+            }
+        })
+    }
+
+    fn int(&self, n: u64, e: &Expr) -> DResult<i64> {
+        i64::try_from(n).map_err(|_| Diag::new(ErrorKind::Type, e.span, "integer literal is out of range"))
+    }
+
+    fn ident(&self, name: &str, e: &Expr, env: &Env) -> DResult<Arm> {
+        if let Some(local) = env.local(name) {
+            return Ok(local.clone());
+        }
+        match self.model.lookup(name, env.res) {
+            Some(Sym::Param(_)) => Ok(Arm::call("parameters", vec![Arm::str(name)])),
+            Some(Sym::Var(v)) => {
+                if self.inline[v] {
+                    self.arm(&self.model.vars[v].value, &Env::default())
+                } else {
+                    Ok(Arm::call("variables", vec![Arm::str(name)]))
+                }
+            }
+            Some(Sym::Res(r)) => self.whole(Target::Res(r), None, e),
+            Some(Sym::Module(m)) => self.whole(Target::Module(m), None, e),
+            None => Err(undefined(name, e)),
+        }
+    }
+
+    /// `res.prop`, `mod.outputs.x`, or a plain property access.
+    fn member(&self, base: &Expr, name: &str, e: &Expr, env: &Env) -> DResult<Arm> {
+        if let Some((t, idx)) = self.target(base, env)? {
+            return match t {
+                Target::Res(r) => self.res_member(r, idx.as_ref(), name, e),
+                Target::Module(m) => match name {
+                    "name" => self.module_name(m, idx.as_ref()),
+                    "outputs" => Err(Diag::unsupported(e.span, "reading a module's whole 'outputs' object")),
+                    _ => Err(Diag::new(ErrorKind::Type, e.span, format!("a module has no property '{name}'"))),
+                },
+            };
+        }
+        if let ExprKind::Member { base: inner, name: outputs } = &base.kind
+            && outputs == "outputs"
+            && let Some((Target::Module(m), idx)) = self.target(inner, env)?
+        {
+            self.check_output(m, name, e)?;
+            let id = self.module_id(m, idx.as_ref())?;
+            return Ok(Arm::call("reference", vec![id, Arm::str(DEPLOYMENTS_API_VERSION)])
+                .prop("outputs")
+                .prop(name)
+                .prop("value"));
+        }
+        Ok(self.arm(base, env)?.prop(name))
+    }
+
+    fn res_member(&self, r: usize, idx: Option<&Arm>, name: &str, e: &Expr) -> DResult<Arm> {
+        self.check_index(Target::Res(r), idx, e)?;
+        let res = &self.model.resources[r];
+        Ok(match name {
+            "id" => self.res_id(r, idx)?,
+            "name" if res.parent.is_some() => self.own_name(r, idx)?,
+            "name" => self.res_name(r, idx)?,
+            "type" => Arm::str(&res.full_type),
+            "apiVersion" => Arm::str(&res.api_version),
+            "properties" => Arm::call("reference", vec![self.res_id(r, idx)?, Arm::str(&res.api_version)]),
+            other => Arm::call("reference", vec![self.res_id(r, idx)?, Arm::str(&res.api_version), Arm::str("full")])
+                .prop(other),
+        })
+    }
+
+    /// A resource or module used as a whole value.
+    fn whole(&self, t: Target, idx: Option<&Arm>, e: &Expr) -> DResult<Arm> {
+        match t {
+            Target::Res(r) => {
+                self.check_index(t, idx, e)?;
+                let res = &self.model.resources[r];
+                Ok(Arm::call("reference", vec![self.res_id(r, idx)?, Arm::str(&res.api_version), Arm::str("full")]))
+            }
+            Target::Module(_) => Err(Diag::unsupported(e.span, "a module used as a whole value")),
+        }
+    }
+
+    fn method_call(
+        &self,
+        base: &Expr,
+        name: &str,
+        name_span: super::error::Span,
+        args: &[Expr],
+        env: &Env,
+    ) -> DResult<Arm> {
+        if let ExprKind::Ident(ns) = &base.kind
+            && (ns == "az" || ns == "sys")
+            && env.local(ns).is_none()
+            && self.model.lookup(ns, env.res).is_none()
+        {
+            return self.call(name, name_span, args, env);
+        }
+        if let Some((Target::Res(r), idx)) = self.target(base, env)? {
+            self.check_index(Target::Res(r), idx.as_ref(), base)?;
+            if name.starts_with("list") {
+                let mut call_args = vec![self.res_id(r, idx.as_ref())?];
+                if args.is_empty() {
+                    call_args.push(Arm::str(&self.model.resources[r].api_version));
+                }
+                for a in args {
+                    call_args.push(self.arm(a, env)?);
+                }
+                return Ok(Arm::Call(name.to_string(), call_args));
+            }
+            if name == "getSecret" {
+                return Err(Diag::unsupported(name_span, "getSecret()"));
+            }
+        }
+        Err(Diag::new(ErrorKind::Type, name_span, format!("'{name}' is not a function available on this value")))
+    }
+
+    fn call(&self, name: &str, name_span: super::error::Span, args: &[Expr], env: &Env) -> DResult<Arm> {
+        let Some((kind, min, max)) = functions::lookup(name) else {
+            let hint = functions::suggest(name).map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
+            let kind = if self.model.lookup(name, env.res).is_some() { ErrorKind::Type } else { ErrorKind::Undefined };
+            return Err(Diag::new(kind, name_span, format!("'{name}' is not a known function{hint}")));
+        };
+        if args.len() < min || args.len() > max {
+            let expected = if min == max {
+                min.to_string()
+            } else if max == usize::MAX {
+                format!("at least {min}")
+            } else {
+                format!("{min} to {max}")
+            };
+            return Err(Diag::new(
+                ErrorKind::Type,
+                name_span,
+                format!("'{name}' expects {expected} argument(s) but got {}", args.len()),
+            ));
+        }
+        match kind {
+            Builtin::Any => self.arm(&args[0], env),
+            Builtin::Load => super::load::load(self, name, name_span, args),
+            Builtin::Unsupported => Err(Diag::unsupported(name_span, &format!("'{name}()'"))),
+            Builtin::Plain | Builtin::Runtime => {
+                let args = args.iter().map(|a| self.arm(a, env)).collect::<DResult<Vec<_>>>()?;
+                Ok(Arm::Call(name.to_string(), args))
+            }
+        }
+    }
+}
+
+pub fn undefined(name: &str, e: &Expr) -> Diag {
+    Diag::new(ErrorKind::Undefined, e.span, format!("the name '{name}' does not exist in the current context"))
+}

@@ -1,0 +1,387 @@
+//! Dependencies: variables that must be inlined, variable cycles, and implicit `dependsOn`.
+
+use super::arm::Arm;
+use super::ast::*;
+use super::convert::{Compiler, Env};
+use super::error::{DResult, Diag, ErrorKind};
+use super::functions::{self, Builtin};
+use super::model::{Model, Sym};
+use super::resources::Target;
+
+/// Calls `f` on every direct sub-expression of `e`, with the loop variables bound for bodies.
+fn children<'e>(e: &'e Expr, locals: &[String], f: &mut dyn FnMut(&'e Expr, &[String])) {
+    match &e.kind {
+        ExprKind::Interp { holes, .. } => holes.iter().for_each(|h| f(h, locals)),
+        ExprKind::Object(items) => {
+            for item in items {
+                if let ObjItem::Prop(p) = item {
+                    if let Some(k) = &p.key_expr {
+                        f(k, locals);
+                    }
+                    f(&p.value, locals);
+                }
+            }
+        }
+        ExprKind::Array(items) => items.iter().for_each(|i| f(i, locals)),
+        ExprKind::For(fe) => {
+            f(&fe.collection, locals);
+            let mut inner = locals.to_vec();
+            inner.extend(fe.item.iter().map(|(n, _)| n.clone()));
+            inner.extend(fe.index.iter().map(|(n, _)| n.clone()));
+            f(&fe.body, &inner);
+        }
+        ExprKind::If { cond, body } => {
+            f(cond, locals);
+            f(body, locals);
+        }
+        ExprKind::Call { args, .. } => args.iter().for_each(|a| f(a, locals)),
+        ExprKind::MethodCall { base, args, .. } => {
+            f(base, locals);
+            args.iter().for_each(|a| f(a, locals));
+        }
+        ExprKind::Member { base, .. } | ExprKind::Child { base, .. } => f(base, locals),
+        ExprKind::Index { base, index } => {
+            f(base, locals);
+            f(index, locals);
+        }
+        ExprKind::Unary { operand, .. } => f(operand, locals),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            f(lhs, locals);
+            f(rhs, locals);
+        }
+        ExprKind::Ternary { cond, then, other } => {
+            f(cond, locals);
+            f(then, locals);
+            f(other, locals);
+        }
+        ExprKind::Paren(inner) => f(inner, locals),
+        ExprKind::Str(_) | ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::Null | ExprKind::Ident(_) => {}
+    }
+}
+
+fn global(model: &Model<'_>, name: &str, locals: &[String]) -> Option<Sym> {
+    if locals.iter().any(|l| l == name) { None } else { model.globals.get(name).copied() }
+}
+
+/// Whether `e` mentions any of `names` as a plain identifier.
+fn mentions_any(e: &Expr, names: &[String]) -> bool {
+    if names.is_empty() {
+        return false;
+    }
+    if let ExprKind::Ident(n) = &e.kind
+        && names.contains(n)
+    {
+        return true;
+    }
+    let mut found = false;
+    children(e, &[], &mut |c, _| found = found || mentions_any(c, names));
+    found
+}
+
+/// Rejects variables whose values refer to themselves, directly or through other variables.
+pub fn check_variable_cycles(model: &Model<'_>) -> DResult<()> {
+    // 0 = unvisited, 1 = in progress, 2 = done
+    let mut state = vec![0u8; model.vars.len()];
+    for v in 0..model.vars.len() {
+        visit_var(model, v, &mut state)?;
+    }
+    Ok(())
+}
+
+fn visit_var(model: &Model<'_>, v: usize, state: &mut [u8]) -> DResult<()> {
+    if state[v] == 2 {
+        return Ok(());
+    }
+    state[v] = 1;
+    let mut refs = Vec::new();
+    collect_var_refs(model, &model.vars[v].value, &[], &mut refs);
+    for (w, span) in refs {
+        if state[w] == 1 {
+            return Err(Diag::new(
+                ErrorKind::Cycle,
+                span,
+                format!("the variable '{}' depends on itself through '{}'", model.vars[v].name, model.vars[w].name),
+            ));
+        }
+        visit_var(model, w, state)?;
+    }
+    state[v] = 2;
+    Ok(())
+}
+
+fn collect_var_refs(model: &Model<'_>, e: &Expr, locals: &[String], out: &mut Vec<(usize, super::error::Span)>) {
+    if let ExprKind::Ident(name) = &e.kind
+        && let Some(Sym::Var(w)) = global(model, name, locals)
+    {
+        out.push((w, e.span));
+    }
+    children(e, locals, &mut |c, l| collect_var_refs(model, c, l, out));
+}
+
+/// Which variables read runtime state (`reference`, `list*`, resource properties, module
+/// outputs) and therefore are inlined at each use instead of emitted.
+pub fn runtime_variables(model: &Model<'_>) -> Vec<bool> {
+    let mut memo: Vec<Option<bool>> = vec![None; model.vars.len()];
+    (0..model.vars.len()).map(|v| var_is_runtime(model, v, &mut memo)).collect()
+}
+
+fn var_is_runtime(model: &Model<'_>, v: usize, memo: &mut Vec<Option<bool>>) -> bool {
+    if let Some(known) = memo[v] {
+        return known;
+    }
+    memo[v] = Some(false);
+    let result = is_runtime(model, &model.vars[v].value, &[], memo);
+    memo[v] = Some(result);
+    result
+}
+
+fn is_runtime(model: &Model<'_>, e: &Expr, locals: &[String], memo: &mut Vec<Option<bool>>) -> bool {
+    let symbol = |x: &Expr| match &x.kind {
+        ExprKind::Ident(n) => global(model, n, locals),
+        ExprKind::Index { base, .. } => match &base.kind {
+            ExprKind::Ident(n) => global(model, n, locals),
+            _ => None,
+        },
+        ExprKind::Child { .. } => model.child_target(x, None),
+        _ => None,
+    };
+    match &e.kind {
+        ExprKind::Member { base, name } => match symbol(base) {
+            Some(Sym::Res(_)) => {
+                return !matches!(name.as_str(), "id" | "name" | "type" | "apiVersion")
+                    || matches!(&base.kind, ExprKind::Index { index, .. } if is_runtime(model, index, locals, memo));
+            }
+            Some(Sym::Module(_)) => return name != "name",
+            _ => {}
+        },
+        ExprKind::Ident(_) | ExprKind::Index { .. } | ExprKind::Child { .. } => match symbol(e) {
+            Some(Sym::Res(_)) | Some(Sym::Module(_)) => return true,
+            Some(Sym::Var(v)) if matches!(e.kind, ExprKind::Ident(_)) => {
+                return var_is_runtime(model, v, memo);
+            }
+            _ => {}
+        },
+        ExprKind::Call { name, .. } => {
+            if matches!(functions::lookup(name), Some((Builtin::Runtime, ..))) {
+                return true;
+            }
+        }
+        ExprKind::MethodCall { base, name, .. } => {
+            if matches!(symbol(base), Some(Sym::Res(_))) {
+                return true;
+            }
+            if matches!(functions::lookup(name), Some((Builtin::Runtime, ..))) {
+                return true;
+            }
+        }
+        _ => {}
+    }
+    let mut found = false;
+    children(e, locals, &mut |c, l| {
+        if !found {
+            found = is_runtime(model, c, l, memo);
+        }
+    });
+    found
+}
+
+/// One `dependsOn` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dep {
+    pub target: Target,
+    pub index: Option<Arm>,
+}
+
+impl Compiler<'_> {
+    /// The dependencies of a resource or module declaration, deduplicated, sorted by symbol.
+    pub fn dependencies(&self, t: Target) -> DResult<Vec<Dep>> {
+        let mut out = Vec::new();
+        let mut seen_vars = vec![false; self.model.vars.len()];
+        let mut seen_existing = vec![false; self.model.resources.len()];
+        match t {
+            Target::Res(r) => {
+                let res = &self.model.resources[r];
+                self.walk(&res.decl.value, &self.res_env(r, None)?, &mut out, &mut seen_vars, &mut seen_existing)?;
+                // Enclosing resources are dependencies; a `parent:` property is an ordinary reference.
+                let mut ancestor = res.lexical_parent;
+                while let Some(p) = ancestor {
+                    self.add_res(p, None, &mut out, &mut seen_vars, &mut seen_existing)?;
+                    ancestor = self.model.resources[p].lexical_parent;
+                }
+            }
+            Target::Module(m) => {
+                let module = &self.model.modules[m];
+                self.walk(&module.decl.value, &Env::default(), &mut out, &mut seen_vars, &mut seen_existing)?;
+            }
+        }
+        if let Some(d) = out.iter().find(|d| d.target == t) {
+            let span = match d.target {
+                Target::Res(r) => self.model.resources[r].decl.name_span,
+                Target::Module(m) => self.model.modules[m].decl.name_span,
+            };
+            return Err(Diag::new(ErrorKind::Cycle, span, "this declaration refers to itself"));
+        }
+        // A dependency on a whole collection makes indexed ones on the same collection redundant.
+        let whole: Vec<Target> = out.iter().filter(|d| d.index.is_none()).map(|d| d.target).collect();
+        out.retain(|d| d.index.is_none() || !whole.contains(&d.target));
+        out.sort_by_key(|d| self.symbol_name(d.target).to_lowercase());
+        Ok(out)
+    }
+
+    pub fn symbol_name(&self, t: Target) -> &str {
+        match t {
+            Target::Res(r) => &self.model.resources[r].decl.name,
+            Target::Module(m) => &self.model.modules[m].decl.name,
+        }
+    }
+
+    fn add_res(
+        &self,
+        r: usize,
+        index: Option<Arm>,
+        out: &mut Vec<Dep>,
+        seen_vars: &mut [bool],
+        seen_existing: &mut [bool],
+    ) -> DResult<()> {
+        let res = &self.model.resources[r];
+        if res.decl.existing {
+            if !seen_existing[r] {
+                seen_existing[r] = true;
+                self.walk(&res.decl.value, &self.res_env(r, None)?, out, seen_vars, seen_existing)?;
+                if let Some(p) = res.lexical_parent {
+                    self.add_res(p, None, out, seen_vars, seen_existing)?;
+                }
+            }
+            return Ok(());
+        }
+        let dep = Dep { target: Target::Res(r), index };
+        if !out.contains(&dep) {
+            out.push(dep);
+        }
+        Ok(())
+    }
+
+    fn walk(
+        &self,
+        e: &Expr,
+        env: &Env,
+        out: &mut Vec<Dep>,
+        seen_vars: &mut [bool],
+        seen_existing: &mut [bool],
+    ) -> DResult<()> {
+        match &e.kind {
+            ExprKind::Ident(name) if env.local(name).is_none() => {
+                match self.model.lookup(name, env.res) {
+                    Some(Sym::Var(v)) if !seen_vars[v] => {
+                        seen_vars[v] = true;
+                        self.walk(&self.model.vars[v].value, &Env::default(), out, seen_vars, seen_existing)?;
+                    }
+                    Some(Sym::Res(r)) => self.add_res(r, None, out, seen_vars, seen_existing)?,
+                    Some(Sym::Module(m)) => {
+                        let dep = Dep { target: Target::Module(m), index: None };
+                        if !out.contains(&dep) {
+                            out.push(dep);
+                        }
+                    }
+                    _ => {}
+                }
+                return Ok(());
+            }
+            ExprKind::Index { base, index } => {
+                if let Some((t, Some(idx))) = self.target(e, env)? {
+                    self.walk(index, env, out, seen_vars, seen_existing)?;
+                    let idx = if mentions_any(index, &env.property_locals) { None } else { Some(idx) };
+                    match t {
+                        Target::Res(r) => self.add_res(r, idx, out, seen_vars, seen_existing)?,
+                        Target::Module(_) => {
+                            let dep = Dep { target: t, index: idx };
+                            if !out.contains(&dep) {
+                                out.push(dep);
+                            }
+                        }
+                    }
+                    return Ok(());
+                }
+                let _ = base;
+            }
+            ExprKind::Child { .. } => {
+                if let Some((Target::Res(r), _)) = self.target(e, env)? {
+                    self.add_res(r, None, out, seen_vars, seen_existing)?;
+                }
+                return Ok(());
+            }
+            ExprKind::For(f) => {
+                self.walk(&f.collection, env, out, seen_vars, seen_existing)?;
+                let inner = self.loop_env(f, env, Arm::call("copyIndex", vec![]))?;
+                return self.walk(&f.body, &inner, out, seen_vars, seen_existing);
+            }
+            ExprKind::Object(items) => {
+                for item in items {
+                    let ObjItem::Prop(p) = item else { continue };
+                    if let Some(k) = &p.key_expr {
+                        self.walk(k, env, out, seen_vars, seen_existing)?;
+                    }
+                    if let ExprKind::For(f) = &p.value.kind {
+                        self.walk(&f.collection, env, out, seen_vars, seen_existing)?;
+                        let index = Arm::call("copyIndex", vec![Arm::str(&p.key)]);
+                        let mut inner = self.loop_env(f, env, index)?;
+                        inner.property_locals.extend(f.item.iter().chain(f.index.iter()).map(|(n, _)| n.clone()));
+                        self.walk(&f.body, &inner, out, seen_vars, seen_existing)?;
+                    } else {
+                        self.walk(&p.value, env, out, seen_vars, seen_existing)?;
+                    }
+                }
+                return Ok(());
+            }
+            _ => {}
+        }
+        let mut result = Ok(());
+        children(e, &[], &mut |c, _| {
+            if result.is_ok() {
+                result = self.walk(c, env, out, seen_vars, seen_existing);
+            }
+        });
+        result
+    }
+
+    /// Rejects resources and modules that depend on each other in a cycle.
+    pub fn check_dependency_cycles(&self, graph: &[(Target, Vec<Dep>)]) -> DResult<()> {
+        let find = |t: Target| graph.iter().position(|(x, _)| *x == t);
+        let mut state = vec![0u8; graph.len()];
+        fn visit(
+            i: usize,
+            graph: &[(Target, Vec<Dep>)],
+            state: &mut [u8],
+            find: &dyn Fn(Target) -> Option<usize>,
+        ) -> Result<(), usize> {
+            if state[i] == 2 {
+                return Ok(());
+            }
+            if state[i] == 1 {
+                return Err(i);
+            }
+            state[i] = 1;
+            for d in &graph[i].1 {
+                if let Some(j) = find(d.target) {
+                    visit(j, graph, state, find)?;
+                }
+            }
+            state[i] = 2;
+            Ok(())
+        }
+        for i in 0..graph.len() {
+            if let Err(j) = visit(i, graph, &mut state, &find) {
+                let (span, name) = match graph[j].0 {
+                    Target::Res(r) => (self.model.resources[r].decl.name_span, &self.model.resources[r].decl.name),
+                    Target::Module(m) => (self.model.modules[m].decl.name_span, &self.model.modules[m].decl.name),
+                };
+                return Err(Diag::new(
+                    ErrorKind::Cycle,
+                    span,
+                    format!("'{name}' depends on itself through a cycle of references"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

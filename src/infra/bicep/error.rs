@@ -1,0 +1,194 @@
+//! Compile errors: what went wrong, where (file:line:column) and a caret excerpt of the line.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// What kind of problem stopped the compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The text is not valid Bicep syntax.
+    Syntax,
+    /// A name that is not declared.
+    Undefined,
+    /// A name declared twice.
+    Duplicate,
+    /// Declarations that depend on each other in a cycle.
+    Cycle,
+    /// A value of the wrong type, or a call with the wrong arguments.
+    Type,
+    /// Anything else the official compiler rejects.
+    Invalid,
+    /// Valid Bicep outside the subset this compiler implements.
+    Unsupported,
+}
+
+impl ErrorKind {
+    fn label(self) -> &'static str {
+        match self {
+            ErrorKind::Syntax => "syntax error",
+            ErrorKind::Undefined => "undefined symbol",
+            ErrorKind::Duplicate => "duplicate name",
+            ErrorKind::Cycle => "cycle",
+            ErrorKind::Type => "type error",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// A diagnostic located in a source file.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    /// The source line and a caret line under the offending text.
+    pub excerpt: String,
+}
+
+/// Why a Bicep file did not compile.
+#[derive(Debug, thiserror::Error)]
+pub enum BicepError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Diagnostic(Box<Diagnostic>),
+}
+
+impl BicepError {
+    /// The diagnostic's kind; `None` for I/O failures.
+    pub fn kind(&self) -> Option<ErrorKind> {
+        match self {
+            BicepError::Io { .. } => None,
+            BicepError::Diagnostic(d) => Some(d.kind),
+        }
+    }
+
+    /// The diagnostic, when the error has a source location.
+    pub fn diagnostic(&self) -> Option<&Diagnostic> {
+        match self {
+            BicepError::Io { .. } => None,
+            BicepError::Diagnostic(d) => Some(d),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}\n{}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.kind.label(),
+            self.message,
+            self.excerpt
+        )
+    }
+}
+
+/// A byte range in one source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Span { start, end }
+    }
+
+    pub fn to(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+/// A problem found inside one file, before it is given the file's name and text.
+#[derive(Debug)]
+pub enum Diag {
+    At {
+        kind: ErrorKind,
+        span: Span,
+        message: String,
+    },
+    /// A complete error from another file (a module).
+    Done(BicepError),
+}
+
+impl Diag {
+    pub fn new(kind: ErrorKind, span: Span, message: impl Into<String>) -> Self {
+        Diag::At { kind, span, message: message.into() }
+    }
+
+    pub fn unsupported(span: Span, construct: &str) -> Self {
+        Diag::new(ErrorKind::Unsupported, span, format!("{construct} is not supported by mlops' native Bicep compiler"))
+    }
+
+    /// Attaches the file name and source text.
+    pub fn locate(self, path: &Path, text: &str) -> BicepError {
+        match self {
+            Diag::Done(err) => err,
+            Diag::At { kind, span, message } => {
+                let (line, column, excerpt) = excerpt(text, span);
+                BicepError::Diagnostic(Box::new(Diagnostic {
+                    kind,
+                    message,
+                    file: path.to_path_buf(),
+                    line,
+                    column,
+                    excerpt,
+                }))
+            }
+        }
+    }
+}
+
+pub type DResult<T> = Result<T, Diag>;
+
+/// Line and column (1-based, columns in characters) of `span.start`, with a caret excerpt.
+fn excerpt(text: &str, span: Span) -> (usize, usize, String) {
+    let start = floor_char(text, span.start.min(text.len()));
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line_no = text[..start].matches('\n').count() + 1;
+    let source_line = text[line_start..line_end].trim_end_matches('\r');
+    let column = text[line_start..start].chars().count() + 1;
+    let end = floor_char(text, span.end.clamp(start, line_end.max(start)));
+    let width = text[start..end].chars().count().max(1);
+    let gutter = format!("{line_no} | ");
+    let pad: String = text[line_start..start].chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+    let excerpt = format!("{gutter}{source_line}\n{}{pad}{}", " ".repeat(gutter.len()), "^".repeat(width));
+    (line_no, column, excerpt)
+}
+
+fn floor_char(text: &str, mut at: usize) -> usize {
+    while at > 0 && !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_points_at_the_column() {
+        let text = "param a string\nvar b = c\n";
+        let start = text.find('c').unwrap_or(0);
+        let err =
+            Diag::new(ErrorKind::Undefined, Span::new(start, start + 1), "no c").locate(Path::new("x.bicep"), text);
+        let d = err.diagnostic().expect("diagnostic");
+        assert_eq!((d.line, d.column), (2, 9));
+        assert_eq!(d.excerpt, "2 | var b = c\n            ^");
+        assert!(err.to_string().starts_with("x.bicep:2:9: undefined symbol: no c"));
+    }
+}

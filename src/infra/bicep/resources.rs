@@ -1,0 +1,265 @@
+//! Resource and module identity: names, `resourceId(...)` forms, scopes and loop elements.
+
+use super::arm::Arm;
+use super::ast::*;
+use super::convert::{Compiler, Env};
+use super::error::{DResult, Diag, ErrorKind};
+use super::model::{Model, Sym, TargetScope};
+
+/// A resource or module symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Res(usize),
+    Module(usize),
+}
+
+/// Where a resource or module is deployed, relative to the template's own scope.
+#[derive(Debug, Clone)]
+pub enum Placement {
+    /// The template's own scope.
+    Default,
+    /// An extension resource on another resource (its id).
+    Extension(Arm),
+    /// `resourceGroup(...)` with 0, 1 or 2 arguments.
+    ResourceGroup(Vec<Arm>),
+    /// `subscription(...)` with 0 or 1 arguments.
+    Subscription(Vec<Arm>),
+    Tenant,
+    /// `managementGroup(name)`.
+    ManagementGroup(Vec<Arm>),
+}
+
+impl Compiler<'_> {
+    /// The resource or module an expression names (`x`, `x[i]`, `a::b`), with the element index.
+    pub fn target(&self, e: &Expr, env: &Env) -> DResult<Option<(Target, Option<Arm>)>> {
+        match &e.kind {
+            ExprKind::Ident(name) if env.local(name).is_none() => Ok(match self.model.lookup(name, env.res) {
+                Some(Sym::Res(r)) => Some((Target::Res(r), None)),
+                Some(Sym::Module(m)) => Some((Target::Module(m), None)),
+                _ => None,
+            }),
+            ExprKind::Index { base, index } => {
+                if let ExprKind::Ident(_) | ExprKind::Child { .. } = &base.kind
+                    && let Some((t, None)) = self.target(base, env)?
+                {
+                    return Ok(Some((t, Some(self.arm(index, env)?))));
+                }
+                Ok(None)
+            }
+            ExprKind::Child { .. } => match self.model.child_target(e, env.res) {
+                Some(Sym::Res(r)) => Ok(Some((Target::Res(r), None))),
+                _ => Err(Diag::new(ErrorKind::Undefined, e.span, "this nested resource does not exist")),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    pub fn is_loop(&self, t: Target) -> bool {
+        match t {
+            Target::Res(r) => self.model.resources[r].for_loop.is_some(),
+            Target::Module(m) => self.model.modules[m].for_loop.is_some(),
+        }
+    }
+
+    pub fn check_index(&self, t: Target, idx: Option<&Arm>, e: &Expr) -> DResult<()> {
+        match (self.is_loop(t), idx.is_some()) {
+            (true, false) => Err(Diag::unsupported(e.span, "a whole resource or module collection used as a value")),
+            (false, true) => {
+                Err(Diag::new(ErrorKind::Type, e.span, "this resource or module is not a loop and cannot be indexed"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The environment of a resource's body, for the element at `idx` (`copyIndex()` if none).
+    pub fn res_env(&self, r: usize, idx: Option<&Arm>) -> DResult<Env> {
+        let res = &self.model.resources[r];
+        let base = Env { res: Some(r), ..Env::default() };
+        match res.for_loop {
+            Some(f) => {
+                let index = idx.cloned().unwrap_or_else(|| Arm::call("copyIndex", vec![]));
+                let mut outer = base.clone();
+                outer.res = res.lexical_parent;
+                let mut env = self.loop_env(f, &outer, index)?;
+                env.res = Some(r);
+                Ok(env)
+            }
+            None => Ok(base),
+        }
+    }
+
+    pub fn own_name(&self, r: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let res = &self.model.resources[r];
+        let Some(p) = prop(res.body, "name") else {
+            return Err(Diag::new(
+                ErrorKind::Type,
+                res.decl.name_span,
+                format!("the resource '{}' has no 'name'", res.decl.name),
+            ));
+        };
+        self.arm(&p.value, &self.res_env(r, idx)?)
+    }
+
+    /// The ancestors' and own name expressions, outermost first.
+    fn name_chain(&self, r: usize, idx: Option<&Arm>) -> DResult<Vec<Arm>> {
+        let mut chain = match self.model.resources[r].parent {
+            Some(p) => self.name_chain(p, None)?,
+            None => Vec::new(),
+        };
+        chain.push(self.own_name(r, idx)?);
+        Ok(chain)
+    }
+
+    /// The `name` a resource is emitted with.
+    pub fn res_name(&self, r: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let chain = self.name_chain(r, idx)?;
+        if chain.len() == 1 {
+            return Ok(chain.into_iter().next().unwrap_or(Arm::Null));
+        }
+        let fmt = (0..chain.len()).map(|i| format!("{{{i}}}")).collect::<Vec<_>>().join("/");
+        let mut args = vec![Arm::Str(fmt)];
+        args.extend(chain);
+        Ok(Arm::Call("format".into(), args))
+    }
+
+    fn segments(&self, r: usize, idx: Option<&Arm>) -> DResult<Vec<Arm>> {
+        let res = &self.model.resources[r];
+        if let Some(p) = res.parent {
+            let mut segs = self.segments(p, None)?;
+            segs.push(self.own_name(r, idx)?);
+            return Ok(segs);
+        }
+        let own = self.own_name(r, idx)?;
+        let n = Model::type_segments(&res.full_type);
+        if n <= 1 {
+            return Ok(vec![own]);
+        }
+        let split = Arm::call("split", vec![own, Arm::str("/")]);
+        Ok((0..n).map(|i| split.clone().index(Arm::Int(i as i64))).collect())
+    }
+
+    /// Where a resource lives; children live where their parent lives.
+    pub fn res_placement(&self, r: usize) -> DResult<Placement> {
+        let res = &self.model.resources[r];
+        if let Some(p) = res.parent {
+            return self.res_placement(p);
+        }
+        match prop(res.body, "scope") {
+            None => Ok(Placement::Default),
+            Some(p) => self.placement(&p.value, &self.res_env(r, None)?, true),
+        }
+    }
+
+    /// Interprets a `scope:` value.
+    pub fn placement(&self, e: &Expr, env: &Env, resource: bool) -> DResult<Placement> {
+        if let Some((t, idx)) = self.target(e, env)? {
+            return match t {
+                Target::Res(s) if resource => {
+                    self.check_index(t, idx.as_ref(), e)?;
+                    Ok(Placement::Extension(self.res_id(s, idx.as_ref())?))
+                }
+                Target::Res(s)
+                    if self.model.resources[s].full_type.eq_ignore_ascii_case("Microsoft.Resources/resourceGroups") =>
+                {
+                    self.check_index(t, idx.as_ref(), e)?;
+                    Ok(Placement::ResourceGroup(vec![self.res_name(s, idx.as_ref())?]))
+                }
+                _ => Err(Diag::unsupported(e.span, "this module scope")),
+            };
+        }
+        let (name, args) = match &e.kind {
+            ExprKind::Call { name, args, .. } => (name.as_str(), args),
+            ExprKind::MethodCall { base, name, args, .. } if matches!(&base.kind, ExprKind::Ident(ns) if ns == "az") => {
+                (name.as_str(), args)
+            }
+            _ => return Err(Diag::unsupported(e.span, "this scope expression")),
+        };
+        let args = args.iter().map(|a| self.arm(a, env)).collect::<DResult<Vec<_>>>()?;
+        match name {
+            "resourceGroup" if args.len() <= 2 => Ok(Placement::ResourceGroup(args)),
+            "subscription" if args.len() <= 1 => Ok(Placement::Subscription(args)),
+            "tenant" if args.is_empty() => Ok(Placement::Tenant),
+            "managementGroup" if args.len() == 1 => Ok(Placement::ManagementGroup(args)),
+            _ => Err(Diag::unsupported(e.span, "this scope expression")),
+        }
+    }
+
+    /// `resourceId(...)` (or the scope-specific form) of the resource element `idx`.
+    pub fn res_id(&self, r: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let res = &self.model.resources[r];
+        let mut tail = vec![Arm::str(&res.full_type)];
+        tail.extend(self.segments(r, idx)?);
+        let placement = self.res_placement(r)?;
+        self.scoped_id(&placement, tail, res.decl.name_span)
+    }
+
+    fn scoped_id(&self, placement: &Placement, tail: Vec<Arm>, span: super::error::Span) -> DResult<Arm> {
+        let with = |name: &str, mut head: Vec<Arm>| {
+            head.extend(tail.clone());
+            Arm::Call(name.to_string(), head)
+        };
+        let rg_scope = |args: &[Arm]| {
+            let (sub, rg) = match args {
+                [rg] => (Arm::call("subscription", vec![]).prop("subscriptionId"), rg.clone()),
+                [sub, rg] => (sub.clone(), rg.clone()),
+                _ => (Arm::Null, Arm::Null),
+            };
+            Arm::call("format", vec![Arm::str("/subscriptions/{0}/resourceGroups/{1}"), sub, rg])
+        };
+        Ok(match (placement, self.model.scope) {
+            (Placement::Default, TargetScope::ResourceGroup)
+            | (Placement::ResourceGroup(_), TargetScope::ResourceGroup)
+                if matches!(placement, Placement::Default)
+                    || matches!(placement, Placement::ResourceGroup(a) if a.is_empty()) =>
+            {
+                with("resourceId", vec![])
+            }
+            (Placement::Default, TargetScope::Subscription)
+            | (Placement::Subscription(_), TargetScope::Subscription)
+                if matches!(placement, Placement::Default)
+                    || matches!(placement, Placement::Subscription(a) if a.is_empty()) =>
+            {
+                with("subscriptionResourceId", vec![])
+            }
+            (Placement::Default, TargetScope::Tenant) | (Placement::Tenant, _) => with("tenantResourceId", vec![]),
+            (Placement::Extension(id), _) => with("extensionResourceId", vec![id.clone()]),
+            (Placement::ResourceGroup(args), _) if !args.is_empty() => {
+                with("extensionResourceId", vec![rg_scope(args)])
+            }
+            (Placement::Subscription(args), _) => with("subscriptionResourceId", args.clone()),
+            _ => return Err(Diag::unsupported(span, "a resource at this scope")),
+        })
+    }
+
+    pub fn module_env(&self, m: usize, idx: Option<&Arm>) -> DResult<Env> {
+        match self.model.modules[m].for_loop {
+            Some(f) => {
+                let index = idx.cloned().unwrap_or_else(|| Arm::call("copyIndex", vec![]));
+                self.loop_env(f, &Env::default(), index)
+            }
+            None => Ok(Env::default()),
+        }
+    }
+
+    pub fn module_name(&self, m: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let module = &self.model.modules[m];
+        let Some(p) = prop(module.body, "name") else {
+            return Err(Diag::unsupported(module.decl.name_span, "a module without a 'name'"));
+        };
+        self.arm(&p.value, &self.module_env(m, idx)?)
+    }
+
+    pub fn module_placement(&self, m: usize) -> DResult<Placement> {
+        match prop(self.model.modules[m].body, "scope") {
+            None => Ok(Placement::Default),
+            Some(p) => self.placement(&p.value, &self.module_env(m, None)?, false),
+        }
+    }
+
+    /// The deployment resource id of a module element.
+    pub fn module_id(&self, m: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let tail = vec![Arm::str("Microsoft.Resources/deployments"), self.module_name(m, idx)?];
+        let placement = self.module_placement(m)?;
+        self.scoped_id(&placement, tail, self.model.modules[m].decl.name_span)
+    }
+}

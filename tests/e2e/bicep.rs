@@ -1,0 +1,269 @@
+//! Native Bicep: conformance with the official compiler's outputs, diagnostics, and the CLI.
+
+use std::path::{Path, PathBuf};
+
+use mlops::infra::bicep::{self, ErrorKind, compare};
+use serde_json::Value;
+
+fn corpus() -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bicep-corpus");
+    dir.is_dir().then_some(dir)
+}
+
+/// The entry directories `depth` levels under `root` that hold a `main.bicep`, sorted.
+fn entries(root: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut level = vec![root.to_path_buf()];
+    for _ in 0..depth {
+        let mut next = Vec::new();
+        for dir in &level {
+            if let Ok(read) = std::fs::read_dir(dir) {
+                next.extend(read.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+            }
+        }
+        level = next;
+    }
+    let mut out: Vec<PathBuf> = level.into_iter().filter(|d| d.join("main.bicep").is_file()).collect();
+    out.sort();
+    out
+}
+
+#[derive(Default)]
+struct Report {
+    equal: Vec<String>,
+    unsupported: Vec<(String, String)>,
+    different: Vec<(String, String)>,
+    rejected: Vec<(String, String)>,
+    /// Entries the corpus cannot check: a file they load is not part of it.
+    missing_input: Vec<(String, String)>,
+    accepted_invalid: Vec<String>,
+}
+
+fn run(root: &Path, part: &str, depth: usize) -> Report {
+    let mut report = Report::default();
+    for dir in entries(&root.join(part), depth) {
+        let name = dir.strip_prefix(root).unwrap_or(&dir).display().to_string();
+        let expected_path = dir.join("main.json");
+        let result = bicep::compile_file(&dir.join("main.bicep"));
+        if !expected_path.is_file() {
+            match result {
+                Ok(_) => report.accepted_invalid.push(name),
+                Err(e) => report.rejected.push((name, first_line(&e.to_string()))),
+            }
+            continue;
+        }
+        let expected: Value =
+            match std::fs::read_to_string(&expected_path).ok().and_then(|t| serde_json::from_str(&t).ok()) {
+                Some(v) => v,
+                None => panic!("unreadable {}", expected_path.display()),
+            };
+        match result {
+            Ok(actual) => {
+                if compare::equivalent(&actual, &expected) {
+                    report.equal.push(name);
+                } else {
+                    let (mut a, mut b) = (actual, expected);
+                    compare::normalise(&mut a);
+                    compare::normalise(&mut b);
+                    let d = compare::first_difference(&a, &b).unwrap_or_default();
+                    report.different.push((name, d));
+                }
+            }
+            Err(e) if e.to_string().contains("cannot read '") => {
+                report.missing_input.push((name, first_line(&e.to_string())));
+            }
+            Err(e) if e.kind() == Some(ErrorKind::Unsupported) => {
+                report.unsupported.push((name, first_line(&e.to_string())));
+            }
+            Err(e) => report.different.push((name, format!("rejected: {}", first_line(&e.to_string())))),
+        }
+    }
+    report
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().to_string()
+}
+
+fn print(part: &str, r: &Report) {
+    eprintln!(
+        "bicep conformance [{part}]: {} equal, {} unsupported, {} different, {} invalid rejected, {} invalid accepted, {} missing a loaded file",
+        r.equal.len(),
+        r.unsupported.len(),
+        r.different.len(),
+        r.rejected.len(),
+        r.accepted_invalid.len(),
+        r.missing_input.len()
+    );
+    for (n, why) in &r.missing_input {
+        eprintln!("  missing file {n}: {why}");
+    }
+    for (n, why) in &r.unsupported {
+        eprintln!("  unsupported  {n}: {why}");
+    }
+    for (n, why) in &r.different {
+        eprintln!("  DIFFERENT    {n}: {why}");
+    }
+    for n in &r.accepted_invalid {
+        eprintln!("  ACCEPTED INVALID {n}");
+    }
+}
+
+#[test]
+fn corpus_conformance() {
+    let Some(root) = corpus() else {
+        eprintln!("SKIPPED: ../shared/bicep-corpus is absent; the Bicep conformance test did not run");
+        return;
+    };
+    let user = run(&root, "user_submitted", 2);
+    let base = run(&root, "baselines", 1);
+    print("user_submitted", &user);
+    print("baselines", &base);
+    assert!(user.different.is_empty(), "user_submitted entries compiled differently");
+    assert!(base.different.is_empty(), "baselines compiled differently");
+    assert!(base.accepted_invalid.is_empty(), "invalid baselines were accepted");
+    let total = user.equal.len() + user.unsupported.len();
+    assert!(total > 0, "no user_submitted entries found");
+    assert!(
+        user.equal.len() * 10 >= total * 9,
+        "only {} of {} user_submitted entries are equal (90% required)",
+        user.equal.len(),
+        total
+    );
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bicep/mlops-environment")
+}
+
+fn compile_text(text: &str) -> Result<Value, bicep::BicepError> {
+    bicep::compile_str(Path::new("test.bicep"), text)
+}
+
+#[test]
+fn mlops_environment_template_matches_its_golden() {
+    let actual = bicep::compile_file(&fixture().join("main.bicep")).expect("compiles");
+    let golden: Value = serde_json::from_str(&std::fs::read_to_string(fixture().join("main.json")).expect("golden"))
+        .expect("golden json");
+    assert!(compare::equivalent(&actual, &golden), "{:?}", compare::first_difference(&actual, &golden));
+    // The shape the project's own template relies on.
+    let text = actual.to_string();
+    assert!(text.contains("uniqueString(resourceGroup().id)"));
+    assert!(text.contains("'2023-04-01', 'full').identity.principalId"));
+}
+
+#[test]
+fn cli_build_writes_json_beside_the_input() {
+    let ws = crate::support::Workspace::new();
+    let src = ws.path().join("main.bicep");
+    std::fs::copy(fixture().join("main.bicep"), &src).expect("copy");
+    let out = ws.run(&["infra", "build", "main.bicep"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let written = std::fs::read_to_string(ws.path().join("main.json")).expect("main.json written");
+    assert!(written.starts_with("{\n  \"$schema\""), "two-space indented JSON");
+    assert!(written.ends_with("}\n"));
+    let written: Value = serde_json::from_str(&written).expect("json");
+    let expected = bicep::compile_file(&src).expect("compiles");
+    assert_eq!(written, expected);
+
+    let out = ws.run(&["infra", "build", "main.bicep", "--stdout"]);
+    assert!(out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("stdout is the template");
+    assert_eq!(printed, expected);
+
+    let out = ws.run(&["infra", "build", "main.bicep", "--outfile", "out.json", "-o", "json"]);
+    assert!(out.status.success());
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("json summary");
+    assert_eq!(summary["resources"], 6);
+    assert!(ws.path().join("out.json").is_file());
+}
+
+#[test]
+fn cli_reports_invalid_bicep_with_location_and_exit_code_6() {
+    let ws = crate::support::Workspace::new();
+    std::fs::write(ws.path().join("bad.bicep"), "param a string\noutput o string = missing\n").expect("write");
+    let out = ws.run(&["infra", "build", "bad.bicep"]);
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.bicep:2:19"), "{stderr}");
+    assert!(stderr.contains("the name 'missing' does not exist"), "{stderr}");
+    assert!(stderr.contains("2 | output o string = missing"), "{stderr}");
+    assert!(stderr.contains("^^^^^^^"), "{stderr}");
+    assert!(!ws.path().join("bad.json").exists(), "no output for invalid input");
+
+    let out = ws.run(&["infra", "build", "nope.bicep"]);
+    assert_eq!(out.status.code(), Some(6));
+}
+
+#[test]
+fn diagnostics_name_the_problem_and_its_position() {
+    let cases: &[(&str, ErrorKind, (usize, usize))] = &[
+        ("var a = 'x'\nvar a = 'y'\n", ErrorKind::Duplicate, (2, 5)),
+        ("var a = b\nvar b = a\n", ErrorKind::Cycle, (2, 9)),
+        ("param p int = 'text'\n", ErrorKind::Type, (1, 15)),
+        ("var x = toLowerr('A')\n", ErrorKind::Undefined, (1, 9)),
+        ("var x = length('a', 'b')\n", ErrorKind::Type, (1, 9)),
+        ("var x = (1 + \n", ErrorKind::Syntax, (2, 1)),
+        ("var s = 'abc\n", ErrorKind::Syntax, (1, 9)),
+        ("func f() string => 'x'\n", ErrorKind::Unsupported, (1, 1)),
+        ("type t = string\n", ErrorKind::Unsupported, (1, 1)),
+        ("var x = map([1], i => i)\n", ErrorKind::Unsupported, (1, 18)),
+        ("module m 'br:x.azurecr.io/m:1' = {\n  name: 'm'\n}\n", ErrorKind::Unsupported, (1, 10)),
+        (
+            "resource a 'A.B/c@2020-01-01' = {\n  name: b.name\n}\nresource b 'A.B/c@2020-01-01' = {\n  name: a.name\n}\n",
+            ErrorKind::Cycle,
+            (1, 10),
+        ),
+    ];
+    for (text, kind, (line, column)) in cases {
+        let err = compile_text(text).expect_err(text);
+        let d = err.diagnostic().expect("located");
+        assert_eq!(d.kind, *kind, "{text}: {err}");
+        assert_eq!((d.line, d.column), (*line, *column), "{text}: {err}");
+        assert!(d.excerpt.contains('^'), "{err}");
+    }
+}
+
+#[test]
+fn unsupported_errors_name_the_construct() {
+    let err = compile_text("var x = [1, 2]\nvar y = x[^1]\n").expect_err("from-end index");
+    assert_eq!(err.kind(), Some(ErrorKind::Unsupported));
+    assert!(err.to_string().contains("from-end index"), "{err}");
+    assert!(err.to_string().contains("test.bicep:2:11"), "{err}");
+}
+
+#[test]
+fn truncated_corpus_files_give_errors_not_panics() {
+    let Some(root) = corpus() else {
+        eprintln!("SKIPPED: ../shared/bicep-corpus is absent; the truncation test did not run");
+        return;
+    };
+    let mut files = Vec::new();
+    let mut stack = vec![root];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "bicep") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 100);
+    let mut compiled = 0;
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let len = text.len();
+        for cut in [1, 7, len / 5, len / 3, len / 2, 2 * len / 3, len.saturating_sub(3)] {
+            let mut at = cut.min(len);
+            while at > 0 && !text.is_char_boundary(at) {
+                at -= 1;
+            }
+            // Must return (Ok or Err) rather than panic or hang.
+            if bicep::compile_str(file, &text[..at]).is_ok() {
+                compiled += 1;
+            }
+        }
+    }
+    assert!(compiled < files.len() * 7, "truncation must break most files");
+}
