@@ -10,7 +10,7 @@ use crate::env_vars;
 use crate::ml::params::{TrainingParams, parse_overrides, read_parameters_file};
 use crate::ml::split::TestSize;
 use crate::ml::train::{Provenance, TrainRequest};
-use crate::tracking::TrackingUri;
+use crate::tracking::{ModelRef, ResolvedModel, TrackingUri, resolve_model};
 
 /// The project file's name, searched for from the current directory upwards.
 pub const PROJECT_FILE: &str = "mlops.toml";
@@ -104,6 +104,14 @@ impl ProjectFile {
             None => Ok(TrackingUri::default_local()),
         }
     }
+}
+
+/// The model a `--model` value names: a directory, or a URI looked up in the tracking store given
+/// by the flag, `MLFLOW_TRACKING_URI` or the project file.
+pub fn model(model: &str, tracking_flag: Option<&str>) -> anyhow::Result<ResolvedModel> {
+    let model = ModelRef::parse(model)?;
+    let tracking = project_file()?.tracking_uri(tracking_flag)?;
+    Ok(resolve_model(&model, &tracking)?)
 }
 
 /// Resolved settings of `mlops train`.

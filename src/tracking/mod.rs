@@ -3,11 +3,13 @@
 
 mod local;
 mod model_ref;
+mod resolve;
 mod types;
 mod uri;
 
 pub use local::LocalStore;
-pub use model_ref::ModelRef;
+pub use model_ref::{ModelRef, VersionSelector};
+pub use resolve::{ResolvedModel, resolve_model};
 pub use types::{DatasetInput, Experiment, Metric, Run, RunInfo, RunStatus};
 pub use uri::TrackingUri;
 
@@ -30,6 +32,8 @@ pub enum StoreError {
     ExperimentNotFound { name: String, store: String },
     #[error("invalid tracking URI {uri:?}: {message}")]
     InvalidUri { uri: String, message: String },
+    #[error("{what}: {message}")]
+    Unsupported { what: String, message: String },
     #[error("invalid {what} {value:?}: {message}")]
     InvalidValue {
         what: &'static str,
@@ -47,7 +51,9 @@ impl StoreError {
             StoreError::RunNotFound { .. } | StoreError::ExperimentNotFound { .. } => {
                 exit::NOT_FOUND
             }
-            StoreError::InvalidUri { .. } | StoreError::InvalidValue { .. } => exit::USAGE,
+            StoreError::InvalidUri { .. }
+            | StoreError::InvalidValue { .. }
+            | StoreError::Unsupported { .. } => exit::USAGE,
         }
     }
 }
