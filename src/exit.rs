@@ -2,12 +2,16 @@
 //!
 //! The numbers are documented in the README and are stable: CI scripts branch on them.
 
+use crate::azure::blob::BlobError;
 use crate::data::DataError;
 use crate::ml::model::ModelError;
 use crate::ml::params::ParamsError;
 use crate::ml::ridge::RidgeError;
 use crate::ml::split::SplitError;
 use crate::ml::train::TrainError;
+use crate::serve::ServeError;
+use crate::serve::request_log::RequestLogError;
+use crate::serve::smoke::SmokeError;
 use crate::settings::SettingsError;
 use crate::tracking::StoreError;
 
@@ -67,6 +71,18 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         return Some(err.exit_code());
     }
     if let Some(err) = cause.downcast_ref::<StoreError>() {
+        return Some(err.exit_code());
+    }
+    if let Some(err) = cause.downcast_ref::<ServeError>() {
+        return Some(err.exit_code());
+    }
+    if let Some(err) = cause.downcast_ref::<RequestLogError>() {
+        return Some(err.exit_code());
+    }
+    if let Some(err) = cause.downcast_ref::<BlobError>() {
+        return Some(err.exit_code());
+    }
+    if let Some(err) = cause.downcast_ref::<SmokeError>() {
         return Some(err.exit_code());
     }
     if cause.downcast_ref::<UsageError>().is_some() {

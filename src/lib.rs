@@ -3,6 +3,7 @@
 //! The binary is a thin shell over [`run`]; everything else is library code so that tests and
 //! benches can drive it directly.
 
+pub mod azure;
 pub mod cli;
 pub mod commands;
 pub mod data;
@@ -11,6 +12,8 @@ pub mod exit;
 pub mod logging;
 pub mod ml;
 pub mod output;
+pub mod secret;
+pub mod serve;
 pub mod settings;
 pub mod tracking;
 

@@ -2,6 +2,8 @@
 
 mod predict;
 mod runs;
+mod serve;
+mod smoke_test;
 mod train;
 
 use crate::cli::{Cli, Command};
@@ -13,5 +15,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Train(args) => train::run(args, global).await,
         Command::Predict(args) => predict::run(args, global).await,
         Command::Runs(command) => runs::run(command, global).await,
+        Command::Serve(args) => serve::run(args, global).await,
+        Command::SmokeTest(args) => smoke_test::run(args, global).await,
     }
 }

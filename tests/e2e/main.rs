@@ -5,6 +5,9 @@
 
 mod predict;
 mod runs;
+mod serve;
+mod servers;
+mod smoke_test;
 mod support;
 mod train;
 mod train_errors;

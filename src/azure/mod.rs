@@ -1,0 +1,3 @@
+//! Azure service clients.
+
+pub mod blob;
