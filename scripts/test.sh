@@ -31,5 +31,8 @@ export MLOPS_TEST_PYTHON="$VENV/bin/python"
 export MLOPS_TEST_AZURITE="$TOOLS/node_modules/.bin/azurite-blob"
 export PATH="$VENV/bin:$PATH"
 
+echo "== hadolint Dockerfile" >&2
+"$VENV/bin/hadolint" Dockerfile
+
 echo "== cargo test" >&2
 cargo test --locked --all-targets "$@"

@@ -224,6 +224,7 @@ const SMOKE_TEST_EXAMPLES: &str = "\
 Examples:
   mlops smoke-test --url http://127.0.0.1:5001/score
   mlops smoke-test --url https://<service>.azurecontainer.io/score --key \"$SCORING_KEY\" --timeout 300
+  mlops smoke-test --get --url http://127.0.0.1:5001/ready --timeout 4     (container HEALTHCHECK)
 
 Sends {\"data\": [[1,2,3,4,5,6,7,8,9,10],[10,9,8,7,6,5,4,3,2,1]]} with a traceparent until the
 service answers, and passes when it returns {\"result\": [two finite numbers]}. Exit codes: 0 passed,
@@ -241,4 +242,7 @@ pub struct SmokeTestArgs {
     /// Seconds to wait for the service to answer.
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub timeout: f64,
+    /// Only GET the URL as given and expect a 2xx (a container health check for any model).
+    #[arg(long)]
+    pub get: bool,
 }

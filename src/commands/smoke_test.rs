@@ -6,7 +6,7 @@ use crate::cli::{GlobalArgs, SmokeTestArgs};
 use crate::exit::UsageError;
 use crate::output;
 use crate::secret::Secret;
-use crate::serve::smoke::{self, SmokeOptions};
+use crate::serve::smoke::{self, Probe, SmokeOptions};
 
 pub async fn run(args: &SmokeTestArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
@@ -20,9 +20,16 @@ pub async fn run(args: &SmokeTestArgs, global: &GlobalArgs) -> anyhow::Result<u8
         url: args.url.clone(),
         key: args.key.clone().map(Secret::new),
         timeout: Duration::from_secs_f64(args.timeout),
+        probe: if args.get { Probe::Get } else { Probe::Score },
     };
     let report = smoke::run(&options).await?;
     output::emit(global.output, &report, || {
+        if args.get {
+            return format!(
+                "{} is up ({} attempt(s), {} ms)",
+                report.url, report.attempts, report.elapsed_ms
+            );
+        }
         format!(
             "smoke test passed: {} answered {:?} ({} attempt(s), {} ms, traceparent {})",
             report.url, report.results, report.attempts, report.elapsed_ms, report.traceparent

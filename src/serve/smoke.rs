@@ -24,6 +24,16 @@ pub struct SmokeOptions {
     pub key: Option<Secret>,
     /// How long to wait for the service to answer.
     pub timeout: Duration,
+    pub probe: Probe,
+}
+
+/// What counts as passing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Probe {
+    /// POST the reference's sample and check two finite results (the reference's smoke test).
+    Score,
+    /// GET the URL as given and expect a 2xx: a container health check, whatever the model.
+    Get,
 }
 
 /// A passed smoke test.
@@ -108,7 +118,13 @@ pub fn new_traceparent() -> String {
 
 /// Runs the smoke test.
 pub async fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
-    let url = scoring_url(&options.url)?;
+    let url = match options.probe {
+        Probe::Score => scoring_url(&options.url)?,
+        Probe::Get => Url::parse(&options.url).map_err(|e| SmokeError::InvalidUrl {
+            url: options.url.clone(),
+            message: e.to_string(),
+        })?,
+    };
     let shown = {
         let mut u = url.clone();
         u.set_query(None);
@@ -127,11 +143,13 @@ pub async fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
     loop {
         attempts += 1;
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let mut request = client
-            .post(url.clone())
+        let request = match options.probe {
+            Probe::Score => client.post(url.clone()).json(&sample()),
+            Probe::Get => client.get(url.clone()),
+        };
+        let mut request = request
             .timeout(remaining.clamp(Duration::from_millis(100), ATTEMPT_TIMEOUT))
-            .header("traceparent", &traceparent)
-            .json(&sample());
+            .header("traceparent", &traceparent);
         if let Some(key) = &options.key {
             request = request.bearer_auth(key.expose());
         }
@@ -145,7 +163,11 @@ pub async fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
                     .map(str::to_string);
                 let body = response.text().await.unwrap_or_default();
                 if status.is_success() {
-                    let results = check_output(&body).map_err(|problem| SmokeError::BadOutput {
+                    let results = match options.probe {
+                        Probe::Score => check_output(&body),
+                        Probe::Get => Ok(Vec::new()),
+                    }
+                    .map_err(|problem| SmokeError::BadOutput {
                         url: shown.clone(),
                         problem,
                         body: truncate(&body),

@@ -32,6 +32,17 @@ fn passes_against_mlops_serve_and_matches_its_answer() {
             .is_some_and(|t| t.starts_with("00-"))
     );
     assert!(report["request_id"].is_string());
+    // --get only checks the URL answers 2xx, as the image's HEALTHCHECK does.
+    let out = ws.run(&["smoke-test", "--get", "--url", &server.url("/ready")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("/ready is up"));
+    let out = ws.run(&["smoke-test", "--get", "--url", &server.url("/score")]);
+    assert_eq!(
+        out.status.code(),
+        Some(9),
+        "GET /score is 405: {}",
+        stderr(&out)
+    );
     // A URL without a path means /score; text output says it passed.
     let out = ws.run(&["smoke-test", "--url", &server.base]);
     assert!(out.status.success(), "{}", stderr(&out));
