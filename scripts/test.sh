@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. Installs what the tests need first, idempotently:
 #   - a Python virtualenv (.venv) with the pinned reference packages (scripts/requirements-test.txt)
+#   - Azurite, the Azure Storage emulator, from npm into .test-tools (the blob request-log tests
+#     start it themselves on a free 127.0.0.1 port)
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +18,21 @@ if ! cmp -s "$REQUIREMENTS" "$VENV/.installed-requirements" 2>/dev/null; then
   cp "$REQUIREMENTS" "$VENV/.installed-requirements"
 fi
 
+TOOLS="$PWD/.test-tools"
+AZURITE_VERSION=3.35.0
+if [ "$(cat "$TOOLS/.azurite-version" 2>/dev/null)" != "$AZURITE_VERSION" ]; then
+  echo "== installing Azurite $AZURITE_VERSION in $TOOLS" >&2
+  mkdir -p "$TOOLS"
+  npm install --prefix "$TOOLS" --no-audit --no-fund --silent "azurite@$AZURITE_VERSION"
+  echo "$AZURITE_VERSION" > "$TOOLS/.azurite-version"
+fi
+
 export MLOPS_TEST_PYTHON="$VENV/bin/python"
+export MLOPS_TEST_AZURITE="$TOOLS/node_modules/.bin/azurite-blob"
 export PATH="$VENV/bin:$PATH"
+
+echo "== hadolint Dockerfile" >&2
+"$VENV/bin/hadolint" Dockerfile
 
 echo "== cargo test" >&2
 cargo test --locked --all-targets "$@"

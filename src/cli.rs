@@ -24,6 +24,8 @@ Examples:
   mlops predict --model mlruns/0/<run>/artifacts/model --data data/diabetes.csv
   mlops runs list
   mlops infra deploy -g rg-mlops -f environment_setup/src/main.json -p @environment_setup/src/parameters.json
+  mlops serve --model runs:/<run-id>/model
+  mlops smoke-test --url http://127.0.0.1:5001/score
 
 Exit codes: 0 ok, 1 internal, 2 usage, 3 gate not better, 4 what-if changes,
 5 data check failed, 6 bad input file, 7 training impossible, 8 not found,
@@ -57,6 +59,12 @@ pub enum Command {
     /// Provision Azure infrastructure from ARM/Bicep templates (build, deploy, validate, what-if, show, cancel).
     #[command(subcommand, after_help = INFRA_EXAMPLES)]
     Infra(InfraCommand),
+    /// Serve a model over HTTP (MLOpsPython's /score and MLflow's /invocations).
+    #[command(after_help = SERVE_EXAMPLES)]
+    Serve(ServeArgs),
+    /// Check a deployed scoring service answers the reference's sample request.
+    #[command(after_help = SMOKE_TEST_EXAMPLES)]
+    SmokeTest(SmokeTestArgs),
 }
 
 const TRAIN_EXAMPLES: &str = "\
@@ -381,4 +389,89 @@ pub struct InfraBuildArgs {
     /// Write the template to stdout instead of a file.
     #[arg(long)]
     pub stdout: bool,
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  mlops serve --model mlruns/0/<run-id>/artifacts/model
+  mlops serve --model runs:/<run-id>/model --host 0.0.0.0 --port 8080 --workers 4
+  mlops serve --model /model --request-log /var/log/mlops
+  AZURE_STORAGE_CONNECTION_STRING=... mlops serve --model /model --request-log blob:requests/diabetes
+  MLOPS_REQUEST_LOG_SAS='sv=...&sig=...' mlops serve --model /model \\
+      --request-log https://acct.blob.core.windows.net/requests/diabetes
+
+Routes: POST /score, POST /invocations, GET /health, /ready, /ping, /version, /metrics, /swagger.json.
+SIGTERM or Ctrl-C stops accepting, finishes in-flight requests and flushes the request log.";
+
+/// `mlops serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Model: a model directory or runs:/RUN_ID/model (models:/NAME@ALIAS once the registry lands).
+    #[arg(long, value_name = "MODEL", env = env_vars::MLOPS_MODEL)]
+    pub model: String,
+    /// Address to listen on (0.0.0.0 in a container).
+    #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
+    pub host: std::net::IpAddr,
+    /// Port to listen on (0 picks a free one; the address is printed on stderr).
+    #[arg(long, value_name = "PORT", default_value_t = 5001)]
+    pub port: u16,
+    /// Worker threads [default: the number of CPUs].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
+    /// Most rows one request may score (more is refused with 413).
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_batch_rows: u64,
+    /// Largest request body in bytes (larger is refused with 413).
+    #[arg(long, value_name = "N", default_value_t = 10 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_body_bytes: u64,
+    /// Log every scored request to DIR (JSON Lines), blob:CONTAINER[/PREFIX] (with a connection
+    /// string) or https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX] (with a SAS or a
+    /// connection string).
+    #[arg(long, value_name = "DEST", env = env_vars::MLOPS_REQUEST_LOG)]
+    pub request_log: Option<String>,
+    /// Request records that may wait for the writer; more are dropped and counted in /metrics.
+    #[arg(long, value_name = "N", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_log_queue: u64,
+    /// Seconds between blob uploads (one blob per interval).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub request_log_interval: f64,
+    /// JSON Lines files rotate, and blobs are cut, at this many bytes.
+    #[arg(long, value_name = "N", default_value_t = 16 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_log_max_bytes: u64,
+    /// Storage connection string for blob request logs.
+    #[arg(long, value_name = "STRING", env = env_vars::AZURE_STORAGE_CONNECTION_STRING, hide_env_values = true)]
+    pub storage_connection_string: Option<String>,
+    /// SAS token (query string) for an https:// blob request log.
+    #[arg(long, value_name = "SAS", env = env_vars::MLOPS_REQUEST_LOG_SAS, hide_env_values = true)]
+    pub request_log_sas: Option<String>,
+    /// Tracking store used to resolve runs:/ URIs [default: ./mlruns].
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+    pub tracking_uri: Option<String>,
+}
+
+const SMOKE_TEST_EXAMPLES: &str = "\
+Examples:
+  mlops smoke-test --url http://127.0.0.1:5001/score
+  mlops smoke-test --url https://<service>.azurecontainer.io/score --key \"$SCORING_KEY\" --timeout 300
+  mlops smoke-test --get --url http://127.0.0.1:5001/ready --timeout 4     (container HEALTHCHECK)
+
+Sends {\"data\": [[1,2,3,4,5,6,7,8,9,10],[10,9,8,7,6,5,4,3,2,1]]} with a traceparent until the
+service answers, and passes when it returns {\"result\": [two finite numbers]}. Exit codes: 0 passed,
+9 the service failed, timed out or answered wrongly, 10 the key was refused.";
+
+/// `mlops smoke-test`.
+#[derive(Debug, Args)]
+pub struct SmokeTestArgs {
+    /// Scoring URL; a URL without a path gets /score.
+    #[arg(long, value_name = "URL")]
+    pub url: String,
+    /// Key sent as `Authorization: Bearer KEY` (Azure ML endpoint key).
+    #[arg(long, value_name = "KEY", env = env_vars::MLOPS_SCORING_KEY, hide_env_values = true)]
+    pub key: Option<String>,
+    /// Seconds to wait for the service to answer.
+    #[arg(long, value_name = "SECS", default_value_t = 60.0)]
+    pub timeout: f64,
+    /// Only GET the URL as given and expect a 2xx (a container health check for any model).
+    #[arg(long)]
+    pub get: bool,
 }

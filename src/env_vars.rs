@@ -75,3 +75,13 @@ pub const MSI_ENDPOINT: &str = "MSI_ENDPOINT";
 /// The whole trust store for HTTPS, replacing the system roots (as OpenSSL does).
 /// Directories searched for `az` (Azure CLI credential).
 pub const PATH: &str = "PATH";
+/// Model of `mlops serve` (flag `--model`), so a container image can set it once.
+pub const MLOPS_MODEL: &str = "MLOPS_MODEL";
+/// Request-log destination of `mlops serve` (flag `--request-log`).
+pub const MLOPS_REQUEST_LOG: &str = "MLOPS_REQUEST_LOG";
+/// SAS token for an `https://` blob request log (flag `--request-log-sas`). Never logged.
+pub const MLOPS_REQUEST_LOG_SAS: &str = "MLOPS_REQUEST_LOG_SAS";
+/// Storage connection string (flag `--storage-connection-string`), the Azure SDKs' usual name. Never logged.
+pub const AZURE_STORAGE_CONNECTION_STRING: &str = "AZURE_STORAGE_CONNECTION_STRING";
+/// Scoring key for `mlops smoke-test` (flag `--key`). Never logged.
+pub const MLOPS_SCORING_KEY: &str = "MLOPS_SCORING_KEY";

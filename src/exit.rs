@@ -2,6 +2,7 @@
 //!
 //! The numbers are documented in the README and are stable: CI scripts branch on them.
 
+use crate::azure::blob::BlobError;
 use crate::azure::cloud::CloudError;
 use crate::azure::{AuthError, HttpError};
 use crate::data::DataError;
@@ -12,6 +13,9 @@ use crate::ml::params::ParamsError;
 use crate::ml::ridge::RidgeError;
 use crate::ml::split::SplitError;
 use crate::ml::train::TrainError;
+use crate::serve::ServeError;
+use crate::serve::request_log::RequestLogError;
+use crate::serve::smoke::SmokeError;
 use crate::settings::SettingsError;
 use crate::tracking::StoreError;
 
@@ -89,6 +93,18 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     }
     if cause.downcast_ref::<BicepError>().is_some() {
         return Some(INPUT);
+    }
+    if let Some(err) = cause.downcast_ref::<ServeError>() {
+        return Some(err.exit_code());
+    }
+    if let Some(err) = cause.downcast_ref::<RequestLogError>() {
+        return Some(err.exit_code());
+    }
+    if let Some(err) = cause.downcast_ref::<BlobError>() {
+        return Some(err.exit_code());
+    }
+    if let Some(err) = cause.downcast_ref::<SmokeError>() {
+        return Some(err.exit_code());
     }
     if cause.downcast_ref::<UsageError>().is_some() {
         return Some(USAGE);

@@ -16,6 +16,7 @@ pub mod ml;
 pub mod output;
 pub mod progress;
 pub mod secret;
+pub mod serve;
 pub mod settings;
 pub mod tracking;
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use crate::http::{RetryPolicy, TransportOptions};
 use crate::secret::Secret;
 use crate::tracking::mlflow::{MlflowAuth, MlflowClient, MlflowClientOptions};
-use crate::tracking::{LocalStore, Tracker, TrackingUri};
+use crate::tracking::{LocalStore, ModelRef, ResolvedModel, Tracker, TrackingUri, resolve_model};
 
 /// The project file's name, searched for from the current directory upwards.
 pub const PROJECT_FILE: &str = "mlops.toml";
@@ -100,6 +100,14 @@ impl ProjectFile {
             None => Ok(TrackingUri::default_local()),
         }
     }
+}
+
+/// The model a `--model` value names: a directory, or a URI looked up in the tracking store given
+/// by the flag, `MLFLOW_TRACKING_URI` or the project file.
+pub fn model(model: &str, tracking_flag: Option<&str>) -> anyhow::Result<ResolvedModel> {
+    let model = ModelRef::parse(model)?;
+    let tracking = project_file()?.tracking_uri(tracking_flag)?;
+    Ok(resolve_model(&model, &tracking)?)
 }
 
 /// Resolved settings of `mlops train`.

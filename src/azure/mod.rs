@@ -3,6 +3,7 @@
 
 pub mod arm;
 pub mod assertion;
+pub mod blob;
 pub mod cloud;
 pub mod credential;
 pub mod deployments;

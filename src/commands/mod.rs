@@ -4,6 +4,8 @@ mod infra;
 mod infra_build;
 mod predict;
 mod runs;
+mod serve;
+mod smoke_test;
 mod train;
 
 use crate::cli::{Cli, Command};
@@ -16,5 +18,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Predict(args) => predict::run(args, global).await,
         Command::Runs(command) => runs::run(command, global).await,
         Command::Infra(command) => infra::run(command, global).await,
+        Command::Serve(args) => serve::run(args, global).await,
+        Command::SmokeTest(args) => smoke_test::run(args, global).await,
     }
 }

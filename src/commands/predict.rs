@@ -1,7 +1,6 @@
 //! `mlops predict`: batch scoring of a CSV file.
 
 use std::io::Write;
-use std::path::PathBuf;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -11,7 +10,6 @@ use crate::data::read_numeric_csv;
 use crate::ml::model;
 use crate::output::{self, Format};
 use crate::settings;
-use crate::tracking::{LocalStore, ModelRef, TrackingUri};
 
 #[derive(Serialize)]
 struct PredictReport {
@@ -23,7 +21,7 @@ struct PredictReport {
 }
 
 pub async fn run(args: &PredictArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let model_dir = resolve_model_dir(&args.model, args.tracking_uri.as_deref())?;
+    let model_dir = settings::model(&args.model, args.tracking_uri.as_deref())?.dir;
     let model = model::load(&model_dir)?;
     let table = read_numeric_csv(&args.data, Some(&model.feature_names))
         .with_context(|| format!("cannot score {} with model {}", args.data.display(), args.model))?;
@@ -53,21 +51,4 @@ pub async fn run(args: &PredictArgs, global: &GlobalArgs) -> anyhow::Result<u8> 
         (Format::Json, _) => output::emit(Format::Json, &report, String::new)?,
     }
     Ok(crate::exit::OK)
-}
-
-/// A model directory from a path or a `runs:/` URI in the tracking store.
-pub fn resolve_model_dir(model: &str, tracking_flag: Option<&str>) -> anyhow::Result<PathBuf> {
-    match ModelRef::parse(model)? {
-        ModelRef::Dir(dir) => Ok(dir),
-        ModelRef::Run { run_id, path } => {
-            let project = settings::project_file()?;
-            match project.tracking_uri(tracking_flag)? {
-                TrackingUri::Local(root) => Ok(LocalStore::open(&root)?.artifact_dir(&run_id)?.join(path)),
-                TrackingUri::Http(url) => Err(crate::exit::UsageError(format!(
-                    "{model}: runs:/ URIs on a tracking server ({url}) cannot be resolved by this command; download the model first"
-                ))
-                .into()),
-            }
-        }
-    }
 }

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use ndarray::{Array1, Array2, ArrayView1};
+use ndarray::{Array1, ArrayBase, ArrayView1, Data, Ix2};
 use serde::{Deserialize, Serialize};
 
 /// `format` value of `model.json`.
@@ -32,7 +32,7 @@ pub struct LinearModel {
 
 impl LinearModel {
     /// Predictions for rows whose columns are in `feature_names` order.
-    pub fn predict(&self, x: &Array2<f64>) -> Array1<f64> {
+    pub fn predict<S: Data<Elem = f64>>(&self, x: &ArrayBase<S, Ix2>) -> Array1<f64> {
         x.dot(&ArrayView1::from(&self.coefficients)) + self.intercept
     }
 }

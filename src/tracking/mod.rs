@@ -4,13 +4,15 @@
 mod local;
 pub mod mlflow;
 mod model_ref;
+mod resolve;
 pub mod sync;
 mod tracker;
 mod types;
 pub mod uri;
 
 pub use local::LocalStore;
-pub use model_ref::ModelRef;
+pub use model_ref::{ModelRef, VersionSelector};
+pub use resolve::{ResolvedModel, resolve_model};
 pub use tracker::{SyncReport, Tracker};
 pub use types::{DatasetInput, Experiment, Metric, Run, RunInfo, RunStatus};
 pub use uri::TrackingUri;
@@ -34,6 +36,8 @@ pub enum StoreError {
     ExperimentNotFound { name: String, store: String },
     #[error("invalid tracking URI {uri:?}: {message}")]
     InvalidUri { uri: String, message: String },
+    #[error("{what}: {message}")]
+    Unsupported { what: String, message: String },
     #[error("invalid {what} {value:?}: {message}")]
     InvalidValue { what: &'static str, value: String, message: String },
     #[error("tracking server {uri}: request failed")]
@@ -58,7 +62,9 @@ impl StoreError {
             StoreError::Io { .. } => exit::INTERNAL,
             StoreError::Corrupt { .. } => exit::INPUT,
             StoreError::RunNotFound { .. } | StoreError::ExperimentNotFound { .. } => exit::NOT_FOUND,
-            StoreError::InvalidUri { .. } | StoreError::InvalidValue { .. } => exit::USAGE,
+            StoreError::InvalidUri { .. } | StoreError::InvalidValue { .. } | StoreError::Unsupported { .. } => {
+                exit::USAGE
+            }
             StoreError::Remote { source, .. } => source.exit_code(),
             StoreError::Value(_) => exit::INPUT,
         }

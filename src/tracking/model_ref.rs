@@ -1,4 +1,5 @@
-//! Model references users type: a directory, or `runs:/RUN_ID/PATH` in a tracking store.
+//! Model references users type: a directory, `runs:/RUN_ID/PATH` in a tracking store, or a
+//! registered model `models:/NAME@ALIAS` / `models:/NAME/VERSION`.
 
 use std::path::PathBuf;
 
@@ -11,6 +12,15 @@ pub enum ModelRef {
     Dir(PathBuf),
     /// An artifact path inside a run: `runs:/<run_id>/<path>`.
     Run { run_id: String, path: String },
+    /// A registered model version: `models:/<name>@<alias>` or `models:/<name>/<version>`.
+    Registered { name: String, selector: VersionSelector },
+}
+
+/// Which version of a registered model a `models:/` URI names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VersionSelector {
+    Alias(String),
+    Version(u64),
 }
 
 impl ModelRef {
@@ -27,17 +37,43 @@ impl ModelRef {
             }
             return Ok(ModelRef::Run { run_id: run_id.to_string(), path: path.trim_end_matches('/').to_string() });
         }
+        if let Some(rest) = text.strip_prefix("models:/") {
+            return parse_registered(text, rest.trim_start_matches('/'));
+        }
         if let Some((scheme, _)) = text.split_once(":/")
             && scheme.len() > 1
         {
             return Err(StoreError::InvalidValue {
                 what: "model URI",
                 value: text.to_string(),
-                message: format!("unsupported scheme {scheme:?}: use a directory or runs:/<run_id>/<path>"),
+                message: format!(
+                    "unsupported scheme {scheme:?}: use a directory, runs:/<run_id>/<path> or models:/<name>@<alias>"
+                ),
             });
         }
         Ok(ModelRef::Dir(PathBuf::from(text)))
     }
+}
+
+fn parse_registered(text: &str, rest: &str) -> Result<ModelRef, StoreError> {
+    let invalid = || StoreError::InvalidValue {
+        what: "model URI",
+        value: text.to_string(),
+        message: "expected models:/<name>@<alias> or models:/<name>/<version>".to_string(),
+    };
+    let rest = rest.trim_end_matches('/');
+    let (name, selector) = if let Some((name, alias)) = rest.rsplit_once('@') {
+        (name, VersionSelector::Alias(alias.to_string()))
+    } else if let Some((name, version)) = rest.rsplit_once('/') {
+        let version = version.parse().map_err(|_| invalid())?;
+        (name, VersionSelector::Version(version))
+    } else {
+        return Err(invalid());
+    };
+    if name.is_empty() || matches!(&selector, VersionSelector::Alias(a) if a.is_empty()) {
+        return Err(invalid());
+    }
+    Ok(ModelRef::Registered { name: name.to_string(), selector })
 }
 
 #[cfg(test)]
@@ -53,5 +89,16 @@ mod tests {
         assert_eq!(ModelRef::parse("some/dir").ok(), Some(ModelRef::Dir("some/dir".into())));
         assert!(ModelRef::parse("runs:/abc").is_err());
         assert!(ModelRef::parse("s3://x").is_err());
+        assert_eq!(
+            ModelRef::parse("models:/diabetes@champion").ok(),
+            Some(ModelRef::Registered { name: "diabetes".into(), selector: VersionSelector::Alias("champion".into()) })
+        );
+        assert_eq!(
+            ModelRef::parse("models:/diabetes/3").ok(),
+            Some(ModelRef::Registered { name: "diabetes".into(), selector: VersionSelector::Version(3) })
+        );
+        assert!(ModelRef::parse("models:/diabetes").is_err());
+        assert!(ModelRef::parse("models:/diabetes/latest").is_err());
+        assert!(ModelRef::parse("models:/@x").is_err());
     }
 }

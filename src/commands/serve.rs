@@ -1,0 +1,113 @@
+//! `mlops serve`: load a model, serve it until SIGTERM or Ctrl-C, report what was served.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::{GlobalArgs, ServeArgs};
+use crate::exit::UsageError;
+use crate::ml::model;
+use crate::output;
+use crate::secret::Secret;
+use crate::serve::request_log::{BlobSecrets, SinkLimits, sink_config};
+use crate::serve::{self, ServeOptions, ServeSummary, ServedModel};
+use crate::settings;
+
+pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let resolved = settings::model(&args.model, args.tracking_uri.as_deref())?;
+    let model = model::load(&resolved.dir).with_context(|| format!("cannot serve model {}", args.model))?;
+    if !(args.request_log_interval.is_finite() && args.request_log_interval > 0.0) {
+        return Err(UsageError(format!(
+            "--request-log-interval must be a positive number of seconds, got {}",
+            args.request_log_interval
+        ))
+        .into());
+    }
+    let request_log = match &args.request_log {
+        Some(dest) => {
+            let secrets = BlobSecrets {
+                connection_string: args.storage_connection_string.clone().map(Secret::new),
+                sas: args.request_log_sas.clone().map(Secret::new),
+            };
+            let limits = SinkLimits {
+                interval: Duration::from_secs_f64(args.request_log_interval),
+                max_bytes: args.request_log_max_bytes,
+            };
+            Some(sink_config(dest, &secrets, limits)?)
+        }
+        None => None,
+    };
+    let options = ServeOptions {
+        addr: SocketAddr::new(args.host, args.port),
+        max_batch_rows: usize::try_from(args.max_batch_rows).unwrap_or(usize::MAX),
+        max_body_bytes: usize::try_from(args.max_body_bytes).unwrap_or(usize::MAX),
+        request_log,
+        log_queue: usize::try_from(args.request_log_queue).unwrap_or(usize::MAX),
+    };
+    let served = ServedModel { name: resolved.name, version: resolved.version, model };
+    let workers = args
+        .workers
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get));
+    let quiet = global.quiet;
+    let features = served.model.feature_names.len();
+    let name = served.name.clone();
+    // The server gets a runtime of its own so --workers sets its thread count.
+    let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<ServeSummary> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("mlops-serve")
+            .enable_all()
+            .build()
+            .context("cannot start the server runtime")?;
+        runtime.block_on(async move {
+            let shutdown = shutdown_signal().context("cannot install signal handlers")?;
+            let on_listening = |addr: SocketAddr| {
+                output::note(
+                    quiet,
+                    format!(
+                        "mlops serve: listening on http://{addr} (model {name}, {features} features, {workers} workers)"
+                    ),
+                );
+            };
+            Ok(serve::serve(served, options, on_listening, shutdown).await?)
+        })
+    })
+    .await
+    .context("the server thread failed")??;
+    output::emit(global.output, &summary, || {
+        let mut text = format!("served {} rows on {}", summary.rows_scored, summary.address);
+        if let Some(log) = &summary.request_log {
+            text.push_str(&format!(
+                "; request log: {} written, {} dropped, {} failed",
+                log.written, log.dropped, log.failed
+            ));
+        }
+        text
+    })?;
+    Ok(crate::exit::OK)
+}
+
+/// Resolves on SIGTERM or SIGINT. The handlers are installed before this returns, so a signal
+/// that arrives as soon as the server says it is listening is not fatal.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
+}

@@ -1,0 +1,125 @@
+//! The scoring service: an HTTP server around a loaded model, answering MLOpsPython's `/score`
+//! and `mlflow models serve`'s `/invocations`, logging requests to a sink in the background, and
+//! shutting down without losing in-flight requests or queued request records.
+
+mod app;
+mod error;
+mod input;
+mod metrics;
+mod openapi;
+pub mod request_log;
+pub mod smoke;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::serve::ListenerExt;
+use serde::Serialize;
+
+pub use app::REQUEST_ID;
+pub use error::ApiError;
+pub use request_log::{LogSummary, ModelInfo, SinkConfig};
+
+use crate::ml::model::LinearModel;
+
+/// Everything `serve` needs besides the model.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub max_batch_rows: usize,
+    pub max_body_bytes: usize,
+    pub request_log: Option<SinkConfig>,
+    /// Capacity of the request-log queue; records beyond it are dropped and counted.
+    pub log_queue: usize,
+}
+
+/// The model to serve and what it is called in request records.
+#[derive(Debug, Clone)]
+pub struct ServedModel {
+    pub model: LinearModel,
+    pub name: String,
+    pub version: Option<String>,
+}
+
+/// What a server did, reported when it stops.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServeSummary {
+    pub address: String,
+    pub rows_scored: u64,
+    pub request_log: Option<LogSummary>,
+}
+
+/// Why the server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server failed")]
+    Io(#[source] std::io::Error),
+    #[error("cannot set up the metrics")]
+    Metrics(#[source] prometheus::Error),
+    #[error(transparent)]
+    RequestLog(#[from] request_log::RequestLogError),
+}
+
+impl ServeError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ServeError::Bind { .. } => crate::exit::USAGE,
+            ServeError::RequestLog(err) => err.exit_code(),
+            ServeError::Io(_) | ServeError::Metrics(_) => crate::exit::INTERNAL,
+        }
+    }
+}
+
+/// Serves `model` until `shutdown` resolves, then lets in-flight requests finish, drains the
+/// request log and returns. `on_listening` is told the bound address (useful with port 0).
+pub async fn serve(
+    served: ServedModel,
+    options: ServeOptions,
+    on_listening: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<ServeSummary, ServeError> {
+    let metrics = metrics::Metrics::new().map_err(ServeError::Metrics)?;
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr: options.addr, source })?;
+    let addr = listener.local_addr().map_err(ServeError::Io)?;
+    let (log, writer) = match options.request_log {
+        Some(config) => {
+            let (log, writer) = request_log::start(config, options.log_queue, metrics.clone()).await?;
+            (Some(log), Some(writer))
+        }
+        None => (None, None),
+    };
+    let info =
+        Arc::new(ModelInfo { name: served.name, version: served.version, columns: served.model.feature_names.clone() });
+    let openapi = openapi::document(&info, options.max_batch_rows).to_string();
+    let state = Arc::new(app::AppState {
+        model: served.model,
+        info,
+        max_batch_rows: options.max_batch_rows.max(1),
+        max_body_bytes: options.max_body_bytes.max(1),
+        metrics: metrics.clone(),
+        log,
+        openapi: openapi.into(),
+    });
+    let router = app::router(state.clone());
+    drop(state);
+    // Replies are small and written at once: Nagle's algorithm would only add latency.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    on_listening(addr);
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(ServeError::Io)?;
+    let request_log = match writer {
+        Some(writer) => Some(writer.finish().await),
+        None => None,
+    };
+    Ok(ServeSummary { address: addr.to_string(), rows_scored: metrics.rows_scored.get(), request_log })
+}
