@@ -65,6 +65,179 @@ pub enum Command {
     /// Check a deployed scoring service answers the reference's sample request.
     #[command(after_help = SMOKE_TEST_EXAMPLES)]
     SmokeTest(SmokeTestArgs),
+    /// Profile and validate data files; register dataset versions.
+    #[command(subcommand, after_help = DATA_EXAMPLES)]
+    Data(DataCommand),
+    /// Run or check a pipeline file (steps that are mlops commands).
+    #[command(subcommand, after_help = PIPELINE_EXAMPLES)]
+    Pipeline(PipelineCommand),
+}
+
+const DATA_EXAMPLES: &str = "\
+Examples:
+  mlops data profile --data data/diabetes.csv --out data/diabetes.profile.json
+  mlops data validate --data new.csv --profile data/diabetes.profile.json -o json
+  mlops data register --name diabetes --data data/diabetes.csv --description 'sklearn diabetes'
+  mlops data register --name diabetes --data data/diabetes.csv --datastore blob:datasets
+  mlops data list
+  mlops data show diabetes:2
+
+Exit codes of validate: 0 every check passed, 5 a data check failed, 6 unreadable file.";
+
+/// `mlops data …`.
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Write a profile of a CSV file: per column count, missing, mean, std dev, min, max, quantiles, histogram.
+    Profile(DataProfileArgs),
+    /// Check a CSV file: schema, missing values, row count, and mean/std-dev shift against a profile.
+    Validate(DataValidateArgs),
+    /// Register a data file as a new dataset version (only when its content changed).
+    Register(DataRegisterArgs),
+    /// List registered datasets and their latest versions.
+    List(DataListArgs),
+    /// Show a dataset version: NAME (latest) or NAME:VERSION.
+    Show(DataShowArgs),
+}
+
+/// `mlops data profile`.
+#[derive(Debug, Args)]
+pub struct DataProfileArgs {
+    /// The CSV file to profile.
+    #[arg(long, value_name = "CSV")]
+    pub data: PathBuf,
+    /// Write the profile (JSON) to this file; it is also the result on stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// `mlops data validate`.
+#[derive(Debug, Args)]
+pub struct DataValidateArgs {
+    /// The CSV file to check.
+    #[arg(long, value_name = "CSV")]
+    pub data: PathBuf,
+    /// Reference profile (from `mlops data profile` or a run's data_profile.json); without it,
+    /// only schema (numeric columns), missing values and row count are checked.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Largest accepted relative change of a column's mean or standard deviation.
+    #[arg(long, value_name = "T", default_value_t = crate::data::validate::DEFAULT_TOLERANCE)]
+    pub tolerance: f64,
+    /// Fewest data rows accepted.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub min_rows: usize,
+    /// Most data rows accepted.
+    #[arg(long, value_name = "N")]
+    pub max_rows: Option<usize>,
+}
+
+/// Where the dataset registry lives.
+#[derive(Debug, Args)]
+pub struct DatasetStoreArgs {
+    /// Local tracking store the registry belongs to (the registry is the directory STORE-datasets
+    /// beside it) [default: ./mlruns].
+    #[arg(long, value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
+    pub local_store: Option<PathBuf>,
+}
+
+/// `mlops data register`.
+#[derive(Debug, Args)]
+pub struct DataRegisterArgs {
+    /// Dataset name.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// The file to register.
+    #[arg(long, value_name = "PATH")]
+    pub data: PathBuf,
+    /// Description of this version.
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// Also upload to Azure Blob Storage: blob:CONTAINER (with a connection string) or a container
+    /// URL https://ACCOUNT.blob.core.windows.net/CONTAINER (with a SAS or a connection string).
+    #[arg(long, value_name = "DEST")]
+    pub datastore: Option<String>,
+    /// Storage connection string for --datastore.
+    #[arg(long, value_name = "STRING", env = env_vars::AZURE_STORAGE_CONNECTION_STRING, hide_env_values = true)]
+    pub storage_connection_string: Option<String>,
+    /// SAS token (query string) for an https:// --datastore.
+    #[arg(long, value_name = "SAS", env = env_vars::MLOPS_DATASTORE_SAS, hide_env_values = true)]
+    pub datastore_sas: Option<String>,
+    #[command(flatten)]
+    pub store: DatasetStoreArgs,
+}
+
+/// `mlops data list`.
+#[derive(Debug, Args)]
+pub struct DataListArgs {
+    #[command(flatten)]
+    pub store: DatasetStoreArgs,
+}
+
+/// `mlops data show`.
+#[derive(Debug, Args)]
+pub struct DataShowArgs {
+    /// NAME, NAME:latest or NAME:VERSION.
+    pub dataset: String,
+    #[command(flatten)]
+    pub store: DatasetStoreArgs,
+}
+
+const PIPELINE_EXAMPLES: &str = "\
+Examples:
+  mlops pipeline validate pipelines/diabetes-train.yml
+  mlops pipeline run pipelines/diabetes-train.yml
+  mlops pipeline run pipelines/diabetes-train.yml --param alpha=0.3 -o json
+  mlops pipeline run pipelines/diabetes-train.yml --from train
+
+Exit codes: 0 the pipeline succeeded (or the gate said not-better), 3 not-better with
+--fail-on-not-better, 6 malformed pipeline file, 5/7/8/9 the code of the step that failed.";
+
+/// `mlops pipeline …`.
+#[derive(Debug, Subcommand)]
+pub enum PipelineCommand {
+    /// Run a pipeline locally: steps in dependency order, one parent run with a child run per step.
+    Run(PipelineRunArgs),
+    /// Check a pipeline file without running it.
+    Validate(PipelineValidateArgs),
+}
+
+/// `mlops pipeline run`.
+#[derive(Debug, Args)]
+pub struct PipelineRunArgs {
+    /// The pipeline file (YAML).
+    pub file: PathBuf,
+    /// Set a pipeline parameter; repeatable.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub param: Vec<String>,
+    /// Tracking store for the pipeline's runs [default: ./mlruns].
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+    pub tracking_uri: Option<String>,
+    /// Local store that journals runs when tracking to a server [default: ./mlruns].
+    #[arg(long, value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
+    pub local_store: Option<PathBuf>,
+    /// Experiment of the pipeline's runs [default: Default].
+    #[arg(long, value_name = "NAME", env = env_vars::MLFLOW_EXPERIMENT_NAME)]
+    pub experiment: Option<String>,
+    /// Resume: start at this step, reusing the outputs the earlier steps recorded in the last run of
+    /// this pipeline (or the run given by --resume).
+    #[arg(long = "from", value_name = "STEP")]
+    pub from: Option<String>,
+    /// The parent run id of the pipeline run to resume [with --from; default: the latest].
+    #[arg(long, value_name = "RUN_ID", requires = "from")]
+    pub resume: Option<String>,
+    /// Exit 3 (instead of 0) when the evaluation gate says the new model is not better.
+    #[arg(long)]
+    pub fail_on_not_better: bool,
+}
+
+/// `mlops pipeline validate`.
+#[derive(Debug, Args)]
+pub struct PipelineValidateArgs {
+    /// The pipeline file (YAML).
+    pub file: PathBuf,
+    /// Parameters the run would get; missing required parameters are reported.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub param: Vec<String>,
 }
 
 const TRAIN_EXAMPLES: &str = "\
@@ -112,6 +285,12 @@ pub struct TrainArgs {
     /// Local store that journals the run when tracking to a server [default: ./mlruns].
     #[arg(long, value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
     pub local_store: Option<PathBuf>,
+    /// Train on a registered dataset version (NAME, NAME:latest or NAME:VERSION) instead of --data.
+    #[arg(long, value_name = "NAME[:VERSION]", conflicts_with = "data")]
+    pub dataset: Option<String>,
+    /// Record the run as a child of this run (mlflow.parentRunId); set by `mlops pipeline run`.
+    #[arg(long, value_name = "RUN_ID", hide = true)]
+    pub parent_run_id: Option<String>,
 }
 
 const PREDICT_EXAMPLES: &str = "\

@@ -14,6 +14,7 @@ pub mod infra;
 pub mod logging;
 pub mod ml;
 pub mod output;
+pub mod pipeline;
 pub mod progress;
 pub mod secret;
 pub mod serve;

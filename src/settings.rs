@@ -211,11 +211,26 @@ pub fn resolve_train(args: &TrainArgs, project: &ProjectFile) -> anyhow::Result<
         None => TrainingParams::default(),
     };
     let params = from_flags.or(from_overrides).or(from_file);
-    let data = args
-        .data
-        .clone()
-        .or_else(|| project.train.data.as_deref().map(|p| project.path(p)))
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA));
+    let tracking = project.tracking_uri(args.tracking_uri.as_deref())?;
+    let dataset = match &args.dataset {
+        Some(text) => {
+            let reference = crate::data::registry::DatasetRef::parse(text)?;
+            let store = match &tracking {
+                TrackingUri::Local(root) => root.clone(),
+                TrackingUri::Http(_) => local_store_path(args.local_store.as_deref(), project),
+            };
+            Some(crate::data::registry::DatasetRegistry::for_store(&store).get(&reference)?)
+        }
+        None => None,
+    };
+    let data = match &dataset {
+        Some(dataset) => PathBuf::from(&dataset.path),
+        None => args
+            .data
+            .clone()
+            .or_else(|| project.train.data.as_deref().map(|p| project.path(p)))
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
+    };
     let request = TrainRequest {
         data,
         target: params.target.unwrap_or_else(|| DEFAULT_TARGET.to_string()),
@@ -229,8 +244,10 @@ pub fn resolve_train(args: &TrainArgs, project: &ProjectFile) -> anyhow::Result<
             .unwrap_or_else(|| DEFAULT_EXPERIMENT.to_string()),
         run_name: args.run_name.clone(),
         provenance: provenance(),
+        dataset,
+        parent_run_id: args.parent_run_id.clone(),
     };
-    Ok(TrainSettings { request, tracking: project.tracking_uri(args.tracking_uri.as_deref())? })
+    Ok(TrainSettings { request, tracking })
 }
 
 /// The user, program and git commit recorded on runs.

@@ -1,7 +1,9 @@
 //! Command handlers: each turns parsed arguments into settings, calls the domain, prints the result.
 
+mod data;
 mod infra;
 mod infra_build;
+mod pipeline;
 mod predict;
 mod runs;
 mod serve;
@@ -20,5 +22,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Infra(command) => infra::run(command, global).await,
         Command::Serve(args) => serve::run(args, global).await,
         Command::SmokeTest(args) => smoke_test::run(args, global).await,
+        Command::Data(command) => data::run(command, global).await,
+        Command::Pipeline(command) => pipeline::run(command, global).await,
     }
 }

@@ -130,7 +130,7 @@ pub fn read_numeric_csv(path: &Path, select: Option<&[String]>) -> Result<Table,
     Ok(Table { path: path.to_path_buf(), columns, values, sha256 })
 }
 
-fn check_header(path: &Path, header: &[String]) -> Result<(), DataError> {
+pub(crate) fn check_header(path: &Path, header: &[String]) -> Result<(), DataError> {
     for (i, name) in header.iter().enumerate() {
         if name.is_empty() {
             return Err(DataError::EmptyColumnName { path: path.to_path_buf(), index: i + 1 });

@@ -1,7 +1,14 @@
-//! Tabular data: numeric CSV files read into a matrix, with errors that name file, line and column.
+//! Tabular data: CSV files read into a matrix, profiles and checks of their columns, and the
+//! registry of dataset versions. Errors name file, line and column.
 
+mod columns;
 mod csv_table;
+pub mod datastore;
+pub mod profile;
+pub mod registry;
+pub mod validate;
 
+pub use columns::{RawColumn, RawTable, read_columns};
 pub use csv_table::{Table, read_numeric_csv};
 
 use std::path::PathBuf;
@@ -42,6 +49,20 @@ pub enum DataError {
     ColumnMissing { path: PathBuf, column: String, available: Vec<String> },
     #[error("{}: the target column {target:?} is the only column; there are no features", path.display())]
     NoFeatures { path: PathBuf, target: String },
+    #[error("{}: not a data profile: {message}", path.display())]
+    Profile { path: PathBuf, message: String },
+    #[error("invalid dataset {text:?}: {message}")]
+    DatasetRef { text: String, message: String },
+    #[error("dataset {name}{} is not registered in {}", version.map(|v| format!(" version {v}")).unwrap_or_default(), registry.display())]
+    DatasetNotFound { name: String, version: Option<u32>, registry: PathBuf },
+    #[error("dataset registry: {} is malformed: {message}", path.display())]
+    Registry { path: PathBuf, message: String },
+    #[error("dataset registry: cannot access {}", path.display())]
+    RegistryIo {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn more_missing(others: usize) -> String {
@@ -53,8 +74,13 @@ fn more_missing(others: usize) -> String {
 }
 
 impl DataError {
-    /// Every data error is a problem with a file the user gave.
+    /// A problem with a file the user gave, except for lookups of what is not there.
     pub fn exit_code(&self) -> u8 {
-        crate::exit::INPUT
+        match self {
+            DataError::DatasetNotFound { .. } => crate::exit::NOT_FOUND,
+            DataError::DatasetRef { .. } => crate::exit::USAGE,
+            DataError::RegistryIo { .. } => crate::exit::INTERNAL,
+            _ => crate::exit::INPUT,
+        }
     }
 }

@@ -11,6 +11,8 @@ use super::metrics::RegressionMetrics;
 use super::model::{self, LinearModel, ModelError, ModelMetadata};
 use super::ridge::{Ridge, RidgeError};
 use super::split::{Split, SplitError, TestSize, train_test_split};
+use crate::data::profile::profile_file;
+use crate::data::registry::DatasetVersion;
 use crate::data::{DataError, Table, read_numeric_csv};
 use crate::tracking::{
     DatasetInput, LocalStore, Metric, RunInfo, RunStatus, StoreError, SyncReport, Tracker, now_millis,
@@ -27,6 +29,10 @@ pub struct TrainRequest {
     pub experiment: String,
     pub run_name: Option<String>,
     pub provenance: Provenance,
+    /// The registered dataset version `data` is the copy of, when training on one.
+    pub dataset: Option<DatasetVersion>,
+    /// Recorded as `mlflow.parentRunId` (a pipeline step's run).
+    pub parent_run_id: Option<String>,
 }
 
 /// Who and what produced a run, recorded as MLflow system tags.
@@ -94,6 +100,9 @@ pub struct ModelReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct DatasetReport {
     pub name: String,
+    /// The registered version, when trained with `--dataset`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
     pub digest: String,
     pub sha256: String,
     pub rows: usize,
@@ -236,7 +245,15 @@ fn log_training(
     run_id: &str,
 ) -> Result<Evaluation, TrainError> {
     store.log_params(run_id, &run_params(request))?;
-    store.log_input(run_id, &dataset_input(table, &request.target))?;
+    store.log_input(run_id, &run_dataset_input(request, table))?;
+    // The training data's profile travels with the model, so scoring data can be checked against it.
+    let profile = profile_file(&request.data)?;
+    let profile_path = store.artifact_dir(run_id)?.join(DATA_PROFILE_ARTIFACT);
+    let text = serde_json::to_string_pretty(&profile).unwrap_or_default();
+    if let Some(dir) = profile_path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
+    }
+    std::fs::write(&profile_path, text).map_err(|source| StoreError::Io { path: profile_path.clone(), source })?;
     let evaluation = fit_and_evaluate(table, &request.target, request.alpha, request.test_size, request.seed)?;
     let now = now_millis();
     let metrics: Vec<(String, Metric)> = evaluation
@@ -256,6 +273,20 @@ fn log_training(
     Ok(evaluation)
 }
 
+/// The artifact (relative to the run's artifact root) holding the training data's profile.
+pub const DATA_PROFILE_ARTIFACT: &str = "data_profile.json";
+
+/// The run's dataset input: the registered version's name, digest and source when training on one.
+fn run_dataset_input(request: &TrainRequest, table: &Table) -> DatasetInput {
+    let mut input = dataset_input(table, &request.target);
+    if let Some(dataset) = &request.dataset {
+        input.name = dataset.name.clone();
+        let uri = dataset.blob_url.clone().unwrap_or_else(|| dataset.path.clone());
+        input.source = serde_json::json!({"uri": uri}).to_string();
+    }
+    input
+}
+
 /// The MLflow system tags of a run started by `mlops train`.
 pub fn system_tags(request: &TrainRequest) -> Vec<(String, String)> {
     let mut tags = vec![
@@ -265,6 +296,14 @@ pub fn system_tags(request: &TrainRequest) -> Vec<(String, String)> {
     ];
     if let Some(commit) = &request.provenance.git_commit {
         tags.push(("mlflow.source.git.commit".to_string(), commit.clone()));
+    }
+    if let Some(parent) = &request.parent_run_id {
+        tags.push(("mlflow.parentRunId".to_string(), parent.clone()));
+    }
+    if let Some(dataset) = &request.dataset {
+        tags.push(("mlops.dataset.name".to_string(), dataset.name.clone()));
+        tags.push(("mlops.dataset.version".to_string(), dataset.version.to_string()));
+        tags.push(("mlops.dataset.sha256".to_string(), dataset.sha256.clone()));
     }
     tags
 }
@@ -327,7 +366,7 @@ fn report(
         TestSize::Fraction(f) => serde_json::json!(f),
         TestSize::Rows(r) => serde_json::json!(r),
     };
-    let input = dataset_input(table, &request.target);
+    let input = run_dataset_input(request, table);
     // Once on the server, the run is reported by its server ids; the local ids stay in `sync`.
     let synced = sync.as_ref().filter(|s| s.state == "synced");
     let pick = |remote: Option<&Option<String>>, local: &str| {
@@ -356,6 +395,7 @@ fn report(
             intercept: evaluation.model.intercept,
         },
         dataset: DatasetReport {
+            version: request.dataset.as_ref().map(|d| d.version),
             name: input.name,
             digest: input.digest,
             sha256: table.sha256.clone(),

@@ -47,6 +47,9 @@ pub fn is_synced(run: &Run, remote_uri: &str) -> bool {
 
 /// Pushes one local run (params, metrics with their timestamps and steps, tags, dataset inputs,
 /// artifacts, the logged model, status) to the server.
+///
+/// A child run's `mlflow.parentRunId` names its local parent; on the server it names the parent's
+/// server run, once the parent has been pushed there.
 pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -> Result<PushOutcome, StoreError> {
     let remote_uri = client.endpoint().to_string();
     let run = local.get_run(run_id)?;
@@ -77,7 +80,7 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
         .tags
         .iter()
         .filter(|(k, _)| !k.starts_with("mlops.sync.") && k.as_str() != "mlflow.runName")
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .map(|(k, v)| (k.clone(), remote_tag_value(local, k, v, &remote_uri)))
         .collect();
     let params: Vec<(String, String)> = run.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let histories = local_histories(local, &run)?;
@@ -322,6 +325,19 @@ fn read_artifact(dir: &Path, relative: &str, mlmodel_overrides: &[(&str, &str)])
     }
     let text = yaml_serde::to_string(&doc).map_err(|e| StoreError::Corrupt { path, message: e.to_string() })?;
     Ok(text.into_bytes())
+}
+
+/// A tag's value as the server should see it: local run ids of parents become their server ids.
+fn remote_tag_value(local: &LocalStore, key: &str, value: &str, remote_uri: &str) -> String {
+    if key != "mlflow.parentRunId" {
+        return value.to_string();
+    }
+    local
+        .get_run(value)
+        .ok()
+        .filter(|parent| parent.tags.get(TAG_REMOTE_URI).map(String::as_str) == Some(remote_uri))
+        .and_then(|parent| parent.tags.get(TAG_REMOTE_RUN_ID).cloned())
+        .unwrap_or_else(|| value.to_string())
 }
 
 #[cfg(test)]

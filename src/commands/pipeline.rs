@@ -1,0 +1,176 @@
+//! `mlops pipeline run | validate`.
+
+use anyhow::Context;
+use serde::Serialize;
+
+use crate::cli::{GlobalArgs, PipelineCommand, PipelineRunArgs};
+use crate::env_vars;
+use crate::exit;
+use crate::output;
+use crate::pipeline::{self, Pipeline, PipelineReport, RunOptions, StepReport, StepStatus};
+use crate::settings::{self, DEFAULT_EXPERIMENT};
+use crate::tracking::TrackingUri;
+
+pub async fn run(command: &PipelineCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
+    match command {
+        PipelineCommand::Validate(args) => {
+            let pipeline = pipeline::load(&args.file)?;
+            pipeline::resolve_parameters(&pipeline, &args.param, &args.file)?;
+            let summary = Summary::of(&pipeline);
+            output::emit(global.output, &summary, || {
+                let mut text =
+                    format!("{}: pipeline {:?} is valid\nsteps in order:\n", args.file.display(), pipeline.name);
+                for step in &pipeline.steps {
+                    text.push_str(&format!("  {:<16} mlops {}\n", step.name, step.run.join(" ")));
+                }
+                text
+            })?;
+            Ok(exit::OK)
+        }
+        PipelineCommand::Run(args) => run_pipeline(args, global).await,
+    }
+}
+
+/// `pipeline validate --output json`.
+#[derive(Serialize)]
+struct Summary {
+    pipeline: String,
+    valid: bool,
+    parameters: Vec<ParameterSummary>,
+    steps: Vec<StepSummary>,
+}
+
+#[derive(Serialize)]
+struct ParameterSummary {
+    name: String,
+    default: Option<String>,
+    description: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StepSummary {
+    name: String,
+    run: Vec<String>,
+    depends_on: Vec<String>,
+}
+
+impl Summary {
+    fn of(p: &Pipeline) -> Self {
+        Summary {
+            pipeline: p.name.clone(),
+            valid: true,
+            parameters: p
+                .parameters
+                .iter()
+                .map(|(k, v)| ParameterSummary {
+                    name: k.clone(),
+                    default: v.default.clone(),
+                    description: v.description.clone(),
+                })
+                .collect(),
+            steps: p
+                .steps
+                .iter()
+                .map(|s| StepSummary { name: s.name.clone(), run: s.run.clone(), depends_on: s.depends_on.clone() })
+                .collect(),
+        }
+    }
+}
+
+async fn run_pipeline(args: &PipelineRunArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let pipeline = pipeline::load(&args.file)?;
+    let parameters = pipeline::resolve_parameters(&pipeline, &args.param, &args.file)?;
+    let project = settings::project_file()?;
+    let tracking = project.tracking_uri(args.tracking_uri.as_deref())?;
+    let tracker = settings::tracker(&tracking, args.local_store.as_deref(), &project)?;
+    let experiment = args
+        .experiment
+        .clone()
+        .or_else(|| project.tracking.experiment.clone())
+        .unwrap_or_else(|| DEFAULT_EXPERIMENT.to_string());
+    // Steps inherit the pipeline's tracking store, so every child run lands beside the parent.
+    let mut step_env = vec![
+        (env_vars::MLFLOW_EXPERIMENT_NAME.to_string(), experiment.clone()),
+        (env_vars::MLOPS_LOCAL_STORE.to_string(), tracker.journal().root().display().to_string()),
+    ];
+    step_env.push((
+        env_vars::MLFLOW_TRACKING_URI.to_string(),
+        match &tracking {
+            TrackingUri::Local(root) => root.display().to_string(),
+            TrackingUri::Http(url) => url.clone(),
+        },
+    ));
+    let options = RunOptions {
+        program: std::env::current_exe().context("cannot find the mlops binary the steps run")?,
+        file: args.file.clone(),
+        parameters,
+        experiment,
+        user: settings::provenance().user,
+        step_env,
+        from: args.from.clone(),
+        resume: args.resume.clone(),
+    };
+    let quiet = global.quiet;
+    let mut progress = |step: &StepReport| {
+        output::note(
+            quiet,
+            format!(
+                "==> {} {}{}",
+                step.name,
+                status_text(step.status),
+                step.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
+            ),
+        )
+    };
+    let report = pipeline::run(&pipeline, &tracker, &options, &mut progress).await?;
+    output::emit(global.output, &report, || render(&report))?;
+    Ok(match report.status {
+        "failed" => u8::try_from(report.failed_exit_code().unwrap_or(1)).unwrap_or(exit::INTERNAL),
+        "not-better" if args.fail_on_not_better => exit::GATE_NOT_BETTER,
+        _ => exit::OK,
+    })
+}
+
+fn status_text(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Succeeded => "succeeded",
+        StepStatus::Failed => "FAILED",
+        StepStatus::NotBetter => "not-better",
+        StepStatus::Skipped => "skipped",
+        StepStatus::Reused => "reused",
+    }
+}
+
+fn render(report: &PipelineReport) -> String {
+    let rows: Vec<Vec<String>> = report
+        .steps
+        .iter()
+        .map(|s| {
+            let outputs: Vec<String> = s
+                .outputs
+                .iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().map_or_else(|| v.to_string(), str::to_string)))
+                .collect();
+            vec![
+                s.name.clone(),
+                status_text(s.status).to_string(),
+                format!("{:.1}s", s.duration_seconds),
+                s.run_id.clone().unwrap_or_else(|| "-".to_string()),
+                if outputs.is_empty() { s.message.clone().unwrap_or_default() } else { outputs.join(" ") },
+            ]
+        })
+        .collect();
+    let outcome = match report.status {
+        "not-better" => "finished: the new model is not better than the champion; nothing was registered",
+        "failed" => "FAILED",
+        _ => "succeeded",
+    };
+    format!(
+        "{}\npipeline {:?} {outcome} in {:.1}s (run {}, {})\n",
+        output::table(&["STEP", "STATUS", "DURATION", "RUN", "OUTPUTS"], &rows),
+        report.pipeline,
+        report.duration_seconds,
+        report.parent_run_id,
+        report.tracking_uri,
+    )
+}

@@ -1,0 +1,96 @@
+//! `--datastore DEST`: the blob container dataset versions are uploaded to, as
+//! `blob:CONTAINER` (in the account of a connection string) or a container URL
+//! `https://ACCOUNT.blob.core.windows.net/CONTAINER` (with a SAS or a connection string).
+
+use bytes::Bytes;
+
+use super::DataError;
+use super::registry::{DatasetVersion, blob_name};
+use crate::azure::blob::{BlobContainerClient, BlobCredential, BlobError, ConnectionString};
+use crate::secret::Secret;
+
+/// Why a datastore could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DatastoreError {
+    #[error("invalid --datastore {dest:?}: {message}")]
+    Destination { dest: String, message: String },
+    #[error("uploading dataset {name} version {version} to {url}")]
+    Upload {
+        name: String,
+        version: u32,
+        url: String,
+        #[source]
+        source: Box<BlobError>,
+    },
+    #[error(transparent)]
+    Data(#[from] DataError),
+}
+
+impl DatastoreError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            DatastoreError::Destination { .. } => crate::exit::USAGE,
+            DatastoreError::Upload { source, .. } => source.exit_code(),
+            DatastoreError::Data(e) => e.exit_code(),
+        }
+    }
+}
+
+/// The container client a destination names.
+pub fn datastore_client(
+    dest: &str,
+    connection_string: Option<&Secret>,
+    sas: Option<&Secret>,
+) -> Result<BlobContainerClient, DatastoreError> {
+    let invalid = |message: String| DatastoreError::Destination { dest: dest.to_string(), message };
+    let connection = || -> Result<ConnectionString, DatastoreError> {
+        let text = connection_string.ok_or_else(|| {
+            invalid(
+                "needs a storage connection string (--storage-connection-string or AZURE_STORAGE_CONNECTION_STRING)"
+                    .to_string(),
+            )
+        })?;
+        ConnectionString::parse(text).map_err(|e| invalid(e.to_string()))
+    };
+    let (endpoint, container, credential) = if let Some(container) = dest.strip_prefix("blob:") {
+        let cs = connection()?;
+        (cs.blob_endpoint, container.trim_matches('/').to_string(), cs.credential)
+    } else if dest.starts_with("https://") || dest.starts_with("http://") {
+        if dest.contains('?') {
+            return Err(invalid(
+                "put the SAS token in --datastore-sas or MLOPS_DATASTORE_SAS, not in the URL".to_string(),
+            ));
+        }
+        let trimmed = dest.trim_end_matches('/');
+        let (endpoint, container) = trimmed.rsplit_once('/').unwrap_or((trimmed, ""));
+        let credential = match sas {
+            Some(sas) => BlobCredential::Sas(Secret::new(sas.expose().trim_start_matches('?'))),
+            None => connection()?.credential,
+        };
+        (endpoint.to_string(), container.to_string(), credential)
+    } else {
+        return Err(invalid("expected blob:CONTAINER or https://ACCOUNT.blob.core.windows.net/CONTAINER".to_string()));
+    };
+    if container.is_empty() || container.contains('/') {
+        return Err(invalid("name exactly one container".to_string()));
+    }
+    BlobContainerClient::new(&format!("{}/{container}", endpoint.trim_end_matches('/')), credential, None)
+        .map_err(|e| invalid(e.to_string()))
+}
+
+/// Uploads a version's file under its content-addressed name; returns the blob's URL.
+pub async fn upload_dataset(client: &BlobContainerClient, dataset: &DatasetVersion) -> Result<String, DatastoreError> {
+    let name = blob_name(dataset);
+    let url = format!("{}/{name}", client.url().trim_end_matches('/'));
+    let upload_error = |source: BlobError| DatastoreError::Upload {
+        name: dataset.name.clone(),
+        version: dataset.version,
+        url: url.clone(),
+        source: Box::new(source),
+    };
+    let bytes =
+        std::fs::read(&dataset.path).map_err(|source| DataError::Open { path: dataset.path.clone().into(), source })?;
+    client.create().await.map_err(upload_error)?;
+    client.upload(&name, Bytes::from(bytes), "text/csv").await.map_err(upload_error)?;
+    Ok(url)
+}

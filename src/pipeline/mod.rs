@@ -1,0 +1,53 @@
+//! Pipelines: a YAML file of steps that are `mlops` commands, checked (with line numbers), put in
+//! dependency order and run locally as one parent run with a child run per step.
+
+mod expr;
+mod file;
+mod runner;
+
+pub use expr::{Expr, parse_template};
+pub use file::{Parameter, Pipeline, Problem, Step, load, parse, resolve_parameters};
+pub use runner::{PipelineReport, RunOptions, StepReport, StepStatus, run};
+
+use std::path::PathBuf;
+
+/// Why a pipeline could not be checked or run.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("cannot read pipeline file {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}", problems.iter().map(|p| format!("{}:{}: {}", path.display(), p.line, p.message)).collect::<Vec<_>>().join("\n"))]
+    Invalid { path: PathBuf, problems: Vec<Problem> },
+    #[error("--param {0:?}: {1}")]
+    Param(String, String),
+    #[error("cannot resume: {0}")]
+    Resume(String),
+    #[error("--from {0:?}: the pipeline has no such step (steps: {1})")]
+    UnknownStep(String, String),
+    #[error("cannot start step {step:?} ({program})")]
+    Spawn {
+        step: String,
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::tracking::StoreError),
+}
+
+impl PipelineError {
+    pub fn exit_code(&self) -> u8 {
+        use crate::exit;
+        match self {
+            PipelineError::Read { .. } | PipelineError::Invalid { .. } => exit::INPUT,
+            PipelineError::Param(..) | PipelineError::UnknownStep(..) => exit::USAGE,
+            PipelineError::Resume(_) => exit::NOT_FOUND,
+            PipelineError::Spawn { .. } => exit::INTERNAL,
+            PipelineError::Store(e) => e.exit_code(),
+        }
+    }
+}
