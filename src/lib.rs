@@ -15,6 +15,7 @@ pub mod logging;
 pub mod ml;
 pub mod output;
 pub mod progress;
+pub mod registry;
 pub mod secret;
 pub mod serve;
 pub mod settings;

@@ -12,6 +12,7 @@ mod infra_environment;
 mod infra_inputs;
 mod mlflow_server;
 mod predict;
+mod registry;
 mod runs;
 mod serve;
 mod servers;
