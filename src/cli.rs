@@ -409,7 +409,7 @@ SIGTERM or Ctrl-C stops accepting, finishes in-flight requests and flushes the r
 /// `mlops serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Model: a model directory or runs:/RUN_ID/model (models:/NAME@ALIAS once the registry lands).
+    /// Model: a directory, runs:/RUN_ID/model, models:/NAME@ALIAS or models:/NAME/VERSION.
     #[arg(long, value_name = "MODEL", env = env_vars::MLOPS_MODEL)]
     pub model: String,
     /// Address to listen on (0.0.0.0 in a container).
