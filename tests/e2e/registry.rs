@@ -255,7 +255,30 @@ fn bad_inputs(store: &Store) {
 
 #[test]
 fn release_flow_on_the_local_store() {
-    release_flow(&Store::local());
+    let store = Store::local();
+    release_flow(&store);
+    // `mlflow migrate-filestore` takes the registry along (versions, tags, aliases).
+    let venv_bin = crate::support::python().parent().expect("bin").to_path_buf();
+    let db = format!("sqlite:///{}", store.ws.path().join("migrated.db").display());
+    let out = std::process::Command::new(venv_bin.join("mlflow"))
+        .args(["migrate-filestore", "--source"])
+        .arg(store.ws.path().join("mlruns"))
+        .args(["--target", &db])
+        .env("MLFLOW_ALLOW_FILE_STORE", "true")
+        .output()
+        .expect("run mlflow migrate-filestore");
+    assert!(out.status.success(), "migrate-filestore: {}", String::from_utf8_lossy(&out.stderr));
+    let models = std::fs::read_dir(store.ws.path().join("mlruns/models")).expect("models").count();
+    assert_eq!(models, 1);
+    let name = std::fs::read_dir(store.ws.path().join("mlruns/models"))
+        .expect("models")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .next()
+        .expect("a model");
+    let migrated = python_json("read_registry.py", &[&db, &name], None);
+    let original = python_json("read_registry.py", &[&store.uri, &name], None);
+    assert_eq!(migrated, original);
 }
 
 #[test]
