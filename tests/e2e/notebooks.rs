@@ -184,9 +184,9 @@ fn mlflow_notebook_tracks_to_the_server_and_matches_mlops_train() {
     assert_eq!(result["tracking_uri"], server.uri.as_str());
     assert_eq!(result["experiment"], experiment.as_str());
 
-    // The test's own mlops train, on its own local store.
+    // The test's own mlops train, into the workspace's ./mlruns (a temp dir).
     let data = diabetes().display().to_string();
-    let report = ws.json(&["train", "--data", &data, "--local-store", "own-store"]);
+    let report = ws.json(&["train", "--data", &data]);
     let notebook_run = result["notebook_run_id"].as_str().expect("notebook run id");
     let mlops_run = result["mlops_run_id"].as_str().expect("mlops run id");
     assert_ne!(notebook_run, mlops_run);
