@@ -16,12 +16,14 @@ fn experimentation() -> PathBuf {
     repo().join("experimentation")
 }
 
-/// Every `.ipynb` under `dir`, recursively (checkpoint directories included: they must not be committed either).
+/// Every `.ipynb` under `dir`, recursively, except in hidden directories (Jupyter's git-ignored
+/// `.ipynb_checkpoints/` keeps copies with outputs).
 fn notebooks_under(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read dir") {
         let path = entry.expect("dir entry").path();
-        if path.is_dir() {
+        let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if path.is_dir() && !hidden {
             found.extend(notebooks_under(&path));
         } else if path.extension().is_some_and(|e| e == "ipynb") {
             found.push(path);
