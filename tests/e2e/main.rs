@@ -11,6 +11,7 @@ mod infra_auth;
 mod infra_environment;
 mod infra_inputs;
 mod mlflow_server;
+mod notebooks;
 mod predict;
 mod registry;
 mod runs;
