@@ -56,6 +56,9 @@ pub enum Command {
     /// Browse runs in the tracking store.
     #[command(subcommand)]
     Runs(RunsCommand),
+    /// Model registry: register, evaluate (the gate), aliases, browse, download.
+    #[command(subcommand, after_help = MODEL_EXAMPLES)]
+    Model(ModelCommand),
     /// Provision Azure infrastructure from ARM/Bicep templates (build, deploy, validate, what-if, show, cancel).
     #[command(subcommand, after_help = INFRA_EXAMPLES)]
     Infra(InfraCommand),
@@ -585,7 +588,7 @@ SIGTERM or Ctrl-C stops accepting, finishes in-flight requests and flushes the r
 /// `mlops serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Model: a model directory or runs:/RUN_ID/model (models:/NAME@ALIAS once the registry lands).
+    /// Model: a directory, runs:/RUN_ID/model, models:/NAME@ALIAS or models:/NAME/VERSION.
     #[arg(long, value_name = "MODEL", env = env_vars::MLOPS_MODEL)]
     pub model: String,
     /// Address to listen on (0.0.0.0 in a container).
@@ -653,4 +656,167 @@ pub struct SmokeTestArgs {
     /// Only GET the URL as given and expect a 2xx (a container health check for any model).
     #[arg(long)]
     pub get: bool,
+}
+
+const MODEL_EXAMPLES: &str = "\
+Examples:
+  mlops model evaluate --run-id <run> --name diabetes            # exit 3: not better than champion
+  mlops model register --run-id <run> --name diabetes --if-better  # gate, register, move champion
+  mlops model register --run-id <run> --name diabetes --alias staging --tag team=ml
+  mlops model alias set diabetes champion 3                      # roll back to version 3
+  mlops model list
+  mlops model show diabetes@champion
+  mlops model download diabetes@champion --dest ./model
+
+Exit codes: 0 registered or gate passed; 3 the gate said not better (nothing registered),
+0 instead with --on-not-better skip; other failures keep the general codes.";
+
+/// `mlops model …`.
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Register a run's model as a new version (with --if-better: only if it beats the champion).
+    Register(ModelRegisterArgs),
+    /// Compare a run with the champion on one metric: first, better or not-better.
+    Evaluate(ModelEvaluateArgs),
+    /// Set or delete an alias.
+    #[command(subcommand)]
+    Alias(ModelAliasCommand),
+    /// List registered models.
+    List(ModelListArgs),
+    /// Show a model, or one version: NAME, NAME/VERSION or NAME@ALIAS.
+    Show(ModelShowArgs),
+    /// Copy a version's model directory: NAME/VERSION or NAME@ALIAS.
+    Download(ModelDownloadArgs),
+}
+
+/// The evaluation gate's settings.
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// Metric to compare.
+    #[arg(long, value_name = "NAME", default_value = "mse")]
+    pub metric: String,
+    /// Whether lower or higher is better.
+    #[arg(long, value_enum, default_value_t = DirectionArg::Minimize)]
+    pub direction: DirectionArg,
+    /// Alias of the current champion.
+    #[arg(long, value_name = "ALIAS", default_value = "champion")]
+    pub against: String,
+    /// What a "not better" decision does: fail (exit 3) or skip (exit 0, decision still reported).
+    #[arg(long, value_enum, default_value_t = OnNotBetter::Fail)]
+    pub on_not_better: OnNotBetter,
+    /// Also write the gate's JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DirectionArg {
+    Minimize,
+    Maximize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnNotBetter {
+    Fail,
+    Skip,
+}
+
+/// `mlops model register`.
+#[derive(Debug, Args)]
+pub struct ModelRegisterArgs {
+    /// The run whose model is registered.
+    #[arg(long, value_name = "RUN")]
+    pub run_id: String,
+    /// Registered model name.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Alias to point at the new version; repeatable (with --if-better the default is `champion`).
+    #[arg(long = "alias", value_name = "ALIAS")]
+    pub aliases: Vec<String>,
+    /// Extra version tag; repeatable.
+    #[arg(long = "tag", value_name = "KEY=VALUE")]
+    pub tags: Vec<String>,
+    /// Version description.
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// Register even if this run already has a version under this name.
+    #[arg(long)]
+    pub allow_duplicate: bool,
+    /// Run the evaluation gate first; register only on `first` or `better`.
+    #[arg(long)]
+    pub if_better: bool,
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// Parameters file whose `registration.tags` names the metrics copied as tags [default: mse].
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
+    /// Tracking store holding the run and the registry [default: ./mlruns].
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+    pub tracking_uri: Option<String>,
+}
+
+/// `mlops model evaluate`.
+#[derive(Debug, Args)]
+pub struct ModelEvaluateArgs {
+    /// The candidate run.
+    #[arg(long, value_name = "RUN")]
+    pub run_id: String,
+    /// Registered model name.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    #[command(flatten)]
+    pub gate: GateArgs,
+    /// Tracking store [default: ./mlruns].
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+    pub tracking_uri: Option<String>,
+}
+
+/// `mlops model alias …`.
+#[derive(Debug, Subcommand)]
+pub enum ModelAliasCommand {
+    /// Point ALIAS at VERSION (moving it if it exists); rollback = set it to an older version.
+    Set {
+        name: String,
+        alias: String,
+        version: u64,
+        #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+        tracking_uri: Option<String>,
+    },
+    /// Remove ALIAS.
+    Delete {
+        name: String,
+        alias: String,
+        #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+        tracking_uri: Option<String>,
+    },
+}
+
+/// `mlops model list`.
+#[derive(Debug, Args)]
+pub struct ModelListArgs {
+    /// Only this model: list its versions.
+    pub name: Option<String>,
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+    pub tracking_uri: Option<String>,
+}
+
+/// `mlops model show`.
+#[derive(Debug, Args)]
+pub struct ModelShowArgs {
+    /// NAME, NAME/VERSION or NAME@ALIAS.
+    pub model: String,
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+    pub tracking_uri: Option<String>,
+}
+
+/// `mlops model download`.
+#[derive(Debug, Args)]
+pub struct ModelDownloadArgs {
+    /// NAME/VERSION or NAME@ALIAS.
+    pub model: String,
+    /// Directory to write the model to.
+    #[arg(long, value_name = "DIR")]
+    pub dest: PathBuf,
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+    pub tracking_uri: Option<String>,
 }

@@ -87,3 +87,19 @@ pub const MLOPS_DATASTORE_SAS: &str = "MLOPS_DATASTORE_SAS";
 pub const AZURE_STORAGE_CONNECTION_STRING: &str = "AZURE_STORAGE_CONNECTION_STRING";
 /// Scoring key for `mlops smoke-test` (flag `--key`). Never logged.
 pub const MLOPS_SCORING_KEY: &str = "MLOPS_SCORING_KEY";
+/// Where models downloaded from a tracking server are cached (default `$XDG_CACHE_HOME/mlops`).
+pub const MLOPS_CACHE_DIR: &str = "MLOPS_CACHE_DIR";
+/// Base directory for caches (XDG); `mlops` uses `$XDG_CACHE_HOME/mlops`.
+pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+/// Azure DevOps build id, recorded on registered model versions as `BuildId`.
+pub const BUILD_BUILDID: &str = "BUILD_BUILDID";
+/// Azure DevOps organisation URI (with `SYSTEM_TEAMPROJECT`, makes the `BuildUri` tag).
+pub const SYSTEM_COLLECTIONURI: &str = "SYSTEM_COLLECTIONURI";
+/// Azure DevOps project name.
+pub const SYSTEM_TEAMPROJECT: &str = "SYSTEM_TEAMPROJECT";
+/// GitHub Actions run id, recorded as `BuildId`.
+pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
+/// GitHub server URL (with `GITHUB_REPOSITORY`, makes the `BuildUri` tag).
+pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
+/// GitHub `owner/repo`.
+pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";

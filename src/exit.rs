@@ -13,6 +13,7 @@ use crate::ml::params::ParamsError;
 use crate::ml::ridge::RidgeError;
 use crate::ml::split::SplitError;
 use crate::ml::train::TrainError;
+use crate::registry::RegistryError;
 use crate::serve::ServeError;
 use crate::serve::request_log::RequestLogError;
 use crate::serve::smoke::SmokeError;
@@ -55,6 +56,9 @@ pub fn code_for(err: &anyhow::Error) -> u8 {
 }
 
 fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
+    if let Some(err) = cause.downcast_ref::<RegistryError>() {
+        return Some(err.exit_code());
+    }
     if let Some(err) = cause.downcast_ref::<TrainError>() {
         return Some(err.exit_code());
     }

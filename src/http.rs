@@ -127,6 +127,7 @@ impl HttpError {
                 e.status == StatusCode::TOO_MANY_REQUESTS
                     || e.status == StatusCode::REQUEST_TIMEOUT
                     || e.status.is_server_error()
+                    || concurrent_write_conflict(e)
             }
             _ => false,
         }
@@ -163,6 +164,14 @@ impl HttpError {
             },
         }
     }
+}
+
+/// An MLflow server on SQLite reports two writers racing (two runs logging the same new dataset,
+/// say) as a database error; the retried call finds the row in place. A duplicate create is a
+/// real answer, not a race, and is not retried.
+fn concurrent_write_conflict(e: &StatusError) -> bool {
+    e.error_code.as_deref() != Some("RESOURCE_ALREADY_EXISTS")
+        && e.message.as_deref().is_some_and(|m| m.contains("IntegrityError") || m.contains("database is locked"))
 }
 
 /// The URL without its query string, which may carry SAS tokens or codes.

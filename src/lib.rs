@@ -16,6 +16,7 @@ pub mod ml;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod registry;
 pub mod secret;
 pub mod serve;
 pub mod settings;

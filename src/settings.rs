@@ -13,9 +13,10 @@ use crate::ml::train::{Provenance, TrainRequest};
 use std::time::Duration;
 
 use crate::http::{RetryPolicy, TransportOptions};
+use crate::registry::{ResolvedModel, resolve_model};
 use crate::secret::Secret;
 use crate::tracking::mlflow::{MlflowAuth, MlflowClient, MlflowClientOptions};
-use crate::tracking::{LocalStore, ModelRef, ResolvedModel, Tracker, TrackingUri, resolve_model};
+use crate::tracking::{LocalStore, ModelRef, Tracker, TrackingUri};
 
 /// The project file's name, searched for from the current directory upwards.
 pub const PROJECT_FILE: &str = "mlops.toml";
@@ -104,10 +105,25 @@ impl ProjectFile {
 
 /// The model a `--model` value names: a directory, or a URI looked up in the tracking store given
 /// by the flag, `MLFLOW_TRACKING_URI` or the project file.
-pub fn model(model: &str, tracking_flag: Option<&str>) -> anyhow::Result<ResolvedModel> {
+pub async fn model(model: &str, tracking_flag: Option<&str>) -> anyhow::Result<ResolvedModel> {
     let model = ModelRef::parse(model)?;
-    let tracking = project_file()?.tracking_uri(tracking_flag)?;
-    Ok(resolve_model(&model, &tracking)?)
+    if let ModelRef::Dir(dir) = &model {
+        // A directory needs no store (and opening one would create ./mlruns).
+        return Ok(ResolvedModel { dir: dir.clone(), name: dir.display().to_string(), version: None });
+    }
+    let project = project_file()?;
+    let tracker = tracker(&project.tracking_uri(tracking_flag)?, None, &project)?;
+    Ok(resolve_model(&model, &tracker, &cache_dir()).await?)
+}
+
+/// Where models downloaded from a tracking server are kept: `MLOPS_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/mlops`, else `~/.cache/mlops`.
+pub fn cache_dir() -> PathBuf {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var(env_vars::MLOPS_CACHE_DIR)
+        .or_else(|| var(env_vars::XDG_CACHE_HOME).map(|d| d.join("mlops")))
+        .or_else(|| var(env_vars::HOME).map(|d| d.join(".cache").join("mlops")))
+        .unwrap_or_else(|| std::env::temp_dir().join("mlops-cache"))
 }
 
 /// Resolved settings of `mlops train`.
@@ -328,4 +344,37 @@ pub fn resolve_azure(args: &crate::cli::AzureArgs) -> anyhow::Result<AzureSettin
         subscription_id: args.subscription.clone(),
     };
     Ok(AzureSettings { cloud, auth, forced, subscription: args.subscription.clone().filter(|s| !s.trim().is_empty()) })
+}
+
+/// Metrics to copy onto registered versions: `registration.tags` of the parameters file
+/// (flag, then `[train] params` of mlops.toml), else the reference's `["mse"]`.
+pub fn registration_tags(flag: Option<&Path>, project: &ProjectFile) -> anyhow::Result<Vec<String>> {
+    let path = flag.map(Path::to_path_buf).or_else(|| project.train.params.as_deref().map(|p| project.path(p)));
+    match path {
+        Some(path) => {
+            let file = read_parameters_file(&path)?;
+            Ok(if file.registration_tags.is_empty() { vec!["mse".to_string()] } else { file.registration_tags })
+        }
+        None => Ok(vec!["mse".to_string()]),
+    }
+}
+
+/// The CI build registering a model: Azure DevOps (`BUILD_BUILDID`) or GitHub Actions (`GITHUB_RUN_ID`).
+pub fn ci_build() -> Option<crate::registry::release::CiBuild> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if let Some(id) = var(env_vars::BUILD_BUILDID) {
+        let uri = match (var(env_vars::SYSTEM_COLLECTIONURI), var(env_vars::SYSTEM_TEAMPROJECT)) {
+            (Some(collection), Some(project)) => {
+                Some(format!("{}/{project}/_build/results?buildId={id}", collection.trim_end_matches('/')))
+            }
+            _ => None,
+        };
+        return Some(crate::registry::release::CiBuild { id, uri });
+    }
+    let id = var(env_vars::GITHUB_RUN_ID)?;
+    let uri = match (var(env_vars::GITHUB_SERVER_URL), var(env_vars::GITHUB_REPOSITORY)) {
+        (Some(server), Some(repo)) => Some(format!("{}/{repo}/actions/runs/{id}", server.trim_end_matches('/'))),
+        _ => None,
+    };
+    Some(crate::registry::release::CiBuild { id, uri })
 }

@@ -3,6 +3,7 @@
 mod data;
 mod infra;
 mod infra_build;
+mod model;
 mod pipeline;
 mod predict;
 mod runs;
@@ -19,6 +20,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Train(args) => train::run(args, global).await,
         Command::Predict(args) => predict::run(args, global).await,
         Command::Runs(command) => runs::run(command, global).await,
+        Command::Model(command) => model::run(command, global).await,
         Command::Infra(command) => infra::run(command, global).await,
         Command::Serve(args) => serve::run(args, global).await,
         Command::SmokeTest(args) => smoke_test::run(args, global).await,

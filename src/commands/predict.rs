@@ -21,7 +21,7 @@ struct PredictReport {
 }
 
 pub async fn run(args: &PredictArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let model_dir = settings::model(&args.model, args.tracking_uri.as_deref())?.dir;
+    let model_dir = settings::model(&args.model, args.tracking_uri.as_deref()).await?.dir;
     let model = model::load(&model_dir)?;
     let table = read_numeric_csv(&args.data, Some(&model.feature_names))
         .with_context(|| format!("cannot score {} with model {}", args.data.display(), args.model))?;

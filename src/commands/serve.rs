@@ -15,7 +15,7 @@ use crate::serve::{self, ServeOptions, ServeSummary, ServedModel};
 use crate::settings;
 
 pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let resolved = settings::model(&args.model, args.tracking_uri.as_deref())?;
+    let resolved = settings::model(&args.model, args.tracking_uri.as_deref()).await?;
     let model = model::load(&resolved.dir).with_context(|| format!("cannot serve model {}", args.model))?;
     if !(args.request_log_interval.is_finite() && args.request_log_interval > 0.0) {
         return Err(UsageError(format!(

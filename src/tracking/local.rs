@@ -529,7 +529,7 @@ fn md5_hex(parts: &[&[u8]]) -> String {
     hex::encode(hasher.finalize())
 }
 
-fn write_file(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
+pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(io(parent))?;
     }
@@ -539,17 +539,17 @@ fn write_file(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-fn write_yaml<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
+pub(crate) fn write_yaml<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
     let text = yaml_serde::to_string(value).map_err(|e| corrupt(path, e.to_string()))?;
     write_file(path, text.as_bytes())
 }
 
-fn read_yaml(path: &Path) -> Result<Yaml, StoreError> {
+pub(crate) fn read_yaml(path: &Path) -> Result<Yaml, StoreError> {
     let text = std::fs::read_to_string(path).map_err(io(path))?;
     yaml_serde::from_str(&text).map_err(|e| corrupt(path, e.to_string()))
 }
 
-fn yaml_str(doc: &Yaml, key: &str) -> Option<String> {
+pub(crate) fn yaml_str(doc: &Yaml, key: &str) -> Option<String> {
     match doc.get(key)? {
         Yaml::String(s) => Some(s.clone()),
         Yaml::Number(n) => Some(n.to_string()),
@@ -557,7 +557,7 @@ fn yaml_str(doc: &Yaml, key: &str) -> Option<String> {
     }
 }
 
-fn yaml_int(doc: &Yaml, key: &str) -> Option<i64> {
+pub(crate) fn yaml_int(doc: &Yaml, key: &str) -> Option<i64> {
     doc.get(key)?.as_i64()
 }
 

@@ -251,6 +251,17 @@ impl MlflowClient {
         Ok(run_from_json(&doc["run"]))
     }
 
+    /// Ids of the logged models a run produced (`outputs.model_outputs`), in order.
+    pub async fn run_model_ids(&self, run_id: &str) -> Result<Vec<String>, HttpError> {
+        let doc = self.get("api/2.0/mlflow/runs/get", &[("run_id", run_id)]).await?;
+        Ok(doc["run"]["outputs"]["model_outputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| text(&m["model_id"]))
+            .collect())
+    }
+
     /// `metrics/get-history`, all pages.
     pub async fn metric_history(&self, run_id: &str, key: &str) -> Result<Vec<Metric>, HttpError> {
         let mut out = Vec::new();

@@ -1,10 +1,9 @@
 //! Experiment tracking: runs with parameters, metrics, tags, dataset inputs and artifacts, kept in
 //! an MLflow-compatible store chosen by the tracking URI.
 
-mod local;
+pub(crate) mod local;
 pub mod mlflow;
-mod model_ref;
-mod resolve;
+pub mod model_ref;
 pub mod sync;
 mod tracker;
 mod types;
@@ -12,7 +11,6 @@ pub mod uri;
 
 pub use local::LocalStore;
 pub use model_ref::{ModelRef, VersionSelector};
-pub use resolve::{ResolvedModel, resolve_model};
 pub use tracker::{SyncReport, Tracker};
 pub use types::{DatasetInput, Experiment, Metric, Run, RunInfo, RunStatus};
 pub use uri::TrackingUri;

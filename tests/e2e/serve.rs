@@ -594,12 +594,8 @@ fn serve_refuses_what_it_cannot_serve() {
     assert!(stderr(&out).contains("no-such-dir is not an mlops model directory"));
 
     let out = ws.run(&["serve", "--model", "models:/diabetes@champion", "--port", "0"]);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("models:/diabetes@champion: the model registry is not available"),
-        "{}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    assert!(stderr(&out).contains("model \"diabetes\" has no alias \"champion\""), "{}", stderr(&out));
 
     let model = train(&ws);
     let out = ws.run(&["serve", "--model", &model, "--port", "0", "--request-log", "blob:requests"]);

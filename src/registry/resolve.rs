@@ -1,0 +1,126 @@
+//! Turning a model reference (a directory, `runs:/…`, `models:/NAME@ALIAS`, `models:/NAME/N`)
+//! into a model directory on disk: the one place every command that loads a model asks. Models on
+//! a tracking server are downloaded into a cache first.
+
+use std::path::{Path, PathBuf};
+
+use super::{Registry, RegistryError};
+use crate::http::HttpError;
+use crate::tracking::mlflow::MlflowClient;
+use crate::tracking::model_ref::VersionSelector;
+use crate::tracking::{ModelRef, StoreError, Tracker};
+
+/// A model directory and the name and version it is known by (for logs and request records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedModel {
+    pub dir: PathBuf,
+    /// What the user asked for: the directory, or the URI as typed.
+    pub name: String,
+    /// The run id for `runs:/`, the version number for `models:/`; none for a bare directory.
+    pub version: Option<String>,
+}
+
+/// Finds (downloading into `cache` if it is on a server) the directory of `model`.
+pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) -> Result<ResolvedModel, RegistryError> {
+    match model {
+        ModelRef::Dir(dir) => Ok(ResolvedModel { dir: dir.clone(), name: dir.display().to_string(), version: None }),
+        ModelRef::Run { run_id, path } => {
+            let name = format!("runs:/{run_id}/{path}");
+            let dir = match tracker {
+                Tracker::Local(store) => store.artifact_dir(run_id)?.join(path),
+                Tracker::Remote { client, .. } => {
+                    let remote =
+                        |source| RegistryError::Remote { uri: client.endpoint().to_string(), source: Box::new(source) };
+                    let run = super::release::get_run(tracker, run_id).await?;
+                    let models =
+                        client.find_logged_models(&run.info.experiment_id, run_id, path).await.map_err(remote)?;
+                    let Some(logged) = models.first() else {
+                        return Err(RegistryError::NoModel { run_id: run_id.clone() });
+                    };
+                    let dest = cache.join("runs").join(run_id).join(path);
+                    download(client, &logged.artifact_uri, &dest).await?;
+                    dest
+                }
+            };
+            Ok(ResolvedModel { dir, name, version: Some(run_id.clone()) })
+        }
+        ModelRef::Registered { name, selector } => {
+            let registry = Registry::of(tracker);
+            let (uri, version) = match selector {
+                VersionSelector::Alias(alias) => {
+                    let version = registry
+                        .by_alias(name, alias)
+                        .await?
+                        .ok_or_else(|| RegistryError::AliasNotFound { name: name.clone(), alias: alias.clone() })?;
+                    (format!("models:/{name}@{alias}"), version)
+                }
+                VersionSelector::Version(v) => (format!("models:/{name}/{v}"), registry.version(name, *v).await?),
+            };
+            let dir = match tracker {
+                Tracker::Local(_) => local_source(&version.source)?,
+                Tracker::Remote { client, .. } => {
+                    let remote =
+                        |source| RegistryError::Remote { uri: client.endpoint().to_string(), source: Box::new(source) };
+                    let model_id = version
+                        .model_id
+                        .clone()
+                        .ok_or_else(|| RegistryError::NoModel { run_id: version.run_id.clone().unwrap_or_default() })?;
+                    let logged = client.get_logged_model(&model_id).await.map_err(remote)?;
+                    let dest = cache.join("models").join(name).join(version.version.to_string());
+                    download(client, &logged.artifact_uri, &dest).await?;
+                    dest
+                }
+            };
+            Ok(ResolvedModel { dir, name: uri, version: Some(version.version.to_string()) })
+        }
+    }
+}
+
+/// The directory a local version's `file://` source names.
+fn local_source(source: &str) -> Result<PathBuf, RegistryError> {
+    source.strip_prefix("file://").map(PathBuf::from).ok_or_else(|| {
+        RegistryError::Store(StoreError::Unsupported {
+            what: source.to_string(),
+            message: "a local registry version must point at a file:// model directory".to_string(),
+        })
+    })
+}
+
+/// Downloads every file below an artifact URI into `dest` (skipped when a complete copy is there).
+pub async fn download(client: &MlflowClient, artifact_uri: &str, dest: &Path) -> Result<(), RegistryError> {
+    let marker = dest.join(".mlops-complete");
+    if marker.is_file() {
+        return Ok(());
+    }
+    let remote =
+        |source: HttpError| RegistryError::Remote { uri: client.endpoint().to_string(), source: Box::new(source) };
+    let io = |path: &Path, source| RegistryError::Store(StoreError::Io { path: path.to_path_buf(), source });
+    for relative in client.list_artifacts(artifact_uri).await.map_err(remote)? {
+        if relative.split('/').any(|part| part == ".." || part.is_empty()) {
+            continue;
+        }
+        let bytes = client.download_artifact(artifact_uri, &relative).await.map_err(remote)?;
+        let path = dest.join(&relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
+        }
+        std::fs::write(&path, bytes).map_err(|e| io(&path, e))?;
+    }
+    std::fs::write(&marker, b"").map_err(|e| io(&marker, e))
+}
+
+/// Copies a local model directory to `dest`.
+pub fn copy_dir(src: &Path, dest: &Path) -> Result<(), RegistryError> {
+    let io = |path: &Path, source| RegistryError::Store(StoreError::Io { path: path.to_path_buf(), source });
+    std::fs::create_dir_all(dest).map_err(|e| io(dest, e))?;
+    for entry in std::fs::read_dir(src).map_err(|e| io(src, e))? {
+        let entry = entry.map_err(|e| io(src, e))?;
+        let target = dest.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target).map_err(|e| io(&entry.path(), e))?;
+        }
+    }
+    Ok(())
+}
