@@ -5,6 +5,7 @@
 
 mod bicep;
 mod conformance;
+mod data;
 mod fault_proxy;
 mod infra;
 mod infra_auth;
@@ -12,6 +13,7 @@ mod infra_environment;
 mod infra_inputs;
 mod mlflow_server;
 mod notebooks;
+mod pipeline;
 mod predict;
 mod registry;
 mod runs;

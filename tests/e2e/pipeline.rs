@@ -1,0 +1,152 @@
+//! `mlops pipeline`: the diabetes pipeline end to end on the local store (parent and child runs,
+//! gate, registry), failure and resume, and malformed pipeline files.
+
+use serde_json::Value;
+
+use crate::support::{Workspace, repo, stderr};
+
+/// A workspace with the repository's data and pipelines, as a project checkout has them.
+fn project() -> Workspace {
+    let ws = Workspace::new();
+    for dir in ["data", "pipelines"] {
+        std::fs::create_dir_all(ws.path().join(dir)).expect("mkdir");
+        for entry in std::fs::read_dir(repo().join(dir)).expect("read dir") {
+            let path = entry.expect("entry").path();
+            std::fs::copy(&path, ws.path().join(dir).join(path.file_name().expect("name"))).expect("copy");
+        }
+    }
+    ws
+}
+
+fn run(ws: &Workspace, extra: &[&str]) -> (Option<i32>, Value) {
+    let mut args = vec!["pipeline", "run", "pipelines/diabetes-train.yml", "-o", "json"];
+    args.extend_from_slice(extra);
+    let out = ws.run(&args);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}); stderr:\n{}", stderr(&out)));
+    (out.status.code(), report)
+}
+
+fn statuses(report: &Value) -> Vec<(String, String)> {
+    report["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| {
+            (s["name"].as_str().unwrap_or_default().to_string(), s["status"].as_str().unwrap_or_default().to_string())
+        })
+        .collect()
+}
+
+fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["steps"].as_array().expect("steps").iter().find(|s| s["name"] == name).expect("step")
+}
+
+fn tag(ws: &Workspace, run_id: &str, key: &str) -> Option<String> {
+    std::fs::read_to_string(ws.path().join("mlruns/0").join(run_id).join("tags").join(key)).ok()
+}
+
+#[test]
+fn diabetes_pipeline_registers_first_then_reports_not_better() {
+    let ws = project();
+    let (code, first) = run(&ws, &[]);
+    assert_eq!(code, Some(0), "{first:#}");
+    assert_eq!(first["status"], "succeeded");
+    let expected: Vec<(String, String)> = ["validate-data", "register-data", "train", "evaluate", "register"]
+        .iter()
+        .map(|s| (s.to_string(), "succeeded".to_string()))
+        .collect();
+    assert_eq!(statuses(&first), expected);
+    assert_eq!(step(&first, "evaluate")["outputs"]["decision"], "first");
+    assert_eq!(step(&first, "register")["outputs"]["version.version"], 1);
+    let parent = first["parent_run_id"].as_str().expect("parent");
+    for name in ["validate-data", "register-data", "train", "evaluate", "register"] {
+        let child = step(&first, name)["run_id"].as_str().expect("child run").to_string();
+        assert_eq!(tag(&ws, &child, "mlflow.parentRunId").as_deref(), Some(parent), "step {name}");
+    }
+    assert_eq!(tag(&ws, parent, "mlops.pipeline.status").as_deref(), Some("succeeded"));
+    let model = ws.json(&["model", "show", "diabetes-model@champion"]);
+    assert_eq!(model["version"], 1);
+
+    let (code, second) = run(&ws, &[]);
+    assert_eq!(code, Some(0), "not-better is a clean outcome: {second:#}");
+    assert_eq!(second["status"], "not-better");
+    assert_eq!(step(&second, "register-data")["outputs"]["created"], false);
+    assert_eq!(step(&second, "evaluate")["status"], "not-better");
+    assert_eq!(step(&second, "register")["status"], "skipped");
+    let versions = ws.json(&["model", "list", "diabetes-model"]);
+    assert_eq!(versions["versions"].as_array().map(Vec::len), Some(1), "nothing registered: {versions:#}");
+
+    let (code, _) = run(&ws, &["--fail-on-not-better"]);
+    assert_eq!(code, Some(3));
+}
+
+#[test]
+fn failing_step_stops_dependents_and_resume_reuses_outputs() {
+    let ws = project();
+    let (code, failed) = run(&ws, &["--param", "alpha=-1"]);
+    assert_eq!(code, Some(2), "train's usage error is the pipeline's exit code: {failed:#}");
+    assert_eq!(failed["status"], "failed");
+    let got: Vec<String> = statuses(&failed).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(got, ["succeeded", "succeeded", "failed", "skipped", "skipped"]);
+    let parent = failed["parent_run_id"].as_str().expect("parent");
+
+    let (code, resumed) = run(&ws, &["--from", "train"]);
+    assert_eq!(code, Some(0), "{resumed:#}");
+    assert_eq!(resumed["resumed_from"], parent);
+    let got: Vec<String> = statuses(&resumed).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(got, ["reused", "reused", "succeeded", "succeeded", "succeeded"]);
+    assert_eq!(step(&resumed, "register-data")["run_id"], step(&failed, "register-data")["run_id"]);
+
+    let out = ws.run(&["pipeline", "run", "pipelines/diabetes-train.yml", "--from", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no such step"), "{}", stderr(&out));
+}
+
+#[test]
+fn bad_data_fails_the_validate_step_with_exit_5() {
+    let ws = project();
+    let (code, report) = run(&ws, &["--param", "data_path=data/diabetes_bad_dist.csv"]);
+    assert_eq!(code, Some(5), "{report:#}");
+    let got: Vec<String> = statuses(&report).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(got, ["failed", "skipped", "skipped", "skipped", "skipped"]);
+}
+
+#[test]
+fn malformed_pipeline_files_name_the_line() {
+    let ws = Workspace::new();
+    let cases = [
+        (
+            "unknown-step.yml",
+            "name: p\nsteps:\n  - name: a\n    run: [train]\n    depends_on: [b]\n",
+            ":5: step \"a\" depends on unknown step \"b\"",
+        ),
+        (
+            "cycle.yml",
+            "name: p\nsteps:\n  - name: a\n    run: [train]\n    depends_on: [b]\n  - name: b\n    run: [train]\n    depends_on: [a]\n",
+            ":3: dependency cycle: a -> b -> a",
+        ),
+        (
+            "missing-param.yml",
+            "name: p\nparameters:\n  alpha:\n    description: no default\nsteps:\n  - name: a\n    run: [train, --alpha, \"${{ parameters.alpha }}\"]\n",
+            ":3: parameter \"alpha\" has no default",
+        ),
+        (
+            "unknown-param.yml",
+            "name: p\nsteps:\n  - name: a\n    run: [train, --alpha, \"${{ parameters.beta }}\"]\n",
+            ":4: step \"a\": unknown parameter \"beta\"",
+        ),
+        ("bad-yaml.yml", "name: p\nsteps:\n  - name: a\n    run: [train\n", ":"),
+        ("unknown-key.yml", "name: p\nsteps:\n  - name: a\n    command: [train]\n", ":4:"),
+    ];
+    for (file, text, expected) in cases {
+        ws.write(file, text);
+        for verb in ["validate", "run"] {
+            let out = ws.run(&["pipeline", verb, file]);
+            assert_eq!(out.status.code(), Some(6), "{verb} {file}: {}", stderr(&out));
+            let err = stderr(&out);
+            assert!(err.contains(&format!("{file}{expected}")), "{verb} {file}: {err}");
+        }
+    }
+    assert!(!ws.path().join("mlruns").exists(), "nothing ran");
+}
