@@ -150,3 +150,27 @@ fn malformed_pipeline_files_name_the_line() {
     }
     assert!(!ws.path().join("mlruns").exists(), "nothing ran");
 }
+
+#[test]
+fn pipeline_on_mlflow_server_has_parent_and_children_there() {
+    let server = crate::mlflow_server::MlflowServer::shared();
+    let ws = project();
+    let model = format!("pipeline-model-{}", std::process::id());
+    let param = format!("model_name={model}");
+    let (code, first) = run(&ws, &["--tracking-uri", &server.uri, "--experiment", "pipelines", "--param", &param]);
+    assert_eq!(code, Some(0), "{first:#}");
+    assert_eq!(first["status"], "succeeded");
+    assert_eq!(step(&first, "evaluate")["outputs"]["decision"], "first");
+    let parent = first["parent_run_id"].as_str().expect("parent");
+    let seen = crate::support::python_json("read_store.py", &[&server.uri, parent], None);
+    assert_eq!(seen["tags"]["mlops.pipeline.status"], "succeeded", "{seen:#}");
+    for name in ["validate-data", "train", "evaluate"] {
+        let child = step(&first, name)["run_id"].as_str().expect("child");
+        let seen = crate::support::python_json("read_store.py", &[&server.uri, child], None);
+        assert_eq!(seen["tags"]["mlflow.parentRunId"], parent, "step {name}: {seen:#}");
+    }
+    let (code, second) = run(&ws, &["--tracking-uri", &server.uri, "--experiment", "pipelines", "--param", &param]);
+    assert_eq!(code, Some(0), "{second:#}");
+    assert_eq!(second["status"], "not-better");
+    assert_eq!(step(&second, "register")["status"], "skipped");
+}
