@@ -3,10 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use super::DataError;
-use super::csv_table::check_header;
+use super::csv_table::{CsvFile, csv_error, open_csv};
 
 /// One column of a CSV file: its numeric cells, and what was wrong with the others.
 #[derive(Debug, Clone, Default)]
@@ -34,20 +32,8 @@ pub struct RawTable {
 /// Reads `path` as CSV with a header row. Only problems that make the file unreadable as a table
 /// (no header, ragged rows, broken quoting) are errors.
 pub fn read_columns(path: &Path) -> Result<RawTable, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Open { path: path.to_path_buf(), source })?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(DataError::Empty { path: path.to_path_buf() });
-    }
-    let mut reader =
-        csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(bytes.as_slice());
-    let csv_error = |source: csv::Error| DataError::Csv {
-        path: path.to_path_buf(),
-        line: source.position().map_or(1, |p| p.line()),
-        source,
-    };
-    let header: Vec<String> = reader.headers().map_err(csv_error)?.iter().map(str::to_string).collect();
-    check_header(path, &header)?;
+    let CsvFile { mut reader, header, sha256 } = open_csv(path)?;
+    let csv_error = csv_error(path);
     let mut columns: Vec<RawColumn> =
         header.iter().map(|name| RawColumn { name: name.clone(), ..RawColumn::default() }).collect();
     let mut rows = 0usize;

@@ -32,26 +32,48 @@ impl Table {
     }
 }
 
+/// A CSV file opened for reading: its checked header, its digest, and a reader over the rows.
+pub(crate) struct CsvFile {
+    pub reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
+    pub header: Vec<String>,
+    /// SHA-256 of the file's bytes, lowercase hex.
+    pub sha256: String,
+}
+
+/// Reads the whole file once (for its digest), refuses an empty one, and checks the header.
+pub(crate) fn open_csv(path: &Path) -> Result<CsvFile, DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Open { path: path.to_path_buf(), source })?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(DataError::Empty { path: path.to_path_buf() });
+    }
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(std::io::Cursor::new(bytes));
+    let header: Vec<String> = reader.headers().map_err(csv_error(path))?.iter().map(str::to_string).collect();
+    check_header(path, &header)?;
+    Ok(CsvFile { reader, header, sha256 })
+}
+
+/// A CSV parse error, located at its line in `path`.
+pub(crate) fn csv_error(path: &Path) -> impl Fn(csv::Error) -> DataError + '_ {
+    move |source: csv::Error| DataError::Csv {
+        path: path.to_path_buf(),
+        line: source.position().map_or(1, |p| p.line()),
+        source,
+    }
+}
+
 /// Reads `path` as CSV with a header row; every selected cell must be a finite number.
 ///
 /// With `select`, only those columns are parsed, in that order (others may hold anything);
 /// without it, every column is. Numbers are parsed with Rust's correctly rounded `f64` parser,
 /// which gives the same value as pandas' round-trip parser for every decimal literal.
 pub fn read_numeric_csv(path: &Path, select: Option<&[String]>) -> Result<Table, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Open { path: path.to_path_buf(), source })?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(DataError::Empty { path: path.to_path_buf() });
-    }
-    let mut reader =
-        csv::ReaderBuilder::new().has_headers(true).flexible(true).trim(csv::Trim::All).from_reader(bytes.as_slice());
-    let csv_error = |source: csv::Error| DataError::Csv {
-        path: path.to_path_buf(),
-        line: source.position().map_or(1, |p| p.line()),
-        source,
-    };
-    let header: Vec<String> = reader.headers().map_err(csv_error)?.iter().map(str::to_string).collect();
-    check_header(path, &header)?;
+    let CsvFile { mut reader, header, sha256 } = open_csv(path)?;
+    let csv_error = csv_error(path);
 
     let wanted: Vec<usize> = match select {
         None => (0..header.len()).collect(),
