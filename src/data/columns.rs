@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::DataError;
-use super::csv_table::{CsvFile, csv_error, open_csv};
+use super::csv_table::open_csv;
 
 /// One column of a CSV file: its numeric cells, and what was wrong with the others.
 #[derive(Debug, Clone, Default)]
@@ -32,30 +32,10 @@ pub struct RawTable {
 /// Reads `path` as CSV with a header row. Only problems that make the file unreadable as a table
 /// (no header, ragged rows, broken quoting) are errors.
 pub fn read_columns(path: &Path) -> Result<RawTable, DataError> {
-    let CsvFile { mut reader, header, sha256 } = open_csv(path)?;
-    let csv_error = csv_error(path);
+    let mut file = open_csv(path)?;
     let mut columns: Vec<RawColumn> =
-        header.iter().map(|name| RawColumn { name: name.clone(), ..RawColumn::default() }).collect();
-    let mut rows = 0usize;
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(source) => return Err(csv_error(source)),
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        if record.len() == 1 && record.get(0) == Some("") {
-            continue;
-        }
-        if record.len() != header.len() {
-            return Err(DataError::Ragged {
-                path: path.to_path_buf(),
-                line,
-                expected: header.len(),
-                found: record.len(),
-            });
-        }
+        file.header.iter().map(|name| RawColumn { name: name.clone(), ..RawColumn::default() }).collect();
+    let rows = file.for_each_row(path, |line, record| {
         for (column, cell) in columns.iter_mut().zip(record.iter()) {
             if cell.is_empty() {
                 column.missing += 1;
@@ -70,12 +50,12 @@ pub fn read_columns(path: &Path) -> Result<RawTable, DataError> {
                 }
             }
         }
-        rows += 1;
-    }
+        Ok(())
+    })?;
     if rows == 0 {
         return Err(DataError::HeaderOnly { path: path.to_path_buf() });
     }
-    Ok(RawTable { path: path.to_path_buf(), sha256, rows, columns })
+    Ok(RawTable { path: path.to_path_buf(), sha256: file.sha256, rows, columns })
 }
 
 #[cfg(test)]

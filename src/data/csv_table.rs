@@ -34,7 +34,7 @@ impl Table {
 
 /// A CSV file opened for reading: its checked header, its digest, and a reader over the rows.
 pub(crate) struct CsvFile {
-    pub reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
+    reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
     pub header: Vec<String>,
     /// SHA-256 of the file's bytes, lowercase hex.
     pub sha256: String,
@@ -57,8 +57,39 @@ pub(crate) fn open_csv(path: &Path) -> Result<CsvFile, DataError> {
     Ok(CsvFile { reader, header, sha256 })
 }
 
+impl CsvFile {
+    /// Calls `row` with each data row and its line number, in file order, and returns how many
+    /// rows there were. Blank lines are skipped (as pandas skips them); a row with another number
+    /// of fields than the header, or broken quoting, is an error naming its line.
+    pub fn for_each_row(
+        &mut self,
+        path: &Path,
+        mut row: impl FnMut(u64, &csv::StringRecord) -> Result<(), DataError>,
+    ) -> Result<usize, DataError> {
+        let mut rows = 0usize;
+        let mut record = csv::StringRecord::new();
+        while self.reader.read_record(&mut record).map_err(csv_error(path))? {
+            let line = record.position().map_or(0, |p| p.line());
+            if record.len() == 1 && record.get(0) == Some("") {
+                continue;
+            }
+            if record.len() != self.header.len() {
+                return Err(DataError::Ragged {
+                    path: path.to_path_buf(),
+                    line,
+                    expected: self.header.len(),
+                    found: record.len(),
+                });
+            }
+            row(line, &record)?;
+            rows += 1;
+        }
+        Ok(rows)
+    }
+}
+
 /// A CSV parse error, located at its line in `path`.
-pub(crate) fn csv_error(path: &Path) -> impl Fn(csv::Error) -> DataError + '_ {
+fn csv_error(path: &Path) -> impl Fn(csv::Error) -> DataError + '_ {
     move |source: csv::Error| DataError::Csv {
         path: path.to_path_buf(),
         line: source.position().map_or(1, |p| p.line()),
@@ -72,8 +103,8 @@ pub(crate) fn csv_error(path: &Path) -> impl Fn(csv::Error) -> DataError + '_ {
 /// without it, every column is. Numbers are parsed with Rust's correctly rounded `f64` parser,
 /// which gives the same value as pandas' round-trip parser for every decimal literal.
 pub fn read_numeric_csv(path: &Path, select: Option<&[String]>) -> Result<Table, DataError> {
-    let CsvFile { mut reader, header, sha256 } = open_csv(path)?;
-    let csv_error = csv_error(path);
+    let mut file = open_csv(path)?;
+    let header = file.header.clone();
 
     let wanted: Vec<usize> = match select {
         None => (0..header.len()).collect(),
@@ -90,28 +121,9 @@ pub fn read_numeric_csv(path: &Path, select: Option<&[String]>) -> Result<Table,
     };
 
     let mut values: Vec<f64> = Vec::new();
-    let mut n_rows = 0usize;
     let mut first_missing: Option<(u64, String)> = None;
     let mut missing_count = 0usize;
-    let mut record = csv::StringRecord::new();
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(source) => return Err(csv_error(source)),
-        }
-        let line = record.position().map_or(0, |p| p.line());
-        if record.len() == 1 && record.get(0) == Some("") {
-            continue; // a blank line, as pandas skips them
-        }
-        if record.len() != header.len() {
-            return Err(DataError::Ragged {
-                path: path.to_path_buf(),
-                line,
-                expected: header.len(),
-                found: record.len(),
-            });
-        }
+    let n_rows = file.for_each_row(path, |line, record| {
         for &col in &wanted {
             let cell = record.get(col).unwrap_or_default();
             if cell.is_empty() {
@@ -138,8 +150,8 @@ pub fn read_numeric_csv(path: &Path, select: Option<&[String]>) -> Result<Table,
             }
             values.push(value);
         }
-        n_rows += 1;
-    }
+        Ok(())
+    })?;
     if let Some((line, column)) = first_missing {
         return Err(DataError::Missing { path: path.to_path_buf(), line, column, others: missing_count - 1 });
     }
@@ -149,7 +161,7 @@ pub fn read_numeric_csv(path: &Path, select: Option<&[String]>) -> Result<Table,
     let columns: Vec<String> = wanted.iter().map(|&i| header[i].clone()).collect();
     let values = Array2::from_shape_vec((n_rows, columns.len()), values)
         .expect("one value was pushed per selected column of every row");
-    Ok(Table { path: path.to_path_buf(), columns, values, sha256 })
+    Ok(Table { path: path.to_path_buf(), columns, values, sha256: file.sha256 })
 }
 
 pub(crate) fn check_header(path: &Path, header: &[String]) -> Result<(), DataError> {
