@@ -10,36 +10,20 @@ mlflow.sklearn.log_model). Prints both medians and the ratio.
 """
 import argparse
 import os
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def timed(cmd, env):
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    return time.perf_counter() - start
+from common import ROOT, compare, free_port, release_binary
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    mlops = os.path.join(ROOT, "target", "release", "mlops")
-    if not os.path.exists(mlops):
-        sys.exit("build first: cargo build --release")
+    mlops = release_binary()
     data = os.path.join(ROOT, "data", "diabetes.csv")
     bin_dir = os.path.dirname(sys.executable)
     with tempfile.TemporaryDirectory() as work:
@@ -61,19 +45,11 @@ def main():
             run_env = dict(env, MLFLOW_TRACKING_URI=uri)
             mlops_cmd = [mlops, "train", "--data", data, "--tracking-uri", uri, "--local-store", f"{work}/journal", "-q"]
             python_cmd = [sys.executable, os.path.join(ROOT, "benches", "python", "train_tracking_reference.py"), data]
-            timed(mlops_cmd, run_env)  # warm-up: experiment creation, page cache
-            timed(python_cmd, run_env)
-            ours, theirs = [], []
-            for _ in range(args.runs):
-                ours.append(timed(mlops_cmd, run_env))
-                theirs.append(timed(python_cmd, run_env))
+            compare(mlops_cmd, python_cmd, args.runs, "mlops train --tracking-uri (whole process)",
+                    "python + mlflow logging (whole process)", run_env)
         finally:
             os.killpg(server.pid, 15)
             server.wait()
-    m_ours, m_theirs = statistics.median(ours), statistics.median(theirs)
-    print(f"mlops train --tracking-uri (whole process)  median {m_ours * 1000:9.1f} ms over {args.runs} runs")
-    print(f"python + mlflow logging (whole process)     median {m_theirs * 1000:9.1f} ms over {args.runs} runs")
-    print(f"speed-up: {m_theirs / m_ours:.0f}x")
 
 
 if __name__ == "__main__":
