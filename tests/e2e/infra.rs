@@ -72,6 +72,11 @@ fn with_secret(mut cmd: Command) -> Command {
     cmd
 }
 
+/// Runs `mlops args` against the stand-in, signed in as the test service principal.
+fn as_principal(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Output {
+    run(&mut with_secret(mlops(ws, standin, args)))
+}
+
 fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run mlops")
 }
@@ -94,11 +99,11 @@ fn setup() -> (Workspace, StandIn) {
 #[test]
 fn deploy_with_client_secret_prints_outputs_as_arm_returned_them() {
     let (ws, standin) = setup();
-    let out = run(&mut with_secret(mlops(
+    let out = as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "-g", "rg-test", "-f", "main.json", "-p", "baseName=MyApp", "-o", "json"],
-    )));
+    );
     let value = json_out(&out);
     assert_eq!(value["properties"]["provisioningState"], "Succeeded");
     let name = value["properties"]["outputs"]["storageAccountName"]["value"].as_str().expect("output");
@@ -123,11 +128,11 @@ fn deploy_with_client_secret_prints_outputs_as_arm_returned_them() {
 #[test]
 fn secrets_never_reach_output_even_at_trace_level() {
     let (ws, standin) = setup();
-    let out = run(&mut with_secret(mlops(
+    let out = as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc", "-vvv"],
-    )));
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(!all.contains(standin::CLIENT_SECRET), "client secret leaked");
@@ -137,23 +142,19 @@ fn secrets_never_reach_output_even_at_trace_level() {
 #[test]
 fn text_output_shows_state_and_outputs() {
     let (ws, standin) = setup();
-    let out = run(&mut with_secret(mlops(
+    let out = as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc", "--name", "first"],
-    )));
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("deployment first: Succeeded"), "{text}");
     let row = text.lines().find(|l| l.starts_with("storageAccountId ")).expect("output row");
     assert!(row.contains(" String  /subscriptions/00000000-1111-2222-3333-444444444444/resourceGroups/rg-test/providers/Microsoft.Storage/storageAccounts/st"), "{text}");
-    let shown = json_out(&run(&mut with_secret(mlops(
-        &ws,
-        &standin,
-        &["infra", "show", "first", "-g", "rg-test", "-o", "json"],
-    ))));
+    let shown = json_out(&as_principal(&ws, &standin, &["infra", "show", "first", "-g", "rg-test", "-o", "json"]));
     assert_eq!(shown["properties"]["provisioningState"], "Succeeded");
-    let missing = run(&mut with_secret(mlops(&ws, &standin, &["infra", "show", "nope", "-g", "rg-test"])));
+    let missing = as_principal(&ws, &standin, &["infra", "show", "nope", "-g", "rg-test"]);
     assert_eq!(missing.status.code(), Some(8), "{}", stderr(&missing));
 }
 
@@ -209,11 +210,11 @@ fn throttling_storm_is_ridden_out_with_retry_after() {
         kind: FaultKind::Status { status: 500, retry_after: None },
         count: 1,
     });
-    let out = run(&mut with_secret(mlops(
+    let out = as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc", "-o", "json"],
-    )));
+    );
     assert_eq!(json_out(&out)["properties"]["provisioningState"], "Succeeded");
     let puts: Vec<_> = standin.deployment_requests().into_iter().filter(|l| l.method == "PUT").collect();
     assert_eq!(puts.iter().map(|l| l.status).collect::<Vec<_>>(), vec![429, 429, 201]);
@@ -241,11 +242,11 @@ fn connection_resets_during_polling_do_not_abort() {
         kind: FaultKind::Delay(Duration::from_millis(700)),
         count: 1,
     });
-    let out = run(&mut with_secret(mlops(
+    let out = as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc", "-o", "json"],
-    )));
+    );
     assert_eq!(json_out(&out)["properties"]["provisioningState"], "Succeeded");
     assert!(standin.log().iter().any(|l| l.status == 0), "a reset happened");
 }
@@ -259,11 +260,11 @@ fn nested_deployment_failure_is_shown_in_full() {
         message: "The resource write operation failed to complete successfully.".into(),
         inner: Some(("WorkspaceQuotaExceeded".into(), "Workspace quota exceeded in westeurope.".into())),
     });
-    let out = run(&mut with_secret(mlops(
+    let out = as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc", "-o", "json"],
-    )));
+    );
     assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
     let value: Value = serde_json::from_slice(&out.stdout).expect("deployment JSON on stdout");
     assert_eq!(value["properties"]["provisioningState"], "Failed");
@@ -277,18 +278,12 @@ fn nested_deployment_failure_is_shown_in_full() {
 fn validation_failure_from_arm_exits_9_with_its_error() {
     let (ws, standin) = setup();
     ws.write("bad.json", &TEMPLATE.replace("take(uniqueString", "nosuchfunction(uniqueString"));
-    let out = run(&mut with_secret(mlops(
-        &ws,
-        &standin,
-        &["infra", "validate", "-g", "rg-test", "-f", "bad.json", "-p", "baseName=abc"],
-    )));
+    let out =
+        as_principal(&ws, &standin, &["infra", "validate", "-g", "rg-test", "-f", "bad.json", "-p", "baseName=abc"]);
     assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
     assert!(stderr(&out).contains("InvalidTemplate: Deployment template validation failed"), "{}", stderr(&out));
-    let ok = run(&mut with_secret(mlops(
-        &ws,
-        &standin,
-        &["infra", "validate", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc"],
-    )));
+    let ok =
+        as_principal(&ws, &standin, &["infra", "validate", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc"]);
     assert!(ok.status.success(), "{}", stderr(&ok));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("is valid (2 resources validated)"));
 }
@@ -296,34 +291,34 @@ fn validation_failure_from_arm_exits_9_with_its_error() {
 #[test]
 fn what_if_renders_changes_and_exit_code_4() {
     let (ws, standin) = setup();
-    let first = run(&mut with_secret(mlops(
+    let first = as_principal(
         &ws,
         &standin,
         &["infra", "what-if", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc", "--exit-code"],
-    )));
+    );
     assert_eq!(first.status.code(), Some(4), "{}", stderr(&first));
     let text = String::from_utf8_lossy(&first.stdout);
     assert!(text.contains("  + /subscriptions/") && text.contains("Resource changes: 2 to create."), "{text}");
     assert!(standin.resources("rg-test").is_empty(), "what-if deploys nothing");
-    json_out(&run(&mut with_secret(mlops(
+    json_out(&as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc", "-o", "json"],
-    ))));
-    let same = run(&mut with_secret(mlops(
+    ));
+    let same = as_principal(
         &ws,
         &standin,
         &["infra", "what-if", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc", "--exit-code"],
-    )));
+    );
     assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stdout));
-    let changed = run(&mut with_secret(mlops(
+    let changed = as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "--what-if", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc", "retention=60"],
-    )));
+    );
     let text = String::from_utf8_lossy(&changed.stdout);
     assert!(text.contains("      ~ properties.retentionInDays: 30 => 60"), "{text}");
-    let json = json_out(&run(&mut with_secret(mlops(
+    let json = json_out(&as_principal(
         &ws,
         &standin,
         &[
@@ -340,25 +335,25 @@ fn what_if_renders_changes_and_exit_code_4() {
             "-o",
             "json",
         ],
-    ))));
+    ));
     assert_eq!(json["status"], "Succeeded");
 }
 
 #[test]
 fn confirm_with_what_if_refuses_without_a_terminal_unless_yes() {
     let (ws, standin) = setup();
-    let out = run(&mut with_secret(mlops(
+    let out = as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "-c", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc"],
-    )));
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(standin.deployment_requests().is_empty());
-    let out = run(&mut with_secret(mlops(
+    let out = as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "-c", "--yes", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc"],
-    )));
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("Resource changes: 2 to create."));
 }
@@ -388,19 +383,11 @@ fn ctrl_c_stops_waiting_without_canceling() {
     let err = stderr(&out);
     assert!(err.contains("goes on in Azure") && err.contains("mlops infra cancel main -g rg-test"), "{err}");
     assert!(!standin.deployment_requests().iter().any(|l| l.path.ends_with("/cancel")), "Ctrl-C must not cancel");
-    let shown = json_out(&run(&mut with_secret(mlops(
-        &ws,
-        &standin,
-        &["infra", "show", "main", "-g", "rg-test", "-o", "json"],
-    ))));
+    let shown = json_out(&as_principal(&ws, &standin, &["infra", "show", "main", "-g", "rg-test", "-o", "json"]));
     assert_eq!(shown["properties"]["provisioningState"], "Running");
-    let canceled = json_out(&run(&mut with_secret(mlops(
-        &ws,
-        &standin,
-        &["infra", "cancel", "main", "-g", "rg-test", "-o", "json"],
-    ))));
+    let canceled = json_out(&as_principal(&ws, &standin, &["infra", "cancel", "main", "-g", "rg-test", "-o", "json"]));
     assert_eq!(canceled["properties"]["provisioningState"], "Canceled");
-    let again = run(&mut with_secret(mlops(&ws, &standin, &["infra", "cancel", "main", "-g", "rg-test"])));
+    let again = as_principal(&ws, &standin, &["infra", "cancel", "main", "-g", "rg-test"]);
     assert_eq!(again.status.code(), Some(9), "{}", stderr(&again));
     assert!(stderr(&again).contains("DeploymentCannotBeCancelled"));
 }
@@ -409,11 +396,11 @@ fn ctrl_c_stops_waiting_without_canceling() {
 fn no_wait_returns_after_the_put() {
     let (ws, standin) = setup();
     standin.set_step(Duration::from_secs(2));
-    let value = json_out(&run(&mut with_secret(mlops(
+    let value = json_out(&as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "--no-wait", "-g", "rg-test", "-f", "main.json", "-p", "baseName=abc", "-o", "json"],
-    ))));
+    ));
     assert_eq!(value["properties"]["provisioningState"], "Accepted");
     assert!(!standin.deployment_requests().iter().any(|l| l.path.contains("/operationStatuses/")));
 }
@@ -426,17 +413,16 @@ fn subscription_scope_deployment_creates_a_resource_group() {
       "parameters":{"rgName":{"type":"string"}},
       "resources":[{"type":"Microsoft.Resources/resourceGroups","apiVersion":"2025-04-01","name":"[parameters('rgName')]","location":"[deployment().location]"}],
       "outputs":{"rgId":{"type":"string","value":"[format('/subscriptions/{0}/resourceGroups/{1}', subscription().subscriptionId, parameters('rgName'))]"}}}"#);
-    let without_location =
-        run(&mut with_secret(mlops(&ws, &standin, &["infra", "deploy", "-f", "rg.json", "-p", "rgName=rg-sub"])));
+    let without_location = as_principal(&ws, &standin, &["infra", "deploy", "-f", "rg.json", "-p", "rgName=rg-sub"]);
     assert_eq!(without_location.status.code(), Some(2), "{}", stderr(&without_location));
-    let wrong_scope = run(&mut with_secret(mlops(
+    let wrong_scope = as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "--scope", "resource-group", "-g", "x", "-f", "rg.json", "-p", "rgName=rg-sub"],
-    )));
+    );
     assert_eq!(wrong_scope.status.code(), Some(2), "{}", stderr(&wrong_scope));
     assert!(standin.log().is_empty());
-    let value = json_out(&run(&mut with_secret(mlops(
+    let value = json_out(&as_principal(
         &ws,
         &standin,
         &[
@@ -453,7 +439,7 @@ fn subscription_scope_deployment_creates_a_resource_group() {
             "-o",
             "json",
         ],
-    ))));
+    ));
     assert_eq!(value["location"], "northeurope");
     assert_eq!(
         value["id"],
@@ -470,9 +456,9 @@ fn subscription_scope_deployment_creates_a_resource_group() {
         )));
     // The group now exists: a resource-group deployment into it needs no --location.
     ws.write("main.json", TEMPLATE);
-    json_out(&run(&mut with_secret(mlops(
+    json_out(&as_principal(
         &ws,
         &standin,
         &["infra", "deploy", "-g", "rg-sub", "-f", "main.json", "-p", "baseName=abc", "-o", "json"],
-    ))));
+    ));
 }
