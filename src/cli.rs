@@ -434,6 +434,15 @@ pub struct AzureArgs {
     pub arm_audience: Option<String>,
 }
 
+/// The Azure settings of commands that have no Azure flags (tracking to `azureml://…`): the same
+/// environment variables as [`AzureArgs`], parsed by the same rules.
+#[derive(Debug, Parser)]
+#[command(no_binary_name = true)]
+pub struct AzureEnv {
+    #[command(flatten)]
+    pub azure: AzureArgs,
+}
+
 /// A credential kind for `--auth`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AuthArg {
