@@ -282,7 +282,7 @@ pub struct TrainArgs {
     /// Name of the run [default: generated].
     #[arg(long, value_name = "NAME")]
     pub run_name: Option<String>,
-    /// Tracking store: a directory, file: URI or http(s):// MLflow server [default: ./mlruns].
+    /// Tracking store: a directory, file: URI, http(s):// MLflow server or azureml:// workspace [default: ./mlruns].
     #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
     pub tracking_uri: Option<String>,
     /// Local store that journals the run when tracking to a server [default: ./mlruns].
@@ -340,7 +340,8 @@ Examples:
 const RUNS_SYNC_EXAMPLES: &str = "\
 Examples:
   mlops runs sync --to http://127.0.0.1:5000          every local run not yet on the server
-  mlops runs sync --to http://127.0.0.1:5000 <run-id>  one run";
+  mlops runs sync --to http://127.0.0.1:5000 <run-id>  one run
+  mlops runs sync --to \"$AML_TRACKING_URI\"          an Azure ML workspace (azureml://…; artifacts stay local)";
 
 /// `mlops runs list`.
 #[derive(Debug, Args)]
