@@ -180,7 +180,7 @@ pub fn mlflow_client(url: &str) -> anyhow::Result<MlflowClient> {
     mlflow_client_with(url, auth)
 }
 
-/// The MLflow endpoint of an Azure ML workspace, authenticated with an ARM token from the Azure
+/// The MLflow endpoint of an Azure ML workspace, authenticated with ARM tokens from the Azure
 /// credential chain that `mlops infra` uses (same variables: `AZURE_CLIENT_ID`, `MLOPS_AZURE_AUTH`, …).
 pub fn azureml_client(aml: &AzureMlUri) -> anyhow::Result<MlflowClient> {
     use clap::Parser as _;
@@ -193,7 +193,8 @@ pub fn azureml_client(aml: &AzureMlUri) -> anyhow::Result<MlflowClient> {
     })?;
     let azure = resolve_azure(&env.azure)?;
     let credential = crate::azure::AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?;
-    let auth = MlflowAuth::Azure { credential: std::sync::Arc::new(credential), scope: azure.cloud.arm_scope() };
+    let token = crate::tracking::mlflow::AzureToken::new(std::sync::Arc::new(credential), azure.cloud.arm_scope());
+    let auth = MlflowAuth::Azure(token);
     let display = TrackingUri::AzureMl(aml.clone()).to_string();
     Ok(mlflow_client_with(&aml.rest_base(), auth)?.with_display_uri(display))
 }

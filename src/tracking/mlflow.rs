@@ -33,12 +33,40 @@ pub enum MlflowAuth {
         password: Secret,
     },
     Bearer(Secret),
-    /// An Entra ID token for `scope` from the Azure credential chain (Azure ML), asked for on every
-    /// request: the credential caches it and renews it before it expires, so long syncs keep working.
-    Azure {
-        credential: Arc<crate::azure::AzureCredential>,
-        scope: String,
-    },
+    /// An Entra ID token from the Azure credential chain (Azure ML).
+    Azure(AzureToken),
+}
+
+/// Seconds before expiry at which a token is renewed, as azure_core's bearer policy does.
+const TOKEN_REFRESH_MARGIN_SECS: i64 = 300;
+
+/// ARM tokens for a client: reused until five minutes before they expire, then asked for again,
+/// so a long sync never sends an expired one (and a credential that does not cache, like the
+/// Azure CLI, is not run for every request).
+#[derive(Debug, Clone)]
+pub struct AzureToken {
+    credential: Arc<crate::azure::AzureCredential>,
+    scope: String,
+    cached: Arc<tokio::sync::Mutex<Option<azure_core::credentials::AccessToken>>>,
+}
+
+impl AzureToken {
+    pub fn new(credential: Arc<crate::azure::AzureCredential>, scope: String) -> Self {
+        AzureToken { credential, scope, cached: Arc::default() }
+    }
+
+    async fn get(&self) -> Result<azure_core::credentials::AccessToken, HttpError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(token) = cached.as_ref()
+            && token.expires_on.unix_timestamp() - chrono::Utc::now().timestamp() > TOKEN_REFRESH_MARGIN_SECS
+        {
+            return Ok(token.clone());
+        }
+        let token =
+            self.credential.token(&[self.scope.as_str()]).await.map_err(|e| HttpError::Credential(e.to_string()))?;
+        *cached = Some(token.clone());
+        Ok(token)
+    }
 }
 
 /// Options of [`MlflowClient::new`].
@@ -107,10 +135,7 @@ impl MlflowClient {
             MlflowAuth::None => request,
             MlflowAuth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
             MlflowAuth::Bearer(token) => request.bearer_auth(token.expose()),
-            MlflowAuth::Azure { credential, scope } => {
-                let token = credential.token(&[scope]).await.map_err(|e| HttpError::Credential(e.to_string()))?;
-                request.bearer_auth(token.token.secret())
-            }
+            MlflowAuth::Azure(source) => request.bearer_auth(source.get().await?.token.secret()),
         })
     }
 

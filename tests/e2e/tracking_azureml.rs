@@ -188,16 +188,23 @@ fn sync_list_register_and_predict_against_a_workspace() {
     assert!(stderr(&out).contains(&format!("local run {local_id}")), "{}", stderr(&out));
 }
 
-#[test]
-fn rejected_token_is_an_auth_error_that_never_shows_the_token() {
-    let (ws, standin, uri) = setup();
-    // An `az` that hands out a token Entra never issued.
+/// An `az` on a PATH (returned) that hands out `tokens` in turn (then the last one again), each
+/// valid for `lifetime` seconds, and counts its calls in `az-calls`.
+fn fake_az(ws: &Workspace, tokens: &[String], lifetime: i64) -> String {
     let bin = ws.path().join("bin");
-    std::fs::create_dir(&bin).expect("bin");
-    let token = "standin-at-forged0123456789abcdef";
-    let expires = chrono::Utc::now().timestamp() + 3600;
+    std::fs::create_dir_all(&bin).expect("bin");
+    let dir = ws.path().display().to_string();
+    std::fs::write(ws.path().join("az-tokens"), tokens.join("\n") + "\n").expect("tokens");
+    let _ = std::fs::remove_file(ws.path().join("az-calls"));
     let script = format!(
-        "#!/bin/sh\necho '{{\"accessToken\": \"{token}\", \"expiresOn\": \"2099-01-01 00:00:00.000000\", \"expires_on\": {expires}, \"subscription\": \"{}\", \"tenant\": \"{}\", \"tokenType\": \"Bearer\"}}'\n",
+        r#"#!/bin/sh
+n=$(( $(cat "{dir}/az-calls" 2>/dev/null || echo 0) + 1 ))
+echo "$n" > "{dir}/az-calls"
+token=$(sed -n "${{n}}p" "{dir}/az-tokens")
+[ -n "$token" ] || token=$(tail -n 1 "{dir}/az-tokens")
+expires=$(( $(date +%s) + {lifetime} ))
+echo "{{\"accessToken\": \"$token\", \"expiresOn\": \"2099-01-01 00:00:00.000000\", \"expires_on\": $expires, \"subscription\": \"{}\", \"tenant\": \"{}\", \"tokenType\": \"Bearer\"}}"
+"#,
         standin::SUBSCRIPTION,
         standin::TENANT
     );
@@ -205,9 +212,50 @@ fn rejected_token_is_an_auth_error_that_never_shows_the_token() {
     std::fs::write(&az, script).expect("az");
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    format!("{}:/usr/bin:/bin", bin.display())
+}
+
+fn az_calls(ws: &Workspace) -> usize {
+    std::fs::read_to_string(ws.path().join("az-calls")).map_or(0, |t| t.trim().parse().unwrap_or(0))
+}
+
+#[test]
+fn tokens_are_reused_until_they_near_expiry_then_renewed() {
+    let (ws, standin, uri) = setup();
+    let data = diabetes().display().to_string();
+    let tokens: Vec<String> = (0..40).map(|_| standin.issue_token()).collect();
+    let train = |path: &str| {
+        let experiment = unique("aml-tokens");
+        let out = mlops(
+            &ws,
+            &standin,
+            &["train", "--data", &data, "--tracking-uri", &uri, "--experiment", &experiment, "-o", "json"],
+        )
+        .env("PATH", path)
+        .env("MLOPS_AZURE_AUTH", "azure-cli")
+        .output()
+        .expect("run");
+        assert_eq!(json_of(&out)["sync"]["state"], "synced");
+    };
+    // An hour-long token serves the whole run.
+    train(&fake_az(&ws, &tokens, 3600));
+    assert_eq!(az_calls(&ws), 1);
+    // A token within five minutes of expiry is never reused: each request gets a fresh one.
+    let before = standin.log().iter().filter(|l| l.path.starts_with("/mlflow/")).count();
+    train(&fake_az(&ws, &tokens, 60));
+    let requests = standin.log().iter().filter(|l| l.path.starts_with("/mlflow/")).count() - before;
+    assert!(requests >= 5, "{requests} requests");
+    assert_eq!(az_calls(&ws), requests);
+}
+
+#[test]
+fn rejected_token_is_an_auth_error_that_never_shows_the_token() {
+    let (ws, standin, uri) = setup();
+    // An `az` that hands out a token Entra never issued.
+    let path = fake_az(&ws, &["standin-at-forged0123456789abcdef".to_string()], 3600);
     let data = diabetes().display().to_string();
     let out = mlops(&ws, &standin, &["-vvv", "train", "--data", &data, "--tracking-uri", &uri])
-        .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+        .env("PATH", &path)
         .env("MLOPS_AZURE_AUTH", "azure-cli")
         .output()
         .expect("run");
