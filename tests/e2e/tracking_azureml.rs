@@ -74,6 +74,7 @@ fn train_lands_a_run_that_mlflow_reads_back() {
     assert_eq!(sync["artifacts"]["state"], "local-only");
     let local_path = std::path::PathBuf::from(sync["artifacts"]["local_path"].as_str().expect("path"));
     assert!(local_path.join("model/MLmodel").is_file(), "{}", local_path.display());
+    assert_eq!(report["artifact_uri"], format!("file://{}", local_path.display()), "artifacts reported where they are");
     assert!(stderr(&out).contains("stay in"), "{}", stderr(&out));
 
     let remote_id = sync["remote_run_id"].as_str().expect("remote run");
