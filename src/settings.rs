@@ -186,7 +186,7 @@ pub fn azureml_client(aml: &AzureMlUri) -> anyhow::Result<MlflowClient> {
     use clap::Parser as _;
     let env = crate::cli::AzureEnv::try_parse_from(std::iter::empty::<String>()).map_err(|e| {
         crate::exit::UsageError(format!(
-            "Azure settings for {}: {}",
+            "Azure settings (AZURE_* and MLOPS_AZURE_AUTH) for workspace {}: {}",
             aml.workspace,
             e.to_string().lines().next().unwrap_or_default()
         ))

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use local::LocalRegistry;
-pub use remote::RemoteRegistry;
+pub use remote::{RemoteRegistry, TAG_ARTIFACTS, TAG_LOCAL_RUN_ID};
 pub use resolve::{ResolvedModel, copy_dir, resolve_model};
 
 use crate::http::HttpError;

@@ -142,28 +142,28 @@ fn sync_list_register_and_predict_against_a_workspace() {
 
     // The version records where the files are; predict finds them in the local store.
     let name = unique("diabetes-aml");
-    let registered = json_of(
-        &signed_in(
-            &ws,
-            &standin,
-            &[
-                "model",
-                "register",
-                "--run-id",
-                &remote_id,
-                "--name",
-                &name,
-                "--alias",
-                "champion",
-                "--tracking-uri",
-                &uri,
-                "-o",
-                "json",
-            ],
-        )
-        .output()
-        .expect("run"),
-    );
+    let out = signed_in(
+        &ws,
+        &standin,
+        &[
+            "model",
+            "register",
+            "--run-id",
+            &remote_id,
+            "--name",
+            &name,
+            "--alias",
+            "champion",
+            "--tracking-uri",
+            &uri,
+            "-o",
+            "json",
+        ],
+    )
+    .output()
+    .expect("run");
+    let registered = json_of(&out);
+    assert!(stderr(&out).contains("are not on the server"), "{}", stderr(&out));
     let version = &registered["version"];
     assert_eq!(version["version"], 1, "{registered}");
     assert_eq!(version["aliases"], serde_json::json!(["champion"]));
