@@ -282,7 +282,7 @@ pub struct TrainArgs {
     /// Name of the run [default: generated].
     #[arg(long, value_name = "NAME")]
     pub run_name: Option<String>,
-    /// Tracking store: a directory, file: URI or http(s):// MLflow server [default: ./mlruns].
+    /// Tracking store: a directory, file: URI, http(s):// MLflow server or azureml:// workspace [default: ./mlruns].
     #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
     pub tracking_uri: Option<String>,
     /// Local store that journals the run when tracking to a server [default: ./mlruns].
@@ -340,7 +340,8 @@ Examples:
 const RUNS_SYNC_EXAMPLES: &str = "\
 Examples:
   mlops runs sync --to http://127.0.0.1:5000          every local run not yet on the server
-  mlops runs sync --to http://127.0.0.1:5000 <run-id>  one run";
+  mlops runs sync --to http://127.0.0.1:5000 <run-id>  one run
+  mlops runs sync --to \"$AML_TRACKING_URI\"          an Azure ML workspace (azureml://…; artifacts stay local)";
 
 /// `mlops runs list`.
 #[derive(Debug, Args)]
@@ -432,6 +433,15 @@ pub struct AzureArgs {
     /// Token audience for ARM [default: the ARM endpoint's origin].
     #[arg(long, value_name = "URI", env = env_vars::AZURE_RESOURCE_MANAGER_AUDIENCE)]
     pub arm_audience: Option<String>,
+}
+
+/// The Azure settings of commands that have no Azure flags (tracking to `azureml://…`): the same
+/// environment variables as [`AzureArgs`], parsed by the same rules.
+#[derive(Debug, Parser)]
+#[command(no_binary_name = true)]
+pub struct AzureEnv {
+    #[command(flatten)]
+    pub azure: AzureArgs,
 }
 
 /// A credential kind for `--auth`.

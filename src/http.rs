@@ -74,6 +74,9 @@ pub enum HttpError {
     CaBundle { path: PathBuf, message: String },
     #[error("cannot build the HTTP client: {0}")]
     Client(String),
+    /// No token could be had for a service that authenticates with Entra ID (Azure ML).
+    #[error("cannot get an access token: {0}")]
+    Credential(String),
 }
 
 /// A response with a failure status, and what the service said about it.
@@ -160,6 +163,7 @@ impl HttpError {
             Some(StatusCode::NOT_FOUND) if self.error_code().is_some() => crate::exit::NOT_FOUND,
             _ => match self {
                 HttpError::CaBundle { .. } => crate::exit::INPUT,
+                HttpError::Credential(_) => crate::exit::AUTH,
                 _ => crate::exit::REMOTE,
             },
         }

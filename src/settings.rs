@@ -16,6 +16,7 @@ use crate::http::{RetryPolicy, TransportOptions};
 use crate::registry::{ResolvedModel, resolve_model};
 use crate::secret::Secret;
 use crate::tracking::mlflow::{MlflowAuth, MlflowClient, MlflowClientOptions};
+use crate::tracking::uri::AzureMlUri;
 use crate::tracking::{LocalStore, ModelRef, Tracker, TrackingUri};
 
 /// The project file's name, searched for from the current directory upwards.
@@ -149,6 +150,19 @@ pub fn tracker(uri: &TrackingUri, local_flag: Option<&Path>, project: &ProjectFi
             journal: LocalStore::open(&local_store_path(local_flag, project))?,
             client: mlflow_client(url)?,
         }),
+        TrackingUri::AzureMl(aml) => Ok(Tracker::Remote {
+            journal: LocalStore::open(&local_store_path(local_flag, project))?,
+            client: azureml_client(aml)?,
+        }),
+    }
+}
+
+/// The MLflow client of a server URI (`http(s)://` or `azureml://`); `None` for a local store.
+pub fn remote_client(uri: &TrackingUri) -> anyhow::Result<Option<MlflowClient>> {
+    match uri {
+        TrackingUri::Local(_) => Ok(None),
+        TrackingUri::Http(url) => mlflow_client(url).map(Some),
+        TrackingUri::AzureMl(aml) => azureml_client(aml).map(Some),
     }
 }
 
@@ -163,6 +177,30 @@ pub fn mlflow_client(url: &str) -> anyhow::Result<MlflowClient> {
         (_, _, Some(token)) => MlflowAuth::Bearer(Secret::new(token)),
         _ => MlflowAuth::None,
     };
+    mlflow_client_with(url, auth)
+}
+
+/// The MLflow endpoint of an Azure ML workspace, authenticated with ARM tokens from the Azure
+/// credential chain that `mlops infra` uses (same variables: `AZURE_CLIENT_ID`, `MLOPS_AZURE_AUTH`, …).
+pub fn azureml_client(aml: &AzureMlUri) -> anyhow::Result<MlflowClient> {
+    use clap::Parser as _;
+    let env = crate::cli::AzureEnv::try_parse_from(std::iter::empty::<String>()).map_err(|e| {
+        crate::exit::UsageError(format!(
+            "Azure settings (AZURE_* and MLOPS_AZURE_AUTH) for workspace {}: {}",
+            aml.workspace,
+            e.to_string().lines().next().unwrap_or_default()
+        ))
+    })?;
+    let azure = resolve_azure(&env.azure)?;
+    let credential = crate::azure::AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?;
+    let token = crate::tracking::mlflow::AzureToken::new(std::sync::Arc::new(credential), azure.cloud.arm_scope());
+    let auth = MlflowAuth::Azure(token);
+    let display = TrackingUri::AzureMl(aml.clone()).to_string();
+    Ok(mlflow_client_with(&aml.rest_base(), auth)?.with_display_uri(display))
+}
+
+fn mlflow_client_with(url: &str, auth: MlflowAuth) -> anyhow::Result<MlflowClient> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let number = |name: &str| -> anyhow::Result<Option<f64>> {
         env(name)
             .map(|v| {
@@ -233,7 +271,9 @@ pub fn resolve_train(args: &TrainArgs, project: &ProjectFile) -> anyhow::Result<
             let reference = crate::data::registry::DatasetRef::parse(text)?;
             let store = match &tracking {
                 TrackingUri::Local(root) => root.clone(),
-                TrackingUri::Http(_) => local_store_path(args.local_store.as_deref(), project),
+                TrackingUri::Http(_) | TrackingUri::AzureMl(_) => {
+                    local_store_path(args.local_store.as_deref(), project)
+                }
             };
             Some(crate::data::registry::DatasetRegistry::for_store(&store).get(&reference)?)
         }

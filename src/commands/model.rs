@@ -118,6 +118,19 @@ async fn register(args: &ModelRegisterArgs, global: &GlobalArgs) -> anyhow::Resu
     } else {
         (None, Some(release::register(&tracker, &registry, &request).await?))
     };
+    if let Some(v) = &version
+        && v.tags.get(crate::registry::TAG_ARTIFACTS).map(String::as_str) == Some("local-only")
+    {
+        output::note(
+            global.quiet,
+            format!(
+                "note: the files of {} version {} are not on the server (it takes no artifact uploads from mlops); they are in this machine's local store, run {}",
+                v.name,
+                v.version,
+                v.tags.get(crate::registry::TAG_LOCAL_RUN_ID).map_or("?", String::as_str),
+            ),
+        );
+    }
     let report = RegisterReport { registered: version.is_some(), version, evaluation };
     output::emit(global.output, &report, || match &report.version {
         Some(v) => format!("registered {} version {}{}\n", v.name, v.version, aliases_text(&v.aliases)),

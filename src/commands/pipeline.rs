@@ -98,6 +98,7 @@ async fn run_pipeline(args: &PipelineRunArgs, global: &GlobalArgs) -> anyhow::Re
         match &tracking {
             TrackingUri::Local(root) => root.display().to_string(),
             TrackingUri::Http(url) => url.clone(),
+            other => other.to_string(),
         },
     ));
     let options = RunOptions {

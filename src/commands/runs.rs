@@ -172,17 +172,18 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         Some(uri) => TrackingUri::parse(uri)?,
         None => {
             return Err(UsageError(
-                "mlops runs sync needs a tracking server: --to http(s)://… or MLFLOW_TRACKING_URI".to_string(),
+                "mlops runs sync needs a tracking server: --to http(s)://…, azureml://… or MLFLOW_TRACKING_URI"
+                    .to_string(),
             )
             .into());
         }
     };
-    let TrackingUri::Http(url) = uri else {
-        return Err(
-            UsageError(format!("--to {uri}: runs are synced to a tracking server (http:// or https://)")).into()
-        );
+    let Some(client) = settings::remote_client(&uri)? else {
+        return Err(UsageError(format!(
+            "--to {uri}: runs are synced to a tracking server (http://, https:// or azureml://)"
+        ))
+        .into());
     };
-    let client = settings::mlflow_client(&url)?;
     let local = LocalStore::open(&settings::local_store_path(args.from.as_deref(), &project))?;
     let run_ids: Vec<String> = if args.run_ids.is_empty() {
         local
@@ -200,6 +201,15 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let mut synced = Vec::new();
     for run_id in &run_ids {
         let outcome = push_run(&local, &client, run_id).await?;
+        if let Some(path) = outcome.artifact_upload.local_path.as_deref() {
+            output::note(
+                global.quiet,
+                format!(
+                    "note: {} takes no artifact uploads from mlops; the artifacts and model of {run_id} stay in {path}",
+                    outcome.remote_uri
+                ),
+            );
+        }
         output::note(
             global.quiet,
             if outcome.uploaded {
@@ -222,7 +232,12 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
                 vec![
                     o.local_run_id.clone(),
                     o.remote_run_id.clone(),
-                    if o.uploaded { "uploaded" } else { "already synced" }.to_string(),
+                    match (o.uploaded, o.artifact_upload.is_local_only()) {
+                        (true, false) => "uploaded",
+                        (true, true) => "uploaded (artifacts local-only)",
+                        (false, _) => "already synced",
+                    }
+                    .to_string(),
                 ]
             })
             .collect();

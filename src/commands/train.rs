@@ -28,6 +28,19 @@ pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
             ),
         );
     }
+    if let Some(sync) = &report.sync
+        && let Some(path) = sync.artifacts.as_ref().and_then(|a| a.local_path.as_deref())
+    {
+        output::note(
+            global.quiet,
+            format!(
+                "note: {} takes no artifact uploads from mlops (it gave the artifact location {}).\n\
+                 The run's params, metrics, tags and dataset are on the server; the model and artifacts stay in {path}",
+                sync.remote_uri,
+                sync.remote_artifact_uri.as_deref().unwrap_or("-"),
+            ),
+        );
+    }
     output::emit(global.output, &report, || render(&report))?;
     Ok(crate::exit::OK)
 }
@@ -36,7 +49,14 @@ fn render(report: &TrainReport) -> String {
     let m = &report.metrics;
     let sync = match &report.sync {
         Some(s) if s.state == "synced" => {
-            format!("\nlogged to {} (local copy: run {} in {})\n", s.remote_uri, s.local_run_id, report.local_store)
+            let mut text = format!(
+                "\nlogged to {} (local copy: run {} in {})\n",
+                s.remote_uri, s.local_run_id, report.local_store
+            );
+            if let Some(path) = s.artifacts.as_ref().and_then(|a| a.local_path.as_deref()) {
+                text.push_str(&format!("artifacts and model NOT uploaded: local only, in {path}\n"));
+            }
+            text
         }
         Some(s) => format!("\nNOT yet on {}: pending sync (mlops runs sync)\n", s.remote_uri),
         None => String::new(),

@@ -378,7 +378,11 @@ fn report(
         experiment_name: local.experiment_name.clone(),
         run_name: run.run_name.clone(),
         tracking_uri: tracker.uri(),
-        artifact_uri: pick(synced.map(|s| &s.remote_artifact_uri), &run.artifact_uri),
+        // Artifacts the server could not take are reported where they are: in the local store.
+        artifact_uri: pick(
+            synced.filter(|s| !s.artifacts.as_ref().is_some_and(|a| a.is_local_only())).map(|s| &s.remote_artifact_uri),
+            &run.artifact_uri,
+        ),
         params: ReportParams {
             alpha: request.alpha,
             test_size,

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 pub use local::LocalRegistry;
-pub use remote::RemoteRegistry;
+pub use remote::{RemoteRegistry, TAG_ARTIFACTS, TAG_LOCAL_RUN_ID};
 pub use resolve::{ResolvedModel, copy_dir, resolve_model};
 
 use crate::http::HttpError;
@@ -64,6 +64,10 @@ pub enum RegistryError {
     #[error("run {run_id} has no model to register (expected the artifact `model` written by mlops train)")]
     NoModel { run_id: String },
     #[error(
+        "the files of {what} are not on the tracking server (its artifact store takes no uploads from mlops): they stay in the local store where it was trained, as local run {local_run_id}, which this machine's local store does not have"
+    )]
+    LocalOnly { what: String, local_run_id: String },
+    #[error(
         "run {run_id} is already registered as {name} version {version}; registering it again would duplicate it (use --allow-duplicate to do it anyway)"
     )]
     Duplicate { name: String, run_id: String, version: u64 },
@@ -94,7 +98,8 @@ impl RegistryError {
             RegistryError::ModelNotFound { .. }
             | RegistryError::VersionNotFound { .. }
             | RegistryError::AliasNotFound { .. }
-            | RegistryError::NoModel { .. } => exit::NOT_FOUND,
+            | RegistryError::NoModel { .. }
+            | RegistryError::LocalOnly { .. } => exit::NOT_FOUND,
             RegistryError::Duplicate { .. }
             | RegistryError::InvalidAlias { .. }
             | RegistryError::InvalidName { .. } => exit::USAGE,

@@ -8,7 +8,13 @@ use serde_json::{Value, json};
 
 use super::{ModelVersion, NewVersion, RegisteredModel, RegistryError};
 use crate::http::HttpError;
-use crate::tracking::mlflow::MlflowClient;
+use crate::tracking::mlflow::{MlflowClient, artifacts_writable};
+use crate::tracking::sync::TAG_SOURCE_RUN_ID;
+
+/// Version tag: `local-only` when the model's files are not on the server (see `create_local_only_version`).
+pub const TAG_ARTIFACTS: &str = "mlops.artifacts";
+/// Version tag: the run in the local store that holds the model's files.
+pub const TAG_LOCAL_RUN_ID: &str = "mlops.local_run_id";
 
 /// The registry on an MLflow tracking server.
 #[derive(Debug, Clone)]
@@ -42,7 +48,7 @@ impl RemoteRegistry {
     pub async fn create_version(&self, new: &NewVersion) -> Result<ModelVersion, RegistryError> {
         let model_ids = self.client.run_model_ids(&new.run_id).await.map_err(self.remote())?;
         let Some(model_id) = model_ids.first() else {
-            return Err(RegistryError::NoModel { run_id: new.run_id.clone() });
+            return self.create_local_only_version(new).await;
         };
         let created = self
             .call(Method::POST, "api/2.0/mlflow/registered-models/create", &[], Some(json!({"name": new.name})))
@@ -54,6 +60,36 @@ impl RemoteRegistry {
         }
         let tags: Vec<Value> = new.tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
         let mut body = json!({"name": new.name, "source": format!("models:/{model_id}"), "model_id": model_id, "run_id": new.run_id, "tags": tags});
+        if let Some(description) = &new.description {
+            body["description"] = json!(description);
+        }
+        let doc = self.call(Method::POST, "api/2.0/mlflow/model-versions/create", &[], Some(body)).await?;
+        Ok(version_from_json(&doc["model_version"]))
+    }
+
+    /// A version of a run pushed by mlops to a server whose artifact store it cannot write
+    /// (Azure ML): the source is where the model would be on the server (MLflow 2's
+    /// `<artifact_uri>/model`), and tags say that its files are in the local store only.
+    async fn create_local_only_version(&self, new: &NewVersion) -> Result<ModelVersion, RegistryError> {
+        let run = self.client.get_run(&new.run_id).await.map_err(self.remote())?;
+        let local_run = run.tags.get(TAG_SOURCE_RUN_ID);
+        let (Some(local_run), false) = (local_run, artifacts_writable(&run.info.artifact_uri)) else {
+            return Err(RegistryError::NoModel { run_id: new.run_id.clone() });
+        };
+        let mut tags = new.tags.clone();
+        tags.insert(TAG_ARTIFACTS.to_string(), "local-only".to_string());
+        tags.insert(TAG_LOCAL_RUN_ID.to_string(), local_run.clone());
+        self.call(Method::POST, "api/2.0/mlflow/registered-models/create", &[], Some(json!({"name": new.name})))
+            .await
+            .or_else(|e| match e {
+                RegistryError::Remote { source, .. } if source.error_code() == Some("RESOURCE_ALREADY_EXISTS") => {
+                    Ok(Value::Null)
+                }
+                e => Err(e),
+            })?;
+        let tags: Vec<Value> = tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
+        let source = format!("{}/model", run.info.artifact_uri.trim_end_matches('/'));
+        let mut body = json!({"name": new.name, "source": source, "run_id": new.run_id, "tags": tags});
         if let Some(description) = &new.description {
             body["description"] = json!(description);
         }

@@ -4,11 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
+use super::remote::{TAG_ARTIFACTS, TAG_LOCAL_RUN_ID};
 use super::{Registry, RegistryError};
 use crate::http::HttpError;
-use crate::tracking::mlflow::MlflowClient;
+use crate::tracking::mlflow::{MlflowClient, artifacts_writable};
 use crate::tracking::model_ref::VersionSelector;
-use crate::tracking::{ModelRef, StoreError, Tracker};
+use crate::tracking::sync::TAG_SOURCE_RUN_ID;
+use crate::tracking::{LocalStore, ModelRef, StoreError, Tracker};
 
 /// A model directory and the name and version it is known by (for logs and request records).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,14 +30,20 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
             let name = format!("runs:/{run_id}/{path}");
             let dir = match tracker {
                 Tracker::Local(store) => store.artifact_dir(run_id)?.join(path),
-                Tracker::Remote { client, .. } => {
+                Tracker::Remote { client, journal } => {
                     let remote =
                         |source| RegistryError::Remote { uri: client.endpoint().to_string(), source: Box::new(source) };
                     let run = super::release::get_run(tracker, run_id).await?;
                     let models =
                         client.find_logged_models(&run.info.experiment_id, run_id, path).await.map_err(remote)?;
                     let Some(logged) = models.first() else {
-                        return Err(RegistryError::NoModel { run_id: run_id.clone() });
+                        return match run.tags.get(TAG_SOURCE_RUN_ID) {
+                            Some(local_run) if !artifacts_writable(&run.info.artifact_uri) => {
+                                let dir = local_copy(journal, &name, local_run, path)?;
+                                Ok(ResolvedModel { dir, name, version: Some(run_id.clone()) })
+                            }
+                            _ => Err(RegistryError::NoModel { run_id: run_id.clone() }),
+                        };
                     };
                     let dest = cache.join("runs").join(run_id).join(path);
                     download(client, &logged.artifact_uri, &dest).await?;
@@ -58,6 +66,13 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
             };
             let dir = match tracker {
                 Tracker::Local(_) => local_source(&version.source)?,
+                Tracker::Remote { journal, .. }
+                    if version.model_id.is_none()
+                        && version.tags.get(TAG_ARTIFACTS).map(String::as_str) == Some("local-only") =>
+                {
+                    let local_run = version.tags.get(TAG_LOCAL_RUN_ID).cloned().unwrap_or_default();
+                    local_copy(journal, &uri, &local_run, "model")?
+                }
                 Tracker::Remote { client, .. } => {
                     let remote =
                         |source| RegistryError::Remote { uri: client.endpoint().to_string(), source: Box::new(source) };
@@ -74,6 +89,12 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
             Ok(ResolvedModel { dir, name: uri, version: Some(version.version.to_string()) })
         }
     }
+}
+
+/// The model directory `path` of a local run whose files never went to the server.
+fn local_copy(journal: &LocalStore, what: &str, local_run_id: &str, path: &str) -> Result<PathBuf, RegistryError> {
+    let dir = journal.artifact_dir(local_run_id).ok().map(|d| d.join(path)).filter(|d| d.join("MLmodel").is_file());
+    dir.ok_or_else(|| RegistryError::LocalOnly { what: what.to_string(), local_run_id: local_run_id.to_string() })
 }
 
 /// The directory a local version's `file://` source names.

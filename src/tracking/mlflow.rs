@@ -2,6 +2,7 @@
 //! `mlflow-artifacts` proxy), shaped like an Azure SDK client.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -32,6 +33,40 @@ pub enum MlflowAuth {
         password: Secret,
     },
     Bearer(Secret),
+    /// An Entra ID token from the Azure credential chain (Azure ML).
+    Azure(AzureToken),
+}
+
+/// Seconds before expiry at which a token is renewed, as azure_core's bearer policy does.
+const TOKEN_REFRESH_MARGIN_SECS: i64 = 300;
+
+/// ARM tokens for a client: reused until five minutes before they expire, then asked for again,
+/// so a long sync never sends an expired one (and a credential that does not cache, like the
+/// Azure CLI, is not run for every request).
+#[derive(Debug, Clone)]
+pub struct AzureToken {
+    credential: Arc<crate::azure::AzureCredential>,
+    scope: String,
+    cached: Arc<tokio::sync::Mutex<Option<azure_core::credentials::AccessToken>>>,
+}
+
+impl AzureToken {
+    pub fn new(credential: Arc<crate::azure::AzureCredential>, scope: String) -> Self {
+        AzureToken { credential, scope, cached: Arc::default() }
+    }
+
+    async fn get(&self) -> Result<azure_core::credentials::AccessToken, HttpError> {
+        let mut cached = self.cached.lock().await;
+        if let Some(token) = cached.as_ref()
+            && token.expires_on.unix_timestamp() - chrono::Utc::now().timestamp() > TOKEN_REFRESH_MARGIN_SECS
+        {
+            return Ok(token.clone());
+        }
+        let token =
+            self.credential.token(&[self.scope.as_str()]).await.map_err(|e| HttpError::Credential(e.to_string()))?;
+        *cached = Some(token.clone());
+        Ok(token)
+    }
 }
 
 /// Options of [`MlflowClient::new`].
@@ -52,6 +87,8 @@ pub struct LoggedModel {
 #[derive(Debug, Clone)]
 pub struct MlflowClient {
     base: Url,
+    /// How the server is named to people and in sync records, when not by its REST base (`azureml://…`).
+    display: Option<String>,
     http: reqwest::Client,
     auth: MlflowAuth,
     retry: RetryPolicy,
@@ -75,24 +112,31 @@ impl MlflowClient {
             base.set_path(&format!("{}/", base.path()));
         }
         let http = http::build_client(&options.transport)?;
-        Ok(MlflowClient { base, http, auth: auth.clone(), retry: options.retry })
+        Ok(MlflowClient { base, display: None, http, auth: auth.clone(), retry: options.retry })
+    }
+
+    /// The same client, named by `uri` (the tracking URI the user gave) instead of its REST base.
+    pub fn with_display_uri(mut self, uri: String) -> Self {
+        self.display = Some(uri);
+        self
     }
 
     /// The server's address, for messages.
     pub fn endpoint(&self) -> &str {
-        self.base.as_str().trim_end_matches('/')
+        self.display.as_deref().unwrap_or_else(|| self.base.as_str().trim_end_matches('/'))
     }
 
     fn url(&self, path: &str) -> Result<Url, HttpError> {
         self.base.join(path).map_err(|e| HttpError::Client(format!("invalid path {path:?}: {e}")))
     }
 
-    fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        match &self.auth {
+    async fn authorize(&self, request: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, HttpError> {
+        Ok(match &self.auth {
             MlflowAuth::None => request,
             MlflowAuth::Basic { username, password } => request.basic_auth(username, Some(password.expose())),
             MlflowAuth::Bearer(token) => request.bearer_auth(token.expose()),
-        }
+            MlflowAuth::Azure(source) => request.bearer_auth(source.get().await?.token.secret()),
+        })
     }
 
     /// One call, retried on connection errors, 429 and 5xx as MLflow's own client retries every call.
@@ -108,7 +152,7 @@ impl MlflowClient {
     ) -> Result<Value, HttpError> {
         let url = self.url(path)?;
         let attempt = || async {
-            let mut request = self.authorize(self.http.request(method.clone(), url.clone()));
+            let mut request = self.authorize(self.http.request(method.clone(), url.clone())).await?;
             if !query.is_empty() {
                 request = request.query(query);
             }
@@ -334,7 +378,7 @@ impl MlflowClient {
         let path = artifact_http_path(artifact_uri)?;
         let url = self.url(&format!("{path}/{relative_path}"))?;
         let attempt = || async {
-            let request = self.authorize(self.http.put(url.clone())).body(bytes.clone());
+            let request = self.authorize(self.http.put(url.clone())).await?.body(bytes.clone());
             let response = request.send().await.map_err(|e| http::connect_error(Method::PUT, &url, &e))?;
             if response.status().is_success() {
                 Ok(())
@@ -352,6 +396,7 @@ impl MlflowClient {
         let attempt = || async {
             let response = self
                 .authorize(self.http.get(url.clone()))
+                .await?
                 .send()
                 .await
                 .map_err(|e| http::connect_error(Method::GET, &url, &e))?;
@@ -544,6 +589,13 @@ pub fn batches<'a>(
     out
 }
 
+/// Whether files can be uploaded below a server's artifact location: only through MLflow's
+/// artifact proxy. Azure ML answers with `azureml://…` locations, which its own plugin writes
+/// through a separate storage service.
+pub fn artifacts_writable(artifact_uri: &str) -> bool {
+    artifact_uri.starts_with("mlflow-artifacts:")
+}
+
 /// `mlflow-artifacts:/1/<run>/artifacts` (or `mlflow-artifacts://host/…`) → the proxy's HTTP path.
 fn artifact_http_path(artifact_uri: &str) -> Result<String, HttpError> {
     let rest = artifact_uri.strip_prefix("mlflow-artifacts:").ok_or_else(|| {
@@ -703,5 +755,7 @@ mod tests {
             Some("api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts")
         );
         assert!(artifact_http_path("./mlruns/1/abc").is_err());
+        assert!(artifacts_writable("mlflow-artifacts:/1/abc/artifacts"));
+        assert!(!artifacts_writable("azureml://experiments/e/runs/abc/artifacts"));
     }
 }

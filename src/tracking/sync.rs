@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::mlflow::{LoggedModel, MlflowClient, check_values};
+use super::mlflow::{LoggedModel, MlflowClient, artifacts_writable, check_values};
 use super::{LocalStore, Metric, Run, RunStatus, StoreError};
 
 /// Local tags that record sync progress (never sent to the server).
@@ -33,6 +33,41 @@ pub struct PushOutcome {
     pub metric_points: usize,
     pub artifacts: usize,
     pub logged_model_id: Option<String>,
+    pub artifact_upload: ArtifactUpload,
+}
+
+/// Where a pushed run's artifacts (the model included) are.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactUpload {
+    /// `uploaded`, or `local-only` when the server's artifact location is not one mlops can write
+    /// (Azure ML's `azureml://…`): the files then stay in the local store only.
+    pub state: &'static str,
+    /// The local artifact directory, when the files stay there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ArtifactUpload {
+    /// What happens to the artifacts of local run `run_id` pushed to a run at `remote_artifact_uri`.
+    fn for_run(local: &LocalStore, run_id: &str, remote_artifact_uri: &str) -> Result<Self, StoreError> {
+        if artifacts_writable(remote_artifact_uri) {
+            return Ok(ArtifactUpload { state: "uploaded", local_path: None, reason: None });
+        }
+        let dir = local.artifact_dir(run_id)?;
+        Ok(ArtifactUpload {
+            state: "local-only",
+            local_path: Some(std::path::absolute(&dir).unwrap_or(dir).display().to_string()),
+            reason: Some(format!(
+                "the server gave the artifact location {remote_artifact_uri:?}, which is not an MLflow artifact proxy (mlflow-artifacts:) mlops can upload to"
+            )),
+        })
+    }
+
+    pub fn is_local_only(&self) -> bool {
+        self.state == "local-only"
+    }
 }
 
 fn remote(client: &MlflowClient) -> impl Fn(crate::http::HttpError) -> StoreError + '_ {
@@ -56,6 +91,7 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
     if is_synced(&run, &remote_uri) {
         let remote_run_id = run.tags.get(TAG_REMOTE_RUN_ID).cloned().unwrap_or_default();
         let remote_run = client.get_run(&remote_run_id).await.map_err(remote(client))?;
+        let artifact_upload = ArtifactUpload::for_run(local, run_id, &remote_run.info.artifact_uri)?;
         return Ok(PushOutcome {
             local_run_id: run_id.to_string(),
             remote_run_id,
@@ -66,6 +102,7 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
             metric_points: 0,
             artifacts: 0,
             logged_model_id: run.tags.get(TAG_REMOTE_MODEL_ID).cloned(),
+            artifact_upload,
         });
     }
     let same_target = run.tags.get(TAG_REMOTE_URI).map(String::as_str) == Some(remote_uri.as_str());
@@ -136,12 +173,19 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
     }
 
     // The model goes to the server as an MLflow 3 logged model (below), not as run artifacts:
-    // MLflow resolves runs:/<run>/model to it, as for models logged by its own client.
+    // MLflow resolves runs:/<run>/model to it, as for models logged by its own client. Where the
+    // server's artifact store cannot be written, no logged model is recorded either: one without
+    // its files would claim a model the server cannot serve.
+    let artifact_upload = ArtifactUpload::for_run(local, run_id, &remote_artifact_uri)?;
     let artifact_dir = local.artifact_dir(run_id)?;
-    let files: Vec<String> = list_files(&artifact_dir)?.into_iter().filter(|f| !f.starts_with("model/")).collect();
+    let files: Vec<String> = if artifact_upload.is_local_only() {
+        Vec::new()
+    } else {
+        list_files(&artifact_dir)?.into_iter().filter(|f| !f.starts_with("model/")).collect()
+    };
     upload_all(client, &artifact_dir, &files, &remote_artifact_uri, &[("run_id", &remote_run_id)]).await?;
 
-    let logged_model_id = if artifact_dir.join("model/MLmodel").is_file() {
+    let logged_model_id = if !artifact_upload.is_local_only() && artifact_dir.join("model/MLmodel").is_file() {
         let known = if same_target { run.tags.get(TAG_REMOTE_MODEL_ID).cloned() } else { None };
         let target = ModelTarget { remote_run_id: &remote_run_id, experiment_id: &experiment.experiment_id, fresh };
         let model = push_logged_model(client, local, &run, &target, known, &params).await?;
@@ -168,6 +212,7 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
         metric_points: missing.len(),
         artifacts: files.len(),
         logged_model_id,
+        artifact_upload,
     })
 }
 

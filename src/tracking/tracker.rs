@@ -4,12 +4,13 @@
 use serde::Serialize;
 
 use super::mlflow::MlflowClient;
-use super::sync::push_run;
+use super::sync::{ArtifactUpload, push_run};
 use super::uri::file_uri;
 use super::{LocalStore, StoreError};
 
 /// The tracking destination of a run.
 #[derive(Debug)]
+#[expect(clippy::large_enum_variant, reason = "one tracker per command; boxing the client would buy nothing")]
 pub enum Tracker {
     /// Runs live in a local MLflow file store.
     Local(LocalStore),
@@ -29,6 +30,9 @@ pub struct SyncReport {
     pub remote_experiment_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_artifact_uri: Option<String>,
+    /// Whether the artifacts and model went to the server or stayed local (set once synced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<ArtifactUpload>,
     pub error: Option<String>,
 }
 
@@ -64,6 +68,7 @@ impl Tracker {
                 remote_run_id: Some(outcome.remote_run_id),
                 remote_experiment_id: Some(outcome.remote_experiment_id),
                 remote_artifact_uri: Some(outcome.remote_artifact_uri),
+                artifacts: Some(outcome.artifact_upload),
                 error: None,
             })),
             Err(err) if err.is_offline() => {
@@ -76,6 +81,7 @@ impl Tracker {
                     remote_run_id,
                     remote_experiment_id: None,
                     remote_artifact_uri: None,
+                    artifacts: None,
                     error: Some(error_chain(&err)),
                 }))
             }

@@ -23,5 +23,6 @@ mod smoke_test;
 mod standin;
 mod support;
 mod tracking;
+mod tracking_azureml;
 mod train;
 mod train_errors;

@@ -8,6 +8,7 @@
 mod arm;
 mod entra;
 mod expr;
+mod mlflow_plane;
 mod tls;
 
 use std::collections::{HashMap, HashSet};
@@ -74,6 +75,7 @@ pub struct State {
     pub federated: HashSet<String>,
     pub cert_public_key: Option<rsa::RsaPublicKey>,
     pub arm: arm::ArmState,
+    pub mlflow: mlflow_plane::MlflowPlane,
     pub step: Duration,
 }
 
@@ -289,6 +291,12 @@ pub async fn handle(
         Some(FaultKind::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             route(&state, Incoming { method: method.clone(), path: path.clone(), query, headers, body })
+        }
+        None if mlflow_plane::owns(&lower) => {
+            let call = mlflow_plane::Call { method: &method, path: &path, query: &query_text, headers: &headers, body };
+            let response = mlflow_plane::serve(&state, call).await;
+            log(response.status().as_u16());
+            return Ok(response);
         }
         None => route(&state, Incoming { method: method.clone(), path: path.clone(), query, headers, body }),
     };

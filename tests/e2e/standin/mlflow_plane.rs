@@ -1,0 +1,201 @@
+//! Azure ML's MLflow-compatible data plane (azure-protocols.md §5.2): `/mlflow/v1.0/…` and
+//! `/mlflow/v2.0/subscriptions/…/workspaces/{ws}/api/2.0/mlflow/*`, answered by a real
+//! `mlflow server` behind it.
+//!
+//! What is Azure here is what a client can tell apart: the workspace-scoped paths, the bearer
+//! token Entra issued (401 in MLflow's error envelope otherwise), no `mlflow-artifacts` proxy, and
+//! `azureml://` artifact locations in place of the server's `mlflow-artifacts:` ones.
+
+use std::sync::{Arc, Mutex};
+
+use http_body_util::Full;
+use hyper::body::Bytes;
+use hyper::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use super::{StandIn, State};
+
+/// The MLflow server requests are answered by, once [`StandIn::serve_mlflow`] was called.
+#[derive(Default)]
+pub struct MlflowPlane {
+    upstream: Option<String>,
+}
+
+impl StandIn {
+    /// Serves the Azure ML MLflow endpoint of every workspace from the MLflow server at `upstream`.
+    pub fn serve_mlflow(&self, upstream: &str) {
+        self.state().mlflow.upstream = Some(upstream.trim_end_matches('/').to_string());
+    }
+
+    /// The workspace's tracking URI as Azure ML gives it (`properties.mlFlowTrackingUri`).
+    pub fn azureml_tracking_uri(&self, group: &str, workspace: &str) -> String {
+        format!("azureml://127.0.0.1:{}/mlflow/v1.0/{}", self.port, scope(super::SUBSCRIPTION, group, workspace))
+    }
+
+    /// The REST base stock MLflow clients use for that workspace (`https://…/mlflow/v2.0/…`).
+    pub fn azureml_rest_base(&self, group: &str, workspace: &str) -> String {
+        format!("{}/mlflow/v2.0/{}", self.url(), scope(super::SUBSCRIPTION, group, workspace))
+    }
+}
+
+fn scope(subscription: &str, group: &str, workspace: &str) -> String {
+    format!(
+        "subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.MachineLearningServices/workspaces/{workspace}"
+    )
+}
+
+/// Whether a (lower-cased) path belongs to this plane.
+pub fn owns(lower_path: &str) -> bool {
+    lower_path.starts_with("/mlflow/v1.0/") || lower_path.starts_with("/mlflow/v2.0/")
+}
+
+/// A request of this plane, as the dispatcher read it.
+pub struct Call<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: &'a str,
+    pub headers: &'a hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+/// Checks the workspace path and the token, forwards to the MLflow server, rewrites artifact locations.
+pub async fn serve(state: &Arc<Mutex<State>>, call: Call<'_>) -> Response<Full<Bytes>> {
+    let Some((version, workspace_scope, rest)) = split(call.path) else {
+        return error(404, "ENDPOINT_NOT_FOUND", &format!("no such workspace-scoped path: {}", call.path));
+    };
+    let (upstream, authorized) = {
+        let s = state.lock().unwrap_or_else(|p| p.into_inner());
+        let token = bearer(call.headers);
+        (s.mlflow.upstream.clone(), token.is_some_and(|t| s.tokens.contains(&t)))
+    };
+    if !authorized {
+        return error(401, "UNAUTHENTICATED", "the request needs a valid Entra ID bearer token for the workspace");
+    }
+    let Some(upstream) = upstream else {
+        return error(503, "TEMPORARILY_UNAVAILABLE", "no MLflow server behind the stand-in");
+    };
+    // Azure ML serves the tracking and registry REST API, not MLflow's artifact proxy.
+    if !(rest.starts_with("api/2.0/mlflow/") || rest.starts_with("api/3.0/mlflow/")) {
+        return error(404, "ENDPOINT_NOT_FOUND", &format!("{} is not served by Azure ML", call.path));
+    }
+    let host = call.headers.get("host").and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1").to_string();
+    let artifact_root = format!("azureml://{host}/mlflow/{version}/{workspace_scope}");
+    let mut url = format!("{upstream}/{rest}");
+    if !call.query.is_empty() {
+        url = format!("{url}?{}", call.query);
+    }
+    let method = reqwest::Method::from_bytes(call.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+    let mut request = reqwest::Client::new().request(method, &url).body(call.body.to_vec());
+    if let Some(kind) = call.headers.get("content-type").and_then(|v| v.to_str().ok()) {
+        request = request.header("content-type", kind);
+    }
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => return error(502, "BAD_GATEWAY", &format!("MLflow server: {e}")),
+    };
+    let status = response.status().as_u16();
+    let kind = response.headers().get("content-type").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let bytes = response.bytes().await.unwrap_or_default();
+    let body = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(mut doc) => {
+            rewrite_artifact_locations(&mut doc, &artifact_root);
+            Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
+        }
+        Err(_) => bytes,
+    };
+    let mut builder = Response::builder().status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY));
+    if let Some(kind) = kind {
+        builder = builder.header("content-type", kind);
+    }
+    builder
+        .header("x-ms-request-id", uuid::Uuid::new_v4().to_string())
+        .body(Full::new(body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// `/mlflow/{v1.0|v2.0}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}/{rest}`
+/// → (version, canonical workspace scope, rest). Literal segments match case-insensitively.
+fn split(path: &str) -> Option<(String, String, String)> {
+    let parts: Vec<&str> = path.trim_start_matches('/').splitn(11, '/').collect();
+    let literal = |i: usize, want: &str| parts.get(i).is_some_and(|p| p.eq_ignore_ascii_case(want));
+    let named = |i: usize| parts.get(i).copied().filter(|p| !p.is_empty());
+    let ok = literal(0, "mlflow")
+        && (literal(1, "v1.0") || literal(1, "v2.0"))
+        && literal(2, "subscriptions")
+        && literal(4, "resourceGroups")
+        && literal(6, "providers")
+        && literal(7, "Microsoft.MachineLearningServices")
+        && literal(8, "workspaces");
+    let (subscription, group, workspace) = (named(3)?, named(5)?, named(9)?);
+    if !ok || !subscription.eq_ignore_ascii_case(super::SUBSCRIPTION) {
+        return None;
+    }
+    let version = parts[1].to_ascii_lowercase();
+    Some((version, scope(super::SUBSCRIPTION, group, workspace), parts.get(10).copied().unwrap_or("").to_string()))
+}
+
+/// `mlflow-artifacts:/1/<run>/artifacts` → `azureml://<host>/mlflow/v2.0/<scope>/experiments/1/runs/<run>/artifacts`,
+/// wherever a response names an artifact location.
+fn rewrite_artifact_locations(doc: &mut Value, artifact_root: &str) {
+    match doc {
+        Value::Object(map) => {
+            for (key, value) in map.iter_mut() {
+                if matches!(key.as_str(), "artifact_uri" | "artifact_location")
+                    && let Value::String(text) = value
+                    && let Some(rest) = text.strip_prefix("mlflow-artifacts:")
+                {
+                    let rest = rest.trim_start_matches('/');
+                    let path = match rest.split_once('/') {
+                        Some((experiment, tail)) => match tail.split_once('/') {
+                            Some((run, more)) => format!("experiments/{experiment}/runs/{run}/{more}"),
+                            None => format!("experiments/{experiment}/{tail}"),
+                        },
+                        None => format!("experiments/{rest}"),
+                    };
+                    *text = format!("{artifact_root}/{path}");
+                } else {
+                    rewrite_artifact_locations(value, artifact_root);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| rewrite_artifact_locations(item, artifact_root)),
+        _ => {}
+    }
+}
+
+fn bearer(headers: &hyper::HeaderMap) -> Option<String> {
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_string())
+}
+
+/// MLflow's error envelope (Azure ML's MLflow endpoint answers in it, not in ARM's).
+fn error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::to_vec(&json!({"error_code": code, "message": message})).unwrap_or_default();
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header("content-type", "application/json; charset=utf-8")
+        .header("x-ms-request-id", uuid::Uuid::new_v4().to_string())
+        .body(Full::new(Bytes::from(body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_artifact_locations() {
+        let path = format!(
+            "/mlflow/v2.0/subscriptions/{}/resourcegroups/rg/providers/microsoft.machinelearningservices/workspaces/ws/api/2.0/mlflow/runs/get",
+            super::super::SUBSCRIPTION
+        );
+        let (version, scope, rest) = split(&path).expect("workspace path");
+        assert_eq!((version.as_str(), rest.as_str()), ("v2.0", "api/2.0/mlflow/runs/get"));
+        assert!(scope.contains("/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"));
+        assert!(split(&path.replace("resourcegroups", "resourcegroup")).is_none());
+        let mut doc = json!({"run": {"info": {"artifact_uri": "mlflow-artifacts:/3/abc/artifacts"}}});
+        rewrite_artifact_locations(&mut doc, "azureml://h/mlflow/v2.0/S");
+        assert_eq!(doc["run"]["info"]["artifact_uri"], "azureml://h/mlflow/v2.0/S/experiments/3/runs/abc/artifacts");
+    }
+}
