@@ -209,7 +209,8 @@ fn diagnostics_name_the_problem_and_its_position() {
         ("var x = map([1], i => i)\n", ErrorKind::Unsupported, (1, 18)),
         ("module m 'br:x.azurecr.io/m:1' = {\n  name: 'm'\n}\n", ErrorKind::Unsupported, (1, 10)),
         (
-            "resource a 'A.B/c@2020-01-01' = {\n  name: b.name\n}\nresource b 'A.B/c@2020-01-01' = {\n  name: a.name\n}\n",
+            "resource a 'Microsoft.Storage/storageAccounts@2021-04-01' = {\n  name: b.name\n}\n\
+             resource b 'Microsoft.Storage/storageAccounts@2021-04-01' = {\n  name: a.name\n}\n",
             ErrorKind::Cycle,
             (1, 10),
         ),
@@ -229,6 +230,32 @@ fn unsupported_errors_name_the_construct() {
     assert_eq!(err.kind(), Some(ErrorKind::Unsupported));
     assert!(err.to_string().contains("from-end index"), "{err}");
     assert!(err.to_string().contains("test.bicep:2:11"), "{err}");
+}
+
+#[test]
+fn resource_types_take_the_type_index_casing_and_unknown_ones_are_refused() {
+    let known = "resource s 'microsoft.storage/STORAGEACCOUNTS@2021-04-01' = {\n  name: 'st'\n}\n\
+                 output id string = s.id\n";
+    let template = compile_text(known).expect("known type");
+    assert_eq!(template["resources"][0]["type"], "Microsoft.Storage/storageAccounts");
+    assert_eq!(template["outputs"]["id"]["value"], "[resourceId('Microsoft.Storage/storageAccounts', 'st')]");
+
+    for unknown in ["Contoso.Widgets/gadgets@2020-01-01", "Microsoft.Storage/storageAccounts@1999-01-01"] {
+        let text = format!("param p string\nresource s '{unknown}' = {{\n  name: p\n}}\n");
+        let err = compile_text(&text).expect_err(unknown);
+        assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
+        assert!(err.to_string().contains(&format!("'{unknown}' is not in the bundled Bicep type index")), "{err}");
+        assert!(err.to_string().contains("test.bicep:2:12"), "{err}");
+    }
+}
+
+#[test]
+fn non_null_assertions_compile_to_their_operand() {
+    let text =
+        "param u string\noutput last string = last(split(u, '/'))!\noutput first string = first(split(u, '/'))!\n";
+    let template = compile_text(text).expect("non-null assertion");
+    assert_eq!(template["outputs"]["last"]["value"], "[last(split(parameters('u'), '/'))]");
+    assert_eq!(template["outputs"]["first"]["value"], "[first(split(parameters('u'), '/'))]");
 }
 
 #[test]

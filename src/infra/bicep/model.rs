@@ -332,7 +332,22 @@ impl<'a> Model<'a> {
             self.resources[i].parent = Some(parent);
         }
         for res in &mut self.resources {
-            res.full_type = super::types::canonical(&res.full_type, &res.api_version);
+            let Some((ty, version)) = super::types::canonical(&res.full_type, &res.api_version) else {
+                return Err(Diag::new(
+                    ErrorKind::Unsupported,
+                    res.decl.type_span,
+                    format!(
+                        "the resource type '{}@{}' is not in the bundled Bicep type index (Azure.Bicep.Types.Az {}), \
+                         so the casing bicep build writes for it is unknown and mlops' native Bicep compiler \
+                         does not support it",
+                        res.full_type,
+                        res.api_version,
+                        super::types::index_version()
+                    ),
+                ));
+            };
+            res.full_type = ty;
+            res.api_version = version;
         }
         // A parent chain must not loop back.
         for i in 0..self.resources.len() {

@@ -432,7 +432,10 @@ impl Parser {
                     return Err(Diag::unsupported(self.span(), "safe-dereference '.?'"));
                 }
                 Tok::Bang if !matches!(self.peek_at(1), Tok::Ident(_) | Tok::LParen | Tok::Int(_) | Tok::Str(_)) => {
-                    return Err(Diag::unsupported(self.span(), "the non-null assertion '!'"));
+                    // The non-null assertion `x!` only narrows the type; bicep build emits `x` unchanged.
+                    let end = self.span();
+                    self.bump();
+                    expr = Expr { span: expr.span.to(end), kind: expr.kind };
                 }
                 _ => return Ok(expr),
             }
