@@ -27,7 +27,7 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
         .into());
     }
     let pipeline = pipeline::load(&args.file)?;
-    watch::check_pipeline(&pipeline, &args.param)?;
+    watch::check_pipeline(&pipeline, &args.param, &args.file)?;
     let dataset = match args.dataset.clone().or_else(|| watch::default_dataset(&pipeline)) {
         Some(name) => name,
         None => {
@@ -81,7 +81,9 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
         Event::Interrupted(record) => output::note(
             quiet,
             format!(
-                "warning: the trigger for {} (dataset {}:{}, started {}) never finished: the watch stopped while                  the pipeline ran. It is not retried; run it by hand: mlops pipeline run {file} --param                  dataset_version={}",
+                "warning: the trigger for {} (dataset {}:{}, started {}) never finished: the watch stopped while \
+                 the pipeline ran. It is not retried; run it by hand: mlops pipeline run {file} --param \
+                 dataset_version={}",
                 record.source_file, record.dataset, record.dataset_version, record.started_at, record.dataset_version
             ),
         ),
@@ -109,7 +111,7 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
     let summary =
         watch::watch(&pipeline, &source, &mut state, &registry, &mut trigger, &options, &mut events, Box::pin(stop))
             .await
-            .with_context(|| format!("watching {}", args.source))?;
+            .with_context(|| format!("watching {}", source.describe()))?;
     if let Some(err) = write_failed {
         return Err(err);
     }

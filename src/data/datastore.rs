@@ -44,7 +44,12 @@ pub fn datastore_client(
 ) -> Result<BlobContainerClient, DatastoreError> {
     let flags = LocationFlags { sas: "--datastore-sas or MLOPS_DATASTORE_SAS" };
     container_client(dest, connection_string, sas, &flags)
-        .map_err(|message| DatastoreError::Destination { dest: dest.to_string(), message })
+        .map_err(|message| DatastoreError::Destination { dest: without_query(dest).to_string(), message })
+}
+
+/// A location as it may be shown: without a query string, which can hold a SAS.
+pub fn without_query(location: &str) -> &str {
+    location.split_once('?').map_or(location, |(before, _)| before)
 }
 
 /// Names of the flags that carry a container location's credentials, for error messages.

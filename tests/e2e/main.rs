@@ -25,3 +25,4 @@ mod support;
 mod tracking;
 mod train;
 mod train_errors;
+mod watch;

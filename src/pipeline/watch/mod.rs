@@ -178,8 +178,9 @@ pub fn default_dataset(pipeline: &Pipeline) -> Option<String> {
     pipeline.parameters.get(PARAM_DATASET_NAME).and_then(|p| p.default.clone())
 }
 
-/// Checks the pipeline can receive new data and `overrides` do not set what the watch sets.
-pub fn check_pipeline(pipeline: &Pipeline, overrides: &[String]) -> Result<(), WatchError> {
+/// Checks the pipeline can receive new data, and `overrides` are its parameters but not those the
+/// watch sets (so a bad `--param` fails now, not at the first trigger).
+pub fn check_pipeline(pipeline: &Pipeline, overrides: &[String], file: &std::path::Path) -> Result<(), WatchError> {
     if ![PARAM_DATASET_VERSION, PARAM_DATA_PATH].iter().any(|p| pipeline.parameters.contains_key(*p)) {
         return Err(WatchError::Setup(format!(
             "pipeline {:?} has no parameter {PARAM_DATASET_VERSION:?} or {PARAM_DATA_PATH:?}, so a watch cannot hand it \
@@ -195,6 +196,13 @@ pub fn check_pipeline(pipeline: &Pipeline, overrides: &[String]) -> Result<(), W
             )));
         }
     }
+    let mut all = overrides.to_vec();
+    for key in [PARAM_DATASET_NAME, PARAM_DATASET_VERSION, PARAM_DATA_PATH] {
+        if pipeline.parameters.contains_key(key) {
+            all.push(format!("{key}=set-by-the-watch"));
+        }
+    }
+    super::resolve_parameters(pipeline, &all, file)?;
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use bytes::Bytes;
 
 use super::WatchError;
 use crate::azure::blob::BlobContainerClient;
-use crate::data::datastore::{LocationFlags, container_client};
+use crate::data::datastore::{LocationFlags, container_client, without_query};
 use crate::secret::Secret;
 
 /// A data source.
@@ -54,7 +54,7 @@ impl Source {
         }
         let flags = LocationFlags { sas: "--source-sas or MLOPS_WATCH_SOURCE_SAS" };
         let client = container_client(text, connection_string, sas, &flags)
-            .map_err(|message| WatchError::Setup(format!("invalid --source {text:?}: {message}")))?;
+            .map_err(|message| WatchError::Setup(format!("invalid --source {:?}: {message}", without_query(text))))?;
         Ok(Source::Blob { client, prefix: prefix.unwrap_or_default().to_string() })
     }
 
