@@ -4,6 +4,7 @@
 //! virtualenv that `scripts/test.sh` installs (or `MLOPS_TEST_PYTHON`).
 
 mod bicep;
+mod cicd;
 mod conformance;
 mod data;
 mod fault_proxy;
