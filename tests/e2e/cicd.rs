@@ -64,28 +64,32 @@ fn the_repository_definitions_are_valid() {
 
 #[test]
 fn each_check_fails_on_a_broken_definition() {
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> String>, &str)> = vec![
+    // (file, text, replacement, what the failing check says)
+    let cases = [
         // Azure Pipelines schema: a misspelt step key.
         (
             "pipelines/azure-devops/model-train-register.yml",
-            Box::new(|s: &str| s.replacen("  - script: cargo build --release", "  - scrpt: cargo build --release", 1)),
+            "  - script: cargo build --release",
+            "  - scrpt: cargo build --release",
             "'scrpt' was unexpected",
         ),
         // GitHub workflow schema: a job without runs-on.
         (
             ".github/workflows/model-deploy.yml",
-            Box::new(|s: &str| s.replacen("    runs-on: ubuntu-latest", "    runs-onn: ubuntu-latest", 1)),
+            "    runs-on: ubuntu-latest",
+            "    runs-onn: ubuntu-latest",
             "'runs-on' is a required property",
         ),
         // actionlint: valid against the schema, but a step output that no step sets.
         (
             ".github/workflows/model-train-register.yml",
-            Box::new(|s: &str| s.replacen("steps.gate.outputs.registered", "steps.gates.outputs.registered", 1)),
+            "steps.gate.outputs.registered",
+            "steps.gates.outputs.registered",
             "property \"gates\" is not defined",
         ),
     ];
-    for (file, edit, expected) in cases {
-        let dir = broken_copy(file, edit);
+    for (file, from, to, expected) in cases {
+        let dir = broken_copy(file, |s| s.replacen(from, to, 1));
         let out = check(dir.path());
         assert!(!out.status.success(), "{file}: the broken copy passed:\n{}", text(&out));
         assert!(text(&out).contains(expected), "{file}: {}", text(&out));
