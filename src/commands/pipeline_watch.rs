@@ -117,7 +117,11 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
     }
     output::note(
         quiet,
-        format!("watch stopped: {} polls, {} triggers, {} failed", summary.polls, summary.triggers, summary.failed),
+        if args.once && summary.triggers == 0 {
+            format!("no new data in {}", source.describe())
+        } else {
+            format!("watch stopped: {} polls, {} triggers, {} failed", summary.polls, summary.triggers, summary.failed)
+        },
     );
     Ok(match summary.first_failure_exit_code {
         Some(code) if args.once => u8::try_from(code).unwrap_or(exit::INTERNAL),

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::servers::{azurite, azurite_connection_string};
-use crate::support::{Workspace, repo, stderr};
+use crate::support::{Workspace, stderr};
 
 /// A one-step pipeline that shows the dataset version it was handed (fast: no training).
 const SHOW_PIPELINE: &str = r#"name: show-data
@@ -104,14 +104,7 @@ fn directory_watch_triggers_once_per_new_content_across_restarts() {
 
 #[test]
 fn diabetes_pipeline_retrains_on_a_new_file_and_reports_the_gate() {
-    let ws = Workspace::new();
-    for dir in ["data", "pipelines"] {
-        std::fs::create_dir_all(ws.path().join(dir)).expect("mkdir");
-        for entry in std::fs::read_dir(repo().join(dir)).expect("read dir") {
-            let path = entry.expect("entry").path();
-            std::fs::copy(&path, ws.path().join(dir).join(path.file_name().expect("name"))).expect("copy");
-        }
-    }
+    let ws = crate::pipeline::project();
     std::fs::create_dir_all(ws.path().join("landing")).expect("mkdir");
     let data = std::fs::read_to_string(ws.path().join("data/diabetes.csv")).expect("data");
     ws.write("landing/2026-11-01.csv", &data);

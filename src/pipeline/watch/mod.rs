@@ -351,6 +351,8 @@ async fn poll<T: Trigger>(
         events(Event::Triggered(&report));
         reports.push(report);
     }
+    let present: Vec<&str> = entries.iter().map(|e| e.name.as_str()).collect();
+    state.retain_seen(&present);
     if reports.is_empty() {
         events(Event::Idle { files: entries.len() });
     }

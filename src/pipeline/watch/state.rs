@@ -139,6 +139,11 @@ impl WatchState {
         self.data.seen.insert(source_file.to_string(), seen);
     }
 
+    /// Forgets files no longer in the source (saved with the next write).
+    pub fn retain_seen(&mut self, present: &[&str]) {
+        self.data.seen.retain(|name, _| present.contains(&name.as_str()));
+    }
+
     /// Records a trigger as started and makes it durable before the caller starts the pipeline.
     pub fn record_started(&mut self, record: TriggerRecord) -> Result<(), WatchError> {
         self.data.triggers.retain(|r| r.sha256 != record.sha256);
