@@ -103,7 +103,7 @@ fn directory_watch_triggers_once_per_new_content_across_restarts() {
 }
 
 #[test]
-fn diabetes_pipeline_retrains_on_a_new_file_and_reports_the_gate() {
+fn diabetes_pipeline_on_new_files_better_then_not_better_then_failed() {
     let ws = crate::pipeline::project();
     std::fs::create_dir_all(ws.path().join("landing")).expect("mkdir");
     let data = std::fs::read_to_string(ws.path().join("data/diabetes.csv")).expect("data");
@@ -114,19 +114,34 @@ fn diabetes_pipeline_retrains_on_a_new_file_and_reports_the_gate() {
     assert_eq!(first[0]["dataset"], "diabetes");
     assert_eq!(ws.json(&["model", "show", "diabetes-model@champion"])["version"], 1);
 
-    // The same rows in another order: new content, a new version, trained again; the gate decides.
+    // The same rows in another order: new content, a new version; this split trains a better model.
     let mut rows: Vec<&str> = data.lines().collect();
     let header = rows.remove(0);
     rows.reverse();
     ws.write("landing/2026-11-02.csv", &format!("{header}\n{}\n", rows.join("\n")));
     let (second, log) = once(&ws, &["pipelines/diabetes-train.yml", "--source", "landing"]);
     assert_eq!(second.len(), 1, "{log}");
-    assert_eq!(second[0]["dataset_version"], 2);
-    let status = second[0]["status"].as_str().expect("status");
-    assert!(status == "succeeded" || status == "not-better", "{:#}", second[0]);
-    if status == "not-better" {
-        assert!(second[0]["message"].as_str().expect("message").contains("kept the champion"));
-    }
+    assert_eq!((second[0]["dataset_version"].as_u64(), second[0]["status"].as_str()), (Some(2), Some("succeeded")));
+    assert_eq!(ws.json(&["model", "show", "diabetes-model@champion"])["version"], 2);
+
+    // The first file's rows with CRLF line ends: new bytes, the first model again, which the gate
+    // finds not better than the champion; the trigger line says so and the exit code stays 0.
+    ws.write("landing/2026-11-03.csv", &data.replace('\n', "\r\n"));
+    let (third, log) = once(&ws, &["pipelines/diabetes-train.yml", "--source", "landing"]);
+    assert_eq!(third.len(), 1, "{log}");
+    assert_eq!((third[0]["dataset_version"].as_u64(), third[0]["status"].as_str()), (Some(3), Some("not-better")));
+    assert!(third[0]["message"].as_str().expect("message").contains("kept the champion"), "{:#}", third[0]);
+    assert_eq!(ws.json(&["model", "show", "diabetes-model@champion"])["version"], 2, "the champion stays");
+
+    // Data that fails the pipeline's check: --once exits with the pipeline's code (5), once.
+    let bad = std::fs::read_to_string(ws.path().join("data/diabetes_bad_dist.csv")).expect("bad data");
+    ws.write("landing/2026-11-04.csv", &bad);
+    let out = watch(&ws, &["pipelines/diabetes-train.yml", "--source", "landing"]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let failed = lines(&out);
+    assert_eq!((failed[0]["status"].as_str(), failed[0]["exit_code"].as_i64()), (Some("failed"), Some(5)));
+    assert!(failed[0]["message"].as_str().expect("message").contains("validate-data"), "{:#}", failed[0]);
+    assert!(once(&ws, &["pipelines/diabetes-train.yml", "--source", "landing"]).0.is_empty(), "not retried");
 }
 
 fn upload(cs: &str, container: &str, name: &str, body: &str) {
