@@ -82,6 +82,9 @@ impl WatchError {
 }
 
 /// One trigger's request: the new dataset version and the pipeline parameters that carry it.
+///
+/// `data_path` among the parameters is the local registry's copy; a remote trigger (Azure ML)
+/// hands the job `dataset.original_path` instead, which for a blob source is the blob's URL.
 #[derive(Debug, Clone)]
 pub struct TriggerRequest {
     pub dataset: DatasetVersion,
