@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use super::pipeline::{local_runner, step_progress};
 use crate::cli::{GlobalArgs, PipelineWatchArgs, WatchTarget};
-use crate::data::registry::DatasetRegistry;
+use crate::data::registry::{DatasetRef, DatasetRegistry};
 use crate::exit::{self, UsageError};
 use crate::output;
 use crate::pipeline;
@@ -38,6 +38,7 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
             .into());
         }
     };
+    DatasetRef::parse(&dataset)?;
     let source = Source::parse(
         &args.source,
         args.prefix.as_deref(),
@@ -158,5 +159,9 @@ fn anyhow_chain(err: &dyn std::error::Error) -> String {
 fn default_state_path(store: &Path, pipeline: &str, dataset: &str) -> PathBuf {
     let name = store.file_name().map_or_else(|| "mlruns".into(), |n| n.to_string_lossy().into_owned());
     let parent = store.parent().map(Path::to_path_buf).unwrap_or_default();
-    parent.join(format!("{name}-watch")).join(format!("{pipeline}--{dataset}.json"))
+    // Pipeline names are free text; the file name keeps only what is safe in a path.
+    let safe = |text: &str| -> String {
+        text.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect()
+    };
+    parent.join(format!("{name}-watch")).join(format!("{}--{}.json", safe(pipeline), safe(dataset)))
 }

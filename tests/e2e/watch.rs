@@ -284,7 +284,7 @@ fn long_running_watch_picks_up_new_files_and_stops_on_ctrl_c() {
 }
 
 #[test]
-fn sigint_stops_the_watch_cleanly() {
+fn one_watch_per_state_and_sigint_stops_it_cleanly() {
     let ws = workspace();
     let mut child = ws
         .mlops(&["pipeline", "watch", "show.yml", "--source", "incoming", "--interval", "3600"])
@@ -296,6 +296,10 @@ fn sigint_stops_the_watch_cleanly() {
     let mut line = String::new();
     reader.read_line(&mut line).expect("read");
     assert!(line.starts_with("watching "), "{line}");
+    // One watch per state: a second one (an overlapping cron run) is refused.
+    let second = watch(&ws, &["show.yml", "--source", "incoming"]);
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert!(stderr(&second).contains("another `mlops pipeline watch` is running"), "{}", stderr(&second));
     std::thread::sleep(Duration::from_millis(300));
     let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
     assert!(status.success());
@@ -317,6 +321,7 @@ fn bad_sources_and_flags_are_clear_errors() {
         (vec!["show.yml", "--source", "incoming", "--param", "dataset_version=3"], 2, "the watch sets dataset_version"),
         (vec!["show.yml", "--source", "incoming", "--param", "nope=1"], 2, "no parameter \"nope\""),
         (vec!["show.yml", "--source", "incoming", "--interval", "0"], 2, "--interval"),
+        (vec!["show.yml", "--source", "incoming", "--dataset", "../up"], 2, "invalid dataset \"../up\""),
         (vec!["show.yml", "--source", "incoming", "--target", "azureml"], 2, "needs the Azure ML commands"),
         (vec!["missing.yml", "--source", "incoming"], 6, "missing.yml"),
         (vec!["plain.yml", "--source", "incoming"], 2, "has no parameter \"dataset_version\" or \"data_path\""),
