@@ -106,7 +106,7 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
         }
         Event::PollFailed(err) => output::note(
             quiet,
-            format!("warning: poll failed, trying again in {}s: {}", args.interval, anyhow_chain(err)),
+            format!("warning: poll failed, trying again in {}s: {}", args.interval, watch::error_chain(err)),
         ),
     };
     let summary =
@@ -144,16 +144,6 @@ fn render(report: &TriggerReport) -> String {
         report.pipeline,
         report.run_id.as_deref().unwrap_or("-")
     )
-}
-
-fn anyhow_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        text.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    text
 }
 
 fn default_state_path(store: &Path, pipeline: &str, dataset: &str) -> PathBuf {

@@ -258,7 +258,7 @@ fn crash_mid_trigger_never_triggers_that_content_again() {
 }
 
 #[test]
-fn long_running_watch_picks_up_new_files_and_stops_on_ctrl_c() {
+fn long_running_watch_picks_up_new_files_survives_a_failed_poll_and_stops_on_sigterm() {
     let ws = workspace();
     let mut child = ws
         .mlops(&["pipeline", "watch", "show.yml", "--source", "incoming", "--interval", "1", "-o", "json"])
@@ -267,20 +267,46 @@ fn long_running_watch_picks_up_new_files_and_stops_on_ctrl_c() {
         .spawn()
         .expect("start watch");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-    std::thread::sleep(Duration::from_millis(500));
+    let (lines_tx, stderr_lines) = std::sync::mpsc::channel::<String>();
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let reader = std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let wait_for = |needle: &str| -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Ok(line) = stderr_lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if line.contains(needle) {
+                return line;
+            }
+        }
+        panic!("no stderr line with {needle:?} within 60 s");
+    };
+    let next_trigger = |stdout: &mut BufReader<std::process::ChildStdout>| -> Value {
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("a JSON line per trigger ({e}): {line:?}"))
+    };
+    wait_for("watching incoming");
     ws.write("incoming/late.csv", "x,y\n1,2\n");
-    let started = Instant::now();
-    let mut line = String::new();
-    stdout.read_line(&mut line).expect("read");
-    assert!(started.elapsed() < Duration::from_secs(60));
-    let trigger: Value = serde_json::from_str(&line).expect("a JSON line per trigger");
-    assert_eq!((trigger["source_file"].as_str(), trigger["status"].as_str()), (Some("late.csv"), Some("succeeded")));
+    let first = next_trigger(&mut stdout);
+    assert_eq!((first["source_file"].as_str(), first["status"].as_str()), (Some("late.csv"), Some("succeeded")));
+
+    // The source goes away for a while: the watch reports it and carries on.
+    std::fs::rename(ws.path().join("incoming"), ws.path().join("away")).expect("rename");
+    let warning = wait_for("poll failed");
+    assert!(warning.contains("trying again in 1s") && warning.contains("incoming"), "{warning}");
+    std::fs::rename(ws.path().join("away"), ws.path().join("incoming")).expect("rename back");
+    ws.write("incoming/later.csv", "x,y\n3,4\n");
+    let second = next_trigger(&mut stdout);
+    assert_eq!((second["source_file"].as_str(), second["dataset_version"].as_u64()), (Some("later.csv"), Some(2)));
+
     crate::servers::terminate_pid(child.id());
     let status = child.wait().expect("wait");
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err).expect("stderr");
-    assert_eq!(status.code(), Some(0), "{err}");
-    assert!(err.contains("watch stopped: "), "{err}");
+    wait_for("watch stopped: ");
+    assert_eq!(status.code(), Some(0));
+    let _ = reader.join();
 }
 
 #[test]

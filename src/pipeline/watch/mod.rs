@@ -362,7 +362,8 @@ async fn poll<T: Trigger>(
     Ok(reports)
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+/// An error and its causes on one line.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut cause = err.source();
     while let Some(c) = cause {
