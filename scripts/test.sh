@@ -34,5 +34,8 @@ export PATH="$VENV/bin:$PATH"
 echo "== hadolint Dockerfile" >&2
 "$VENV/bin/hadolint" Dockerfile
 
+echo "== CI/CD definitions (check-jsonschema, actionlint)" >&2
+scripts/check-cicd.sh
+
 echo "== cargo test" >&2
 cargo test --locked --all-targets "$@"

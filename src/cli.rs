@@ -191,9 +191,12 @@ Examples:
   mlops pipeline run pipelines/diabetes-train.yml
   mlops pipeline run pipelines/diabetes-train.yml --param alpha=0.3 -o json
   mlops pipeline run pipelines/diabetes-train.yml --from train
+  mlops pipeline watch pipelines/diabetes-train.yml --source incoming/ --interval 300
+  mlops pipeline watch pipelines/diabetes-train.yml --source blob:incoming --prefix diabetes/ --once -o json
 
 Exit codes: 0 the pipeline succeeded (or the gate said not-better), 3 not-better with
---fail-on-not-better, 6 malformed pipeline file, 5/7/8/9 the code of the step that failed.";
+--fail-on-not-better, 6 malformed pipeline file, 5/7/8/9 the code of the step that failed.
+watch --once exits with the code of the first failed trigger (0 when none failed).";
 
 /// `mlops pipeline …`.
 #[derive(Debug, Subcommand)]
@@ -202,6 +205,86 @@ pub enum PipelineCommand {
     Run(PipelineRunArgs),
     /// Check a pipeline file without running it.
     Validate(PipelineValidateArgs),
+    /// Retrain on new data: poll a directory or blob container, register each new content as a
+    /// dataset version and run the pipeline with it (once per content, across restarts).
+    #[command(after_help = WATCH_EXAMPLES)]
+    Watch(PipelineWatchArgs),
+}
+
+const WATCH_EXAMPLES: &str = "\
+The pipeline gets the new version through its parameters dataset_name, dataset_version and
+data_path (those it declares). Files named .*, *.tmp, *.part are skipped: write elsewhere, then rename.
+
+Examples:
+  mlops pipeline watch pipelines/diabetes-train.yml --source incoming/
+  mlops pipeline watch pipelines/diabetes-train.yml --source incoming/ --once -o json   (from cron)
+  AZURE_STORAGE_CONNECTION_STRING=... mlops pipeline watch pipelines/diabetes-train.yml \\
+      --source blob:landing --prefix diabetes/ --interval 600
+  mlops pipeline watch pipelines/diabetes-train.yml \\
+      --source https://acct.blob.core.windows.net/landing --source-sas \"$SAS\" --once
+
+Output: progress on stderr; one line per trigger on stdout (-o json: one JSON object per line).
+Ctrl-C or SIGTERM stops the watch after the pipeline that is running (exit 0).
+Exit codes of --once: 0 nothing failed, else the code of the first failed pipeline; 2 bad flags
+or --target azureml; 6 unreadable source or state; 9/10 the blob service failed or refused.";
+
+/// Where `pipeline watch` runs the pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WatchTarget {
+    /// The local runner (`mlops pipeline run`).
+    Local,
+    /// A pipeline job in Azure Machine Learning.
+    Azureml,
+}
+
+/// `mlops pipeline watch`.
+#[derive(Debug, Args)]
+pub struct PipelineWatchArgs {
+    /// The pipeline file (YAML).
+    pub file: PathBuf,
+    /// Where new data arrives: a directory, blob:CONTAINER (with a connection string) or a container
+    /// URL https://ACCOUNT.blob.core.windows.net/CONTAINER (with --source-sas or a connection string).
+    #[arg(long, value_name = "DIR|CONTAINER")]
+    pub source: String,
+    /// Only blobs whose name starts with this (blob sources).
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Option<String>,
+    /// Only files (blobs) whose name matches this pattern (* and ?).
+    #[arg(long, value_name = "GLOB", default_value = "*.csv")]
+    pub pattern: String,
+    /// Dataset the new files are registered under [default: the pipeline's dataset_name default].
+    #[arg(long, value_name = "NAME")]
+    pub dataset: Option<String>,
+    /// Seconds between polls.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub interval: u64,
+    /// Poll once, trigger what is new, and exit (for cron and CI schedules).
+    #[arg(long)]
+    pub once: bool,
+    /// Where the pipeline runs.
+    #[arg(long, value_enum, default_value_t = WatchTarget::Local)]
+    pub target: WatchTarget,
+    /// Set a pipeline parameter for every run; repeatable (not the dataset parameters).
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub param: Vec<String>,
+    /// What the watch has triggered [default: STORE-watch/PIPELINE--DATASET.json beside the local store].
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Tracking store for the pipeline's runs [default: ./mlruns].
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+    pub tracking_uri: Option<String>,
+    /// Local store (journal, dataset registry, watch state) [default: ./mlruns].
+    #[arg(long, value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
+    pub local_store: Option<PathBuf>,
+    /// Experiment of the pipeline's runs [default: Default].
+    #[arg(long, value_name = "NAME", env = env_vars::MLFLOW_EXPERIMENT_NAME)]
+    pub experiment: Option<String>,
+    /// Storage connection string for a blob source.
+    #[arg(long, value_name = "STRING", env = env_vars::AZURE_STORAGE_CONNECTION_STRING, hide_env_values = true)]
+    pub storage_connection_string: Option<String>,
+    /// SAS token (query string) for an https:// blob source.
+    #[arg(long, value_name = "SAS", env = env_vars::MLOPS_WATCH_SOURCE_SAS, hide_env_values = true)]
+    pub source_sas: Option<String>,
 }
 
 /// `mlops pipeline run`.

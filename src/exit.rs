@@ -71,6 +71,9 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     if let Some(err) = cause.downcast_ref::<crate::pipeline::PipelineError>() {
         return Some(err.exit_code());
     }
+    if let Some(err) = cause.downcast_ref::<crate::pipeline::watch::WatchError>() {
+        return Some(err.exit_code());
+    }
     if cause.downcast_ref::<ParamsError>().is_some() {
         return Some(INPUT);
     }

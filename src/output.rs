@@ -43,6 +43,23 @@ fn write_result<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> 
     Ok(())
 }
 
+/// Writes one result of a stream as a line: compact JSON, or the text `text` renders.
+pub fn emit_line<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
+    let write = || -> std::io::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        match format {
+            Format::Json => serde_json::to_writer(&mut stdout, value)?,
+            Format::Text => write!(stdout, "{}", text().trim_end())?,
+        }
+        writeln!(stdout)?;
+        stdout.flush()
+    };
+    match write() {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// A note for the person at the terminal (stderr); silenced by `-q`.
 pub fn note(quiet: bool, message: impl AsRef<str>) {
     if !quiet {

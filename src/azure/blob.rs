@@ -131,6 +131,10 @@ impl ConnectionString {
 pub struct BlobItem {
     pub name: String,
     pub size: u64,
+    /// Changes whenever the blob's content is written.
+    pub etag: String,
+    /// `Last-Modified` as the service sent it (RFC 1123).
+    pub last_modified: String,
 }
 
 /// A client for one container, in the shape of the Azure SDK's `BlobContainerClient`.
@@ -220,9 +224,12 @@ impl BlobContainerClient {
                 message: format!("cannot read the blob listing: {e}"),
                 request_id: String::new(),
             })?;
-            items.extend(
-                page.blobs.blob.into_iter().map(|b| BlobItem { name: b.name, size: b.properties.content_length }),
-            );
+            items.extend(page.blobs.blob.into_iter().map(|b| BlobItem {
+                name: b.name,
+                size: b.properties.content_length,
+                etag: b.properties.etag.unwrap_or_default(),
+                last_modified: b.properties.last_modified.unwrap_or_default(),
+            }));
             match page.next_marker.filter(|m| !m.is_empty()) {
                 Some(next) => marker = next,
                 None => return Ok(items),
@@ -393,6 +400,10 @@ struct BlobXml {
 struct PropertiesXml {
     #[serde(rename = "Content-Length")]
     content_length: u64,
+    #[serde(rename = "Etag")]
+    etag: Option<String>,
+    #[serde(rename = "Last-Modified")]
+    last_modified: Option<String>,
 }
 
 #[derive(Deserialize)]

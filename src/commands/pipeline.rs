@@ -1,4 +1,4 @@
-//! `mlops pipeline run | validate`.
+//! `mlops pipeline run | validate` (and `watch`, in `pipeline_watch.rs`).
 
 use anyhow::Context;
 use serde::Serialize;
@@ -9,7 +9,7 @@ use crate::exit;
 use crate::output;
 use crate::pipeline::{self, Pipeline, PipelineReport, RunOptions, StepReport, StepStatus};
 use crate::settings::{self, DEFAULT_EXPERIMENT};
-use crate::tracking::TrackingUri;
+use crate::tracking::{Tracker, TrackingUri};
 
 pub async fn run(command: &PipelineCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     match command {
@@ -28,6 +28,7 @@ pub async fn run(command: &PipelineCommand, global: &GlobalArgs) -> anyhow::Resu
             Ok(exit::OK)
         }
         PipelineCommand::Run(args) => run_pipeline(args, global).await,
+        PipelineCommand::Watch(args) => super::pipeline_watch::run(args, global).await,
     }
 }
 
@@ -80,39 +81,63 @@ impl Summary {
 async fn run_pipeline(args: &PipelineRunArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let pipeline = pipeline::load(&args.file)?;
     let parameters = pipeline::resolve_parameters(&pipeline, &args.param, &args.file)?;
+    let (tracker, mut options) =
+        local_runner(&args.file, args.tracking_uri.as_deref(), args.local_store.as_deref(), args.experiment.as_ref())?;
+    options.parameters = parameters;
+    options.from = args.from.clone();
+    options.resume = args.resume.clone();
+    let report = pipeline::run(&pipeline, &tracker, &options, &mut step_progress(global.quiet)).await?;
+    output::emit(global.output, &report, || render(&report))?;
+    Ok(match report.status {
+        "failed" => u8::try_from(report.failed_exit_code().unwrap_or(1)).unwrap_or(exit::INTERNAL),
+        "not-better" if args.fail_on_not_better => exit::GATE_NOT_BETTER,
+        _ => exit::OK,
+    })
+}
+
+/// The tracker and run options of the local runner (parameters, `--from` and `--resume` unset).
+pub(super) fn local_runner(
+    file: &std::path::Path,
+    tracking_uri: Option<&str>,
+    local_store: Option<&std::path::Path>,
+    experiment: Option<&String>,
+) -> anyhow::Result<(Tracker, RunOptions)> {
     let project = settings::project_file()?;
-    let tracking = project.tracking_uri(args.tracking_uri.as_deref())?;
-    let tracker = settings::tracker(&tracking, args.local_store.as_deref(), &project)?;
-    let experiment = args
-        .experiment
-        .clone()
+    let tracking = project.tracking_uri(tracking_uri)?;
+    let tracker = settings::tracker(&tracking, local_store, &project)?;
+    let experiment = experiment
+        .cloned()
         .or_else(|| project.tracking.experiment.clone())
         .unwrap_or_else(|| DEFAULT_EXPERIMENT.to_string());
     // Steps inherit the pipeline's tracking store, so every child run lands beside the parent.
-    let mut step_env = vec![
+    let step_env = vec![
         (env_vars::MLFLOW_EXPERIMENT_NAME.to_string(), experiment.clone()),
         (env_vars::MLOPS_LOCAL_STORE.to_string(), tracker.journal().root().display().to_string()),
+        (
+            env_vars::MLFLOW_TRACKING_URI.to_string(),
+            match &tracking {
+                TrackingUri::Local(root) => root.display().to_string(),
+                TrackingUri::Http(url) => url.clone(),
+                other => other.to_string(),
+            },
+        ),
     ];
-    step_env.push((
-        env_vars::MLFLOW_TRACKING_URI.to_string(),
-        match &tracking {
-            TrackingUri::Local(root) => root.display().to_string(),
-            TrackingUri::Http(url) => url.clone(),
-            other => other.to_string(),
-        },
-    ));
     let options = RunOptions {
         program: std::env::current_exe().context("cannot find the mlops binary the steps run")?,
-        file: args.file.clone(),
-        parameters,
+        file: file.to_path_buf(),
+        parameters: Default::default(),
         experiment,
         user: settings::provenance().user,
         step_env,
-        from: args.from.clone(),
-        resume: args.resume.clone(),
+        from: None,
+        resume: None,
     };
-    let quiet = global.quiet;
-    let mut progress = |step: &StepReport| {
+    Ok((tracker, options))
+}
+
+/// Prints each finished step on stderr.
+pub(super) fn step_progress(quiet: bool) -> impl FnMut(&StepReport) {
+    move |step: &StepReport| {
         output::note(
             quiet,
             format!(
@@ -122,14 +147,7 @@ async fn run_pipeline(args: &PipelineRunArgs, global: &GlobalArgs) -> anyhow::Re
                 step.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
             ),
         )
-    };
-    let report = pipeline::run(&pipeline, &tracker, &options, &mut progress).await?;
-    output::emit(global.output, &report, || render(&report))?;
-    Ok(match report.status {
-        "failed" => u8::try_from(report.failed_exit_code().unwrap_or(1)).unwrap_or(exit::INTERNAL),
-        "not-better" if args.fail_on_not_better => exit::GATE_NOT_BETTER,
-        _ => exit::OK,
-    })
+    }
 }
 
 fn status_text(status: StepStatus) -> &'static str {

@@ -91,7 +91,7 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed before this returns, so a signal
 /// that arrives as soon as the server says it is listening is not fatal.
-fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+pub(super) fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

@@ -42,26 +42,45 @@ pub fn datastore_client(
     connection_string: Option<&Secret>,
     sas: Option<&Secret>,
 ) -> Result<BlobContainerClient, DatastoreError> {
-    let invalid = |message: String| DatastoreError::Destination { dest: dest.to_string(), message };
-    let connection = || -> Result<ConnectionString, DatastoreError> {
+    let flags = LocationFlags { sas: "--datastore-sas or MLOPS_DATASTORE_SAS" };
+    container_client(dest, connection_string, sas, &flags)
+        .map_err(|message| DatastoreError::Destination { dest: without_query(dest).to_string(), message })
+}
+
+/// A location as it may be shown: without a query string, which can hold a SAS.
+pub fn without_query(location: &str) -> &str {
+    location.split_once('?').map_or(location, |(before, _)| before)
+}
+
+/// Names of the flags that carry a container location's credentials, for error messages.
+pub struct LocationFlags {
+    /// The flag (and variable) of the SAS token.
+    pub sas: &'static str,
+}
+
+/// The container client for `blob:CONTAINER` (in the account of the connection string) or a
+/// container URL (with a SAS or a connection string); the error is a message for the user.
+pub fn container_client(
+    location: &str,
+    connection_string: Option<&Secret>,
+    sas: Option<&Secret>,
+    flags: &LocationFlags,
+) -> Result<BlobContainerClient, String> {
+    let connection = || -> Result<ConnectionString, String> {
         let text = connection_string.ok_or_else(|| {
-            invalid(
-                "needs a storage connection string (--storage-connection-string or AZURE_STORAGE_CONNECTION_STRING)"
-                    .to_string(),
-            )
+            "needs a storage connection string (--storage-connection-string or AZURE_STORAGE_CONNECTION_STRING)"
+                .to_string()
         })?;
-        ConnectionString::parse(text).map_err(|e| invalid(e.to_string()))
+        ConnectionString::parse(text).map_err(|e| e.to_string())
     };
-    let (endpoint, container, credential) = if let Some(container) = dest.strip_prefix("blob:") {
+    let (endpoint, container, credential) = if let Some(container) = location.strip_prefix("blob:") {
         let cs = connection()?;
         (cs.blob_endpoint, container.trim_matches('/').to_string(), cs.credential)
-    } else if dest.starts_with("https://") || dest.starts_with("http://") {
-        if dest.contains('?') {
-            return Err(invalid(
-                "put the SAS token in --datastore-sas or MLOPS_DATASTORE_SAS, not in the URL".to_string(),
-            ));
+    } else if location.starts_with("https://") || location.starts_with("http://") {
+        if location.contains('?') {
+            return Err(format!("put the SAS token in {}, not in the URL", flags.sas));
         }
-        let trimmed = dest.trim_end_matches('/');
+        let trimmed = location.trim_end_matches('/');
         let (endpoint, container) = trimmed.rsplit_once('/').unwrap_or((trimmed, ""));
         let credential = match sas {
             Some(sas) => BlobCredential::Sas(Secret::new(sas.expose().trim_start_matches('?'))),
@@ -69,13 +88,13 @@ pub fn datastore_client(
         };
         (endpoint.to_string(), container.to_string(), credential)
     } else {
-        return Err(invalid("expected blob:CONTAINER or https://ACCOUNT.blob.core.windows.net/CONTAINER".to_string()));
+        return Err("expected blob:CONTAINER or https://ACCOUNT.blob.core.windows.net/CONTAINER".to_string());
     };
     if container.is_empty() || container.contains('/') {
-        return Err(invalid("name exactly one container".to_string()));
+        return Err("name exactly one container".to_string());
     }
     BlobContainerClient::new(&format!("{}/{container}", endpoint.trim_end_matches('/')), credential, None)
-        .map_err(|e| invalid(e.to_string()))
+        .map_err(|e| e.to_string())
 }
 
 /// Uploads a version's file under its content-addressed name; returns the blob's URL.

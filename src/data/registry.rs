@@ -97,19 +97,34 @@ impl DatasetRegistry {
 
     /// Registers `data` under `name`: a new version when its SHA-256 differs from the latest.
     pub fn register(&self, name: &str, data: &Path, description: Option<&str>) -> Result<Registration, DataError> {
-        check_name(name).map_err(|message| DataError::DatasetRef { text: name.to_string(), message })?;
         let bytes = std::fs::read(data).map_err(|source| DataError::Open { path: data.to_path_buf(), source })?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let file_name = data.file_name().map_or_else(|| "data.csv".into(), |n| n.to_string_lossy().into_owned());
+        let original = std::path::absolute(data).unwrap_or_else(|_| data.to_path_buf()).display().to_string();
+        self.register_bytes(name, &file_name, &bytes, &original, description)
+    }
+
+    /// Registers content that is not a local file (a blob): `file_name` names the registry's copy,
+    /// `original` (a path or URL) is recorded as where it came from.
+    pub fn register_bytes(
+        &self,
+        name: &str,
+        file_name: &str,
+        bytes: &[u8],
+        original: &str,
+        description: Option<&str>,
+    ) -> Result<Registration, DataError> {
+        check_name(name).map_err(|message| DataError::DatasetRef { text: name.to_string(), message })?;
+        let sha256 = hex::encode(Sha256::digest(bytes));
         let versions = self.versions(name)?;
         if let Some(latest) = versions.last().filter(|v| v.sha256 == sha256) {
             return Ok(Registration { created: false, dataset: latest.clone() });
         }
         let version = versions.last().map_or(1, |v| v.version + 1);
         let dir = self.root.join(name).join(version.to_string());
-        let file_name = data.file_name().map_or_else(|| "data.csv".into(), |n| n.to_string_lossy().into_owned());
-        let copy = dir.join(&file_name);
+        let file_name = Path::new(file_name).file_name().map_or_else(|| "data.csv".into(), |n| n.to_string_lossy());
+        let copy = dir.join(file_name.as_ref());
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        std::fs::write(&copy, &bytes).map_err(io(&copy))?;
+        std::fs::write(&copy, bytes).map_err(io(&copy))?;
         let dataset = DatasetVersion {
             name: name.to_string(),
             version,
@@ -117,7 +132,7 @@ impl DatasetRegistry {
             sha256,
             description: description.map(str::to_string),
             created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            original_path: std::path::absolute(data).unwrap_or_else(|_| data.to_path_buf()).display().to_string(),
+            original_path: original.to_string(),
             path: std::path::absolute(&copy).unwrap_or(copy).display().to_string(),
             size_bytes: bytes.len() as u64,
             blob_url: None,

@@ -1,9 +1,11 @@
 //! Pipelines: a YAML file of steps that are `mlops` commands, checked (with line numbers), put in
-//! dependency order and run locally as one parent run with a child run per step.
+//! dependency order and run locally as one parent run with a child run per step; `watch` runs
+//! them again when new data arrives.
 
 mod expr;
 mod file;
 mod runner;
+pub mod watch;
 
 pub use expr::{Expr, parse_template};
 pub use file::{Parameter, Pipeline, Problem, Step, load, parse, resolve_parameters};

@@ -4,6 +4,7 @@
 //! virtualenv that `scripts/test.sh` installs (or `MLOPS_TEST_PYTHON`).
 
 mod bicep;
+mod cicd;
 mod conformance;
 mod data;
 mod fault_proxy;
@@ -26,3 +27,4 @@ mod tracking;
 mod tracking_azureml;
 mod train;
 mod train_errors;
+mod watch;

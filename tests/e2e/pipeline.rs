@@ -5,13 +5,16 @@ use serde_json::Value;
 
 use crate::support::{Workspace, repo, stderr};
 
-/// A workspace with the repository's data and pipelines, as a project checkout has them.
-fn project() -> Workspace {
+/// A workspace with the repository's data and pipeline files, as a project checkout has them.
+pub fn project() -> Workspace {
     let ws = Workspace::new();
     for dir in ["data", "pipelines"] {
         std::fs::create_dir_all(ws.path().join(dir)).expect("mkdir");
         for entry in std::fs::read_dir(repo().join(dir)).expect("read dir") {
             let path = entry.expect("entry").path();
+            if !path.is_file() {
+                continue; // pipelines/azure-devops/ holds CI definitions, not pipeline files
+            }
             std::fs::copy(&path, ws.path().join(dir).join(path.file_name().expect("name"))).expect("copy");
         }
     }

@@ -1,0 +1,157 @@
+//! `mlops pipeline watch`: retrain when new data arrives.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::pipeline::{local_runner, step_progress};
+use crate::cli::{GlobalArgs, PipelineWatchArgs, WatchTarget};
+use crate::data::registry::{DatasetRef, DatasetRegistry};
+use crate::exit::{self, UsageError};
+use crate::output;
+use crate::pipeline;
+use crate::pipeline::watch::{
+    self, Event, LocalTrigger, Source, TriggerReport, TriggerStatus, WatchOptions, WatchState,
+};
+use crate::secret::Secret;
+
+pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    if args.target == WatchTarget::Azureml {
+        return Err(UsageError(
+            "--target azureml submits the pipeline as an Azure ML job, which needs the Azure ML commands \
+             (`mlops pipeline publish` and `mlops pipeline submit`); this build does not have them yet. \
+             Use --target local, or run `mlops pipeline watch` where they are available."
+                .to_string(),
+        )
+        .into());
+    }
+    let pipeline = pipeline::load(&args.file)?;
+    watch::check_pipeline(&pipeline, &args.param, &args.file)?;
+    let dataset = match args.dataset.clone().or_else(|| watch::default_dataset(&pipeline)) {
+        Some(name) => name,
+        None => {
+            return Err(UsageError(format!(
+                "pipeline {:?} has no default for dataset_name: pass --dataset NAME",
+                pipeline.name
+            ))
+            .into());
+        }
+    };
+    DatasetRef::parse(&dataset)?;
+    let source = Source::parse(
+        &args.source,
+        args.prefix.as_deref(),
+        args.storage_connection_string.clone().map(Secret::new).as_ref(),
+        args.source_sas.clone().map(Secret::new).as_ref(),
+    )?;
+    let (tracker, run_options) =
+        local_runner(&args.file, args.tracking_uri.as_deref(), args.local_store.as_deref(), args.experiment.as_ref())?;
+    let store = tracker.journal().root().to_path_buf();
+    let registry = DatasetRegistry::for_store(&store);
+    let state_path = args.state.clone().unwrap_or_else(|| default_state_path(&store, &pipeline.name, &dataset));
+    let mut state = WatchState::open(&state_path, &pipeline.name, &dataset)?;
+    let stop = super::serve::shutdown_signal().context("cannot install signal handlers")?;
+
+    let quiet = global.quiet;
+    let options = WatchOptions {
+        pipeline: pipeline.name.clone(),
+        dataset,
+        pattern: args.pattern.clone(),
+        interval: Duration::from_secs(args.interval),
+        once: args.once,
+    };
+    output::note(
+        quiet,
+        format!(
+            "watching {} for {} (dataset {}, pipeline {:?}, state {}){}",
+            source.describe(),
+            args.pattern,
+            options.dataset,
+            pipeline.name,
+            state.path().display(),
+            if args.once { String::new() } else { format!(", every {}s; Ctrl-C stops", args.interval) }
+        ),
+    );
+    let mut trigger =
+        LocalTrigger::new(pipeline.clone(), tracker, run_options, args.param.clone(), Box::new(step_progress(quiet)));
+    let file = args.file.display().to_string();
+    let format = global.output;
+    let mut write_failed: Option<anyhow::Error> = None;
+    let mut events = |event: Event<'_>| match event {
+        Event::Interrupted(record) => output::note(
+            quiet,
+            format!(
+                "warning: the trigger for {} (dataset {}:{}, started {}) never finished: the watch stopped while \
+                 the pipeline ran. It is not retried; run it by hand: mlops pipeline run {file} --param \
+                 dataset_version={}",
+                record.source_file, record.dataset, record.dataset_version, record.started_at, record.dataset_version
+            ),
+        ),
+        Event::Idle { files } => tracing::info!("no new data ({files} data files checked)"),
+        Event::AlreadyTriggered { source_file, record } => tracing::debug!(
+            "{source_file}: content already triggered (dataset {}:{}, {:?})",
+            record.dataset,
+            record.dataset_version,
+            record.status
+        ),
+        Event::Triggering { source_file, dataset } => output::note(
+            quiet,
+            format!("==> new data in {source_file}: dataset {}:{}; running {file}", dataset.name, dataset.version),
+        ),
+        Event::Triggered(report) => {
+            if let Err(err) = output::emit_line(format, report, || render(report)) {
+                write_failed.get_or_insert(err);
+            }
+        }
+        Event::PollFailed(err) => output::note(
+            quiet,
+            format!("warning: poll failed, trying again in {}s: {}", args.interval, watch::error_chain(err)),
+        ),
+    };
+    let summary =
+        watch::watch(&pipeline, &source, &mut state, &registry, &mut trigger, &options, &mut events, Box::pin(stop))
+            .await
+            .with_context(|| format!("watching {}", source.describe()))?;
+    if let Some(err) = write_failed {
+        return Err(err);
+    }
+    output::note(
+        quiet,
+        if args.once && summary.triggers == 0 {
+            format!("no new data in {}", source.describe())
+        } else {
+            format!("watch stopped: {} polls, {} triggers, {} failed", summary.polls, summary.triggers, summary.failed)
+        },
+    );
+    Ok(match summary.first_failure_exit_code {
+        Some(code) if args.once => u8::try_from(code).unwrap_or(exit::INTERNAL),
+        _ => exit::OK,
+    })
+}
+
+fn render(report: &TriggerReport) -> String {
+    let outcome = match report.status {
+        TriggerStatus::Succeeded => "succeeded".to_string(),
+        TriggerStatus::NotBetter => "not-better (the gate kept the champion)".to_string(),
+        _ => format!("FAILED (exit {})", report.exit_code.unwrap_or(1)),
+    };
+    format!(
+        "{} {}:{} {} {outcome} run {}",
+        report.source_file,
+        report.dataset,
+        report.dataset_version,
+        report.pipeline,
+        report.run_id.as_deref().unwrap_or("-")
+    )
+}
+
+fn default_state_path(store: &Path, pipeline: &str, dataset: &str) -> PathBuf {
+    let name = store.file_name().map_or_else(|| "mlruns".into(), |n| n.to_string_lossy().into_owned());
+    let parent = store.parent().map(Path::to_path_buf).unwrap_or_default();
+    // Pipeline names are free text; the file name keeps only what is safe in a path.
+    let safe = |text: &str| -> String {
+        text.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' }).collect()
+    };
+    parent.join(format!("{name}-watch")).join(format!("{}--{}.json", safe(pipeline), safe(dataset)))
+}
