@@ -1,4 +1,4 @@
-//! `mlops pipeline run | validate`.
+//! `mlops pipeline run | validate` (the Azure ML subcommands are in `azureml.rs`).
 
 use anyhow::Context;
 use serde::Serialize;
@@ -28,6 +28,11 @@ pub async fn run(command: &PipelineCommand, global: &GlobalArgs) -> anyhow::Resu
             Ok(exit::OK)
         }
         PipelineCommand::Run(args) => run_pipeline(args, global).await,
+        PipelineCommand::Publish(args) => super::azureml::publish(args, global).await,
+        PipelineCommand::Submit(args) => super::azureml::submit(args, global).await,
+        PipelineCommand::Cancel(args) => super::azureml::cancel(args, global).await,
+        PipelineCommand::Schedule(command) => super::azureml::schedule(command, global).await,
+        PipelineCommand::Step(args) => super::azureml::step(args, global),
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod expr;
 mod file;
+pub mod remote;
 mod runner;
 
 pub use expr::{Expr, parse_template};
