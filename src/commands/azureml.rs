@@ -56,29 +56,40 @@ fn render_published(p: &Published) -> String {
     )
 }
 
-/// A pipeline file (published first) or the name of a published pipeline.
-async fn published(
-    client: &AzureMlClient,
-    settings: &AzureMlSettings,
-    pipeline: &str,
-    image: Option<&str>,
-    compute: Option<&str>,
-) -> anyhow::Result<Published> {
-    if Path::new(pipeline).is_file() {
-        let file = crate::pipeline::load(Path::new(pipeline))?;
-        let options = PublishOptions {
-            image: image.map(str::to_string).unwrap_or_else(|| settings.image.clone()),
-            compute: compute.map(str::to_string).or_else(|| settings.compute.clone()),
-        };
-        Ok(publish::publish_pipeline(client, &file, &options).await?)
-    } else if pipeline.ends_with(".yml") || pipeline.ends_with(".yaml") {
-        Err(crate::pipeline::PipelineError::Read {
-            path: pipeline.into(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+/// What `submit` and `schedule create` name: a pipeline file (checked before anything is sent,
+/// then published) or the name of a published pipeline.
+enum Target {
+    File(crate::pipeline::Pipeline),
+    Name(String),
+}
+
+impl Target {
+    fn parse(text: &str) -> anyhow::Result<Target> {
+        let path = Path::new(text);
+        if path.is_file() || text.ends_with(".yml") || text.ends_with(".yaml") {
+            Ok(Target::File(crate::pipeline::load(path)?))
+        } else {
+            Ok(Target::Name(text.to_string()))
         }
-        .into())
-    } else {
-        Ok(publish::load_published(client, pipeline).await?)
+    }
+
+    async fn published(
+        &self,
+        client: &AzureMlClient,
+        settings: &AzureMlSettings,
+        image: Option<&str>,
+        compute: Option<&str>,
+    ) -> anyhow::Result<Published> {
+        match self {
+            Target::File(pipeline) => {
+                let options = PublishOptions {
+                    image: image.map(str::to_string).unwrap_or_else(|| settings.image.clone()),
+                    compute: compute.map(str::to_string).or_else(|| settings.compute.clone()),
+                };
+                Ok(publish::publish_pipeline(client, pipeline, &options).await?)
+            }
+            Target::Name(name) => Ok(publish::load_published(client, name).await?),
+        }
     }
 }
 
@@ -102,10 +113,10 @@ struct Submitted {
 
 pub async fn submit(args: &PipelineSubmitArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let parameters = parse_params(&args.param)?;
+    let target = Target::parse(&args.pipeline)?;
     let settings = settings::resolve_azureml(&args.workspace, &settings::project_file()?)?;
     let client = settings::connect_azureml(&settings).await?;
-    let published =
-        published(&client, &settings, &args.pipeline, args.image.as_deref(), args.compute.as_deref()).await?;
+    let published = target.published(&client, &settings, args.image.as_deref(), args.compute.as_deref()).await?;
     let options = SubmitOptions {
         parameters,
         experiment: args.experiment.clone(),
@@ -240,10 +251,10 @@ async fn schedule_create(args: &ScheduleCreateArgs, global: &GlobalArgs) -> anyh
     let every = args.every.as_deref().map(cron::parse_every).transpose().map_err(UsageError)?;
     let trigger = cron::trigger(args.cron.as_deref(), every, &args.time_zone).map_err(UsageError)?;
     let parameters = parse_params(&args.param)?;
+    let target = Target::parse(&args.pipeline)?;
     let settings = settings::resolve_azureml(&args.workspace, &settings::project_file()?)?;
     let client = settings::connect_azureml(&settings).await?;
-    let published =
-        published(&client, &settings, &args.pipeline, args.image.as_deref(), args.compute.as_deref()).await?;
+    let published = target.published(&client, &settings, args.image.as_deref(), args.compute.as_deref()).await?;
     let compute = args.compute.clone().or_else(|| published.compute.clone()).or_else(|| settings.compute.clone());
     let compute = compute.ok_or_else(|| UsageError("no compute: pass --compute NAME".to_string()))?;
     let compute_id = client.compute_id(&compute).await?;
