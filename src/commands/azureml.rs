@@ -160,12 +160,6 @@ fn render_job(job: &JobFollow) -> String {
     if let Some(error) = &job.error {
         text.push_str(&format!("  error: {error}\n"));
     }
-    if job.interrupted {
-        text.push_str(&format!(
-            "  stopped following; the job goes on (cancel it with `mlops pipeline cancel {}`)\n",
-            job.name
-        ));
-    }
     text
 }
 
@@ -188,6 +182,12 @@ async fn follow(
     let mut interrupt = ctrl_c();
     let followed = jobs::follow_job(client, &job.name, settings.poll, &mut on_event, interrupt.as_mut()).await?;
     let mut followed = followed;
+    if followed.interrupted {
+        eprintln!(
+            "stopped following: job {} goes on in Azure ML; cancel it with `mlops pipeline cancel {}`",
+            followed.name, followed.name
+        );
+    }
     if followed.studio_url.is_none() {
         followed.studio_url = job.studio_url;
     }

@@ -195,6 +195,35 @@ fn cancel_stops_a_running_job() {
 }
 
 #[test]
+fn ctrl_c_stops_following_not_the_job() {
+    let (ws, standin) = setup();
+    standin.set_step(Duration::from_secs(30));
+    let child =
+        mlops(&ws, &standin, &["pipeline", "submit", "pipelines/diabetes-train.yml", "--compute", COMPUTE, "--stream"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+    let started = std::time::Instant::now();
+    while !standin.log().iter().any(|l| l.method == "GET" && l.path.contains("/jobs/diabetes_train_")) {
+        assert!(started.elapsed() < Duration::from_secs(30), "never followed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("goes on in Azure ML; cancel it with `mlops pipeline cancel diabetes_train_"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!standin.log().iter().any(|l| l.path.ends_with("/cancel")), "Ctrl-C must not cancel the job");
+    let (_, job) = standin.with_aml(|a| a.jobs()).remove(0);
+    assert_eq!(job["jobType"], "Pipeline");
+}
+
+#[test]
 fn train_on_a_compute_submits_the_same_arguments_as_a_command_job() {
     let (ws, standin) = setup();
     let out = run(
