@@ -474,3 +474,48 @@ fn published_components_run_the_pipeline_for_real() {
     assert_eq!(result("register")["result"]["version"]["run_id"], run_id.as_str());
     assert!(ws.path().join("mlruns/0").join(&run_id).is_dir());
 }
+
+/// The Azure ML management client that azure-ai-ml ships, unchanged but for the endpoint, drives
+/// the stand-in's workspace, assets (paged lists), jobs, cancel and schedule LROs.
+#[test]
+fn azure_ai_ml_management_client_runs_unchanged_against_the_standin() {
+    let standin = StandIn::start();
+    standin.set_step(Duration::from_millis(300));
+    standin.create_aml_workspace(RG, WS, COMPUTE);
+    let out = Command::new(crate::support::python())
+        .arg(repo().join("tests/python/azureml_conformance.py"))
+        .args([
+            &standin.url(),
+            standin::TENANT,
+            standin::CLIENT_ID,
+            standin::CLIENT_SECRET,
+            standin::SUBSCRIPTION,
+            RG,
+            WS,
+            COMPUTE,
+        ])
+        .env("REQUESTS_CA_BUNDLE", &standin.ca_pem)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "the SDK failed:\n{}", stderr(&out));
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(seen["location"], "westeurope");
+    assert!(
+        seen["tracking_uri"]
+            .as_str()
+            .expect("uri")
+            .starts_with(&format!("azureml://127.0.0.1:{}/mlflow/v1.0/subscriptions/", standin.port))
+    );
+    assert_eq!(seen["component_versions"], serde_json::json!(["1", "2", "3"]));
+    assert_eq!(seen["job_created"], "NotStarted");
+    assert!(seen["job_after_cancel"] == "CancelRequested" || seen["job_after_cancel"] == "Canceled", "{seen}");
+    assert_eq!(seen["bad_job"], serde_json::json!([400, "UserError"]));
+    assert_eq!(seen["schedule_state"], "Succeeded");
+    assert_eq!(seen["schedule_after_delete"], 404);
+    let log = standin.log();
+    assert!(log.iter().any(|l| l.path.contains("/mfeOperationsStatus/")));
+    assert!(log.iter().any(|l| l.path.contains("/mfeOperationResults/")));
+    assert!(log.iter().any(|l| l.query.contains("skiptoken")));
+}
