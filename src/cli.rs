@@ -241,6 +241,7 @@ Examples:
 
 /// Which Azure ML workspace (flags, environment, or `[azureml]` in mlops.toml).
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Azure ML workspace")]
 pub struct WorkspaceArgs {
     /// Azure ML workspace name.
     #[arg(short = 'w', long, value_name = "NAME", env = env_vars::AZUREML_WORKSPACE_NAME)]

@@ -121,7 +121,7 @@ pub async fn cancel_job(client: &AzureMlClient, name: &str) -> Result<Value, Azu
                 kind: "job",
                 name: name.to_string(),
                 workspace: client.workspace().name.clone(),
-                source: response.into_error(),
+                source: Some(response.into_error()),
             });
         }
         _ => return Err(response.into_error().into()),

@@ -24,7 +24,7 @@ pub enum AzureMlError {
     #[error("compute {name:?} not found in workspace {workspace:?}; create it or pass an existing --compute")]
     UnknownCompute { name: String, workspace: String, source: HttpError },
     #[error("{kind} {name:?} not found in workspace {workspace:?}")]
-    NotFound { kind: &'static str, name: String, workspace: String, source: HttpError },
+    NotFound { kind: &'static str, name: String, workspace: String, source: Option<HttpError> },
     #[error("{0}")]
     Invalid(String),
     #[error("the service answered without {0}")]

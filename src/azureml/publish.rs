@@ -167,19 +167,13 @@ pub async fn publish_pipeline(
 /// The latest published version of pipeline `name` (as `publish` named its pipeline component).
 pub async fn load_published(client: &AzureMlClient, name: &str) -> Result<Published, AzureMlError> {
     let component_name = asset_name(name);
-    let not_found = |source| AzureMlError::NotFound {
-        kind: "published pipeline",
-        name: name.to_string(),
-        workspace: client.workspace().name.clone(),
-        source,
-    };
-    let latest = match assets::latest_version(client, "components", &component_name).await? {
-        Some(latest) => latest,
-        None => {
-            let url = client.url(&format!("components/{component_name}"))?;
-            let source = crate::azure::HttpError::from_response("GET", &url, 404, &Default::default(), b"");
-            return Err(not_found(source));
-        }
+    let Some(latest) = assets::latest_version(client, "components", &component_name).await? else {
+        return Err(AzureMlError::NotFound {
+            kind: "published pipeline",
+            name: format!("{name} (component {component_name})"),
+            workspace: client.workspace().name.clone(),
+            source: None,
+        });
     };
     let props = latest.get("properties").cloned().unwrap_or_default();
     let spec = props.get("componentSpec").cloned().unwrap_or_default();
@@ -400,5 +394,50 @@ mod tests {
         );
         assert_eq!(job["command"], "mlops train --alpha 0.4 --run-name 'a b'");
         assert_eq!(job["jobType"], "Command");
+    }
+
+    fn published() -> Published {
+        let asset = |name: &str| AssetVersion {
+            kind: "components".into(),
+            name: name.into(),
+            version: "1".into(),
+            id: format!("/w/components/{name}/versions/1"),
+            created: false,
+            content_hash: String::new(),
+        };
+        let mut jobs = Map::new();
+        jobs.insert(
+            "train".into(),
+            json!({"type": "command", "component": "azureml:/w/components/p_train/versions/1",
+                   "inputs": {"alpha": "${{parent.inputs.alpha}}"}}),
+        );
+        Published {
+            pipeline: "p".into(),
+            environment: asset("mlops"),
+            components: BTreeMap::new(),
+            pipeline_component: asset("p"),
+            compute: None,
+            parameters: BTreeMap::from([("alpha".into(), Some("0.4".into())), ("model-name".into(), None)]),
+            studio_url: String::new(),
+            jobs,
+        }
+    }
+
+    #[test]
+    fn pipeline_jobs_bind_parameters_and_refuse_unknown_or_missing_ones() {
+        let p = published();
+        let mut options = SubmitOptions::default();
+        let err = pipeline_job(&p, "/c", &options).expect_err("model-name has no default");
+        assert!(err.to_string().contains("parameter \"model-name\" has no default"), "{err}");
+        options.parameters.insert("model-name".into(), "m".into());
+        options.parameters.insert("alpha".into(), "0.1".into());
+        let job = pipeline_job(&p, "/c", &options).expect("valid");
+        assert_eq!(job["inputs"]["model_name"]["value"], "m");
+        assert_eq!(job["inputs"]["alpha"]["value"], "0.1");
+        assert_eq!(job["jobs"]["train"]["componentId"], "/w/components/p_train/versions/1");
+        assert_eq!(job["jobs"]["train"]["inputs"]["alpha"]["value"], "${{parent.inputs.alpha}}");
+        assert_eq!(job["settings"]["default_compute"], "/c");
+        options.parameters.insert("alhpa".into(), "1".into());
+        assert!(pipeline_job(&p, "/c", &options).expect_err("unknown").to_string().contains("no parameter \"alhpa\""));
     }
 }

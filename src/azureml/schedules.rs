@@ -59,7 +59,7 @@ pub async fn delete(client: &AzureMlClient, name: &str, on_status: &mut dyn FnMu
             kind: "schedule",
             name: name.to_string(),
             workspace: client.workspace().name.clone(),
-            source: response.into_error(),
+            source: Some(response.into_error()),
         }),
         _ => Err(response.into_error().into()),
     }

@@ -158,7 +158,7 @@ impl AzureMlClient {
                 kind,
                 name: name.to_string(),
                 workspace: self.workspace.name.clone(),
-                source: response.into_error(),
+                source: Some(response.into_error()),
             }),
             _ => Err(response.into_error().into()),
         }
