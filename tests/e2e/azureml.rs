@@ -519,3 +519,44 @@ fn azure_ai_ml_management_client_runs_unchanged_against_the_standin() {
     assert!(log.iter().any(|l| l.path.contains("/mfeOperationResults/")));
     assert!(log.iter().any(|l| l.query.contains("skiptoken")));
 }
+
+/// The step entry point on its own: a failing step records its exit code and fails; a step after
+/// it is skipped (and succeeds, as in a local run); an unreadable upstream result is bad input.
+#[test]
+fn pipeline_step_records_failures_and_skips_what_follows() {
+    let ws = Workspace::new();
+    let a = ws.path().join("a");
+    let out = ws.run(&["pipeline", "step", "--name", "a", "--result", "a", "--", "train", "--data", "missing.csv"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("result.json")).expect("result")).expect("json");
+    assert_eq!(result["status"], "failed");
+    assert_eq!(result["exit_code"], 6);
+
+    let out = ws.run(&[
+        "pipeline",
+        "step",
+        "--name",
+        "b",
+        "--result",
+        "b",
+        "--upstream",
+        "a=a",
+        "-o",
+        "json",
+        "--",
+        "train",
+        "--run-id",
+        "$[[steps.a.outputs.run_id]]",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(result["status"], "skipped");
+    assert_eq!(result["message"], "step \"a\" failed");
+    assert!(ws.path().join("b/result.json").is_file());
+
+    let out =
+        ws.run(&["pipeline", "step", "--name", "c", "--result", "c", "--upstream", "a=nowhere", "--", "runs", "list"]);
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot read the result of step \"a\""), "{}", stderr(&out));
+}
