@@ -209,6 +209,183 @@ pub enum PipelineCommand {
     /// dataset version and run the pipeline with it (once per content, across restarts).
     #[command(after_help = WATCH_EXAMPLES)]
     Watch(PipelineWatchArgs),
+    /// Publish a pipeline to Azure ML: environment, one component per step, pipeline component.
+    #[command(after_help = PIPELINE_PUBLISH_EXAMPLES)]
+    Publish(PipelinePublishArgs),
+    /// Submit a pipeline (a file, published first, or a published name) as an Azure ML pipeline job.
+    #[command(after_help = PIPELINE_SUBMIT_EXAMPLES)]
+    Submit(PipelineSubmitArgs),
+    /// Cancel an Azure ML job.
+    Cancel(PipelineCancelArgs),
+    /// Azure ML schedules that submit a published pipeline.
+    #[command(subcommand, after_help = PIPELINE_SCHEDULE_EXAMPLES)]
+    Schedule(ScheduleCommand),
+    /// Run one step inside an Azure ML pipeline job (the command of the components `publish` registers).
+    Step(PipelineStepArgs),
+}
+
+const PIPELINE_PUBLISH_EXAMPLES: &str = "\
+Examples:
+  mlops pipeline publish pipelines/diabetes-train.yml -w mlw-mlops -g rg-mlops --compute cpu-cluster
+  mlops pipeline publish pipelines/diabetes-train.yml --image myacr.azurecr.io/mlops:0.1.0 -o json
+
+Publishing again with the same content registers nothing new; a changed step gets a new component version.";
+
+const PIPELINE_SUBMIT_EXAMPLES: &str = "\
+Examples:
+  mlops pipeline submit pipelines/diabetes-train.yml --param alpha=0.3 --stream
+  mlops pipeline submit diabetes-train --compute cpu-cluster --experiment nightly
+  mlops pipeline cancel diabetes_train_1a2b3c4d5e
+
+Exit codes with --stream: 0 completed, 9 failed or canceled, 130 stopped following (the job goes on).";
+
+const PIPELINE_SCHEDULE_EXAMPLES: &str = "\
+Examples:
+  mlops pipeline schedule create nightly --pipeline diabetes-train --cron \"0 3 * * *\" --time-zone UTC
+  mlops pipeline schedule create hourly --pipeline diabetes-train --every 1hour
+  mlops pipeline schedule disable nightly
+  mlops pipeline schedule delete nightly";
+
+/// Which Azure ML workspace (flags, environment, or `[azureml]` in mlops.toml).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Azure ML workspace")]
+pub struct WorkspaceArgs {
+    /// Azure ML workspace name.
+    #[arg(short = 'w', long, value_name = "NAME", env = env_vars::AZUREML_WORKSPACE_NAME)]
+    pub workspace: Option<String>,
+    /// Resource group of the workspace.
+    #[arg(short = 'g', long, value_name = "RG", env = env_vars::AZURE_RESOURCE_GROUP)]
+    pub resource_group: Option<String>,
+    /// Azure ML REST api-version [default: 2025-09-01].
+    #[arg(long, value_name = "VERSION", env = env_vars::MLOPS_AZUREML_API_VERSION)]
+    pub azureml_api_version: Option<String>,
+    #[command(flatten)]
+    pub azure: AzureArgs,
+}
+
+/// `mlops pipeline publish`.
+#[derive(Debug, Args)]
+pub struct PipelinePublishArgs {
+    /// The pipeline file (YAML).
+    pub file: PathBuf,
+    /// Compute cluster the pipeline runs on by default.
+    #[arg(long, value_name = "NAME")]
+    pub compute: Option<String>,
+    /// Container image holding `mlops` [default: mlops:VERSION, or `[azureml] image`].
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// `mlops pipeline submit`.
+#[derive(Debug, Args)]
+pub struct PipelineSubmitArgs {
+    /// A pipeline file (published first, idempotently) or the name of a published pipeline.
+    pub pipeline: String,
+    /// Set a pipeline parameter; repeatable.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub param: Vec<String>,
+    /// Experiment of the job [default: the pipeline's name].
+    #[arg(long, value_name = "NAME")]
+    pub experiment: Option<String>,
+    /// Compute cluster [default: the one given at publish time, or `[azureml] compute`].
+    #[arg(long, value_name = "NAME")]
+    pub compute: Option<String>,
+    /// Container image holding `mlops`, when publishing a file [default: mlops:VERSION].
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Follow the job until it ends; the exit code reflects the outcome.
+    #[arg(long)]
+    pub stream: bool,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// `mlops pipeline cancel`.
+#[derive(Debug, Args)]
+pub struct PipelineCancelArgs {
+    /// The job name.
+    pub job: String,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// `mlops pipeline schedule …`.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Create (or replace) a schedule that submits a published pipeline.
+    Create(ScheduleCreateArgs),
+    /// Show a schedule.
+    Show(ScheduleNameArgs),
+    /// Turn a schedule on.
+    Enable(ScheduleNameArgs),
+    /// Turn a schedule off (it stays defined).
+    Disable(ScheduleNameArgs),
+    /// Delete a schedule.
+    Delete(ScheduleNameArgs),
+}
+
+/// `mlops pipeline schedule create`.
+#[derive(Debug, Args)]
+pub struct ScheduleCreateArgs {
+    /// Schedule name.
+    pub name: String,
+    /// The published pipeline (or a pipeline file, published first).
+    #[arg(long, value_name = "NAME|FILE")]
+    pub pipeline: String,
+    /// Five-field cron expression: minute hour day-of-month month day-of-week.
+    #[arg(long, value_name = "EXPR", required_unless_present = "every", conflicts_with = "every")]
+    pub cron: Option<String>,
+    /// Recurrence: N followed by minute, hour, day or week (e.g. 30minute, 1day).
+    #[arg(long, value_name = "N(minute|hour|day|week)")]
+    pub every: Option<String>,
+    /// Time zone of the trigger.
+    #[arg(long, value_name = "TZ", default_value = "UTC")]
+    pub time_zone: String,
+    /// Set a pipeline parameter of the jobs; repeatable.
+    #[arg(long = "param", value_name = "KEY=VALUE")]
+    pub param: Vec<String>,
+    /// Experiment of the jobs [default: the pipeline's name].
+    #[arg(long, value_name = "NAME")]
+    pub experiment: Option<String>,
+    /// Compute cluster [default: the one given at publish time].
+    #[arg(long, value_name = "NAME")]
+    pub compute: Option<String>,
+    /// Container image holding `mlops`, when publishing a file.
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// Create the schedule turned off.
+    #[arg(long)]
+    pub disabled: bool,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// `mlops pipeline schedule show | enable | disable | delete`.
+#[derive(Debug, Args)]
+pub struct ScheduleNameArgs {
+    /// Schedule name.
+    pub name: String,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// `mlops pipeline step` (inside Azure ML).
+#[derive(Debug, Args)]
+pub struct PipelineStepArgs {
+    /// The step's name.
+    #[arg(long, value_name = "STEP")]
+    pub name: String,
+    /// Folder to write the step's result.json into (the component's `result` output).
+    #[arg(long, value_name = "DIR")]
+    pub result: PathBuf,
+    /// An upstream step's result folder; repeatable.
+    #[arg(long, value_name = "STEP=DIR")]
+    pub upstream: Vec<String>,
+    /// The step's mlops arguments, with `$[[steps.S.outputs.K]]` references.
+    #[arg(last = true, required = true)]
+    pub args: Vec<String>,
 }
 
 const WATCH_EXAMPLES: &str = "\
@@ -332,6 +509,7 @@ Examples:
   mlops train --data my.csv --target price --alpha 1.0 --test-size 0.25 --seed 42
   mlops train --params pipelines/parameters.json --param alpha=0.3
   mlops train --experiment diabetes --run-name nightly -o json
+  mlops train --compute cpu-cluster -w mlw-mlops -g rg-mlops --alpha 0.4
 
 Parameters are resolved flag > --param > --params file > default (alpha 0.5, test size 0.2, seed 0).";
 
@@ -377,6 +555,14 @@ pub struct TrainArgs {
     /// Record the run as a child of this run (mlflow.parentRunId); set by `mlops pipeline run`.
     #[arg(long, value_name = "RUN_ID", hide = true)]
     pub parent_run_id: Option<String>,
+    /// Train on this Azure ML compute cluster instead of here: the same arguments, as a command job.
+    #[arg(long, value_name = "NAME")]
+    pub compute: Option<String>,
+    /// Container image holding `mlops`, with --compute [default: mlops:VERSION].
+    #[arg(long, value_name = "IMAGE", requires = "compute")]
+    pub image: Option<String>,
+    #[command(flatten)]
+    pub azureml: WorkspaceArgs,
 }
 
 const PREDICT_EXAMPLES: &str = "\

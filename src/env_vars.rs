@@ -56,6 +56,14 @@ pub const AZURE_RESOURCE_MANAGER_AUDIENCE: &str = "AZURE_RESOURCE_MANAGER_AUDIEN
 pub const AZURE_CLOUD: &str = "AZURE_CLOUD";
 /// Subscription id (flag `--subscription`).
 pub const AZURE_SUBSCRIPTION_ID: &str = "AZURE_SUBSCRIPTION_ID";
+/// Azure ML workspace name (flag `--workspace`).
+pub const AZUREML_WORKSPACE_NAME: &str = "AZUREML_WORKSPACE_NAME";
+/// Resource group of the Azure ML workspace (flag `--resource-group`).
+pub const AZURE_RESOURCE_GROUP: &str = "AZURE_RESOURCE_GROUP";
+/// Azure ML REST api-version (flag `--azureml-api-version`, default 2025-09-01).
+pub const MLOPS_AZUREML_API_VERSION: &str = "MLOPS_AZUREML_API_VERSION";
+/// Seconds between reads of a followed Azure ML job (default 10).
+pub const MLOPS_AZUREML_POLL_SECONDS: &str = "MLOPS_AZUREML_POLL_SECONDS";
 /// Credential to use instead of the automatic chain (flag `--auth`).
 pub const MLOPS_AZURE_AUTH: &str = "MLOPS_AZURE_AUTH";
 /// GitHub Actions OIDC request URL (set by the runner when the job has `id-token: write`).

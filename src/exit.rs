@@ -68,6 +68,16 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     if let Some(err) = cause.downcast_ref::<crate::data::datastore::DatastoreError>() {
         return Some(err.exit_code());
     }
+    if let Some(err) = cause.downcast_ref::<crate::azureml::AzureMlError>() {
+        return Some(err.exit_code());
+    }
+    if let Some(err) = cause.downcast_ref::<crate::pipeline::remote::RemoteStepError>() {
+        return Some(match err {
+            crate::pipeline::remote::RemoteStepError::Upstream(_) => USAGE,
+            crate::pipeline::remote::RemoteStepError::ReadUpstream { .. } => INPUT,
+            _ => INTERNAL,
+        });
+    }
     if let Some(err) = cause.downcast_ref::<crate::pipeline::PipelineError>() {
         return Some(err.exit_code());
     }

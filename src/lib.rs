@@ -4,6 +4,7 @@
 //! benches can drive it directly.
 
 pub mod azure;
+pub mod azureml;
 pub mod cli;
 pub mod commands;
 pub mod data;

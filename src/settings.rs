@@ -40,6 +40,20 @@ pub struct ProjectFile {
     pub tracking: TrackingSection,
     #[serde(default)]
     pub train: TrainSection,
+    #[serde(default)]
+    pub azureml: AzureMlSection,
+}
+
+/// `[azureml]`: the workspace and defaults of `mlops pipeline publish|submit|schedule` and `train --compute`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AzureMlSection {
+    pub workspace: Option<String>,
+    pub resource_group: Option<String>,
+    pub subscription: Option<String>,
+    pub compute: Option<String>,
+    pub image: Option<String>,
+    pub api_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -417,4 +431,85 @@ pub fn ci_build() -> Option<crate::registry::release::CiBuild> {
         _ => None,
     };
     Some(crate::registry::release::CiBuild { id, uri })
+}
+
+/// Resolved Azure ML settings: Azure sign-in, the workspace, and the defaults of `[azureml]`.
+#[derive(Debug, Clone)]
+pub struct AzureMlSettings {
+    pub azure: AzureSettings,
+    pub workspace: crate::azureml::WorkspaceRef,
+    pub api_version: String,
+    pub compute: Option<String>,
+    pub image: String,
+    pub poll: Duration,
+}
+
+/// Resolves the workspace flags (or their environment variables) against `[azureml]` in mlops.toml.
+pub fn resolve_azureml(args: &crate::cli::WorkspaceArgs, project: &ProjectFile) -> anyhow::Result<AzureMlSettings> {
+    let section = &project.azureml;
+    let mut azure = resolve_azure(&args.azure)?;
+    if azure.subscription.is_none() {
+        azure.subscription = section.subscription.clone().filter(|s| !s.trim().is_empty());
+        azure.auth.subscription_id = azure.subscription.clone();
+    }
+    let missing = |what: &str, flag: &str, var: &str, key: &str| {
+        crate::exit::UsageError(format!(
+            "no Azure ML {what}: pass {flag}, set {var}, or set `{key}` under [azureml] in mlops.toml"
+        ))
+    };
+    let subscription = azure
+        .subscription
+        .clone()
+        .ok_or_else(|| missing("subscription", "--subscription", env_vars::AZURE_SUBSCRIPTION_ID, "subscription"))?;
+    let name = args
+        .workspace
+        .clone()
+        .or_else(|| section.workspace.clone())
+        .ok_or_else(|| missing("workspace", "--workspace", env_vars::AZUREML_WORKSPACE_NAME, "workspace"))?;
+    let resource_group = args.resource_group.clone().or_else(|| section.resource_group.clone()).ok_or_else(|| {
+        missing("resource group", "--resource-group", env_vars::AZURE_RESOURCE_GROUP, "resource_group")
+    })?;
+    crate::azure::deployments::check_name("workspace", &name, 33).map_err(crate::exit::UsageError)?;
+    crate::azure::deployments::check_name("resource group", &resource_group, 90).map_err(crate::exit::UsageError)?;
+    let poll = match std::env::var(env_vars::MLOPS_AZUREML_POLL_SECONDS).ok().filter(|v| !v.is_empty()) {
+        Some(text) => match text.parse::<f64>() {
+            Ok(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
+            _ => {
+                return Err(crate::exit::UsageError(format!(
+                    "{}={text:?} is not a positive number of seconds",
+                    env_vars::MLOPS_AZUREML_POLL_SECONDS
+                ))
+                .into());
+            }
+        },
+        None => Duration::from_secs(10),
+    };
+    Ok(AzureMlSettings {
+        azure,
+        workspace: crate::azureml::WorkspaceRef { subscription, resource_group, name },
+        api_version: args
+            .azureml_api_version
+            .clone()
+            .or_else(|| section.api_version.clone())
+            .unwrap_or_else(|| crate::azureml::DEFAULT_API_VERSION.to_string()),
+        compute: section.compute.clone(),
+        image: section.image.clone().unwrap_or_else(|| crate::azureml::publish::DEFAULT_IMAGE.to_string()),
+        poll,
+    })
+}
+
+/// Signs in and resolves the workspace (one `GET`): the client every Azure ML command uses.
+pub async fn connect_azureml(settings: &AzureMlSettings) -> anyhow::Result<crate::azureml::AzureMlClient> {
+    use crate::azure::arm::{ArmClient, ArmClientOptions};
+    let credential = std::sync::Arc::new(crate::azure::AzureCredential::new(
+        &settings.azure.auth,
+        &settings.azure.cloud,
+        settings.azure.forced,
+    )?);
+    let scope = settings.azure.cloud.arm_scope();
+    credential.token(&[scope.as_str()]).await?;
+    let options = ArmClientOptions { api_version: settings.api_version.clone(), ..ArmClientOptions::default() };
+    let arm = ArmClient::new(settings.azure.cloud.resource_manager.clone(), credential, scope, Some(options));
+    let client = crate::azureml::AzureMlClient::connect(arm, settings.workspace.clone(), Default::default()).await?;
+    Ok(client)
 }

@@ -1,5 +1,6 @@
 //! Command handlers: each turns parsed arguments into settings, calls the domain, prints the result.
 
+mod azureml;
 mod data;
 mod infra;
 mod infra_build;

@@ -1,4 +1,5 @@
-//! `mlops pipeline run | validate` (and `watch`, in `pipeline_watch.rs`).
+//! `mlops pipeline run | validate` (`watch` is in `pipeline_watch.rs`, the Azure ML subcommands
+//! in `azureml.rs`).
 
 use anyhow::Context;
 use serde::Serialize;
@@ -29,6 +30,11 @@ pub async fn run(command: &PipelineCommand, global: &GlobalArgs) -> anyhow::Resu
         }
         PipelineCommand::Run(args) => run_pipeline(args, global).await,
         PipelineCommand::Watch(args) => super::pipeline_watch::run(args, global).await,
+        PipelineCommand::Publish(args) => super::azureml::publish(args, global).await,
+        PipelineCommand::Submit(args) => super::azureml::submit(args, global).await,
+        PipelineCommand::Cancel(args) => super::azureml::cancel(args, global).await,
+        PipelineCommand::Schedule(command) => super::azureml::schedule(command, global).await,
+        PipelineCommand::Step(args) => super::azureml::step(args, global),
     }
 }
 

@@ -8,6 +8,9 @@ use crate::output;
 use crate::settings;
 
 pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    if let Some(compute) = &args.compute {
+        return super::azureml::train_remote(args, compute, global).await;
+    }
     let project = settings::project_file()?;
     let resolved = settings::resolve_train(args, &project)?;
     let tracker = settings::tracker(&resolved.tracking, args.local_store.as_deref(), &project)?;

@@ -4,6 +4,7 @@
 
 mod expr;
 mod file;
+pub mod remote;
 mod runner;
 pub mod watch;
 

@@ -2,9 +2,10 @@
 //! Python SDK and `mlops` both work against it unchanged (see azure-protocols.md §8).
 //!
 //! It runs in the test process on its own thread and runtime, on a free 127.0.0.1 port, with a
-//! CA and leaf certificate made at start. Routes are split by area (`entra`, `arm`) so other
+//! CA and leaf certificate made at start. Routes are split by area (`entra`, `arm`, `aml`) so other
 //! Azure services (Azure ML) can be added as more modules behind the same dispatcher.
 
+mod aml;
 mod arm;
 mod entra;
 mod expr;
@@ -76,6 +77,7 @@ pub struct State {
     pub cert_public_key: Option<rsa::RsaPublicKey>,
     pub arm: arm::ArmState,
     pub mlflow: mlflow_plane::MlflowPlane,
+    pub aml: aml::AmlState,
     pub step: Duration,
 }
 
@@ -166,6 +168,18 @@ impl StandIn {
     /// Creates a resource group directly, as if it existed before the test.
     pub fn create_resource_group(&self, name: &str, location: &str) {
         self.state().arm.create_group(SUBSCRIPTION, name, location);
+    }
+
+    /// Creates an Azure ML workspace with one compute cluster, as if they existed before the test.
+    pub fn create_aml_workspace(&self, group: &str, name: &str, compute: &str) {
+        let mut s = self.state();
+        s.aml.create_workspace(SUBSCRIPTION, group, name, "westeurope");
+        s.aml.create_compute(SUBSCRIPTION, group, name, compute);
+    }
+
+    /// Azure ML state (assets, jobs, schedules) for assertions and test-driven outcomes.
+    pub fn with_aml<T>(&self, f: impl FnOnce(&mut aml::AmlState) -> T) -> T {
+        f(&mut self.state().aml)
     }
 
     /// The ids of the resources recorded in a resource group.
@@ -307,6 +321,9 @@ pub async fn handle(
 fn route(state: &Arc<Mutex<State>>, incoming: Incoming) -> Reply {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(reply) = entra::route(&mut s, &incoming) {
+        return reply;
+    }
+    if let Some(reply) = aml::route(&mut s, &incoming) {
         return reply;
     }
     arm::route(&mut s, &incoming)

@@ -1,0 +1,631 @@
+//! Azure Machine Learning on the ARM control plane (`Microsoft.MachineLearningServices`, §5.1 of
+//! azure-protocols.md): workspaces, computes, versioned assets with containers, jobs with an
+//! advancing status machine and cancel, schedules with the `mfeOperationsStatus` LRO. Request
+//! bodies are checked against the shapes the service accepts; what it would reject gets a 400
+//! ARM error envelope.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+mod checks;
+
+use checks::{check_component, check_data, check_environment, check_job, check_schedule};
+
+use super::{Incoming, Reply, State};
+
+const API_VERSIONS: &[&str] = &["2024-10-01", "2025-09-01", "2025-12-01", "2026-07-01"];
+/// Items per page of a list (one, so that clients must follow `nextLink`).
+const PAGE: usize = 1;
+
+#[derive(Debug, Clone)]
+struct Workspace {
+    subscription: String,
+    group: String,
+    name: String,
+    location: String,
+}
+
+#[derive(Debug, Clone)]
+struct Container {
+    name: String,
+    versions: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+struct Job {
+    name: String,
+    properties: Value,
+    created: Instant,
+    fails: bool,
+    cancel_requested: Option<Instant>,
+}
+
+#[derive(Debug, Clone)]
+struct Schedule {
+    name: String,
+    properties: Value,
+    operation: String,
+}
+
+#[derive(Debug, Clone)]
+struct Operation {
+    started: Instant,
+}
+
+#[derive(Default)]
+pub struct AmlState {
+    workspaces: HashMap<String, Workspace>,
+    computes: HashSet<String>,
+    assets: HashMap<String, Container>,
+    jobs: HashMap<String, Job>,
+    schedules: HashMap<String, Schedule>,
+    operations: HashMap<String, Operation>,
+    /// Jobs whose properties contain one of these strings end Failed.
+    pub failing_jobs: Vec<String>,
+}
+
+fn key(parts: &[&str]) -> String {
+    parts.iter().map(|p| p.to_ascii_lowercase()).collect::<Vec<_>>().join("/")
+}
+
+impl AmlState {
+    pub fn create_workspace(&mut self, subscription: &str, group: &str, name: &str, location: &str) {
+        self.workspaces.insert(
+            key(&[subscription, group, name]),
+            Workspace {
+                subscription: subscription.to_string(),
+                group: group.to_string(),
+                name: name.to_string(),
+                location: location.to_string(),
+            },
+        );
+    }
+
+    pub fn create_compute(&mut self, subscription: &str, group: &str, workspace: &str, name: &str) {
+        self.computes.insert(key(&[subscription, group, workspace, name]));
+    }
+
+    /// One stored version's body.
+    pub fn version(&self, collection: &str, name: &str, version: &str) -> Option<Value> {
+        self.assets
+            .iter()
+            .find(|(k, _)| k.ends_with(&key(&[collection, name])))
+            .and_then(|(_, c)| c.versions.get(version).cloned())
+    }
+
+    /// Every job's name and properties as submitted.
+    pub fn jobs(&self) -> Vec<(String, Value)> {
+        self.jobs.values().map(|j| (j.name.clone(), j.properties.clone())).collect()
+    }
+
+    pub fn schedule(&self, name: &str) -> Option<Value> {
+        self.schedules.values().find(|s| s.name == name).map(|s| s.properties.clone())
+    }
+}
+
+/// Handles `…/providers/Microsoft.MachineLearningServices/…`; `None` for everything else.
+pub fn route(state: &mut State, req: &Incoming) -> Option<Reply> {
+    let lower = req.path.to_ascii_lowercase();
+    if !lower.contains("/providers/microsoft.machinelearningservices/") {
+        return None;
+    }
+    let Some(token) = req.bearer() else {
+        return Some(unauthorized(
+            "AuthenticationFailed",
+            "Authentication failed. The 'Authorization' header is missing.",
+            &state.base,
+        ));
+    };
+    if !state.tokens.contains(&token) {
+        return Some(unauthorized("InvalidAuthenticationToken", "The access token is invalid.", &state.base));
+    }
+    let Some(api) = req.query.get("api-version").cloned() else {
+        return Some(Reply::arm_error(
+            400,
+            "MissingApiVersionParameter",
+            "The api-version query parameter (?api-version=) is required for all requests.",
+        ));
+    };
+    if !API_VERSIONS.contains(&api.as_str()) {
+        return Some(Reply::arm_error(
+            400,
+            "InvalidApiVersionParameter",
+            &format!("The api-version '{api}' is invalid. The supported versions are '{}'.", API_VERSIONS.join(",")),
+        ));
+    }
+    let o: Vec<String> = req.path.trim_matches('/').split('/').map(str::to_string).collect();
+    let l: Vec<String> = o.iter().map(|s| s.to_ascii_lowercase()).collect();
+    let l: Vec<&str> = l.iter().map(String::as_str).collect();
+    let reply = match l.as_slice() {
+        [
+            "subscriptions",
+            _,
+            "providers",
+            "microsoft.machinelearningservices",
+            "locations",
+            _,
+            "mfeoperationsstatus",
+            _,
+        ] => operation_status(state, &o[7]),
+        [
+            "subscriptions",
+            _,
+            "providers",
+            "microsoft.machinelearningservices",
+            "locations",
+            _,
+            "mfeoperationresults",
+            _,
+        ] => operation_result(state, &o[7]),
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            "microsoft.machinelearningservices",
+            "workspaces",
+            _,
+            rest @ ..,
+        ] => {
+            let ws_key = key(&[&o[1], &o[3], &o[7]]);
+            match state.aml.workspaces.get(&ws_key).cloned() {
+                None => Reply::arm_error(
+                    404,
+                    "ResourceNotFound",
+                    &format!(
+                        "The Resource 'Microsoft.MachineLearningServices/workspaces/{}' under resource group '{}' was not found.",
+                        o[7], o[3]
+                    ),
+                ),
+                Some(ws) => {
+                    let rest_original: Vec<String> = o[8..].to_vec();
+                    workspace_route(state, req, &ws, rest, &rest_original, &api)
+                }
+            }
+        }
+        _ => Reply::arm_error(404, "NotFound", &format!("No route for {} {}", req.method, req.path)),
+    };
+    Some(
+        reply
+            .header("x-ms-ratelimit-remaining-subscription-reads", "249")
+            .header("x-ms-ratelimit-remaining-subscription-writes", "199"),
+    )
+}
+
+fn unauthorized(code: &str, message: &str, base: &str) -> Reply {
+    Reply::arm_error(401, code, message).header(
+        "WWW-Authenticate",
+        format!("Bearer authorization_uri=\"{base}/{}\", error=\"invalid_token\"", super::TENANT),
+    )
+}
+
+fn ws_id(ws: &Workspace) -> String {
+    format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.MachineLearningServices/workspaces/{}",
+        ws.subscription, ws.group, ws.name
+    )
+}
+
+fn ws_key(ws: &Workspace) -> String {
+    key(&[&ws.subscription, &ws.group, &ws.name])
+}
+
+fn user_error(message: &str, detail_code: &str, target: &str) -> Reply {
+    Reply::json(
+        400,
+        json!({"error": {"code": "UserError", "message": message,
+            "details": [{"code": detail_code, "message": message, "target": target}]}}),
+    )
+}
+
+fn workspace_route(state: &mut State, req: &Incoming, ws: &Workspace, rest: &[&str], o: &[String], api: &str) -> Reply {
+    let method = req.method.as_str();
+    match (method, rest) {
+        ("GET", []) => Reply::json(200, workspace_body(state, ws)),
+        ("GET", ["computes", _]) => {
+            if state.aml.computes.contains(&key(&[&ws.subscription, &ws.group, &ws.name, &o[1]])) {
+                Reply::json(
+                    200,
+                    json!({"id": format!("{}/computes/{}", ws_id(ws), o[1]), "name": o[1],
+                        "type": "Microsoft.MachineLearningServices/workspaces/computes", "location": ws.location,
+                        "properties": {"computeType": "AmlCompute", "provisioningState": "Succeeded",
+                            "properties": {"vmSize": "STANDARD_DS3_V2", "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4}}}}),
+                )
+            } else {
+                Reply::arm_error(
+                    404,
+                    "ResourceNotFound",
+                    &format!("Compute {} was not found in workspace {}", o[1], ws.name),
+                )
+            }
+        }
+        (_, [collection @ ("components" | "environments" | "data" | "models"), rest @ ..]) => {
+            asset_route(state, req, ws, collection, rest, &o[1..], api)
+        }
+        (_, ["jobs", rest @ ..]) => job_route(state, req, ws, rest, &o[1..], api),
+        (_, ["schedules", rest @ ..]) => schedule_route(state, req, ws, rest, &o[1..], api),
+        _ => Reply::arm_error(404, "NotFound", &format!("No route for {method} {}", req.path)),
+    }
+}
+
+fn workspace_body(state: &State, ws: &Workspace) -> Value {
+    let host = state.base.trim_start_matches("https://");
+    json!({
+        "id": ws_id(ws), "name": ws.name, "type": "Microsoft.MachineLearningServices/workspaces",
+        "location": ws.location, "kind": "Default", "sku": {"name": "Basic", "tier": "Basic"},
+        "identity": {"type": "SystemAssigned"},
+        "properties": {
+            "friendlyName": ws.name, "provisioningState": "Succeeded",
+            "workspaceId": "0f9c1a52-5b3e-4d2a-9c1e-7a6b5c4d3e2f",
+            "discoveryUrl": format!("{}/discovery", state.base),
+            "mlFlowTrackingUri": format!("azureml://{host}/mlflow/v1.0{}", ws_id(ws)),
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assets
+
+fn asset_route(
+    state: &mut State,
+    req: &Incoming,
+    ws: &Workspace,
+    collection: &str,
+    rest: &[&str],
+    o: &[String],
+    api: &str,
+) -> Reply {
+    let base_id = format!("{}/{collection}", ws_id(ws));
+    let ckey = |name: &str| format!("{}/{}", ws_key(ws), key(&[collection, name]));
+    let ty = match collection {
+        "components" => "components",
+        "environments" => "environments",
+        "data" => "data",
+        _ => "models",
+    };
+    match (req.method.as_str(), rest) {
+        ("GET", []) => {
+            let mut items: Vec<Value> = state
+                .aml
+                .assets
+                .iter()
+                .filter(|(k, _)| k.starts_with(&format!("{}/{collection}/", ws_key(ws))))
+                .map(|(_, c)| container_body(&base_id, ty, c))
+                .collect();
+            items.sort_by_key(|v| v["name"].as_str().unwrap_or_default().to_string());
+            page(state, req, items, api)
+        }
+        ("PUT", [_]) => {
+            let name = &o[0];
+            let created = !state.aml.assets.contains_key(&ckey(name));
+            let c = state
+                .aml
+                .assets
+                .entry(ckey(name))
+                .or_insert(Container { name: name.clone(), versions: BTreeMap::new() });
+            Reply::json(if created { 201 } else { 200 }, container_body(&base_id, ty, c))
+        }
+        ("GET", [_]) => match state.aml.assets.get(&ckey(&o[0])) {
+            Some(c) => Reply::json(200, container_body(&base_id, ty, c)),
+            None => not_found(collection, &o[0]),
+        },
+        ("DELETE", [_]) => match state.aml.assets.remove(&ckey(&o[0])) {
+            Some(_) => Reply::empty(200),
+            None => Reply::empty(204),
+        },
+        ("GET", [_, "versions"]) => match state.aml.assets.get(&ckey(&o[0])) {
+            Some(c) => {
+                let items: Vec<Value> = c.versions.values().cloned().collect();
+                page(state, req, items, api)
+            }
+            None => not_found(collection, &o[0]),
+        },
+        ("GET", [_, "versions", _]) => match state.aml.assets.get(&ckey(&o[0])).and_then(|c| c.versions.get(&o[2])) {
+            Some(v) => Reply::json(200, v.clone()),
+            None => not_found(collection, &format!("{}:{}", o[0], o[2])),
+        },
+        ("DELETE", [_, "versions", _]) => {
+            match state.aml.assets.get_mut(&ckey(&o[0])).and_then(|c| c.versions.remove(&o[2])) {
+                Some(_) => Reply::empty(200),
+                None => Reply::empty(204),
+            }
+        }
+        ("PUT", [_, "versions", _]) => {
+            let (name, version) = (&o[0], &o[2]);
+            let Some(properties) = req.json().and_then(|b| b.get("properties").cloned()).filter(Value::is_object)
+            else {
+                return user_error(
+                    "The request body must be a JSON object with 'properties'.",
+                    "Required",
+                    "properties",
+                );
+            };
+            let check = match collection {
+                "components" => check_component(state, ws, name, version, &properties),
+                "environments" => check_environment(&properties),
+                "data" => check_data(&properties),
+                _ => Ok(()),
+            };
+            if let Err(reply) = check {
+                return reply;
+            }
+            let id = format!("{base_id}/{name}/versions/{version}");
+            let body = json!({"id": id, "name": version, "type": format!("Microsoft.MachineLearningServices/workspaces/{ty}/versions"),
+                "properties": with_state(properties.clone()), "systemData": system_data()});
+            let c = state
+                .aml
+                .assets
+                .entry(ckey(name))
+                .or_insert(Container { name: name.clone(), versions: BTreeMap::new() });
+            match c.versions.get(version) {
+                Some(existing) if strip(existing) != strip(&body) => Reply::arm_error(
+                    409,
+                    "Conflict",
+                    &format!(
+                        "{collection} {name}:{version} exists with different content; versions are immutable, register a new version"
+                    ),
+                ),
+                Some(existing) => Reply::json(200, existing.clone()),
+                None => {
+                    c.versions.insert(version.clone(), body.clone());
+                    Reply::json(201, body)
+                }
+            }
+        }
+        (method, _) => Reply::arm_error(404, "NotFound", &format!("No route for {method} {}", req.path)),
+    }
+}
+
+fn with_state(mut properties: Value) -> Value {
+    if let Some(p) = properties.as_object_mut() {
+        p.insert("provisioningState".to_string(), json!("Succeeded"));
+    }
+    properties
+}
+
+fn strip(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("systemData");
+    }
+    v
+}
+
+fn system_data() -> Value {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    json!({"createdAt": now, "createdBy": "stand-in", "createdByType": "Application", "lastModifiedAt": now})
+}
+
+fn container_body(base_id: &str, ty: &str, c: &Container) -> Value {
+    json!({"id": format!("{base_id}/{}", c.name), "name": c.name, "type": format!("Microsoft.MachineLearningServices/workspaces/{ty}"),
+        "properties": {"latestVersion": c.versions.keys().max_by_key(|v| v.parse::<u64>().unwrap_or(0)).cloned(),
+            "nextVersion": null, "isArchived": false, "provisioningState": "Succeeded"}})
+}
+
+fn not_found(collection: &str, name: &str) -> Reply {
+    Reply::arm_error(404, "UserError", &format!("Could not find asset with ID: {collection}/{name}"))
+}
+
+/// One page of a list, from `$skiptoken`, with an absolute `nextLink` when more remain.
+fn page(state: &State, req: &Incoming, items: Vec<Value>, api: &str) -> Reply {
+    let skip = req.query.get("$skiptoken").and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
+    let end = (skip + PAGE).min(items.len());
+    let mut body = json!({"value": items.get(skip..end).unwrap_or_default()});
+    if end < items.len() {
+        body["nextLink"] = json!(format!("{}{}?api-version={api}&$skiptoken={end}", state.base, req.path));
+    }
+    Reply::json(200, body)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Jobs
+
+impl Job {
+    fn status(&self, now: Instant, step: Duration) -> &'static str {
+        if let Some(at) = self.cancel_requested {
+            return if now.duration_since(at) < step { "CancelRequested" } else { "Canceled" };
+        }
+        let elapsed = now.duration_since(self.created);
+        if elapsed < step {
+            "Queued"
+        } else if elapsed < step * 3 {
+            "Running"
+        } else if self.fails {
+            "Failed"
+        } else {
+            "Completed"
+        }
+    }
+}
+
+fn job_body(state: &State, ws: &Workspace, job: &Job, status: &str) -> Value {
+    let mut props = job.properties.clone();
+    let host = state.base.trim_start_matches("https://");
+    props["status"] = json!(status);
+    props["services"] = json!({
+        "Studio": {"jobServiceType": "Studio", "endpoint": format!("https://ml.azure.com/runs/{}?wsid={}", job.name, ws_id(ws))},
+        "Tracking": {"jobServiceType": "Tracking", "endpoint": format!("azureml://{host}/mlflow/v1.0{}", ws_id(ws))},
+    });
+    if status == "Failed" {
+        props["error"] =
+            json!({"code": "UserError", "message": "Execution failed: a step exited with a non-zero code (stand-in)"});
+    }
+    json!({"id": format!("{}/jobs/{}", ws_id(ws), job.name), "name": job.name,
+        "type": "Microsoft.MachineLearningServices/workspaces/jobs", "properties": props, "systemData": system_data()})
+}
+
+fn job_route(state: &mut State, req: &Incoming, ws: &Workspace, rest: &[&str], o: &[String], api: &str) -> Reply {
+    let jkey = |name: &str| format!("{}/{}", ws_key(ws), name.to_ascii_lowercase());
+    let now = Instant::now();
+    let step = state.step;
+    match (req.method.as_str(), rest) {
+        ("GET", []) => {
+            let mut items: Vec<(Instant, Value)> = state
+                .aml
+                .jobs
+                .iter()
+                .filter(|(k, _)| k.starts_with(&format!("{}/", ws_key(ws))))
+                .map(|(_, j)| (j.created, job_body(state, ws, j, j.status(now, step))))
+                .collect();
+            items.sort_by_key(|(t, _)| *t);
+            page(state, req, items.into_iter().map(|(_, v)| v).collect(), api)
+        }
+        ("PUT", [_]) => {
+            let name = &o[0];
+            if state.aml.jobs.contains_key(&jkey(name)) {
+                return Reply::arm_error(
+                    409,
+                    "UserError",
+                    &format!("A job named '{name}' already exists; job names are unique in a workspace."),
+                );
+            }
+            let Some(properties) = req.json().and_then(|b| b.get("properties").cloned()).filter(Value::is_object)
+            else {
+                return user_error(
+                    "The request body must be a JSON object with 'properties'.",
+                    "Required",
+                    "properties",
+                );
+            };
+            if let Err(reply) = check_job(state, ws, &properties) {
+                return reply;
+            }
+            let text = properties.to_string();
+            let fails = state.aml.failing_jobs.iter().any(|f| text.contains(f.as_str()));
+            let job = Job { name: name.clone(), properties, created: now, fails, cancel_requested: None };
+            let body = job_body(state, ws, &job, "NotStarted");
+            state.aml.jobs.insert(jkey(name), job);
+            Reply::json(201, body)
+        }
+        ("GET", [_]) => match state.aml.jobs.get(&jkey(&o[0])) {
+            Some(job) => Reply::json(200, job_body(state, ws, job, job.status(now, step))),
+            None => Reply::arm_error(404, "UserError", &format!("Job {} was not found in workspace {}", o[0], ws.name)),
+        },
+        ("POST", [_, "cancel"]) => {
+            let Some(job) = state.aml.jobs.get_mut(&jkey(&o[0])) else {
+                return Reply::arm_error(
+                    404,
+                    "UserError",
+                    &format!("Job {} was not found in workspace {}", o[0], ws.name),
+                );
+            };
+            let status = job.status(now, step);
+            if matches!(status, "Completed" | "Failed" | "Canceled") {
+                return Reply::arm_error(
+                    400,
+                    "UserError",
+                    &format!("Job {} is already {status} and cannot be canceled.", o[0]),
+                );
+            }
+            if job.cancel_requested.is_none() {
+                job.cancel_requested = Some(now);
+            }
+            let id = format!("jobs:{}:cancel:{}", o[0], uuid::Uuid::new_v4().simple());
+            state.aml.operations.insert(id.clone(), Operation { started: now });
+            Reply::empty(202)
+                .header("Location", operation_url(state, ws, "mfeOperationResults", &id, api))
+                .header("Retry-After", "1")
+        }
+        (method, _) => Reply::arm_error(404, "NotFound", &format!("No route for {method} {}", req.path)),
+    }
+}
+
+fn operation_url(state: &State, ws: &Workspace, kind: &str, id: &str, api: &str) -> String {
+    format!(
+        "{}/subscriptions/{}/providers/Microsoft.MachineLearningServices/locations/{}/{kind}/{id}?api-version={api}",
+        state.base, ws.subscription, ws.location
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schedules and operations
+
+fn schedule_body(state: &State, ws: &Workspace, s: &Schedule) -> Value {
+    let mut props = s.properties.clone();
+    let provisioning = match state.aml.operations.get(&s.operation) {
+        Some(op) if op.started.elapsed() < state.step => "Creating",
+        _ => "Succeeded",
+    };
+    props["provisioningState"] = json!(provisioning);
+    json!({"id": format!("{}/schedules/{}", ws_id(ws), s.name), "name": s.name,
+        "type": "Microsoft.MachineLearningServices/workspaces/schedules", "properties": props, "systemData": system_data()})
+}
+
+fn schedule_route(state: &mut State, req: &Incoming, ws: &Workspace, rest: &[&str], o: &[String], api: &str) -> Reply {
+    let skey = |name: &str| format!("{}/{}", ws_key(ws), name.to_ascii_lowercase());
+    match (req.method.as_str(), rest) {
+        ("PUT", [_]) => {
+            let Some(mut properties) = req.json().and_then(|b| b.get("properties").cloned()).filter(Value::is_object)
+            else {
+                return user_error(
+                    "The request body must be a JSON object with 'properties'.",
+                    "Required",
+                    "properties",
+                );
+            };
+            if let Err(reply) = check_schedule(state, ws, &properties) {
+                return reply;
+            }
+            if let Some(p) = properties.as_object_mut() {
+                p.remove("provisioningState");
+                p.entry("isEnabled").or_insert(json!(true));
+            }
+            let created = !state.aml.schedules.contains_key(&skey(&o[0]));
+            let id = format!("sc:{}:{}", o[0], uuid::Uuid::new_v4().simple());
+            state.aml.operations.insert(id.clone(), Operation { started: Instant::now() });
+            let schedule = Schedule { name: o[0].clone(), properties, operation: id.clone() };
+            let body = schedule_body(state, ws, &schedule);
+            state.aml.schedules.insert(skey(&o[0]), schedule);
+            Reply::json(if created { 201 } else { 200 }, body)
+                .header("Azure-AsyncOperation", operation_url(state, ws, "mfeOperationsStatus", &id, api))
+                .header("Retry-After", "1")
+                .header("x-ms-async-operation-timeout", "PT1H")
+        }
+        ("GET", [_]) => match state.aml.schedules.get(&skey(&o[0])) {
+            Some(s) => Reply::json(200, schedule_body(state, ws, s)),
+            None => {
+                Reply::arm_error(404, "UserError", &format!("Schedule {} was not found in workspace {}", o[0], ws.name))
+            }
+        },
+        ("DELETE", [_]) => match state.aml.schedules.remove(&skey(&o[0])) {
+            Some(_) => {
+                let id = format!("sc:{}:delete:{}", o[0], uuid::Uuid::new_v4().simple());
+                state.aml.operations.insert(id.clone(), Operation { started: Instant::now() });
+                Reply::empty(202)
+                    .header("Location", operation_url(state, ws, "mfeOperationResults", &id, api))
+                    .header("Retry-After", "1")
+            }
+            None => Reply::empty(204),
+        },
+        (method, _) => Reply::arm_error(404, "NotFound", &format!("No route for {method} {}", req.path)),
+    }
+}
+
+fn operation_status(state: &State, id: &str) -> Reply {
+    match state.aml.operations.get(id) {
+        Some(op) => {
+            let done = op.started.elapsed() >= state.step;
+            let status = if done { "Succeeded" } else { "InProgress" };
+            let mut reply = Reply::json(
+                200,
+                json!({"id": id, "name": id, "status": status, "startTime": chrono::Utc::now().to_rfc3339()}),
+            );
+            if !done {
+                reply = reply.header("Retry-After", "1");
+            }
+            reply
+        }
+        None => Reply::arm_error(404, "NotFound", &format!("Operation {id} was not found")),
+    }
+}
+
+fn operation_result(state: &State, id: &str) -> Reply {
+    match state.aml.operations.get(id) {
+        Some(op) if op.started.elapsed() < state.step => Reply::empty(202).header("Retry-After", "1"),
+        Some(_) => Reply::empty(200),
+        None => Reply::arm_error(404, "NotFound", &format!("Operation {id} was not found")),
+    }
+}
