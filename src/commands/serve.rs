@@ -55,12 +55,16 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let name = served.name.clone();
     // The server gets a runtime of its own so --workers sets its thread count.
     let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<ServeSummary> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .thread_name("mlops-serve")
-            .enable_all()
-            .build()
-            .context("cannot start the server runtime")?;
+        // One worker runs on this thread with no work-stealing scheduler: no cross-thread wake-ups.
+        let mut builder = if workers == 1 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(workers);
+            builder
+        };
+        let runtime =
+            builder.thread_name("mlops-serve").enable_all().build().context("cannot start the server runtime")?;
         runtime.block_on(async move {
             let shutdown = shutdown_signal().context("cannot install signal handlers")?;
             let on_listening = |addr: SocketAddr| {

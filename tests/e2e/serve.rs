@@ -549,11 +549,23 @@ fn request_log_lands_in_azurite() {
 
 #[test]
 fn graceful_shutdown_finishes_the_request_in_flight() {
+    graceful_shutdown(&[]);
+}
+
+/// One worker runs on a single-threaded runtime: the same guarantees hold there.
+#[test]
+fn graceful_shutdown_finishes_the_request_in_flight_with_one_worker() {
+    graceful_shutdown(&["--workers", "1"]);
+}
+
+fn graceful_shutdown(extra: &[&str]) {
     let ws = Workspace::new();
     let model = train(&ws);
     let dir = ws.path().join("requests");
     let dir_arg = dir.display().to_string();
-    let server = MlopsServer::start(&ws, &["--model", &model, "--request-log", &dir_arg]);
+    let mut args = vec!["--model", model.as_str(), "--request-log", dir_arg.as_str()];
+    args.extend_from_slice(extra);
+    let server = MlopsServer::start(&ws, &args);
     let addr = server.base.trim_start_matches("http://").to_string();
     let body = json!({"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]}).to_string();
     let (head, tail) = body.split_at(body.len() / 2);

@@ -166,6 +166,16 @@ fn default_run_is_readable_by_mlflow() {
             assert_close(*p, *e, 1e-9, &format!("pyfunc prediction {i} via {uri}"));
         }
     }
+    // The loader itself, given columns in the model's order (its fast path), out of order with an
+    // extra column, and as a bare array.
+    let direct = python_json("pyfunc_loader_inputs.py", &[model_dir, data.as_str()], None);
+    for input in ["in_order", "reversed_with_extra", "numpy"] {
+        let predicted = floats(&direct[input]);
+        assert_eq!(predicted.len(), 442, "{input}");
+        for (i, (p, e)) in predicted.iter().zip(&expected).enumerate() {
+            assert_close(*p, *e, 1e-9, &format!("loader prediction {i} from {input}"));
+        }
+    }
 
     // mlflow migrate-filestore accepts the store.
     let venv_bin = crate::support::python().parent().expect("bin").to_path_buf();

@@ -24,9 +24,12 @@ class LinearModel:
         import pandas as pd
 
         if isinstance(model_input, pd.DataFrame):
-            missing = [c for c in self.feature_names if c not in model_input.columns]
-            if not missing:
-                model_input = model_input[self.feature_names]
+            # MLflow's schema enforcement already hands over the signature's columns in order;
+            # selecting them again costs more than the prediction, so only reorder when needed.
+            if list(model_input.columns) != self.feature_names:
+                missing = [c for c in self.feature_names if c not in model_input.columns]
+                if not missing:
+                    model_input = model_input[self.feature_names]
             x = model_input.to_numpy(dtype=np.float64)
         else:
             x = np.asarray(model_input, dtype=np.float64)
