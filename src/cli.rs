@@ -399,11 +399,19 @@ Examples:
       --source blob:landing --prefix diabetes/ --interval 600
   mlops pipeline watch pipelines/diabetes-train.yml \\
       --source https://acct.blob.core.windows.net/landing --source-sas \"$SAS\" --once
+  mlops pipeline watch pipelines/diabetes-train.yml --target azureml -w mlw -g rg-ml \\
+      --compute cpu-cluster --source https://acct.blob.core.windows.net/landing --source-sas \"$SAS\"
+
+--target azureml publishes the pipeline (idempotently) and submits it as an Azure ML pipeline job
+per new file, followed to its end; the file's blob URL is the job's data_path input (a parameter
+of `type: data`), and the job carries the dataset version and digest as tags.
 
 Output: progress on stderr; one line per trigger on stdout (-o json: one JSON object per line).
-Ctrl-C or SIGTERM stops the watch after the pipeline that is running (exit 0).
-Exit codes of --once: 0 nothing failed, else the code of the first failed pipeline; 2 bad flags
-or --target azureml; 6 unreadable source or state; 9/10 the blob service failed or refused.";
+Ctrl-C or SIGTERM stops the watch after the pipeline that is running (exit 0); with --target
+azureml, Ctrl-C stops following the job, which goes on.
+Exit codes of --once: 0 nothing failed, else the code of the first failed pipeline (9 a failed
+Azure ML job); 2 bad flags; 6 unreadable source or state; 8 unknown workspace or compute;
+9/10 the blob or Azure ML service failed or refused.";
 
 /// Where `pipeline watch` runs the pipeline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -462,6 +470,14 @@ pub struct PipelineWatchArgs {
     /// SAS token (query string) for an https:// blob source.
     #[arg(long, value_name = "SAS", env = env_vars::MLOPS_WATCH_SOURCE_SAS, hide_env_values = true)]
     pub source_sas: Option<String>,
+    /// Compute cluster of the Azure ML jobs (--target azureml) [default: `[azureml] compute`].
+    #[arg(long, value_name = "NAME", help_heading = "Azure ML (--target azureml)")]
+    pub compute: Option<String>,
+    /// Container image holding `mlops`, for publishing the pipeline (--target azureml).
+    #[arg(long, value_name = "IMAGE", help_heading = "Azure ML (--target azureml)")]
+    pub image: Option<String>,
+    #[command(flatten, next_help_heading = "Azure ML (--target azureml)")]
+    pub workspace: WorkspaceArgs,
 }
 
 /// `mlops pipeline run`.

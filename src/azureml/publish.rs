@@ -5,7 +5,7 @@
 //! `pipeline::remote`), and a pipeline component `{pipeline}` that wires them together. Submitting
 //! makes a pipeline job from the pipeline component's latest version.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 use super::assets::{self, AssetVersion};
 use super::jobs::{self, JobFollow};
 use super::{AzureMlClient, AzureMlError};
-use crate::pipeline::Pipeline;
 use crate::pipeline::remote::{self, input_name, upstream_input};
+use crate::pipeline::{ParameterKind, Pipeline};
 
 /// The environment every component runs in.
 pub const ENVIRONMENT_NAME: &str = "mlops";
@@ -45,8 +45,10 @@ pub struct Published {
     pub components: BTreeMap<String, AssetVersion>,
     pub pipeline_component: AssetVersion,
     pub compute: Option<String>,
-    /// Parameters and their defaults.
+    /// Parameters and their defaults (a data parameter's local default is not one in Azure ML).
     pub parameters: BTreeMap<String, Option<String>>,
+    /// The parameters that are `uri_file` inputs (pipeline parameters of `type: data`).
+    pub data_parameters: BTreeSet<String>,
     pub studio_url: String,
     #[serde(skip)]
     jobs: Map<String, Value>,
@@ -55,6 +57,18 @@ pub struct Published {
 /// An Azure ML asset name: lower case letters, digits and `_`.
 pub fn asset_name(text: &str) -> String {
     text.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
+}
+
+/// The URI schemes an Azure ML `uri_file` input takes.
+const DATA_URI_SCHEMES: [&str; 6] = ["azureml:", "https://", "http://", "wasbs://", "abfss://", "adl://"];
+
+/// Whether `value` is something Azure ML can read a data input from (not a local path).
+pub fn is_data_uri(value: &str) -> bool {
+    DATA_URI_SCHEMES.iter().any(|s| value.starts_with(s))
+}
+
+fn data_input(uri: &str) -> Value {
+    json!({"jobInputType": "uri_file", "uri": uri, "mode": "ReadOnlyMount"})
 }
 
 /// Registers the environment, the step components and the pipeline component.
@@ -80,7 +94,8 @@ pub async fn publish_pipeline(
         let command = remote::component_command(step).map_err(AzureMlError::Invalid)?;
         let mut inputs = Map::new();
         for parameter in &command.parameters {
-            inputs.insert(input_name(parameter), json!({"type": "string"}));
+            let kind = pipeline.parameters.get(parameter).map(|p| p.kind).unwrap_or_default();
+            inputs.insert(input_name(parameter), json!({"type": input_type(kind)}));
         }
         for up in &command.upstream {
             inputs.insert(upstream_input(up), json!({"type": "uri_folder"}));
@@ -118,12 +133,17 @@ pub async fn publish_pipeline(
         );
         components.insert(step.name.clone(), component);
     }
+    let azure_default = |p: &crate::pipeline::Parameter| {
+        p.default.clone().filter(|d| p.kind == ParameterKind::String || is_data_uri(d))
+    };
     let parameters: BTreeMap<String, Option<String>> =
-        pipeline.parameters.iter().map(|(k, p)| (k.clone(), p.default.clone())).collect();
+        pipeline.parameters.iter().map(|(k, p)| (k.clone(), azure_default(p))).collect();
+    let data_parameters: BTreeSet<String> =
+        pipeline.parameters.iter().filter(|(_, p)| p.kind == ParameterKind::Data).map(|(k, _)| k.clone()).collect();
     let mut inputs = Map::new();
     for (name, parameter) in &pipeline.parameters {
-        let mut input = json!({"type": "string"});
-        if let Some(default) = &parameter.default {
+        let mut input = json!({"type": input_type(parameter.kind)});
+        if let Some(default) = azure_default(parameter) {
             input["default"] = json!(default);
         }
         if let Some(description) = &parameter.description {
@@ -159,9 +179,17 @@ pub async fn publish_pipeline(
         pipeline_component,
         compute: options.compute.clone(),
         parameters,
+        data_parameters,
         studio_url,
         jobs,
     })
+}
+
+fn input_type(kind: ParameterKind) -> &'static str {
+    match kind {
+        ParameterKind::String => "string",
+        ParameterKind::Data => "uri_file",
+    }
 }
 
 /// The latest published version of pipeline `name` (as `publish` named its pipeline component).
@@ -187,6 +215,16 @@ pub async fn load_published(client: &AzureMlClient, name: &str) -> Result<Publis
         .and_then(Value::as_object)
         .map(|m| m.iter().map(|(k, v)| (k.clone(), text(v, "default"))).collect())
         .unwrap_or_default();
+    let data_parameters = spec
+        .get("inputs")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter(|(_, v)| text(v, "type").is_some_and(|t| t.starts_with("uri_")))
+                .map(|(k, _)| k.clone())
+                .collect()
+        })
+        .unwrap_or_default();
     let jobs = spec.get("jobs").and_then(Value::as_object).cloned().unwrap_or_default();
     let hash = props.pointer("/tags/mlops.content_hash").and_then(Value::as_str).unwrap_or_default().to_string();
     let pipeline_component = AssetVersion {
@@ -210,6 +248,7 @@ pub async fn load_published(client: &AzureMlClient, name: &str) -> Result<Publis
         components: BTreeMap::new(),
         compute: props.pointer(&format!("/tags/{TAG_COMPUTE}")).and_then(Value::as_str).map(str::to_string),
         parameters,
+        data_parameters,
         studio_url: client.workspace().studio_component_url(&component_name, &version),
         pipeline_component,
         jobs,
@@ -249,13 +288,32 @@ pub fn pipeline_job(published: &Published, compute_id: &str, options: &SubmitOpt
         }
         values.insert(input_name(key), value.clone());
     }
+    let is_data = |input: &str| published.data_parameters.iter().any(|d| input_name(d) == input);
     if let Some(missing) = published.parameters.keys().find(|k| !values.contains_key(&input_name(k))) {
+        if is_data(&input_name(missing)) {
+            return Err(AzureMlError::Invalid(format!(
+                "data parameter {missing:?} has no value Azure ML can read: pass --param {missing}=URI \
+                 (azureml:NAME:VERSION, azureml://…, https://ACCOUNT.blob.core.windows.net/…, wasbs://…, abfss://…)"
+            )));
+        }
         return Err(AzureMlError::Invalid(format!(
             "parameter {missing:?} has no default; pass --param {missing}=VALUE"
         )));
     }
-    let inputs: Map<String, Value> =
-        values.iter().map(|(k, v)| (k.clone(), json!({"jobInputType": "literal", "value": v}))).collect();
+    let mut inputs = Map::new();
+    for (key, value) in &values {
+        if !is_data(key) {
+            inputs.insert(key.clone(), json!({"jobInputType": "literal", "value": value}));
+        } else if is_data_uri(value) {
+            inputs.insert(key.clone(), data_input(value));
+        } else {
+            return Err(AzureMlError::Invalid(format!(
+                "--param {key}={value}: {key} is a data parameter and Azure ML cannot read the local path {value:?}; \
+                 pass a URI (azureml:NAME:VERSION, azureml://…, https://ACCOUNT.blob.core.windows.net/…, wasbs://…, \
+                 abfss://…)"
+            )));
+        }
+    }
     let mut jobs = Map::new();
     for (key, job) in &published.jobs {
         let component = job.get("component").and_then(Value::as_str).unwrap_or_default();
@@ -417,7 +475,12 @@ mod tests {
             components: BTreeMap::new(),
             pipeline_component: asset("p"),
             compute: None,
-            parameters: BTreeMap::from([("alpha".into(), Some("0.4".into())), ("model-name".into(), None)]),
+            parameters: BTreeMap::from([
+                ("alpha".into(), Some("0.4".into())),
+                ("model-name".into(), None),
+                ("data".into(), None),
+            ]),
+            data_parameters: BTreeSet::from(["data".to_string()]),
             studio_url: String::new(),
             jobs,
         }
@@ -427,11 +490,19 @@ mod tests {
     fn pipeline_jobs_bind_parameters_and_refuse_unknown_or_missing_ones() {
         let p = published();
         let mut options = SubmitOptions::default();
+        let err = pipeline_job(&p, "/c", &options).expect_err("data has no URI");
+        assert!(err.to_string().contains("data parameter \"data\" has no value Azure ML can read"), "{err}");
+        options.parameters.insert("data".into(), "data/local.csv".into());
         let err = pipeline_job(&p, "/c", &options).expect_err("model-name has no default");
         assert!(err.to_string().contains("parameter \"model-name\" has no default"), "{err}");
         options.parameters.insert("model-name".into(), "m".into());
         options.parameters.insert("alpha".into(), "0.1".into());
+        let err = pipeline_job(&p, "/c", &options).expect_err("a local path");
+        assert!(err.to_string().contains("cannot read the local path \"data/local.csv\""), "{err}");
+        options.parameters.insert("data".into(), "https://a.blob.core.windows.net/c/d.csv".into());
         let job = pipeline_job(&p, "/c", &options).expect("valid");
+        assert_eq!(job["inputs"]["data"]["jobInputType"], "uri_file");
+        assert_eq!(job["inputs"]["data"]["uri"], "https://a.blob.core.windows.net/c/d.csv");
         assert_eq!(job["inputs"]["model_name"]["value"], "m");
         assert_eq!(job["inputs"]["alpha"]["value"], "0.1");
         assert_eq!(job["jobs"]["train"]["componentId"], "/w/components/p_train/versions/1");

@@ -93,7 +93,7 @@ impl Target {
     }
 }
 
-fn parse_params(params: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+pub(super) fn parse_params(params: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     params
         .iter()
         .map(|text| {
@@ -194,7 +194,7 @@ async fn follow(
     Ok(followed)
 }
 
-fn ctrl_c() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+pub(super) fn ctrl_c() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     Box::pin(async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

@@ -6,28 +6,25 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::pipeline::{local_runner, step_progress};
+use crate::azureml::jobs::FollowEvent;
+use crate::azureml::publish::{self, PublishOptions, SubmitOptions};
 use crate::cli::{GlobalArgs, PipelineWatchArgs, WatchTarget};
 use crate::data::registry::{DatasetRef, DatasetRegistry};
 use crate::exit::{self, UsageError};
 use crate::output;
 use crate::pipeline;
 use crate::pipeline::watch::{
-    self, Event, LocalTrigger, Source, TriggerReport, TriggerStatus, WatchOptions, WatchState,
+    self, AzureMlTrigger, Event, LocalTrigger, Source, Trigger, TriggerReport, TriggerStatus, WatchOptions, WatchState,
 };
 use crate::secret::Secret;
+use crate::settings;
 
 pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    if args.target == WatchTarget::Azureml {
-        return Err(UsageError(
-            "--target azureml submits the pipeline as an Azure ML job, which needs the Azure ML commands \
-             (`mlops pipeline publish` and `mlops pipeline submit`); this build does not have them yet. \
-             Use --target local, or run `mlops pipeline watch` where they are available."
-                .to_string(),
-        )
-        .into());
-    }
     let pipeline = pipeline::load(&args.file)?;
     watch::check_pipeline(&pipeline, &args.param, &args.file)?;
+    if args.target == WatchTarget::Azureml {
+        watch::check_azureml_pipeline(&pipeline)?;
+    }
     let dataset = match args.dataset.clone().or_else(|| watch::default_dataset(&pipeline)) {
         Some(name) => name,
         None => {
@@ -45,37 +42,133 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
         args.storage_connection_string.clone().map(Secret::new).as_ref(),
         args.source_sas.clone().map(Secret::new).as_ref(),
     )?;
+    if args.target == WatchTarget::Azureml && matches!(source, Source::Dir(_)) {
+        return Err(UsageError(format!(
+            "--target azureml: Azure ML cannot read files in the local directory {}; watch the blob container \
+             the data lands in (--source https://ACCOUNT.blob.core.windows.net/CONTAINER or blob:CONTAINER)",
+            args.source
+        ))
+        .into());
+    }
     let (tracker, run_options) =
         local_runner(&args.file, args.tracking_uri.as_deref(), args.local_store.as_deref(), args.experiment.as_ref())?;
     let store = tracker.journal().root().to_path_buf();
-    let registry = DatasetRegistry::for_store(&store);
-    let state_path = args.state.clone().unwrap_or_else(|| default_state_path(&store, &pipeline.name, &dataset));
-    let mut state = WatchState::open(&state_path, &pipeline.name, &dataset)?;
-    let stop = super::serve::shutdown_signal().context("cannot install signal handlers")?;
-
-    let quiet = global.quiet;
-    let options = WatchOptions {
-        pipeline: pipeline.name.clone(),
-        dataset,
-        pattern: args.pattern.clone(),
-        interval: Duration::from_secs(args.interval),
-        once: args.once,
+    let watched = Watched {
+        registry: DatasetRegistry::for_store(&store),
+        state: WatchState::open(
+            &args.state.clone().unwrap_or_else(|| default_state_path(&store, &pipeline.name, &dataset)),
+            &pipeline.name,
+            &dataset,
+        )?,
+        options: WatchOptions {
+            pipeline: pipeline.name.clone(),
+            dataset,
+            pattern: args.pattern.clone(),
+            interval: Duration::from_secs(args.interval),
+            once: args.once,
+        },
+        source,
+        pipeline,
     };
+    let quiet = global.quiet;
+    match args.target {
+        WatchTarget::Local => {
+            let trigger = LocalTrigger::new(
+                watched.pipeline.clone(),
+                tracker,
+                run_options,
+                args.param.clone(),
+                Box::new(step_progress(quiet)),
+            );
+            drive(watched, trigger, args, global).await
+        }
+        WatchTarget::Azureml => {
+            let trigger = azureml_trigger(&watched.pipeline, args, quiet).await?;
+            drive(watched, trigger, args, global).await
+        }
+    }
+}
+
+/// What is watched and where the watch keeps its records.
+struct Watched {
+    pipeline: pipeline::Pipeline,
+    source: Source,
+    registry: DatasetRegistry,
+    state: WatchState,
+    options: WatchOptions,
+}
+
+/// Connects to the workspace and publishes the pipeline (a no-op when it is unchanged).
+async fn azureml_trigger<'a>(
+    pipeline: &pipeline::Pipeline,
+    args: &PipelineWatchArgs,
+    quiet: bool,
+) -> anyhow::Result<AzureMlTrigger<'a>> {
+    let parameters = super::azureml::parse_params(&args.param)?;
+    let settings = settings::resolve_azureml(&args.workspace, &settings::project_file()?)?;
+    let client = settings::connect_azureml(&settings).await?;
+    let compute = args.compute.clone().or_else(|| settings.compute.clone());
+    let publish_options = PublishOptions {
+        image: args.image.clone().unwrap_or_else(|| settings.image.clone()),
+        compute: compute.clone(),
+    };
+    let published = publish::publish_pipeline(&client, pipeline, &publish_options).await?;
     output::note(
         quiet,
         format!(
-            "watching {} for {} (dataset {}, pipeline {:?}, state {}){}",
+            "pipeline {:?} is published as {}:{} ({})",
+            pipeline.name,
+            published.pipeline_component.name,
+            published.pipeline_component.version,
+            published.studio_url
+        ),
+    );
+    let options =
+        SubmitOptions { parameters, experiment: args.experiment.clone(), compute, ..SubmitOptions::default() };
+    let started = std::time::Instant::now();
+    let on_event = move |job: &str, event: FollowEvent<'_>| match event {
+        FollowEvent::Status(status) => {
+            output::note(quiet, format!("  [{:>5.0}s] job {job}: {status}", started.elapsed().as_secs_f64()))
+        }
+        FollowEvent::Warning(text) => output::note(quiet, format!("  warning: {text}")),
+    };
+    Ok(AzureMlTrigger::new(
+        client,
+        published,
+        options,
+        settings.poll,
+        Box::new(super::azureml::ctrl_c),
+        Box::new(on_event),
+    ))
+}
+
+async fn drive<T: Trigger>(
+    mut watched: Watched,
+    mut trigger: T,
+    args: &PipelineWatchArgs,
+    global: &GlobalArgs,
+) -> anyhow::Result<u8> {
+    let stop = super::serve::shutdown_signal().context("cannot install signal handlers")?;
+    let quiet = global.quiet;
+    let source = &watched.source;
+    output::note(
+        quiet,
+        format!(
+            "watching {} for {} (dataset {}, pipeline {:?}, {}, state {}){}",
             source.describe(),
             args.pattern,
-            options.dataset,
-            pipeline.name,
-            state.path().display(),
+            watched.options.dataset,
+            watched.pipeline.name,
+            match trigger.target() {
+                "azureml" => "runs as Azure ML jobs",
+                _ => "runs locally",
+            },
+            watched.state.path().display(),
             if args.once { String::new() } else { format!(", every {}s; Ctrl-C stops", args.interval) }
         ),
     );
-    let mut trigger =
-        LocalTrigger::new(pipeline.clone(), tracker, run_options, args.param.clone(), Box::new(step_progress(quiet)));
     let file = args.file.display().to_string();
+    let target = trigger.target();
     let format = global.output;
     let mut write_failed: Option<anyhow::Error> = None;
     let mut events = |event: Event<'_>| match event {
@@ -83,9 +176,22 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
             quiet,
             format!(
                 "warning: the trigger for {} (dataset {}:{}, started {}) never finished: the watch stopped while \
-                 the pipeline ran. It is not retried; run it by hand: mlops pipeline run {file} --param \
-                 dataset_version={}",
-                record.source_file, record.dataset, record.dataset_version, record.started_at, record.dataset_version
+                 the pipeline ran. It is not retried; {}",
+                record.source_file,
+                record.dataset,
+                record.dataset_version,
+                record.started_at,
+                if target == "azureml" {
+                    format!(
+                        "look for its job in Azure ML (tag mlops.dataset.sha256={}), or submit it again by hand",
+                        record.sha256
+                    )
+                } else {
+                    format!(
+                        "run it by hand: mlops pipeline run {file} --param dataset_version={}",
+                        record.dataset_version
+                    )
+                }
             ),
         ),
         Event::Idle { files } => tracing::info!("no new data ({files} data files checked)"),
@@ -109,10 +215,18 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
             format!("warning: poll failed, trying again in {}s: {}", args.interval, watch::error_chain(err)),
         ),
     };
-    let summary =
-        watch::watch(&pipeline, &source, &mut state, &registry, &mut trigger, &options, &mut events, Box::pin(stop))
-            .await
-            .with_context(|| format!("watching {}", source.describe()))?;
+    let summary = watch::watch(
+        &watched.pipeline,
+        source,
+        &mut watched.state,
+        &watched.registry,
+        &mut trigger,
+        &watched.options,
+        &mut events,
+        Box::pin(stop),
+    )
+    .await
+    .with_context(|| format!("watching {}", source.describe()))?;
     if let Some(err) = write_failed {
         return Err(err);
     }

@@ -5,6 +5,7 @@
 //! parameters:
 //!   alpha: {default: 0.4, description: Ridge regularisation strength}
 //!   model_name: diabetes-model          # shorthand for {default: diabetes-model}
+//!   data_path: {type: data, default: data/diabetes.csv}   # a file: a uri_file input in Azure ML
 //! steps:
 //!   - name: train
 //!     run: [train, --alpha, "${{ parameters.alpha }}"]
@@ -36,7 +37,18 @@ pub struct Pipeline {
 pub struct Parameter {
     pub default: Option<String>,
     pub description: Option<String>,
+    pub kind: ParameterKind,
     pub line: usize,
+}
+
+/// What a parameter carries. Locally both are text; in Azure ML a `data` parameter is a `uri_file`
+/// input, which the service mounts on the compute and hands the step as a local path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParameterKind {
+    #[default]
+    String,
+    Data,
 }
 
 /// One step: the `mlops` arguments it runs and the steps it waits for.
@@ -81,6 +93,8 @@ struct RawParameterFull {
     default: Option<Scalar>,
     #[serde(default)]
     description: Option<String>,
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -134,11 +148,22 @@ pub fn parse(text: &str) -> Result<Pipeline, Vec<Problem>> {
         .into_iter()
         .map(|(name, p)| {
             let line = lines.key(&name, 0);
-            let (default, description) = match p {
-                RawParameter::Full(f) => (f.default.map(Scalar::text), f.description),
-                RawParameter::Short(s) => (Some(s.text()), None),
+            let (default, description, kind) = match p {
+                RawParameter::Full(f) => (f.default.map(Scalar::text), f.description, f.kind),
+                RawParameter::Short(s) => (Some(s.text()), None, None),
             };
-            (name, Parameter { default, description, line })
+            let kind = match kind.as_deref() {
+                None | Some("string") => ParameterKind::String,
+                Some("data") => ParameterKind::Data,
+                Some(other) => {
+                    problems.push(Problem {
+                        line,
+                        message: format!("parameter {name:?}: type {other:?} is not string or data"),
+                    });
+                    ParameterKind::String
+                }
+            };
+            (name, Parameter { default, description, kind, line })
         })
         .collect();
     let mut steps: Vec<Step> = Vec::new();
@@ -432,6 +457,13 @@ steps:
 
         let problem = first_problem(&GOOD.replace("    run: [train", "    runs: [train"));
         assert_eq!(problem.line, 12, "{problem:?}");
+
+        let typed = GOOD.replace("    description: no default", "    type: data");
+        assert_eq!(parse(&typed).expect("valid").parameters["data"].kind, ParameterKind::Data);
+        assert_eq!(parse(GOOD).expect("valid").parameters["data"].kind, ParameterKind::String);
+        let problem = first_problem(&GOOD.replace("    description: no default", "    type: file"));
+        assert_eq!(problem.line, 5, "{problem:?}");
+        assert!(problem.message.contains("type \"file\" is not string or data"), "{problem:?}");
 
         let problem = first_problem("name: p\nsteps:\n  - name: a\n    run: [train]\n  - name: a\n    run: [train]\n");
         assert_eq!((problem.line, problem.message.as_str()), (5, "step \"a\" is defined twice"));

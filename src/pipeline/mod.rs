@@ -9,7 +9,7 @@ mod runner;
 pub mod watch;
 
 pub use expr::{Expr, parse_template};
-pub use file::{Parameter, Pipeline, Problem, Step, load, parse, resolve_parameters};
+pub use file::{Parameter, ParameterKind, Pipeline, Problem, Step, load, parse, resolve_parameters};
 pub use runner::{PipelineReport, RunOptions, StepReport, StepStatus, run};
 
 use std::path::PathBuf;

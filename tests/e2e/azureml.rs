@@ -14,6 +14,8 @@ use crate::support::{Workspace, repo, stderr};
 const RG: &str = "rg-ml";
 const WS: &str = "mlw-test";
 const COMPUTE: &str = "cpu-cluster";
+/// The training data as Azure ML reads it: `data_path` is a `type: data` parameter (a `uri_file` input).
+const DATA: &str = "data_path=https://mlopsdata.blob.core.windows.net/landing/diabetes.csv";
 
 /// A project checkout (data and pipelines) and a stand-in with a workspace and a compute cluster.
 fn setup() -> (Workspace, StandIn) {
@@ -135,6 +137,8 @@ fn submit_and_stream_to_success_then_to_failure() {
             COMPUTE,
             "--param",
             "alpha=0.3",
+            "--param",
+            DATA,
             "--stream",
             "-o",
             "json",
@@ -156,12 +160,14 @@ fn submit_and_stream_to_success_then_to_failure() {
     assert_eq!(job["experimentName"], "diabetes-train");
     assert_eq!(job["inputs"]["alpha"]["value"], "0.3");
     assert_eq!(job["inputs"]["model_name"]["value"], "diabetes-model");
+    assert_eq!(job["inputs"]["data_path"]["jobInputType"], "uri_file");
+    assert_eq!(job["inputs"]["data_path"]["uri"], "https://mlopsdata.blob.core.windows.net/landing/diabetes.csv");
     assert_eq!(job["jobs"]["evaluate"]["inputs"]["from_train"]["value"], "${{parent.jobs.train.outputs.result}}");
     assert!(job["settings"]["default_compute"].as_str().expect("compute").ends_with("/computes/cpu-cluster"));
 
     // By name this time (already published), and the service fails the job.
     standin.with_aml(|a| a.failing_jobs.push("diabetes_train".to_string()));
-    let out = run(&ws, &standin, &["pipeline", "submit", "diabetes-train", "--stream"]);
+    let out = run(&ws, &standin, &["pipeline", "submit", "diabetes-train", "--param", DATA, "--stream"]);
     assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(": Failed") && text.contains("Execution failed"), "{text}");
@@ -175,7 +181,7 @@ fn cancel_stops_a_running_job() {
     let submitted = json(&run(
         &ws,
         &standin,
-        &["pipeline", "submit", "pipelines/diabetes-train.yml", "--compute", COMPUTE, "-o", "json"],
+        &["pipeline", "submit", "pipelines/diabetes-train.yml", "--compute", COMPUTE, "--param", DATA, "-o", "json"],
     ));
     assert_eq!(submitted["job"]["status"], "NotStarted");
     let name = submitted["job"]["name"].as_str().expect("name").to_string();
@@ -198,12 +204,16 @@ fn cancel_stops_a_running_job() {
 fn ctrl_c_stops_following_not_the_job() {
     let (ws, standin) = setup();
     standin.set_step(Duration::from_secs(30));
-    let child =
-        mlops(&ws, &standin, &["pipeline", "submit", "pipelines/diabetes-train.yml", "--compute", COMPUTE, "--stream"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn");
+    let child = mlops(
+        &ws,
+        &standin,
+        &["pipeline", "submit", "pipelines/diabetes-train.yml", "--compute", COMPUTE, "--param", DATA],
+    )
+    .arg("--stream")
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn");
     let started = std::time::Instant::now();
     while !standin.log().iter().any(|l| l.method == "GET" && l.path.contains("/jobs/diabetes_train_")) {
         assert!(started.elapsed() < Duration::from_secs(30), "never followed");
@@ -277,6 +287,8 @@ fn schedule_lifecycle_with_the_mfe_operation_protocol() {
             "0 3 * * *",
             "--time-zone",
             "W. Europe Standard Time",
+            "--param",
+            DATA,
             "-o",
             "json",
         ],
@@ -298,7 +310,20 @@ fn schedule_lifecycle_with_the_mfe_operation_protocol() {
     let hourly = json(&run(
         &ws,
         &standin,
-        &["pipeline", "schedule", "create", "hourly", "--pipeline", "diabetes-train", "--every", "2hour", "-o", "json"],
+        &[
+            "pipeline",
+            "schedule",
+            "create",
+            "hourly",
+            "--pipeline",
+            "diabetes-train",
+            "--every",
+            "2hour",
+            "--param",
+            DATA,
+            "-o",
+            "json",
+        ],
     ));
     assert_eq!(hourly["properties"]["trigger"]["triggerType"], "Recurrence");
     assert_eq!(hourly["properties"]["trigger"]["frequency"], "Hour");
@@ -327,7 +352,7 @@ fn throttling_and_resets_while_following_a_job_are_survived() {
         kind: FaultKind::Reset,
         count: 2,
     });
-    let out = run(&ws, &standin, &["pipeline", "submit", "diabetes-train", "--stream", "-o", "json"]);
+    let out = run(&ws, &standin, &["pipeline", "submit", "diabetes-train", "--param", DATA, "--stream", "-o", "json"]);
     let value = json(&out);
     assert_eq!(value["job"]["status"], "Completed");
     let log = standin.log();
@@ -379,6 +404,12 @@ fn bad_input_is_refused_with_clear_errors() {
     let out = run(&ws, &standin, &["pipeline", "submit", "diabetes-train", "--param", "alhpa=1"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("has no parameter \"alhpa\""), "{}", stderr(&out));
+    let out = run(&ws, &standin, &["pipeline", "submit", "diabetes-train"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("data parameter \"data_path\" has no value Azure ML can read"), "{}", stderr(&out));
+    let out = run(&ws, &standin, &["pipeline", "submit", "diabetes-train", "--param", "data_path=data/diabetes.csv"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot read the local path \"data/diabetes.csv\""), "{}", stderr(&out));
     let out = run(&ws, &standin, &["pipeline", "submit", "never-published"]);
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
     let out = mlops(&ws, &standin, &["pipeline", "submit", "diabetes-train"])
@@ -426,11 +457,15 @@ fn published_components_run_the_pipeline_for_real() {
     publish(&ws, &standin);
     let pipeline = standin.with_aml(|a| a.version("components", "diabetes_train", "1")).expect("pipeline component");
     let spec = pipeline["properties"]["componentSpec"].clone();
+    // Azure ML mounts a uri_file input and hands the step the mounted file's path.
     let defaults: Vec<(String, String)> = spec["inputs"]
         .as_object()
         .expect("inputs")
         .iter()
-        .map(|(k, v)| (k.clone(), v["default"].as_str().expect("default").to_string()))
+        .map(|(k, v)| match v["type"].as_str() {
+            Some("uri_file") => (k.clone(), ws.path().join("data/diabetes.csv").display().to_string()),
+            _ => (k.clone(), v["default"].as_str().expect("default").to_string()),
+        })
         .collect();
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_mlops")).parent().expect("bin dir").to_path_buf();
     let outputs = ws.path().join("azureml-outputs");
@@ -559,4 +594,79 @@ fn pipeline_step_records_failures_and_skips_what_follows() {
         ws.run(&["pipeline", "step", "--name", "c", "--result", "c", "--upstream", "a=nowhere", "--", "runs", "list"]);
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot read the result of step \"a\""), "{}", stderr(&out));
+}
+
+/// `pipeline watch --target azureml`: each new blob in the container (Azurite) becomes one
+/// pipeline job whose data input is the blob's URL, followed to its end; a restart submits nothing
+/// again; a failed job is the watch's failure; a local directory is refused.
+#[test]
+fn watch_submits_one_azure_ml_job_per_new_blob() {
+    let (ws, standin) = setup();
+    let azurite = crate::servers::azurite();
+    let cs = crate::servers::azurite_connection_string(&azurite);
+    let diabetes = std::fs::read_to_string(ws.path().join("data/diabetes.csv")).expect("data");
+    crate::watch::upload(&cs, "landing", "diabetes/2026-11.csv", &diabetes);
+    let watch = |extra: &[&str]| {
+        mlops(&ws, &standin, &["pipeline", "watch", "pipelines/diabetes-train.yml", "--target", "azureml"])
+            .args(["--compute", COMPUTE, "--source", "blob:landing", "--prefix", "diabetes/", "--once", "-o", "json"])
+            .args(extra)
+            .env("AZURE_STORAGE_CONNECTION_STRING", &cs)
+            .output()
+            .expect("run")
+    };
+    let lines = |out: &Output| -> Vec<Value> {
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect()
+    };
+
+    let out = watch(&["--param", "alpha=0.2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let first = lines(&out);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!((first[0]["target"].as_str(), first[0]["status"].as_str()), (Some("azureml"), Some("succeeded")));
+    let jobs = standin.with_aml(|a| a.jobs());
+    assert_eq!(jobs.len(), 1);
+    let (name, job) = &jobs[0];
+    assert_eq!(first[0]["run_id"], name.as_str());
+    assert!(stderr(&out).contains(&format!("job {name}: Completed")), "{}", stderr(&out));
+    let uri = job["inputs"]["data_path"]["uri"].as_str().expect("data input");
+    assert_eq!(job["inputs"]["data_path"]["jobInputType"], "uri_file");
+    assert!(uri.starts_with("http://127.0.0.1:") && uri.ends_with("/landing/diabetes/2026-11.csv"), "{uri}");
+    assert_eq!(job["inputs"]["alpha"]["value"], "0.2");
+    // The job registers the file in its own registry: the watch's version number travels as a tag.
+    assert_eq!(job["inputs"]["dataset_version"]["value"], "latest");
+    assert_eq!(job["tags"]["mlops.dataset.version"], "1");
+    assert_eq!(job["tags"]["mlops.dataset.sha256"], first[0]["sha256"]);
+    assert_eq!(job["displayName"], "diabetes-train on diabetes:1");
+
+    // A restart finds nothing new and submits nothing.
+    let out = watch(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(lines(&out).is_empty());
+    assert_eq!(standin.with_aml(|a| a.jobs()).len(), 1);
+
+    // New data, and the service fails the job: the watch reports it and exits with its code.
+    let more = format!("{diabetes}{}", diabetes.lines().nth(1).expect("row"));
+    crate::watch::upload(&cs, "landing", "diabetes/2026-12.csv", &more);
+    standin.with_aml(|a| a.failing_jobs.push("diabetes_train".to_string()));
+    let out = watch(&[]);
+    assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
+    let failed = lines(&out);
+    assert_eq!((failed[0]["status"].as_str(), failed[0]["dataset_version"].as_u64()), (Some("failed"), Some(2)));
+    assert!(failed[0]["message"].as_str().expect("message").contains("Failed"), "{:#}", failed[0]);
+    assert_eq!(standin.with_aml(|a| a.jobs()).len(), 2);
+    let out = watch(&[]);
+    assert!(lines(&out).is_empty(), "a failed trigger is not retried");
+
+    // A local directory cannot feed Azure ML; the watch sets the data parameters itself.
+    std::fs::create_dir_all(ws.path().join("incoming")).expect("mkdir");
+    let out = mlops(&ws, &standin, &["pipeline", "watch", "pipelines/diabetes-train.yml", "--target", "azureml"])
+        .args(["--source", "incoming", "--once"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Azure ML cannot read files in the local directory incoming"), "{}", stderr(&out));
+    let out = watch(&["--param", "data_path=x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the watch sets data_path itself"), "{}", stderr(&out));
+    assert_eq!(standin.with_aml(|a| a.jobs()).len(), 2);
 }

@@ -144,7 +144,7 @@ fn diabetes_pipeline_on_new_files_better_then_not_better_then_failed() {
     assert!(once(&ws, &["pipelines/diabetes-train.yml", "--source", "landing"]).0.is_empty(), "not retried");
 }
 
-fn upload(cs: &str, container: &str, name: &str, body: &str) {
+pub(crate) fn upload(cs: &str, container: &str, name: &str, body: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let connection = mlops::azure::blob::ConnectionString::parse(&mlops::secret::Secret::new(cs)).expect("cs");
     let client = mlops::azure::blob::BlobContainerClient::new(
@@ -348,7 +348,11 @@ fn bad_sources_and_flags_are_clear_errors() {
         (vec!["show.yml", "--source", "incoming", "--param", "nope=1"], 2, "no parameter \"nope\""),
         (vec!["show.yml", "--source", "incoming", "--interval", "0"], 2, "--interval"),
         (vec!["show.yml", "--source", "incoming", "--dataset", "../up"], 2, "invalid dataset \"../up\""),
-        (vec!["show.yml", "--source", "incoming", "--target", "azureml"], 2, "needs the Azure ML commands"),
+        (
+            vec!["show.yml", "--source", "incoming", "--target", "azureml"],
+            2,
+            "\"data_path\" of pipeline \"show-data\" with `type: data`",
+        ),
         (vec!["missing.yml", "--source", "incoming"], 6, "missing.yml"),
         (vec!["plain.yml", "--source", "incoming"], 2, "has no parameter \"dataset_version\" or \"data_path\""),
         (vec!["nodefault.yml", "--source", "incoming"], 2, "pass --dataset NAME"),

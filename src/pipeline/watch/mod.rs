@@ -1,13 +1,15 @@
 //! Retraining on new data: poll a source for data files, register each new content (by SHA-256)
 //! as a dataset version, and trigger the pipeline with that version, at most once per digest.
 //!
-//! The trigger is a [`Trigger`]: the local runner today ([`LocalTrigger`]); an Azure ML
-//! submission implements the same trait.
+//! The trigger is a [`Trigger`]: the local runner ([`LocalTrigger`]) or a pipeline job in Azure ML
+//! ([`AzureMlTrigger`]).
 
+mod azureml;
 mod local;
 mod source;
 mod state;
 
+pub use azureml::{AzureMlTrigger, Interrupt, check_azureml_pipeline};
 pub use local::LocalTrigger;
 pub use source::{Entry, Source, wildcard_match};
 pub use state::{Seen, TriggerRecord, TriggerStatus, WatchState};
@@ -64,6 +66,8 @@ pub enum WatchError {
     Data(#[from] DataError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    AzureMl(#[from] crate::azureml::AzureMlError),
 }
 
 impl WatchError {
@@ -77,6 +81,7 @@ impl WatchError {
             WatchError::Setup(_) => exit::USAGE,
             WatchError::Data(e) => e.exit_code(),
             WatchError::Pipeline(e) => e.exit_code(),
+            WatchError::AzureMl(e) => e.exit_code(),
         }
     }
 }

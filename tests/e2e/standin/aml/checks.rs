@@ -229,8 +229,25 @@ pub(super) fn check_job(state: &State, ws: &Workspace, p: &Value) -> Result<(), 
             }
             let inputs = p.get("inputs").and_then(Value::as_object).cloned().unwrap_or_default();
             for (name, input) in &inputs {
-                if input.get("jobInputType").and_then(Value::as_str).is_none() {
-                    return Err(user_error(&format!("Input '{name}' has no jobInputType."), "Required", "inputs"));
+                match input.get("jobInputType").and_then(Value::as_str) {
+                    None => {
+                        return Err(user_error(&format!("Input '{name}' has no jobInputType."), "Required", "inputs"));
+                    }
+                    Some("literal") if input.get("value").is_none() => {
+                        return Err(user_error(&format!("Literal input '{name}' has no value."), "Required", "inputs"));
+                    }
+                    Some("uri_file" | "uri_folder") => {
+                        let uri = input.get("uri").and_then(Value::as_str).unwrap_or_default();
+                        let schemes = ["azureml:", "https://", "http://", "wasbs://", "abfss://", "adl://"];
+                        if !schemes.iter().any(|s| uri.starts_with(s)) {
+                            return Err(user_error(
+                                &format!("Input '{name}': '{uri}' is not a supported data URI."),
+                                "Invalid",
+                                "inputs",
+                            ));
+                        }
+                    }
+                    _ => {}
                 }
             }
             for (job_name, job) in &jobs {
