@@ -191,7 +191,7 @@ pub fn mlflow_client(url: &str) -> anyhow::Result<MlflowClient> {
         (_, _, Some(token)) => MlflowAuth::Bearer(Secret::new(token)),
         _ => MlflowAuth::None,
     };
-    mlflow_client_with(url, auth)
+    mlflow_client_with(url, auth, |_| {})
 }
 
 /// The MLflow endpoint of an Azure ML workspace, authenticated with ARM tokens from the Azure
@@ -205,15 +205,47 @@ pub fn azureml_client(aml: &AzureMlUri) -> anyhow::Result<MlflowClient> {
             e.to_string().lines().next().unwrap_or_default()
         ))
     })?;
-    let azure = resolve_azure(&env.azure)?;
+    azureml_client_with(aml, &resolve_azure(&env.azure)?, |_| {})
+}
+
+/// The MLflow endpoint of an Azure ML workspace, signed in with `azure`.
+pub fn azureml_client_with(
+    aml: &AzureMlUri,
+    azure: &AzureSettings,
+    tweak: impl FnOnce(&mut MlflowClientOptions),
+) -> anyhow::Result<MlflowClient> {
     let credential = crate::azure::AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?;
     let token = crate::tracking::mlflow::AzureToken::new(std::sync::Arc::new(credential), azure.cloud.arm_scope());
     let auth = MlflowAuth::Azure(token);
     let display = TrackingUri::AzureMl(aml.clone()).to_string();
-    Ok(mlflow_client_with(&aml.rest_base(), auth)?.with_display_uri(display))
+    Ok(mlflow_client_with(&aml.rest_base(), auth, tweak)?.with_display_uri(display))
 }
 
-fn mlflow_client_with(url: &str, auth: MlflowAuth) -> anyhow::Result<MlflowClient> {
+/// Reads a pipeline job's steps from the workspace's MLflow endpoint; `None` when the workspace
+/// does not say where that is.
+pub fn azureml_step_reader(
+    settings: &AzureMlSettings,
+    client: &crate::azureml::AzureMlClient,
+    experiment: &str,
+) -> anyhow::Result<Option<crate::azureml::steps::StepReader>> {
+    let Some(uri) = client.workspace().mlflow_tracking_uri.as_deref() else { return Ok(None) };
+    let TrackingUri::AzureMl(aml) = TrackingUri::parse(uri)? else {
+        return Ok(None);
+    };
+    // Step status is a side show: a slow or absent endpoint must not hold up following the job.
+    let mlflow = azureml_client_with(&aml, &settings.azure, |options| {
+        options.retry =
+            RetryPolicy { max_retries: 1, backoff: Duration::from_millis(500), max_backoff: Duration::from_secs(1) };
+        options.transport.timeout = Some(Duration::from_secs(15));
+    })?;
+    Ok(Some(crate::azureml::steps::StepReader::new(mlflow, experiment.to_string())))
+}
+
+fn mlflow_client_with(
+    url: &str,
+    auth: MlflowAuth,
+    tweak: impl FnOnce(&mut MlflowClientOptions),
+) -> anyhow::Result<MlflowClient> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let number = |name: &str| -> anyhow::Result<Option<f64>> {
         env(name)
@@ -236,7 +268,9 @@ fn mlflow_client_with(url: &str, auth: MlflowAuth) -> anyhow::Result<MlflowClien
         insecure: env(env_vars::MLFLOW_TRACKING_INSECURE_TLS).is_some_and(|v| v.eq_ignore_ascii_case("true")),
         timeout: number(env_vars::MLFLOW_HTTP_REQUEST_TIMEOUT)?.map(|s| Duration::from_secs_f64(s.max(1.0))),
     };
-    Ok(MlflowClient::new(url, auth, Some(MlflowClientOptions { transport, retry }))?)
+    let mut options = MlflowClientOptions { transport, retry };
+    tweak(&mut options);
+    Ok(MlflowClient::new(url, auth, Some(options))?)
 }
 
 /// `[mlflow]` user and password from `~/.mlflow/credentials`, as MLflow's client reads them.

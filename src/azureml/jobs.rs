@@ -12,8 +12,12 @@ use azure_core::http::Method;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::steps::{self, StepReader, StepRun};
 use super::{AzureMlClient, AzureMlError};
 use crate::azure::lro::{PollOutcome, Poller};
+
+/// How long step reads pause after one failed (the job itself is still read every interval).
+const STEP_RETRY: Duration = Duration::from_secs(30);
 
 /// How many job reads in a row may fail (after the pipeline's own retries) before giving up.
 const MAX_CONSECUTIVE_FAILURES: u32 = 5;
@@ -47,6 +51,11 @@ pub struct JobFollow {
     pub state: JobState,
     pub studio_url: Option<String>,
     pub tracking_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub experiment: Option<String>,
+    /// A pipeline job's steps, when they were followed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRun>,
     /// The service's error, when the job failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -73,6 +82,8 @@ impl JobFollow {
             status,
             studio_url: endpoint("Studio"),
             tracking_uri: endpoint("Tracking"),
+            experiment: props.get("experimentName").and_then(Value::as_str).map(str::to_string),
+            steps: Vec::new(),
             error,
             interrupted: false,
         }
@@ -82,6 +93,8 @@ impl JobFollow {
 /// Something to tell the person following a job.
 pub enum FollowEvent<'a> {
     Status(&'a str),
+    /// A step started or changed status.
+    Step(&'a StepRun),
     Warning(String),
 }
 
@@ -131,28 +144,58 @@ pub async fn cancel_job(client: &AzureMlClient, name: &str) -> Result<Value, Azu
 
 /// Reads the job every `interval` until it ends or `interrupt` fires (then `interrupted` is set and
 /// the job goes on). Failed reads (throttling and resets that outlast the pipeline's retries) are
-/// warnings until too many come in a row.
+/// warnings until too many come in a row. With `steps`, a pipeline job's step runs are read too and
+/// their changes reported; if they cannot be read, that is one warning and the job is followed on.
 pub async fn follow_job(
     client: &AzureMlClient,
     name: &str,
     interval: Duration,
+    mut steps: Option<&mut StepReader>,
     on_event: &mut dyn FnMut(FollowEvent<'_>),
     mut interrupt: Pin<&mut (dyn Future<Output = ()> + Send)>,
 ) -> Result<JobFollow, AzureMlError> {
     let mut failures = 0;
     let mut last: Option<JobFollow> = None;
+    let mut seen: Vec<StepRun> = Vec::new();
+    // After a failed step read, steps are read again only from this moment (one warning in all).
+    let mut steps_paused_until: Option<std::time::Instant> = None;
+    let mut steps_warned = false;
     loop {
         let read = tokio::select! {
             read = get_job(client, name) => read,
-            () = &mut interrupt => return Ok(interrupted(name, last)),
+            () = &mut interrupt => return Ok(interrupted(name, last, seen)),
         };
         match read {
             Ok(job) => {
                 failures = 0;
-                let follow = JobFollow::from_resource(name, &job);
+                let mut follow = JobFollow::from_resource(name, &job);
                 if last.as_ref().is_none_or(|l| l.status != follow.status) {
                     on_event(FollowEvent::Status(&follow.status));
                 }
+                let due = steps_paused_until.is_none_or(|t| std::time::Instant::now() >= t);
+                if let Some(reader) = steps.as_deref_mut().filter(|_| due) {
+                    match reader.steps(name).await {
+                        Ok(now) => {
+                            for step in steps::changed(&seen, &now) {
+                                on_event(FollowEvent::Step(step));
+                            }
+                            seen = now;
+                        }
+                        Err(err) => {
+                            if !steps_warned {
+                                on_event(FollowEvent::Warning(format!(
+                                    "cannot read the steps of job {name} from {} (trying again every {}s): {}",
+                                    reader.endpoint(),
+                                    STEP_RETRY.as_secs(),
+                                    err.to_string().lines().next().unwrap_or_default()
+                                )));
+                                steps_warned = true;
+                            }
+                            steps_paused_until = Some(std::time::Instant::now() + STEP_RETRY);
+                        }
+                    }
+                }
+                follow.steps.clone_from(&seen);
                 if follow.state != JobState::Active {
                     return Ok(follow);
                 }
@@ -172,21 +215,24 @@ pub async fn follow_job(
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
-            () = &mut interrupt => return Ok(interrupted(name, last)),
+            () = &mut interrupt => return Ok(interrupted(name, last, seen)),
         }
     }
 }
 
-fn interrupted(name: &str, last: Option<JobFollow>) -> JobFollow {
+fn interrupted(name: &str, last: Option<JobFollow>, steps: Vec<StepRun>) -> JobFollow {
     let mut follow = last.unwrap_or(JobFollow {
         name: name.to_string(),
         status: "Unknown".to_string(),
         state: JobState::Active,
         studio_url: None,
         tracking_uri: None,
+        experiment: None,
+        steps: Vec::new(),
         error: None,
         interrupted: false,
     });
+    follow.steps = steps;
     follow.interrupted = true;
     follow
 }

@@ -7,6 +7,7 @@ pub mod cron;
 pub mod jobs;
 pub mod publish;
 pub mod schedules;
+pub mod steps;
 pub mod workspace;
 
 pub use jobs::{JobFollow, JobState};

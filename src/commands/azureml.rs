@@ -128,7 +128,13 @@ pub async fn submit(args: &PipelineSubmitArgs, global: &GlobalArgs) -> anyhow::R
         global.quiet,
         format!("submitted pipeline job {} ({})", job.name, job.studio_url.as_deref().unwrap_or("-")),
     );
-    let job = if args.stream { follow(&client, &settings, job, global).await? } else { job };
+    let job = if args.stream {
+        let experiment = job.experiment.clone().unwrap_or_else(|| published.pipeline.clone());
+        let steps = settings::azureml_step_reader(&settings, &client, &experiment)?;
+        follow(&client, &settings, job, steps, global).await?
+    } else {
+        job
+    };
     let code = outcome_code(&job, args.stream);
     let submitted = Submitted {
         pipeline: published.pipeline.clone(),
@@ -154,6 +160,9 @@ fn outcome_code(job: &JobFollow, followed: bool) -> u8 {
 
 fn render_job(job: &JobFollow) -> String {
     let mut text = format!("job {}: {}\n", job.name, job.status);
+    for step in &job.steps {
+        text.push_str(&format!("  step {:<16} {:<10} run {}\n", step.name, step.status, step.run_id));
+    }
     if let Some(url) = &job.studio_url {
         text.push_str(&format!("  studio: {url}\n"));
     }
@@ -168,19 +177,15 @@ async fn follow(
     client: &AzureMlClient,
     settings: &AzureMlSettings,
     job: JobFollow,
+    mut steps: Option<crate::azureml::steps::StepReader>,
     global: &GlobalArgs,
 ) -> anyhow::Result<JobFollow> {
-    let started = std::time::Instant::now();
-    let quiet = global.quiet;
     let name = job.name.clone();
-    let mut on_event = |event: FollowEvent<'_>| match event {
-        FollowEvent::Status(status) => {
-            output::note(quiet, format!("  [{:>5.0}s] job {name}: {status}", started.elapsed().as_secs_f64()))
-        }
-        FollowEvent::Warning(text) => output::note(quiet, format!("  warning: {text}")),
-    };
+    let mut on_event = job_progress(global.quiet);
+    let mut forward = |event: FollowEvent<'_>| on_event(&name, event);
     let mut interrupt = ctrl_c();
-    let followed = jobs::follow_job(client, &job.name, settings.poll, &mut on_event, interrupt.as_mut()).await?;
+    let followed =
+        jobs::follow_job(client, &job.name, settings.poll, steps.as_mut(), &mut forward, interrupt.as_mut()).await?;
     let mut followed = followed;
     if followed.interrupted {
         eprintln!(
@@ -192,6 +197,21 @@ async fn follow(
         followed.studio_url = job.studio_url;
     }
     Ok(followed)
+}
+
+/// Prints a followed job's status changes, step changes and warnings on stderr.
+pub(super) fn job_progress(quiet: bool) -> impl FnMut(&str, FollowEvent<'_>) {
+    let started = std::time::Instant::now();
+    move |job: &str, event: FollowEvent<'_>| {
+        let at = started.elapsed().as_secs_f64();
+        match event {
+            FollowEvent::Status(status) => output::note(quiet, format!("  [{at:>5.0}s] job {job}: {status}")),
+            FollowEvent::Step(step) => {
+                output::note(quiet, format!("  [{at:>5.0}s]   step {}: {}", step.name, step.status))
+            }
+            FollowEvent::Warning(text) => output::note(quiet, format!("  warning: {text}")),
+        }
+    }
 }
 
 pub(super) fn ctrl_c() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
@@ -328,7 +348,7 @@ pub async fn train_remote(args: &TrainArgs, compute: &str, global: &GlobalArgs) 
         global.quiet,
         format!("submitted training job {} ({})", job.name, job.studio_url.as_deref().unwrap_or("-")),
     );
-    let job = follow(&client, &settings, job, global).await?;
+    let job = follow(&client, &settings, job, None, global).await?;
     let code = outcome_code(&job, true);
     output::emit(global.output, &job, || render_job(&job))?;
     Ok(code)

@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::pipeline::{local_runner, step_progress};
-use crate::azureml::jobs::FollowEvent;
 use crate::azureml::publish::{self, PublishOptions, SubmitOptions};
 use crate::cli::{GlobalArgs, PipelineWatchArgs, WatchTarget};
 use crate::data::registry::{DatasetRef, DatasetRegistry};
@@ -125,20 +124,16 @@ async fn azureml_trigger<'a>(
     );
     let options =
         SubmitOptions { parameters, experiment: args.experiment.clone(), compute, ..SubmitOptions::default() };
-    let started = std::time::Instant::now();
-    let on_event = move |job: &str, event: FollowEvent<'_>| match event {
-        FollowEvent::Status(status) => {
-            output::note(quiet, format!("  [{:>5.0}s] job {job}: {status}", started.elapsed().as_secs_f64()))
-        }
-        FollowEvent::Warning(text) => output::note(quiet, format!("  warning: {text}")),
-    };
+    let experiment = options.experiment.clone().unwrap_or_else(|| published.pipeline.clone());
+    let steps = settings::azureml_step_reader(&settings, &client, &experiment)?;
     Ok(AzureMlTrigger::new(
         client,
         published,
         options,
         settings.poll,
+        steps,
         Box::new(super::azureml::ctrl_c),
-        Box::new(on_event),
+        Box::new(super::azureml::job_progress(quiet)),
     ))
 }
 

@@ -174,6 +174,9 @@ impl MlflowClient {
                 message: e.to_string(),
             })
         };
+        if self.retry.max_retries == 0 {
+            return attempt().await;
+        }
         attempt
             .retry(self.backoff())
             .when(HttpError::is_transient)

@@ -670,3 +670,61 @@ fn watch_submits_one_azure_ml_job_per_new_blob() {
     assert!(stderr(&out).contains("the watch sets data_path itself"), "{}", stderr(&out));
     assert_eq!(standin.with_aml(|a| a.jobs()).len(), 2);
 }
+
+/// `submit --stream` follows a pipeline job's steps: Azure ML records each step as a child run in
+/// the workspace's MLflow store (here the stand-in's data plane over a real `mlflow server`), and
+/// the stream reports each step as it starts and ends, in dependency order.
+#[test]
+fn stream_follows_each_step_of_the_pipeline_job() {
+    let (ws, standin) = setup();
+    // Steps long enough (1.2 s each) for polls every 0.2 s to see each one running.
+    standin.set_step(Duration::from_secs(3));
+    standin.serve_mlflow(&crate::mlflow_server::MlflowServer::shared().uri);
+    let experiment = format!("steps-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let submit = |extra: &[&str]| {
+        mlops(&ws, &standin, &["pipeline", "submit", "pipelines/diabetes-train.yml", "--compute", COMPUTE])
+            .args(["--param", DATA, "--experiment", &experiment, "--stream", "-o", "json"])
+            .args(extra)
+            .output()
+            .expect("run")
+    };
+    let out = submit(&[]);
+    let value = json(&out);
+    assert_eq!(value["job"]["status"], "Completed");
+    let steps: Vec<(&str, &str)> = value["job"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .map(|s| (s["name"].as_str().expect("name"), s["status"].as_str().expect("status")))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("validate_data", "Completed"),
+            ("register_data", "Completed"),
+            ("train", "Completed"),
+            ("evaluate", "Completed"),
+            ("register", "Completed")
+        ],
+        "{value:#}"
+    );
+    let err = stderr(&out);
+    // Each step is reported as it ends, in dependency order, and steps are seen running on the way.
+    let at = |needle: &str| err.find(needle).unwrap_or_else(|| panic!("{needle:?} not in:\n{err}"));
+    let ends: Vec<usize> = ["validate_data", "register_data", "train", "evaluate", "register"]
+        .iter()
+        .map(|s| at(&format!("step {s}: Completed")))
+        .collect();
+    assert!(ends.windows(2).all(|w| w[0] < w[1]), "{err}");
+    assert!(err.matches(": Running").count() >= 3, "the job and at least two steps seen running:\n{err}");
+    assert!(!err.contains("cannot read the steps"), "{err}");
+
+    // A failing job: its first step fails, nothing after it starts.
+    standin.with_aml(|a| a.failing_jobs.push(experiment.clone()));
+    let out = submit(&[]);
+    assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
+    let value: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(value["job"]["steps"].as_array().map(Vec::len), Some(1), "{value:#}");
+    assert_eq!(value["job"]["steps"][0]["status"], "Failed");
+    assert!(stderr(&out).contains("step validate_data: Failed"), "{}", stderr(&out));
+}

@@ -16,6 +16,7 @@ use super::{
 };
 use crate::azureml::jobs::{self, FollowEvent};
 use crate::azureml::publish::{self, is_data_uri};
+use crate::azureml::steps::StepReader;
 use crate::azureml::{AzureMlClient, JobState, Published, SubmitOptions};
 use crate::pipeline::{ParameterKind, Pipeline};
 
@@ -41,6 +42,8 @@ pub struct AzureMlTrigger<'a> {
     /// Parameters, experiment and compute every job gets; the trigger adds the data.
     options: SubmitOptions,
     interval: Duration,
+    /// Reads each job's steps, when the workspace has an MLflow endpoint.
+    steps: Option<StepReader>,
     interrupt: Interrupt,
     on_event: OnJobEvent<'a>,
 }
@@ -51,10 +54,11 @@ impl<'a> AzureMlTrigger<'a> {
         published: Published,
         options: SubmitOptions,
         interval: Duration,
+        steps: Option<StepReader>,
         interrupt: Interrupt,
         on_event: OnJobEvent<'a>,
     ) -> Self {
-        AzureMlTrigger { client, published, options, interval, interrupt, on_event }
+        AzureMlTrigger { client, published, options, interval, steps, interrupt, on_event }
     }
 }
 
@@ -112,7 +116,9 @@ impl Trigger for AzureMlTrigger<'_> {
         let on_event = &mut self.on_event;
         let mut forward = |event: FollowEvent<'_>| on_event(&name, event);
         let mut interrupt = (self.interrupt)();
-        let followed = jobs::follow_job(&self.client, &name, self.interval, &mut forward, interrupt.as_mut()).await?;
+        let followed =
+            jobs::follow_job(&self.client, &name, self.interval, self.steps.as_mut(), &mut forward, interrupt.as_mut())
+                .await?;
         let (status, exit_code, message) = if followed.interrupted {
             (
                 TriggerStatus::Interrupted,

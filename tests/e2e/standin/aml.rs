@@ -103,6 +103,83 @@ impl AmlState {
     pub fn schedule(&self, name: &str) -> Option<Value> {
         self.schedules.values().find(|s| s.name == name).map(|s| s.properties.clone())
     }
+
+    /// What each pipeline job's steps look like at `now`, for the MLflow plane to mirror as the
+    /// child runs Azure ML records. The steps run one after another (in dependency order) while
+    /// the job is Running; a failing job fails its first step and starts no other; a cancel kills
+    /// the running step and starts no other.
+    pub fn step_plans(&self, now: Instant, step: Duration) -> Vec<StepPlan> {
+        self.jobs
+            .values()
+            .filter(|j| j.properties.get("jobType").and_then(Value::as_str) == Some("Pipeline"))
+            .map(|job| {
+                let order = step_order(&job.properties);
+                let slot = (step * 2) / u32::try_from(order.len().max(1)).unwrap_or(1);
+                let elapsed = now.duration_since(job.created);
+                let canceled_at = job.cancel_requested.map(|at| at.duration_since(job.created));
+                let steps = order
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, name)| {
+                        let start = step + slot * u32::try_from(i).unwrap_or(0);
+                        let end = start + slot;
+                        let state = if (job.fails && i > 0) || elapsed < start || canceled_at.is_some_and(|c| c < start)
+                        {
+                            None
+                        } else if canceled_at.is_some_and(|c| c < end) {
+                            Some("KILLED")
+                        } else if elapsed < end {
+                            Some("RUNNING")
+                        } else if job.fails {
+                            Some("FAILED")
+                        } else {
+                            Some("FINISHED")
+                        };
+                        (name, state)
+                    })
+                    .collect();
+                StepPlan {
+                    job: job.name.clone(),
+                    experiment: job.properties["experimentName"].as_str().unwrap_or("Default").to_string(),
+                    steps,
+                }
+            })
+            .collect()
+    }
+}
+
+/// A pipeline job's steps and the MLflow run status each should have now (`None`: not started).
+pub struct StepPlan {
+    pub job: String,
+    pub experiment: String,
+    pub steps: Vec<(String, Option<&'static str>)>,
+}
+
+/// The step names of a pipeline job, each after the steps whose outputs it reads.
+fn step_order(properties: &Value) -> Vec<String> {
+    let jobs = properties.get("jobs").and_then(Value::as_object).cloned().unwrap_or_default();
+    let needs = |job: &Value| -> Vec<String> {
+        job.get("inputs")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flat_map(|m| m.values())
+            .filter_map(|v| v.get("value").and_then(Value::as_str))
+            .filter_map(|v| v.strip_prefix("${{parent.jobs.")?.split('.').next().map(str::to_string))
+            .collect()
+    };
+    let mut order: Vec<String> = Vec::new();
+    while order.len() < jobs.len() {
+        let before = order.len();
+        for (name, job) in &jobs {
+            if !order.contains(name) && needs(job).iter().all(|n| order.contains(n) || !jobs.contains_key(n)) {
+                order.push(name.clone());
+            }
+        }
+        if order.len() == before {
+            break;
+        }
+    }
+    order
 }
 
 /// Handles `…/providers/Microsoft.MachineLearningServices/…`; `None` for everything else.

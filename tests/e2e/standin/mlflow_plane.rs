@@ -6,7 +6,9 @@
 //! token Entra issued (401 in MLflow's error envelope otherwise), no `mlflow-artifacts` proxy, and
 //! `azureml://` artifact locations in place of the server's `mlflow-artifacts:` ones.
 
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use http_body_util::Full;
 use hyper::body::Bytes;
@@ -19,12 +21,25 @@ use super::{StandIn, State};
 #[derive(Default)]
 pub struct MlflowPlane {
     upstream: Option<String>,
+    /// (pipeline job, step) → (run id, status) of the step runs made in the MLflow server.
+    step_runs: HashMap<(String, String), (String, &'static str)>,
+    experiments: HashMap<String, String>,
 }
 
 impl StandIn {
-    /// Serves the Azure ML MLflow endpoint of every workspace from the MLflow server at `upstream`.
+    /// Serves the Azure ML MLflow endpoint of every workspace from the MLflow server at `upstream`,
+    /// and records the steps of pipeline jobs there as Azure ML does: a child run per step (tag
+    /// `mlflow.parentRunId` = the job's name, run name = the step) whose status follows the job's.
     pub fn serve_mlflow(&self, upstream: &str) {
-        self.state().mlflow.upstream = Some(upstream.trim_end_matches('/').to_string());
+        let upstream = upstream.trim_end_matches('/').to_string();
+        let first = self.state().mlflow.upstream.replace(upstream.clone()).is_none();
+        if first {
+            let state = Arc::downgrade(&self.state);
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(mirror_steps(state, upstream));
+            });
+        }
     }
 
     /// The workspace's tracking URI as Azure ML gives it (`properties.mlFlowTrackingUri`).
@@ -111,6 +126,95 @@ pub async fn serve(state: &Arc<Mutex<State>>, call: Call<'_>) -> Response<Full<B
         .header("x-ms-request-id", uuid::Uuid::new_v4().to_string())
         .body(Full::new(body))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// Keeps the step runs in the MLflow server in line with each pipeline job's [`StepPlan`]s until
+/// the stand-in is dropped.
+async fn mirror_steps(state: Weak<Mutex<State>>, upstream: String) {
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Value| {
+        let request = http.post(format!("{upstream}/api/2.0/mlflow/{path}")).json(&body);
+        async move {
+            let response = request.send().await.map_err(|e| e.to_string())?;
+            let status = response.status();
+            let doc: Value = response.json().await.unwrap_or_default();
+            if status.is_success() { Ok(doc) } else { Err(format!("{status}: {doc}")) }
+        }
+    };
+    loop {
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let Some(strong) = state.upgrade() else { return };
+        let (plans, runs, experiments) = {
+            let s = strong.lock().unwrap_or_else(|p| p.into_inner());
+            (s.aml.step_plans(Instant::now(), s.step), s.mlflow.step_runs.clone(), s.mlflow.experiments.clone())
+        };
+        drop(strong);
+        for plan in plans {
+            let now_ms = || chrono::Utc::now().timestamp_millis();
+            for (step, wanted) in &plan.steps {
+                let Some(wanted) = *wanted else { continue };
+                let key = (plan.job.clone(), step.clone());
+                let current = runs.get(&key).cloned();
+                if current.as_ref().is_some_and(|(_, status)| *status == wanted) {
+                    continue;
+                }
+                let run_id = match current {
+                    Some((run_id, _)) => run_id,
+                    None => {
+                        let experiment_id = match experiments.get(&plan.experiment) {
+                            Some(id) => id.clone(),
+                            None => match experiment_id(&post, &plan.experiment).await {
+                                Ok(id) => {
+                                    remember(&state, |m| m.experiments.insert(plan.experiment.clone(), id.clone()));
+                                    id
+                                }
+                                Err(_) => continue,
+                            },
+                        };
+                        let tags = json!([{"key": "mlflow.parentRunId", "value": plan.job},
+                                          {"key": "mlflow.runName", "value": step},
+                                          {"key": "azureml.nodeid", "value": step}]);
+                        let body = json!({"experiment_id": experiment_id, "run_name": step, "start_time": now_ms(),
+                                          "tags": tags});
+                        match post("runs/create", body).await {
+                            Ok(doc) => doc["run"]["info"]["run_id"].as_str().unwrap_or_default().to_string(),
+                            Err(_) => continue,
+                        }
+                    }
+                };
+                let mut update = json!({"run_id": run_id, "status": wanted});
+                if wanted != "RUNNING" {
+                    update["end_time"] = json!(now_ms());
+                }
+                if post("runs/update", update).await.is_ok() {
+                    remember(&state, |m| m.step_runs.insert(key.clone(), (run_id.clone(), wanted)));
+                }
+            }
+        }
+    }
+}
+
+async fn experiment_id<F, Fut>(post: &F, name: &str) -> Result<String, String>
+where
+    F: Fn(&str, Value) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, String>>,
+{
+    match post("experiments/create", json!({"name": name})).await {
+        Ok(doc) => Ok(doc["experiment_id"].as_str().unwrap_or_default().to_string()),
+        // It exists already (made by a run, or by the previous tick).
+        Err(_) => {
+            let doc =
+                post("experiments/search", json!({"filter": format!("name = '{name}'"), "max_results": 1})).await?;
+            doc["experiments"][0]["experiment_id"].as_str().map(str::to_string).ok_or_else(|| "no experiment".into())
+        }
+    }
+}
+
+fn remember<R>(state: &Weak<Mutex<State>>, f: impl FnOnce(&mut MlflowPlane) -> R) {
+    if let Some(strong) = state.upgrade() {
+        let mut s = strong.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut s.mlflow);
+    }
 }
 
 /// `/mlflow/{v1.0|v2.0}/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.MachineLearningServices/workspaces/{ws}/{rest}`
