@@ -302,6 +302,13 @@ pub fn pipeline_job(published: &Published, compute_id: &str, options: &SubmitOpt
     }
     let mut inputs = Map::new();
     for (key, value) in &values {
+        // Azure ML pastes input values into the step's `sh` command, inside single quotes.
+        if value.contains('\'') || value.contains('\n') {
+            return Err(AzureMlError::Invalid(format!(
+                "parameter {key}={value:?}: a value passed to Azure ML may not contain a single quote or a newline \
+                 (the step command quotes it for sh)"
+            )));
+        }
         if !is_data(key) {
             inputs.insert(key.clone(), json!({"jobInputType": "literal", "value": value}));
         } else if is_data_uri(value) {
@@ -499,6 +506,10 @@ mod tests {
         options.parameters.insert("alpha".into(), "0.1".into());
         let err = pipeline_job(&p, "/c", &options).expect_err("a local path");
         assert!(err.to_string().contains("cannot read the local path \"data/local.csv\""), "{err}");
+        options.parameters.insert("alpha".into(), "it's".into());
+        let err = pipeline_job(&p, "/c", &options).expect_err("a quote");
+        assert!(err.to_string().contains("may not contain a single quote"), "{err}");
+        options.parameters.insert("alpha".into(), "0.1".into());
         options.parameters.insert("data".into(), "https://a.blob.core.windows.net/c/d.csv".into());
         let job = pipeline_job(&p, "/c", &options).expect("valid");
         assert_eq!(job["inputs"]["data"]["jobInputType"], "uri_file");
