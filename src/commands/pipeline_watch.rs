@@ -126,15 +126,15 @@ async fn azureml_trigger<'a>(
         SubmitOptions { parameters, experiment: args.experiment.clone(), compute, ..SubmitOptions::default() };
     let experiment = options.experiment.clone().unwrap_or_else(|| published.pipeline.clone());
     let steps = settings::azureml_step_reader(&settings, &client, &experiment)?;
-    Ok(AzureMlTrigger::new(
+    Ok(AzureMlTrigger {
         client,
         published,
         options,
-        settings.poll,
+        interval: settings.poll,
         steps,
-        Box::new(super::azureml::ctrl_c),
-        Box::new(super::azureml::job_progress(quiet)),
-    ))
+        interrupt: Box::new(super::azureml::ctrl_c),
+        on_event: Box::new(super::azureml::job_progress(quiet)),
+    })
 }
 
 async fn drive<T: Trigger>(

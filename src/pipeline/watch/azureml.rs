@@ -37,29 +37,16 @@ pub type OnJobEvent<'a> = Box<dyn FnMut(&str, FollowEvent<'_>) + 'a>;
 
 /// Submits the pipeline to Azure ML for each new dataset version.
 pub struct AzureMlTrigger<'a> {
-    client: AzureMlClient,
-    published: Published,
+    pub client: AzureMlClient,
+    pub published: Published,
     /// Parameters, experiment and compute every job gets; the trigger adds the data.
-    options: SubmitOptions,
-    interval: Duration,
+    pub options: SubmitOptions,
+    /// How often a followed job is read.
+    pub interval: Duration,
     /// Reads each job's steps, when the workspace has an MLflow endpoint.
-    steps: Option<StepReader>,
-    interrupt: Interrupt,
-    on_event: OnJobEvent<'a>,
-}
-
-impl<'a> AzureMlTrigger<'a> {
-    pub fn new(
-        client: AzureMlClient,
-        published: Published,
-        options: SubmitOptions,
-        interval: Duration,
-        steps: Option<StepReader>,
-        interrupt: Interrupt,
-        on_event: OnJobEvent<'a>,
-    ) -> Self {
-        AzureMlTrigger { client, published, options, interval, steps, interrupt, on_event }
-    }
+    pub steps: Option<StepReader>,
+    pub interrupt: Interrupt,
+    pub on_event: OnJobEvent<'a>,
 }
 
 /// Checks the pipeline can take new data in Azure ML: a `type: data` parameter `data_path`.
