@@ -19,6 +19,9 @@ use crate::azure::lro::{PollOutcome, Poller};
 /// How long step reads pause after one failed (the job itself is still read every interval).
 const STEP_RETRY: Duration = Duration::from_secs(30);
 
+/// How long the last read of the steps, once the job has ended, may take.
+const STEP_FINAL_READ: Duration = Duration::from_secs(10);
+
 /// How many job reads in a row may fail (after the pipeline's own retries) before giving up.
 const MAX_CONSECUTIVE_FAILURES: u32 = 5;
 
@@ -144,8 +147,9 @@ pub async fn cancel_job(client: &AzureMlClient, name: &str) -> Result<Value, Azu
 
 /// Reads the job every `interval` until it ends or `interrupt` fires (then `interrupted` is set and
 /// the job goes on). Failed reads (throttling and resets that outlast the pipeline's retries) are
-/// warnings until too many come in a row. With `steps`, a pipeline job's step runs are read too and
-/// their changes reported; if they cannot be read, that is one warning and the job is followed on.
+/// warnings until too many come in a row. With `steps`, a pipeline job's step runs are read too, in
+/// a task of their own so a slow step endpoint never delays reading the job, and their changes
+/// reported; if they cannot be read, that is one warning and the job is followed on.
 pub async fn follow_job(
     client: &AzureMlClient,
     name: &str,
@@ -156,14 +160,11 @@ pub async fn follow_job(
 ) -> Result<JobFollow, AzureMlError> {
     let mut failures = 0;
     let mut last: Option<JobFollow> = None;
-    let mut seen: Vec<StepRun> = Vec::new();
-    // After a failed step read, steps are read again only from this moment (one warning in all).
-    let mut steps_paused_until: Option<std::time::Instant> = None;
-    let mut steps_warned = false;
+    let mut step_watch = steps.as_deref().map(|reader| StepWatch::start(reader.clone(), name, interval));
     loop {
         let read = tokio::select! {
             read = get_job(client, name) => read,
-            () = &mut interrupt => return Ok(interrupted(name, last, seen)),
+            () = &mut interrupt => return Ok(interrupted(name, last, step_watch.map(StepWatch::into_seen))),
         };
         match read {
             Ok(job) => {
@@ -172,30 +173,16 @@ pub async fn follow_job(
                 if last.as_ref().is_none_or(|l| l.status != follow.status) {
                     on_event(FollowEvent::Status(&follow.status));
                 }
-                let due = steps_paused_until.is_none_or(|t| std::time::Instant::now() >= t);
-                if let Some(reader) = steps.as_deref_mut().filter(|_| due) {
-                    match reader.steps(name).await {
-                        Ok(now) => {
-                            for step in steps::changed(&seen, &now) {
-                                on_event(FollowEvent::Step(step));
-                            }
-                            seen = now;
-                        }
-                        Err(err) => {
-                            if !steps_warned {
-                                on_event(FollowEvent::Warning(format!(
-                                    "cannot read the steps of job {name} from {} (trying again every {}s): {}",
-                                    reader.endpoint(),
-                                    STEP_RETRY.as_secs(),
-                                    err.to_string().lines().next().unwrap_or_default()
-                                )));
-                                steps_warned = true;
-                            }
-                            steps_paused_until = Some(std::time::Instant::now() + STEP_RETRY);
+                if let Some(watch) = step_watch.as_mut() {
+                    watch.report(on_event);
+                    if follow.state != JobState::Active {
+                        // The last steps end with the job: read them once more, unless they are unreadable.
+                        if let Some(reader) = steps.as_deref_mut() {
+                            watch.finish(reader, on_event).await;
                         }
                     }
+                    follow.steps.clone_from(&watch.seen);
                 }
-                follow.steps.clone_from(&seen);
                 if follow.state != JobState::Active {
                     return Ok(follow);
                 }
@@ -215,12 +202,99 @@ pub async fn follow_job(
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
-            () = &mut interrupt => return Ok(interrupted(name, last, seen)),
+            () = &mut interrupt => return Ok(interrupted(name, last, step_watch.map(StepWatch::into_seen))),
         }
     }
 }
 
-fn interrupted(name: &str, last: Option<JobFollow>, steps: Vec<StepRun>) -> JobFollow {
+type StepRead = Result<Vec<StepRun>, crate::http::HttpError>;
+
+/// Step reads running beside the job reads: a task reads the steps every interval (every
+/// [`STEP_RETRY`] after a failure) and hands each result over; the task ends when this is dropped.
+struct StepWatch {
+    job: String,
+    endpoint: String,
+    results: tokio::sync::mpsc::UnboundedReceiver<StepRead>,
+    task: tokio::task::JoinHandle<()>,
+    seen: Vec<StepRun>,
+    warned: bool,
+    failing: bool,
+}
+
+impl StepWatch {
+    fn start(mut reader: StepReader, job: &str, interval: Duration) -> StepWatch {
+        let (tx, results) = tokio::sync::mpsc::unbounded_channel();
+        let endpoint = reader.endpoint().to_string();
+        let owned = job.to_string();
+        let task = tokio::spawn(async move {
+            loop {
+                let read = reader.steps(&owned).await;
+                let pause = if read.is_ok() { interval } else { STEP_RETRY };
+                if tx.send(read).is_err() {
+                    return;
+                }
+                tokio::time::sleep(pause).await;
+            }
+        });
+        StepWatch { job: job.to_string(), endpoint, results, task, seen: Vec::new(), warned: false, failing: false }
+    }
+
+    /// Reports what the reads that came in since the last call changed.
+    fn report(&mut self, on_event: &mut dyn FnMut(FollowEvent<'_>)) {
+        while let Ok(read) = self.results.try_recv() {
+            self.take(read, on_event);
+        }
+    }
+
+    /// Stops the task and reads the steps one last time (bounded, and not when they were failing).
+    async fn finish(&mut self, reader: &mut StepReader, on_event: &mut dyn FnMut(FollowEvent<'_>)) {
+        self.task.abort();
+        if self.failing {
+            return;
+        }
+        match tokio::time::timeout(STEP_FINAL_READ, reader.steps(&self.job)).await {
+            Ok(read) => self.take(read, on_event),
+            Err(_) => tracing::debug!("last read of the steps of job {} timed out", self.job),
+        }
+    }
+
+    fn take(&mut self, read: StepRead, on_event: &mut dyn FnMut(FollowEvent<'_>)) {
+        match read {
+            Ok(now) => {
+                for step in steps::changed(&self.seen, &now) {
+                    on_event(FollowEvent::Step(step));
+                }
+                self.seen = now;
+                self.failing = false;
+            }
+            Err(err) => {
+                if !self.warned {
+                    on_event(FollowEvent::Warning(format!(
+                        "cannot read the steps of job {} from {} (trying again every {}s): {}",
+                        self.job,
+                        self.endpoint,
+                        STEP_RETRY.as_secs(),
+                        err.to_string().lines().next().unwrap_or_default()
+                    )));
+                    self.warned = true;
+                }
+                self.failing = true;
+            }
+        }
+    }
+
+    fn into_seen(mut self) -> Vec<StepRun> {
+        std::mem::take(&mut self.seen)
+    }
+}
+
+impl Drop for StepWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn interrupted(name: &str, last: Option<JobFollow>, steps: Option<Vec<StepRun>>) -> JobFollow {
     let mut follow = last.unwrap_or(JobFollow {
         name: name.to_string(),
         status: "Unknown".to_string(),
@@ -232,7 +306,7 @@ fn interrupted(name: &str, last: Option<JobFollow>, steps: Vec<StepRun>) -> JobF
         error: None,
         interrupted: false,
     });
-    follow.steps = steps;
+    follow.steps = steps.unwrap_or_default();
     follow.interrupted = true;
     follow
 }

@@ -21,6 +21,7 @@ pub struct StepRun {
 }
 
 /// Reads the step runs of pipeline jobs in one experiment.
+#[derive(Clone)]
 pub struct StepReader {
     mlflow: MlflowClient,
     experiment: String,

@@ -126,6 +126,8 @@ fn publish_twice_is_a_no_op_and_a_changed_step_gets_a_new_component_version() {
 #[test]
 fn submit_and_stream_to_success_then_to_failure() {
     let (ws, standin) = setup();
+    // Running lasts 1 s: polls every 0.2 s see it even on a busy machine.
+    standin.set_step(Duration::from_millis(500));
     let out = run(
         &ws,
         &standin,
