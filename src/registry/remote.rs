@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{ModelVersion, NewVersion, RegisteredModel, RegistryError};
 use crate::http::HttpError;
-use crate::tracking::mlflow::{MlflowClient, artifacts_writable};
+use crate::tracking::mlflow::{ListCall, MlflowClient, artifacts_writable};
 use crate::tracking::sync::TAG_SOURCE_RUN_ID;
 
 /// Version tag: `local-only` when the model's files are not on the server (see `create_local_only_version`).
@@ -100,20 +100,23 @@ impl RemoteRegistry {
     pub async fn versions(&self, name: &str) -> Result<Vec<ModelVersion>, RegistryError> {
         self.model(name).await?;
         let filter = format!("name='{}'", name.replace('\'', "\\'"));
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let mut query = vec![("filter", filter.as_str()), ("max_results", "1000")];
-            if !token.is_empty() {
-                query.push(("page_token", token.as_str()));
-            }
-            let doc = self.call(Method::GET, "api/2.0/mlflow/model-versions/search", &query, None).await?;
-            out.extend(doc["model_versions"].as_array().into_iter().flatten().map(version_from_json));
-            match doc["next_page_token"].as_str() {
-                Some(next) if !next.is_empty() => token = next.to_string(),
-                _ => break,
-            }
-        }
+        let query = [("filter", filter.as_str())];
+        let list = ListCall {
+            method: Method::GET,
+            path: "api/2.0/mlflow/model-versions/search",
+            query: &query,
+            body: Value::Null,
+            items: "model_versions",
+            page_size: 1000,
+        };
+        let mut out: Vec<ModelVersion> = self
+            .client
+            .list_all(list, usize::MAX)
+            .await
+            .map_err(self.remote())?
+            .iter()
+            .map(version_from_json)
+            .collect();
         // Search results carry no aliases; take them from the registered model.
         let aliases = self.model(name).await?.aliases;
         for v in &mut out {
@@ -165,20 +168,16 @@ impl RemoteRegistry {
     }
 
     pub async fn models(&self) -> Result<Vec<RegisteredModel>, RegistryError> {
-        let mut out = Vec::new();
-        let mut token = String::new();
-        loop {
-            let mut query = vec![("max_results", "1000")];
-            if !token.is_empty() {
-                query.push(("page_token", token.as_str()));
-            }
-            let doc = self.call(Method::GET, "api/2.0/mlflow/registered-models/search", &query, None).await?;
-            out.extend(doc["registered_models"].as_array().into_iter().flatten().map(model_from_json));
-            match doc["next_page_token"].as_str() {
-                Some(next) if !next.is_empty() => token = next.to_string(),
-                _ => break,
-            }
-        }
+        let list = ListCall {
+            method: Method::GET,
+            path: "api/2.0/mlflow/registered-models/search",
+            query: &[],
+            body: Value::Null,
+            items: "registered_models",
+            page_size: 1000,
+        };
+        let mut out: Vec<RegisteredModel> =
+            self.client.list_all(list, usize::MAX).await.map_err(self.remote())?.iter().map(model_from_json).collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }

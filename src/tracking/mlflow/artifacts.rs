@@ -1,0 +1,113 @@
+//! Files below a run's artifact location, through the server's `mlflow-artifacts` proxy.
+
+use backon::Retryable;
+use reqwest::Method;
+
+use super::MlflowClient;
+use crate::http::{self, HttpError};
+
+impl MlflowClient {
+    /// Uploads one file below an `mlflow-artifacts:` URI through the server's artifact proxy.
+    pub async fn upload_artifact(
+        &self,
+        artifact_uri: &str,
+        relative_path: &str,
+        bytes: Vec<u8>,
+    ) -> Result<(), HttpError> {
+        let path = artifact_http_path(artifact_uri)?;
+        let url = self.url(&format!("{path}/{relative_path}"))?;
+        let attempt = || async {
+            let request = self.authorize(self.http.put(url.clone())).await?.body(bytes.clone());
+            let response = request.send().await.map_err(|e| http::connect_error(Method::PUT, &url, &e))?;
+            if response.status().is_success() {
+                Ok(())
+            } else {
+                Err(http::error_from_response(Method::PUT, response).await)
+            }
+        };
+        attempt.retry(self.backoff()).when(HttpError::is_transient).await
+    }
+
+    /// Downloads one file below an `mlflow-artifacts:` URI.
+    pub async fn download_artifact(&self, artifact_uri: &str, relative_path: &str) -> Result<Vec<u8>, HttpError> {
+        let path = artifact_http_path(artifact_uri)?;
+        let url = self.url(&format!("{path}/{relative_path}"))?;
+        let attempt = || async {
+            let response = self
+                .authorize(self.http.get(url.clone()))
+                .await?
+                .send()
+                .await
+                .map_err(|e| http::connect_error(Method::GET, &url, &e))?;
+            if !response.status().is_success() {
+                return Err(http::error_from_response(Method::GET, response).await);
+            }
+            response.bytes().await.map(|b| b.to_vec()).map_err(|e| http::connect_error(Method::GET, &url, &e))
+        };
+        attempt.retry(self.backoff()).when(HttpError::is_transient).await
+    }
+
+    /// Lists files (recursively) below an `mlflow-artifacts:` URI, as paths relative to it.
+    pub async fn list_artifacts(&self, artifact_uri: &str) -> Result<Vec<String>, HttpError> {
+        let root = artifact_http_path(artifact_uri)?;
+        let root = root.trim_start_matches("api/2.0/mlflow-artifacts/artifacts/").to_string();
+        let mut files = Vec::new();
+        let mut pending = vec![String::new()];
+        while let Some(dir) = pending.pop() {
+            let path = if dir.is_empty() { root.clone() } else { format!("{root}/{dir}") };
+            let doc = self.get("api/2.0/mlflow-artifacts/artifacts", &[("path", &path)]).await?;
+            for file in doc["files"].as_array().into_iter().flatten() {
+                let name = file["path"].as_str().unwrap_or_default();
+                let full = if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") };
+                if file["is_dir"].as_bool() == Some(true) {
+                    pending.push(full);
+                } else {
+                    files.push(full);
+                }
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+}
+
+/// Whether files can be uploaded below a server's artifact location: only through MLflow's
+/// artifact proxy. Azure ML answers with `azureml://…` locations, which its own plugin writes
+/// through a separate storage service.
+pub fn artifacts_writable(artifact_uri: &str) -> bool {
+    artifact_uri.starts_with("mlflow-artifacts:")
+}
+
+/// `mlflow-artifacts:/1/<run>/artifacts` (or `mlflow-artifacts://host/…`) → the proxy's HTTP path.
+fn artifact_http_path(artifact_uri: &str) -> Result<String, HttpError> {
+    let rest = artifact_uri.strip_prefix("mlflow-artifacts:").ok_or_else(|| {
+        HttpError::Client(format!(
+            "the server gave artifact location {artifact_uri:?}, which a remote client cannot write; start it with --serve-artifacts (the default in MLflow 3)"
+        ))
+    })?;
+    let path = match rest.strip_prefix("//") {
+        Some(with_host) => with_host.split_once('/').map_or("", |(_, p)| p),
+        None => rest.trim_start_matches('/'),
+    };
+    Ok(format!("api/2.0/mlflow-artifacts/artifacts/{}", path.trim_end_matches('/')))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn artifact_paths() {
+        assert_eq!(
+            artifact_http_path("mlflow-artifacts:/1/abc/artifacts").ok().as_deref(),
+            Some("api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts")
+        );
+        assert_eq!(
+            artifact_http_path("mlflow-artifacts://h:5000/1/abc/artifacts/").ok().as_deref(),
+            Some("api/2.0/mlflow-artifacts/artifacts/1/abc/artifacts")
+        );
+        assert!(artifact_http_path("./mlruns/1/abc").is_err());
+        assert!(artifacts_writable("mlflow-artifacts:/1/abc/artifacts"));
+        assert!(!artifacts_writable("azureml://experiments/e/runs/abc/artifacts"));
+    }
+}
