@@ -215,8 +215,17 @@ pub fn azureml_client_with(
     tweak: impl FnOnce(&mut MlflowClientOptions),
 ) -> anyhow::Result<MlflowClient> {
     let credential = crate::azure::AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?;
-    let token = crate::tracking::mlflow::AzureToken::new(std::sync::Arc::new(credential), azure.cloud.arm_scope());
-    let auth = MlflowAuth::Azure(token);
+    azureml_client_signed_in(aml, std::sync::Arc::new(credential), azure.cloud.arm_scope(), tweak)
+}
+
+/// The MLflow endpoint of an Azure ML workspace, with ARM tokens for `scope` from `credential`.
+fn azureml_client_signed_in(
+    aml: &AzureMlUri,
+    credential: std::sync::Arc<dyn azure_core::credentials::TokenCredential>,
+    scope: String,
+    tweak: impl FnOnce(&mut MlflowClientOptions),
+) -> anyhow::Result<MlflowClient> {
+    let auth = MlflowAuth::Azure(crate::tracking::mlflow::AzureToken::new(credential, scope));
     let display = TrackingUri::AzureMl(aml.clone()).to_string();
     Ok(mlflow_client_with(&aml.rest_base(), auth, tweak)?.with_display_uri(display))
 }
@@ -233,7 +242,9 @@ pub fn azureml_step_reader(
         return Ok(None);
     };
     // Step status is a side show: a slow or absent endpoint must not hold up following the job.
-    let mlflow = azureml_client_with(&aml, &settings.azure, |options| {
+    // The workspace client's credential signs in, so no second sign-in happens.
+    let credential = client.arm().credential();
+    let mlflow = azureml_client_signed_in(&aml, credential, settings.azure.cloud.arm_scope(), |options| {
         options.retry =
             RetryPolicy { max_retries: 1, backoff: Duration::from_millis(500), max_backoff: Duration::from_secs(1) };
         options.transport.timeout = Some(Duration::from_secs(15));

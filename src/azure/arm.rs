@@ -66,6 +66,7 @@ pub struct ArmClient {
     endpoint: Url,
     pipeline: Pipeline,
     api_version: String,
+    credential: Arc<dyn TokenCredential>,
 }
 
 impl ArmClient {
@@ -77,7 +78,7 @@ impl ArmClient {
         options: Option<ArmClientOptions>,
     ) -> Self {
         let options = options.unwrap_or_default();
-        let auth = BearerTokenAuthorizationPolicy::new(credential, [scope]);
+        let auth = BearerTokenAuthorizationPolicy::new(credential.clone(), [scope]);
         let client_options = ClientOptions { retry: RetryOptions::exponential(options.retry), ..Default::default() };
         let pipeline = Pipeline::new(
             Some("mlops"),
@@ -87,7 +88,13 @@ impl ArmClient {
             vec![Arc::new(auth)],
             None,
         );
-        ArmClient { endpoint, pipeline, api_version: options.api_version }
+        ArmClient { endpoint, pipeline, api_version: options.api_version, credential }
+    }
+
+    /// The credential this client signs in with, for other endpoints of the same cloud (the
+    /// MLflow endpoint of an Azure ML workspace takes ARM tokens too).
+    pub fn credential(&self) -> Arc<dyn TokenCredential> {
+        self.credential.clone()
     }
 
     pub fn endpoint(&self) -> &Url {

@@ -47,13 +47,13 @@ const TOKEN_REFRESH_MARGIN_SECS: i64 = 300;
 /// Azure CLI, is not run for every request).
 #[derive(Debug, Clone)]
 pub struct AzureToken {
-    credential: Arc<crate::azure::AzureCredential>,
+    credential: Arc<dyn azure_core::credentials::TokenCredential>,
     scope: String,
     cached: Arc<tokio::sync::Mutex<Option<azure_core::credentials::AccessToken>>>,
 }
 
 impl AzureToken {
-    pub fn new(credential: Arc<crate::azure::AzureCredential>, scope: String) -> Self {
+    pub fn new(credential: Arc<dyn azure_core::credentials::TokenCredential>, scope: String) -> Self {
         AzureToken { credential, scope, cached: Arc::default() }
     }
 
@@ -64,8 +64,11 @@ impl AzureToken {
         {
             return Ok(token.clone());
         }
-        let token =
-            self.credential.token(&[self.scope.as_str()]).await.map_err(|e| HttpError::Credential(e.to_string()))?;
+        let token = self
+            .credential
+            .get_token(&[self.scope.as_str()], None)
+            .await
+            .map_err(|e| HttpError::Credential(e.to_string()))?;
         *cached = Some(token.clone());
         Ok(token)
     }
