@@ -100,25 +100,16 @@ impl Compiler<'_> {
         self.arm(&p.value, &self.res_env(r, idx)?)
     }
 
-    /// The ancestors' and own name expressions, outermost first.
-    fn name_chain(&self, r: usize, idx: Option<&Arm>) -> DResult<Vec<Arm>> {
-        let mut chain = match self.model.resources[r].parent {
-            Some(p) => self.name_chain(p, None)?,
-            None => Vec::new(),
-        };
-        chain.push(self.own_name(r, idx)?);
-        Ok(chain)
-    }
-
-    /// The `name` a resource is emitted with.
+    /// The `name` a resource is emitted with: a child's is its id segments joined by `/`, so a
+    /// top-level ancestor named `'a/b'` contributes `split(name, '/')[0]` and `[1]`.
     pub fn res_name(&self, r: usize, idx: Option<&Arm>) -> DResult<Arm> {
-        let chain = self.name_chain(r, idx)?;
-        if chain.len() == 1 {
-            return Ok(chain.into_iter().next().unwrap_or(Arm::Null));
+        if self.model.resources[r].parent.is_none() {
+            return self.own_name(r, idx);
         }
-        let fmt = (0..chain.len()).map(|i| format!("{{{i}}}")).collect::<Vec<_>>().join("/");
+        let segments = self.segments(r, idx)?;
+        let fmt = (0..segments.len()).map(|i| format!("{{{i}}}")).collect::<Vec<_>>().join("/");
         let mut args = vec![Arm::Str(fmt)];
-        args.extend(chain);
+        args.extend(segments);
         Ok(Arm::Call("format".into(), args))
     }
 
