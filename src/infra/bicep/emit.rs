@@ -348,7 +348,7 @@ impl Compiler<'_> {
         out.insert("apiVersion".into(), Value::from(res.api_version.as_str()));
         out.insert("name".into(), self.res_name(r, None)?.to_json());
         self.description_metadata(&res.decl.decorators, &mut out)?;
-        match self.res_placement(r)? {
+        match self.res_placement(r, None)? {
             Placement::Default => {}
             Placement::Extension(id) if res.parent.is_none() => {
                 out.insert("scope".into(), id.to_json());

@@ -130,14 +130,15 @@ impl Compiler<'_> {
     }
 
     /// Where a resource lives; children live where their parent lives.
-    pub fn res_placement(&self, r: usize) -> DResult<Placement> {
+    /// `idx` picks the loop element, whose item variable a `scope:` value may read.
+    pub fn res_placement(&self, r: usize, idx: Option<&Arm>) -> DResult<Placement> {
         let res = &self.model.resources[r];
         if let Some(p) = res.parent {
-            return self.res_placement(p);
+            return self.res_placement(p, None);
         }
         match prop(res.body, "scope") {
             None => Ok(Placement::Default),
-            Some(p) => self.placement(&p.value, &self.res_env(r, None)?, true),
+            Some(p) => self.placement(&p.value, &self.res_env(r, idx)?, true),
         }
     }
 
@@ -180,7 +181,7 @@ impl Compiler<'_> {
         let res = &self.model.resources[r];
         let mut tail = vec![Arm::str(&res.full_type)];
         tail.extend(self.segments(r, idx)?);
-        let placement = self.res_placement(r)?;
+        let placement = self.res_placement(r, idx)?;
         self.scoped_id(&placement, tail, res.decl.name_span)
     }
 
