@@ -484,7 +484,7 @@ impl Compiler<'_> {
                                 format!("the parameter '{}' is given more than once", param.key),
                             ));
                         }
-                        params.insert(param.key.clone(), json!({"value": self.json(&param.value, &env)?}));
+                        params.insert(param.key.clone(), self.module_param(m, param, &env)?);
                     }
                 }
                 ObjItem::Prop(p) if matches!(p.key.as_str(), "name" | "scope" | "dependsOn") => {

@@ -14,6 +14,7 @@ mod functions;
 mod lexer;
 mod load;
 mod model;
+mod module_params;
 mod parser;
 mod resources;
 mod types;
