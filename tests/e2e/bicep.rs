@@ -362,3 +362,42 @@ fn get_secret_anywhere_but_a_secure_module_parameter_is_refused() {
     assert_eq!(err.kind(), Some(ErrorKind::Type), "{err}");
     assert!(err.to_string().contains("'plain' is not"), "{err}");
 }
+
+const APIM_PRODUCTS: &str = "param products array\n\
+    resource apim 'Microsoft.ApiManagement/service@2020-12-01' existing = {\n  name: 'apim'\n}\n\
+    resource prods 'Microsoft.ApiManagement/service/products@2020-12-01' = [for p in products: {\n  parent: apim\n  name: p\n}]\n";
+
+#[test]
+fn parent_can_be_an_element_of_a_resource_loop() {
+    let text = format!(
+        "{APIM_PRODUCTS}resource apis 'Microsoft.ApiManagement/service/products/apis@2020-12-01' = [for (p, i) in products: {{\n  parent: prods[i]\n  name: 'api'\n}}]\n\
+         output second string = apis[1].id\n"
+    );
+    let template = compile_text(&text).expect("compiles");
+    let apis = &template["resources"][1];
+    assert_eq!(apis["name"], "[format('{0}/{1}/{2}', 'apim', parameters('products')[copyIndex()], 'api')]");
+    assert_eq!(
+        apis["dependsOn"],
+        serde_json::json!([
+            "[resourceId('Microsoft.ApiManagement/service/products', 'apim', parameters('products')[copyIndex()])]"
+        ])
+    );
+    assert_eq!(
+        template["outputs"]["second"]["value"],
+        "[resourceId('Microsoft.ApiManagement/service/products/apis', 'apim', parameters('products')[1], 'api')]"
+    );
+
+    let whole = format!(
+        "{APIM_PRODUCTS}resource apis 'Microsoft.ApiManagement/service/products/apis@2020-12-01' = [for p in products: {{\n  parent: prods\n  name: 'api'\n}}]\n"
+    );
+    let err = compile_text(&whole).expect_err("a whole loop as parent");
+    assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
+    assert!(err.to_string().contains("a whole resource loop as 'parent'"), "{err}");
+
+    let scoped = "param names array\n\
+        resource kvs 'Microsoft.KeyVault/vaults@2019-09-01' existing = [for n in names: {\n  name: n\n  scope: resourceGroup(n)\n}]\n\
+        resource s 'Microsoft.KeyVault/vaults/secrets@2019-09-01' = [for (n, i) in names: {\n  parent: kvs[i]\n  name: 's'\n}]\n";
+    let err = compile_text(scoped).expect_err("a scoped loop as parent");
+    assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
+    assert!(err.to_string().contains("with 'scope' as 'parent'"), "{err}");
+}

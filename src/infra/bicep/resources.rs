@@ -113,10 +113,18 @@ impl Compiler<'_> {
         Ok(Arm::Call("format".into(), args))
     }
 
+    /// The element of a looped parent that element `idx` of resource `r` belongs to.
+    fn parent_index(&self, r: usize, idx: Option<&Arm>) -> DResult<Option<Arm>> {
+        match self.model.resources[r].parent_index {
+            Some(e) => Ok(Some(self.arm(e, &self.res_env(r, idx)?)?)),
+            None => Ok(None),
+        }
+    }
+
     fn segments(&self, r: usize, idx: Option<&Arm>) -> DResult<Vec<Arm>> {
         let res = &self.model.resources[r];
         if let Some(p) = res.parent {
-            let mut segs = self.segments(p, None)?;
+            let mut segs = self.segments(p, self.parent_index(r, idx)?.as_ref())?;
             segs.push(self.own_name(r, idx)?);
             return Ok(segs);
         }
@@ -134,7 +142,17 @@ impl Compiler<'_> {
     pub fn res_placement(&self, r: usize, idx: Option<&Arm>) -> DResult<Placement> {
         let res = &self.model.resources[r];
         if let Some(p) = res.parent {
-            return self.res_placement(p, None);
+            if res.parent_index.is_some() {
+                let mut root = p;
+                while let Some(q) = self.model.resources[root].parent {
+                    root = q;
+                }
+                if prop(self.model.resources[root].body, "scope").is_some() {
+                    let span = prop(res.body, "parent").map_or(res.decl.name_span, |p| p.value.span);
+                    return Err(Diag::unsupported(span, "an element of a resource loop with 'scope' as 'parent'"));
+                }
+            }
+            return self.res_placement(p, self.parent_index(r, idx)?.as_ref());
         }
         match prop(res.body, "scope") {
             None => Ok(Placement::Default),
