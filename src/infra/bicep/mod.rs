@@ -14,7 +14,6 @@ mod functions;
 mod lexer;
 mod load;
 mod model;
-mod module_params;
 mod parser;
 mod resources;
 mod types;

@@ -3,11 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::arm::Arm;
-use super::ast::*;
-use super::convert::{Compiler, Env};
-use super::error::{DResult, Diag, ErrorKind};
-use super::resources::Target;
+use crate::infra::bicep::arm::Arm;
+use crate::infra::bicep::ast::*;
+use crate::infra::bicep::convert::{Compiler, Env};
+use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::resources::Target;
 
 /// `vault.getSecret(name[, version])` assigned to a module parameter.
 struct SecretRef<'e> {
@@ -25,7 +25,7 @@ fn unparen(e: &Expr) -> &Expr {
 
 impl Compiler<'_> {
     /// The entry for one parameter in the `parameters` of module `m`'s deployment.
-    pub fn module_param(&self, m: usize, param: &ObjProp, env: &Env) -> DResult<Value> {
+    pub(super) fn module_param(&self, m: usize, param: &ObjProp, env: &Env) -> DResult<Value> {
         let value = unparen(&param.value);
         if let Some(secret) = self.secret_ref(m, &param.key, value, env)? {
             let mut reference = Map::new();
