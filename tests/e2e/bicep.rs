@@ -294,3 +294,110 @@ fn truncated_corpus_files_give_errors_not_panics() {
     }
     assert!(compiled < files.len() * 7, "truncation must break most files");
 }
+
+const SECURE_CHILD: &str = "@secure()\nparam pw string\nparam plain string = ''\n";
+
+/// Compiles `main` beside a module `child.bicep` with `SECURE_CHILD`'s parameters.
+fn compile_with_child(main: &str) -> Result<Value, bicep::BicepError> {
+    let ws = crate::support::Workspace::new();
+    ws.write("child.bicep", SECURE_CHILD);
+    bicep::compile_file(&ws.write("main.bicep", main))
+}
+
+const VAULTS: &str = "param names array\n\
+    resource kv 'Microsoft.KeyVault/vaults@2019-09-01' existing = {\n  name: 'vault'\n}\n\
+    resource kvs 'Microsoft.KeyVault/vaults@2019-09-01' existing = [for n in names: {\n  name: n\n  scope: resourceGroup(n)\n}]\n";
+
+#[test]
+fn get_secret_in_a_module_parameter_becomes_a_key_vault_reference() {
+    let main = format!(
+        "{VAULTS}module m 'child.bicep' = {{\n  name: 'm'\n  params: {{\n    pw: kv.getSecret('s', 'v1')\n    plain: 'x'\n  }}\n}}\n\
+         module l 'child.bicep' = [for (n, i) in names: {{\n  name: 'l${{i}}'\n  params: {{\n    pw: kvs[i].getSecret(n)\n  }}\n}}]\n\
+         module t 'child.bicep' = {{\n  name: 't'\n  params: {{\n    pw: empty(names) ? kv.getSecret('s') : 'none'\n    plain: empty(names) ? 'a' : 'b'\n  }}\n}}\n"
+    );
+    let template = compile_with_child(&main).expect("compiles");
+    let params = |i: usize| template["resources"][i]["properties"]["parameters"].clone();
+    assert_eq!(
+        params(0)["pw"],
+        serde_json::json!({"reference": {
+            "keyVault": {"id": "[resourceId('Microsoft.KeyVault/vaults', 'vault')]"},
+            "secretName": "s",
+            "secretVersion": "v1",
+        }})
+    );
+    assert_eq!(params(0)["plain"], serde_json::json!({"value": "x"}));
+    assert_eq!(
+        params(1)["pw"]["reference"]["keyVault"]["id"],
+        "[extensionResourceId(format('/subscriptions/{0}/resourceGroups/{1}', subscription().subscriptionId, \
+         parameters('names')[copyIndex()]), 'Microsoft.KeyVault/vaults', parameters('names')[copyIndex()])]"
+    );
+    assert_eq!(params(1)["pw"]["reference"]["secretName"], "[parameters('names')[copyIndex()]]");
+    assert_eq!(
+        params(2)["pw"],
+        "[if(empty(parameters('names')), createObject('reference', createObject('keyVault', createObject('id', \
+         resourceId('Microsoft.KeyVault/vaults', 'vault')), 'secretName', 's')), createObject('value', 'none'))]"
+    );
+    assert_eq!(
+        params(2)["plain"],
+        "[if(empty(parameters('names')), createObject('value', 'a'), createObject('value', 'b'))]"
+    );
+    assert!(template["resources"][0].get("dependsOn").is_none(), "an existing vault is no dependency");
+}
+
+#[test]
+fn get_secret_anywhere_but_a_secure_module_parameter_is_refused() {
+    let module = |value: &str| format!("{VAULTS}module m 'child.bicep' = {{\n  name: 'm'\n  params: {value}\n}}\n");
+    let unsupported = [
+        format!("{VAULTS}output o string = kv.getSecret('s')\n"),
+        format!("{VAULTS}var v = kv.getSecret('s')\n"),
+        module("{\n    pw: 'x'\n    plain: '${kv.getSecret('s')}'\n  }"),
+        module("{\n    pw: concat(kv.getSecret('s'))\n  }"),
+    ];
+    for text in &unsupported {
+        let err = compile_with_child(text).expect_err(text);
+        assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{text}: {err}");
+        assert!(err.to_string().contains("getSecret()"), "{err}");
+    }
+    let err = compile_with_child(&module("{\n    pw: 'x'\n    plain: kv.getSecret('s')\n  }")).expect_err("not secure");
+    assert_eq!(err.kind(), Some(ErrorKind::Type), "{err}");
+    assert!(err.to_string().contains("'plain' is not"), "{err}");
+}
+
+const APIM_PRODUCTS: &str = "param products array\n\
+    resource apim 'Microsoft.ApiManagement/service@2020-12-01' existing = {\n  name: 'apim'\n}\n\
+    resource prods 'Microsoft.ApiManagement/service/products@2020-12-01' = [for p in products: {\n  parent: apim\n  name: p\n}]\n";
+
+#[test]
+fn parent_can_be_an_element_of_a_resource_loop() {
+    let text = format!(
+        "{APIM_PRODUCTS}resource apis 'Microsoft.ApiManagement/service/products/apis@2020-12-01' = [for (p, i) in products: {{\n  parent: prods[i]\n  name: 'api'\n}}]\n\
+         output second string = apis[1].id\n"
+    );
+    let template = compile_text(&text).expect("compiles");
+    let apis = &template["resources"][1];
+    assert_eq!(apis["name"], "[format('{0}/{1}/{2}', 'apim', parameters('products')[copyIndex()], 'api')]");
+    assert_eq!(
+        apis["dependsOn"],
+        serde_json::json!([
+            "[resourceId('Microsoft.ApiManagement/service/products', 'apim', parameters('products')[copyIndex()])]"
+        ])
+    );
+    assert_eq!(
+        template["outputs"]["second"]["value"],
+        "[resourceId('Microsoft.ApiManagement/service/products/apis', 'apim', parameters('products')[1], 'api')]"
+    );
+
+    let whole = format!(
+        "{APIM_PRODUCTS}resource apis 'Microsoft.ApiManagement/service/products/apis@2020-12-01' = [for p in products: {{\n  parent: prods\n  name: 'api'\n}}]\n"
+    );
+    let err = compile_text(&whole).expect_err("a whole loop as parent");
+    assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
+    assert!(err.to_string().contains("a whole resource loop as 'parent'"), "{err}");
+
+    let scoped = "param names array\n\
+        resource kvs 'Microsoft.KeyVault/vaults@2019-09-01' existing = [for n in names: {\n  name: n\n  scope: resourceGroup(n)\n}]\n\
+        resource s 'Microsoft.KeyVault/vaults/secrets@2019-09-01' = [for (n, i) in names: {\n  parent: kvs[i]\n  name: 's'\n}]\n";
+    let err = compile_text(scoped).expect_err("a scoped loop as parent");
+    assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
+    assert!(err.to_string().contains("with 'scope' as 'parent'"), "{err}");
+}

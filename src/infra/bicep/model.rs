@@ -48,6 +48,8 @@ pub struct Res<'a> {
     pub api_version: String,
     /// The parent resource, from nesting or from `parent:`.
     pub parent: Option<usize>,
+    /// The element of a looped parent (`parent: p[i]`), evaluated in this resource's body.
+    pub parent_index: Option<&'a Expr>,
     /// The resource whose body lexically contains this one.
     pub lexical_parent: Option<usize>,
     pub children: Vec<usize>,
@@ -246,6 +248,7 @@ impl<'a> Model<'a> {
             full_type,
             api_version,
             parent: lexical,
+            parent_index: None,
             lexical_parent: lexical,
             children: Vec::new(),
             body,
@@ -299,19 +302,30 @@ impl<'a> Model<'a> {
                     "a nested resource cannot also declare 'parent'",
                 ));
             }
-            let target = match &p.value.kind {
-                ExprKind::Ident(name) => self.lookup(name, self.resources[i].lexical_parent),
-                ExprKind::Child { .. } => self.child_target(&p.value, self.resources[i].lexical_parent),
-                ExprKind::Index { .. } => {
-                    return Err(Diag::unsupported(p.value.span, "a parent inside a loop"));
+            let from = self.resources[i].lexical_parent;
+            let (target, index) = match &p.value.kind {
+                ExprKind::Ident(name) => (self.lookup(name, from), None),
+                ExprKind::Child { .. } => (self.child_target(&p.value, from), None),
+                ExprKind::Index { base, index } if matches!(base.kind, ExprKind::Ident(_) | ExprKind::Child { .. }) => {
+                    (self.child_target(base, from), Some(&**index))
                 }
-                _ => None,
+                _ => (None, None),
             };
             let Some(Sym::Res(parent)) = target else {
                 return Err(Diag::new(ErrorKind::Type, p.value.span, "'parent' must refer to a resource declaration"));
             };
-            if self.resources[parent].for_loop.is_some() {
-                return Err(Diag::unsupported(p.value.span, "a parent inside a loop"));
+            match (self.resources[parent].for_loop.is_some(), index.is_some()) {
+                (true, false) => {
+                    return Err(Diag::unsupported(p.value.span, "a whole resource loop as 'parent'"));
+                }
+                (false, true) => {
+                    return Err(Diag::new(
+                        ErrorKind::Type,
+                        p.value.span,
+                        "'parent' indexes a resource that is not a loop",
+                    ));
+                }
+                _ => {}
             }
             let child_type = self.resources[i].full_type.clone();
             let parent_type = self.resources[parent].full_type.clone();
@@ -330,6 +344,7 @@ impl<'a> Model<'a> {
                 ));
             }
             self.resources[i].parent = Some(parent);
+            self.resources[i].parent_index = index;
         }
         for res in &mut self.resources {
             let Some((ty, version)) = super::types::canonical(&res.full_type, &res.api_version) else {

@@ -100,32 +100,31 @@ impl Compiler<'_> {
         self.arm(&p.value, &self.res_env(r, idx)?)
     }
 
-    /// The ancestors' and own name expressions, outermost first.
-    fn name_chain(&self, r: usize, idx: Option<&Arm>) -> DResult<Vec<Arm>> {
-        let mut chain = match self.model.resources[r].parent {
-            Some(p) => self.name_chain(p, None)?,
-            None => Vec::new(),
-        };
-        chain.push(self.own_name(r, idx)?);
-        Ok(chain)
+    /// The `name` a resource is emitted with: a child's is its id segments joined by `/`, so a
+    /// top-level ancestor named `'a/b'` contributes `split(name, '/')[0]` and `[1]`.
+    pub fn res_name(&self, r: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        if self.model.resources[r].parent.is_none() {
+            return self.own_name(r, idx);
+        }
+        let segments = self.segments(r, idx)?;
+        let fmt = (0..segments.len()).map(|i| format!("{{{i}}}")).collect::<Vec<_>>().join("/");
+        let mut args = vec![Arm::Str(fmt)];
+        args.extend(segments);
+        Ok(Arm::Call("format".into(), args))
     }
 
-    /// The `name` a resource is emitted with.
-    pub fn res_name(&self, r: usize, idx: Option<&Arm>) -> DResult<Arm> {
-        let chain = self.name_chain(r, idx)?;
-        if chain.len() == 1 {
-            return Ok(chain.into_iter().next().unwrap_or(Arm::Null));
+    /// The element of a looped parent that element `idx` of resource `r` belongs to.
+    fn parent_index(&self, r: usize, idx: Option<&Arm>) -> DResult<Option<Arm>> {
+        match self.model.resources[r].parent_index {
+            Some(e) => Ok(Some(self.arm(e, &self.res_env(r, idx)?)?)),
+            None => Ok(None),
         }
-        let fmt = (0..chain.len()).map(|i| format!("{{{i}}}")).collect::<Vec<_>>().join("/");
-        let mut args = vec![Arm::Str(fmt)];
-        args.extend(chain);
-        Ok(Arm::Call("format".into(), args))
     }
 
     fn segments(&self, r: usize, idx: Option<&Arm>) -> DResult<Vec<Arm>> {
         let res = &self.model.resources[r];
         if let Some(p) = res.parent {
-            let mut segs = self.segments(p, None)?;
+            let mut segs = self.segments(p, self.parent_index(r, idx)?.as_ref())?;
             segs.push(self.own_name(r, idx)?);
             return Ok(segs);
         }
@@ -139,14 +138,25 @@ impl Compiler<'_> {
     }
 
     /// Where a resource lives; children live where their parent lives.
-    pub fn res_placement(&self, r: usize) -> DResult<Placement> {
+    /// `idx` picks the loop element, whose item variable a `scope:` value may read.
+    pub fn res_placement(&self, r: usize, idx: Option<&Arm>) -> DResult<Placement> {
         let res = &self.model.resources[r];
         if let Some(p) = res.parent {
-            return self.res_placement(p);
+            if res.parent_index.is_some() {
+                let mut root = p;
+                while let Some(q) = self.model.resources[root].parent {
+                    root = q;
+                }
+                if prop(self.model.resources[root].body, "scope").is_some() {
+                    let span = prop(res.body, "parent").map_or(res.decl.name_span, |p| p.value.span);
+                    return Err(Diag::unsupported(span, "an element of a resource loop with 'scope' as 'parent'"));
+                }
+            }
+            return self.res_placement(p, self.parent_index(r, idx)?.as_ref());
         }
         match prop(res.body, "scope") {
             None => Ok(Placement::Default),
-            Some(p) => self.placement(&p.value, &self.res_env(r, None)?, true),
+            Some(p) => self.placement(&p.value, &self.res_env(r, idx)?, true),
         }
     }
 
@@ -189,7 +199,7 @@ impl Compiler<'_> {
         let res = &self.model.resources[r];
         let mut tail = vec![Arm::str(&res.full_type)];
         tail.extend(self.segments(r, idx)?);
-        let placement = self.res_placement(r)?;
+        let placement = self.res_placement(r, idx)?;
         self.scoped_id(&placement, tail, res.decl.name_span)
     }
 

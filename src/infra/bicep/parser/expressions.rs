@@ -1,315 +1,12 @@
-//! Parser: tokens to statements and expressions, by recursive descent with precedence climbing.
+//! Parser: expressions, by precedence climbing, with objects, arrays, loops and interpolated strings.
 
-use super::ast::*;
-use super::error::{DResult, Diag, ErrorKind, Span};
-use super::lexer::{Tok, Token, lex};
-
-/// Parses a whole Bicep file.
-pub fn parse(src: &str) -> DResult<Vec<Stmt>> {
-    let tokens = lex(src)?;
-    let mut parser = Parser { tokens, pos: 0, depth: 0 };
-    parser.program()
-}
-
-const MAX_DEPTH: usize = 200;
-
-struct Parser {
-    tokens: Vec<Token>,
-    pos: usize,
-    depth: usize,
-}
-
-fn describe(tok: &Tok) -> String {
-    match tok {
-        Tok::Ident(s) => format!("'{s}'"),
-        Tok::Int(n) => format!("'{n}'"),
-        Tok::Str(_) | Tok::StrLeft(_) | Tok::StrMid(_) | Tok::StrRight(_) | Tok::Multiline(_) => "a string".into(),
-        Tok::NewLine => "a new line".into(),
-        Tok::Eof => "the end of the file".into(),
-        other => format!("'{}'", punct(other)),
-    }
-}
-
-fn punct(tok: &Tok) -> &'static str {
-    match tok {
-        Tok::LBrace => "{",
-        Tok::RBrace => "}",
-        Tok::LBrack => "[",
-        Tok::RBrack => "]",
-        Tok::LParen => "(",
-        Tok::RParen => ")",
-        Tok::Comma => ",",
-        Tok::Dot => ".",
-        Tok::Colon => ":",
-        Tok::DoubleColon => "::",
-        Tok::Semicolon => ";",
-        Tok::Question => "?",
-        Tok::QuestionQuestion => "??",
-        Tok::QuestionDot => ".?",
-        Tok::Assign => "=",
-        Tok::Eq => "==",
-        Tok::Ne => "!=",
-        Tok::EqI => "=~",
-        Tok::NeI => "!~",
-        Tok::Lt => "<",
-        Tok::Le => "<=",
-        Tok::Gt => ">",
-        Tok::Ge => ">=",
-        Tok::Plus => "+",
-        Tok::Minus => "-",
-        Tok::Star => "*",
-        Tok::Slash => "/",
-        Tok::Percent => "%",
-        Tok::Bang => "!",
-        Tok::And => "&&",
-        Tok::Or => "||",
-        Tok::At => "@",
-        Tok::Arrow => "=>",
-        Tok::Ellipsis => "...",
-        Tok::Pipe => "|",
-        _ => "?",
-    }
-}
+use super::Parser;
+use crate::infra::bicep::ast::*;
+use crate::infra::bicep::error::{DResult, Diag, Span};
+use crate::infra::bicep::lexer::Tok;
 
 impl Parser {
-    fn peek(&self) -> &Tok {
-        &self.tokens[self.pos.min(self.tokens.len() - 1)].tok
-    }
-
-    fn peek_at(&self, ahead: usize) -> &Tok {
-        &self.tokens[(self.pos + ahead).min(self.tokens.len() - 1)].tok
-    }
-
-    fn span(&self) -> Span {
-        self.tokens[self.pos.min(self.tokens.len() - 1)].span
-    }
-
-    fn prev_span(&self) -> Span {
-        self.tokens[self.pos.saturating_sub(1).min(self.tokens.len() - 1)].span
-    }
-
-    fn bump(&mut self) -> Token {
-        let tok = self.tokens[self.pos.min(self.tokens.len() - 1)].clone();
-        if self.pos < self.tokens.len() - 1 {
-            self.pos += 1;
-        }
-        tok
-    }
-
-    fn at(&self, tok: &Tok) -> bool {
-        self.peek() == tok
-    }
-
-    fn at_word(&self, word: &str) -> bool {
-        matches!(self.peek(), Tok::Ident(w) if w == word)
-    }
-
-    fn eat(&mut self, tok: &Tok) -> bool {
-        if self.at(tok) {
-            self.bump();
-            true
-        } else {
-            false
-        }
-    }
-
-    fn next_after_newlines(&self) -> &Tok {
-        let mut i = self.pos;
-        while i < self.tokens.len() - 1 && self.tokens[i].tok == Tok::NewLine {
-            i += 1;
-        }
-        &self.tokens[i].tok
-    }
-
-    fn skip_newlines(&mut self) {
-        while self.at(&Tok::NewLine) {
-            self.bump();
-        }
-    }
-
-    fn error<T>(&self, expected: &str) -> DResult<T> {
-        Err(Diag::new(
-            ErrorKind::Syntax,
-            self.span(),
-            format!("expected {expected} but found {}", describe(self.peek())),
-        ))
-    }
-
-    fn expect(&mut self, tok: &Tok) -> DResult<Span> {
-        if self.at(tok) { Ok(self.bump().span) } else { self.error(&format!("'{}'", punct(tok))) }
-    }
-
-    fn ident(&mut self, what: &str) -> DResult<(String, Span)> {
-        match self.peek().clone() {
-            Tok::Ident(name) => {
-                let span = self.bump().span;
-                Ok((name, span))
-            }
-            _ => self.error(what),
-        }
-    }
-
-    fn enter(&mut self) -> DResult<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            return Err(Diag::new(ErrorKind::Syntax, self.span(), "expression is nested too deeply"));
-        }
-        Ok(())
-    }
-
-    fn program(&mut self) -> DResult<Vec<Stmt>> {
-        let mut stmts = Vec::new();
-        loop {
-            self.skip_newlines();
-            if self.at(&Tok::Eof) {
-                return Ok(stmts);
-            }
-            let decorators = self.decorators()?;
-            stmts.push(self.statement(decorators)?);
-            if !self.at(&Tok::Eof) && !self.eat(&Tok::NewLine) {
-                return self.error("a new line after the declaration");
-            }
-        }
-    }
-
-    fn decorators(&mut self) -> DResult<Vec<Decorator>> {
-        let mut decorators = Vec::new();
-        while self.at(&Tok::At) {
-            let start = self.bump().span;
-            let (mut name, name_span) = self.ident("a decorator name")?;
-            if self.at(&Tok::Dot) && (name == "sys" || name == "az") {
-                self.bump();
-                name = self.ident("a decorator name")?.0;
-            } else if self.at(&Tok::Dot) {
-                return Err(Diag::unsupported(name_span, "a decorator from a namespace"));
-            }
-            self.expect(&Tok::LParen)?;
-            let args = self.arguments()?;
-            decorators.push(Decorator { name, args, span: start.to(self.prev_span()) });
-            self.skip_newlines();
-        }
-        Ok(decorators)
-    }
-
-    fn statement(&mut self, decorators: Vec<Decorator>) -> DResult<Stmt> {
-        let (keyword, kw_span) = self.ident("a declaration keyword")?;
-        match keyword.as_str() {
-            "targetScope" => {
-                self.expect(&Tok::Assign)?;
-                Ok(Stmt::TargetScope(self.expr()?))
-            }
-            "metadata" => {
-                let (name, name_span) = self.ident("a metadata name")?;
-                self.expect(&Tok::Assign)?;
-                let value = self.expr()?;
-                Ok(Stmt::Metadata(MetadataDecl { name, name_span, value }))
-            }
-            "param" => {
-                let (name, name_span) = self.ident("a parameter name")?;
-                let ty = self.type_ref()?;
-                let default = if self.eat(&Tok::Assign) { Some(self.expr()?) } else { None };
-                Ok(Stmt::Param(ParamDecl { decorators, name, name_span, ty, default }))
-            }
-            "var" => {
-                let (name, name_span) = self.ident("a variable name")?;
-                if !self.at(&Tok::Assign) {
-                    return Err(Diag::unsupported(self.span(), "a typed variable"));
-                }
-                self.bump();
-                let value = self.expr()?;
-                Ok(Stmt::Var(VarDecl { decorators, name, name_span, value }))
-            }
-            "resource" => Ok(Stmt::Resource(self.resource(decorators)?)),
-            "module" => {
-                let (name, name_span) = self.ident("a module name")?;
-                let (path, path_span) = match self.peek().clone() {
-                    Tok::Str(path) => (path, self.bump().span),
-                    _ => return self.error("a module path string"),
-                };
-                self.expect(&Tok::Assign)?;
-                let value = self.declaration_value()?;
-                Ok(Stmt::Module(ModuleDecl { decorators, name, name_span, path, path_span, value }))
-            }
-            "output" => {
-                let (name, name_span) = self.ident("an output name")?;
-                let ty = self.type_ref()?;
-                self.expect(&Tok::Assign)?;
-                let value = self.expr()?;
-                Ok(Stmt::Output(OutputDecl { decorators, name, name_span, ty, value }))
-            }
-            "type" => Err(Diag::unsupported(kw_span, "a user-defined type")),
-            "func" => Err(Diag::unsupported(kw_span, "a user-defined function")),
-            "import" => Err(Diag::unsupported(kw_span, "'import'")),
-            "extension" | "provider" => Err(Diag::unsupported(kw_span, "an extension")),
-            "using" => Err(Diag::unsupported(kw_span, "a parameters file ('using')")),
-            "assert" => Err(Diag::unsupported(kw_span, "'assert'")),
-            "test" => Err(Diag::unsupported(kw_span, "'test'")),
-            other => Err(Diag::new(ErrorKind::Syntax, kw_span, format!("'{other}' is not a declaration keyword"))),
-        }
-    }
-
-    fn resource(&mut self, decorators: Vec<Decorator>) -> DResult<ResourceDecl> {
-        let (name, name_span) = self.ident("a resource name")?;
-        let (type_ref, type_span) = match self.peek().clone() {
-            Tok::Str(t) => (t, self.bump().span),
-            _ => return self.error("a resource type string"),
-        };
-        let existing = if self.at_word("existing") {
-            self.bump();
-            true
-        } else {
-            false
-        };
-        self.expect(&Tok::Assign)?;
-        let value = self.declaration_value()?;
-        Ok(ResourceDecl { decorators, name, name_span, type_ref, type_span, existing, value })
-    }
-
-    /// `{...}`, `if (c) {...}` or `[for ...]`: the value of a resource or module.
-    fn declaration_value(&mut self) -> DResult<Expr> {
-        self.skip_newlines();
-        match self.peek() {
-            Tok::LBrace => self.object(),
-            Tok::LBrack => self.array(),
-            Tok::Ident(w) if w == "if" => self.if_body(),
-            _ => self.error("'{', 'if' or '[for'"),
-        }
-    }
-
-    fn if_body(&mut self) -> DResult<Expr> {
-        let start = self.bump().span;
-        self.expect(&Tok::LParen)?;
-        self.skip_newlines();
-        let cond = self.expr()?;
-        self.skip_newlines();
-        self.expect(&Tok::RParen)?;
-        let body = self.object()?;
-        Ok(Expr { span: start.to(body.span), kind: ExprKind::If { cond: Box::new(cond), body: Box::new(body) } })
-    }
-
-    fn type_ref(&mut self) -> DResult<TypeRef> {
-        match self.peek().clone() {
-            Tok::Ident(name) => {
-                let span = self.bump().span;
-                if name == "resource" {
-                    return Err(Diag::unsupported(span, "a resource-typed parameter or output"));
-                }
-                if self.at(&Tok::LBrack) || self.at(&Tok::Question) || self.at(&Tok::Pipe) {
-                    return Err(Diag::unsupported(span.to(self.span()), "a typed array, nullable or union type"));
-                }
-                if self.at(&Tok::Dot) {
-                    return Err(Diag::unsupported(span, "a namespaced type"));
-                }
-                Ok(TypeRef { name, span })
-            }
-            Tok::LBrace | Tok::LBrack | Tok::Str(_) | Tok::Int(_) | Tok::LParen => {
-                Err(Diag::unsupported(self.span(), "a type expression"))
-            }
-            _ => self.error("a type"),
-        }
-    }
-
-    pub fn expr(&mut self) -> DResult<Expr> {
+    pub(super) fn expr(&mut self) -> DResult<Expr> {
         self.enter()?;
         let cond = self.binary(0)?;
         if self.at(&Tok::NewLine) && self.next_after_newlines() == &Tok::Question {
@@ -442,7 +139,7 @@ impl Parser {
         }
     }
 
-    fn arguments(&mut self) -> DResult<Vec<Expr>> {
+    pub(super) fn arguments(&mut self) -> DResult<Vec<Expr>> {
         let mut args = Vec::new();
         self.skip_newlines();
         if self.eat(&Tok::RParen) {
@@ -542,7 +239,7 @@ impl Parser {
         }
     }
 
-    fn object(&mut self) -> DResult<Expr> {
+    pub(super) fn object(&mut self) -> DResult<Expr> {
         let start = self.expect(&Tok::LBrace)?;
         self.enter()?;
         let mut items = Vec::new();
@@ -586,7 +283,7 @@ impl Parser {
         Ok(Expr { span: start.to(end), kind: ExprKind::Object(items) })
     }
 
-    fn array(&mut self) -> DResult<Expr> {
+    pub(super) fn array(&mut self) -> DResult<Expr> {
         let start = self.expect(&Tok::LBrack)?;
         self.enter()?;
         self.skip_newlines();
@@ -637,36 +334,5 @@ impl Parser {
         self.skip_newlines();
         let end = self.expect(&Tok::RBrack)?;
         Ok(Expr { span: start.to(end), kind: ExprKind::For(Box::new(ForExpr { item, index, collection, body })) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_declarations() {
-        let src = "@description('d')\nparam a string = 'x'\nvar b = a == 'x' ? 1 : 2\n\
-                   resource r 'A.B/c@2020-01-01' = if (true) {\n  name: b\n}\noutput o int = b\n";
-        let stmts = parse(src).map_err(|e| format!("{e:?}"));
-        assert_eq!(stmts.map(|s| s.len()), Ok(4));
-    }
-
-    #[test]
-    fn precedence_binds_multiplication_tighter() {
-        let stmts = parse("var x = 1 + 2 * 3\n").unwrap_or_default();
-        let Some(Stmt::Var(v)) = stmts.first() else {
-            panic!("no var");
-        };
-        assert!(matches!(v.value.kind, ExprKind::Binary { op: BinOp::Add, .. }));
-    }
-
-    #[test]
-    fn reports_syntax_errors() {
-        assert!(parse("param\n").is_err());
-        assert!(parse("var x = \n").is_err());
-        assert!(parse("var x = (1\n").is_err());
-        assert!(parse("resource r 'a@b' = {\n name: 'x'\n").is_err());
-        assert!(parse("var x = map([], y => y)\n").is_err());
     }
 }

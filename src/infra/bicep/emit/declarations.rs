@@ -1,0 +1,190 @@
+//! Template assembly: parameters (types and decorators) and outputs.
+
+use serde_json::{Map, Value, json};
+
+use crate::infra::bicep::arm::Arm;
+use crate::infra::bicep::ast::*;
+use crate::infra::bicep::convert::{Compiler, Env};
+use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+
+impl Compiler<'_> {
+    pub(super) fn literal_int(&self, d: &Decorator) -> DResult<Value> {
+        match d.args.as_slice() {
+            [e] => match &e.kind {
+                ExprKind::Int(n) => Ok(Value::from(*n)),
+                ExprKind::Unary { op: UnOp::Neg, operand } if matches!(operand.kind, ExprKind::Int(_)) => {
+                    Ok(self.arm(e, &Env::default())?.to_json())
+                }
+                _ => Err(Diag::new(ErrorKind::Type, e.span, format!("'@{}' expects an integer literal", d.name))),
+            },
+            _ => Err(Diag::new(ErrorKind::Type, d.span, format!("'@{}' expects one argument", d.name))),
+        }
+    }
+
+    pub(super) fn description(&self, d: &Decorator) -> DResult<Value> {
+        match d.args.as_slice() {
+            [e] if matches!(e.kind, ExprKind::Str(_)) => self.json(e, &Env::default()),
+            _ => Err(Diag::new(ErrorKind::Type, d.span, "'@description' expects one string literal")),
+        }
+    }
+
+    pub(super) fn parameter(&self, p: &ParamDecl) -> DResult<Value> {
+        let secure = p.decorators.iter().any(|d| d.name == "secure");
+        let ty = match (p.ty.name.as_str(), secure) {
+            ("string", false) => "string",
+            ("string", true) => "securestring",
+            ("object", false) => "object",
+            ("object", true) => "secureObject",
+            ("int", false) => "int",
+            ("bool", false) => "bool",
+            ("array", false) => "array",
+            ("any", _) => return Err(Diag::unsupported(p.ty.span, "a parameter of type 'any'")),
+            ("int" | "bool" | "array", true) => {
+                return Err(Diag::new(
+                    ErrorKind::Type,
+                    p.ty.span,
+                    "'@secure()' applies only to string and object parameters",
+                ));
+            }
+            (other, _) => {
+                return Err(Diag::new(
+                    ErrorKind::Type,
+                    p.ty.span,
+                    format!("'{other}' is not a parameter type (use string, int, bool, object or array)"),
+                ));
+            }
+        };
+        let mut out = Map::new();
+        out.insert("type".into(), Value::from(ty));
+        if let Some(default) = &p.default {
+            check_literal_type(default, &p.ty.name)?;
+            out.insert("defaultValue".into(), self.json(default, &Env::default())?);
+        }
+        let mut metadata = Map::new();
+        for d in &p.decorators {
+            match d.name.as_str() {
+                "secure" => {
+                    if !d.args.is_empty() {
+                        return Err(Diag::new(ErrorKind::Type, d.span, "'@secure()' takes no arguments"));
+                    }
+                }
+                "description" => {
+                    metadata.insert("description".into(), self.description(d)?);
+                }
+                "allowed" => match d.args.as_slice() {
+                    [e] if matches!(e.kind, ExprKind::Array(_)) => {
+                        if let ExprKind::Array(items) = &e.kind {
+                            for item in items {
+                                check_literal_type(item, &p.ty.name)?;
+                            }
+                        }
+                        out.insert("allowedValues".into(), self.json(e, &Env::default())?);
+                    }
+                    _ => {
+                        return Err(Diag::new(ErrorKind::Type, d.span, "'@allowed' expects one array"));
+                    }
+                },
+                "minLength" | "maxLength" => {
+                    if !matches!(p.ty.name.as_str(), "string" | "array") {
+                        return Err(Diag::new(
+                            ErrorKind::Type,
+                            d.span,
+                            format!("'@{}' applies only to string and array parameters", d.name),
+                        ));
+                    }
+                    out.insert(d.name.clone(), self.literal_int(d)?);
+                }
+                "minValue" | "maxValue" => {
+                    if p.ty.name != "int" {
+                        return Err(Diag::new(
+                            ErrorKind::Type,
+                            d.span,
+                            format!("'@{}' applies only to int parameters", d.name),
+                        ));
+                    }
+                    out.insert(d.name.clone(), self.literal_int(d)?);
+                }
+                "metadata" => match d.args.as_slice() {
+                    [e] if matches!(e.kind, ExprKind::Object(_)) => {
+                        if let Value::Object(m) = self.json(e, &Env::default())? {
+                            metadata.extend(m);
+                        }
+                    }
+                    _ => {
+                        return Err(Diag::new(ErrorKind::Type, d.span, "'@metadata' expects one object"));
+                    }
+                },
+                other => {
+                    return Err(Diag::unsupported(d.span, &format!("the decorator '@{other}' on a parameter")));
+                }
+            }
+        }
+        if !metadata.is_empty() {
+            out.insert("metadata".into(), Value::Object(metadata));
+        }
+        Ok(Value::Object(out))
+    }
+
+    pub(super) fn output(&self, o: &OutputDecl) -> DResult<Value> {
+        let ty = match o.ty.name.as_str() {
+            t @ ("string" | "int" | "bool" | "object" | "array") => t,
+            other => {
+                return Err(Diag::new(ErrorKind::Type, o.ty.span, format!("'{other}' is not an output type")));
+            }
+        };
+        let mut out = Map::new();
+        out.insert("type".into(), Value::from(ty));
+        let mut metadata = Map::new();
+        for d in &o.decorators {
+            match d.name.as_str() {
+                "description" => {
+                    metadata.insert("description".into(), self.description(d)?);
+                }
+                other => {
+                    return Err(Diag::unsupported(d.span, &format!("the decorator '@{other}' on an output")));
+                }
+            }
+        }
+        check_literal_type(&o.value, ty)?;
+        if let ExprKind::For(f) = &o.value.kind {
+            if ty != "array" {
+                return Err(Diag::new(ErrorKind::Type, o.ty.span, "a loop output must have type 'array'"));
+            }
+            if matches!(f.body.kind, ExprKind::If { .. }) {
+                return Err(Diag::unsupported(f.body.span, "a filtered output loop"));
+            }
+            let env = self.loop_env(f, &Env::default(), Arm::call("copyIndex", vec![]))?;
+            out.insert(
+                "copy".into(),
+                json!({"count": self.loop_count(f, &Env::default())?, "input": self.json(&f.body, &env)?}),
+            );
+        } else {
+            out.insert("value".into(), self.json(&o.value, &Env::default())?);
+        }
+        if !metadata.is_empty() {
+            out.insert("metadata".into(), Value::Object(metadata));
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Rejects a literal whose type plainly differs from the declared one (`param p int = 'x'`).
+fn check_literal_type(e: &Expr, ty: &str) -> DResult<()> {
+    let actual = match &e.kind {
+        ExprKind::Str(_) | ExprKind::Interp { .. } => "string",
+        ExprKind::Int(_) => "int",
+        ExprKind::Unary { op: UnOp::Neg, operand } if matches!(operand.kind, ExprKind::Int(_)) => "int",
+        ExprKind::Bool(_) => "bool",
+        ExprKind::Object(_) => "object",
+        ExprKind::Array(_) | ExprKind::For(_) => "array",
+        _ => return Ok(()),
+    };
+    if actual != ty {
+        return Err(Diag::new(
+            ErrorKind::Type,
+            e.span,
+            format!("expected a value of type '{ty}' but this is of type '{actual}'"),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! Template assembly: the template's sections in the order `bicep build` writes them, and its
+//! variables; parameters and outputs, resources and modules are in the files beside this one.
+
+mod declarations;
+mod module;
+mod module_params;
+mod resource;
+
+use serde_json::{Map, Value, json};
+
+use super::arm::Arm;
+use super::ast::*;
+use super::convert::{Compiler, Env};
+use super::error::{DResult, Diag, ErrorKind};
+use super::resources::Target;
+
+/// The `_generator` block: this compiler, never presented as `bicep`.
+pub fn generator() -> Value {
+    json!({"name": "mlops-bicep", "version": env!("CARGO_PKG_VERSION")})
+}
+
+impl Compiler<'_> {
+    pub fn template(&self) -> DResult<Value> {
+        let model = self.model;
+        let mut t = Map::new();
+        t.insert("$schema".into(), Value::from(model.scope.schema()));
+        t.insert("contentVersion".into(), Value::from("1.0.0.0"));
+        let mut metadata = Map::new();
+        metadata.insert("_generator".into(), generator());
+        for m in &model.metadata {
+            if m.name == "_generator" {
+                return Err(Diag::new(ErrorKind::Invalid, m.name_span, "'_generator' is reserved"));
+            }
+            metadata.insert(m.name.clone(), self.json(&m.value, &Env::default())?);
+        }
+        t.insert("metadata".into(), Value::Object(metadata));
+
+        let mut params = Map::new();
+        for p in &model.params {
+            params.insert(p.name.clone(), self.parameter(p)?);
+        }
+        if !params.is_empty() {
+            t.insert("parameters".into(), Value::Object(params));
+        }
+
+        let variables = self.variables()?;
+        if !variables.is_empty() {
+            t.insert("variables".into(), Value::Object(variables));
+        }
+
+        let mut graph = Vec::new();
+        for r in 0..model.resources.len() {
+            graph.push((Target::Res(r), self.dependencies(Target::Res(r))?));
+        }
+        for m in 0..model.modules.len() {
+            graph.push((Target::Module(m), self.dependencies(Target::Module(m))?));
+        }
+        self.check_dependency_cycles(&graph)?;
+
+        // `bicep build` writes nested resources first (innermost first), then top-level ones,
+        // then modules.
+        let mut order = Vec::new();
+        for r in 0..model.resources.len() {
+            if model.resources[r].lexical_parent.is_none() {
+                self.nested_post_order(r, &mut order);
+            }
+        }
+        order.extend((0..model.resources.len()).filter(|&r| model.resources[r].lexical_parent.is_none()));
+        let mut resources = Vec::new();
+        for r in order {
+            if !model.resources[r].decl.existing {
+                resources.push(self.resource(r, &graph[r].1)?);
+            }
+        }
+        for (target, deps) in &graph {
+            if let Target::Module(m) = *target {
+                resources.push(self.module(m, deps)?);
+            }
+        }
+        t.insert("resources".into(), Value::Array(resources));
+
+        let mut outputs = Map::new();
+        for o in &model.outputs {
+            outputs.insert(o.name.clone(), self.output(o)?);
+        }
+        if !outputs.is_empty() {
+            t.insert("outputs".into(), Value::Object(outputs));
+        }
+        Ok(Value::Object(t))
+    }
+
+    /// The `copy` name of a loop: the symbol, qualified by enclosing resources (`parent::child`).
+    fn copy_name(&self, t: Target) -> String {
+        let Target::Res(r) = t else {
+            return self.symbol_name(t).to_string();
+        };
+        let mut parts = vec![self.model.resources[r].decl.name.as_str()];
+        let mut cur = self.model.resources[r].lexical_parent;
+        while let Some(p) = cur {
+            parts.push(&self.model.resources[p].decl.name);
+            cur = self.model.resources[p].lexical_parent;
+        }
+        parts.reverse();
+        parts.join("::")
+    }
+
+    /// `@description` on a resource or module becomes `metadata.description`.
+    fn description_metadata(&self, decorators: &[Decorator], out: &mut Map<String, Value>) -> DResult<()> {
+        if let Some(d) = decorators.iter().find(|d| d.name == "description") {
+            out.insert("metadata".into(), json!({"description": self.description(d)?}));
+        }
+        Ok(())
+    }
+
+    fn nested_post_order(&self, r: usize, out: &mut Vec<usize>) {
+        for &c in &self.model.resources[r].children {
+            self.nested_post_order(c, out);
+            out.push(c);
+        }
+    }
+
+    fn variables(&self) -> DResult<Map<String, Value>> {
+        let mut copies = Vec::new();
+        let mut vars = Map::new();
+        for (v, decl) in self.model.vars.iter().enumerate() {
+            if let Some(d) = decl.decorators.first() {
+                return Err(Diag::unsupported(d.span, &format!("the decorator '@{}' on a variable", d.name)));
+            }
+            if self.inline[v] {
+                if matches!(decl.value.kind, ExprKind::For(_)) {
+                    return Err(Diag::unsupported(decl.value.span, "a loop variable that reads runtime values"));
+                }
+                // Still compiled once so that errors inside it are reported.
+                self.arm(&decl.value, &Env::default())?;
+                continue;
+            }
+            if let ExprKind::For(f) = &decl.value.kind {
+                if matches!(f.body.kind, ExprKind::If { .. }) {
+                    return Err(Diag::unsupported(f.body.span, "a filtered variable loop"));
+                }
+                let index = Arm::call("copyIndex", vec![Arm::str(&decl.name)]);
+                let env = self.loop_env(f, &Env::default(), index)?;
+                copies.push(json!({
+                    "name": decl.name,
+                    "count": self.loop_count(f, &Env::default())?,
+                    "input": self.json(&f.body, &env)?,
+                }));
+            } else {
+                vars.insert(decl.name.clone(), self.json(&decl.value, &Env::default())?);
+            }
+        }
+        if copies.is_empty() {
+            return Ok(vars);
+        }
+        let mut with_copy = Map::new();
+        with_copy.insert("copy".into(), Value::Array(copies));
+        with_copy.extend(vars);
+        Ok(with_copy)
+    }
+}

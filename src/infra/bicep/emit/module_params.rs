@@ -1,0 +1,118 @@
+//! Module parameter values as `bicep build` passes them to a nested deployment: `{"value": ...}`,
+//! a Key Vault reference for `getSecret()`, and a ternary of those as one `if()` expression.
+
+use serde_json::{Map, Value, json};
+
+use crate::infra::bicep::arm::Arm;
+use crate::infra::bicep::ast::*;
+use crate::infra::bicep::convert::{Compiler, Env};
+use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::resources::Target;
+
+/// `vault.getSecret(name[, version])` assigned to a module parameter.
+struct SecretRef<'e> {
+    vault_id: Arm,
+    name: &'e Expr,
+    version: Option<&'e Expr>,
+}
+
+fn unparen(e: &Expr) -> &Expr {
+    match &e.kind {
+        ExprKind::Paren(inner) => unparen(inner),
+        _ => e,
+    }
+}
+
+impl Compiler<'_> {
+    /// The entry for one parameter in the `parameters` of module `m`'s deployment.
+    pub(super) fn module_param(&self, m: usize, param: &ObjProp, env: &Env) -> DResult<Value> {
+        let value = unparen(&param.value);
+        if let Some(secret) = self.secret_ref(m, &param.key, value, env)? {
+            let mut reference = Map::new();
+            reference.insert("keyVault".into(), json!({"id": secret.vault_id.to_json()}));
+            reference.insert("secretName".into(), self.json(secret.name, env)?);
+            if let Some(version) = secret.version {
+                reference.insert("secretVersion".into(), self.json(version, env)?);
+            }
+            return Ok(json!({"reference": reference}));
+        }
+        // Bicep turns a ternary into a choice between two whole entries, so that either branch
+        // may be a Key Vault reference; it does so whether or not one is.
+        if matches!(value.kind, ExprKind::Ternary { .. }) {
+            return Ok(self.param_entry(m, &param.key, value, env)?.to_json());
+        }
+        Ok(json!({"value": self.json(&param.value, env)?}))
+    }
+
+    /// A parameter entry as an expression (`createObject('value', ...)` and so on).
+    fn param_entry(&self, m: usize, key: &str, e: &Expr, env: &Env) -> DResult<Arm> {
+        let e = unparen(e);
+        if let ExprKind::Ternary { cond, then, other } = &e.kind {
+            return Ok(Arm::call(
+                "if",
+                vec![self.arm(cond, env)?, self.param_entry(m, key, then, env)?, self.param_entry(m, key, other, env)?],
+            ));
+        }
+        if let Some(secret) = self.secret_ref(m, key, e, env)? {
+            let mut reference = vec![
+                Arm::str("keyVault"),
+                Arm::call("createObject", vec![Arm::str("id"), secret.vault_id]),
+                Arm::str("secretName"),
+                self.arm(secret.name, env)?,
+            ];
+            if let Some(version) = secret.version {
+                reference.push(Arm::str("secretVersion"));
+                reference.push(self.arm(version, env)?);
+            }
+            return Ok(Arm::call("createObject", vec![Arm::str("reference"), Arm::call("createObject", reference)]));
+        }
+        Ok(Arm::call("createObject", vec![Arm::str("value"), self.arm(e, env)?]))
+    }
+
+    /// `e` as a `getSecret()` call on a Key Vault, checked the way Bicep checks it.
+    fn secret_ref<'e>(&self, m: usize, key: &str, e: &'e Expr, env: &Env) -> DResult<Option<SecretRef<'e>>> {
+        let ExprKind::MethodCall { base, name, name_span, args } = &e.kind else {
+            return Ok(None);
+        };
+        if name != "getSecret" {
+            return Ok(None);
+        }
+        let Some((Target::Res(r), idx)) = self.target(base, env)? else {
+            return Ok(None);
+        };
+        let res = &self.model.resources[r];
+        if !res.full_type.eq_ignore_ascii_case("Microsoft.KeyVault/vaults") {
+            return Err(Diag::new(
+                ErrorKind::Type,
+                *name_span,
+                "'getSecret' is only available on a Key Vault ('Microsoft.KeyVault/vaults')",
+            ));
+        }
+        if !res.decl.existing {
+            return Err(Diag::unsupported(*name_span, "getSecret() on a Key Vault that is not 'existing'"));
+        }
+        let declared = &self.module_templates[m]["parameters"][key];
+        if declared.is_object() && declared["type"] != "securestring" {
+            return Err(Diag::new(
+                ErrorKind::Type,
+                *name_span,
+                format!(
+                    "getSecret() can only be assigned to a module parameter declared '@secure() string'; '{key}' is not"
+                ),
+            ));
+        }
+        let (name, version) = match args.as_slice() {
+            [name] => (name, None),
+            [name, version] => (name, Some(version)),
+            _ => {
+                return Err(Diag::new(
+                    ErrorKind::Type,
+                    *name_span,
+                    format!("'getSecret' expects 1 to 2 argument(s) but got {}", args.len()),
+                ));
+            }
+        };
+        self.check_index(Target::Res(r), idx.as_ref(), base)?;
+        Ok(Some(SecretRef { vault_id: self.res_id(r, idx.as_ref())?, name, version }))
+    }
+}

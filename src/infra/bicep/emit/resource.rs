@@ -1,0 +1,149 @@
+//! Template assembly: one resource with its condition, copy loop and `dependsOn`.
+
+use serde_json::{Map, Value};
+
+use crate::infra::bicep::arm::Arm;
+use crate::infra::bicep::ast::*;
+use crate::infra::bicep::convert::{Compiler, Env};
+use crate::infra::bicep::deps::Dep;
+use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::resources::{Placement, Target};
+
+impl Compiler<'_> {
+    fn condition(&self, conds: &[(&Expr, Env)]) -> DResult<Option<Value>> {
+        let mut arms = Vec::new();
+        for (c, env) in conds {
+            arms.push(self.arm(c, env)?);
+        }
+        Ok(match arms.len() {
+            0 => None,
+            1 => {
+                let (c, env) = &conds[0];
+                Some(self.json(c, env)?)
+            }
+            _ => {
+                let mut iter = arms.into_iter();
+                let first = iter.next().unwrap_or(Arm::Bool(true));
+                Some(iter.fold(first, |acc, c| Arm::call("and", vec![acc, c])).to_json())
+            }
+        })
+    }
+
+    pub(super) fn copy(&self, symbol: &str, f: &ForExpr, decorators: &[Decorator], env: &Env) -> DResult<Value> {
+        let mut copy = Map::new();
+        copy.insert("name".into(), Value::from(symbol));
+        copy.insert("count".into(), self.loop_count(f, env)?);
+        if let Some(d) = decorators.iter().find(|d| d.name == "batchSize") {
+            copy.insert("mode".into(), Value::from("serial"));
+            copy.insert("batchSize".into(), self.literal_int(d)?);
+        }
+        Ok(Value::Object(copy))
+    }
+
+    pub(super) fn depends_on(&self, deps: &[Dep]) -> DResult<Value> {
+        let mut out = Vec::new();
+        for d in deps {
+            let value = match (d.target, &d.index) {
+                (t, None) if self.is_loop(t) => Value::from(self.copy_name(t)),
+                (Target::Res(r), idx) => self.res_id(r, idx.as_ref())?.to_json(),
+                (Target::Module(m), idx) => self.module_id(m, idx.as_ref())?.to_json(),
+            };
+            if !out.contains(&value) {
+                out.push(value);
+            }
+        }
+        Ok(Value::Array(out))
+    }
+
+    pub(super) fn resource(&self, r: usize, deps: &[Dep]) -> DResult<Value> {
+        let res = &self.model.resources[r];
+        for d in &res.decl.decorators {
+            if !matches!(d.name.as_str(), "batchSize" | "description") {
+                return Err(Diag::unsupported(d.span, &format!("the decorator '@{}' on a resource", d.name)));
+            }
+            if d.name == "batchSize" && res.for_loop.is_none() {
+                return Err(Diag::new(ErrorKind::Invalid, d.span, "'@batchSize' applies only to loops"));
+            }
+        }
+        let env = self.res_env(r, None)?;
+        let mut out = Map::new();
+        let mut conds = Vec::new();
+        let mut cur = Some(r);
+        while let Some(i) = cur {
+            if let Some(c) = self.model.resources[i].condition {
+                conds.push((c, self.res_env(i, None)?));
+            }
+            cur = self.model.resources[i].lexical_parent;
+        }
+        conds.reverse();
+        if let Some(c) = self.condition(&conds)? {
+            out.insert("condition".into(), c);
+        }
+        if let Some(f) = res.for_loop {
+            let outer = Env { res: res.lexical_parent, ..Env::default() };
+            out.insert("copy".into(), self.copy(&self.copy_name(Target::Res(r)), f, &res.decl.decorators, &outer)?);
+        }
+        out.insert("type".into(), Value::from(res.full_type.as_str()));
+        out.insert("apiVersion".into(), Value::from(res.api_version.as_str()));
+        out.insert("name".into(), self.res_name(r, None)?.to_json());
+        self.description_metadata(&res.decl.decorators, &mut out)?;
+        match self.res_placement(r, None)? {
+            Placement::Default => {}
+            Placement::Extension(id) if res.parent.is_none() => {
+                out.insert("scope".into(), id.to_json());
+            }
+            Placement::Extension(_) => {}
+            _ => {
+                let span = prop(res.body, "scope").map_or(res.decl.name_span, |p| p.value.span);
+                return Err(Diag::unsupported(span, "a new resource in another scope (use a module)"));
+            }
+        }
+        for item in res.body {
+            let ObjItem::Prop(p) = item else { continue };
+            if matches!(p.key.as_str(), "name" | "parent" | "scope" | "dependsOn") {
+                if p.key == "dependsOn" {
+                    self.check_explicit_depends_on(&p.value, &env)?;
+                }
+                continue;
+            }
+            if out.contains_key(&p.key) {
+                return Err(Diag::new(
+                    ErrorKind::Duplicate,
+                    p.key_span,
+                    format!("the property '{}' is declared more than once", p.key),
+                ));
+            }
+            if matches!(p.value.kind, ExprKind::For(_)) {
+                return Err(Diag::unsupported(p.value.span, "a loop directly on a resource property"));
+            }
+            let value = self.json(&p.value, &env)?;
+            out.insert(p.key.clone(), value);
+        }
+        if !deps.is_empty() {
+            out.insert("dependsOn".into(), self.depends_on(deps)?);
+        }
+        Ok(Value::Object(out))
+    }
+
+    pub(super) fn check_explicit_depends_on(&self, e: &Expr, env: &Env) -> DResult<()> {
+        let ExprKind::Array(items) = &e.kind else {
+            return Err(Diag::new(ErrorKind::Type, e.span, "'dependsOn' must be an array of resources or modules"));
+        };
+        for item in items {
+            match self.target(item, env)? {
+                Some((Target::Res(r), _)) if self.model.resources[r].decl.existing => {
+                    return Err(Diag::unsupported(item.span, "an explicit dependency on an existing resource"));
+                }
+                Some(_) => {}
+                None => {
+                    return Err(Diag::new(
+                        ErrorKind::Type,
+                        item.span,
+                        "'dependsOn' entries must be resources or modules",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,194 @@
+//! Parser: tokens to statements and expressions, by recursive descent with precedence climbing.
+//! This file holds the token cursor; `statements` and `expressions` hold the grammar.
+
+mod expressions;
+mod statements;
+
+use super::ast::*;
+use super::error::{DResult, Diag, ErrorKind, Span};
+use super::lexer::{Tok, Token, lex};
+
+/// Parses a whole Bicep file.
+pub fn parse(src: &str) -> DResult<Vec<Stmt>> {
+    let tokens = lex(src)?;
+    let mut parser = Parser { tokens, pos: 0, depth: 0 };
+    parser.program()
+}
+
+const MAX_DEPTH: usize = 200;
+
+struct Parser {
+    tokens: Vec<Token>,
+    pos: usize,
+    depth: usize,
+}
+
+fn describe(tok: &Tok) -> String {
+    match tok {
+        Tok::Ident(s) => format!("'{s}'"),
+        Tok::Int(n) => format!("'{n}'"),
+        Tok::Str(_) | Tok::StrLeft(_) | Tok::StrMid(_) | Tok::StrRight(_) | Tok::Multiline(_) => "a string".into(),
+        Tok::NewLine => "a new line".into(),
+        Tok::Eof => "the end of the file".into(),
+        other => format!("'{}'", punct(other)),
+    }
+}
+
+fn punct(tok: &Tok) -> &'static str {
+    match tok {
+        Tok::LBrace => "{",
+        Tok::RBrace => "}",
+        Tok::LBrack => "[",
+        Tok::RBrack => "]",
+        Tok::LParen => "(",
+        Tok::RParen => ")",
+        Tok::Comma => ",",
+        Tok::Dot => ".",
+        Tok::Colon => ":",
+        Tok::DoubleColon => "::",
+        Tok::Semicolon => ";",
+        Tok::Question => "?",
+        Tok::QuestionQuestion => "??",
+        Tok::QuestionDot => ".?",
+        Tok::Assign => "=",
+        Tok::Eq => "==",
+        Tok::Ne => "!=",
+        Tok::EqI => "=~",
+        Tok::NeI => "!~",
+        Tok::Lt => "<",
+        Tok::Le => "<=",
+        Tok::Gt => ">",
+        Tok::Ge => ">=",
+        Tok::Plus => "+",
+        Tok::Minus => "-",
+        Tok::Star => "*",
+        Tok::Slash => "/",
+        Tok::Percent => "%",
+        Tok::Bang => "!",
+        Tok::And => "&&",
+        Tok::Or => "||",
+        Tok::At => "@",
+        Tok::Arrow => "=>",
+        Tok::Ellipsis => "...",
+        Tok::Pipe => "|",
+        _ => "?",
+    }
+}
+
+impl Parser {
+    fn peek(&self) -> &Tok {
+        &self.tokens[self.pos.min(self.tokens.len() - 1)].tok
+    }
+
+    fn peek_at(&self, ahead: usize) -> &Tok {
+        &self.tokens[(self.pos + ahead).min(self.tokens.len() - 1)].tok
+    }
+
+    fn span(&self) -> Span {
+        self.tokens[self.pos.min(self.tokens.len() - 1)].span
+    }
+
+    fn prev_span(&self) -> Span {
+        self.tokens[self.pos.saturating_sub(1).min(self.tokens.len() - 1)].span
+    }
+
+    fn bump(&mut self) -> Token {
+        let tok = self.tokens[self.pos.min(self.tokens.len() - 1)].clone();
+        if self.pos < self.tokens.len() - 1 {
+            self.pos += 1;
+        }
+        tok
+    }
+
+    fn at(&self, tok: &Tok) -> bool {
+        self.peek() == tok
+    }
+
+    fn at_word(&self, word: &str) -> bool {
+        matches!(self.peek(), Tok::Ident(w) if w == word)
+    }
+
+    fn eat(&mut self, tok: &Tok) -> bool {
+        if self.at(tok) {
+            self.bump();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn next_after_newlines(&self) -> &Tok {
+        let mut i = self.pos;
+        while i < self.tokens.len() - 1 && self.tokens[i].tok == Tok::NewLine {
+            i += 1;
+        }
+        &self.tokens[i].tok
+    }
+
+    fn skip_newlines(&mut self) {
+        while self.at(&Tok::NewLine) {
+            self.bump();
+        }
+    }
+
+    fn error<T>(&self, expected: &str) -> DResult<T> {
+        Err(Diag::new(
+            ErrorKind::Syntax,
+            self.span(),
+            format!("expected {expected} but found {}", describe(self.peek())),
+        ))
+    }
+
+    fn expect(&mut self, tok: &Tok) -> DResult<Span> {
+        if self.at(tok) { Ok(self.bump().span) } else { self.error(&format!("'{}'", punct(tok))) }
+    }
+
+    fn ident(&mut self, what: &str) -> DResult<(String, Span)> {
+        match self.peek().clone() {
+            Tok::Ident(name) => {
+                let span = self.bump().span;
+                Ok((name, span))
+            }
+            _ => self.error(what),
+        }
+    }
+
+    fn enter(&mut self) -> DResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(Diag::new(ErrorKind::Syntax, self.span(), "expression is nested too deeply"));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_declarations() {
+        let src = "@description('d')\nparam a string = 'x'\nvar b = a == 'x' ? 1 : 2\n\
+                   resource r 'A.B/c@2020-01-01' = if (true) {\n  name: b\n}\noutput o int = b\n";
+        let stmts = parse(src).map_err(|e| format!("{e:?}"));
+        assert_eq!(stmts.map(|s| s.len()), Ok(4));
+    }
+
+    #[test]
+    fn precedence_binds_multiplication_tighter() {
+        let stmts = parse("var x = 1 + 2 * 3\n").unwrap_or_default();
+        let Some(Stmt::Var(v)) = stmts.first() else {
+            panic!("no var");
+        };
+        assert!(matches!(v.value.kind, ExprKind::Binary { op: BinOp::Add, .. }));
+    }
+
+    #[test]
+    fn reports_syntax_errors() {
+        assert!(parse("param\n").is_err());
+        assert!(parse("var x = \n").is_err());
+        assert!(parse("var x = (1\n").is_err());
+        assert!(parse("resource r 'a@b' = {\n name: 'x'\n").is_err());
+        assert!(parse("var x = map([], y => y)\n").is_err());
+    }
+}

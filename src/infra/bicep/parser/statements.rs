@@ -1,0 +1,160 @@
+//! Parser: declarations (`param`, `var`, `resource`, `module`, `output`, ...) and their decorators.
+
+use super::Parser;
+use crate::infra::bicep::ast::*;
+use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::lexer::Tok;
+
+impl Parser {
+    pub(super) fn program(&mut self) -> DResult<Vec<Stmt>> {
+        let mut stmts = Vec::new();
+        loop {
+            self.skip_newlines();
+            if self.at(&Tok::Eof) {
+                return Ok(stmts);
+            }
+            let decorators = self.decorators()?;
+            stmts.push(self.statement(decorators)?);
+            if !self.at(&Tok::Eof) && !self.eat(&Tok::NewLine) {
+                return self.error("a new line after the declaration");
+            }
+        }
+    }
+
+    pub(super) fn decorators(&mut self) -> DResult<Vec<Decorator>> {
+        let mut decorators = Vec::new();
+        while self.at(&Tok::At) {
+            let start = self.bump().span;
+            let (mut name, name_span) = self.ident("a decorator name")?;
+            if self.at(&Tok::Dot) && (name == "sys" || name == "az") {
+                self.bump();
+                name = self.ident("a decorator name")?.0;
+            } else if self.at(&Tok::Dot) {
+                return Err(Diag::unsupported(name_span, "a decorator from a namespace"));
+            }
+            self.expect(&Tok::LParen)?;
+            let args = self.arguments()?;
+            decorators.push(Decorator { name, args, span: start.to(self.prev_span()) });
+            self.skip_newlines();
+        }
+        Ok(decorators)
+    }
+
+    fn statement(&mut self, decorators: Vec<Decorator>) -> DResult<Stmt> {
+        let (keyword, kw_span) = self.ident("a declaration keyword")?;
+        match keyword.as_str() {
+            "targetScope" => {
+                self.expect(&Tok::Assign)?;
+                Ok(Stmt::TargetScope(self.expr()?))
+            }
+            "metadata" => {
+                let (name, name_span) = self.ident("a metadata name")?;
+                self.expect(&Tok::Assign)?;
+                let value = self.expr()?;
+                Ok(Stmt::Metadata(MetadataDecl { name, name_span, value }))
+            }
+            "param" => {
+                let (name, name_span) = self.ident("a parameter name")?;
+                let ty = self.type_ref()?;
+                let default = if self.eat(&Tok::Assign) { Some(self.expr()?) } else { None };
+                Ok(Stmt::Param(ParamDecl { decorators, name, name_span, ty, default }))
+            }
+            "var" => {
+                let (name, name_span) = self.ident("a variable name")?;
+                if !self.at(&Tok::Assign) {
+                    return Err(Diag::unsupported(self.span(), "a typed variable"));
+                }
+                self.bump();
+                let value = self.expr()?;
+                Ok(Stmt::Var(VarDecl { decorators, name, name_span, value }))
+            }
+            "resource" => Ok(Stmt::Resource(self.resource(decorators)?)),
+            "module" => {
+                let (name, name_span) = self.ident("a module name")?;
+                let (path, path_span) = match self.peek().clone() {
+                    Tok::Str(path) => (path, self.bump().span),
+                    _ => return self.error("a module path string"),
+                };
+                self.expect(&Tok::Assign)?;
+                let value = self.declaration_value()?;
+                Ok(Stmt::Module(ModuleDecl { decorators, name, name_span, path, path_span, value }))
+            }
+            "output" => {
+                let (name, name_span) = self.ident("an output name")?;
+                let ty = self.type_ref()?;
+                self.expect(&Tok::Assign)?;
+                let value = self.expr()?;
+                Ok(Stmt::Output(OutputDecl { decorators, name, name_span, ty, value }))
+            }
+            "type" => Err(Diag::unsupported(kw_span, "a user-defined type")),
+            "func" => Err(Diag::unsupported(kw_span, "a user-defined function")),
+            "import" => Err(Diag::unsupported(kw_span, "'import'")),
+            "extension" | "provider" => Err(Diag::unsupported(kw_span, "an extension")),
+            "using" => Err(Diag::unsupported(kw_span, "a parameters file ('using')")),
+            "assert" => Err(Diag::unsupported(kw_span, "'assert'")),
+            "test" => Err(Diag::unsupported(kw_span, "'test'")),
+            other => Err(Diag::new(ErrorKind::Syntax, kw_span, format!("'{other}' is not a declaration keyword"))),
+        }
+    }
+
+    pub(super) fn resource(&mut self, decorators: Vec<Decorator>) -> DResult<ResourceDecl> {
+        let (name, name_span) = self.ident("a resource name")?;
+        let (type_ref, type_span) = match self.peek().clone() {
+            Tok::Str(t) => (t, self.bump().span),
+            _ => return self.error("a resource type string"),
+        };
+        let existing = if self.at_word("existing") {
+            self.bump();
+            true
+        } else {
+            false
+        };
+        self.expect(&Tok::Assign)?;
+        let value = self.declaration_value()?;
+        Ok(ResourceDecl { decorators, name, name_span, type_ref, type_span, existing, value })
+    }
+
+    /// `{...}`, `if (c) {...}` or `[for ...]`: the value of a resource or module.
+    fn declaration_value(&mut self) -> DResult<Expr> {
+        self.skip_newlines();
+        match self.peek() {
+            Tok::LBrace => self.object(),
+            Tok::LBrack => self.array(),
+            Tok::Ident(w) if w == "if" => self.if_body(),
+            _ => self.error("'{', 'if' or '[for'"),
+        }
+    }
+
+    pub(super) fn if_body(&mut self) -> DResult<Expr> {
+        let start = self.bump().span;
+        self.expect(&Tok::LParen)?;
+        self.skip_newlines();
+        let cond = self.expr()?;
+        self.skip_newlines();
+        self.expect(&Tok::RParen)?;
+        let body = self.object()?;
+        Ok(Expr { span: start.to(body.span), kind: ExprKind::If { cond: Box::new(cond), body: Box::new(body) } })
+    }
+
+    fn type_ref(&mut self) -> DResult<TypeRef> {
+        match self.peek().clone() {
+            Tok::Ident(name) => {
+                let span = self.bump().span;
+                if name == "resource" {
+                    return Err(Diag::unsupported(span, "a resource-typed parameter or output"));
+                }
+                if self.at(&Tok::LBrack) || self.at(&Tok::Question) || self.at(&Tok::Pipe) {
+                    return Err(Diag::unsupported(span.to(self.span()), "a typed array, nullable or union type"));
+                }
+                if self.at(&Tok::Dot) {
+                    return Err(Diag::unsupported(span, "a namespaced type"));
+                }
+                Ok(TypeRef { name, span })
+            }
+            Tok::LBrace | Tok::LBrack | Tok::Str(_) | Tok::Int(_) | Tok::LParen => {
+                Err(Diag::unsupported(self.span(), "a type expression"))
+            }
+            _ => self.error("a type"),
+        }
+    }
+}
