@@ -63,7 +63,7 @@ impl MlflowClient {
     /// `PATCH logged-models/<id>` to READY once its files are uploaded.
     pub async fn finalize_logged_model(&self, model_id: &str) -> Result<(), HttpError> {
         let body = json!({"model_id": model_id, "status": "LOGGED_MODEL_READY"});
-        self.call(Method::PATCH, &format!("api/2.0/mlflow/logged-models/{model_id}"), &[], Some(&body))
+        self.request(Method::PATCH, &format!("api/2.0/mlflow/logged-models/{model_id}"), &[], Some(&body))
             .await
             .map(|_| ())
     }

@@ -129,10 +129,11 @@ impl MlflowClient {
     }
 
     /// One call, retried on connection errors, 429 and 5xx as MLflow's own client retries every call.
+    /// Public for modules built on this client (the model registry).
     ///
     /// Retrying a create is safe enough here: the SQL store commits nothing on a 5xx, and a push
     /// that resumes looks up what it created before creating again (see `sync`).
-    async fn call(
+    pub async fn request(
         &self,
         method: Method,
         path: &str,
@@ -183,22 +184,11 @@ impl MlflowClient {
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, HttpError> {
-        self.call(Method::GET, path, query, None).await
+        self.request(Method::GET, path, query, None).await
     }
 
     async fn post(&self, path: &str, body: Value) -> Result<Value, HttpError> {
-        self.call(Method::POST, path, &[], Some(&body)).await
-    }
-
-    /// A raw call for modules built on this client (the model registry).
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Option<&Value>,
-    ) -> Result<Value, HttpError> {
-        self.call(method, path, query, body).await
+        self.request(Method::POST, path, &[], Some(&body)).await
     }
 
     /// Every item of a paged list call, up to `limit`: follows `next_page_token`, asking each page
@@ -215,12 +205,12 @@ impl MlflowClient {
                 if !token.is_empty() {
                     query.push(("page_token", &token));
                 }
-                self.call(Method::GET, list.path, &query, None).await?
+                self.request(Method::GET, list.path, &query, None).await?
             } else {
                 let mut body = list.body.clone();
                 body["max_results"] = json!(size);
                 body["page_token"] = json!(token);
-                self.call(list.method.clone(), list.path, &[], Some(&body)).await?
+                self.request(list.method.clone(), list.path, &[], Some(&body)).await?
             };
             out.extend(doc[list.items].as_array().into_iter().flatten().cloned());
             match doc["next_page_token"].as_str() {
