@@ -183,7 +183,7 @@ async fn follow(
     let name = job.name.clone();
     let mut on_event = job_progress(global.quiet);
     let mut forward = |event: FollowEvent<'_>| on_event(&name, event);
-    let mut interrupt = ctrl_c();
+    let mut interrupt = super::signals::interrupt();
     let followed =
         jobs::follow_job(client, &job.name, settings.poll, steps.as_mut(), &mut forward, interrupt.as_mut()).await?;
     let mut followed = followed;
@@ -212,14 +212,6 @@ pub(super) fn job_progress(quiet: bool) -> impl FnMut(&str, FollowEvent<'_>) {
             FollowEvent::Warning(text) => output::note(quiet, format!("  warning: {text}")),
         }
     }
-}
-
-pub(super) fn ctrl_c() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    Box::pin(async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    })
 }
 
 pub async fn cancel(args: &PipelineCancelArgs, global: &GlobalArgs) -> anyhow::Result<u8> {

@@ -133,14 +133,6 @@ async fn connect(azure: &AzureSettings) -> anyhow::Result<(DeploymentsClient, Re
     Ok((DeploymentsClient::new(arm.clone(), PollInterval::default()), ResourceGroupsClient::new(arm)))
 }
 
-fn ctrl_c() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
-    Box::pin(async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    })
-}
-
 fn follow_hint(scope: &DeploymentScope, name: &str) -> String {
     let target = match scope {
         DeploymentScope::ResourceGroup { resource_group, .. } => format!(" -g {resource_group}"),
@@ -199,8 +191,15 @@ async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u
         return Ok(exit::OK);
     }
     let mut progress = DeploymentProgress::new(global.quiet, &format!("deploying {name}"));
-    let waited =
-        deploy::wait_for_deployment(&client, &scope, &name, &mut poller, &mut progress, ctrl_c().as_mut()).await?;
+    let waited = deploy::wait_for_deployment(
+        &client,
+        &scope,
+        &name,
+        &mut poller,
+        &mut progress,
+        super::signals::interrupt().as_mut(),
+    )
+    .await?;
     let resource = match waited {
         Waited::Finished(resource) => resource,
         Waited::Interrupted => {
@@ -235,7 +234,7 @@ async fn run_what_if(
     body["properties"]["whatIfSettings"] = serde_json::json!({"resultFormat": "FullResourcePayloads"});
     let mut poller = client.begin_what_if(scope, name, &body).await?;
     let mut progress = DeploymentProgress::new(global.quiet, &format!("what-if {name}"));
-    match deploy::wait_for_result(client, &mut poller, &mut progress, ctrl_c().as_mut()).await? {
+    match deploy::wait_for_result(client, &mut poller, &mut progress, super::signals::interrupt().as_mut()).await? {
         Waited::Finished(result) => Ok(Some(result)),
         Waited::Interrupted => {
             eprintln!("stopped waiting for the what-if of {name}");
@@ -266,7 +265,9 @@ async fn validate(args: &InfraTemplateArgs, global: &GlobalArgs) -> anyhow::Resu
     let result = match (validation, poller) {
         (_, Some(mut poller)) => {
             let mut progress = DeploymentProgress::new(global.quiet, &format!("validating {name}"));
-            match deploy::wait_for_result(&client, &mut poller, &mut progress, ctrl_c().as_mut()).await? {
+            match deploy::wait_for_result(&client, &mut poller, &mut progress, super::signals::interrupt().as_mut())
+                .await?
+            {
                 Waited::Finished(value) => Validation::Valid(value),
                 Waited::Interrupted => return Ok(exit::INTERRUPTED),
             }

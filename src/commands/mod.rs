@@ -10,6 +10,7 @@ mod pipeline_watch;
 mod predict;
 mod runs;
 mod serve;
+mod signals;
 mod smoke_test;
 mod train;
 

@@ -132,7 +132,7 @@ async fn azureml_trigger<'a>(
         options,
         interval: settings.poll,
         steps,
-        interrupt: Box::new(super::azureml::ctrl_c),
+        interrupt: Box::new(super::signals::interrupt),
         on_event: Box::new(super::azureml::job_progress(quiet)),
     })
 }
@@ -143,7 +143,7 @@ async fn drive<T: Trigger>(
     args: &PipelineWatchArgs,
     global: &GlobalArgs,
 ) -> anyhow::Result<u8> {
-    let stop = super::serve::shutdown_signal().context("cannot install signal handlers")?;
+    let stop = super::signals::shutdown().context("cannot install signal handlers")?;
     let quiet = global.quiet;
     let source = &watched.source;
     output::note(

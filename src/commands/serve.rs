@@ -66,7 +66,7 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         let runtime =
             builder.thread_name("mlops-serve").enable_all().build().context("cannot start the server runtime")?;
         runtime.block_on(async move {
-            let shutdown = shutdown_signal().context("cannot install signal handlers")?;
+            let shutdown = super::signals::shutdown().context("cannot install signal handlers")?;
             let on_listening = |addr: SocketAddr| {
                 output::note(
                     quiet,
@@ -91,27 +91,4 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         text
     })?;
     Ok(crate::exit::OK)
-}
-
-/// Resolves on SIGTERM or SIGINT. The handlers are installed before this returns, so a signal
-/// that arrives as soon as the server says it is listening is not fatal.
-pub(super) fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        Ok(async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        Ok(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-    }
 }
