@@ -178,6 +178,16 @@ impl BlobContainerClient {
         self.container_url.as_str()
     }
 
+    /// Whether this client's credential can create the container at all. A service SAS scoped to
+    /// the container (`sr=c`) or to one blob cannot, by construction: the container it names must
+    /// already exist. Account keys and account SAS tokens can (their permissions still apply).
+    pub fn may_create_container(&self) -> bool {
+        match &self.credential {
+            BlobCredential::SharedKey { .. } => true,
+            BlobCredential::Sas(token) => !token.expose().split('&').any(|pair| pair.split('=').next() == Some("sr")),
+        }
+    }
+
     /// Creates the container; an existing container is fine. Returns whether it was created.
     pub async fn create(&self) -> Result<bool, BlobError> {
         let url = self.with_query(self.container_url.clone(), &[("restype", "container")]);
@@ -448,6 +458,17 @@ mod tests {
         headers.insert("x-ms-version", HeaderValue::from_static(API_VERSION));
         let signature = sign(&Method::GET, &url, &headers, DEV_ACCOUNT, &Secret::new(DEV_KEY)).expect("sign");
         assert_eq!(signature, "BrVotCNbW/90J91fkik6mao4ors3e7VMdlSPA9XkTEg=");
+    }
+
+    #[test]
+    fn only_a_sas_scoped_to_a_container_or_blob_cannot_create_the_container() {
+        let client = |credential| BlobContainerClient::new("https://a.blob.core.windows.net/c", credential, None);
+        let sas = |token: &str| BlobCredential::Sas(Secret::new(token));
+        let shared = BlobCredential::SharedKey { account: "a".into(), key: Secret::new(DEV_KEY) };
+        assert!(client(shared).expect("client").may_create_container());
+        assert!(client(sas("sv=2024-08-04&ss=b&srt=sco&sp=rwlac&sig=x")).expect("client").may_create_container());
+        assert!(!client(sas("sv=2024-08-04&sr=c&sp=cw&sig=x")).expect("client").may_create_container());
+        assert!(!client(sas("sp=r&sr=b&sig=x")).expect("client").may_create_container());
     }
 
     #[test]

@@ -547,6 +547,85 @@ fn request_log_lands_in_azurite() {
     assert!(!stderr(&out).contains("Xby8"), "the key must not be printed");
 }
 
+/// The same sink signed with a SAS token the official SDK made: Azurite checks its signature and
+/// permissions on every request, and the token never shows in what mlops prints.
+#[test]
+fn request_log_with_a_sas_token_lands_in_azurite() {
+    let ws = Workspace::new();
+    let model = train(&ws);
+    let azurite = azurite();
+    let sas = |args: &[&str]| {
+        let doc = python_json("blob_sas.py", args, None);
+        doc["sas"].as_str().expect("sas").to_string()
+    };
+    let with_sas = |token: &str| format!("BlobEndpoint={};SharedAccessSignature={token}", azurite.base);
+    let server = MlopsServer::start_with_env(
+        &ws,
+        &["--model", &model, "--request-log", "blob:signed/diabetes", "--request-log-interval", "0.3"],
+        &[("AZURE_STORAGE_CONNECTION_STRING", &with_sas(&sas(&["rwlac"])))],
+    );
+    let n = 300;
+    let sent = burst(&server, n, 4);
+    let (out, summary) = server.stop();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("sig="), "the SAS must not be printed: {}", stderr(&out));
+
+    // Read back with the account key: what landed is what was sent.
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let cs = azurite_connection_string(&azurite);
+    let connection = mlops::azure::blob::ConnectionString::parse(&mlops::secret::Secret::new(cs)).expect("cs");
+    let client = mlops::azure::blob::BlobContainerClient::new(
+        &format!("{}/signed", connection.blob_endpoint),
+        connection.credential,
+        None,
+    )
+    .expect("client");
+    let lines: Vec<String> = runtime.block_on(async {
+        let mut lines = Vec::new();
+        for blob in client.list_blobs("diabetes/").await.expect("list") {
+            let bytes = client.download(&blob.name).await.expect("download");
+            lines.extend(String::from_utf8(bytes.to_vec()).expect("utf-8").lines().map(str::to_string));
+        }
+        lines
+    });
+    let logged = check_records(&lines, &sent) as u64;
+    let log = &summary["request_log"];
+    assert_eq!(logged + log["dropped"].as_u64().expect("dropped"), n as u64);
+    assert_eq!(log["written"].as_u64(), Some(logged));
+    assert_eq!(log["failed"].as_u64(), Some(0));
+
+    // A read-only token cannot write the log: an authorization failure at startup, token unprinted.
+    let out = ws
+        .mlops(&["serve", "--model", &model, "--port", "0", "--request-log", "blob:signed/diabetes"])
+        .env("AZURE_STORAGE_CONNECTION_STRING", with_sas(&sas(&["rl"])))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(stderr(&out).contains("HTTP 403"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("sig="), "the SAS must not be printed: {}", stderr(&out));
+
+    // Least privilege: a SAS scoped to the existing container, allowed only to write blobs.
+    let server = MlopsServer::start_with_env(
+        &ws,
+        &["--model", &model, "--request-log", "blob:signed/scoped", "--request-log-interval", "0.3"],
+        &[("AZURE_STORAGE_CONNECTION_STRING", &with_sas(&sas(&["cw", "signed"])))],
+    );
+    let sent = burst(&server, 50, 2);
+    let (out, summary) = server.stop();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<String> = runtime.block_on(async {
+        let mut lines = Vec::new();
+        for blob in client.list_blobs("scoped/").await.expect("list") {
+            let bytes = client.download(&blob.name).await.expect("download");
+            lines.extend(String::from_utf8(bytes.to_vec()).expect("utf-8").lines().map(str::to_string));
+        }
+        lines
+    });
+    let logged = check_records(&lines, &sent) as u64;
+    assert_eq!(logged + summary["request_log"]["dropped"].as_u64().expect("dropped"), 50);
+    assert_eq!(summary["request_log"]["failed"].as_u64(), Some(0));
+}
+
 #[test]
 fn graceful_shutdown_finishes_the_request_in_flight() {
     graceful_shutdown(&[]);

@@ -191,6 +191,22 @@ fn blob_container_watch_in_azurite() {
     let versions: Vec<u64> = next.iter().filter_map(|t| t["dataset_version"].as_u64()).collect();
     assert_eq!(versions, [2, 3]);
 
+    // A read-and-list SAS scoped to the container, made by the official SDK, is all a watch needs.
+    upload(&cs, "landing", "diabetes/d.csv", "x,y\n3,4\n");
+    let sas =
+        crate::support::python_json("blob_sas.py", &["rl", "landing"], None)["sas"].as_str().expect("sas").to_string();
+    let out = ws
+        .mlops(&["pipeline", "watch", "show.yml", "--source", &format!("{}/landing", azurite.base)])
+        .args(["--prefix", "diabetes/", "--source-sas", &sas, "--once", "-o", "json"])
+        .env_remove("AZURE_STORAGE_CONNECTION_STRING")
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let signed = lines(&out);
+    assert_eq!(signed.len(), 1, "{signed:?}");
+    assert_eq!(signed[0]["source_file"], "diabetes/d.csv");
+    assert!(!stderr(&out).contains("sig="), "the SAS is not echoed: {}", stderr(&out));
+
     // A SAS in the URL is refused (it belongs in --source-sas), an unreachable account is a remote error.
     let out = watch(&ws, &["show.yml", "--source", &format!("{}/landing?sv=1&sig=x", azurite.base)]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));

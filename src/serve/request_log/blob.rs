@@ -24,17 +24,20 @@ pub struct BlobSink {
 }
 
 impl BlobSink {
-    /// Creates the container if needed, so bad credentials fail at startup.
+    /// Creates the container if needed, so bad credentials fail at startup. A SAS scoped to the
+    /// container cannot create it (and says it exists): then the first write is the check.
     pub async fn open(
         client: BlobContainerClient,
         prefix: String,
         interval: Duration,
         max_blob_bytes: usize,
     ) -> Result<Self, RequestLogError> {
-        client.create().await.map_err(|source| RequestLogError::Blob {
-            container: client.url().to_string(),
-            source: Box::new(source),
-        })?;
+        if client.may_create_container() {
+            client.create().await.map_err(|source| RequestLogError::Blob {
+                container: client.url().to_string(),
+                source: Box::new(source),
+            })?;
+        }
         let prefix = match prefix.trim_matches('/') {
             "" => String::new(),
             p => format!("{p}/"),
