@@ -12,7 +12,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def release_binary():
     """The release build of mlops; exits with the build command when it is missing."""
-    path = os.path.join(ROOT, "target", "release", "mlops")
+    path = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlops")
     if not os.path.exists(path):
         sys.exit("build first: cargo build --release")
     return path

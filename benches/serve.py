@@ -18,24 +18,18 @@ import os
 import re
 import signal
 import statistics
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from common import ROOT, free_port, release_binary
+
 FEATURES = ["AGE", "SEX", "BMI", "BP", "S1", "S2", "S3", "S4", "S5", "S6"]
 ROW = [0.0380759064334241, 0.0506801187398187, 0.0616962065186885, 0.0218723549949558,
        -0.0442234984244464, -0.0348207628376986, -0.0434008456520269, -0.00259226199818282,
        0.0199084208763183, -0.0176461251598052]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(url, proc, limit):
@@ -112,9 +106,9 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="runs per server and connection count")
     parser.add_argument("--workers", type=int, help="`mlops serve --workers` (default: its own, one per CPU)")
-    parser.add_argument("--mlops", default=os.path.join(
-        os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target")), "release", "mlops"))
+    parser.add_argument("--mlops", help="the mlops binary (default: the release build)")
     args = parser.parse_args()
+    args.mlops = args.mlops or release_binary()
     venv_bin = os.path.dirname(sys.executable)
     scratch = tempfile.mkdtemp(prefix="mlops-serve-bench-")
     data = os.path.join(ROOT, "data/diabetes.csv")
