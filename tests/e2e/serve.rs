@@ -508,26 +508,10 @@ fn request_log_lands_in_azurite() {
     let (out, summary) = server.stop();
     assert!(out.status.success(), "{}", stderr(&out));
 
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let connection = mlops::azure::blob::ConnectionString::parse(&mlops::secret::Secret::new(cs.clone())).expect("cs");
-    let client = mlops::azure::blob::BlobContainerClient::new(
-        &format!("{}/requests", connection.blob_endpoint),
-        connection.credential,
-        None,
-    )
-    .expect("client");
-    let lines: Vec<String> = runtime.block_on(async {
-        let blobs = client.list_blobs("diabetes/").await.expect("list");
-        assert!(blobs.len() > 1, "one blob per interval: {blobs:?}");
-        let mut lines = Vec::new();
-        for blob in blobs {
-            assert!(blob.name.ends_with(".jsonl"), "{}", blob.name);
-            let bytes = client.download(&blob.name).await.expect("download");
-            assert_eq!(bytes.len() as u64, blob.size);
-            lines.extend(String::from_utf8(bytes.to_vec()).expect("utf-8").lines().map(str::to_string));
-        }
-        lines
-    });
+    let blobs = blob_log(&azurite, "requests", "diabetes/");
+    assert!(blobs.len() > 1, "one blob per interval: {}", blobs.len());
+    assert!(blobs.iter().all(|(name, _)| name.ends_with(".jsonl")));
+    let lines: Vec<String> = blobs.iter().flat_map(|(_, text)| text.lines().map(str::to_string)).collect();
     let logged = check_records(&lines, &sent) as u64;
     let log = &summary["request_log"];
     let dropped = log["dropped"].as_u64().expect("dropped");
@@ -571,23 +555,7 @@ fn request_log_with_a_sas_token_lands_in_azurite() {
     assert!(!stderr(&out).contains("sig="), "the SAS must not be printed: {}", stderr(&out));
 
     // Read back with the account key: what landed is what was sent.
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let cs = azurite_connection_string(&azurite);
-    let connection = mlops::azure::blob::ConnectionString::parse(&mlops::secret::Secret::new(cs)).expect("cs");
-    let client = mlops::azure::blob::BlobContainerClient::new(
-        &format!("{}/signed", connection.blob_endpoint),
-        connection.credential,
-        None,
-    )
-    .expect("client");
-    let lines: Vec<String> = runtime.block_on(async {
-        let mut lines = Vec::new();
-        for blob in client.list_blobs("diabetes/").await.expect("list") {
-            let bytes = client.download(&blob.name).await.expect("download");
-            lines.extend(String::from_utf8(bytes.to_vec()).expect("utf-8").lines().map(str::to_string));
-        }
-        lines
-    });
+    let lines = blob_log_lines(&azurite, "signed", "diabetes/");
     let logged = check_records(&lines, &sent) as u64;
     let log = &summary["request_log"];
     assert_eq!(logged + log["dropped"].as_u64().expect("dropped"), n as u64);
@@ -613,17 +581,38 @@ fn request_log_with_a_sas_token_lands_in_azurite() {
     let sent = burst(&server, 50, 2);
     let (out, summary) = server.stop();
     assert!(out.status.success(), "{}", stderr(&out));
-    let lines: Vec<String> = runtime.block_on(async {
-        let mut lines = Vec::new();
-        for blob in client.list_blobs("scoped/").await.expect("list") {
-            let bytes = client.download(&blob.name).await.expect("download");
-            lines.extend(String::from_utf8(bytes.to_vec()).expect("utf-8").lines().map(str::to_string));
-        }
-        lines
-    });
+    let lines = blob_log_lines(&azurite, "signed", "scoped/");
     let logged = check_records(&lines, &sent) as u64;
     assert_eq!(logged + summary["request_log"]["dropped"].as_u64().expect("dropped"), 50);
     assert_eq!(summary["request_log"]["failed"].as_u64(), Some(0));
+}
+
+/// The blobs below `prefix` in an Azurite container, read with the account key: (name, text),
+/// each checked to be as long as the listing says.
+fn blob_log(azurite: &crate::servers::Peer, container: &str, prefix: &str) -> Vec<(String, String)> {
+    let cs = azurite_connection_string(azurite);
+    let connection = mlops::azure::blob::ConnectionString::parse(&mlops::secret::Secret::new(cs)).expect("cs");
+    let client = mlops::azure::blob::BlobContainerClient::new(
+        &format!("{}/{container}", connection.blob_endpoint),
+        connection.credential,
+        None,
+    )
+    .expect("client");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let mut blobs = Vec::new();
+        for blob in client.list_blobs(prefix).await.expect("list") {
+            let bytes = client.download(&blob.name).await.expect("download");
+            assert_eq!(bytes.len() as u64, blob.size, "{}", blob.name);
+            blobs.push((blob.name, String::from_utf8(bytes.to_vec()).expect("utf-8")));
+        }
+        blobs
+    })
+}
+
+/// Every line of the blobs below `prefix`.
+fn blob_log_lines(azurite: &crate::servers::Peer, container: &str, prefix: &str) -> Vec<String> {
+    blob_log(azurite, container, prefix).iter().flat_map(|(_, text)| text.lines().map(str::to_string)).collect()
 }
 
 #[test]
