@@ -37,10 +37,14 @@ impl MlflowServer {
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
         let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
         // A shell leads the process group: it runs the server and, as a watchdog, takes the
-        // whole group down once the test process is gone (statics are never dropped).
+        // whole group down once the test process is gone (statics are never dropped): SIGTERM
+        // (which the shell itself ignores by then), and SIGKILL to whatever is left 10 s later.
         let script = r#"mlflow server "$@" & server=$!
 while kill -0 "$MLOPS_TEST_PARENT" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 1; done
-kill -TERM -- -$$"#;
+trap '' TERM
+kill -TERM -$$
+sleep 10
+kill -KILL -$$"#;
         let mut cmd = Command::new("sh");
         cmd.args(["-c", script, "mlflow-server"])
             .arg("--backend-store-uri")
@@ -92,17 +96,7 @@ kill -TERM -- -$$"#;
 
 impl Drop for MlflowServer {
     fn drop(&mut self) {
-        // The server forks workers: signal the whole process group.
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
-        let _ = self.child.wait();
+        // The server forks workers: stop the whole process group.
+        crate::servers::stop_group(&mut self.child);
     }
 }

@@ -139,17 +139,29 @@ pub struct Peer {
 impl Drop for Peer {
     fn drop(&mut self) {
         // The peers start subprocesses (mlflow runs uvicorn); each was made a group leader.
-        let _ = Command::new("kill").args(["-TERM", "--", &format!("-{}", self.child.id())]).status();
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.child.id())]).status();
-        let _ = self.child.wait();
+        stop_group(&mut self.child);
     }
+}
+
+/// Stops the process group `child` leads: SIGTERM to the group, up to 10 s for every member to go
+/// (the leader is reaped on the way, as a zombie would keep the group alive), then SIGKILL to what
+/// is left. Waiting on the leader alone is not enough: mlflow's job runners can outlive it.
+pub fn stop_group(child: &mut Child) {
+    let group = format!("-{}", child.id());
+    let signal = |sig: &str| {
+        Command::new("kill").args([sig, "--", &group]).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+    };
+    signal("-TERM");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let _ = child.try_wait();
+        if !signal("-0") {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    signal("-KILL");
+    let _ = child.wait();
 }
 
 fn spawn_group(cmd: &mut Command) -> Child {
