@@ -144,13 +144,7 @@ fn register_uploads_to_azurite_content_addressed() {
     assert!(registered["blob_url"].as_str().expect("url").ends_with(&expected_name), "{registered:#}");
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let connection = mlops::azure::blob::ConnectionString::parse(&mlops::secret::Secret::new(cs.clone())).expect("cs");
-    let client = mlops::azure::blob::BlobContainerClient::new(
-        &format!("{}/datasets", connection.blob_endpoint),
-        connection.credential,
-        None,
-    )
-    .expect("client");
+    let client = crate::servers::blob_container(&cs, "datasets");
     let body = runtime.block_on(client.download(&expected_name)).expect("blob exists");
     assert_eq!(&body[..], b"a,b\n1,2\n");
 }

@@ -590,14 +590,7 @@ fn request_log_with_a_sas_token_lands_in_azurite() {
 /// The blobs below `prefix` in an Azurite container, read with the account key: (name, text),
 /// each checked to be as long as the listing says.
 fn blob_log(azurite: &crate::servers::Peer, container: &str, prefix: &str) -> Vec<(String, String)> {
-    let cs = azurite_connection_string(azurite);
-    let connection = mlops::azure::blob::ConnectionString::parse(&mlops::secret::Secret::new(cs)).expect("cs");
-    let client = mlops::azure::blob::BlobContainerClient::new(
-        &format!("{}/{container}", connection.blob_endpoint),
-        connection.credential,
-        None,
-    )
-    .expect("client");
+    let client = crate::servers::blob_container(&azurite_connection_string(azurite), container);
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     runtime.block_on(async {
         let mut blobs = Vec::new();

@@ -236,6 +236,17 @@ pub fn azurite_connection_string(azurite: &Peer) -> String {
     )
 }
 
+/// A client for one container of the storage account in connection string `cs` (Azurite's).
+pub fn blob_container(cs: &str, container: &str) -> mlops::azure::blob::BlobContainerClient {
+    let connection = mlops::azure::blob::ConnectionString::parse(&mlops::secret::Secret::new(cs)).expect("cs");
+    mlops::azure::blob::BlobContainerClient::new(
+        &format!("{}/{container}", connection.blob_endpoint),
+        connection.credential,
+        None,
+    )
+    .expect("client")
+}
+
 /// `tests/python/aml_like_endpoint.py PORT KEY MODE`.
 pub fn aml_like_endpoint(key: &str, mode: &str) -> Peer {
     let port = free_port();

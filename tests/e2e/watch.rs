@@ -146,13 +146,7 @@ fn diabetes_pipeline_on_new_files_better_then_not_better_then_failed() {
 
 pub(crate) fn upload(cs: &str, container: &str, name: &str, body: &str) {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let connection = mlops::azure::blob::ConnectionString::parse(&mlops::secret::Secret::new(cs)).expect("cs");
-    let client = mlops::azure::blob::BlobContainerClient::new(
-        &format!("{}/{container}", connection.blob_endpoint),
-        connection.credential,
-        None,
-    )
-    .expect("client");
+    let client = crate::servers::blob_container(cs, container);
     runtime.block_on(client.create()).expect("container");
     runtime.block_on(client.upload(name, bytes::Bytes::from(body.to_string()), "text/csv")).expect("upload");
 }
