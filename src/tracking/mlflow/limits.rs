@@ -48,30 +48,17 @@ pub fn check_values(
             });
         }
     }
-    for (key, value) in params {
-        key_check("param", key)?;
-        if value.chars().count() > MAX_PARAM_VALUE {
-            return Err(ValueError {
-                what: "param",
-                key: key.clone(),
-                message: format!(
-                    "value is {} characters; the server keeps only {MAX_PARAM_VALUE}",
-                    value.chars().count()
-                ),
-            });
-        }
-    }
-    for (key, value) in tags {
-        key_check("tag", key)?;
-        if value.chars().count() > MAX_TAG_VALUE {
-            return Err(ValueError {
-                what: "tag",
-                key: key.clone(),
-                message: format!(
-                    "value is {} characters; the server keeps only {MAX_TAG_VALUE}",
-                    value.chars().count()
-                ),
-            });
+    for (what, entries, limit) in [("param", params, MAX_PARAM_VALUE), ("tag", tags, MAX_TAG_VALUE)] {
+        for (key, value) in entries {
+            key_check(what, key)?;
+            let length = value.chars().count();
+            if length > limit {
+                return Err(ValueError {
+                    what,
+                    key: key.clone(),
+                    message: format!("value is {length} characters; the server keeps only {limit}"),
+                });
+            }
         }
     }
     Ok(())
