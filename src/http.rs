@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by the service clients: TLS trust, retries, and errors that keep what a
 //! person needs to debug a failed call (method, URL without secrets, status, service error, request id).
 
+use crate::error_kind::{ErrorKind, HasKind};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -155,16 +156,18 @@ impl HttpError {
             _ => None,
         }
     }
+}
 
+impl HasKind for HttpError {
     /// 9 for service and network failures, 10 for rejected credentials, 8 for missing resources.
-    pub fn exit_code(&self) -> u8 {
+    fn kind(&self) -> ErrorKind {
         match self.status() {
-            Some(StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => crate::exit::AUTH,
-            Some(StatusCode::NOT_FOUND) if self.error_code().is_some() => crate::exit::NOT_FOUND,
+            Some(StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => ErrorKind::Auth,
+            Some(StatusCode::NOT_FOUND) if self.error_code().is_some() => ErrorKind::NotFound,
             _ => match self {
-                HttpError::CaBundle { .. } => crate::exit::INPUT,
-                HttpError::Credential(_) => crate::exit::AUTH,
-                _ => crate::exit::REMOTE,
+                HttpError::CaBundle { .. } => ErrorKind::Input,
+                HttpError::Credential(_) => ErrorKind::Auth,
+                _ => ErrorKind::Remote,
             },
         }
     }
@@ -258,6 +261,6 @@ mod tests {
         assert!(status(503).is_transient());
         assert!(status(429).is_transient());
         assert!(!status(400).is_transient());
-        assert_eq!(status(401).exit_code(), crate::exit::AUTH);
+        assert_eq!(status(401).kind(), ErrorKind::Auth);
     }
 }

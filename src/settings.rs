@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::cli::TrainArgs;
 use crate::env_vars;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::ml::params::{TrainingParams, parse_overrides, read_parameters_file};
 use crate::ml::split::TestSize;
 use crate::ml::train::{Provenance, TrainRequest};
@@ -83,6 +84,12 @@ pub enum SettingsError {
     },
     #[error("{}: {message}", path.display())]
     Parse { path: PathBuf, message: String },
+}
+
+impl HasKind for SettingsError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
 }
 
 /// Loads `$MLOPS_CONFIG`, or the nearest `mlops.toml` at or above the current directory.
@@ -199,7 +206,7 @@ pub fn mlflow_client(url: &str) -> anyhow::Result<MlflowClient> {
 pub fn azureml_client(aml: &AzureMlUri) -> anyhow::Result<MlflowClient> {
     use clap::Parser as _;
     let env = crate::cli::AzureEnv::try_parse_from(std::iter::empty::<String>()).map_err(|e| {
-        crate::exit::UsageError(format!(
+        crate::error_kind::UsageError(format!(
             "Azure settings (AZURE_* and MLOPS_AZURE_AUTH) for workspace {}: {}",
             aml.workspace,
             e.to_string().lines().next().unwrap_or_default()
@@ -261,7 +268,8 @@ fn mlflow_client_with(
     let number = |name: &str| -> anyhow::Result<Option<f64>> {
         env(name)
             .map(|v| {
-                v.parse::<f64>().map_err(|_| crate::exit::UsageError(format!("{name}={v:?} is not a number")).into())
+                v.parse::<f64>()
+                    .map_err(|_| crate::error_kind::UsageError(format!("{name}={v:?} is not a number")).into())
             })
             .transpose()
     };
@@ -315,7 +323,7 @@ pub fn resolve_train(args: &TrainArgs, project: &ProjectFile) -> anyhow::Result<
     if let Some(alpha) = args.alpha
         && !(alpha.is_finite() && alpha >= 0.0)
     {
-        return Err(crate::exit::UsageError(format!("--alpha must be a finite number >= 0, got {alpha}")).into());
+        return Err(crate::error_kind::UsageError(format!("--alpha must be a finite number >= 0, got {alpha}")).into());
     }
     let from_overrides = parse_overrides(&args.param)?;
     let params_path = args.params.clone().or_else(|| project.train.params.as_deref().map(|p| project.path(p)));
@@ -399,7 +407,7 @@ pub fn resolve_azure(args: &crate::cli::AzureArgs) -> anyhow::Result<AzureSettin
 
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     let name = match &args.cloud {
-        Some(text) => text.parse::<CloudName>().map_err(|e| crate::exit::UsageError(format!("--cloud: {e}")))?,
+        Some(text) => text.parse::<CloudName>().map_err(|e| crate::error_kind::UsageError(format!("--cloud: {e}")))?,
         None => CloudName::AzureCloud,
     };
     let cloud = CloudEndpoints::resolve(
@@ -408,7 +416,7 @@ pub fn resolve_azure(args: &crate::cli::AzureArgs) -> anyhow::Result<AzureSettin
         args.arm_endpoint.as_deref(),
         args.arm_audience.as_deref(),
     )
-    .map_err(|e| crate::exit::UsageError(e.to_string()))?;
+    .map_err(|e| crate::error_kind::UsageError(e.to_string()))?;
     if let Some(bundle) = var(env_vars::SSL_CERT_FILE)
         && let Err(source) = std::fs::metadata(&bundle)
     {
@@ -498,7 +506,7 @@ pub fn resolve_azureml(args: &crate::cli::WorkspaceArgs, project: &ProjectFile) 
         azure.auth.subscription_id = azure.subscription.clone();
     }
     let missing = |what: &str, flag: &str, var: &str, key: &str| {
-        crate::exit::UsageError(format!(
+        crate::error_kind::UsageError(format!(
             "no Azure ML {what}: pass {flag}, set {var}, or set `{key}` under [azureml] in mlops.toml"
         ))
     };
@@ -514,13 +522,14 @@ pub fn resolve_azureml(args: &crate::cli::WorkspaceArgs, project: &ProjectFile) 
     let resource_group = args.resource_group.clone().or_else(|| section.resource_group.clone()).ok_or_else(|| {
         missing("resource group", "--resource-group", env_vars::AZURE_RESOURCE_GROUP, "resource_group")
     })?;
-    crate::azure::deployments::check_name("workspace", &name, 33).map_err(crate::exit::UsageError)?;
-    crate::azure::deployments::check_name("resource group", &resource_group, 90).map_err(crate::exit::UsageError)?;
+    crate::azure::deployments::check_name("workspace", &name, 33).map_err(crate::error_kind::UsageError)?;
+    crate::azure::deployments::check_name("resource group", &resource_group, 90)
+        .map_err(crate::error_kind::UsageError)?;
     let poll = match std::env::var(env_vars::MLOPS_AZUREML_POLL_SECONDS).ok().filter(|v| !v.is_empty()) {
         Some(text) => match text.parse::<f64>() {
             Ok(s) if s.is_finite() && s > 0.0 => Duration::from_secs_f64(s),
             _ => {
-                return Err(crate::exit::UsageError(format!(
+                return Err(crate::error_kind::UsageError(format!(
                     "{}={text:?} is not a positive number of seconds",
                     env_vars::MLOPS_AZUREML_POLL_SECONDS
                 ))

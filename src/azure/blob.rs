@@ -12,6 +12,7 @@ use reqwest::{Method, StatusCode, Url};
 use serde::Deserialize;
 use sha2::Sha256;
 
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::secret::Secret;
 
 /// The storage REST API version every request asks for.
@@ -61,17 +62,16 @@ pub enum BlobError {
     Service { method: Method, url: String, status: StatusCode, code: String, message: String, request_id: String },
 }
 
-impl BlobError {
-    pub fn exit_code(&self) -> u8 {
-        use crate::exit;
+impl HasKind for BlobError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            BlobError::ConnectionString(_) | BlobError::InvalidUrl { .. } => exit::USAGE,
+            BlobError::ConnectionString(_) | BlobError::InvalidUrl { .. } => ErrorKind::Usage,
             BlobError::Service { status, .. }
                 if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN =>
             {
-                exit::AUTH
+                ErrorKind::Auth
             }
-            _ => exit::REMOTE,
+            _ => ErrorKind::Remote,
         }
     }
 }

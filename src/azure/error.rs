@@ -1,5 +1,6 @@
 //! Failures talking to Azure, keeping what a person needs to debug them.
 
+use crate::error_kind::{ErrorKind, HasKind};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -63,6 +64,17 @@ impl ErrorDetail {
 /// Boxed so that `Result<_, HttpError>` stays small on the happy path.
 #[derive(Debug, thiserror::Error)]
 pub struct HttpError(Box<HttpErrorData>);
+
+impl HasKind for HttpError {
+    /// 401/403 are credential problems; 404 a missing thing; the rest a failing service.
+    fn kind(&self) -> ErrorKind {
+        match self.status {
+            Some(401 | 403) => ErrorKind::Auth,
+            Some(404) => ErrorKind::NotFound,
+            _ => ErrorKind::Remote,
+        }
+    }
+}
 
 impl std::ops::Deref for HttpError {
     type Target = HttpErrorData;

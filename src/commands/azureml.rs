@@ -14,7 +14,8 @@ use crate::cli::{
     GlobalArgs, PipelineCancelArgs, PipelinePublishArgs, PipelineStepArgs, PipelineSubmitArgs, ScheduleCommand,
     ScheduleCreateArgs, TrainArgs,
 };
-use crate::exit::{self, UsageError};
+use crate::error_kind::{ErrorKind, UsageError};
+use crate::exit;
 use crate::output;
 use crate::settings::{self, AzureMlSettings};
 
@@ -154,7 +155,7 @@ fn outcome_code(job: &JobFollow, followed: bool) -> u8 {
     }
     match job.state {
         JobState::Completed => exit::OK,
-        _ => exit::REMOTE,
+        _ => exit::code(ErrorKind::Remote),
     }
 }
 
@@ -310,7 +311,8 @@ fn render_schedule(schedule: &Value) -> String {
 
 pub fn step(args: &PipelineStepArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let program = std::env::current_exe().context("cannot find the mlops binary the step runs")?;
-    let result = crate::pipeline::remote::run_step(&program, &args.name, &args.result, &args.upstream, &args.args)?;
+    let result =
+        crate::pipeline::remote::run_step(&program, &args.name, &args.result, &args.upstream, &args.args, exit::code)?;
     output::emit(global.output, &result, || {
         format!(
             "step {}: {:?}{}\n",

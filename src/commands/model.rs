@@ -8,7 +8,8 @@ use crate::cli::{
     DirectionArg, GateArgs, GlobalArgs, ModelAliasCommand, ModelCommand, ModelDownloadArgs, ModelEvaluateArgs,
     ModelRegisterArgs, OnNotBetter,
 };
-use crate::exit::{self, UsageError};
+use crate::error_kind::UsageError;
+use crate::exit;
 use crate::output;
 use crate::registry::gate::{Decision, Direction, Evaluation};
 use crate::registry::release::{self, EvaluateRequest, RegisterRequest};

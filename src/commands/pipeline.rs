@@ -137,6 +137,7 @@ pub(super) fn local_runner(
         step_env,
         from: None,
         resume: None,
+        exit_code_of: exit::code,
     };
     Ok((tracker, options))
 }

@@ -9,7 +9,8 @@ use super::pipeline::{local_runner, step_progress};
 use crate::azureml::publish::{self, PublishOptions, SubmitOptions};
 use crate::cli::{GlobalArgs, PipelineWatchArgs, WatchTarget};
 use crate::data::registry::{DatasetRef, DatasetRegistry};
-use crate::exit::{self, UsageError};
+use crate::error_kind::UsageError;
+use crate::exit;
 use crate::output;
 use crate::pipeline;
 use crate::pipeline::watch::{
@@ -65,6 +66,7 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
             pattern: args.pattern.clone(),
             interval: Duration::from_secs(args.interval),
             once: args.once,
+            exit_code_of: exit::code,
         },
         source,
         pipeline,
@@ -134,6 +136,7 @@ async fn azureml_trigger<'a>(
         steps,
         interrupt: Box::new(super::signals::interrupt),
         on_event: Box::new(super::azureml::job_progress(quiet)),
+        exit_code_of: exit::code,
     })
 }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::cli::{GlobalArgs, RunsCommand, RunsListArgs, RunsShowArgs, RunsSyncArgs};
-use crate::exit::UsageError;
+use crate::error_kind::UsageError;
 use crate::output;
 use crate::settings;
 use crate::tracking::sync::{PushOutcome, is_synced, push_run};

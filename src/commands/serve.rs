@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::{GlobalArgs, ServeArgs};
-use crate::exit::UsageError;
+use crate::error_kind::UsageError;
 use crate::ml::model;
 use crate::output;
 use crate::secret::Secret;
