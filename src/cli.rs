@@ -29,7 +29,7 @@ Examples:
 
 Exit codes: 0 ok, 1 internal, 2 usage, 3 gate not better, 4 what-if changes,
 5 data check failed, 6 bad input file, 7 training impossible, 8 not found,
-9 remote service, 10 authentication.";
+9 remote service, 10 authentication, 11 gate refused: different schema or dataset.";
 
 /// Flags every command takes.
 #[derive(Debug, Args)]
@@ -1002,6 +1002,11 @@ pub struct GateArgs {
     /// Also write the gate's JSON report to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Compare even if the candidate was trained on other features, feature types, target or
+    /// dataset than the champion (otherwise exit 11); a version registered so gets the tag
+    /// `mlops.schema_change` saying what changed.
+    #[arg(long)]
+    pub allow_schema_change: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

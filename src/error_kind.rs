@@ -30,11 +30,13 @@ pub enum ErrorKind {
     Auth,
     /// Interrupted (Ctrl-C) while waiting; a remote operation goes on.
     Interrupted,
+    /// The gate refused to compare models trained on different features, target or dataset.
+    SchemaMismatch,
 }
 
 impl ErrorKind {
     /// Every kind, in the order the documentation lists them.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::Internal,
         ErrorKind::Usage,
         ErrorKind::GateNotBetter,
@@ -45,6 +47,7 @@ impl ErrorKind {
         ErrorKind::NotFound,
         ErrorKind::Remote,
         ErrorKind::Auth,
+        ErrorKind::SchemaMismatch,
         ErrorKind::Interrupted,
     ];
 }

@@ -52,6 +52,7 @@ pub const fn code(kind: ErrorKind) -> u8 {
         ErrorKind::NotFound => 8,
         ErrorKind::Remote => 9,
         ErrorKind::Auth => 10,
+        ErrorKind::SchemaMismatch => 11,
         ErrorKind::Interrupted => 130,
     }
 }
@@ -185,7 +186,7 @@ mod tests {
     #[test]
     fn the_table_is_stable() {
         let codes: Vec<u8> = ErrorKind::ALL.iter().map(|k| code(*k)).collect();
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130]);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 130]);
     }
 
     /// The same failure exits the same way wherever it surfaces: an HTTP 403 from an ARM

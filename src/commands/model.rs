@@ -44,6 +44,7 @@ fn gate_request(run_id: &str, name: &str, gate: &GateArgs) -> EvaluateRequest {
             DirectionArg::Maximize => Direction::Maximize,
         },
         alias: gate.against.clone(),
+        allow_schema_change: gate.allow_schema_change,
     }
 }
 
@@ -53,6 +54,15 @@ fn gate_outcome(evaluation: &Evaluation, gate: &GateArgs, quiet: bool) -> anyhow
         let text = serde_json::to_string_pretty(evaluation)?;
         std::fs::write(path, text + "\n")
             .map_err(|e| anyhow::anyhow!("cannot write report {}: {e}", path.display()))?;
+    }
+    if !evaluation.schema_changes.is_empty() {
+        output::note(
+            quiet,
+            format!(
+                "warning: compared despite a schema change (--allow-schema-change): {}",
+                evaluation.schema_changes.join("; ")
+            ),
+        );
     }
     output::note(quiet, format!("gate: {} ({})", decision_word(evaluation.decision), evaluation.reason));
     Ok(match (evaluation.decision, gate.on_not_better) {

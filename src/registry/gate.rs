@@ -52,6 +52,9 @@ pub struct Evaluation {
     pub delta: Option<f64>,
     pub decision: Decision,
     pub reason: String,
+    /// How the candidate's training schema differs from the champion's, compared anyway because
+    /// of `--allow-schema-change`; empty when they were trained alike.
+    pub schema_changes: Vec<String>,
 }
 
 /// Compares a candidate with the champion (if there is one).
@@ -98,6 +101,7 @@ pub fn decide(
         delta,
         decision,
         reason,
+        schema_changes: Vec::new(),
     }
 }
 

@@ -6,6 +6,7 @@ mod local;
 pub mod release;
 mod remote;
 mod resolve;
+pub mod schema;
 
 use std::collections::BTreeMap;
 
@@ -76,6 +77,11 @@ pub enum RegistryError {
     InvalidAlias { alias: String, reason: &'static str },
     #[error("invalid model name {name:?}: {reason}")]
     InvalidName { name: String, reason: &'static str },
+    #[error(
+        "{name}@{alias} (version {version}) and the candidate run {run_id} were not trained alike, so their metrics cannot be compared: {}; pass --allow-schema-change to compare them anyway",
+        differences.join("; ")
+    )]
+    SchemaMismatch { name: String, alias: String, version: u64, run_id: String, differences: Vec<String> },
     #[error("run {run_id} has no metric {metric:?} (it has: {available})")]
     MissingMetric { run_id: String, metric: String, available: String },
     #[error(
@@ -104,6 +110,7 @@ impl HasKind for RegistryError {
             | RegistryError::InvalidAlias { .. }
             | RegistryError::InvalidName { .. } => ErrorKind::Usage,
             RegistryError::MissingMetric { .. } | RegistryError::ChampionWithoutMetric { .. } => ErrorKind::Input,
+            RegistryError::SchemaMismatch { .. } => ErrorKind::SchemaMismatch,
             RegistryError::Store(e) => e.kind(),
             RegistryError::Remote { source, .. } => source.kind(),
         }

@@ -4,8 +4,15 @@
 use std::collections::BTreeMap;
 
 use super::gate::{self, Candidate, Champion, Decision, Direction, Evaluation};
+use super::schema::{self, TrainingSchema};
 use super::{ModelVersion, NewVersion, Registry, RegistryError};
+use crate::tracking::mlflow::artifacts_writable;
+use crate::tracking::sync::TAG_SOURCE_RUN_ID;
 use crate::tracking::{Run, StoreError, Tracker};
+
+/// Version tag: how the version's training schema differs from the champion it was compared
+/// with under `--allow-schema-change`.
+pub const TAG_SCHEMA_CHANGE: &str = "mlops.schema_change";
 
 /// The CI build that is registering, from Azure DevOps or GitHub Actions variables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +29,8 @@ pub struct EvaluateRequest {
     pub metric: String,
     pub direction: Direction,
     pub alias: String,
+    /// Compare even when the candidate was trained on other features, target or dataset.
+    pub allow_schema_change: bool,
 }
 
 /// What `mlops model register` records.
@@ -83,7 +92,30 @@ fn metric_of(run: &Run, metric: &str) -> Result<f64, RegistryError> {
     })
 }
 
-/// The gate: the candidate's metric against the version holding `alias` (none → `first`).
+/// Fails with `NoModel` unless the run logged a model that `create_version` can register: asked
+/// first, so that a run without a model is not reported as one without a metric.
+async fn require_model(tracker: &Tracker, run: &Run) -> Result<(), RegistryError> {
+    let run_id = &run.info.run_id;
+    let has_model = match tracker {
+        Tracker::Local(store) => store.artifact_dir(run_id)?.join("model").join("MLmodel").is_file(),
+        Tracker::Remote { client, .. } => {
+            let local_only = run.tags.contains_key(TAG_SOURCE_RUN_ID) && !artifacts_writable(&run.info.artifact_uri);
+            local_only
+                || !client
+                    .run_model_ids(run_id)
+                    .await
+                    .map_err(|source| RegistryError::Remote {
+                        uri: client.endpoint().to_string(),
+                        source: Box::new(source),
+                    })?
+                    .is_empty()
+        }
+    };
+    if has_model { Ok(()) } else { Err(RegistryError::NoModel { run_id: run_id.clone() }) }
+}
+
+/// The gate: the candidate's metric against the version holding `alias` (none → `first`), once
+/// both are known to be trained alike (or `allow_schema_change` says to compare anyway).
 pub async fn evaluate(
     tracker: &Tracker,
     registry: &Registry,
@@ -91,12 +123,24 @@ pub async fn evaluate(
 ) -> Result<Evaluation, RegistryError> {
     super::check_alias(&request.alias)?;
     let run = get_run(tracker, &request.run_id).await?;
+    require_model(tracker, &run).await?;
     let candidate = Candidate { run_id: request.run_id.clone(), value: metric_of(&run, &request.metric)? };
+    let mut schema_changes = Vec::new();
     let champion = match registry.by_alias(&request.name, &request.alias).await? {
         None => None,
         Some(version) => {
             let run_id = version.run_id.clone().unwrap_or_default();
             let champion_run = get_run(tracker, &run_id).await?;
+            schema_changes = schema::differences(&TrainingSchema::of_run(&run), &TrainingSchema::of_run(&champion_run));
+            if !schema_changes.is_empty() && !request.allow_schema_change {
+                return Err(RegistryError::SchemaMismatch {
+                    name: request.name.clone(),
+                    alias: request.alias.clone(),
+                    version: version.version,
+                    run_id: request.run_id.clone(),
+                    differences: schema_changes,
+                });
+            }
             // The run's metric, or the tag registration copied onto the version.
             let value = champion_run
                 .metrics
@@ -112,7 +156,10 @@ pub async fn evaluate(
             Some(Champion { version: version.version, run_id, value })
         }
     };
-    Ok(gate::decide(&request.name, &request.alias, &request.metric, request.direction, candidate, champion))
+    let mut evaluation =
+        gate::decide(&request.name, &request.alias, &request.metric, request.direction, candidate, champion);
+    evaluation.schema_changes = schema_changes;
+    Ok(evaluation)
 }
 
 /// Registers the run's model as a new version with the reference's tags, then sets the aliases.
@@ -126,6 +173,7 @@ pub async fn register(
     }
     super::check_name(&request.name)?;
     let run = get_run(tracker, &request.run_id).await?;
+    require_model(tracker, &run).await?;
     if !request.allow_duplicate {
         let existing = match registry.versions(&request.name).await {
             Ok(versions) => versions,
@@ -184,6 +232,20 @@ pub async fn register_if_better(
     if evaluation.decision == Decision::NotBetter {
         return Ok((evaluation, None));
     }
-    let version = register(tracker, registry, request).await?;
+    let mut request = request.clone();
+    if !evaluation.schema_changes.is_empty() {
+        // MLflow servers cap version tag values at 5000 characters.
+        let mut text = evaluation.schema_changes.join("; ");
+        if text.len() > 5000 {
+            let mut end = 4997;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text.truncate(end);
+            text.push_str("...");
+        }
+        request.user_tags.insert(TAG_SCHEMA_CHANGE.to_string(), text);
+    }
+    let version = register(tracker, registry, &request).await?;
     Ok((evaluation, Some(version)))
 }

@@ -57,12 +57,99 @@ impl Store {
 
     fn train(&self, alpha: &str) -> String {
         let data = diabetes().display().to_string();
+        self.train_on(&["--data", &data, "--alpha", alpha])
+    }
+
+    /// Trains with these extra arguments (data, target, alpha) and returns the run id.
+    fn train_on(&self, extra: &[&str]) -> String {
         let local = self.ws.path().join("journal").display().to_string();
-        let args =
-            ["train", "--data", &data, "--alpha", alpha, "--local-store", &local, "--experiment", &self.experiment];
+        let mut args = vec!["train", "--local-store", &local, "--experiment", &self.experiment];
+        args.extend(extra);
         let report = self.json(&args, &[]);
         report["run_id"].as_str().expect("run id").to_string()
     }
+}
+
+const SCHEMA_MISMATCH: i32 = 11;
+
+/// The gate compares like with like: a candidate trained on other features or another target
+/// than the champion is refused with exit 11 and what differs, unless `--allow-schema-change`,
+/// which the registered version records. A run without a model is refused as such.
+fn schema_gate(store: &Store) {
+    let name = unique("schema");
+    let data = diabetes().display().to_string();
+    let champion = store.train("0.5");
+    store.json(&["model", "register", "--run-id", &champion, "--name", &name, "--if-better"], &[]);
+
+    // The same dataset name (diabetes), without the S6 column.
+    let fewer = crate::support::repo().join("tests/fixtures/schema/diabetes.csv").display().to_string();
+    let fewer_features = store.train_on(&["--data", &fewer]);
+    let other_target = store.train_on(&["--data", &data, "--target", "BMI"]);
+    let cases: [(&str, &[&str]); 2] = [
+        (&fewer_features, &["features removed: S6"]),
+        (
+            &other_target,
+            &["features added: Y", "features removed: BMI", "target: \"Y\" (champion) vs \"BMI\" (candidate)"],
+        ),
+    ];
+    for (run, needles) in cases {
+        for command in [
+            vec!["model", "register", "--run-id", run, "--name", &name, "--if-better"],
+            vec!["model", "evaluate", "--run-id", run, "--name", &name],
+        ] {
+            let out = store.run(&command, &[]);
+            assert_eq!(out.status.code(), Some(SCHEMA_MISMATCH), "{command:?}: {}", stderr(&out));
+            for needle in needles {
+                assert!(stderr(&out).contains(needle), "{command:?}: {needle:?} not in {}", stderr(&out));
+            }
+            assert!(stderr(&out).contains("--allow-schema-change"), "{}", stderr(&out));
+            assert!(!stderr(&out).contains("dataset:"), "same dataset name: {}", stderr(&out));
+        }
+    }
+    let shown = store.json(&["model", "show", &name], &[]);
+    assert_eq!(shown["latest_version"], 1, "nothing was registered");
+
+    // The override: compared anyway (BMI's error is far below Y's), and recorded on the version.
+    let out = store.json(
+        &["model", "register", "--run-id", &other_target, "--name", &name, "--if-better", "--allow-schema-change"],
+        &[],
+    );
+    assert_eq!(out["evaluation"]["decision"], "better");
+    assert_eq!(out["version"]["version"], 2);
+    let changes = out["evaluation"]["schema_changes"].as_array().expect("schema_changes");
+    assert_eq!(changes.len(), 3, "{changes:?}");
+    let tag = out["version"]["tags"]["mlops.schema_change"].as_str().expect("schema change tag");
+    assert!(tag.contains("target: \"Y\" (champion) vs \"BMI\" (candidate)"), "{tag}");
+    let seen = python_json("read_registry.py", &[&store.uri, &name], None);
+    assert_eq!(seen["versions"][1]["tags"]["mlops.schema_change"], tag);
+    assert_eq!(seen["aliases"]["champion"], 2);
+
+    // A run with no model (logged by MLflow's client) is refused as one without a model, not
+    // as one without the metric.
+    let out = crate::support::python_output("empty_run.py", &[&store.uri, &store.experiment], None);
+    assert!(out.status.success(), "empty_run.py: {}", stderr(&out));
+    // MLflow prints "View run …" lines first on a server; the id is the last line.
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let empty = stdout.lines().last().expect("run id").trim().to_string();
+    for command in [
+        vec!["model", "register", "--run-id", &empty, "--name", &name],
+        vec!["model", "register", "--run-id", &empty, "--name", &name, "--if-better"],
+    ] {
+        let out = store.run(&command, &[]);
+        assert_eq!(out.status.code(), Some(8), "{command:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&format!("run {empty} has no model")), "{}", stderr(&out));
+        assert!(!stderr(&out).contains("metric"), "{}", stderr(&out));
+    }
+}
+
+#[test]
+fn schema_gate_on_the_local_store() {
+    schema_gate(&Store::local());
+}
+
+#[test]
+fn schema_gate_on_an_mlflow_server() {
+    schema_gate(&Store::server());
 }
 
 fn unique(prefix: &str) -> String {
