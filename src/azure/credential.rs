@@ -237,8 +237,40 @@ enum Unusable {
     Invalid(String),
 }
 
-fn need<'a>(value: &'a Option<String>, var: &str) -> Result<&'a str, Unusable> {
-    value.as_deref().filter(|v| !v.is_empty()).ok_or_else(|| Unusable::Missing(format!("{var} is not set")))
+/// The settings a way of signing in needs, gathered so that every absent one is named in one
+/// message rather than one per attempt.
+#[derive(Default)]
+struct Needs(Vec<String>);
+
+impl Needs {
+    fn text(&mut self, value: &Option<String>, var: &str) -> Option<String> {
+        self.note(value.clone().filter(|v| !v.is_empty()), var)
+    }
+
+    fn secret(&mut self, value: &Option<Secret>, var: &str) -> Option<Secret> {
+        self.note(value.clone(), var)
+    }
+
+    fn path(&mut self, value: &Option<PathBuf>, var: &str) -> Option<PathBuf> {
+        self.note(value.clone(), var)
+    }
+
+    fn note<T>(&mut self, value: Option<T>, var: &str) -> Option<T> {
+        if value.is_none() {
+            self.0.push(var.to_string());
+        }
+        value
+    }
+
+    /// "A is not set", "A and B are not set", "A, B and C are not set".
+    fn unusable(self) -> Unusable {
+        let names = match self.0.as_slice() {
+            [] => return Unusable::Invalid("incomplete configuration".to_string()),
+            [one] => return Unusable::Missing(format!("{one} is not set")),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        };
+        Unusable::Missing(format!("{names} are not set"))
+    }
 }
 
 fn client_options(cloud: &CloudEndpoints) -> ClientOptions {
@@ -253,30 +285,32 @@ fn build(kind: AuthKind, config: &AuthConfig, cloud: &CloudEndpoints) -> Result<
     use crate::env_vars as env;
     match kind {
         AuthKind::ClientSecret => {
-            let secret = config
-                .client_secret
-                .clone()
-                .ok_or_else(|| Unusable::Missing(format!("{} is not set", env::AZURE_CLIENT_SECRET)))?;
-            let tenant = need(&config.tenant_id, env::AZURE_TENANT_ID)?;
-            let client = need(&config.client_id, env::AZURE_CLIENT_ID)?;
+            let mut needs = Needs::default();
+            let secret = needs.secret(&config.client_secret, env::AZURE_CLIENT_SECRET);
+            let tenant = needs.text(&config.tenant_id, env::AZURE_TENANT_ID);
+            let client = needs.text(&config.client_id, env::AZURE_CLIENT_ID);
+            let (Some(secret), Some(tenant), Some(client)) = (secret, tenant, client) else {
+                return Err(needs.unusable());
+            };
             let options = ClientSecretCredentialOptions { client_options: client_options(cloud) };
-            let credential = ClientSecretCredential::new(tenant, client.to_string(), secret.into(), Some(options))
-                .map_err(invalid)?;
+            let credential =
+                ClientSecretCredential::new(&tenant, client, secret.into(), Some(options)).map_err(invalid)?;
             Ok(credential)
         }
         AuthKind::ClientCertificate => {
-            let path = config
-                .client_certificate_path
-                .as_ref()
-                .ok_or_else(|| Unusable::Missing(format!("{} is not set", env::AZURE_CLIENT_CERTIFICATE_PATH)))?;
-            let tenant = need(&config.tenant_id, env::AZURE_TENANT_ID)?;
-            let client = need(&config.client_id, env::AZURE_CLIENT_ID)?;
-            let token_endpoint = token_endpoint(cloud, tenant)?;
-            let assertion = CertificateAssertion::from_pem_file(path, client, token_endpoint)
+            let mut needs = Needs::default();
+            let path = needs.path(&config.client_certificate_path, env::AZURE_CLIENT_CERTIFICATE_PATH);
+            let tenant = needs.text(&config.tenant_id, env::AZURE_TENANT_ID);
+            let client = needs.text(&config.client_id, env::AZURE_CLIENT_ID);
+            let (Some(path), Some(tenant), Some(client)) = (path, tenant, client) else {
+                return Err(needs.unusable());
+            };
+            let token_endpoint = token_endpoint(cloud, &tenant)?;
+            let assertion = CertificateAssertion::from_pem_file(&path, &client, token_endpoint)
                 .map_err(|e| Unusable::Invalid(e.to_string()))?;
             let credential = ClientAssertionCredential::new(
-                tenant.to_string(),
-                client.to_string(),
+                tenant,
+                client,
                 assertion,
                 Some(ClientAssertionCredentialOptions { client_options: client_options(cloud) }),
             )
@@ -284,35 +318,38 @@ fn build(kind: AuthKind, config: &AuthConfig, cloud: &CloudEndpoints) -> Result<
             Ok(credential)
         }
         AuthKind::WorkloadIdentity => {
-            let file = config
-                .federated_token_file
-                .clone()
-                .ok_or_else(|| Unusable::Missing(format!("{} is not set", env::AZURE_FEDERATED_TOKEN_FILE)))?;
-            let tenant = need(&config.tenant_id, env::AZURE_TENANT_ID)?;
-            let client = need(&config.client_id, env::AZURE_CLIENT_ID)?;
+            let mut needs = Needs::default();
+            let file = needs.path(&config.federated_token_file, env::AZURE_FEDERATED_TOKEN_FILE);
+            let tenant = needs.text(&config.tenant_id, env::AZURE_TENANT_ID);
+            let client = needs.text(&config.client_id, env::AZURE_CLIENT_ID);
+            let (Some(file), Some(tenant), Some(client)) = (file, tenant, client) else {
+                return Err(needs.unusable());
+            };
             let options = WorkloadIdentityCredentialOptions {
                 credential_options: ClientAssertionCredentialOptions { client_options: client_options(cloud) },
-                client_id: Some(client.to_string()),
-                tenant_id: Some(tenant.to_string()),
+                client_id: Some(client),
+                tenant_id: Some(tenant),
                 token_file_path: Some(file),
             };
             let credential = WorkloadIdentityCredential::new(Some(options)).map_err(invalid)?;
             Ok(credential)
         }
         AuthKind::GithubOidc => {
-            let url = need(&config.github_token_request_url, env::ACTIONS_ID_TOKEN_REQUEST_URL)?;
-            let token = config.github_token_request_token.clone().ok_or_else(|| {
-                Unusable::Missing(format!(
-                    "{} is not set (the job needs `permissions: id-token: write`)",
-                    env::ACTIONS_ID_TOKEN_REQUEST_TOKEN
-                ))
-            })?;
-            let tenant = need(&config.tenant_id, env::AZURE_TENANT_ID)?;
-            let client = need(&config.client_id, env::AZURE_CLIENT_ID)?;
-            let assertion = GithubOidcAssertion::new(url, token).map_err(|e| Unusable::Invalid(e.to_string()))?;
+            let mut needs = Needs::default();
+            let url = needs.text(&config.github_token_request_url, env::ACTIONS_ID_TOKEN_REQUEST_URL);
+            let token = needs.secret(
+                &config.github_token_request_token,
+                &format!("{} (the job needs `permissions: id-token: write`)", env::ACTIONS_ID_TOKEN_REQUEST_TOKEN),
+            );
+            let tenant = needs.text(&config.tenant_id, env::AZURE_TENANT_ID);
+            let client = needs.text(&config.client_id, env::AZURE_CLIENT_ID);
+            let (Some(url), Some(token), Some(tenant), Some(client)) = (url, token, tenant, client) else {
+                return Err(needs.unusable());
+            };
+            let assertion = GithubOidcAssertion::new(&url, token).map_err(|e| Unusable::Invalid(e.to_string()))?;
             let credential = ClientAssertionCredential::new(
-                tenant.to_string(),
-                client.to_string(),
+                tenant,
+                client,
                 assertion,
                 Some(ClientAssertionCredentialOptions { client_options: client_options(cloud) }),
             )
@@ -320,21 +357,28 @@ fn build(kind: AuthKind, config: &AuthConfig, cloud: &CloudEndpoints) -> Result<
             Ok(credential)
         }
         AuthKind::AzurePipelines => {
-            need(&config.pipelines_oidc_request_uri, env::SYSTEM_OIDCREQUESTURI)?;
+            let mut needs = Needs::default();
+            let uri = needs.text(&config.pipelines_oidc_request_uri, env::SYSTEM_OIDCREQUESTURI);
             let connection =
-                need(&config.pipelines_service_connection_id, env::AZURESUBSCRIPTION_SERVICE_CONNECTION_ID)?;
-            let token = config.pipelines_system_access_token.clone().ok_or_else(|| {
-                Unusable::Missing(format!("{} is not set (map $(System.AccessToken) into it)", env::SYSTEM_ACCESSTOKEN))
-            })?;
-            let tenant = need(&config.tenant_id, env::AZURE_TENANT_ID)?;
-            let client = need(&config.client_id, env::AZURE_CLIENT_ID)?;
+                needs.text(&config.pipelines_service_connection_id, env::AZURESUBSCRIPTION_SERVICE_CONNECTION_ID);
+            let token = needs.secret(
+                &config.pipelines_system_access_token,
+                &format!("{} (map $(System.AccessToken) into it)", env::SYSTEM_ACCESSTOKEN),
+            );
+            let tenant = needs.text(&config.tenant_id, env::AZURE_TENANT_ID);
+            let client = needs.text(&config.client_id, env::AZURE_CLIENT_ID);
+            let (Some(_), Some(connection), Some(token), Some(tenant), Some(client)) =
+                (uri, connection, token, tenant, client)
+            else {
+                return Err(needs.unusable());
+            };
             let options = AzurePipelinesCredentialOptions {
                 credential_options: ClientAssertionCredentialOptions { client_options: client_options(cloud) },
             };
             let credential = AzurePipelinesCredential::new(
-                tenant.to_string(),
-                client.to_string(),
-                connection,
+                tenant,
+                client,
+                &connection,
                 azure_core::credentials::Secret::from(token),
                 Some(options),
             )
@@ -398,7 +442,17 @@ mod tests {
     fn forced_kind_without_configuration_names_the_variable() {
         let err = AzureCredential::new(&AuthConfig::default(), &cloud(), Some(AuthKind::ClientSecret))
             .expect_err("not configured");
-        assert_eq!(err.to_string(), "--auth client-secret cannot be used: AZURE_CLIENT_SECRET is not set");
+        assert_eq!(
+            err.to_string(),
+            "--auth client-secret cannot be used: AZURE_CLIENT_SECRET, AZURE_TENANT_ID and AZURE_CLIENT_ID are not set"
+        );
+        // With part of it set, only the rest is named.
+        let config = AuthConfig { tenant_id: Some("t".into()), ..Default::default() };
+        let err = AzureCredential::new(&config, &cloud(), Some(AuthKind::ClientSecret)).expect_err("not configured");
+        assert_eq!(
+            err.to_string(),
+            "--auth client-secret cannot be used: AZURE_CLIENT_SECRET and AZURE_CLIENT_ID are not set"
+        );
     }
 
     #[tokio::test]
@@ -408,6 +462,16 @@ mod tests {
         let text = err.to_string();
         for kind in AuthKind::CHAIN {
             assert!(text.contains(&format!("- {kind}: ")), "{text}");
+        }
+        // Every variable each method lacks is named at once.
+        for line in [
+            "- client-secret: AZURE_CLIENT_SECRET, AZURE_TENANT_ID and AZURE_CLIENT_ID are not set",
+            "- client-certificate: AZURE_CLIENT_CERTIFICATE_PATH, AZURE_TENANT_ID and AZURE_CLIENT_ID are not set",
+            "- workload-identity: AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID and AZURE_CLIENT_ID are not set",
+            "- github-oidc: ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN (the job needs `permissions: id-token: write`), AZURE_TENANT_ID and AZURE_CLIENT_ID are not set",
+            "- azure-pipelines: SYSTEM_OIDCREQUESTURI, AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, SYSTEM_ACCESSTOKEN (map $(System.AccessToken) into it), AZURE_TENANT_ID and AZURE_CLIENT_ID are not set",
+        ] {
+            assert!(text.contains(line), "{line:?} not in {text}");
         }
         let secret_pos = text.find("client-secret").expect("listed");
         let cli_pos = text.find("azure-cli").expect("listed");

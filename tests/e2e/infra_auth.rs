@@ -143,3 +143,32 @@ fn custom_audience_and_unknown_cloud() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("unknown cloud \"Mars\""));
 }
+
+/// With nothing set, one attempt names every variable each way of signing in lacks, and a forced
+/// method names all of its own.
+#[test]
+fn nothing_set_names_every_missing_variable_at_once() {
+    let (ws, standin) = setup();
+    let out = deploy(&ws, &standin, "auto").output().expect("run");
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    for line in [
+        "- client-secret: AZURE_CLIENT_SECRET, AZURE_TENANT_ID and AZURE_CLIENT_ID are not set",
+        "- client-certificate: AZURE_CLIENT_CERTIFICATE_PATH, AZURE_TENANT_ID and AZURE_CLIENT_ID are not set",
+        "- workload-identity: AZURE_FEDERATED_TOKEN_FILE, AZURE_TENANT_ID and AZURE_CLIENT_ID are not set",
+        "- github-oidc: ACTIONS_ID_TOKEN_REQUEST_URL, ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "- azure-pipelines: SYSTEM_OIDCREQUESTURI, AZURESUBSCRIPTION_SERVICE_CONNECTION_ID, SYSTEM_ACCESSTOKEN",
+    ] {
+        assert!(stderr(&out).contains(line), "{line:?} not in {}", stderr(&out));
+    }
+    let mut cmd = deploy(&ws, &standin, "client-secret");
+    cmd.env("AZURE_TENANT_ID", standin::TENANT);
+    let out = cmd.output().expect("run");
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("--auth client-secret cannot be used: AZURE_CLIENT_SECRET and AZURE_CLIENT_ID are not set"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(standin.deployment_requests().is_empty(), "nothing reached ARM");
+}
