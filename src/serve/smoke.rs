@@ -53,7 +53,7 @@ pub struct SmokeReport {
 pub enum SmokeError {
     #[error("invalid URL {url:?}: {message}")]
     InvalidUrl { url: String, message: String },
-    #[error("{url} did not answer within {}s ({attempts} attempts); last: {last}", waited.as_secs_f64())]
+    #[error("{url} did not answer within {} ({attempts} attempts); last: {last}", crate::duration::human(*waited))]
     TimedOut { url: String, waited: Duration, attempts: u32, last: String },
     #[error("{url} refused the sample request: HTTP {status}: {body}")]
     Refused { url: String, status: StatusCode, body: String },

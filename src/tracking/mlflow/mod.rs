@@ -170,7 +170,7 @@ impl MlflowClient {
         attempt
             .retry(self.backoff())
             .when(HttpError::is_transient)
-            .notify(|err, wait| tracing::warn!("{err}; retrying in {wait:?}"))
+            .notify(|err, wait| tracing::warn!("{err}; retrying in {}", crate::duration::human(wait)))
             .await
     }
 
