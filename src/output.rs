@@ -67,6 +67,13 @@ pub fn note(quiet: bool, message: impl AsRef<str>) {
     }
 }
 
+/// Passes one line a child process wrote on stderr through to ours (a pipeline step's, which the
+/// runner reads to keep a tail). A closed stderr is not worth failing the step for.
+pub fn echo_stderr(line: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
 /// Whether stderr may carry colour: a terminal, and `NO_COLOR` unset or empty.
 pub fn stderr_color() -> bool {
     let no_color = std::env::var_os(crate::env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());

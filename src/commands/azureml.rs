@@ -311,8 +311,15 @@ fn render_schedule(schedule: &Value) -> String {
 
 pub fn step(args: &PipelineStepArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let program = std::env::current_exe().context("cannot find the mlops binary the step runs")?;
-    let result =
-        crate::pipeline::remote::run_step(&program, &args.name, &args.result, &args.upstream, &args.args, exit::code)?;
+    let result = crate::pipeline::remote::run_step(
+        &program,
+        &args.name,
+        &args.result,
+        &args.upstream,
+        &args.args,
+        exit::code,
+        output::echo_stderr,
+    )?;
     output::emit(global.output, &result, || {
         format!(
             "step {}: {:?}{}\n",
@@ -321,6 +328,17 @@ pub fn step(args: &PipelineStepArgs, global: &GlobalArgs) -> anyhow::Result<u8> 
             result.message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
         )
     })?;
+    // The job's log in Azure ML ends with why the step failed, in its own words.
+    if !result.errors.is_empty() {
+        output::note(
+            false,
+            format!(
+                "step {:?} failed:\n{}",
+                result.step,
+                result.errors.iter().map(|e| format!("  {e}\n")).collect::<String>().trim_end()
+            ),
+        );
+    }
     Ok(match result.status {
         crate::pipeline::StepStatus::Failed => {
             result.exit_code.and_then(|c| u8::try_from(c).ok()).filter(|c| *c != 0).unwrap_or(1)

@@ -138,6 +138,7 @@ pub(super) fn local_runner(
         from: None,
         resume: None,
         exit_code_of: exit::code,
+        echo_stderr: output::echo_stderr,
     };
     Ok((tracker, options))
 }
@@ -152,7 +153,7 @@ pub(super) fn step_progress(quiet: bool) -> impl FnMut(&StepReport) {
                 step.name,
                 status_text(step.status),
                 step.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
-            ),
+            ) + &step.errors.iter().map(|e| format!("\n      {e}")).collect::<String>(),
         )
     }
 }
@@ -180,23 +181,32 @@ fn render(report: &PipelineReport) -> String {
             vec![
                 s.name.clone(),
                 status_text(s.status).to_string(),
-                format!("{:.1}s", s.duration_seconds),
+                crate::duration::seconds(s.duration_seconds),
                 s.run_id.clone().unwrap_or_else(|| "-".to_string()),
                 if outputs.is_empty() { s.message.clone().unwrap_or_default() } else { outputs.join(" ") },
             ]
         })
         .collect();
-    let outcome = match report.status {
-        "not-better" => "finished: the new model is not better than the champion; nothing was registered",
-        "failed" => "FAILED",
-        _ => "succeeded",
+    let table = output::table(&["STEP", "STATUS", "DURATION", "RUN", "OUTPUTS"], &rows);
+    let took = crate::duration::seconds(report.duration_seconds);
+    let run = format!("run {}, {}", report.parent_run_id, report.tracking_uri);
+    let mut text = match (&report.failure, report.status) {
+        (Some(f), _) => format!(
+            "{table}\npipeline {:?} FAILED at step {:?} ({}) after {took} ({run})\n",
+            report.pipeline,
+            f.step,
+            f.exit_code.map_or_else(|| "it did not run".to_string(), |c| format!("exit code {c}"))
+        ),
+        (None, "not-better") => format!(
+            "{table}\npipeline {:?} finished in {took} ({run}): the new model is not better than the champion, so nothing was registered\n",
+            report.pipeline
+        ),
+        (None, _) => format!("{table}\npipeline {:?} succeeded in {took} ({run})\n", report.pipeline),
     };
-    format!(
-        "{}\npipeline {:?} {outcome} in {:.1}s (run {}, {})\n",
-        output::table(&["STEP", "STATUS", "DURATION", "RUN", "OUTPUTS"], &rows),
-        report.pipeline,
-        report.duration_seconds,
-        report.parent_run_id,
-        report.tracking_uri,
-    )
+    if let Some(failure) = &report.failure {
+        for line in failure.message.iter().chain(&failure.errors) {
+            text.push_str(&format!("  {line}\n"));
+        }
+    }
+    text
 }

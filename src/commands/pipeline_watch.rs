@@ -248,14 +248,20 @@ fn render(report: &TriggerReport) -> String {
         TriggerStatus::NotBetter => "not-better (the gate kept the champion)".to_string(),
         _ => format!("FAILED (exit {})", report.exit_code.unwrap_or(1)),
     };
-    format!(
+    let mut text = format!(
         "{} {}:{} {} {outcome} run {}",
         report.source_file,
         report.dataset,
         report.dataset_version,
         report.pipeline,
         report.run_id.as_deref().unwrap_or("-")
-    )
+    );
+    if report.status == TriggerStatus::Failed {
+        for line in report.message.iter().chain(&report.errors) {
+            text.push_str(&format!("\n  {line}"));
+        }
+    }
+    text
 }
 
 fn default_state_path(store: &Path, pipeline: &str, dataset: &str) -> PathBuf {

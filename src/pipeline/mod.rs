@@ -2,6 +2,7 @@
 //! dependency order and run locally as one parent run with a child run per step; `watch` runs
 //! them again when new data arrives.
 
+mod capture;
 mod expr;
 mod file;
 pub mod remote;
@@ -10,7 +11,7 @@ pub mod watch;
 
 pub use expr::{Expr, parse_template};
 pub use file::{Parameter, ParameterKind, Pipeline, Problem, Step, load, parse, resolve_parameters};
-pub use runner::{PipelineReport, RunOptions, StepReport, StepStatus, run};
+pub use runner::{Failure, PipelineReport, RunOptions, StepReport, StepStatus, run};
 
 use crate::error_kind::{ErrorKind, HasKind};
 use std::path::PathBuf;

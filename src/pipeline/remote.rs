@@ -12,11 +12,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::capture;
 use super::expr::{Expr, Piece, parse_template};
 use super::file::Step;
 use super::runner::{StepStatus, step_outcome};
@@ -33,6 +34,9 @@ pub struct StepResult {
     pub exit_code: Option<i32>,
     pub result: Value,
     pub message: Option<String>,
+    /// Why a failed step failed, in its own words (each failed data check, its error and causes).
+    #[serde(default)]
+    pub errors: Vec<String>,
 }
 
 /// An Azure ML input name for a pipeline parameter or step (letters, digits, `_`).
@@ -139,6 +143,7 @@ pub fn run_step(
     upstream: &[String],
     args: &[String],
     exit_code_of: ExitCodeOf,
+    echo_stderr: fn(&str),
 ) -> Result<StepResult, RemoteStepError> {
     let mut results: BTreeMap<String, StepResult> = BTreeMap::new();
     for text in upstream {
@@ -159,13 +164,14 @@ pub fn run_step(
     let outcome = match blocked {
         Some(message) => skipped(name, message),
         None => match resolve(args, &results) {
-            Ok(resolved) => execute(program, name, &resolved, exit_code_of)?,
+            Ok(resolved) => execute(program, name, &resolved, exit_code_of, echo_stderr)?,
             Err(message) => StepResult {
                 step: name.to_string(),
                 status: StepStatus::Failed,
                 exit_code: None,
                 result: Value::Null,
                 message: Some(message),
+                errors: Vec::new(),
             },
         },
     };
@@ -184,6 +190,7 @@ fn skipped(name: &str, message: String) -> StepResult {
         exit_code: None,
         result: Value::Null,
         message: Some(message),
+        errors: Vec::new(),
     }
 }
 
@@ -222,20 +229,20 @@ fn execute(
     name: &str,
     args: &[String],
     exit_code_of: ExitCodeOf,
+    echo_stderr: fn(&str),
 ) -> Result<StepResult, RemoteStepError> {
-    let output = Command::new(program)
-        .args(args)
-        .args(["-o", "json"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .output()
+    let mut command = Command::new(program);
+    command.args(args).args(["-o", "json"]);
+    let output = capture::run(&mut command, echo_stderr)
         .map_err(|source| RemoteStepError::Spawn { program: program.display().to_string(), source })?;
-    let code = output.status.code();
-    let result: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
     let command = args.first().cloned().unwrap_or_default();
-    let (status, message) = step_outcome(code, &command, exit_code_of);
-    Ok(StepResult { step: name.to_string(), status, exit_code: code, result, message })
+    let (status, message) = step_outcome(output.code, &command, exit_code_of);
+    let errors = if status == StepStatus::Failed {
+        capture::error_lines(&output.result, &output.stderr_tail)
+    } else {
+        Vec::new()
+    };
+    Ok(StepResult { step: name.to_string(), status, exit_code: output.code, result: output.result, message, errors })
 }
 
 #[cfg(test)]
@@ -288,6 +295,7 @@ mod tests {
                 exit_code: Some(0),
                 result: serde_json::json!({"run_id": "abc", "metrics": {"mse": 2.5}}),
                 message: None,
+                errors: Vec::new(),
             },
         );
         let args = vec![

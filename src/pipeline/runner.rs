@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::PipelineError;
+use super::capture;
 use super::expr::{Expr, Piece, parse_template};
 use super::file::{Pipeline, Step, ancestors};
 use crate::error_kind::{ErrorKind, ExitCodeOf};
@@ -39,6 +40,8 @@ pub struct RunOptions {
     pub resume: Option<String>,
     /// The numbers the steps' exit codes are read with (a gate's "not better").
     pub exit_code_of: ExitCodeOf,
+    /// Where each line a step writes on stderr goes as it arrives (the runner keeps a tail too).
+    pub echo_stderr: fn(&str),
 }
 
 /// What happened to a step.
@@ -66,6 +69,9 @@ pub struct StepReport {
     /// The step's declared key outputs.
     pub outputs: BTreeMap<String, Value>,
     pub message: Option<String>,
+    /// Why a failed step failed, in its own words: each failed data check, its error and causes.
+    #[serde(default)]
+    pub errors: Vec<String>,
     /// The step's whole JSON result (what later steps may reference).
     #[serde(skip_serializing)]
     #[serde(default)]
@@ -84,7 +90,19 @@ pub struct PipelineReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resumed_from: Option<String>,
     pub duration_seconds: f64,
+    /// The first failed step, when the pipeline failed.
+    pub failure: Option<Failure>,
     pub steps: Vec<StepReport>,
+}
+
+/// The step a failed pipeline failed at, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub step: String,
+    /// Null when the step never ran a process (e.g. a reference to a missing output).
+    pub exit_code: Option<i32>,
+    pub message: Option<String>,
+    pub errors: Vec<String>,
 }
 
 impl PipelineReport {
@@ -152,6 +170,7 @@ pub async fn run(
                 exit_code: None,
                 outputs: key_outputs(step, &previous.result),
                 message: Some(format!("outputs reused from run {}", resumed_from.as_deref().unwrap_or("?"))),
+                errors: Vec::new(),
                 result: previous.result.clone(),
             }
         } else if let Some(blocker) = blocked_by(step, pipeline, &reports) {
@@ -163,6 +182,7 @@ pub async fn run(
                 exit_code: None,
                 outputs: BTreeMap::new(),
                 message: Some(blocker),
+                errors: Vec::new(),
                 result: Value::Null,
             }
         } else {
@@ -193,6 +213,12 @@ pub async fn run(
         parameters: options.parameters.clone(),
         resumed_from,
         duration_seconds: started.elapsed().as_secs_f64(),
+        failure: reports.iter().find(|s| s.status == StepStatus::Failed).map(|s| Failure {
+            step: s.name.clone(),
+            exit_code: s.exit_code,
+            message: s.message.clone(),
+            errors: s.errors.clone(),
+        }),
         steps: reports,
     })
 }
@@ -238,6 +264,7 @@ async fn run_step(
         exit_code: None,
         outputs: BTreeMap::new(),
         message: Some(message),
+        errors: Vec::new(),
         result: Value::Null,
     };
     let args = match substitute(step, &options.parameters, done) {
@@ -265,18 +292,19 @@ async fn run_step(
         command.args(["--parent-run-id", parent_id]);
     }
     command.args(["-o", "json"]).envs(options.step_env.iter().cloned());
-    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-    let output = command.output().map_err(|source| PipelineError::Spawn {
+    let output = capture::run(&mut command, options.echo_stderr).map_err(|source| PipelineError::Spawn {
         step: step.name.clone(),
         program: options.program.display().to_string(),
         source,
     })?;
-    let code = output.status.code();
-    let result: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+    let code = output.code;
+    let result = output.result;
     let (status, message) = step_outcome(code, &args[0], options.exit_code_of);
+    let errors =
+        if status == StepStatus::Failed { capture::error_lines(&result, &output.stderr_tail) } else { Vec::new() };
     let run_id = match &child {
         Some(run) => {
-            finish_child(tracker, &run.run_id, status, code, &result).await?;
+            finish_child(tracker, &run.run_id, status, code, &result, &errors).await?;
             Some(tracker_run_id(tracker, &run.run_id))
         }
         None => result.get("run_id").and_then(Value::as_str).map(str::to_string),
@@ -289,6 +317,7 @@ async fn run_step(
         exit_code: code,
         outputs: key_outputs(step, &result),
         message,
+        errors,
         result,
     })
 }
@@ -299,10 +328,15 @@ async fn finish_child(
     status: StepStatus,
     code: Option<i32>,
     result: &Value,
+    errors: &[String],
 ) -> Result<(), PipelineError> {
     let store = tracker.journal();
     let path = store.artifact_dir(run_id)?.join("outputs.json");
     write_json(&path, result)?;
+    if !errors.is_empty() {
+        // The same tag a failed `mlops train` run carries; MLflow caps tag values at 8000 characters.
+        store.set_tag(run_id, "mlops.error", &truncate(&errors.join("\n"), 7000))?;
+    }
     store.set_tag(
         run_id,
         "mlops.pipeline.step_status",

@@ -569,6 +569,38 @@ fn pipeline_step_records_failures_and_skips_what_follows() {
         serde_json::from_str(&std::fs::read_to_string(a.join("result.json")).expect("result")).expect("json");
     assert_eq!(result["status"], "failed");
     assert_eq!(result["exit_code"], 6);
+    // Why, in the step's own words: its error report, recorded for later steps and in the job's log.
+    let errors = result["errors"].as_array().expect("errors");
+    assert!(
+        errors.first().and_then(Value::as_str).is_some_and(|e| e.starts_with("error: ") && e.contains("missing.csv")),
+        "{errors:?}"
+    );
+    assert!(stderr(&out).contains("step \"a\" failed:\n  error: "), "{}", stderr(&out));
+
+    // A data check step: each failed check with its column and figures.
+    std::fs::copy(crate::support::repo().join("data/diabetes_bad_dist.csv"), ws.path().join("bad.csv")).expect("copy");
+    std::fs::copy(crate::support::repo().join("data/diabetes.profile.json"), ws.path().join("p.json")).expect("copy");
+    let out = ws.run(&[
+        "pipeline",
+        "step",
+        "--name",
+        "v",
+        "--result",
+        "v",
+        "--",
+        "data",
+        "validate",
+        "--data",
+        "bad.csv",
+        "--profile",
+        "p.json",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    let result: Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path().join("v/result.json")).expect("result")).expect("json");
+    let errors: Vec<&str> = result["errors"].as_array().expect("errors").iter().filter_map(Value::as_str).collect();
+    assert!(errors.iter().any(|e| e.starts_with("mean_shift failed: column \"AGE\"")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.starts_with("std_shift failed: column \"AGE\"")), "{errors:?}");
 
     let out = ws.run(&[
         "pipeline",

@@ -92,6 +92,15 @@ fn failing_step_stops_dependents_and_resume_reuses_outputs() {
     assert_eq!(failed["status"], "failed");
     let got: Vec<String> = statuses(&failed).into_iter().map(|(_, s)| s).collect();
     assert_eq!(got, ["succeeded", "succeeded", "failed", "skipped", "skipped"]);
+    // The summary says why in train's own words: its error report, read from its stderr.
+    assert_eq!(failed["failure"]["step"], "train");
+    assert_eq!(failed["failure"]["exit_code"], 2);
+    let errors = failed["failure"]["errors"].as_array().expect("errors");
+    assert!(
+        errors.first().and_then(Value::as_str).is_some_and(|e| e.starts_with("error: ") && e.contains("alpha")),
+        "{errors:?}"
+    );
+    assert_eq!(step(&failed, "train")["errors"], failed["failure"]["errors"]);
     let parent = failed["parent_run_id"].as_str().expect("parent");
 
     let (code, resumed) = run(&ws, &["--from", "train"]);
@@ -113,6 +122,25 @@ fn bad_data_fails_the_validate_step_with_exit_5() {
     assert_eq!(code, Some(5), "{report:#}");
     let got: Vec<String> = statuses(&report).into_iter().map(|(_, s)| s).collect();
     assert_eq!(got, ["failed", "skipped", "skipped", "skipped", "skipped"]);
+    // The JSON summary names the step, its exit code and each failed check with its column and figures.
+    let failure = &report["failure"];
+    assert_eq!((failure["step"].as_str(), failure["exit_code"].as_i64()), (Some("validate-data"), Some(5)));
+    let errors: Vec<&str> = failure["errors"].as_array().expect("errors").iter().filter_map(Value::as_str).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].starts_with("mean_shift failed: column \"AGE\": mean 49.999059 vs"), "{errors:?}");
+    assert!(errors[1].starts_with("std_shift failed: column \"AGE\": standard deviation 70.712009 vs"), "{errors:?}");
+    // The validate step's child run carries them too.
+    let child = step(&report, "validate-data")["run_id"].as_str().expect("child run");
+    assert!(tag(&ws, child, "mlops.error").is_some_and(|t| t.contains("mean_shift failed")));
+
+    // The text summary says the same.
+    let out =
+        ws.run(&["pipeline", "run", "pipelines/diabetes-train.yml", "--param", "data_path=data/diabetes_bad_dist.csv"]);
+    assert_eq!(out.status.code(), Some(5));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAILED at step \"validate-data\" (exit code 5)"), "{text}");
+    assert!(text.contains("  mean_shift failed: column \"AGE\""), "{text}");
+    assert!(text.contains("  std_shift failed: column \"AGE\""), "{text}");
 }
 
 #[test]

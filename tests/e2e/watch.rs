@@ -141,6 +141,20 @@ fn diabetes_pipeline_on_new_files_better_then_not_better_then_failed() {
     let failed = lines(&out);
     assert_eq!((failed[0]["status"].as_str(), failed[0]["exit_code"].as_i64()), (Some("failed"), Some(5)));
     assert!(failed[0]["message"].as_str().expect("message").contains("validate-data"), "{:#}", failed[0]);
+    // The record names the step and its failing checks, in the JSON line and in the watch state.
+    assert_eq!(failed[0]["failed_step"], "validate-data");
+    let errors = failed[0]["errors"].to_string();
+    assert!(
+        errors.contains("mean_shift failed: column \\\"AGE\\\"") && errors.contains("std_shift failed"),
+        "{errors}"
+    );
+    let state_dir = ws.path().join("mlruns-watch");
+    let state_file = std::fs::read_dir(&state_dir).expect("state dir").next().expect("a state file").expect("entry");
+    let state: Value = serde_json::from_str(&std::fs::read_to_string(state_file.path()).expect("state")).expect("json");
+    let recorded =
+        state["triggers"].as_array().expect("triggers").iter().find(|t| t["status"] == "failed").expect("failed");
+    assert_eq!(recorded["failure"]["step"], "validate-data");
+    assert_eq!(recorded["failure"]["errors"], failed[0]["errors"]);
     assert!(once(&ws, &["pipelines/diabetes-train.yml", "--source", "landing"]).0.is_empty(), "not retried");
 }
 

@@ -107,6 +107,10 @@ impl Trigger for AzureMlTrigger<'_> {
         let followed =
             jobs::follow_job(&self.client, &name, self.interval, self.steps.as_mut(), &mut forward, interrupt.as_mut())
                 .await?;
+        // The steps' own error lines stay in each step's result.json and log in Azure ML; what the
+        // job shows here is which steps failed.
+        let failed_steps: Vec<String> =
+            followed.steps.iter().filter(|s| s.status == "Failed").map(|s| s.name.clone()).collect();
         let (status, exit_code, message) = if followed.interrupted {
             (
                 TriggerStatus::Interrupted,
@@ -120,13 +124,26 @@ impl Trigger for AzureMlTrigger<'_> {
                     TriggerStatus::Failed,
                     i32::from((self.exit_code_of)(ErrorKind::Remote)),
                     Some(format!(
-                        "job {name} {}{}",
+                        "job {name} {}{}{}",
                         followed.status,
-                        followed.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+                        followed.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(),
+                        if failed_steps.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; failed step(s): {}", failed_steps.join(", "))
+                        }
                     )),
                 ),
             }
         };
-        Ok(TriggerOutcome { status, run_id: Some(name), exit_code: Some(exit_code), message })
+        let failed_step = if status == TriggerStatus::Failed { failed_steps.first().cloned() } else { None };
+        Ok(TriggerOutcome {
+            status,
+            run_id: Some(name),
+            exit_code: Some(exit_code),
+            message,
+            failed_step,
+            errors: Vec::new(),
+        })
     }
 }

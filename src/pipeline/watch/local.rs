@@ -46,15 +46,22 @@ impl Trigger for LocalTrigger<'_> {
             "not-better" => (TriggerStatus::NotBetter, 0),
             _ => (TriggerStatus::Succeeded, 0),
         };
-        let message = match status {
-            TriggerStatus::NotBetter => Some("the gate kept the champion: the new model is not better".to_string()),
-            TriggerStatus::Failed => report
-                .steps
-                .iter()
-                .find(|s| s.status == crate::pipeline::StepStatus::Failed)
-                .map(|s| format!("step {:?} failed: {}", s.name, s.message.as_deref().unwrap_or("?"))),
+        let message = match (status, &report.failure) {
+            (TriggerStatus::NotBetter, _) => {
+                Some("the gate kept the champion: the new model is not better".to_string())
+            }
+            (TriggerStatus::Failed, Some(f)) => {
+                Some(format!("step {:?} failed: {}", f.step, f.message.as_deref().unwrap_or("?")))
+            }
             _ => None,
         };
-        Ok(TriggerOutcome { status, run_id: Some(report.parent_run_id), exit_code: Some(exit_code), message })
+        Ok(TriggerOutcome {
+            status,
+            run_id: Some(report.parent_run_id),
+            exit_code: Some(exit_code),
+            message,
+            failed_step: report.failure.as_ref().map(|f| f.step.clone()),
+            errors: report.failure.map(|f| f.errors).unwrap_or_default(),
+        })
     }
 }

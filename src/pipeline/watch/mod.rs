@@ -12,7 +12,7 @@ mod state;
 pub use azureml::{AzureMlTrigger, Interrupt, check_azureml_pipeline};
 pub use local::LocalTrigger;
 pub use source::{Entry, Source, wildcard_match};
-pub use state::{Seen, TriggerRecord, TriggerStatus, WatchState};
+pub use state::{Seen, TriggerFailure, TriggerRecord, TriggerStatus, WatchState};
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -105,6 +105,10 @@ pub struct TriggerOutcome {
     pub run_id: Option<String>,
     pub exit_code: Option<i32>,
     pub message: Option<String>,
+    /// The failed step, when the pipeline failed at one.
+    pub failed_step: Option<String>,
+    /// The failed step's own error lines.
+    pub errors: Vec<String>,
 }
 
 /// Starts the pipeline for a new dataset version: locally, or as a job in Azure ML.
@@ -145,6 +149,10 @@ pub struct TriggerReport {
     pub run_id: Option<String>,
     pub exit_code: Option<i32>,
     pub message: Option<String>,
+    /// The failed step, when the pipeline failed at one.
+    pub failed_step: Option<String>,
+    /// The failed step's own error lines (each failed data check, its error and causes).
+    pub errors: Vec<String>,
     pub started_at: String,
     pub finished_at: Option<String>,
 }
@@ -328,6 +336,7 @@ async fn poll<T: Trigger>(
             finished_at: None,
             run_id: None,
             exit_code: None,
+            failure: None,
         })?;
         events(Event::Triggering { source_file: &entry.name, dataset: &dataset });
         let request = TriggerRequest {
@@ -340,8 +349,16 @@ async fn poll<T: Trigger>(
             run_id: None,
             exit_code: Some(i32::from((options.exit_code_of)(err.kind()))),
             message: Some(error_chain(&err)),
+            failed_step: None,
+            errors: Vec::new(),
         });
-        let record = state.record_outcome(&sha256, outcome.status, outcome.run_id.clone(), outcome.exit_code)?;
+        let failure = (outcome.status == TriggerStatus::Failed).then(|| TriggerFailure {
+            step: outcome.failed_step.clone(),
+            message: outcome.message.clone(),
+            errors: outcome.errors.clone(),
+        });
+        let record =
+            state.record_outcome(&sha256, outcome.status, outcome.run_id.clone(), outcome.exit_code, failure)?;
         let report = TriggerReport {
             pipeline: options.pipeline.clone(),
             target: trigger.target(),
@@ -355,6 +372,8 @@ async fn poll<T: Trigger>(
             run_id: record.run_id,
             exit_code: record.exit_code,
             message: outcome.message,
+            failed_step: outcome.failed_step,
+            errors: outcome.errors,
             started_at,
             finished_at: record.finished_at,
         };

@@ -43,6 +43,19 @@ pub struct TriggerRecord {
     /// The run (parent run locally, job in Azure ML) the trigger made.
     pub run_id: Option<String>,
     pub exit_code: Option<i32>,
+    /// Why a failed trigger failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<TriggerFailure>,
+}
+
+/// Why a triggered pipeline failed: the step (when known), the message, and the step's own
+/// error lines (each failed data check, its error and causes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TriggerFailure {
+    pub step: Option<String>,
+    pub message: Option<String>,
+    #[serde(default)]
+    pub errors: Vec<String>,
 }
 
 /// What was last read from a source file.
@@ -158,6 +171,7 @@ impl WatchState {
         status: TriggerStatus,
         run_id: Option<String>,
         exit_code: Option<i32>,
+        failure: Option<TriggerFailure>,
     ) -> Result<TriggerRecord, WatchError> {
         let now = now();
         let record = self.data.triggers.iter_mut().find(|r| r.sha256 == sha256).ok_or_else(|| {
@@ -167,6 +181,7 @@ impl WatchState {
         record.finished_at = Some(now);
         record.run_id = run_id;
         record.exit_code = exit_code;
+        record.failure = failure;
         let record = record.clone();
         self.save()?;
         Ok(record)
@@ -205,6 +220,7 @@ mod tests {
             finished_at: None,
             run_id: None,
             exit_code: None,
+            failure: None,
         }
     }
 
@@ -216,7 +232,7 @@ mod tests {
             let mut state = WatchState::open(&path, "p", "d").expect("open");
             state.record_started(record("aa")).expect("start");
             state.record_started(record("bb")).expect("start");
-            state.record_outcome("bb", TriggerStatus::Succeeded, Some("r1".into()), Some(0)).expect("outcome");
+            state.record_outcome("bb", TriggerStatus::Succeeded, Some("r1".into()), Some(0), None).expect("outcome");
             // Dropped without an outcome for "aa": a crash mid-trigger.
         }
         let mut state = WatchState::open(&path, "p", "d").expect("reopen");
