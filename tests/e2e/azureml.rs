@@ -636,6 +636,11 @@ fn pipeline_step_records_failures_and_skips_what_follows() {
 #[test]
 fn watch_submits_one_azure_ml_job_per_new_blob() {
     let (ws, standin) = setup();
+    // The workspace's MLflow store, where Azure ML records each step as a child run. With 2 s
+    // steps, a failing job's first step is recorded failed 3 s before the job itself fails, far
+    // longer than the stand-in takes to mirror it.
+    standin.serve_mlflow(&crate::mlflow_server::MlflowServer::shared().uri);
+    standin.set_step(Duration::from_secs(2));
     let azurite = crate::servers::azurite();
     let cs = crate::servers::azurite_connection_string(&azurite);
     let diabetes = std::fs::read_to_string(ws.path().join("data/diabetes.csv")).expect("data");
@@ -687,6 +692,13 @@ fn watch_submits_one_azure_ml_job_per_new_blob() {
     let failed = lines(&out);
     assert_eq!((failed[0]["status"].as_str(), failed[0]["dataset_version"].as_u64()), (Some("failed"), Some(2)));
     assert!(failed[0]["message"].as_str().expect("message").contains("Failed"), "{:#}", failed[0]);
+    // The record names the step that failed, as the job's step runs show it.
+    assert_eq!(failed[0]["failed_step"], "validate_data", "{:#}", failed[0]);
+    assert!(
+        failed[0]["message"].as_str().expect("message").contains("failed step(s): validate_data"),
+        "{:#}",
+        failed[0]
+    );
     assert_eq!(standin.with_aml(|a| a.jobs()).len(), 2);
     let out = watch(&[]);
     assert!(lines(&out).is_empty(), "a failed trigger is not retried");
