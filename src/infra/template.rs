@@ -196,8 +196,7 @@ fn param_def(name: &str, def: &Value) -> Result<ParamDef, String> {
     })
 }
 
-/// Compiles a Bicep file with the first external compiler found: `bicep build --stdout`, then
-/// `az bicep build --stdout`. The native compiler, when there is one, plugs in here.
+/// Compiles a Bicep file with the compiler built into the binary (the default; no `bicep` or `az`).
 fn native_bicep(path: &Path) -> Result<String, InfraError> {
     let template = bicep::compile_file(path)?;
     Ok(bicep::to_pretty_json(&template))

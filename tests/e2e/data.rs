@@ -148,3 +148,26 @@ fn register_uploads_to_azurite_content_addressed() {
     let body = runtime.block_on(client.download(&expected_name)).expect("blob exists");
     assert_eq!(&body[..], b"a,b\n1,2\n");
 }
+
+/// The repository's `.gitignore` covers everything `mlops` writes into a checkout: after
+/// registering a dataset (whose files are copied into `mlruns-datasets/`) and training on it,
+/// git sees only the files the user made.
+#[test]
+fn gitignore_covers_what_mlops_writes_in_a_checkout() {
+    let ws = Workspace::new();
+    std::fs::copy(repo().join(".gitignore"), ws.path().join(".gitignore")).expect("copy .gitignore");
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git").args(args).current_dir(ws.path()).output().expect("run git");
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    git(&["init", "-q"]);
+    ws.write("d.csv", &std::fs::read_to_string(repo().join("data/diabetes.csv")).expect("data"));
+    ws.json(&["data", "register", "--name", "diabetes", "--data", "d.csv"]);
+    ws.json(&["train", "--dataset", "diabetes:1"]);
+    assert!(ws.path().join("mlruns-datasets").is_dir() && ws.path().join("mlruns").is_dir());
+    let untracked = git(&["status", "--porcelain", "--untracked-files=all"]);
+    let mut files: Vec<&str> = untracked.lines().collect();
+    files.sort_unstable();
+    assert_eq!(files, ["?? .gitignore", "?? d.csv"], "{untracked}");
+}
