@@ -233,10 +233,7 @@ async fn find_version(
 ) -> Result<ModelVersion, RegistryError> {
     match selector {
         VersionSelector::Version(v) => registry.version(name, *v).await,
-        VersionSelector::Alias(alias) => registry
-            .by_alias(name, alias)
-            .await?
-            .ok_or_else(|| RegistryError::AliasNotFound { name: name.to_string(), alias: alias.clone() }),
+        VersionSelector::Alias(alias) => registry.require_alias(name, alias).await,
     }
 }
 

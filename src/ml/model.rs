@@ -58,6 +58,8 @@ pub enum ModelError {
         #[source]
         source: std::io::Error,
     },
+    #[error("model directory {} does not exist", dir.display())]
+    Missing { dir: PathBuf },
     #[error("{} is not an mlops model directory: {} not found", dir.display(), MODEL_FILE)]
     NotAModel { dir: PathBuf },
     #[error("cannot read model file {}", path.display())]
@@ -153,6 +155,10 @@ fn mlmodel_yaml(model: &LinearModel, meta: &ModelMetadata) -> String {
 pub fn load(dir: &Path) -> Result<LinearModel, ModelError> {
     let path = dir.join(MODEL_FILE);
     if !path.is_file() {
+        // A mistyped path is not a broken model: say which one it is.
+        if !dir.exists() {
+            return Err(ModelError::Missing { dir: dir.to_path_buf() });
+        }
         return Err(ModelError::NotAModel { dir: dir.to_path_buf() });
     }
     let text = std::fs::read_to_string(&path).map_err(|source| ModelError::Read { path: path.clone(), source })?;
@@ -206,6 +212,9 @@ mod tests {
     fn rejects_what_is_not_a_model() {
         let dir = tempfile::tempdir().expect("temp dir");
         assert!(matches!(load(dir.path()), Err(ModelError::NotAModel { .. })));
+        let missing = dir.path().join("nope");
+        let err = load(&missing).expect_err("missing");
+        assert_eq!(err.to_string(), format!("model directory {} does not exist", missing.display()));
         std::fs::write(dir.path().join(MODEL_FILE), "{\"format\": \"other\"}").expect("write");
         assert!(matches!(load(dir.path()), Err(ModelError::Invalid { .. })));
     }

@@ -194,6 +194,18 @@ impl Registry {
         }
     }
 
+    /// The version holding `alias`; a model that does not exist is `ModelNotFound`, not a
+    /// missing alias, so that a mistyped name is reported as such.
+    pub async fn require_alias(&self, name: &str, alias: &str) -> Result<ModelVersion, RegistryError> {
+        match self.by_alias(name, alias).await? {
+            Some(version) => Ok(version),
+            None => {
+                self.model(name).await?;
+                Err(RegistryError::AliasNotFound { name: name.to_string(), alias: alias.to_string() })
+            }
+        }
+    }
+
     pub async fn set_alias(&self, name: &str, alias: &str, version: u64) -> Result<(), RegistryError> {
         check_alias(alias)?;
         match self {

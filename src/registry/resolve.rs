@@ -56,10 +56,7 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
             let registry = Registry::of(tracker);
             let (uri, version) = match selector {
                 VersionSelector::Alias(alias) => {
-                    let version = registry
-                        .by_alias(name, alias)
-                        .await?
-                        .ok_or_else(|| RegistryError::AliasNotFound { name: name.clone(), alias: alias.clone() })?;
+                    let version = registry.require_alias(name, alias).await?;
                     (format!("models:/{name}@{alias}"), version)
                 }
                 VersionSelector::Version(v) => (format!("models:/{name}/{v}"), registry.version(name, *v).await?),

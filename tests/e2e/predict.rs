@@ -31,7 +31,12 @@ fn bad_inputs() {
     let data = diabetes().display().to_string();
     let out = ws.run(&["predict", "--model", "no-such-dir", "--data", &data]);
     assert_eq!(out.status.code(), Some(6));
-    assert!(stderr(&out).contains("no-such-dir is not an mlops model directory"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("model directory no-such-dir does not exist"), "{}", stderr(&out));
+    // A directory that exists but holds no model is a different mistake.
+    std::fs::create_dir(ws.path().join("empty")).expect("mkdir");
+    let out = ws.run(&["predict", "--model", "empty", "--data", &data]);
+    assert_eq!(out.status.code(), Some(6));
+    assert!(stderr(&out).contains("empty is not an mlops model directory: model.json not found"), "{}", stderr(&out));
 
     let report = ws.json(&["train", "--data", &data]);
     let model = report["model"]["path"].as_str().expect("path");

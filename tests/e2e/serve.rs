@@ -667,13 +667,23 @@ fn serve_refuses_what_it_cannot_serve() {
     let ws = Workspace::new();
     let out = ws.run(&["serve", "--model", "no-such-dir", "--port", "0"]);
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
-    assert!(stderr(&out).contains("no-such-dir is not an mlops model directory"));
+    assert!(stderr(&out).contains("model directory no-such-dir does not exist"), "{}", stderr(&out));
 
+    // A model that does not exist is named as such, not as a missing alias.
+    let out = ws.run(&["serve", "--model", "models:/nope@champion", "--port", "0"]);
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    assert!(stderr(&out).contains("registered model \"nope\" not found"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("alias"), "{}", stderr(&out));
+
+    let model = train(&ws);
+    // An existing model without the alias is a missing alias.
+    // The model is `mlruns/<experiment>/<run>/artifacts/model`.
+    let run_id = std::path::Path::new(&model).ancestors().nth(2).and_then(|p| p.file_name()).expect("run dir");
+    ws.json(&["model", "register", "--run-id", run_id.to_str().expect("utf-8"), "--name", "diabetes"]);
     let out = ws.run(&["serve", "--model", "models:/diabetes@champion", "--port", "0"]);
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
     assert!(stderr(&out).contains("model \"diabetes\" has no alias \"champion\""), "{}", stderr(&out));
 
-    let model = train(&ws);
     let out = ws.run(&["serve", "--model", &model, "--port", "0", "--request-log", "blob:requests"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("needs a storage connection string"), "{}", stderr(&out));
