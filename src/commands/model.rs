@@ -181,20 +181,7 @@ async fn list(name: Option<&str>, flag: Option<&str>, global: &GlobalArgs) -> an
     match name {
         Some(name) => {
             let versions = registry.versions(name).await?;
-            output::emit(global.output, &serde_json::json!({"versions": versions}), || {
-                let rows: Vec<Vec<String>> = versions
-                    .iter()
-                    .map(|v| {
-                        vec![
-                            v.version.to_string(),
-                            v.aliases.join(","),
-                            v.run_id.clone().unwrap_or_default(),
-                            v.tags.get("mse").cloned().unwrap_or_default(),
-                        ]
-                    })
-                    .collect();
-                output::table(&["VERSION", "ALIASES", "RUN", "MSE"], &rows)
-            })?;
+            output::emit(global.output, &serde_json::json!({"versions": versions}), || versions_table(&versions))?;
         }
         None => {
             let models = registry.models().await?;
@@ -215,6 +202,30 @@ async fn list(name: Option<&str>, flag: Option<&str>, global: &GlobalArgs) -> an
         }
     }
     Ok(exit::OK)
+}
+
+/// The versions of a model as `model list NAME` and `model show NAME` print them.
+fn versions_table(versions: &[ModelVersion]) -> String {
+    let rows: Vec<Vec<String>> = versions
+        .iter()
+        .map(|v| {
+            vec![
+                v.version.to_string(),
+                v.aliases.join(","),
+                v.run_id.clone().unwrap_or_default(),
+                v.tags.get("mse").cloned().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    output::table(&["VERSION", "ALIASES", "RUN", "MSE"], &rows)
+}
+
+/// `model show NAME`: the model and its versions.
+#[derive(Serialize)]
+struct ModelShow<'a> {
+    #[serde(flatten)]
+    model: &'a crate::registry::RegisteredModel,
+    versions: &'a [ModelVersion],
 }
 
 /// `NAME`, `NAME/VERSION` or `NAME@ALIAS`.
@@ -242,13 +253,16 @@ async fn show(spec: &str, flag: Option<&str>, global: &GlobalArgs) -> anyhow::Re
     match parse_spec(spec)? {
         (name, None) => {
             let model = registry.model(&name).await?;
-            output::emit(global.output, &model, || {
+            let versions = registry.versions(&name).await?;
+            let shown = ModelShow { model: &model, versions: &versions };
+            output::emit(global.output, &shown, || {
                 let aliases: Vec<String> = model.aliases.iter().map(|(a, v)| format!("{a} -> {v}")).collect();
                 format!(
-                    "model    {}\nlatest   {}\naliases  {}\n",
+                    "model    {}\nlatest   {}\naliases  {}\nversions\n{}",
                     model.name,
                     model.latest_version.map_or_else(|| "-".to_string(), |v| v.to_string()),
-                    if aliases.is_empty() { "-".to_string() } else { aliases.join(", ") }
+                    if aliases.is_empty() { "-".to_string() } else { aliases.join(", ") },
+                    versions_table(&versions)
                 )
             })?;
         }

@@ -256,6 +256,25 @@ fn release_flow(store: &Store) {
     assert!(
         listed["versions"].as_array().expect("versions").iter().all(|v| !v["aliases"].to_string().contains("staging"))
     );
+
+    // `model show NAME` lists the model's versions too, in JSON and text.
+    let shown = store.json(&["model", "show", &name], &[]);
+    assert_eq!(shown["latest_version"], 4);
+    assert_eq!(shown["aliases"]["champion"], 1);
+    let versions: Vec<u64> =
+        shown["versions"].as_array().expect("versions").iter().filter_map(|v| v["version"].as_u64()).collect();
+    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(shown["versions"][1]["run_id"], better.as_str());
+    let out = store.run(&["model", "show", &name], &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("VERSION  ALIASES"), "{text}");
+    let rows: [Vec<&str>; 3] = [vec!["1", "champion", &first], vec!["2", &better], vec!["4", &worse]];
+    for wanted in rows {
+        assert!(
+            text.lines().any(|l| l.split_whitespace().take(wanted.len()).eq(wanted.iter().copied())),
+            "{wanted:?}: {text}"
+        );
+    }
 }
 
 fn bad_inputs(store: &Store) {
