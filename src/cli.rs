@@ -35,15 +35,19 @@ Exit codes: 0 ok, 1 internal, 2 usage, 3 gate not better, 4 what-if changes,
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Result format on stdout.
-    #[arg(short, long, global = true, value_enum, default_value_t = Format::Text)]
+    #[arg(short, long, global = true, value_enum, default_value_t = Format::Text, help_heading = GLOBAL_OPTIONS)]
     pub output: Format,
     /// More diagnostics on stderr (-v info, -vv debug, -vvv trace). Secrets are never logged.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, help_heading = GLOBAL_OPTIONS)]
     pub verbose: u8,
     /// Only errors on stderr.
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(short, long, global = true, conflicts_with = "verbose", help_heading = GLOBAL_OPTIONS)]
     pub quiet: bool,
 }
+
+/// The heading the global flags are listed under in every command's `--help`, apart from the
+/// command's own options.
+const GLOBAL_OPTIONS: &str = "Global options";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -978,7 +982,7 @@ pub enum ModelCommand {
     Alias(ModelAliasCommand),
     /// List registered models.
     List(ModelListArgs),
-    /// Show a model, or one version: NAME, NAME/VERSION or NAME@ALIAS.
+    /// Show a model with its versions, or one version: NAME, NAME/VERSION or NAME@ALIAS.
     Show(ModelShowArgs),
     /// Copy a version's model directory: NAME/VERSION or NAME@ALIAS.
     Download(ModelDownloadArgs),
@@ -1119,4 +1123,32 @@ pub struct ModelDownloadArgs {
     pub dest: PathBuf,
     #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
     pub tracking_uri: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// In every command's `--help`, `-o`, `-v` and `-q` are under their own heading, not among
+    /// the command's options.
+    #[test]
+    fn global_flags_have_their_own_heading_everywhere() {
+        let mut root = super::Cli::command();
+        // Building propagates the global flags into every subcommand, as parsing does.
+        root.build();
+        let mut stack = vec![root];
+        let mut checked = 0;
+        while let Some(mut command) = stack.pop() {
+            let help = command.render_long_help().to_string();
+            let name = command.get_name().to_string();
+            stack.extend(command.get_subcommands().filter(|c| c.get_name() != "help").cloned());
+            let global = help.find("Global options:").unwrap_or_else(|| panic!("{name}: no heading\n{help}"));
+            for flag in ["--output", "--verbose", "--quiet"] {
+                let at = help.find(flag).unwrap_or_else(|| panic!("{name}: {flag} missing"));
+                assert!(at > global, "{name}: {flag} is listed before the global heading\n{help}");
+            }
+            checked += 1;
+        }
+        assert!(checked > 20, "only {checked} commands seen");
+    }
 }
