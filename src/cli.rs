@@ -953,8 +953,16 @@ pub struct SmokeTestArgs {
     #[arg(long, value_name = "SECS", default_value_t = 60.0)]
     pub timeout: f64,
     /// Only GET the URL as given and expect a 2xx (a container health check for any model).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "model")]
     pub get: bool,
+    /// The model being served (directory, runs:/…, models:/…): the sample rows are built from its
+    /// signature. Without it they come from the service's /swagger.json example, else the
+    /// reference's 10-feature sample.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Tracking store used to resolve runs:/ and models:/ URIs [default: ./mlruns].
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI, requires = "model")]
+    pub tracking_uri: Option<String>,
 }
 
 const MODEL_EXAMPLES: &str = "\

@@ -12,20 +12,46 @@ pub async fn run(args: &SmokeTestArgs, global: &GlobalArgs) -> anyhow::Result<u8
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         return Err(UsageError(format!("--timeout must be a positive number of seconds, got {}", args.timeout)).into());
     }
+    // The sample fits the model: its signature's features, in order.
+    let sample = match &args.model {
+        Some(reference) => {
+            let dir = crate::settings::model(reference, args.tracking_uri.as_deref()).await?.dir;
+            let model = crate::ml::model::load(&dir)?;
+            Some(smoke::sample_for(model.feature_names.len()))
+        }
+        None => None,
+    };
     let options = SmokeOptions {
         url: args.url.clone(),
         key: args.key.clone().map(Secret::new),
         timeout: Duration::from_secs_f64(args.timeout),
         probe: if args.get { Probe::Get } else { Probe::Score },
+        sample,
     };
     let report = smoke::run(&options).await?;
     output::emit(global.output, &report, || {
         if args.get {
-            return format!("{} is up ({} attempt(s), {} ms)", report.url, report.attempts, report.elapsed_ms);
+            return format!(
+                "{} is up ({} attempt(s), {})",
+                report.url,
+                report.attempts,
+                crate::duration::human(std::time::Duration::from_millis(report.elapsed_ms as u64))
+            );
         }
         format!(
-            "smoke test passed: {} answered {:?} ({} attempt(s), {} ms, traceparent {})",
-            report.url, report.results, report.attempts, report.elapsed_ms, report.traceparent
+            "smoke test passed: {} answered {:?} to {} rows of {} features ({}) ({} attempt(s), {}, traceparent {})",
+            report.url,
+            report.results,
+            report.results.len(),
+            report.features,
+            match report.sample_source {
+                smoke::SampleSource::Model => "from the model's signature",
+                smoke::SampleSource::Service => "from the service's /swagger.json example",
+                _ => "the reference's sample",
+            },
+            report.attempts,
+            crate::duration::human(std::time::Duration::from_millis(report.elapsed_ms as u64)),
+            report.traceparent
         )
     })?;
     Ok(crate::exit::OK)

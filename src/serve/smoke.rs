@@ -1,6 +1,10 @@
 //! The deployment smoke test of the reference (MLOpsPython `smoke_test_scoring_service.py`): wait
-//! until the scoring service answers, POST the two sample rows with a `traceparent`, and check two
+//! until the scoring service answers, POST two sample rows with a `traceparent`, and check two
 //! finite results come back.
+//!
+//! The rows fit the model being served: they are built from its signature (`--model`), or taken
+//! from the example in the service's own `/swagger.json` (which `mlops serve` and Azure ML
+//! publish); only a service that publishes neither gets the reference's fixed 10-feature sample.
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +30,22 @@ pub struct SmokeOptions {
     /// How long to wait for the service to answer.
     pub timeout: Duration,
     pub probe: Probe,
+    /// The request body, when the model's signature is known here (`--model`).
+    pub sample: Option<Value>,
+}
+
+/// Where the sample request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SampleSource {
+    /// Built from the model's signature.
+    Model,
+    /// The example of the service's `/swagger.json`.
+    Service,
+    /// The reference's fixed 10-feature sample (the service publishes no example).
+    Reference,
+    /// `--get`: no sample sent.
+    None,
 }
 
 /// What counts as passing.
@@ -46,6 +66,9 @@ pub struct SmokeReport {
     pub traceparent: String,
     pub request_id: Option<String>,
     pub results: Vec<f64>,
+    pub sample_source: SampleSource,
+    /// How many feature values each sample row has.
+    pub features: usize,
 }
 
 /// Why the smoke test failed.
@@ -77,7 +100,52 @@ impl HasKind for SmokeError {
 
 /// The reference's sample input.
 pub fn sample() -> Value {
-    json!({"data": [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]]})
+    sample_for(10)
+}
+
+/// The reference's two rows for a model with `features` inputs: 1, 2, … n and n, … 2, 1.
+pub fn sample_for(features: usize) -> Value {
+    let row: Vec<usize> = (1..=features).collect();
+    let reversed: Vec<usize> = row.iter().rev().copied().collect();
+    json!({"data": [row, reversed]})
+}
+
+/// The service's `/swagger.json` beside its scoring URL (`…/score` → `…/swagger.json`).
+fn swagger_url(url: &Url) -> Url {
+    let mut swagger = url.clone();
+    swagger.set_query(None);
+    let path = url.path();
+    let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+    swagger.set_path(&format!("{dir}/swagger.json"));
+    swagger
+}
+
+/// The `/score` request example of an OpenAPI or Swagger document, if it has one of rows.
+fn example_of(doc: &Value) -> Option<Value> {
+    let candidates = [
+        doc.pointer("/paths/~1score/post/requestBody/content/application~1json/example"),
+        // Azure ML's Swagger 2 documents put it on the input definition.
+        doc.pointer("/definitions/ServiceInput/example"),
+    ];
+    candidates.into_iter().flatten().find(|e| rows_of(e).is_some_and(|r| r > 0)).cloned()
+}
+
+/// How many rows a `{"data": [[…], …]}` body has.
+fn rows_of(sample: &Value) -> Option<usize> {
+    let rows = sample.get("data")?.as_array()?;
+    rows.iter().all(Value::is_array).then_some(rows.len())
+}
+
+fn features_of(sample: &Value) -> usize {
+    sample.pointer("/data/0").and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+/// What one try of the swagger document found: a sample (final, or for this attempt only while
+/// the service may still be starting), or the service does not answer yet.
+enum SwaggerRead {
+    Found(Value, SampleSource),
+    ForNow(Value, SampleSource),
+    NotReady(String),
 }
 
 /// The scoring URL: `/score` is appended to a URL without a path.
@@ -120,16 +188,39 @@ pub async fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
     let start = Instant::now();
     let deadline = start + options.timeout;
     let mut attempts = 0;
+    let mut sample = match (options.probe, &options.sample) {
+        (Probe::Get, _) => Some((Value::Null, SampleSource::None)),
+        (Probe::Score, Some(given)) => Some((given.clone(), SampleSource::Model)),
+        (Probe::Score, None) => None,
+    };
     loop {
         attempts += 1;
         let remaining = deadline.saturating_duration_since(Instant::now());
+        let attempt_timeout = remaining.clamp(Duration::from_millis(100), ATTEMPT_TIMEOUT);
+        let mut this_attempt = sample.clone();
+        if sample.is_none() {
+            match read_swagger(&client, &url, options.key.as_ref(), attempt_timeout).await {
+                SwaggerRead::Found(found, source) => {
+                    sample = Some((found, source));
+                    this_attempt = sample.clone();
+                }
+                SwaggerRead::ForNow(found, source) => this_attempt = Some((found, source)),
+                SwaggerRead::NotReady(last) => {
+                    if Instant::now() + RETRY_PAUSE >= deadline {
+                        return Err(SmokeError::TimedOut { url: shown, waited: start.elapsed(), attempts, last });
+                    }
+                    tracing::info!("{shown} not ready ({last}); retrying");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    continue;
+                }
+            }
+        }
+        let (body, source) = this_attempt.unwrap_or((Value::Null, SampleSource::None));
         let request = match options.probe {
-            Probe::Score => client.post(url.clone()).json(&sample()),
+            Probe::Score => client.post(url.clone()).json(&body),
             Probe::Get => client.get(url.clone()),
         };
-        let mut request = request
-            .timeout(remaining.clamp(Duration::from_millis(100), ATTEMPT_TIMEOUT))
-            .header("traceparent", &traceparent);
+        let mut request = request.timeout(attempt_timeout).header("traceparent", &traceparent);
         if let Some(key) = &options.key {
             request = request.bearer_auth(key.expose());
         }
@@ -138,16 +229,16 @@ pub async fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
                 let status = response.status();
                 let request_id =
                     response.headers().get("x-ms-request-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-                let body = response.text().await.unwrap_or_default();
+                let response_body = response.text().await.unwrap_or_default();
                 if status.is_success() {
                     let results = match options.probe {
-                        Probe::Score => check_output(&body),
+                        Probe::Score => check_output(&response_body, rows_of(&body).unwrap_or(0)),
                         Probe::Get => Ok(Vec::new()),
                     }
                     .map_err(|problem| SmokeError::BadOutput {
                         url: shown.clone(),
                         problem,
-                        body: truncate(&body),
+                        body: truncate(&response_body),
                     })?;
                     return Ok(SmokeReport {
                         url: shown,
@@ -156,12 +247,14 @@ pub async fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
                         traceparent,
                         request_id,
                         results,
+                        sample_source: source,
+                        features: features_of(&body),
                     });
                 }
                 if !is_transient(status) {
-                    return Err(SmokeError::Refused { url: shown, status, body: truncate(&body) });
+                    return Err(SmokeError::Refused { url: shown, status, body: truncate(&response_body) });
                 }
-                format!("HTTP {status}: {}", truncate(&body))
+                format!("HTTP {status}: {}", truncate(&response_body))
             }
             Err(err) => error_text(&err.without_url()),
         };
@@ -173,6 +266,29 @@ pub async fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
     }
 }
 
+/// One try at the service's `/swagger.json`: its example, or the reference sample when the service
+/// answers without one; a service that does not answer yet is not ready.
+async fn read_swagger(client: &reqwest::Client, url: &Url, key: Option<&Secret>, timeout: Duration) -> SwaggerRead {
+    let mut request = client.get(swagger_url(url)).timeout(timeout);
+    if let Some(key) = key {
+        request = request.bearer_auth(key.expose());
+    }
+    match request.send().await {
+        Ok(response) if response.status().is_success() => {
+            let doc: Value = response.json().await.unwrap_or_default();
+            match example_of(&doc) {
+                Some(example) => SwaggerRead::Found(example, SampleSource::Service),
+                None => SwaggerRead::Found(sample(), SampleSource::Reference),
+            }
+        }
+        // No document. While the answer may be a service (or its load balancer) still starting, the
+        // document is asked for again next time; the scoring request tells whether it is up.
+        Ok(response) if is_transient(response.status()) => SwaggerRead::ForNow(sample(), SampleSource::Reference),
+        Ok(_) => SwaggerRead::Found(sample(), SampleSource::Reference),
+        Err(err) => SwaggerRead::NotReady(error_text(&err.without_url())),
+    }
+}
+
 /// Statuses of a service that is still starting (or behind a load balancer that is).
 fn is_transient(status: StatusCode) -> bool {
     status.is_server_error()
@@ -181,13 +297,12 @@ fn is_transient(status: StatusCode) -> bool {
         || status == StatusCode::TOO_MANY_REQUESTS
 }
 
-/// `{"result": [a, b]}` with two finite numbers, as the reference asserts.
-fn check_output(body: &str) -> Result<Vec<f64>, String> {
+/// `{"result": [a, b]}` with one finite number per sample row, as the reference asserts.
+fn check_output(body: &str, expected: usize) -> Result<Vec<f64>, String> {
     let doc: Value = serde_json::from_str(body).map_err(|e| format!("the body is not JSON ({e})"))?;
     let Some(result) = doc.get("result").and_then(Value::as_array) else {
         return Err("the body has no \"result\" list".to_string());
     };
-    let expected = sample()["data"].as_array().map_or(2, Vec::len);
     if result.len() != expected {
         return Err(format!("\"result\" has {} values for {expected} rows", result.len()));
     }
@@ -229,11 +344,17 @@ mod tests {
         assert_eq!(scoring_url("http://127.0.0.1:5001").expect("url").as_str(), "http://127.0.0.1:5001/score");
         assert_eq!(scoring_url("https://x.azurecontainer.io/api/score?v=1").expect("url").path(), "/api/score");
         assert!(scoring_url("ftp://x").is_err());
-        assert_eq!(check_output(r#"{"result": [1.5, 2]}"#), Ok(vec![1.5, 2.0]));
-        assert!(check_output(r#"{"result": [1.5]}"#).is_err());
-        assert!(check_output(r#"{"result": [1.5, null]}"#).is_err());
-        assert!(check_output(r#"{"predictions": [1, 2]}"#).is_err());
-        assert!(check_output("<html>").is_err());
+        assert_eq!(check_output(r#"{"result": [1.5, 2]}"#, 2), Ok(vec![1.5, 2.0]));
+        assert!(check_output(r#"{"result": [1.5]}"#, 2).is_err());
+        assert!(check_output(r#"{"result": [1.5, null]}"#, 2).is_err());
+        assert!(check_output(r#"{"predictions": [1, 2]}"#, 2).is_err());
+        assert!(check_output("<html>", 2).is_err());
+        let score = Url::parse("https://x.example/api/v1/service/s/score?v=1").expect("url");
+        assert_eq!(swagger_url(&score).as_str(), "https://x.example/api/v1/service/s/swagger.json");
+        assert_eq!(sample_for(3), json!({"data": [[1, 2, 3], [3, 2, 1]]}));
+        let doc = json!({"paths": {"/score": {"post": {"requestBody": {"content": {"application/json": {"example": {"data": [[1.0, 2.0]]}}}}}}}});
+        assert_eq!(example_of(&doc), Some(json!({"data": [[1.0, 2.0]]})));
+        assert_eq!(example_of(&json!({"paths": {}})), None);
         let tp = new_traceparent();
         assert_eq!(tp.len(), 55, "{tp}");
         assert!(tp.starts_with("00-") && tp.ends_with("-01"));
