@@ -17,6 +17,9 @@ pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let report = train(&tracker, &resolved.request)
         .await
         .with_context(|| format!("training on {} failed", resolved.request.data.display()))?;
+    for warning in &report.warnings {
+        output::note(global.quiet, format!("warning: {warning}"));
+    }
     if let Some(sync) = report.sync.as_ref().filter(|s| s.state == "pending") {
         output::note(
             global.quiet,

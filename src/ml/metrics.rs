@@ -3,6 +3,9 @@
 use ndarray::ArrayView1;
 use serde::Serialize;
 
+/// scikit-learn's `UndefinedMetricWarning` for R² on fewer than two samples.
+pub const R2_UNDEFINED: &str = "R^2 score is not well-defined with less than two samples.";
+
 /// The four metrics `mlops train` reports on the test split.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct RegressionMetrics {
@@ -15,7 +18,9 @@ pub struct RegressionMetrics {
 impl RegressionMetrics {
     /// `mean_squared_error`, its root, `mean_absolute_error` and `r2_score` of `predicted` against `actual`.
     ///
-    /// R² follows scikit-learn's `force_finite`: a constant `actual` gives 1.0 for a perfect fit, else 0.0.
+    /// R² follows scikit-learn: NaN for fewer than two samples (where scikit-learn warns that it
+    /// is not well-defined, see [`R2_UNDEFINED`]); with `force_finite`, a constant `actual` gives
+    /// 1.0 for a perfect fit, else 0.0.
     pub fn compute(actual: ArrayView1<f64>, predicted: ArrayView1<f64>) -> Self {
         let n = actual.len() as f64;
         let residuals = &actual - &predicted;
@@ -24,7 +29,9 @@ impl RegressionMetrics {
         let mae = residuals.iter().map(|r| r.abs()).sum::<f64>() / n;
         let mean = actual.sum() / n;
         let ss_tot: f64 = actual.iter().map(|a| (a - mean) * (a - mean)).sum();
-        let r2 = if ss_tot != 0.0 {
+        let r2 = if actual.len() < 2 {
+            f64::NAN
+        } else if ss_tot != 0.0 {
             1.0 - ss_res / ss_tot
         } else if ss_res == 0.0 {
             1.0
@@ -59,5 +66,13 @@ mod tests {
         assert_eq!(m.r2, 1.0);
         let m = RegressionMetrics::compute(array![1.0, 1.0].view(), array![1.0, 2.0].view());
         assert_eq!(m.r2, 0.0);
+    }
+
+    /// One test sample: scikit-learn's r2_score is NaN (with a warning), not 0.0.
+    #[test]
+    fn one_sample_r2_is_nan() {
+        let m = RegressionMetrics::compute(array![5.0].view(), array![3.0].view());
+        assert!(m.r2.is_nan());
+        assert_eq!(m.mse, 4.0);
     }
 }

@@ -73,6 +73,8 @@ pub struct TrainReport {
     /// Present when tracking to a server: whether the run reached it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sync: Option<SyncReport>,
+    /// What scikit-learn would warn about (an undefined R² on a one-row test split).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -408,6 +410,15 @@ fn report(
         },
         local_store: tracker.journal().root().display().to_string(),
         sync,
+        warnings: if evaluation.metrics.r2.is_nan() {
+            vec![format!(
+                "r2 is NaN: {} (the test split has {} row)",
+                crate::ml::metrics::R2_UNDEFINED,
+                evaluation.split.test.len()
+            )]
+        } else {
+            Vec::new()
+        },
     }
 }
 

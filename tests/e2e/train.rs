@@ -252,3 +252,52 @@ fn text_output_names_metrics_and_locations() {
         assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
     }
 }
+
+/// Two rows leave one test row, on which scikit-learn's R² is NaN with a warning, not 0.0. The
+/// NaN is stored as MLflow stores it, in the local store and on a real MLflow server alike, and
+/// MLflow's client reads it back as NaN from both.
+#[test]
+fn r2_on_one_test_row_is_nan_as_scikit_learn_gives_it() {
+    let ws = Workspace::new();
+    let data = crate::support::repo().join("tests/fixtures/train/two_rows.csv").display().to_string();
+    let server = crate::mlflow_server::MlflowServer::shared();
+    let local = format!("file://{}", ws.path().join("mlruns").display());
+    for uri in [local.as_str(), server.uri.as_str()] {
+        let journal = ws.path().join("journal").display().to_string();
+        let out = ws
+            .mlops(&[
+                "train",
+                "--data",
+                &data,
+                "--target",
+                "y",
+                "--tracking-uri",
+                uri,
+                "--local-store",
+                &journal,
+                "-o",
+                "json",
+            ])
+            .output()
+            .expect("run mlops");
+        assert!(out.status.success(), "{uri}: {}", crate::support::stderr(&out));
+        assert!(
+            crate::support::stderr(&out)
+                .contains("warning: r2 is NaN: R^2 score is not well-defined with less than two samples."),
+            "{}",
+            crate::support::stderr(&out)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(report["split"]["n_test"], 1);
+        assert!(report["metrics"]["r2"].is_null(), "JSON has no NaN: {report}");
+        assert_eq!(report["metrics"]["mse"], 4.0);
+        if let Some(sync) = report.get("sync") {
+            assert_eq!(sync["state"], "synced", "the server took the NaN: {sync}");
+        }
+        let run_id = report["run_id"].as_str().expect("run id");
+        let out = crate::support::python_output("read_metric.py", &[uri, run_id, "r2"], None);
+        assert!(out.status.success(), "{}", crate::support::stderr(&out));
+        let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+        assert_eq!(lines, ["nan", "nan"], "{uri}: MLflow reads NaN, scikit-learn gives NaN");
+    }
+}

@@ -22,7 +22,9 @@ pub struct ValueError {
 }
 
 /// Refuses values the server would truncate (params > 6000, tags > 8000 characters), over-long
-/// keys, and non-finite metrics.
+/// keys, and infinite metrics. NaN is kept: MLflow's SQL store records it as such (an `is_nan`
+/// flag) and gives NaN back, as scikit-learn's R² on one sample needs; infinity it would clamp to
+/// ±1.8e308.
 pub fn check_values(
     metrics: &[(String, Metric)],
     params: &[(String, String)],
@@ -40,11 +42,11 @@ pub fn check_values(
     };
     for (key, metric) in metrics {
         key_check("metric", key)?;
-        if !metric.value.is_finite() {
+        if metric.value.is_infinite() {
             return Err(ValueError {
                 what: "metric",
                 key: key.clone(),
-                message: format!("value {} is not finite; MLflow would store it as a sentinel", metric.value),
+                message: format!("value {} is infinite; MLflow would store it as a sentinel", metric.value),
             });
         }
     }
@@ -121,6 +123,7 @@ mod tests {
         assert!(check_values(&[], &[("a".into(), "x".repeat(6000))], &[]).is_ok());
         assert!(check_values(&[], &[], &[("t".into(), "x".repeat(8001))]).is_err());
         assert!(check_values(&[], &[("k".repeat(251), "v".into())], &[]).is_err());
-        assert!(check_values(&[("m".into(), Metric { value: f64::NAN, timestamp: 0, step: 0 })], &[], &[]).is_err());
+        assert!(check_values(&[("m".into(), Metric { value: f64::INFINITY, timestamp: 0, step: 0 })], &[], &[]).is_err());
+        assert!(check_values(&[("m".into(), Metric { value: f64::NAN, timestamp: 0, step: 0 })], &[], &[]).is_ok());
     }
 }

@@ -76,7 +76,7 @@ impl MlflowClient {
         for chunk in batches(metrics, params, tags) {
             let body = json!({
                 "run_id": run_id,
-                "metrics": chunk.metrics.iter().map(|(k, m)| json!({"key": k, "value": m.value, "timestamp": m.timestamp, "step": m.step})).collect::<Vec<_>>(),
+                "metrics": chunk.metrics.iter().map(|(k, m)| json!({"key": k, "value": proto_double(m.value), "timestamp": m.timestamp, "step": m.step})).collect::<Vec<_>>(),
                 "params": chunk.params.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
                 "tags": chunk.tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
             });
@@ -166,5 +166,18 @@ impl MlflowClient {
             page_size: 1000,
         };
         Ok(self.list_all(list, usize::MAX).await?.iter().map(experiment_from_json).collect())
+    }
+}
+
+/// A double as protobuf's JSON mapping writes it, which MLflow servers parse: JSON has no NaN or
+/// infinity, so those are the strings "NaN", "Infinity" and "-Infinity" (as MLflow's own client
+/// sends them); serde would send `null`, which the server refuses.
+pub(crate) fn proto_double(value: f64) -> Value {
+    if value.is_nan() {
+        json!("NaN")
+    } else if value.is_infinite() {
+        json!(if value > 0.0 { "Infinity" } else { "-Infinity" })
+    } else {
+        json!(value)
     }
 }
