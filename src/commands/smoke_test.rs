@@ -15,7 +15,7 @@ pub async fn run(args: &SmokeTestArgs, global: &GlobalArgs) -> anyhow::Result<u8
     // The sample fits the model: its signature's features, in order.
     let sample = match &args.model {
         Some(reference) => {
-            let dir = crate::settings::model(reference, args.tracking_uri.as_deref()).await?.dir;
+            let dir = super::connect::model(reference, &args.store).await?.dir;
             let model = crate::ml::model::load(&dir)?;
             Some(smoke::sample_for(model.feature_names.len()))
         }

@@ -2,11 +2,10 @@
 //! dependency order and run locally as one parent run with a child run per step; `watch` runs
 //! them again when new data arrives.
 
-mod capture;
-mod expr;
-mod file;
-pub mod remote;
-mod runner;
+pub mod capture;
+pub mod expr;
+pub mod file;
+pub mod runner;
 pub mod watch;
 
 pub use expr::{Expr, parse_template};

@@ -123,7 +123,9 @@ mod tests {
         assert!(check_values(&[], &[("a".into(), "x".repeat(6000))], &[]).is_ok());
         assert!(check_values(&[], &[], &[("t".into(), "x".repeat(8001))]).is_err());
         assert!(check_values(&[], &[("k".repeat(251), "v".into())], &[]).is_err());
-        assert!(check_values(&[("m".into(), Metric { value: f64::INFINITY, timestamp: 0, step: 0 })], &[], &[]).is_err());
+        assert!(
+            check_values(&[("m".into(), Metric { value: f64::INFINITY, timestamp: 0, step: 0 })], &[], &[]).is_err()
+        );
         assert!(check_values(&[("m".into(), Metric { value: f64::NAN, timestamp: 0, step: 0 })], &[], &[]).is_ok());
     }
 }
