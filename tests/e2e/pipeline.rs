@@ -82,6 +82,21 @@ fn diabetes_pipeline_registers_first_then_reports_not_better() {
 
     let (code, _) = run(&ws, &["--fail-on-not-better"]);
     assert_eq!(code, Some(3));
+
+    // The text summary: durations as people read them, and the outcome worded as one sentence
+    // (not "nothing was registered in 0.0s").
+    let out = ws.run(&["pipeline", "run", "pipelines/diabetes-train.yml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary = text.lines().find(|l| l.starts_with("pipeline \"diabetes-train\"")).expect("summary line");
+    assert!(summary.starts_with("pipeline \"diabetes-train\" finished in "), "{summary}");
+    assert!(
+        summary.ends_with("): the new model is not better than the champion, so nothing was registered"),
+        "{summary}"
+    );
+    assert!(!text.contains("0.0s"), "{text}");
+    let skipped = text.lines().find(|l| l.starts_with("register ")).expect("register row");
+    assert!(skipped.split_whitespace().nth(2) == Some("0ms"), "a step that did not run took 0ms: {skipped}");
 }
 
 #[test]
