@@ -102,7 +102,12 @@ impl BlobSink {
         let result = upload
             .retry(retry_policy())
             .when(|err: &BlobError| matches!(err, BlobError::Http(e) if e.is_transient()))
-            .notify(|err, wait| tracing::warn!("request log: upload of {name} failed, retrying in {wait:?}: {err}"))
+            .notify(|err, wait| {
+                tracing::warn!(
+                    "request log: upload of {name} failed, retrying in {}: {err}",
+                    crate::duration::human(wait)
+                )
+            })
             .await;
         match result {
             Ok(()) => (records, failed),
