@@ -16,8 +16,9 @@ use crate::tracking::Run;
 /// What a run's model was trained on. `None` where the run does not record it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrainingSchema {
-    /// Feature name → MLflow column type (`double`, `long`, …), the target excluded.
-    pub features: Option<BTreeMap<String, String>>,
+    /// Feature names with their MLflow column type (`double`, `long`, …) in the model's input
+    /// order, the target excluded.
+    pub features: Option<Vec<(String, String)>>,
     pub target: Option<String>,
     pub dataset: Option<String>,
 }
@@ -30,18 +31,15 @@ impl TrainingSchema {
             .and_then(|i| serde_json::from_str::<Value>(&i.profile).ok())
             .and_then(|p| p.get("target").and_then(Value::as_str).map(str::to_string));
         let target = run.params.get("target").cloned().or(profile_target);
-        let features = input.and_then(|i| columns(&i.schema)).map(|mut columns| {
-            if let Some(target) = &target {
-                columns.remove(target);
-            }
-            columns
-        });
+        let features = input
+            .and_then(|i| columns(&i.schema))
+            .map(|columns| columns.into_iter().filter(|(name, _)| Some(name) != target.as_ref()).collect());
         TrainingSchema { features, target, dataset: input.map(|i| i.name.clone()) }
     }
 }
 
-/// The columns of an `{"mlflow_colspec": [{"name": …, "type": …}, …]}` schema.
-fn columns(schema: &str) -> Option<BTreeMap<String, String>> {
+/// The columns of an `{"mlflow_colspec": [{"name": …, "type": …}, …]}` schema, in order.
+fn columns(schema: &str) -> Option<Vec<(String, String)>> {
     let doc: Value = serde_json::from_str(schema).ok()?;
     let specs = doc.get("mlflow_colspec")?.as_array()?;
     specs
@@ -59,9 +57,11 @@ fn columns(schema: &str) -> Option<BTreeMap<String, String>> {
 pub fn differences(candidate: &TrainingSchema, champion: &TrainingSchema) -> Vec<String> {
     let mut out = Vec::new();
     match (&candidate.features, &champion.features) {
-        (Some(cand), Some(champ)) => {
-            let added: Vec<&str> = cand.keys().filter(|k| !champ.contains_key(*k)).map(String::as_str).collect();
-            let removed: Vec<&str> = champ.keys().filter(|k| !cand.contains_key(*k)).map(String::as_str).collect();
+        (Some(cand_list), Some(champ_list)) => {
+            let cand: BTreeMap<&String, &String> = cand_list.iter().map(|(k, v)| (k, v)).collect();
+            let champ: BTreeMap<&String, &String> = champ_list.iter().map(|(k, v)| (k, v)).collect();
+            let added: Vec<&str> = cand.keys().filter(|k| !champ.contains_key(*k)).map(|k| k.as_str()).collect();
+            let removed: Vec<&str> = champ.keys().filter(|k| !cand.contains_key(*k)).map(|k| k.as_str()).collect();
             let retyped: Vec<String> = cand
                 .iter()
                 .filter_map(|(k, t)| champ.get(k).filter(|c| *c != t).map(|c| format!("{k} ({c} -> {t})")))
@@ -74,6 +74,16 @@ pub fn differences(candidate: &TrainingSchema, champion: &TrainingSchema) -> Vec
             }
             if !retyped.is_empty() {
                 out.push(format!("features retyped: {}", retyped.join(", ")));
+            }
+            // The same features in another order break every client that sends rows as lists
+            // (`{"data": [[…]]}`, `dataframe_split` without columns).
+            let names = |list: &[(String, String)]| list.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+            if added.is_empty() && removed.is_empty() && names(cand_list) != names(champ_list) {
+                out.push(format!(
+                    "feature order: {} (champion) vs {} (candidate)",
+                    names(champ_list).join(", "),
+                    names(cand_list).join(", ")
+                ));
             }
         }
         (None, _) => out.push("the candidate's run records no training data schema".to_string()),
@@ -116,6 +126,13 @@ mod tests {
     fn same_schema_has_no_differences() {
         let a = schema(&[("AGE", "double"), ("BMI", "double")], "Y", "diabetes");
         assert!(differences(&a, &a.clone()).is_empty());
+    }
+
+    #[test]
+    fn a_new_feature_order_is_a_difference() {
+        let champion = schema(&[("AGE", "double"), ("BMI", "double")], "Y", "diabetes");
+        let candidate = schema(&[("BMI", "double"), ("AGE", "double")], "Y", "diabetes");
+        assert_eq!(differences(&candidate, &champion), ["feature order: AGE, BMI (champion) vs BMI, AGE (candidate)"]);
     }
 
     #[test]
@@ -166,7 +183,7 @@ mod tests {
             context: "training".into(),
         };
         let s = TrainingSchema::of_run(&run(&[("target", "Y")], vec![input.clone()]));
-        assert_eq!(s.features, Some(BTreeMap::from([("AGE".to_string(), "double".to_string())])));
+        assert_eq!(s.features, Some(vec![("AGE".to_string(), "double".to_string())]));
         assert_eq!(s.target.as_deref(), Some("Y"));
         assert_eq!(s.dataset.as_deref(), Some("diabetes"));
         // Without the parameter, the dataset profile's target is used.
