@@ -70,3 +70,19 @@ impl HasKind for UsageError {
         ErrorKind::Usage
     }
 }
+
+/// An error and its causes on one line, `outer: cause: deeper cause`. The one chain joiner.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        // Some libraries repeat their cause in their own message; say it once.
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}

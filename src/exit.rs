@@ -4,10 +4,10 @@
 //! table from kinds to numbers, which is also the documented table (docs/exit-codes.md, checked
 //! by a test). The numbers are stable: CI scripts branch on them.
 
+use crate::azure::AuthError;
 use crate::azure::blob::BlobError;
 use crate::azure::cloud::CloudError;
 use crate::azure::lro::LroError;
-use crate::azure::{AuthError, HttpError as AzureHttpError};
 use crate::azureml::AzureMlError;
 use crate::data::DataError;
 use crate::data::datastore::DatastoreError;
@@ -84,7 +84,6 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
     classify_types!(
         cause,
         AuthError,
-        AzureHttpError,
         AzureMlError,
         BicepError,
         BlobError,
@@ -194,7 +193,7 @@ mod tests {
     fn same_failure_same_code_everywhere() {
         let forbidden = || {
             let url = azure_core::http::Url::parse("https://management.azure.com/x").expect("valid URL");
-            let mut err = AzureHttpError::transport("GET", &url, "test".to_string());
+            let mut err = HttpError::connect("GET", &url, "test".to_string());
             err.status = Some(403);
             err
         };

@@ -210,7 +210,7 @@ async fn drive<T: Trigger>(
         }
         Event::PollFailed(err) => output::note(
             quiet,
-            format!("warning: poll failed, trying again in {}s: {}", args.interval, watch::error_chain(err)),
+            format!("warning: poll failed, trying again in {}s: {}", args.interval, crate::error_kind::chain(err)),
         ),
     };
     let summary = watch::watch(

@@ -339,7 +339,7 @@ async fn poll<T: Trigger>(
             status: TriggerStatus::Failed,
             run_id: None,
             exit_code: Some(i32::from((options.exit_code_of)(err.kind()))),
-            message: Some(error_chain(&err)),
+            message: Some(crate::error_kind::chain(&err)),
         });
         let record = state.record_outcome(&sha256, outcome.status, outcome.run_id.clone(), outcome.exit_code)?;
         let report = TriggerReport {
@@ -367,15 +367,4 @@ async fn poll<T: Trigger>(
         events(Event::Idle { files: entries.len() });
     }
     Ok(reports)
-}
-
-/// An error and its causes on one line.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        text.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    text
 }

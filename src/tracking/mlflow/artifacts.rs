@@ -81,7 +81,7 @@ pub fn artifacts_writable(artifact_uri: &str) -> bool {
 /// `mlflow-artifacts:/1/<run>/artifacts` (or `mlflow-artifacts://host/…`) → the proxy's HTTP path.
 fn artifact_http_path(artifact_uri: &str) -> Result<String, HttpError> {
     let rest = artifact_uri.strip_prefix("mlflow-artifacts:").ok_or_else(|| {
-        HttpError::Client(format!(
+        HttpError::client(format!(
             "the server gave artifact location {artifact_uri:?}, which a remote client cannot write; start it with --serve-artifacts (the default in MLflow 3)"
         ))
     })?;
