@@ -215,3 +215,59 @@ fn slugs_follow_github() {
     assert_eq!(slug(" `mlops train --compute NAME`"), "mlops-train---compute-name");
     assert_eq!(link_targets("see [a](b.md#c) and `[x](y)` and [d](../e)"), ["b.md#c", "../e"]);
 }
+
+/// The top-level directories a Markdown file may name a path under, in a code span.
+const REPOSITORY_DIRS: &[&str] = &[
+    "src/",
+    "tests/",
+    "docs/",
+    "benches/",
+    "scripts/",
+    "pipelines/",
+    "data/",
+    "environment_setup/",
+    "experimentation/",
+    ".ci/",
+    ".github/",
+];
+
+/// Every repository path a Markdown file names in a code span exists (relative to the root or
+/// to the file), so moving or renaming a file cannot leave the documentation pointing at nothing.
+#[test]
+fn paths_named_in_the_documentation_exist() {
+    let mut missing = Vec::new();
+    for file in markdown_files() {
+        let text = std::fs::read_to_string(&file).expect("Markdown is UTF-8");
+        let shown = file.strip_prefix(root()).unwrap_or(&file).display().to_string();
+        for line in prose_lines(&text) {
+            for span in code_spans(line) {
+                let placeholder = span.contains(['<', '>', '*', '…', ' ', '$', '{', '|']) || span.contains("NAME");
+                if placeholder || !REPOSITORY_DIRS.iter().any(|dir| span.starts_with(dir)) {
+                    continue;
+                }
+                let here = file.parent().expect("in a directory").join(span);
+                if !root().join(span).exists() && !here.exists() {
+                    missing.push(format!("{shown}: {span}"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "paths named in the documentation that do not exist:\n{}", missing.join("\n"));
+}
+
+/// CONTRIBUTING.md's layout table names every top-level module of `src/`.
+#[test]
+fn contributing_names_every_source_module() {
+    let contributing = read("CONTRIBUTING.md");
+    let mut unnamed = Vec::new();
+    for entry in std::fs::read_dir(root().join("src")).expect("src is readable") {
+        let path = entry.expect("directory entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+        let named = if path.is_dir() { format!("`src/{name}/`") } else { format!("`src/{name}`") };
+        if !contributing.contains(&named) {
+            unnamed.push(named);
+        }
+    }
+    unnamed.sort();
+    assert!(unnamed.is_empty(), "src/ entries CONTRIBUTING.md's layout does not name: {unnamed:?}");
+}
