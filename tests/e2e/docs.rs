@@ -271,3 +271,17 @@ fn contributing_names_every_source_module() {
     unnamed.sort();
     assert!(unnamed.is_empty(), "src/ entries CONTRIBUTING.md's layout does not name: {unnamed:?}");
 }
+
+/// `mlops --help` ends with the exit codes in one line each; they are the table's codes.
+#[test]
+fn help_lists_the_exit_codes() {
+    let out = crate::support::Workspace::new().run(&["--help"]);
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    let (_, codes) = help.split_once("Exit codes:").expect("mlops --help lists the exit codes");
+    let listed: Vec<u8> =
+        codes.split(',').filter_map(|item| item.split_whitespace().next().and_then(|n| n.parse().ok())).collect();
+    let mut expected = vec![exit::OK];
+    expected.extend(ErrorKind::ALL.iter().map(|kind| exit::code(*kind)));
+    assert_eq!(listed, expected, "exit codes in `mlops --help`: {codes}");
+}
