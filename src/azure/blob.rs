@@ -210,7 +210,7 @@ impl BlobContainerClient {
             }
             let url = self.with_query(self.container_url.clone(), &query);
             let response = self.send(Method::GET, url.clone(), HeaderMap::new(), None).await?;
-            let text = response.text().await.map_err(|e| HttpError::from_reqwest_error(&Method::GET, &url, &e))?;
+            let text = response.text().await.map_err(|e| HttpError::from_reqwest_error(&Method::GET, &url, e))?;
             let page: EnumerationResults = quick_xml::de::from_str(&text)
                 .map_err(|e| HttpError::decode("GET", &url, format!("cannot read the blob listing: {e}")))?;
             items.extend(page.blobs.blob.into_iter().map(|b| BlobItem {
@@ -230,7 +230,7 @@ impl BlobContainerClient {
     pub async fn download(&self, name: &str) -> Result<Bytes, BlobError> {
         let url = self.blob_url(name);
         let response = self.send(Method::GET, url.clone(), HeaderMap::new(), None).await?;
-        Ok(response.bytes().await.map_err(|e| HttpError::from_reqwest_error(&Method::GET, &url, &e))?)
+        Ok(response.bytes().await.map_err(|e| HttpError::from_reqwest_error(&Method::GET, &url, e))?)
     }
 
     fn blob_url(&self, name: &str) -> Url {
@@ -280,7 +280,10 @@ impl BlobContainerClient {
             request = request.body(body);
         }
         // The error shows `shown`, the URL before a SAS was appended.
-        let response = request.send().await.map_err(|e| HttpError::from_reqwest_error(&method, &shown, &e))?;
+        let response = request
+            .send()
+            .await
+            .map_err(|e| HttpError::from_reqwest_error(&method, &shown, e).for_service("the storage service"))?;
         if response.status().is_success() {
             return Ok(response);
         }

@@ -51,7 +51,7 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
         .into());
     }
     let (tracker, run_options) =
-        local_runner(&args.file, args.tracking_uri.as_deref(), args.local_store.as_deref(), args.experiment.as_ref())?;
+        local_runner(&args.file, &args.tracking, &args.workspace.azure, args.experiment.as_ref())?;
     let store = tracker.journal().root().to_path_buf();
     let watched = Watched {
         registry: DatasetRegistry::for_store(&store),
@@ -107,7 +107,7 @@ async fn azureml_trigger<'a>(
 ) -> anyhow::Result<AzureMlTrigger<'a>> {
     let parameters = super::azureml::parse_params(&args.param)?;
     let settings = settings::resolve_azureml(&args.workspace, &settings::project_file()?)?;
-    let client = settings::connect_azureml(&settings).await?;
+    let client = super::connect::azureml(&settings).await?;
     let compute = args.compute.clone().or_else(|| settings.compute.clone());
     let publish_options = PublishOptions {
         image: args.image.clone().unwrap_or_else(|| settings.image.clone()),
@@ -127,7 +127,7 @@ async fn azureml_trigger<'a>(
     let options =
         SubmitOptions { parameters, experiment: args.experiment.clone(), compute, ..SubmitOptions::default() };
     let experiment = options.experiment.clone().unwrap_or_else(|| published.pipeline.clone());
-    let steps = settings::azureml_step_reader(&settings, &client, &experiment)?;
+    let steps = super::connect::azureml_step_reader(&settings, &client, &experiment)?;
     Ok(AzureMlTrigger {
         client,
         published,

@@ -119,6 +119,8 @@ pub struct HttpErrorData {
     pub body: Option<String>,
     /// What went wrong when there was no usable response.
     pub failure: Option<Failure>,
+    /// The service a client talks to, named when it could not be reached ("the storage service").
+    pub service: Option<&'static str>,
 }
 
 /// Why a call had no usable response.
@@ -163,6 +165,7 @@ impl HttpError {
             correlation_id: None,
             body: None,
             failure,
+            service: None,
         }))
     }
 
@@ -207,8 +210,10 @@ impl HttpError {
         HttpError::new(method, &redact_url(url), Some(Failure::Connect(reason)))
     }
 
-    /// A reqwest failure to connect or to read, with its cause chain.
-    pub fn from_reqwest_error(method: &reqwest::Method, url: &Url, err: &reqwest::Error) -> Self {
+    /// A reqwest failure to connect or to read, with its cause chain. reqwest's own message
+    /// names the full URL, SAS signature included; it is dropped for the redacted one.
+    pub fn from_reqwest_error(method: &reqwest::Method, url: &Url, err: reqwest::Error) -> Self {
+        let err = &err.without_url();
         if err.is_decode() {
             return HttpError::decode(method.as_str(), url, chain(err));
         }
@@ -239,6 +244,12 @@ impl HttpError {
 
     pub fn credential(message: String) -> Self {
         HttpError::new("", "", Some(Failure::Credential(message)))
+    }
+
+    /// Names the service the call was for, as messages about an unreachable service say it.
+    pub fn for_service(mut self, service: &'static str) -> Self {
+        self.service = Some(service);
+        self
     }
 
     /// The service's error code (`RESOURCE_DOES_NOT_EXIST`, `ContainerAlreadyExists`, …).
@@ -301,13 +312,16 @@ impl fmt::Display for HttpError {
         }
         write!(f, "{} {}", self.method, self.url)?;
         if let Some(status) = self.status {
-            write!(f, " returned {status}")?;
+            write!(f, " returned HTTP {status}")?;
             if let Some(reason) = reqwest::StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()) {
                 write!(f, " {reason}")?;
             }
         }
         match &self.failure {
-            Some(Failure::Connect(reason)) => write!(f, ": cannot connect: {reason}")?,
+            Some(Failure::Connect(reason)) => match self.service {
+                Some(service) => write!(f, ": cannot reach {service}: cannot connect: {reason}")?,
+                None => write!(f, ": cannot connect: {reason}")?,
+            },
             Some(Failure::Decode(reason)) => write!(f, ": the response is not the document expected: {reason}")?,
             Some(Failure::Request(reason)) => write!(f, ": cannot send the request: {reason}")?,
             _ => {}
@@ -369,7 +383,7 @@ mod tests {
     fn renders_nested_arm_errors_and_hides_secrets() {
         let body = br#"{"error":{"code":"DeploymentFailed","message":"outer","details":[{"code":"Conflict","message":"inner","target":"sa1","details":[{"code":"Deep","message":"deepest"}]}]}}"#;
         let text = status(400, body).to_string();
-        assert!(text.starts_with("PUT https://h/x returned 400 Bad Request"), "{text}");
+        assert!(text.starts_with("PUT https://h/x returned HTTP 400 Bad Request"), "{text}");
         assert!(
             text.contains("    DeploymentFailed: outer\n      Conflict: inner [target: sa1]\n        Deep: deepest"),
             "{text}"

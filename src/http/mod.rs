@@ -8,8 +8,6 @@ mod error;
 
 pub use error::{ErrorDetail, Failure, HttpError, HttpErrorData, excerpt, redact_url};
 
-use reqwest::Method;
-
 /// How a client retries idempotent calls: exponential backoff on connection errors, 429 and 5xx.
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
@@ -59,14 +57,4 @@ fn read_ca_bundle(path: &Path) -> Result<Vec<reqwest::Certificate>, HttpError> {
         return Err(HttpError::ca_bundle(path.to_path_buf(), "no PEM certificates in the file".to_string()));
     }
     Ok(certs)
-}
-
-/// Turns a non-success response into an [`HttpError`], reading the service's error document.
-pub async fn error_from_response(method: Method, response: reqwest::Response) -> HttpError {
-    HttpError::from_reqwest(&method, response).await
-}
-
-/// A connection-level failure (or a body that could not be read) as an [`HttpError`].
-pub fn connect_error(method: Method, url: &reqwest::Url, err: &reqwest::Error) -> HttpError {
-    HttpError::from_reqwest_error(&method, url, err)
 }

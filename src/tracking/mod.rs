@@ -4,6 +4,7 @@
 pub(crate) mod local;
 pub mod mlflow;
 pub mod model_ref;
+pub mod provenance;
 pub mod sync;
 mod tracker;
 mod types;

@@ -150,11 +150,11 @@ impl MlflowClient {
                 request = request.json(body);
             }
             tracing::debug!(%method, url = %http::redact_url(&url), "mlflow request");
-            let response = request.send().await.map_err(|e| http::connect_error(method.clone(), &url, &e))?;
+            let response = request.send().await.map_err(|e| HttpError::from_reqwest_error(&method, &url, e))?;
             if !response.status().is_success() {
-                return Err(http::error_from_response(method.clone(), response).await);
+                return Err(HttpError::from_reqwest(&method, response).await);
             }
-            let text = response.text().await.map_err(|e| http::connect_error(method.clone(), &url, &e))?;
+            let text = response.text().await.map_err(|e| HttpError::from_reqwest_error(&method, &url, e))?;
             if text.trim().is_empty() {
                 return Ok(Value::Object(Default::default()));
             }
