@@ -1,5 +1,5 @@
 //! Every environment variable `mlops` reads, declared once. Each is bound to a flag in `cli.rs`
-//! or read in `settings.rs`, and documented in docs/environment.md; a test (tests/e2e/docs.rs)
+//! or read in `settings/`, and documented in docs/environment.md; a test (tests/e2e/docs.rs)
 //! fails when the two name different variables.
 
 /// Tracking store: a path, `file:` URI or `http(s)://` MLflow server (flag `--tracking-uri`).
@@ -37,7 +37,7 @@ pub const MLOPS_LOCAL_STORE: &str = "MLOPS_LOCAL_STORE";
 /// Home directory, for `~/.mlflow/credentials`.
 pub const HOME: &str = "HOME";
 
-// Azure sign-in (read in `settings.rs` into `azure::AuthConfig`). Same names as the Azure SDKs and az.
+// Azure sign-in (read in `settings/azure.rs` into `azure::AuthConfig`). Same names as the Azure SDKs and az.
 
 /// Entra tenant (directory) id of the service principal.
 pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
