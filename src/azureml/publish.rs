@@ -2,7 +2,7 @@
 //!
 //! Publishing registers, each only when its content changed: the environment (a container image
 //! holding `mlops`), one command component per step (`mlops pipeline step …`, see
-//! `pipeline::remote`), and a pipeline component `{pipeline}` that wires them together. Submitting
+//! `azureml::step`), and a pipeline component `{pipeline}` that wires them together. Submitting
 //! makes a pipeline job from the pipeline component's latest version.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 
 use super::assets::{self, AssetVersion};
 use super::jobs::{self, JobFollow};
+use super::step::{self as remote, input_name, upstream_input};
 use super::{AzureMlClient, AzureMlError};
-use crate::pipeline::remote::{self, input_name, upstream_input};
 use crate::pipeline::{ParameterKind, Pipeline};
 
 /// The environment every component runs in.
@@ -395,7 +395,7 @@ pub fn command_job(
     display_name: &str,
 ) -> Value {
     let command =
-        std::iter::once("mlops".to_string()).chain(args.iter().map(|a| shell_word(a))).collect::<Vec<_>>().join(" ");
+        std::iter::once("mlops".to_string()).chain(args.iter().map(|a| remote::quote(a))).collect::<Vec<_>>().join(" ");
     json!({
         "jobType": "Command",
         "command": command,
@@ -433,14 +433,6 @@ pub async fn submit_command(
         follow.studio_url = Some(client.workspace().studio_job_url(&follow.name));
     }
     Ok(follow)
-}
-
-fn shell_word(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@".contains(c)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]

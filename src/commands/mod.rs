@@ -7,7 +7,6 @@ mod infra;
 mod infra_build;
 mod model;
 mod pipeline;
-mod pipeline_watch;
 mod predict;
 mod runs;
 mod serve;

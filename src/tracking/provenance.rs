@@ -1,6 +1,12 @@
 //! Who and what produced a run: the user, the program and the git commit of the working tree.
 
-use crate::ml::train::Provenance;
+/// Who and what produced a run, recorded as MLflow system tags.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub user: String,
+    pub source_name: String,
+    pub git_commit: Option<String>,
+}
 
 /// The provenance recorded on runs made by `user` from the current directory.
 pub fn detect(user: String) -> Provenance {
