@@ -620,7 +620,10 @@ const RUNS_LIST_EXAMPLES: &str = "\
 Examples:
   mlops runs list
   mlops runs list --experiment diabetes --order-by 'metrics.mse ASC' --max-results 5
-  mlops runs list --tracking-uri http://127.0.0.1:5000 --filter \"params.alpha = '0.5'\" -o json";
+  mlops runs list --filter \"metrics.mse < 3300 AND params.alpha = '0.5'\" --order-by 'params.alpha DESC'
+  mlops runs list --top-level --tracking-uri http://127.0.0.1:5000 -o json
+
+Child runs (pipeline steps, tag mlflow.parentRunId) are listed under their parent run.";
 
 const RUNS_SYNC_EXAMPLES: &str = "\
 Examples:
@@ -634,12 +637,15 @@ pub struct RunsListArgs {
     /// Only runs of this experiment.
     #[arg(long, value_name = "NAME")]
     pub experiment: Option<String>,
-    /// MLflow search filter, passed to the server (e.g. "metrics.mse < 3000"); servers only.
+    /// MLflow search filter, e.g. "metrics.mse < 3000 AND params.alpha = '0.5'" (MLflow's grammar, on every store).
     #[arg(long, value_name = "FILTER")]
     pub filter: Option<String>,
-    /// Ordering such as "metrics.mse ASC" or "start_time DESC"; repeatable.
+    /// Ordering such as "metrics.mse ASC", "params.alpha DESC" or "start_time DESC"; repeatable.
     #[arg(long, value_name = "ORDER")]
     pub order_by: Vec<String>,
+    /// Only top-level runs: hide child runs (pipeline steps).
+    #[arg(long)]
+    pub top_level: bool,
     /// At most this many runs.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub max_results: usize,
@@ -651,7 +657,7 @@ pub struct RunsListArgs {
 /// `mlops runs show`.
 #[derive(Debug, Args)]
 pub struct RunsShowArgs {
-    /// The run id (32 hex characters).
+    /// The run id, or a prefix of it that only one run has.
     pub run_id: String,
     /// Tracking store [default: ./mlruns].
     #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]

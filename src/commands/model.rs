@@ -13,7 +13,7 @@ use crate::exit;
 use crate::output;
 use crate::registry::gate::{Decision, Direction, Evaluation};
 use crate::registry::release::{self, EvaluateRequest, RegisterRequest};
-use crate::registry::{ModelVersion, Registry, RegistryError, resolve_model};
+use crate::registry::{ModelVersion, Registry, resolve_model};
 use crate::settings;
 use crate::tracking::model_ref::VersionSelector;
 use crate::tracking::{ModelRef, Tracker};
@@ -216,20 +216,6 @@ fn parse_spec(spec: &str) -> anyhow::Result<(String, Option<VersionSelector>)> {
     }
 }
 
-async fn find_version(
-    registry: &Registry,
-    name: &str,
-    selector: &VersionSelector,
-) -> Result<ModelVersion, RegistryError> {
-    match selector {
-        VersionSelector::Version(v) => registry.version(name, *v).await,
-        VersionSelector::Alias(alias) => registry
-            .by_alias(name, alias)
-            .await?
-            .ok_or_else(|| RegistryError::AliasNotFound { name: name.to_string(), alias: alias.clone() }),
-    }
-}
-
 async fn show(spec: &str, flag: Option<&str>, global: &GlobalArgs) -> anyhow::Result<u8> {
     let registry = Registry::of(&tracker(flag)?);
     match parse_spec(spec)? {
@@ -246,7 +232,7 @@ async fn show(spec: &str, flag: Option<&str>, global: &GlobalArgs) -> anyhow::Re
             })?;
         }
         (name, Some(selector)) => {
-            let v = find_version(&registry, &name, &selector).await?;
+            let v = registry.select(&name, &selector).await?;
             output::emit(global.output, &v, || {
                 let mut text = format!(
                     "model    {}\nversion  {}\naliases  {}\nrun      {}\nsource   {}\n",

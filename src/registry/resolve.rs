@@ -8,7 +8,6 @@ use super::remote::{TAG_ARTIFACTS, TAG_LOCAL_RUN_ID};
 use super::{Registry, RegistryError};
 use crate::http::HttpError;
 use crate::tracking::mlflow::{MlflowClient, artifacts_writable};
-use crate::tracking::model_ref::VersionSelector;
 use crate::tracking::sync::TAG_SOURCE_RUN_ID;
 use crate::tracking::{LocalStore, ModelRef, StoreError, Tracker};
 
@@ -54,16 +53,8 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
         }
         ModelRef::Registered { name, selector } => {
             let registry = Registry::of(tracker);
-            let (uri, version) = match selector {
-                VersionSelector::Alias(alias) => {
-                    let version = registry
-                        .by_alias(name, alias)
-                        .await?
-                        .ok_or_else(|| RegistryError::AliasNotFound { name: name.clone(), alias: alias.clone() })?;
-                    (format!("models:/{name}@{alias}"), version)
-                }
-                VersionSelector::Version(v) => (format!("models:/{name}/{v}"), registry.version(name, *v).await?),
-            };
+            let uri = format!("models:/{name}{selector}");
+            let version = registry.select(name, selector).await?;
             let dir = match tracker {
                 Tracker::Local(_) => local_source(&version.source)?,
                 Tracker::Remote { journal, .. }

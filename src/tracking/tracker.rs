@@ -53,6 +53,41 @@ impl Tracker {
         }
     }
 
+    /// The full id of the one run whose id starts with `prefix`; an ambiguous prefix is an error
+    /// that lists the candidates.
+    pub async fn resolve_run_id(&self, prefix: &str) -> Result<String, StoreError> {
+        let client = match self {
+            Tracker::Local(store) => return store.resolve_run_id(prefix),
+            Tracker::Remote { client, .. } => client,
+        };
+        // Server run ids are not always 32 hex characters (Azure ML's are job names), so only a
+        // prefix that is plainly hexadecimal and short is searched for.
+        if prefix.len() >= 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) || prefix.is_empty() {
+            return Ok(prefix.to_string());
+        }
+        let remote = |source| StoreError::Remote { uri: client.endpoint().to_string(), source };
+        let experiments: Vec<String> =
+            client.search_experiments().await.map_err(remote)?.into_iter().map(|e| e.experiment_id).collect();
+        let filter = format!("attributes.run_id LIKE '{prefix}%'");
+        let mut candidates: Vec<String> = client
+            .search_runs(&experiments, Some(&filter), &[], 20)
+            .await
+            .map_err(remote)?
+            .into_iter()
+            .map(|r| r.info.run_id)
+            .collect();
+        candidates.sort();
+        match candidates.len() {
+            0 => Err(StoreError::RunNotFound { run_id: format!("{prefix}…"), store: client.endpoint().to_string() }),
+            1 => Ok(candidates.remove(0)),
+            _ => Err(StoreError::AmbiguousRunId {
+                prefix: prefix.to_string(),
+                store: client.endpoint().to_string(),
+                candidates,
+            }),
+        }
+    }
+
     /// Pushes a finished local run to the server, if there is one. A server that cannot be
     /// reached (or keeps failing) leaves the run pending; other server errors are errors.
     pub async fn publish(&self, run_id: &str) -> Result<Option<SyncReport>, StoreError> {
