@@ -8,6 +8,8 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 use yaml_serde::Value as Yaml;
 
+mod logged_model;
+
 use super::uri::file_uri;
 use super::{DatasetInput, Experiment, Metric, Run, RunInfo, RunStatus, StoreError, now_millis};
 
