@@ -188,14 +188,8 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let mut synced = Vec::new();
     for run_id in &run_ids {
         let outcome = push_run(&local, &client, run_id).await?;
-        if let Some(path) = outcome.artifact_upload.local_path.as_deref() {
-            output::note(
-                global.quiet,
-                format!(
-                    "note: {} takes no artifact uploads from mlops; the artifacts and model of {run_id} stay in {path}",
-                    outcome.remote_uri
-                ),
-            );
+        if let Some(reason) = outcome.artifact_upload.reason.as_deref() {
+            output::note(global.quiet, format!("note: {run_id}: {reason}"));
         }
         output::note(
             global.quiet,
@@ -219,9 +213,11 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
                 vec![
                     o.local_run_id.clone(),
                     o.remote_run_id.clone(),
-                    match (o.uploaded, o.artifact_upload.is_local_only()) {
-                        (true, false) => "uploaded",
-                        (true, true) => "uploaded (artifacts local-only)",
+                    match (o.uploaded, o.artifact_upload.state) {
+                        (true, "local-only") => "uploaded (artifacts local-only)",
+                        (true, "written") => "uploaded (artifacts written to a local path)",
+                        (true, _) => "uploaded",
+                        (false, "in-place") => "the server reads this store",
                         (false, _) => "already synced",
                     }
                     .to_string(),

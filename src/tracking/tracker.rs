@@ -21,7 +21,8 @@ pub enum Tracker {
 /// The server side of a run, in `--output json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {
-    /// `synced`, or `pending` when the server could not take the run (it stays in the journal).
+    /// `synced`; `pending` when the server could not take the run (it stays in the journal); or
+    /// `same-store` when the server reads the journal itself (the run is already there, as is).
     pub state: &'static str,
     pub remote_uri: String,
     pub local_run_id: String,
@@ -97,7 +98,7 @@ impl Tracker {
         let remote_uri = client.endpoint().to_string();
         match push_run(journal, client, run_id).await {
             Ok(outcome) => Ok(Some(SyncReport {
-                state: "synced",
+                state: if outcome.artifact_upload.state == "in-place" { "same-store" } else { "synced" },
                 remote_uri,
                 local_run_id: run_id.to_string(),
                 remote_run_id: Some(outcome.remote_run_id),
