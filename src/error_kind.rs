@@ -54,6 +54,11 @@ pub trait HasKind {
     fn kind(&self) -> ErrorKind;
 }
 
+/// An error that can travel as a trait object and still say its kind.
+pub trait KindedError: std::error::Error + HasKind + Send + Sync + 'static {}
+
+impl<T: std::error::Error + HasKind + Send + Sync + 'static> KindedError for T {}
+
 /// How a domain module that records or interprets process exit codes (a pipeline step's child
 /// process, a watch trigger's record) learns the numbers without depending on `exit`: the
 /// command layer hands it `exit::code`.
@@ -69,4 +74,20 @@ impl HasKind for UsageError {
     fn kind(&self) -> ErrorKind {
         ErrorKind::Usage
     }
+}
+
+/// An error and its causes on one line, `outer: cause: deeper cause`. The one chain joiner.
+pub fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        // Some libraries repeat their cause in their own message; say it once.
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
 }

@@ -4,11 +4,12 @@
 //! table from kinds to numbers, which is also the documented table (docs/exit-codes.md, checked
 //! by a test). The numbers are stable: CI scripts branch on them.
 
+use crate::azure::AuthError;
 use crate::azure::blob::BlobError;
 use crate::azure::cloud::CloudError;
 use crate::azure::lro::LroError;
-use crate::azure::{AuthError, HttpError as AzureHttpError};
 use crate::azureml::AzureMlError;
+use crate::azureml::step::RemoteStepError;
 use crate::data::DataError;
 use crate::data::datastore::DatastoreError;
 use crate::error_kind::{ErrorKind, HasKind, UsageError};
@@ -21,7 +22,6 @@ use crate::ml::ridge::RidgeError;
 use crate::ml::split::SplitError;
 use crate::ml::train::TrainError;
 use crate::pipeline::PipelineError;
-use crate::pipeline::remote::RemoteStepError;
 use crate::pipeline::watch::WatchError;
 use crate::registry::RegistryError;
 use crate::serve::ServeError;
@@ -84,7 +84,6 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
     classify_types!(
         cause,
         AuthError,
-        AzureHttpError,
         AzureMlError,
         BicepError,
         BlobError,
@@ -194,7 +193,7 @@ mod tests {
     fn same_failure_same_code_everywhere() {
         let forbidden = || {
             let url = azure_core::http::Url::parse("https://management.azure.com/x").expect("valid URL");
-            let mut err = AzureHttpError::transport("GET", &url, "test".to_string());
+            let mut err = HttpError::connect("GET", &url, "test".to_string());
             err.status = Some(403);
             err
         };

@@ -161,7 +161,8 @@ impl Poller {
                     .and_then(|v| v.get("status").and_then(|s| s.as_str()).map(str::to_string))
                     .ok_or_else(|| {
                         let mut err = response.clone().into_error();
-                        err.transport = Some("the operation status has no `status`".to_string());
+                        err.failure =
+                            Some(crate::http::Failure::Decode("the operation status has no `status`".to_string()));
                         err
                     })?;
                 if is_terminal(&status) {

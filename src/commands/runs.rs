@@ -4,11 +4,13 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::connect::store_tracker;
 use crate::cli::{GlobalArgs, RunsCommand, RunsListArgs, RunsShowArgs, RunsSyncArgs};
 use crate::error_kind::UsageError;
 use crate::output;
 use crate::settings;
-use crate::tracking::search::{PARENT_RUN_ID_TAG, RunFilter, RunOrder, nest_children, sort_runs};
+use crate::tracking::nest::{PARENT_RUN_ID_TAG, nest_children};
+use crate::tracking::search::{RunFilter, RunOrder, sort_runs};
 use crate::tracking::sync::{PushOutcome, is_synced, push_run};
 use crate::tracking::{Experiment, LocalStore, Run, RunStatus, StoreError, Tracker, TrackingUri};
 
@@ -18,11 +20,6 @@ pub async fn run(command: &RunsCommand, global: &GlobalArgs) -> anyhow::Result<u
         RunsCommand::Show(args) => show(args, global).await,
         RunsCommand::Sync(args) => sync(args, global).await,
     }
-}
-
-fn tracker(flag: Option<&str>) -> anyhow::Result<Tracker> {
-    let project = settings::project_file()?;
-    settings::tracker(&project.tracking_uri(flag)?, None, &project)
 }
 
 /// A listed run: the run, its experiment's name, and how deep it nests under listed parents.
@@ -41,7 +38,7 @@ struct RunList {
 }
 
 async fn list(args: &RunsListArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let (runs, experiments) = match tracker(args.tracking_uri.as_deref())? {
+    let (runs, experiments) = match store_tracker(&args.store)? {
         Tracker::Local(store) => list_local(&store, args)?,
         Tracker::Remote { client, .. } => {
             let remote = |source| StoreError::Remote { uri: client.endpoint().to_string(), source };
@@ -138,7 +135,7 @@ fn list_local(store: &LocalStore, args: &RunsListArgs) -> anyhow::Result<(Vec<Ru
 }
 
 async fn show(args: &RunsShowArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let tracker = tracker(args.tracking_uri.as_deref())?;
+    let tracker = store_tracker(&args.store)?;
     let run_id = tracker.resolve_run_id(&args.run_id).await?;
     let run = match &tracker {
         Tracker::Local(store) => store.get_run(&run_id)?,
@@ -165,13 +162,14 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
             .into());
         }
     };
-    let Some(client) = settings::remote_client(&uri)? else {
+    let target = settings::tracking_for(uri.clone(), args.from.as_deref(), &args.azure, &project)?;
+    let Some(client) = super::connect::remote_client(&target)? else {
         return Err(UsageError(format!(
             "--to {uri}: runs are synced to a tracking server (http://, https:// or azureml://)"
         ))
         .into());
     };
-    let local = LocalStore::open(&settings::local_store_path(args.from.as_deref(), &project))?;
+    let local = LocalStore::open(&target.local_store)?;
     let run_ids: Vec<String> = if args.run_ids.is_empty() {
         local
             .list_runs(None)?

@@ -15,6 +15,7 @@ use crate::data::profile::profile_file;
 use crate::data::registry::DatasetVersion;
 use crate::data::{DataError, Table, read_numeric_csv};
 use crate::error_kind::{ErrorKind, HasKind};
+pub use crate::tracking::provenance::Provenance;
 use crate::tracking::{
     DatasetInput, LocalStore, Metric, RunInfo, RunStatus, StoreError, SyncReport, Tracker, now_millis,
 };
@@ -34,14 +35,6 @@ pub struct TrainRequest {
     pub dataset: Option<DatasetVersion>,
     /// Recorded as `mlflow.parentRunId` (a pipeline step's run).
     pub parent_run_id: Option<String>,
-}
-
-/// Who and what produced a run, recorded as MLflow system tags.
-#[derive(Debug, Clone, Default)]
-pub struct Provenance {
-    pub user: String,
-    pub source_name: String,
-    pub git_commit: Option<String>,
 }
 
 /// The fitted model and how it did on the held-out rows.

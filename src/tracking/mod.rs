@@ -4,6 +4,8 @@
 pub(crate) mod local;
 pub mod mlflow;
 pub mod model_ref;
+pub mod nest;
+pub mod provenance;
 pub mod search;
 pub mod sync;
 mod tracker;
