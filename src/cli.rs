@@ -889,7 +889,7 @@ SIGTERM or Ctrl-C stops accepting, finishes in-flight requests and flushes the r
 /// `mlops serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Model: a directory, runs:/RUN_ID/model, models:/NAME@ALIAS or models:/NAME/VERSION.
+    /// Model: a directory, runs:/RUN_ID/model, models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/latest.
     #[arg(long, value_name = "MODEL", env = env_vars::MLOPS_MODEL)]
     pub model: String,
     /// Address to listen on (0.0.0.0 in a container).
@@ -983,9 +983,9 @@ pub enum ModelCommand {
     Alias(ModelAliasCommand),
     /// List registered models.
     List(ModelListArgs),
-    /// Show a model, or one version: NAME, NAME/VERSION or NAME@ALIAS.
+    /// Show a model, or one version: NAME, NAME/VERSION, NAME/latest or NAME@ALIAS.
     Show(ModelShowArgs),
-    /// Copy a version's model directory: NAME/VERSION or NAME@ALIAS.
+    /// Copy a version's model directory: NAME/VERSION, NAME/latest or NAME@ALIAS.
     Download(ModelDownloadArgs),
 }
 
@@ -1101,7 +1101,7 @@ pub struct ModelListArgs {
 /// `mlops model show`.
 #[derive(Debug, Args)]
 pub struct ModelShowArgs {
-    /// NAME, NAME/VERSION or NAME@ALIAS.
+    /// NAME, NAME/VERSION, NAME/latest or NAME@ALIAS.
     pub model: String,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -1110,7 +1110,7 @@ pub struct ModelShowArgs {
 /// `mlops model download`.
 #[derive(Debug, Args)]
 pub struct ModelDownloadArgs {
-    /// NAME/VERSION or NAME@ALIAS.
+    /// NAME/VERSION, NAME/latest or NAME@ALIAS.
     pub model: String,
     /// Directory to write the model to.
     #[arg(long, value_name = "DIR")]

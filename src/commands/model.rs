@@ -208,7 +208,7 @@ fn parse_spec(spec: &str) -> anyhow::Result<(String, Option<VersionSelector>)> {
     match ModelRef::parse(&format!("models:/{spec}")) {
         Ok(ModelRef::Registered { name, selector }) => Ok((name, Some(selector))),
         _ if !spec.contains(['/', '@']) && !spec.is_empty() => Ok((spec.to_string(), None)),
-        _ => Err(UsageError(format!("{spec:?}: expected NAME, NAME/VERSION or NAME@ALIAS")).into()),
+        _ => Err(UsageError(format!("{spec:?}: expected NAME, NAME/VERSION, NAME/latest or NAME@ALIAS")).into()),
     }
 }
 
