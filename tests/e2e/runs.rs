@@ -129,6 +129,13 @@ fn local_search_matches_an_mlflow_server() {
         }
     }
     assert!(compared > 60, "most combinations select runs ({compared})");
+
+    // --top-level hides the child run on both.
+    let args = ["runs", "list", "--experiment", exp_a.as_str(), "--top-level", "--order-by", "params.alpha"];
+    let local: Vec<String> = listed_ids(&ws.json(&args)).iter().map(|id| to_server[id].clone()).collect();
+    let remote = listed_ids(&ws.json(&[&args[..], &["--tracking-uri", server.uri.as_str()]].concat()));
+    assert_eq!(local.len(), 3, "the three top-level runs of {exp_a}");
+    assert_eq!(local, remote);
 }
 
 #[test]
