@@ -1,4 +1,5 @@
-//! Files below a run's artifact location, through the server's `mlflow-artifacts` proxy.
+//! Files below a run's artifact location: through the server's `mlflow-artifacts` proxy, and which kind of
+//! location (proxy, local path, elsewhere) a server gave.
 
 use backon::Retryable;
 use reqwest::Method;
