@@ -8,7 +8,7 @@
 #   docker run -p 5001:5001 mlops-diabetes                          # baked in
 #
 # Request logging is configured at run time with MLOPS_REQUEST_LOG and
-# AZURE_STORAGE_CONNECTION_STRING or MLOPS_REQUEST_LOG_SAS (see the README).
+# AZURE_STORAGE_CONNECTION_STRING or MLOPS_REQUEST_LOG_SAS (see docs/serve.md).
 
 ARG RUST_VERSION=1.95
 

@@ -29,7 +29,8 @@ Examples:
 
 Exit codes: 0 ok, 1 internal, 2 usage, 3 gate not better, 4 what-if changes,
 5 data check failed, 6 bad input file, 7 training impossible, 8 not found,
-9 remote service, 10 authentication, 11 gate refused: different schema or dataset.";
+9 remote service, 10 authentication, 11 gate refused: different schema or dataset,
+130 interrupted (docs/exit-codes.md).";
 
 /// Flags every command takes.
 #[derive(Debug, Args)]
@@ -611,7 +612,10 @@ const RUNS_LIST_EXAMPLES: &str = "\
 Examples:
   mlops runs list
   mlops runs list --experiment diabetes --order-by 'metrics.mse ASC' --max-results 5
-  mlops runs list --tracking-uri http://127.0.0.1:5000 --filter \"params.alpha = '0.5'\" -o json";
+  mlops runs list --filter \"metrics.mse < 3300 AND params.alpha = '0.5'\" --order-by 'params.alpha DESC'
+  mlops runs list --top-level --tracking-uri http://127.0.0.1:5000 -o json
+
+Child runs (pipeline steps, tag mlflow.parentRunId) are listed under their parent run.";
 
 const RUNS_SYNC_EXAMPLES: &str = "\
 Examples:
@@ -625,12 +629,15 @@ pub struct RunsListArgs {
     /// Only runs of this experiment.
     #[arg(long, value_name = "NAME")]
     pub experiment: Option<String>,
-    /// MLflow search filter, passed to the server (e.g. "metrics.mse < 3000"); servers only.
+    /// MLflow search filter, e.g. "metrics.mse < 3000 AND params.alpha = '0.5'" (MLflow's grammar, on every store).
     #[arg(long, value_name = "FILTER")]
     pub filter: Option<String>,
-    /// Ordering such as "metrics.mse ASC" or "start_time DESC"; repeatable.
+    /// Ordering such as "metrics.mse ASC", "params.alpha DESC" or "start_time DESC"; repeatable.
     #[arg(long, value_name = "ORDER")]
     pub order_by: Vec<String>,
+    /// Only top-level runs: hide child runs (pipeline steps).
+    #[arg(long)]
+    pub top_level: bool,
     /// At most this many runs.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub max_results: usize,
@@ -641,7 +648,7 @@ pub struct RunsListArgs {
 /// `mlops runs show`.
 #[derive(Debug, Args)]
 pub struct RunsShowArgs {
-    /// The run id (32 hex characters).
+    /// The run id, or a prefix of it that only one run has.
     pub run_id: String,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -887,7 +894,7 @@ SIGTERM or Ctrl-C stops accepting, finishes in-flight requests and flushes the r
 /// `mlops serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Model: a directory, runs:/RUN_ID/model, models:/NAME@ALIAS or models:/NAME/VERSION.
+    /// Model: a directory, runs:/RUN_ID/model, models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/latest.
     #[arg(long, value_name = "MODEL", env = env_vars::MLOPS_MODEL)]
     pub model: String,
     /// Address to listen on (0.0.0.0 in a container).
@@ -989,9 +996,9 @@ pub enum ModelCommand {
     Alias(ModelAliasCommand),
     /// List registered models.
     List(ModelListArgs),
-    /// Show a model with its versions, or one version: NAME, NAME/VERSION or NAME@ALIAS.
+    /// Show a model with its versions, or one version: NAME, NAME/VERSION, NAME/latest or NAME@ALIAS.
     Show(ModelShowArgs),
-    /// Copy a version's model directory: NAME/VERSION or NAME@ALIAS.
+    /// Copy a version's model directory: NAME/VERSION, NAME/latest or NAME@ALIAS.
     Download(ModelDownloadArgs),
 }
 
@@ -1112,7 +1119,7 @@ pub struct ModelListArgs {
 /// `mlops model show`.
 #[derive(Debug, Args)]
 pub struct ModelShowArgs {
-    /// NAME, NAME/VERSION or NAME@ALIAS.
+    /// NAME, NAME/VERSION, NAME/latest or NAME@ALIAS.
     pub model: String,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -1121,7 +1128,7 @@ pub struct ModelShowArgs {
 /// `mlops model download`.
 #[derive(Debug, Args)]
 pub struct ModelDownloadArgs {
-    /// NAME/VERSION or NAME@ALIAS.
+    /// NAME/VERSION, NAME/latest or NAME@ALIAS.
     pub model: String,
     /// Directory to write the model to.
     #[arg(long, value_name = "DIR")]

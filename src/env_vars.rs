@@ -1,5 +1,6 @@
 //! Every environment variable `mlops` reads, declared once. Each is bound to a flag in `cli.rs`
-//! or read in `settings.rs`, and listed in the README.
+//! or read in `settings/`, and documented in docs/environment.md; a test (tests/e2e/docs.rs)
+//! fails when the two name different variables.
 
 /// Tracking store: a path, `file:` URI or `http(s)://` MLflow server (flag `--tracking-uri`).
 pub const MLFLOW_TRACKING_URI: &str = "MLFLOW_TRACKING_URI";
@@ -7,8 +8,10 @@ pub const MLFLOW_TRACKING_URI: &str = "MLFLOW_TRACKING_URI";
 pub const MLFLOW_EXPERIMENT_NAME: &str = "MLFLOW_EXPERIMENT_NAME";
 /// Path of the project file, instead of searching for `mlops.toml` upwards from the current directory.
 pub const MLOPS_CONFIG: &str = "MLOPS_CONFIG";
-/// Disables colour on stderr when set to a non-empty value (<https://no-color.org>).
+/// Disables colour on stderr when set to a non-empty value (the `NO_COLOR` convention).
 pub const NO_COLOR: &str = "NO_COLOR";
+/// Log filter that overrides `-v` (`tracing_subscriber`'s `EnvFilter` syntax).
+pub const RUST_LOG: &str = "RUST_LOG";
 /// User name recorded in `mlflow.user`; falls back to the OS account name.
 pub const LOGNAME: &str = "LOGNAME";
 /// Basic-auth user for the tracking server (with `MLFLOW_TRACKING_PASSWORD`; wins over a token).
@@ -34,7 +37,7 @@ pub const MLOPS_LOCAL_STORE: &str = "MLOPS_LOCAL_STORE";
 /// Home directory, for `~/.mlflow/credentials`.
 pub const HOME: &str = "HOME";
 
-// Azure sign-in (read in `settings.rs` into `azure::AuthConfig`). Same names as the Azure SDKs and az.
+// Azure sign-in (read in `settings/azure.rs` into `azure::AuthConfig`). Same names as the Azure SDKs and az.
 
 /// Entra tenant (directory) id of the service principal.
 pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
@@ -78,10 +81,12 @@ pub const SYSTEM_ACCESSTOKEN: &str = "SYSTEM_ACCESSTOKEN";
 pub const AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: &str = "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID";
 /// Managed identity endpoint (App Service, Container Apps, Functions).
 pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+/// Header secret of the managed identity endpoint; read by `azure_identity` itself, with
+/// `IDENTITY_ENDPOINT`, and declared here so that it is documented with the others.
+pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
 /// Legacy managed identity endpoint (Cloud Shell, Azure ML compute).
 pub const MSI_ENDPOINT: &str = "MSI_ENDPOINT";
-/// The whole trust store for HTTPS, replacing the system roots (as OpenSSL does).
-/// Directories searched for `az` (Azure CLI credential).
+/// Directories searched for `az` (Azure CLI credential) and an external `bicep`.
 pub const PATH: &str = "PATH";
 /// Model of `mlops serve` (flag `--model`), so a container image can set it once.
 pub const MLOPS_MODEL: &str = "MLOPS_MODEL";

@@ -16,6 +16,7 @@ use crate::error_kind::{ErrorKind, HasKind, UsageError};
 use crate::http::HttpError;
 use crate::infra::InfraError;
 use crate::infra::bicep::BicepError;
+use crate::infra::prepare::PrepareError;
 use crate::ml::model::ModelError;
 use crate::ml::params::ParamsError;
 use crate::ml::ridge::RidgeError;
@@ -97,6 +98,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         ModelError,
         ParamsError,
         PipelineError,
+        PrepareError,
         RegistryError,
         RemoteStepError,
         RequestLogError,
@@ -128,6 +130,7 @@ const CLASSIFIED: &[&str] = &[
     "ModelError",
     "ParamsError",
     "PipelineError",
+    "PrepareError",
     "RegistryError",
     "RemoteStepError",
     "RequestLogError",

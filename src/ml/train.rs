@@ -266,6 +266,8 @@ fn log_training(
         utc_time_created: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
     };
     model::save(&model_dir, &evaluation.model, &meta)?;
+    // Also an MLflow 3 logged model, as `mlflow.sklearn.log_model` records one on a file store.
+    store.log_model(run_id, "model")?;
     Ok(evaluation)
 }
 

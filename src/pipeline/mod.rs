@@ -6,6 +6,7 @@ pub mod capture;
 pub mod expr;
 pub mod file;
 pub mod runner;
+mod spans;
 pub mod watch;
 
 pub use expr::{Expr, parse_template};

@@ -18,7 +18,7 @@ pub use resolve::{ResolvedModel, copy_dir, resolve_model};
 
 use crate::error_kind::{ErrorKind, HasKind};
 use crate::http::HttpError;
-use crate::tracking::StoreError;
+use crate::tracking::{StoreError, VersionSelector};
 
 /// One version of a registered model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -202,6 +202,22 @@ impl Registry {
             None => {
                 self.model(name).await?;
                 Err(RegistryError::AliasNotFound { name: name.to_string(), alias: alias.to_string() })
+            }
+        }
+    }
+
+    /// The version a `models:/` selector names: an alias, a number, or `latest` (the highest number).
+    pub async fn select(&self, name: &str, selector: &VersionSelector) -> Result<ModelVersion, RegistryError> {
+        match selector {
+            VersionSelector::Version(v) => self.version(name, *v).await,
+            VersionSelector::Alias(alias) => self.require_alias(name, alias).await,
+            VersionSelector::Latest => {
+                let model = self.model(name).await?;
+                let latest = model.latest_version.ok_or_else(|| RegistryError::VersionNotFound {
+                    name: name.to_string(),
+                    version: "latest".into(),
+                })?;
+                self.version(name, latest).await
             }
         }
     }
