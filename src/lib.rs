@@ -17,6 +17,7 @@ pub mod ml;
 pub mod output;
 pub mod pipeline;
 pub mod progress;
+pub mod provenance;
 pub mod registry;
 pub mod secret;
 pub mod serve;

@@ -361,25 +361,15 @@ pub fn resolve_train(args: &TrainArgs, project: &ProjectFile) -> anyhow::Result<
         provenance: provenance(),
         dataset,
         parent_run_id: args.parent_run_id.clone(),
+        extra_tags: Vec::new(),
     };
     Ok(TrainSettings { request, tracking })
 }
 
-/// The user, program and git commit recorded on runs.
+/// The user, program and code lineage (git, build, CI) recorded on runs.
 pub fn provenance() -> Provenance {
     let user = std::env::var(env_vars::LOGNAME).ok().filter(|u| !u.is_empty()).unwrap_or_else(whoami::username);
-    Provenance { user, source_name: "mlops".to_string(), git_commit: git_commit() }
-}
-
-/// `HEAD` of the git work tree around the current directory, if there is one.
-fn git_commit() -> Option<String> {
-    let output = std::process::Command::new("git")
-        .args(["rev-parse", "--verify", "--quiet", "HEAD"])
-        .stderr(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let commit = String::from_utf8(output.stdout).ok()?.trim().to_string();
-    (output.status.success() && commit.len() == 40).then_some(commit)
+    Provenance { user, source_name: "mlops".to_string(), code: crate::provenance::code_lineage() }
 }
 
 /// Resolved Azure settings: the cloud's endpoints, the credential configuration, the subscription.

@@ -393,6 +393,7 @@ pub fn command_job(
     compute_id: &str,
     experiment: &str,
     display_name: &str,
+    env: &[(String, String)],
 ) -> Value {
     let command =
         std::iter::once("mlops".to_string()).chain(args.iter().map(|a| shell_word(a))).collect::<Vec<_>>().join(" ");
@@ -406,6 +407,7 @@ pub fn command_job(
         "tags": {"mlops.command": args.first().cloned().unwrap_or_default()},
         "limits": {"jobLimitsType": "Command", "timeout": "PT2H"},
         "resources": {"instanceCount": 1},
+        "environmentVariables": env.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect::<serde_json::Map<String, Value>>(),
     })
 }
 
@@ -416,6 +418,7 @@ pub async fn submit_command(
     image: &str,
     compute: &str,
     experiment: &str,
+    env: &[(String, String)],
 ) -> Result<JobFollow, AzureMlError> {
     let compute_id = client.compute_id(compute).await?;
     let environment = assets::ensure_version(
@@ -426,7 +429,7 @@ pub async fn submit_command(
     )
     .await?;
     let name = jobs::new_job_name(&format!("mlops_{}", args.first().map(String::as_str).unwrap_or("job")));
-    let properties = command_job(args, &environment.id, &compute_id, experiment, &name);
+    let properties = command_job(args, &environment.id, &compute_id, experiment, &name, env);
     let job = jobs::create_job(client, &name, properties).await?;
     let mut follow = JobFollow::from_resource(&name, &job);
     if follow.studio_url.is_none() {
@@ -456,8 +459,10 @@ mod tests {
             "cpu",
             "e",
             "n",
+            &[("MLOPS_GIT_COMMIT".into(), "abc".into())],
         );
         assert_eq!(job["command"], "mlops train --alpha 0.4 --run-name 'a b'");
+        assert_eq!(job["environmentVariables"]["MLOPS_GIT_COMMIT"], "abc");
         assert_eq!(job["jobType"], "Command");
     }
 

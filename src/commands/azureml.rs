@@ -335,7 +335,9 @@ pub async fn train_remote(args: &TrainArgs, compute: &str, global: &GlobalArgs) 
     let client = settings::connect_azureml(&settings).await?;
     let image = args.image.clone().unwrap_or_else(|| settings.image.clone());
     let experiment = args.experiment.clone().unwrap_or_else(|| settings::DEFAULT_EXPERIMENT.to_string());
-    let job = publish::submit_command(&client, &argv, &image, compute, &experiment).await?;
+    // The job has no git work tree or CI variables: it records the lineage of this machine.
+    let lineage = crate::provenance::lineage_env(&settings::provenance().code);
+    let job = publish::submit_command(&client, &argv, &image, compute, &experiment, &lineage).await?;
     output::note(
         global.quiet,
         format!("submitted training job {} ({})", job.name, job.studio_url.as_deref().unwrap_or("-")),

@@ -128,12 +128,14 @@ pub(super) fn local_runner(
             },
         ),
     ];
+    let provenance = settings::provenance();
     let options = RunOptions {
         program: std::env::current_exe().context("cannot find the mlops binary the steps run")?,
         file: file.to_path_buf(),
         parameters: Default::default(),
         experiment,
-        user: settings::provenance().user,
+        user: provenance.user,
+        lineage_tags: provenance.code.tags(),
         step_env,
         from: None,
         resume: None,
