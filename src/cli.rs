@@ -74,6 +74,53 @@ pub enum Command {
     /// Run or check a pipeline file (steps that are mlops commands).
     #[command(subcommand, after_help = PIPELINE_EXAMPLES)]
     Pipeline(PipelineCommand),
+    /// Retrain a recorded model from its lineage and check it is the same model, bit for bit.
+    #[command(after_help = REPRODUCE_EXAMPLES)]
+    Reproduce(ReproduceArgs),
+}
+
+const REPRODUCE_EXAMPLES: &str = "\
+Examples:
+  mlops reproduce 0c5e2b1f9a8d4e7c8b6a5f4e3d2c1b0a
+  mlops reproduce models:/diabetes-model@champion -o json
+  mlops reproduce models:/diabetes-model/3 --tracking-uri http://127.0.0.1:5000
+  mlops reproduce <run-id> --data archive/diabetes-2026-01.csv   (the recorded file moved; checked by digest)
+  mlops reproduce <pipeline-parent-run-id> --log                 (its train step; the reproduction is a run)
+
+The data is the first of --data, the registered dataset version (its copy, then its datastore blob),
+the recorded source (a path or blob URL), and the run's data parameter whose SHA-256 matches the run's.
+Exit codes: 0 identical (coefficients, intercept, mse, rmse, mae, r2 bit for bit), 11 the numbers
+differ (the largest difference is printed), 12 an input is missing or changed (data gone or changed,
+another mlops version, trained from a dirty work tree, parameters or metrics missing), 8 no such run
+or model version.";
+
+/// `mlops reproduce`.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// RUN_ID (a training run, or a pipeline run: its train step), runs:/RUN_ID/model,
+    /// models:/NAME/VERSION or models:/NAME@ALIAS.
+    pub target: String,
+    /// Use this data file instead of the recorded location (it must still have the recorded SHA-256).
+    #[arg(long, value_name = "CSV")]
+    pub data: Option<PathBuf>,
+    /// Log the reproduction as a run tagged mlops.reproduces=RUN_ID.
+    #[arg(long)]
+    pub log: bool,
+    /// Experiment of the --log run [default: Default].
+    #[arg(long, value_name = "NAME", env = env_vars::MLFLOW_EXPERIMENT_NAME, requires = "log")]
+    pub experiment: Option<String>,
+    /// Tracking store holding the run (and the registry) [default: ./mlruns].
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+    pub tracking_uri: Option<String>,
+    /// Local store: its dataset registry is searched, and it journals the --log run [default: ./mlruns].
+    #[arg(long, value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
+    pub local_store: Option<PathBuf>,
+    /// Storage connection string, for data recorded as a blob.
+    #[arg(long, value_name = "STRING", env = env_vars::AZURE_STORAGE_CONNECTION_STRING, hide_env_values = true)]
+    pub storage_connection_string: Option<String>,
+    /// SAS token (query string), for data recorded as a blob.
+    #[arg(long, value_name = "SAS", env = env_vars::MLOPS_DATASTORE_SAS, hide_env_values = true)]
+    pub datastore_sas: Option<String>,
 }
 
 const DATA_EXAMPLES: &str = "\

@@ -42,6 +42,11 @@ pub const NOT_FOUND: u8 = 8;
 pub const REMOTE: u8 = 9;
 /// Credentials are missing or were rejected.
 pub const AUTH: u8 = 10;
+/// `mlops reproduce`: the retrained model's numbers differ from the recorded ones.
+pub const NOT_REPRODUCED: u8 = 11;
+/// `mlops reproduce`: an input is missing or changed (data gone or with another digest, another
+/// mlops version, a dirty work tree, missing parameters), so the record cannot be reproduced as it stands.
+pub const REPRODUCTION_INPUT: u8 = 12;
 /// Interrupted (Ctrl-C) while waiting; the remote operation goes on.
 pub const INTERRUPTED: u8 = 130;
 
@@ -66,6 +71,9 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
         return Some(err.exit_code());
     }
     if let Some(err) = cause.downcast_ref::<crate::data::datastore::DatastoreError>() {
+        return Some(err.exit_code());
+    }
+    if let Some(err) = cause.downcast_ref::<crate::reproduce::ReproduceError>() {
         return Some(err.exit_code());
     }
     if let Some(err) = cause.downcast_ref::<crate::azureml::AzureMlError>() {

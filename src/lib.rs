@@ -19,6 +19,7 @@ pub mod pipeline;
 pub mod progress;
 pub mod provenance;
 pub mod registry;
+pub mod reproduce;
 pub mod secret;
 pub mod serve;
 pub mod settings;

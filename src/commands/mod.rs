@@ -8,6 +8,7 @@ mod model;
 mod pipeline;
 mod pipeline_watch;
 mod predict;
+mod reproduce;
 mod runs;
 mod serve;
 mod signals;
@@ -29,5 +30,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::SmokeTest(args) => smoke_test::run(args, global).await,
         Command::Data(command) => data::run(command, global).await,
         Command::Pipeline(command) => pipeline::run(command, global).await,
+        Command::Reproduce(args) => reproduce::run(args, global).await,
     }
 }
