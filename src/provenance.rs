@@ -65,5 +65,5 @@ fn git_status_dirty() -> Option<bool> {
         .stderr(Stdio::null())
         .output()
         .ok()?;
-    output.status.success().then(|| !output.stdout.is_empty())
+    output.status.success().then_some(!output.stdout.is_empty())
 }

@@ -24,7 +24,7 @@ pub enum FetchError {
     Blob {
         url: String,
         #[source]
-        source: BlobError,
+        source: Box<BlobError>,
     },
     #[error("cannot use the recorded data's blob {url}: {message}")]
     Location { url: String, message: String },
@@ -124,7 +124,7 @@ async fn download(url: &str, access: &BlobAccess) -> Result<Option<Vec<u8>>, Fet
     match client.download(&name).await {
         Ok(bytes) => Ok(Some(bytes.to_vec())),
         Err(BlobError::Service { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => Ok(None),
-        Err(source) => Err(FetchError::Blob { url: url.to_string(), source }),
+        Err(source) => Err(FetchError::Blob { url: url.to_string(), source: Box::new(source) }),
     }
 }
 

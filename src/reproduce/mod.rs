@@ -270,7 +270,8 @@ async fn resolve_target(
 
 /// For the parent run of `mlops pipeline run`, its child run that trained; `None` for any other run.
 async fn training_run(tracker: &Tracker, run: &Run) -> Result<Option<Run>, ReproduceError> {
-    if run.params.contains_key("alpha") || !run.tags.contains_key(crate::pipeline::TAG_PIPELINE) {
+    // The parent's params are the pipeline's parameters (an `alpha` among them), not a training run's.
+    if !run.tags.contains_key(crate::pipeline::TAG_PIPELINE) {
         return Ok(None);
     }
     let parent = &run.info.run_id;

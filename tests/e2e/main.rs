@@ -18,6 +18,7 @@ mod notebooks;
 mod pipeline;
 mod predict;
 mod registry;
+mod reproduce;
 mod runs;
 mod serve;
 mod servers;
