@@ -77,6 +77,41 @@ pub enum Command {
     /// Retrain a recorded model from its lineage and check it is the same model, bit for bit.
     #[command(after_help = REPRODUCE_EXAMPLES)]
     Reproduce(ReproduceArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Write man pages: mlops.1 and one page per subcommand (mlops-train.1, mlops-model-register.1, …).
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  mlops completions bash > ~/.local/share/bash-completion/completions/mlops
+  mlops completions zsh > \"${fpath[1]}/_mlops\"
+  mlops completions fish > ~/.config/fish/completions/mlops.fish
+  mlops completions powershell >> $PROFILE
+  eval \"$(mlops completions bash)\"                 (this shell only)";
+
+/// `mlops completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  mlops man --out ~/.local/share/man/man1 && man mlops-reproduce
+  sudo mlops man --out /usr/local/share/man/man1";
+
+/// `mlops man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory to write the pages to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 const REPRODUCE_EXAMPLES: &str = "\

@@ -2,6 +2,7 @@
 
 mod azureml;
 mod data;
+mod docs;
 mod infra;
 mod infra_build;
 mod model;
@@ -31,5 +32,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Data(command) => data::run(command, global).await,
         Command::Pipeline(command) => pipeline::run(command, global).await,
         Command::Reproduce(args) => reproduce::run(args, global).await,
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args, global),
     }
 }

@@ -8,6 +8,7 @@ mod bicep;
 mod cicd;
 mod conformance;
 mod data;
+mod docs;
 mod fault_proxy;
 mod infra;
 mod infra_auth;
