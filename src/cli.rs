@@ -77,12 +77,45 @@ pub enum Command {
     /// Retrain a recorded model from its lineage and check it is the same model, bit for bit.
     #[command(after_help = REPRODUCE_EXAMPLES)]
     Reproduce(ReproduceArgs),
+    /// Start a new project: settings, sample data, pipeline, Azure environment and CI, named after NAME.
+    #[command(after_help = INIT_EXAMPLES)]
+    Init(InitArgs),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
     #[command(after_help = COMPLETIONS_EXAMPLES)]
     Completions(CompletionsArgs),
     /// Write man pages: mlops.1 and one page per subcommand (mlops-train.1, mlops-model-register.1, …).
     #[command(after_help = MAN_EXAMPLES)]
     Man(ManArgs),
+}
+
+const INIT_EXAMPLES: &str = "\
+Examples:
+  mlops init churn-model --name churn            a new project in ./churn-model
+  mlops init --name \"Credit Risk\" --dry-run       what it would write here (names: credit-risk, creditrisk)
+  mlops init . --name churn --force              rewrite the generated files, replacing your edits
+
+Writes mlops.toml, data/NAME.csv (sample data) and its profile, pipelines/parameters.json,
+pipelines/NAME.yml, environment_setup/ (Bicep, ARM, parameters, Azure DevOps pipeline),
+.github/workflows/ and pipelines/azure-devops/ (CI, training, environment), README.md and .gitignore.
+NAME becomes lower-case letters, digits and '-' (starting with a letter, at most 50); Azure resources
+get a base name of its first 10 letters and digits (at least 3). Existing files are kept unless --force.
+Exit codes: 0 written (or nothing to write), 2 a name that cannot be made valid, 6 DIR is a file.";
+
+/// `mlops init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory of the new project (created if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Project name: names the pipeline, model, dataset, experiment and Azure resources.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Overwrite files that exist with other content.
+    #[arg(long)]
+    pub force: bool,
+    /// List what would be written, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 const COMPLETIONS_EXAMPLES: &str = "\

@@ -73,6 +73,9 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
     if let Some(err) = cause.downcast_ref::<crate::data::datastore::DatastoreError>() {
         return Some(err.exit_code());
     }
+    if let Some(err) = cause.downcast_ref::<crate::init::InitError>() {
+        return Some(err.exit_code());
+    }
     if let Some(err) = cause.downcast_ref::<crate::reproduce::ReproduceError>() {
         return Some(err.exit_code());
     }

@@ -12,6 +12,7 @@ pub mod env_vars;
 pub mod exit;
 pub mod http;
 pub mod infra;
+pub mod init;
 pub mod logging;
 pub mod ml;
 pub mod output;

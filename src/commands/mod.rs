@@ -5,6 +5,7 @@ mod data;
 mod docs;
 mod infra;
 mod infra_build;
+mod init;
 mod model;
 mod pipeline;
 mod pipeline_watch;
@@ -32,6 +33,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::Data(command) => data::run(command, global).await,
         Command::Pipeline(command) => pipeline::run(command, global).await,
         Command::Reproduce(args) => reproduce::run(args, global).await,
+        Command::Init(args) => init::run(args, global),
         Command::Completions(args) => docs::completions(args),
         Command::Man(args) => docs::man(args, global),
     }

@@ -14,6 +14,7 @@ mod infra;
 mod infra_auth;
 mod infra_environment;
 mod infra_inputs;
+mod init;
 mod mlflow_server;
 mod notebooks;
 mod pipeline;
