@@ -26,10 +26,12 @@ Examples:
   mlops infra deploy -g rg-mlops -f environment_setup/src/main.json -p @environment_setup/src/parameters.json
   mlops serve --model runs:/<run-id>/model
   mlops smoke-test --url http://127.0.0.1:5001/score
+  mlops reproduce models:/diabetes-model@champion
+  mlops init my-project --name churn
 
 Exit codes: 0 ok, 1 internal, 2 usage, 3 gate not better, 4 what-if changes,
 5 data check failed, 6 bad input file, 7 training impossible, 8 not found,
-9 remote service, 10 authentication.";
+9 remote service, 10 authentication, 11 reproduction differs, 12 reproduction input missing or changed.";
 
 /// Flags every command takes.
 #[derive(Debug, Args)]
