@@ -1,6 +1,7 @@
 //! Command handlers: each turns parsed arguments into settings, calls the domain, prints the result.
 
 mod azureml;
+mod connect;
 mod data;
 mod docs;
 mod infra;

@@ -9,7 +9,8 @@ use super::pipeline::{local_runner, step_progress};
 use crate::azureml::publish::{self, PublishOptions, SubmitOptions};
 use crate::cli::{GlobalArgs, PipelineWatchArgs, WatchTarget};
 use crate::data::registry::{DatasetRef, DatasetRegistry};
-use crate::exit::{self, UsageError};
+use crate::error_kind::UsageError;
+use crate::exit;
 use crate::output;
 use crate::pipeline;
 use crate::pipeline::watch::{
@@ -50,7 +51,7 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
         .into());
     }
     let (tracker, run_options) =
-        local_runner(&args.file, args.tracking_uri.as_deref(), args.local_store.as_deref(), args.experiment.as_ref())?;
+        local_runner(&args.file, &args.tracking, &args.workspace.azure, args.experiment.as_ref())?;
     let store = tracker.journal().root().to_path_buf();
     let watched = Watched {
         registry: DatasetRegistry::for_store(&store),
@@ -65,6 +66,7 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
             pattern: args.pattern.clone(),
             interval: Duration::from_secs(args.interval),
             once: args.once,
+            exit_code_of: exit::code,
         },
         source,
         pipeline,
@@ -105,7 +107,7 @@ async fn azureml_trigger<'a>(
 ) -> anyhow::Result<AzureMlTrigger<'a>> {
     let parameters = super::azureml::parse_params(&args.param)?;
     let settings = settings::resolve_azureml(&args.workspace, &settings::project_file()?)?;
-    let client = settings::connect_azureml(&settings).await?;
+    let client = super::connect::azureml(&settings).await?;
     let compute = args.compute.clone().or_else(|| settings.compute.clone());
     let publish_options = PublishOptions {
         image: args.image.clone().unwrap_or_else(|| settings.image.clone()),
@@ -125,7 +127,7 @@ async fn azureml_trigger<'a>(
     let options =
         SubmitOptions { parameters, experiment: args.experiment.clone(), compute, ..SubmitOptions::default() };
     let experiment = options.experiment.clone().unwrap_or_else(|| published.pipeline.clone());
-    let steps = settings::azureml_step_reader(&settings, &client, &experiment)?;
+    let steps = super::connect::azureml_step_reader(&settings, &client, &experiment)?;
     Ok(AzureMlTrigger {
         client,
         published,
@@ -134,6 +136,7 @@ async fn azureml_trigger<'a>(
         steps,
         interrupt: Box::new(super::signals::interrupt),
         on_event: Box::new(super::azureml::job_progress(quiet)),
+        exit_code_of: exit::code,
     })
 }
 
@@ -207,7 +210,7 @@ async fn drive<T: Trigger>(
         }
         Event::PollFailed(err) => output::note(
             quiet,
-            format!("warning: poll failed, trying again in {}s: {}", args.interval, watch::error_chain(err)),
+            format!("warning: poll failed, trying again in {}s: {}", args.interval, crate::error_kind::chain(err)),
         ),
     };
     let summary = watch::watch(

@@ -9,7 +9,6 @@ use crate::cli::{GlobalArgs, PredictArgs};
 use crate::data::read_numeric_csv;
 use crate::ml::model;
 use crate::output::{self, Format};
-use crate::settings;
 
 #[derive(Serialize)]
 struct PredictReport {
@@ -21,7 +20,7 @@ struct PredictReport {
 }
 
 pub async fn run(args: &PredictArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let model_dir = settings::model(&args.model, args.tracking_uri.as_deref()).await?.dir;
+    let model_dir = super::connect::model(&args.model, &args.store).await?.dir;
     let model = model::load(&model_dir)?;
     let table = read_numeric_csv(&args.data, Some(&model.feature_names))
         .with_context(|| format!("cannot score {} with model {}", args.data.display(), args.model))?;

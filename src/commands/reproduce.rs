@@ -14,12 +14,12 @@ use crate::tracking::TrackingUri;
 pub async fn run(args: &ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let project = settings::project_file()?;
     let target = Target::parse(&args.target)?;
-    let tracking = project.tracking_uri(args.tracking_uri.as_deref())?;
-    let tracker = settings::tracker(&tracking, args.local_store.as_deref(), &project)?;
+    let tracking = settings::resolve_store(&args.store, &project)?;
+    let tracker = super::connect::tracker(&tracking)?;
     // Registered dataset versions live beside the local store (the journal, for a server).
-    let datasets = match &tracking {
+    let datasets = match &tracking.uri {
         TrackingUri::Local(root) => DatasetRegistry::for_store(root),
-        _ => DatasetRegistry::for_store(&settings::local_store_path(args.local_store.as_deref(), &project)),
+        _ => DatasetRegistry::for_store(&tracking.local_store),
     };
     let log = args.log.then(|| LogRun {
         experiment: args
@@ -27,7 +27,7 @@ pub async fn run(args: &ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<u8
             .clone()
             .or_else(|| project.tracking.experiment.clone())
             .unwrap_or_else(|| settings::DEFAULT_EXPERIMENT.to_string()),
-        provenance: settings::provenance(),
+        provenance: crate::tracking::provenance::detect(settings::user(), settings::lineage_overrides()),
     });
     if let Some(log) = &log {
         super::train::warn_if_dirty(&log.provenance.code, global.quiet);
@@ -42,7 +42,7 @@ pub async fn run(args: &ReproduceArgs, global: &GlobalArgs) -> anyhow::Result<u8
         datasets,
         cache: settings::cache_dir(),
         mlops_version: env!("CARGO_PKG_VERSION").to_string(),
-        build_target: crate::provenance::BUILD_TARGET.to_string(),
+        build_target: crate::tracking::provenance::BUILD_TARGET.to_string(),
         log,
     };
     let report = reproduce(&tracker, &request).await.with_context(|| format!("cannot reproduce {}", args.target))?;

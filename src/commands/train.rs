@@ -12,8 +12,9 @@ pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         return super::azureml::train_remote(args, compute, global).await;
     }
     let project = settings::project_file()?;
-    let resolved = settings::resolve_train(args, &project)?;
-    let tracker = settings::tracker(&resolved.tracking, args.local_store.as_deref(), &project)?;
+    let provenance = crate::tracking::provenance::detect(settings::user(), settings::lineage_overrides());
+    let resolved = settings::resolve_train(args, &project, provenance)?;
+    let tracker = super::connect::tracker(&resolved.tracking)?;
     warn_if_dirty(&resolved.request.provenance.code, global.quiet);
     let report = train(&tracker, &resolved.request)
         .await

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::error_kind::{ErrorKind, HasKind};
+
 pub use names::ProjectNames;
 pub use templates::{Drift, File};
 
@@ -31,13 +33,12 @@ pub enum InitError {
     Drift(#[from] Drift),
 }
 
-impl InitError {
-    pub fn exit_code(&self) -> u8 {
-        use crate::exit;
+impl HasKind for InitError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            InitError::Name { .. } => exit::USAGE,
-            InitError::NotADirectory { .. } => exit::INPUT,
-            InitError::Write { .. } | InitError::Drift(_) => exit::INTERNAL,
+            InitError::Name { .. } => ErrorKind::Usage,
+            InitError::NotADirectory { .. } => ErrorKind::Input,
+            InitError::Write { .. } | InitError::Drift(_) => ErrorKind::Internal,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! `(XcXcᵀ + αI) a = yc, w = Xcᵀa` otherwise; the intercept is `ȳ − x̄·w`. Doing the same here
 //! keeps the rounding close enough that coefficients agree to ~1e-12 relative.
 
+use crate::error_kind::{ErrorKind, HasKind};
 use linfa::dataset::{AsSingleTargets, DatasetBase, Records};
 use linfa::traits::{Fit, PredictInplace};
 use ndarray::{Array1, Array2, ArrayBase, Axis, Data, Ix2};
@@ -38,6 +39,12 @@ pub enum RidgeError {
     NoRows,
     #[error(transparent)]
     Linfa(#[from] linfa::error::Error),
+}
+
+impl HasKind for RidgeError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Training
+    }
 }
 
 impl<D, T> Fit<ArrayBase<D, Ix2>, T, RidgeError> for Ridge

@@ -14,6 +14,7 @@ use super::split::{Split, SplitError, TestSize, train_test_split};
 use crate::data::profile::profile_file;
 use crate::data::registry::DatasetVersion;
 use crate::data::{DataError, Table, read_numeric_csv};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::tracking::lineage::{self, CodeLineage};
 use crate::tracking::{
     DatasetInput, LocalStore, Metric, RunInfo, RunStatus, StoreError, SyncReport, Tracker, now_millis,
@@ -135,15 +136,15 @@ pub enum TrainError {
     },
 }
 
-impl TrainError {
-    pub fn exit_code(&self) -> u8 {
+impl HasKind for TrainError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            TrainError::Data(e) => e.exit_code(),
-            TrainError::Split(e) => e.exit_code(),
-            TrainError::Ridge(_) => crate::exit::TRAINING,
-            TrainError::Model(e) => e.exit_code(),
-            TrainError::Store(e) => e.exit_code(),
-            TrainError::Publish { source, .. } => source.exit_code(),
+            TrainError::Data(e) => e.kind(),
+            TrainError::Split(e) => e.kind(),
+            TrainError::Ridge(_) => ErrorKind::Training,
+            TrainError::Model(e) => e.kind(),
+            TrainError::Store(e) => e.kind(),
+            TrainError::Publish { source, .. } => source.kind(),
         }
     }
 }

@@ -7,6 +7,7 @@ use super::inputs::{self, Candidate, DataFound};
 use super::{Problem, ReproduceRequest};
 use crate::azure::blob::BlobError;
 use crate::data::datastore::{LocationFlags, container_client};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::secret::Secret;
 use crate::tracking::Run;
 
@@ -37,11 +38,11 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    pub fn exit_code(&self) -> u8 {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            FetchError::Blob { source, .. } => source.exit_code(),
-            FetchError::Location { .. } => crate::exit::USAGE,
-            FetchError::Cache { .. } => crate::exit::INTERNAL,
+            FetchError::Blob { source, .. } => source.kind(),
+            FetchError::Location { .. } => ErrorKind::Usage,
+            FetchError::Cache { .. } => ErrorKind::Internal,
         }
     }
 }
@@ -123,7 +124,7 @@ async fn download(url: &str, access: &BlobAccess) -> Result<Option<Vec<u8>>, Fet
         .map_err(location)?;
     match client.download(&name).await {
         Ok(bytes) => Ok(Some(bytes.to_vec())),
-        Err(BlobError::Service { status, .. }) if status == reqwest::StatusCode::NOT_FOUND => Ok(None),
+        Err(BlobError::Http(err)) if err.status == Some(404) => Ok(None),
         Err(source) => Err(FetchError::Blob { url: url.to_string(), source: Box::new(source) }),
     }
 }

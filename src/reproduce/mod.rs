@@ -20,6 +20,7 @@ pub use fetch::BlobAccess;
 pub use inputs::{DataFound, LineageCheck, Params};
 
 use crate::data::registry::DatasetRegistry;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::ml::model::{self, ModelError};
 use crate::ml::train::{Provenance, TrainError, TrainRequest, fit_and_evaluate, load_training_table, train};
 use crate::registry::{Registry, RegistryError, resolve_model};
@@ -150,19 +151,18 @@ pub enum ReproduceError {
     Fetch(#[from] fetch::FetchError),
 }
 
-impl ReproduceError {
-    pub fn exit_code(&self) -> u8 {
-        use crate::exit;
+impl HasKind for ReproduceError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            ReproduceError::Target { .. } => exit::USAGE,
+            ReproduceError::Target { .. } => ErrorKind::Usage,
             ReproduceError::VersionWithoutRun { .. } | ReproduceError::PipelineWithoutTraining { .. } => {
-                exit::NOT_FOUND
+                ErrorKind::NotFound
             }
-            ReproduceError::RecordedModel { source, .. } => source.exit_code(),
-            ReproduceError::Registry(e) => e.exit_code(),
-            ReproduceError::Store(e) => e.exit_code(),
-            ReproduceError::Train(e) => e.exit_code(),
-            ReproduceError::Fetch(e) => e.exit_code(),
+            ReproduceError::RecordedModel { source, .. } => source.kind(),
+            ReproduceError::Registry(e) => e.kind(),
+            ReproduceError::Store(e) => e.kind(),
+            ReproduceError::Train(e) => e.kind(),
+            ReproduceError::Fetch(e) => e.kind(),
         }
     }
 }

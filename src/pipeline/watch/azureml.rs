@@ -18,6 +18,7 @@ use crate::azureml::jobs::{self, FollowEvent};
 use crate::azureml::publish::{self, is_data_uri};
 use crate::azureml::steps::StepReader;
 use crate::azureml::{AzureMlClient, JobState, Published, SubmitOptions};
+use crate::error_kind::{ErrorKind, ExitCodeOf};
 use crate::pipeline::{ParameterKind, Pipeline};
 
 /// Job tags that say which new data a job was triggered for.
@@ -25,9 +26,6 @@ pub const TAG_DATASET: &str = "mlops.dataset";
 pub const TAG_DATASET_VERSION: &str = "mlops.dataset.version";
 pub const TAG_DATASET_SHA256: &str = "mlops.dataset.sha256";
 pub const TAG_SOURCE_FILE: &str = "mlops.watch.source_file";
-
-/// Exit code recorded for a job that ended Failed or Canceled (as `pipeline submit --stream`).
-const REMOTE_FAILURE: i32 = crate::exit::REMOTE as i32;
 
 /// A future that resolves when following should stop (the job goes on).
 pub type Interrupt = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
@@ -47,6 +45,9 @@ pub struct AzureMlTrigger<'a> {
     pub steps: Option<StepReader>,
     pub interrupt: Interrupt,
     pub on_event: OnJobEvent<'a>,
+    /// The numbers a trigger's record carries: a job that ended Failed or Canceled is recorded
+    /// with the remote-failure code, as `pipeline submit --stream` exits.
+    pub exit_code_of: ExitCodeOf,
 }
 
 /// Checks the pipeline can take new data in Azure ML: a `type: data` parameter `data_path`.
@@ -109,7 +110,7 @@ impl Trigger for AzureMlTrigger<'_> {
         let (status, exit_code, message) = if followed.interrupted {
             (
                 TriggerStatus::Interrupted,
-                i32::from(crate::exit::INTERRUPTED),
+                i32::from((self.exit_code_of)(ErrorKind::Interrupted)),
                 Some(format!("stopped following: job {name} goes on in Azure ML (last status {})", followed.status)),
             )
         } else {
@@ -117,7 +118,7 @@ impl Trigger for AzureMlTrigger<'_> {
                 JobState::Completed => (TriggerStatus::Succeeded, 0, None),
                 _ => (
                     TriggerStatus::Failed,
-                    REMOTE_FAILURE,
+                    i32::from((self.exit_code_of)(ErrorKind::Remote)),
                     Some(format!(
                         "job {name} {}{}",
                         followed.status,

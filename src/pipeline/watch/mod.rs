@@ -27,6 +27,7 @@ use super::{Pipeline, PipelineError};
 use crate::azure::blob::BlobError;
 use crate::data::DataError;
 use crate::data::registry::{DatasetRegistry, DatasetVersion};
+use crate::error_kind::{ErrorKind, ExitCodeOf, HasKind};
 
 /// Pipeline parameter that receives the dataset name.
 pub const PARAM_DATASET_NAME: &str = "dataset_name";
@@ -70,18 +71,17 @@ pub enum WatchError {
     AzureMl(#[from] crate::azureml::AzureMlError),
 }
 
-impl WatchError {
-    pub fn exit_code(&self) -> u8 {
-        use crate::exit;
+impl HasKind for WatchError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            WatchError::Read { .. } => exit::INPUT,
-            WatchError::Blob { error, .. } => error.exit_code(),
-            WatchError::State { .. } | WatchError::Locked { .. } => exit::INTERNAL,
-            WatchError::StateFormat { .. } => exit::INPUT,
-            WatchError::Setup(_) => exit::USAGE,
-            WatchError::Data(e) => e.exit_code(),
-            WatchError::Pipeline(e) => e.exit_code(),
-            WatchError::AzureMl(e) => e.exit_code(),
+            WatchError::Read { .. } => ErrorKind::Input,
+            WatchError::Blob { error, .. } => error.kind(),
+            WatchError::State { .. } | WatchError::Locked { .. } => ErrorKind::Internal,
+            WatchError::StateFormat { .. } => ErrorKind::Input,
+            WatchError::Setup(_) => ErrorKind::Usage,
+            WatchError::Data(e) => e.kind(),
+            WatchError::Pipeline(e) => e.kind(),
+            WatchError::AzureMl(e) => e.kind(),
         }
     }
 }
@@ -125,6 +125,8 @@ pub struct WatchOptions {
     pub interval: Duration,
     /// One poll, then return.
     pub once: bool,
+    /// The number a failed trigger's record carries for its error.
+    pub exit_code_of: ExitCodeOf,
 }
 
 /// One trigger, in the stable shape of a `--output json` line.
@@ -336,8 +338,8 @@ async fn poll<T: Trigger>(
         let outcome = trigger.trigger(&request).await.unwrap_or_else(|err| TriggerOutcome {
             status: TriggerStatus::Failed,
             run_id: None,
-            exit_code: Some(i32::from(err.exit_code())),
-            message: Some(error_chain(&err)),
+            exit_code: Some(i32::from((options.exit_code_of)(err.kind()))),
+            message: Some(crate::error_kind::chain(&err)),
         });
         let record = state.record_outcome(&sha256, outcome.status, outcome.run_id.clone(), outcome.exit_code)?;
         let report = TriggerReport {
@@ -365,15 +367,4 @@ async fn poll<T: Trigger>(
         events(Event::Idle { files: entries.len() });
     }
     Ok(reports)
-}
-
-/// An error and its causes on one line.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        text.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    text
 }
