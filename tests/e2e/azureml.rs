@@ -238,7 +238,9 @@ fn ctrl_c_stops_following_not_the_job() {
 #[test]
 fn train_on_a_compute_submits_the_same_arguments_as_a_command_job() {
     let (ws, standin) = setup();
-    let out = run(
+    // The job has no git work tree: the submitting machine's lineage travels as MLOPS_GIT_*/MLOPS_CI_*.
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let out = mlops(
         &ws,
         &standin,
         &[
@@ -254,7 +256,15 @@ fn train_on_a_compute_submits_the_same_arguments_as_a_command_job() {
             "-o",
             "json",
         ],
-    );
+    )
+    .env("MLOPS_GIT_COMMIT", commit)
+    .env("MLOPS_GIT_DIRTY", "false")
+    .env_remove("BUILD_BUILDID")
+    .env("GITHUB_RUN_ID", "77")
+    .env("GITHUB_SERVER_URL", "https://github.com")
+    .env("GITHUB_REPOSITORY", "team/model")
+    .output()
+    .expect("run mlops");
     let value = json(&out);
     assert_eq!(value["status"], "Completed");
     assert!(stderr(&out).contains("submitted training job"), "{}", stderr(&out));
@@ -262,6 +272,11 @@ fn train_on_a_compute_submits_the_same_arguments_as_a_command_job() {
     let (_, job) = &jobs[0];
     assert_eq!(job["jobType"], "Command");
     assert_eq!(job["command"], "mlops train --alpha 0.3 --run-name 'remote run'");
+    let lineage = &job["environmentVariables"];
+    assert_eq!(lineage["MLOPS_GIT_COMMIT"], commit, "{job:#}");
+    assert_eq!(lineage["MLOPS_GIT_DIRTY"], "false");
+    assert_eq!(lineage["MLOPS_CI_BUILD_ID"], "77");
+    assert_eq!(lineage["MLOPS_CI_BUILD_URL"], "https://github.com/team/model/actions/runs/77");
     assert!(job["environmentId"].as_str().expect("env").ends_with("/environments/mlops/versions/1"));
     let env = standin.with_aml(|a| a.version("environments", "mlops", "1")).expect("environment");
     assert_eq!(env["properties"]["image"], "myacr.azurecr.io/mlops:1");

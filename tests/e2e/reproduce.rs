@@ -271,6 +271,28 @@ fn data_in_a_datastore_blob_is_fetched_and_checked() {
     assert!(Path::new(report["data"]["path"].as_str().expect("path")).starts_with(ws.path().join("cache")));
 }
 
+/// `cmd` without the lineage the environment of the test run may state (the CI running the tests,
+/// `MLOPS_GIT_*`), so git and the variables the test sets decide.
+fn without_ci_lineage(mut cmd: std::process::Command) -> std::process::Command {
+    for name in [
+        "BUILD_BUILDID",
+        "SYSTEM_COLLECTIONURI",
+        "SYSTEM_TEAMPROJECT",
+        "GITHUB_RUN_ID",
+        "GITHUB_SERVER_URL",
+        "GITHUB_REPOSITORY",
+        "MLOPS_GIT_COMMIT",
+        "MLOPS_GIT_REPO_URL",
+        "MLOPS_GIT_BRANCH",
+        "MLOPS_GIT_DIRTY",
+        "MLOPS_CI_BUILD_ID",
+        "MLOPS_CI_BUILD_URL",
+    ] {
+        cmd.env_remove(name);
+    }
+    cmd
+}
+
 /// Runs git in `dir`, requiring success.
 fn git(dir: &Path, args: &[&str]) {
     let out = std::process::Command::new("git")
@@ -293,12 +315,10 @@ fn git_lineage_is_recorded_and_a_dirty_tree_is_flagged_and_not_reproducible() {
     git(ws.path(), &["add", "notes.txt", "data/diabetes.csv"]);
     git(ws.path(), &["commit", "-q", "-m", "start"]);
 
-    let out = ws
-        .mlops(&["train", "-o", "json"])
+    let out = without_ci_lineage(ws.mlops(&["train", "-o", "json"]))
         .env("GITHUB_RUN_ID", "4242")
         .env("GITHUB_SERVER_URL", "https://github.com")
         .env("GITHUB_REPOSITORY", "team/model")
-        .env_remove("BUILD_BUILDID")
         .output()
         .expect("train");
     assert!(out.status.success(), "{}", stderr(&out));
@@ -318,7 +338,7 @@ fn git_lineage_is_recorded_and_a_dirty_tree_is_flagged_and_not_reproducible() {
 
     // Untracked files (./mlruns) do not make a tree dirty; a changed tracked file does.
     ws.write("notes.txt", "v2\n");
-    let out = ws.mlops(&["train", "-o", "json"]).output().expect("train");
+    let out = without_ci_lineage(ws.mlops(&["train", "-o", "json"])).output().expect("train");
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("warning: the git work tree has uncommitted changes"), "{}", stderr(&out));
     let dirty: Value = serde_json::from_slice(&out.stdout).expect("JSON");
@@ -329,4 +349,25 @@ fn git_lineage_is_recorded_and_a_dirty_tree_is_flagged_and_not_reproducible() {
     assert_eq!(problem_kinds(&report), ["dirty-tree"]);
     // The numbers are still compared, for information.
     assert_eq!(report["comparison"]["identical"], true);
+
+    // Where there is no work tree (an Azure ML job), the lineage stated in MLOPS_GIT_*/MLOPS_CI_* is recorded.
+    let elsewhere = Workspace::new();
+    std::fs::create_dir_all(elsewhere.path().join("data")).expect("mkdir");
+    std::fs::copy(diabetes(), elsewhere.path().join("data/diabetes.csv")).expect("copy");
+    let out = without_ci_lineage(elsewhere.mlops(&["train", "-o", "json"]))
+        .env("MLOPS_GIT_COMMIT", "89abcdef0123456789abcdef0123456789abcdef")
+        .env("MLOPS_GIT_REPO_URL", "https://bot:token@example.com/team/model.git")
+        .env("MLOPS_GIT_DIRTY", "true")
+        .env("MLOPS_CI_BUILD_ID", "9")
+        .output()
+        .expect("train");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("uncommitted changes"), "{}", stderr(&out));
+    let stated: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let tags = &elsewhere.json(&["runs", "show", stated["run_id"].as_str().expect("run")])["tags"];
+    assert_eq!(tags["mlflow.source.git.commit"], "89abcdef0123456789abcdef0123456789abcdef");
+    assert_eq!(tags["mlflow.source.git.repoURL"], "https://example.com/team/model.git");
+    assert_eq!(tags["mlops.source.git.dirty"], "true");
+    assert_eq!(tags["mlops.ci.build_id"], "9");
+    assert!(tags.get("mlflow.source.git.branch").is_none(), "{tags:#}");
 }
