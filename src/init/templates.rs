@@ -95,6 +95,11 @@ fn ci(file: &'static str, text: &str, names: &ProjectNames, github: bool) -> Res
         let text = edit(file, text, AZURE_BUILD, AZURE_INSTALL)?;
         edit(file, &text, ", src/*]", "]").or(Ok::<_, Drift>(text))?
     };
+    // Comments about the repository's own deployment pipeline and sources do not hold for a project.
+    let text = text
+        .replace("(model-deploy.yml consumes it)", "(for a deployment pipeline to consume)")
+        .replace("e.g. the serve image model-deploy.yml pushes", "e.g. one built from the mlops Dockerfile")
+        .replace("The `mlops` binary is built from this repository.", "`mlops` is installed from MLOPS_SOURCE.");
     rename(file, &text, names)
 }
 
@@ -161,6 +166,9 @@ mod tests {
                 assert!(!f.contents.contains(placeholder), "{} has an unfilled {placeholder}", f.path);
             }
             assert!(!f.contents.contains("cargo build"), "{} builds mlops from sources it does not have", f.path);
+            for stale in ["model-deploy", "from this repository", ", src/*]", "\"src/**\""] {
+                assert!(!f.contents.contains(stale), "{} mentions {stale}, which a project does not have", f.path);
+            }
         }
         let pipeline = &files.iter().find(|f| f.path == "pipelines/credit-risk.yml").expect("pipeline").contents;
         assert!(pipeline.contains("name: credit-risk-train"));
