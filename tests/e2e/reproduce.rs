@@ -227,6 +227,22 @@ fn a_server_run_is_reproduced_from_an_empty_local_store() {
     let (code, report) = reproduce(&fresh, &["models:/reproduce-remote@champion", "--tracking-uri", &server.uri]);
     assert_identical(code, &report);
     assert!(!fresh.path().join("mlruns").join("0").join(run_id).exists());
+
+    // A pipeline run on the server: its parent run id stands for its training step, found by search.
+    let ws = project();
+    let out = ws
+        .mlops(&["pipeline", "run", "pipelines/diabetes-train.yml", "--tracking-uri", &server.uri, "-o", "json"])
+        .env("MLFLOW_EXPERIMENT_NAME", "reproduce-pipeline")
+        .output()
+        .expect("pipeline");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pipeline: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let parent = pipeline["parent_run_id"].as_str().expect("parent");
+    let train = pipeline["steps"].as_array().expect("steps").iter().find(|s| s["name"] == "train").expect("train");
+    let (code, report) = reproduce(&fresh, &[parent, "--tracking-uri", &server.uri]);
+    assert_identical(code, &report);
+    assert_eq!(report["pipeline_run_id"], parent);
+    assert_eq!(report["run_id"], train["run_id"]);
 }
 
 #[test]
