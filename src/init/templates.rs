@@ -23,6 +23,8 @@ const BICEP_PARAMETERS: &str = include_str!("../../environment_setup/src/paramet
 const GITHUB_TRAIN: &str = include_str!("../../.github/workflows/model-train-register.yml");
 const GITHUB_INFRA: &str = include_str!("../../.github/workflows/infra.yml");
 const AZURE_TRAIN: &str = include_str!("../../pipelines/azure-devops/model-train-register.yml");
+const GITHUB_DEPLOY: &str = include_str!("../../.github/workflows/model-deploy.yml");
+const AZURE_DEPLOY: &str = include_str!("../../pipelines/azure-devops/model-deploy.yml");
 const AZURE_INFRA: &str = include_str!("../../environment_setup/pipelines/iac-create-environment-pipeline-arm.yml");
 
 const MLOPS_TOML: &str = include_str!("../../templates/init/mlops.toml");
@@ -30,6 +32,18 @@ const README: &str = include_str!("../../templates/init/README.md");
 const GITIGNORE: &str = include_str!("../../templates/init/gitignore");
 const GITHUB_CI: &str = include_str!("../../templates/init/github-ci.yml");
 const AZURE_CI: &str = include_str!("../../templates/init/azure-devops-ci.yml");
+const DOCKERFILE: &str = include_str!("../../templates/init/Dockerfile");
+
+/// The repository's image compiles mlops; a project's starts from an image that holds it.
+const GITHUB_IMAGE_BUILD: &str = "docker build --target baked --build-arg MODEL_DIR=model-artifact";
+const GITHUB_IMAGE_FROM: &str =
+    "docker build --build-arg MLOPS_IMAGE=\"${{ vars.MLOPS_IMAGE }}\" --build-arg MODEL_DIR=model-artifact";
+const AZURE_IMAGE_FROM: &str =
+    "docker build --build-arg MLOPS_IMAGE=\"$(MLOPS_IMAGE)\" --build-arg MODEL_DIR=model-artifact";
+const IMAGE_COMMENT: &str =
+    "The build context is the checkout (the image compiles mlops); the model joins it as MODEL_DIR.";
+const IMAGE_COMMENT_PROJECT: &str =
+    "The Dockerfile starts from MLOPS_IMAGE (it holds mlops); the model joins it as MODEL_DIR.";
 
 /// The repository builds `mlops` from its sources; a project installs it (from `MLOPS_SOURCE`).
 const GITHUB_BUILD: &str = "      - name: Build mlops
@@ -95,11 +109,16 @@ fn ci(file: &'static str, text: &str, names: &ProjectNames, github: bool) -> Res
         let text = edit(file, text, AZURE_BUILD, AZURE_INSTALL)?;
         edit(file, &text, ", src/*]", "]").or(Ok::<_, Drift>(text))?
     };
-    // Comments about the repository's own deployment pipeline and sources do not hold for a project.
-    let text = text
-        .replace("(model-deploy.yml consumes it)", "(for a deployment pipeline to consume)")
-        .replace("e.g. the serve image model-deploy.yml pushes", "e.g. one built from the mlops Dockerfile")
-        .replace("The `mlops` binary is built from this repository.", "`mlops` is installed from MLOPS_SOURCE.");
+    // A comment about the repository's own sources does not hold for a project.
+    let text =
+        text.replace("The `mlops` binary is built from this repository.", "`mlops` is installed from MLOPS_SOURCE.");
+    rename(file, &text, names)
+}
+
+/// A repository deployment definition for a project: the image starts from MLOPS_IMAGE.
+fn deploy(file: &'static str, text: &str, names: &ProjectNames, github: bool) -> Result<String, Drift> {
+    let text = edit(file, text, GITHUB_IMAGE_BUILD, if github { GITHUB_IMAGE_FROM } else { AZURE_IMAGE_FROM })?;
+    let text = edit(file, &text, IMAGE_COMMENT, IMAGE_COMMENT_PROJECT)?;
     rename(file, &text, names)
 }
 
@@ -123,6 +142,7 @@ pub fn render(names: &ProjectNames) -> Result<Vec<File>, Drift> {
         file("mlops.toml".into(), fill(MLOPS_TOML, names)),
         file("README.md".into(), fill(README, names)),
         file(".gitignore".into(), fill(GITIGNORE, names)),
+        file("Dockerfile".into(), fill(DOCKERFILE, names)),
         file(format!("data/{n}.csv"), DATA.to_string()),
         file(format!("data/{n}.profile.json"), profile),
         file("pipelines/parameters.json".into(), PARAMETERS.to_string()),
@@ -140,11 +160,19 @@ pub fn render(names: &ProjectNames) -> Result<Vec<File>, Drift> {
         ),
         file("pipelines/azure-devops/ci.yml".into(), fill(AZURE_CI, names)),
         file(
+            "pipelines/azure-devops/model-deploy.yml".into(),
+            deploy("pipelines/azure-devops/model-deploy.yml", AZURE_DEPLOY, names, false)?,
+        ),
+        file(
             ".github/workflows/model-train-register.yml".into(),
             ci(".github/workflows/model-train-register.yml", GITHUB_TRAIN, names, true)?,
         ),
         file(".github/workflows/infra.yml".into(), ci(".github/workflows/infra.yml", GITHUB_INFRA, names, true)?),
         file(".github/workflows/ci.yml".into(), fill(GITHUB_CI, names)),
+        file(
+            ".github/workflows/model-deploy.yml".into(),
+            deploy(".github/workflows/model-deploy.yml", GITHUB_DEPLOY, names, true)?,
+        ),
     ])
 }
 
@@ -156,7 +184,7 @@ mod tests {
     fn every_repository_file_renders_and_is_renamed() {
         let names = ProjectNames::from_name("Credit Risk").expect("names");
         let files = render(&names).expect("the templates follow the repository's files");
-        assert_eq!(files.len(), 16);
+        assert_eq!(files.len(), 19);
         for f in &files {
             // The sample data is the diabetes data, and the README says so.
             if f.path != "data/credit-risk.csv" && f.path != "README.md" {
@@ -166,7 +194,7 @@ mod tests {
                 assert!(!f.contents.contains(placeholder), "{} has an unfilled {placeholder}", f.path);
             }
             assert!(!f.contents.contains("cargo build"), "{} builds mlops from sources it does not have", f.path);
-            for stale in ["model-deploy", "from this repository", ", src/*]", "\"src/**\""] {
+            for stale in ["--target baked", "compiles mlops", "from this repository", ", src/*]", "\"src/**\""] {
                 assert!(!f.contents.contains(stale), "{} mentions {stale}, which a project does not have", f.path);
             }
         }
