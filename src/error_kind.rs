@@ -62,6 +62,11 @@ pub trait HasKind {
     fn kind(&self) -> ErrorKind;
 }
 
+/// An error that can travel as a trait object and still say its kind.
+pub trait KindedError: std::error::Error + HasKind + Send + Sync + 'static {}
+
+impl<T: std::error::Error + HasKind + Send + Sync + 'static> KindedError for T {}
+
 /// How a domain module that records or interprets process exit codes (a pipeline step's child
 /// process, a watch trigger's record) learns the numbers without depending on `exit`: the
 /// command layer hands it `exit::code`.

@@ -7,7 +7,9 @@ pub mod cron;
 pub mod jobs;
 pub mod publish;
 pub mod schedules;
+pub mod step;
 pub mod steps;
+pub mod watch;
 pub mod workspace;
 
 pub use jobs::{JobFollow, JobState};

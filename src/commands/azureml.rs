@@ -312,7 +312,7 @@ fn render_schedule(schedule: &Value) -> String {
 pub fn step(args: &PipelineStepArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let program = std::env::current_exe().context("cannot find the mlops binary the step runs")?;
     let result =
-        crate::pipeline::remote::run_step(&program, &args.name, &args.result, &args.upstream, &args.args, exit::code)?;
+        crate::azureml::step::run_step(&program, &args.name, &args.result, &args.upstream, &args.args, exit::code)?;
     output::emit(global.output, &result, || {
         format!(
             "step {}: {:?}{}\n",

@@ -9,7 +9,6 @@ mod infra_build;
 mod init;
 mod model;
 mod pipeline;
-mod pipeline_watch;
 mod predict;
 mod reproduce;
 mod runs;

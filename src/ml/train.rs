@@ -15,7 +15,8 @@ use crate::data::profile::profile_file;
 use crate::data::registry::DatasetVersion;
 use crate::data::{DataError, Table, read_numeric_csv};
 use crate::error_kind::{ErrorKind, HasKind};
-use crate::tracking::lineage::{self, CodeLineage};
+use crate::tracking::lineage;
+pub use crate::tracking::provenance::Provenance;
 use crate::tracking::{
     DatasetInput, LocalStore, Metric, RunInfo, RunStatus, StoreError, SyncReport, Tracker, now_millis,
 };
@@ -37,14 +38,6 @@ pub struct TrainRequest {
     pub parent_run_id: Option<String>,
     /// Extra tags of the run (`mlops.reproduces` on a reproduction).
     pub extra_tags: Vec<(String, String)>,
-}
-
-/// Who and what produced a run, recorded as MLflow system tags and lineage tags.
-#[derive(Debug, Clone, Default)]
-pub struct Provenance {
-    pub user: String,
-    pub source_name: String,
-    pub code: CodeLineage,
 }
 
 /// The fitted model and how it did on the held-out rows.

@@ -2,10 +2,9 @@
 //! dependency order and run locally as one parent run with a child run per step; `watch` runs
 //! them again when new data arrives.
 
-mod expr;
-mod file;
-pub mod remote;
-mod runner;
+pub mod expr;
+pub mod file;
+pub mod runner;
 pub mod watch;
 
 pub use expr::{Expr, parse_template};

@@ -5,7 +5,14 @@
 use std::process::{Command, Stdio};
 
 use super::lineage::{CodeLineage, redact_url};
-use crate::ml::train::Provenance;
+
+/// Who and what produced a run, recorded as MLflow system tags and lineage tags.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub user: String,
+    pub source_name: String,
+    pub code: CodeLineage,
+}
 
 /// The target triple this binary was built for (set by `build.rs`).
 pub const BUILD_TARGET: &str = env!("MLOPS_BUILD_TARGET");

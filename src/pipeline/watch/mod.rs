@@ -2,14 +2,12 @@
 //! as a dataset version, and trigger the pipeline with that version, at most once per digest.
 //!
 //! The trigger is a [`Trigger`]: the local runner ([`LocalTrigger`]) or a pipeline job in Azure ML
-//! ([`AzureMlTrigger`]).
+//! (`azureml::watch::AzureMlTrigger`, which lives with Azure ML).
 
-mod azureml;
 mod local;
 mod source;
 mod state;
 
-pub use azureml::{AzureMlTrigger, Interrupt, check_azureml_pipeline};
 pub use local::LocalTrigger;
 pub use source::{Entry, Source, wildcard_match};
 pub use state::{Seen, TriggerRecord, TriggerStatus, WatchState};
@@ -27,7 +25,7 @@ use super::{Pipeline, PipelineError};
 use crate::azure::blob::BlobError;
 use crate::data::DataError;
 use crate::data::registry::{DatasetRegistry, DatasetVersion};
-use crate::error_kind::{ErrorKind, ExitCodeOf, HasKind};
+use crate::error_kind::{ErrorKind, ExitCodeOf, HasKind, KindedError};
 
 /// Pipeline parameter that receives the dataset name.
 pub const PARAM_DATASET_NAME: &str = "dataset_name";
@@ -67,8 +65,32 @@ pub enum WatchError {
     Data(#[from] DataError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// A trigger's own failure (an Azure ML job that could not be submitted, say).
     #[error(transparent)]
-    AzureMl(#[from] crate::azureml::AzureMlError),
+    Trigger(TriggerError),
+}
+
+/// The failure of a trigger defined elsewhere (Azure ML's lives with Azure ML), keeping its
+/// message, causes and kind.
+#[derive(Debug)]
+pub struct TriggerError(Box<dyn KindedError>);
+
+impl TriggerError {
+    pub fn new(err: impl KindedError) -> Self {
+        TriggerError(Box::new(err))
+    }
+}
+
+impl std::fmt::Display for TriggerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for TriggerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 impl HasKind for WatchError {
@@ -81,7 +103,7 @@ impl HasKind for WatchError {
             WatchError::Setup(_) => ErrorKind::Usage,
             WatchError::Data(e) => e.kind(),
             WatchError::Pipeline(e) => e.kind(),
-            WatchError::AzureMl(e) => e.kind(),
+            WatchError::Trigger(e) => e.0.kind(),
         }
     }
 }

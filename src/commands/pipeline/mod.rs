@@ -1,4 +1,4 @@
-//! `mlops pipeline run | validate` (`watch` is in `pipeline_watch.rs`, the Azure ML subcommands
+//! `mlops pipeline run | validate` (`watch` is in `watch.rs`, the Azure ML subcommands
 //! in `azureml.rs`).
 
 use anyhow::Context;
@@ -10,6 +10,8 @@ use crate::exit;
 use crate::output;
 use crate::pipeline::{self, Pipeline, PipelineReport, RunOptions, StepReport, StepStatus};
 use crate::settings::{self, DEFAULT_EXPERIMENT};
+
+mod watch;
 use crate::tracking::{Tracker, TrackingUri};
 
 pub async fn run(command: &PipelineCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
@@ -29,7 +31,7 @@ pub async fn run(command: &PipelineCommand, global: &GlobalArgs) -> anyhow::Resu
             Ok(exit::OK)
         }
         PipelineCommand::Run(args) => run_pipeline(args, global).await,
-        PipelineCommand::Watch(args) => super::pipeline_watch::run(args, global).await,
+        PipelineCommand::Watch(args) => watch::run(args, global).await,
         PipelineCommand::Publish(args) => super::azureml::publish(args, global).await,
         PipelineCommand::Submit(args) => super::azureml::submit(args, global).await,
         PipelineCommand::Cancel(args) => super::azureml::cancel(args, global).await,

@@ -17,10 +17,10 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::expr::{Expr, Piece, parse_template};
-use super::file::Step;
-use super::runner::{StepStatus, step_outcome};
 use crate::error_kind::{ErrorKind, ExitCodeOf, HasKind};
+use crate::pipeline::expr::{Expr, Piece, parse_template};
+use crate::pipeline::file::Step;
+use crate::pipeline::runner::{StepStatus, step_outcome};
 
 /// The file each step writes into its `result` output folder.
 pub const RESULT_FILE: &str = "result.json";

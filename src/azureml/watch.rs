@@ -11,14 +11,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use super::{
-    PARAM_DATA_PATH, PARAM_DATASET_VERSION, Trigger, TriggerOutcome, TriggerRequest, TriggerStatus, WatchError,
-};
-use crate::azureml::jobs::{self, FollowEvent};
-use crate::azureml::publish::{self, is_data_uri};
-use crate::azureml::steps::StepReader;
-use crate::azureml::{AzureMlClient, JobState, Published, SubmitOptions};
+use super::jobs::{self, FollowEvent};
+use super::publish::{self, is_data_uri};
+use super::steps::StepReader;
+use super::{AzureMlClient, AzureMlError, JobState, Published, SubmitOptions};
 use crate::error_kind::{ErrorKind, ExitCodeOf};
+use crate::pipeline::watch::{
+    PARAM_DATA_PATH, PARAM_DATASET_VERSION, Trigger, TriggerError, TriggerOutcome, TriggerRequest, TriggerStatus,
+    WatchError,
+};
 use crate::pipeline::{ParameterKind, Pipeline};
 
 /// Job tags that say which new data a job was triggered for.
@@ -26,6 +27,12 @@ pub const TAG_DATASET: &str = "mlops.dataset";
 pub const TAG_DATASET_VERSION: &str = "mlops.dataset.version";
 pub const TAG_DATASET_SHA256: &str = "mlops.dataset.sha256";
 pub const TAG_SOURCE_FILE: &str = "mlops.watch.source_file";
+
+impl From<AzureMlError> for WatchError {
+    fn from(err: AzureMlError) -> Self {
+        WatchError::Trigger(TriggerError::new(err))
+    }
+}
 
 /// A future that resolves when following should stop (the job goes on).
 pub type Interrupt = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
