@@ -266,6 +266,9 @@ pub struct SubmitOptions {
     pub display_name: Option<String>,
     /// Extra tags for the job (e.g. the dataset version that triggered it).
     pub tags: BTreeMap<String, String>,
+    /// Environment of every step (the submitting machine's lineage, `MLOPS_GIT_*`): the steps'
+    /// containers have no git work tree.
+    pub env: BTreeMap<String, String>,
 }
 
 /// The pipeline job body (`properties`) for a published pipeline.
@@ -335,17 +338,19 @@ pub fn pipeline_job(published: &Published, compute_id: &str, options: &SubmitOpt
                     .collect()
             })
             .unwrap_or_default();
-        jobs.insert(
-            key.clone(),
-            json!({
-                "type": "command",
-                "name": key,
-                "componentId": component.trim_start_matches("azureml:"),
-                "inputs": step_inputs,
-                "outputs": {"result": {"job_output_type": "uri_folder", "mode": "ReadWriteMount"}},
-                "_source": "REMOTE.WORKSPACE.COMPONENT",
-            }),
-        );
+        let mut node = json!({
+            "type": "command",
+            "name": key,
+            "componentId": component.trim_start_matches("azureml:"),
+            "inputs": step_inputs,
+            "outputs": {"result": {"job_output_type": "uri_folder", "mode": "ReadWriteMount"}},
+            "_source": "REMOTE.WORKSPACE.COMPONENT",
+        });
+        // Per job, not per component: a component's environment would make every commit a new version.
+        if !options.env.is_empty() {
+            node["environment_variables"] = json!(options.env);
+        }
+        jobs.insert(key.clone(), node);
     }
     let mut tags: Map<String, Value> = options.tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     tags.insert(TAG_PIPELINE.to_string(), json!(published.pipeline));

@@ -128,7 +128,7 @@ fn submit_and_stream_to_success_then_to_failure() {
     let (ws, standin) = setup();
     // Running lasts 1 s: polls every 0.2 s see it even on a busy machine.
     standin.set_step(Duration::from_millis(500));
-    let out = run(
+    let out = mlops(
         &ws,
         &standin,
         &[
@@ -145,7 +145,10 @@ fn submit_and_stream_to_success_then_to_failure() {
             "-o",
             "json",
         ],
-    );
+    )
+    .env("MLOPS_GIT_COMMIT", "fedcba9876543210fedcba9876543210fedcba98")
+    .output()
+    .expect("run mlops");
     let value = json(&out);
     assert_eq!(value["job"]["status"], "Completed");
     assert_eq!(value["job"]["state"], "completed");
@@ -165,6 +168,11 @@ fn submit_and_stream_to_success_then_to_failure() {
     assert_eq!(job["inputs"]["data_path"]["jobInputType"], "uri_file");
     assert_eq!(job["inputs"]["data_path"]["uri"], "https://mlopsdata.blob.core.windows.net/landing/diabetes.csv");
     assert_eq!(job["jobs"]["evaluate"]["inputs"]["from_train"]["value"], "${{parent.jobs.train.outputs.result}}");
+    // Each step's container is told the submitting machine's lineage.
+    assert_eq!(
+        job["jobs"]["train"]["environment_variables"]["MLOPS_GIT_COMMIT"],
+        "fedcba9876543210fedcba9876543210fedcba98"
+    );
     assert!(job["settings"]["default_compute"].as_str().expect("compute").ends_with("/computes/cpu-cluster"));
 
     // By name this time (already published), and the service fails the job.
