@@ -130,3 +130,7 @@ pub const MLOPS_GIT_DIRTY: &str = "MLOPS_GIT_DIRTY";
 pub const MLOPS_CI_BUILD_ID: &str = "MLOPS_CI_BUILD_ID";
 /// CI build URL recorded as `mlops.ci.build_url`.
 pub const MLOPS_CI_BUILD_URL: &str = "MLOPS_CI_BUILD_URL";
+/// Where the training data came from (a blob URL or data asset), recorded as `mlops.data.source`
+/// instead of the local path: an Azure ML job reads its input at a mount path that means nothing
+/// elsewhere. `mlops pipeline submit` sets it from the pipeline's one `type: data` parameter.
+pub const MLOPS_DATA_SOURCE: &str = "MLOPS_DATA_SOURCE";

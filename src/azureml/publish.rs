@@ -324,6 +324,13 @@ pub fn pipeline_job(published: &Published, compute_id: &str, options: &SubmitOpt
             )));
         }
     }
+    // With one data input, every step knows where its data came from (the mount path says nothing).
+    let mut env = options.env.clone();
+    if let [only] = published.data_parameters.iter().collect::<Vec<_>>()[..]
+        && let Some(uri) = values.get(&input_name(only))
+    {
+        env.insert(crate::env_vars::MLOPS_DATA_SOURCE.to_string(), uri.clone());
+    }
     let mut jobs = Map::new();
     for (key, job) in &published.jobs {
         let component = job.get("component").and_then(Value::as_str).unwrap_or_default();
@@ -347,8 +354,8 @@ pub fn pipeline_job(published: &Published, compute_id: &str, options: &SubmitOpt
             "_source": "REMOTE.WORKSPACE.COMPONENT",
         });
         // Per job, not per component: a component's environment would make every commit a new version.
-        if !options.env.is_empty() {
-            node["environment_variables"] = json!(options.env);
+        if !env.is_empty() {
+            node["environment_variables"] = json!(env);
         }
         jobs.insert(key.clone(), node);
     }

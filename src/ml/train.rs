@@ -38,6 +38,8 @@ pub struct TrainRequest {
     pub parent_run_id: Option<String>,
     /// Extra tags of the run (`mlops.reproduces` on a reproduction).
     pub extra_tags: Vec<(String, String)>,
+    /// Where `data` came from when its path means nothing elsewhere (an Azure ML job's mounted input).
+    pub data_source: Option<String>,
 }
 
 /// The fitted model and how it did on the held-out rows.
@@ -301,9 +303,9 @@ pub fn system_tags(request: &TrainRequest) -> Vec<(String, String)> {
 }
 
 /// The training file's full SHA-256 and where it came from: the dataset version's blob when it is in a
-/// datastore, else the file's absolute path (what `mlops reproduce` fetches and checks).
+/// datastore, else the stated source, else the file's absolute path (what `mlops reproduce` fetches and checks).
 pub fn data_tags(request: &TrainRequest, table: &Table) -> Vec<(String, String)> {
-    let source = match request.dataset.as_ref().and_then(|d| d.blob_url.clone()) {
+    let source = match request.dataset.as_ref().and_then(|d| d.blob_url.clone()).or(request.data_source.clone()) {
         Some(url) => url,
         None => std::path::absolute(&table.path).unwrap_or_else(|_| table.path.clone()).display().to_string(),
     };

@@ -361,6 +361,7 @@ async fn retrain(
                 dataset: None,
                 parent_run_id: None,
                 extra_tags: vec![(REPRODUCES.to_string(), run_id.to_string())],
+                data_source: None,
             };
             let report = train(tracker, &train_request).await?;
             let m = &report.model;

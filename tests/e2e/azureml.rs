@@ -173,6 +173,11 @@ fn submit_and_stream_to_success_then_to_failure() {
         job["jobs"]["train"]["environment_variables"]["MLOPS_GIT_COMMIT"],
         "fedcba9876543210fedcba9876543210fedcba98"
     );
+    // And where its data came from: the mount path Azure ML gives it means nothing elsewhere.
+    assert_eq!(
+        job["jobs"]["train"]["environment_variables"]["MLOPS_DATA_SOURCE"],
+        "https://mlopsdata.blob.core.windows.net/landing/diabetes.csv"
+    );
     assert!(job["settings"]["default_compute"].as_str().expect("compute").ends_with("/computes/cpu-cluster"));
 
     // By name this time (already published), and the service fails the job.

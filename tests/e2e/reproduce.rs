@@ -285,6 +285,32 @@ fn data_in_a_datastore_blob_is_fetched_and_checked() {
     assert_identical(out.status.code(), &report);
     assert_eq!(report["data"]["from"], "blob");
     assert!(Path::new(report["data"]["path"].as_str().expect("path")).starts_with(ws.path().join("cache")));
+
+    // An Azure ML step reads its input at a mount path; MLOPS_DATA_SOURCE (set by pipeline submit)
+    // records the blob instead, and that is where the reproduction finds the data.
+    let mount = ws.path().join("mnt/azureml/input/d.csv");
+    std::fs::create_dir_all(mount.parent().expect("dir")).expect("mkdir");
+    std::fs::copy(diabetes(), &mount).expect("mount");
+    let out = ws
+        .mlops(&["train", "--data", mount.to_str().expect("path"), "-o", "json"])
+        .env("MLOPS_DATA_SOURCE", &source)
+        .output()
+        .expect("train");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mounted: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let mounted_id = mounted["run_id"].as_str().expect("run");
+    let recorded = std::fs::read_to_string(run_dir(&ws, mounted_id).join("tags/mlops.data.source")).expect("tag");
+    assert_eq!(recorded, source);
+    std::fs::remove_dir_all(ws.path().join("mnt")).expect("unmount");
+    let out = ws
+        .mlops(&["reproduce", mounted_id, "-o", "json"])
+        .env("MLOPS_CACHE_DIR", ws.path().join("cache"))
+        .env("AZURE_STORAGE_CONNECTION_STRING", &cs)
+        .output()
+        .expect("run");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_identical(out.status.code(), &report);
+    assert_eq!(report["data"]["source"], source.as_str());
 }
 
 /// `cmd` without the lineage the environment of the test run may state (the CI running the tests,
