@@ -15,6 +15,7 @@ use crate::data::profile::profile_file;
 use crate::data::registry::DatasetVersion;
 use crate::data::{DataError, Table, read_numeric_csv};
 use crate::error_kind::{ErrorKind, HasKind};
+use crate::tracking::lineage;
 pub use crate::tracking::provenance::Provenance;
 use crate::tracking::{
     DatasetInput, LocalStore, Metric, RunInfo, RunStatus, StoreError, SyncReport, Tracker, now_millis,
@@ -35,6 +36,10 @@ pub struct TrainRequest {
     pub dataset: Option<DatasetVersion>,
     /// Recorded as `mlflow.parentRunId` (a pipeline step's run).
     pub parent_run_id: Option<String>,
+    /// Extra tags of the run (`mlops.reproduces` on a reproduction).
+    pub extra_tags: Vec<(String, String)>,
+    /// Where `data` came from when its path means nothing elsewhere (an Azure ML job's mounted input).
+    pub data_source: Option<String>,
 }
 
 /// The fitted model and how it did on the held-out rows.
@@ -205,13 +210,9 @@ pub async fn train(tracker: &Tracker, request: &TrainRequest) -> Result<TrainRep
     let experiment = store.get_or_create_experiment(&request.experiment)?;
     let run_name = request.run_name.clone().unwrap_or_else(generate_run_name);
     let start = now_millis();
-    let run = store.create_run(
-        &experiment.experiment_id,
-        &run_name,
-        &request.provenance.user,
-        start,
-        &system_tags(request),
-    )?;
+    let mut tags = system_tags(request);
+    tags.extend(data_tags(request, &table));
+    let run = store.create_run(&experiment.experiment_id, &run_name, &request.provenance.user, start, &tags)?;
     let result = log_training(store, request, &table, &run.run_id);
     let status = if result.is_ok() { RunStatus::Finished } else { RunStatus::Failed };
     if let Err(err) = &result {
@@ -290,18 +291,27 @@ pub fn system_tags(request: &TrainRequest) -> Vec<(String, String)> {
         ("mlflow.source.name".to_string(), request.provenance.source_name.clone()),
         ("mlflow.source.type".to_string(), "LOCAL".to_string()),
     ];
-    if let Some(commit) = &request.provenance.git_commit {
-        tags.push(("mlflow.source.git.commit".to_string(), commit.clone()));
-    }
+    tags.extend(request.provenance.code.tags());
     if let Some(parent) = &request.parent_run_id {
         tags.push(("mlflow.parentRunId".to_string(), parent.clone()));
     }
     if let Some(dataset) = &request.dataset {
-        tags.push(("mlops.dataset.name".to_string(), dataset.name.clone()));
-        tags.push(("mlops.dataset.version".to_string(), dataset.version.to_string()));
-        tags.push(("mlops.dataset.sha256".to_string(), dataset.sha256.clone()));
+        tags.push((lineage::DATASET_NAME.to_string(), dataset.name.clone()));
+        tags.push((lineage::DATASET_VERSION.to_string(), dataset.version.to_string()));
+        tags.push((lineage::DATASET_SHA256.to_string(), dataset.sha256.clone()));
     }
+    tags.extend(request.extra_tags.iter().cloned());
     tags
+}
+
+/// The training file's full SHA-256 and where it came from: the dataset version's blob when it is in a
+/// datastore, else the stated source, else the file's absolute path (what `mlops reproduce` fetches and checks).
+pub fn data_tags(request: &TrainRequest, table: &Table) -> Vec<(String, String)> {
+    let source = match request.dataset.as_ref().and_then(|d| d.blob_url.clone()).or(request.data_source.clone()) {
+        Some(url) => url,
+        None => std::path::absolute(&table.path).unwrap_or_else(|_| table.path.clone()).display().to_string(),
+    };
+    vec![(lineage::DATA_SHA256.to_string(), table.sha256.clone()), (lineage::DATA_SOURCE.to_string(), source)]
 }
 
 /// Parameters as logged: strings, as MLflow stores them.
