@@ -112,6 +112,9 @@ fn ci(file: &'static str, text: &str, names: &ProjectNames, github: bool) -> Res
     // A comment about the repository's own sources does not hold for a project.
     let text =
         text.replace("The `mlops` binary is built from this repository.", "`mlops` is installed from MLOPS_SOURCE.");
+    // The header documents every variable a definition reads (scripts/check-cicd.sh holds it to that).
+    let text =
+        format!("# MLOPS_SOURCE: the git URL of the mlops sources, which this definition installs mlops from.\n{text}");
     rename(file, &text, names)
 }
 
@@ -119,6 +122,7 @@ fn ci(file: &'static str, text: &str, names: &ProjectNames, github: bool) -> Res
 fn deploy(file: &'static str, text: &str, names: &ProjectNames, github: bool) -> Result<String, Drift> {
     let text = edit(file, text, GITHUB_IMAGE_BUILD, if github { GITHUB_IMAGE_FROM } else { AZURE_IMAGE_FROM })?;
     let text = edit(file, &text, IMAGE_COMMENT, IMAGE_COMMENT_PROJECT)?;
+    let text = format!("# MLOPS_IMAGE: an image that holds mlops, which the scoring image starts from.\n{text}");
     rename(file, &text, names)
 }
 
