@@ -361,6 +361,7 @@ pub fn resolve_train(args: &TrainArgs, project: &ProjectFile) -> anyhow::Result<
         provenance: provenance(),
         dataset,
         parent_run_id: args.parent_run_id.clone(),
+        read: read_options(&args.read),
     };
     Ok(TrainSettings { request, tracking })
 }
@@ -557,4 +558,10 @@ pub async fn connect_azureml(settings: &AzureMlSettings) -> anyhow::Result<crate
     let arm = ArmClient::new(settings.azure.cloud.resource_manager.clone(), credential, scope, Some(options));
     let client = crate::azureml::AzureMlClient::connect(arm, settings.workspace.clone(), Default::default()).await?;
     Ok(client)
+}
+
+/// How to read data files: `--threads` (or `MLOPS_THREADS`), else one thread per CPU.
+pub fn read_options(args: &crate::cli::ReadArgs) -> crate::data::ReadOptions {
+    let defaults = crate::data::ReadOptions::default();
+    crate::data::ReadOptions { threads: args.threads.map_or(defaults.threads, usize::from), ..defaults }
 }

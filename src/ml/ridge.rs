@@ -5,10 +5,16 @@
 //! the primal `(XcᵀXc + αI) w = Xcᵀyc` when there are at least as many rows as features, the dual
 //! `(XcXcᵀ + αI) a = yc, w = Xcᵀa` otherwise; the intercept is `ȳ − x̄·w`. Doing the same here
 //! keeps the rounding close enough that coefficients agree to ~1e-12 relative.
+//!
+//! The primal system needs only the training rows' means and centred cross-products, so
+//! [`solve`] takes those ([`CoMoments`]) and `mlops train` streams a file of any size into them;
+//! the `p × p` system itself is small and solved here with ndarray, in memory.
 
 use linfa::dataset::{AsSingleTargets, DatasetBase, Records};
 use linfa::traits::{Fit, PredictInplace};
 use ndarray::{Array1, Array2, ArrayBase, Axis, Data, Ix2};
+
+use super::comoments::CoMoments;
 
 /// Hyper-parameters of a ridge fit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,20 +73,45 @@ where
             let feature = names.get(index).cloned().unwrap_or_else(|| format!("feature {}", index + 1));
             RidgeError::Singular { feature, alpha: self.alpha }
         };
-        let coefficients = if p > n {
+        if p > n {
             let mut k = xc.dot(&xc.t());
             k.diag_mut().mapv_inplace(|v| v + self.alpha);
             // A dual pivot names a row, not a feature; the last feature is the best hint there is.
             let dual = cholesky_solve(k, &yc).map_err(|_| singular(p - 1))?;
-            xc.t().dot(&dual)
-        } else {
-            let mut a = xc.t().dot(&xc);
-            a.diag_mut().mapv_inplace(|v| v + self.alpha);
-            cholesky_solve(a, &xc.t().dot(&yc)).map_err(singular)?
-        };
-        let intercept = y_mean - x_mean.dot(&coefficients);
-        Ok(FittedRidge { coefficients, intercept })
+            let coefficients = xc.t().dot(&dual);
+            let intercept = y_mean - x_mean.dot(&coefficients);
+            return Ok(FittedRidge { coefficients, intercept });
+        }
+        let mut rows = Vec::with_capacity(n * (p + 1));
+        for (x, y) in x.rows().into_iter().zip(y.iter()) {
+            rows.extend(x.iter().copied());
+            rows.push(*y);
+        }
+        let names: Vec<String> = dataset.feature_names().iter().map(|s| s.to_string()).collect();
+        let shift: Vec<f64> = rows[..p + 1].to_vec();
+        solve(&CoMoments::of_rows(&rows, &shift), self.alpha, &names)
     }
+}
+
+/// Ridge from the co-moments of `[features…, target]` rows: `(XcᵀXc + αI) w = Xcᵀyc`,
+/// intercept `ȳ − x̄·w`. `names` name the features in errors.
+pub fn solve(moments: &CoMoments, alpha: f64, names: &[String]) -> Result<FittedRidge, RidgeError> {
+    if !(alpha.is_finite() && alpha >= 0.0) {
+        return Err(RidgeError::InvalidAlpha(alpha));
+    }
+    if moments.n == 0 {
+        return Err(RidgeError::NoRows);
+    }
+    let p = moments.dim() - 1;
+    let mut a = Array2::from_shape_fn((p, p), |(i, j)| moments.at(i, j));
+    a.diag_mut().mapv_inplace(|v| v + alpha);
+    let b = Array1::from_shape_fn(p, |i| moments.at(i, p));
+    let coefficients = cholesky_solve(a, &b).map_err(|index| RidgeError::Singular {
+        feature: names.get(index).cloned().unwrap_or_else(|| format!("feature {}", index + 1)),
+        alpha,
+    })?;
+    let intercept = moments.mean(p) - (0..p).map(|j| moments.mean(j) * coefficients[j]).sum::<f64>();
+    Ok(FittedRidge { coefficients, intercept })
 }
 
 impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for FittedRidge {

@@ -1,0 +1,315 @@
+//! Reading a CSV file as record-aligned chunks, parsed on every core, merged in file order.
+//!
+//! A chunk starts where the previous one ended and ends at the last record boundary within
+//! `chunk_bytes` of its start (further only when one record is longer than that). Boundaries
+//! therefore depend on the file's bytes and `chunk_bytes` alone, never on the number of threads,
+//! and results are merged strictly in chunk order: 1 thread and 16 give bit-identical numbers.
+//! Memory is bounded by the chunks in flight (`2 × threads + 2` of them), not by the file.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc};
+use std::time::SystemTime;
+
+use sha2::{Digest, Sha256};
+
+use super::DataError;
+use super::records::last_record_end;
+
+/// The chunk size when none is given: large enough that per-chunk work is noise, small enough
+/// that the chunks in flight stay a few MB.
+pub const DEFAULT_CHUNK_BYTES: usize = 1 << 20;
+
+/// How a file is read: how many parsing threads, and the chunk size (which fixes the numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOptions {
+    pub threads: usize,
+    pub chunk_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        ReadOptions { threads, chunk_bytes: DEFAULT_CHUNK_BYTES }
+    }
+}
+
+/// Reports how far a long read has come; the command layer decides how (or whether) to show it.
+pub trait ReadProgress: Send {
+    /// A pass over `total` bytes begins; `what` says which (`reading`, `training`, `testing`).
+    fn begin(&mut self, what: &str, total: u64);
+    /// `bytes` more bytes were processed.
+    fn advance(&mut self, bytes: u64);
+    /// The pass is over.
+    fn end(&mut self);
+}
+
+/// Progress that goes nowhere.
+pub struct NoProgress;
+
+impl ReadProgress for NoProgress {
+    fn begin(&mut self, _: &str, _: u64) {}
+    fn advance(&mut self, _: u64) {}
+    fn end(&mut self) {}
+}
+
+/// A chunk's place in the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkSpan {
+    pub offset: u64,
+    pub len: usize,
+}
+
+/// Size and modification time: a second pass over a file that changed would mix two files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct FileStamp {
+    len: u64,
+    modified: Option<SystemTime>,
+}
+
+impl FileStamp {
+    pub fn of(path: &Path) -> Result<Self, DataError> {
+        let meta = std::fs::metadata(path).map_err(|source| DataError::Open { path: path.to_path_buf(), source })?;
+        Ok(FileStamp { len: meta.len(), modified: meta.modified().ok() })
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Fails when `path` is no longer the file this stamp was taken of.
+    pub fn check(&self, path: &Path) -> Result<(), DataError> {
+        if FileStamp::of(path)? == *self { Ok(()) } else { Err(DataError::Changed { path: path.to_path_buf() }) }
+    }
+}
+
+/// Where the chunks come from.
+pub(crate) enum Chunks<'a> {
+    /// Found while reading the file sequentially from its start; records begin at `start`. Every
+    /// byte read, header included, goes into `digest` when there is one.
+    Discover { start: u64, digest: Option<&'a mut Sha256> },
+    /// Found by an earlier pass; each worker reads its chunks itself.
+    Known(&'a [ChunkSpan]),
+}
+
+enum Job {
+    Bytes(usize, Vec<u8>),
+    Span(usize, ChunkSpan),
+}
+
+/// Runs `work` on every chunk (on `options.threads` threads, each with its own state from
+/// `init`) and hands the results to `merge` in chunk order. Returns the chunks and the states.
+///
+/// `merge` stopping with an error stops the read; chunks already queued are still parsed (at
+/// most the in-flight bound) but not merged.
+pub(crate) fn scan<S, R, E>(
+    path: &Path,
+    chunks: Chunks<'_>,
+    options: &ReadOptions,
+    progress: &mut dyn ReadProgress,
+    init: impl Fn() -> S + Sync,
+    work: impl Fn(&mut S, usize, &[u8]) -> R + Sync,
+    mut merge: impl FnMut(usize, R) -> Result<(), E>,
+) -> Result<(Vec<ChunkSpan>, Vec<S>), E>
+where
+    S: Send,
+    R: Send,
+    E: From<DataError>,
+{
+    let threads = options.threads.max(1);
+    let in_flight = 2 * threads + 2;
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(in_flight);
+    let job_rx = Mutex::new(job_rx);
+    let (result_tx, result_rx) = mpsc::channel::<(usize, Result<(usize, R), DataError>, Option<Vec<u8>>)>();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                let result_tx = result_tx.clone();
+                let (job_rx, init, work) = (&job_rx, &init, &work);
+                scope.spawn(move || {
+                    let mut state = init();
+                    let mut own: Vec<u8> = Vec::new();
+                    let mut file: Option<File> = None;
+                    loop {
+                        let job = match job_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => break,
+                        };
+                        let Ok(job) = job else { break };
+                        let (index, result, returned) = match job {
+                            Job::Bytes(index, bytes) => {
+                                (index, Ok((bytes.len(), work(&mut state, index, &bytes))), Some(bytes))
+                            }
+                            Job::Span(index, span) => {
+                                let read = read_span(path, &mut file, span, &mut own);
+                                (index, read.map(|()| (span.len, work(&mut state, index, &own))), None)
+                            }
+                        };
+                        if result_tx.send((index, result, returned)).is_err() {
+                            break;
+                        }
+                    }
+                    state
+                })
+            })
+            .collect();
+        drop(result_tx);
+
+        let mut driver = Driver { pending: BTreeMap::new(), next: 0, sent: 0, free: Vec::new() };
+        let outcome = (|| -> Result<Vec<ChunkSpan>, E> {
+            let mut receive = |driver: &mut Driver<R>, progress: &mut dyn ReadProgress| -> Result<(), E> {
+                let Ok((index, result, returned)) = result_rx.recv() else {
+                    return Err(DataError::Internal("a parsing thread stopped".to_string()).into());
+                };
+                driver.free.extend(returned);
+                driver.pending.insert(index, result);
+                while let Some(result) = driver.pending.remove(&driver.next) {
+                    let (len, r) = result?;
+                    progress.advance(len as u64);
+                    merge(driver.next, r)?;
+                    driver.next += 1;
+                }
+                Ok(())
+            };
+            let spans = match chunks {
+                Chunks::Known(spans) => {
+                    for (index, span) in spans.iter().enumerate() {
+                        while driver.sent - driver.next >= in_flight {
+                            receive(&mut driver, progress)?;
+                        }
+                        send(&job_tx, Job::Span(index, *span))?;
+                        driver.sent += 1;
+                    }
+                    spans.to_vec()
+                }
+                Chunks::Discover { start, mut digest } => {
+                    let mut reader = Discoverer::open(path, start, options.chunk_bytes)?;
+                    let mut spans = Vec::new();
+                    loop {
+                        while driver.sent - driver.next >= in_flight {
+                            receive(&mut driver, progress)?;
+                        }
+                        let buffer = driver.free.pop().unwrap_or_default();
+                        let Some((span, bytes)) = reader.next_chunk(buffer, digest.as_deref_mut())? else { break };
+                        spans.push(span);
+                        send(&job_tx, Job::Bytes(spans.len() - 1, bytes))?;
+                        driver.sent += 1;
+                    }
+                    spans
+                }
+            };
+            while driver.next < driver.sent {
+                receive(&mut driver, progress)?;
+            }
+            Ok(spans)
+        })();
+        drop(job_tx);
+        // Results still queued are dropped with the channel; workers stop at the closed queue.
+        drop(result_rx);
+        let states: Vec<S> = workers.into_iter().filter_map(|w| w.join().ok()).collect();
+        if states.len() != threads && outcome.is_ok() {
+            return Err(DataError::Internal("a parsing thread panicked".to_string()).into());
+        }
+        outcome.map(|spans| (spans, states))
+    })
+}
+
+/// What the main thread keeps while merging: results that arrived early, and spare buffers.
+struct Driver<R> {
+    pending: BTreeMap<usize, Result<(usize, R), DataError>>,
+    next: usize,
+    sent: usize,
+    free: Vec<Vec<u8>>,
+}
+
+fn send<E: From<DataError>>(tx: &mpsc::SyncSender<Job>, job: Job) -> Result<(), E> {
+    tx.send(job).map_err(|_| DataError::Internal("the parsing threads stopped".to_string()).into())
+}
+
+fn read_span(path: &Path, file: &mut Option<File>, span: ChunkSpan, buf: &mut Vec<u8>) -> Result<(), DataError> {
+    let io = |source| DataError::Open { path: path.to_path_buf(), source };
+    if file.is_none() {
+        *file = Some(File::open(path).map_err(io)?);
+    }
+    let Some(f) = file.as_mut() else { return Ok(()) };
+    buf.resize(span.len, 0);
+    f.seek(SeekFrom::Start(span.offset)).map_err(io)?;
+    f.read_exact(buf).map_err(io)
+}
+
+/// Reads a file from its start and cuts it into record-aligned chunks.
+struct Discoverer {
+    path: PathBuf,
+    file: File,
+    /// Bytes read but not yet handed out, starting at `offset`.
+    carry: Vec<u8>,
+    offset: u64,
+    skip: u64,
+    eof: bool,
+    chunk_bytes: usize,
+}
+
+impl Discoverer {
+    fn open(path: &Path, start: u64, chunk_bytes: usize) -> Result<Self, DataError> {
+        let file = File::open(path).map_err(|source| DataError::Open { path: path.to_path_buf(), source })?;
+        Ok(Discoverer {
+            path: path.to_path_buf(),
+            file,
+            carry: Vec::new(),
+            offset: start,
+            skip: start,
+            eof: false,
+            chunk_bytes: chunk_bytes.max(1),
+        })
+    }
+
+    /// Reads until `carry` holds more than `want` bytes or the file ends.
+    fn fill(&mut self, want: usize, mut digest: Option<&mut Sha256>) -> Result<(), DataError> {
+        let mut block = vec![0u8; (1 << 16).max(want.saturating_sub(self.carry.len()) + 1).min(1 << 22)];
+        while !self.eof && self.carry.len() <= want {
+            let n = self.file.read(&mut block).map_err(|source| DataError::Open { path: self.path.clone(), source })?;
+            if n == 0 {
+                self.eof = true;
+                break;
+            }
+            if let Some(d) = digest.as_deref_mut() {
+                d.update(&block[..n]);
+            }
+            let skipped = (self.skip.min(n as u64)) as usize;
+            self.skip -= skipped as u64;
+            self.carry.extend_from_slice(&block[skipped..n]);
+        }
+        Ok(())
+    }
+
+    /// The next chunk, in `buffer` (reused), or `None` at the end of the file.
+    fn next_chunk(
+        &mut self,
+        mut buffer: Vec<u8>,
+        mut digest: Option<&mut Sha256>,
+    ) -> Result<Option<(ChunkSpan, Vec<u8>)>, DataError> {
+        let mut limit = self.chunk_bytes;
+        let end = loop {
+            self.fill(limit, digest.as_deref_mut())?;
+            if self.eof && self.carry.len() <= limit {
+                break self.carry.len();
+            }
+            if let Some(end) = last_record_end(&self.carry, limit) {
+                break end;
+            }
+            // One record longer than a chunk: look further rather than cut it.
+            limit *= 2;
+        };
+        if end == 0 {
+            return Ok(None);
+        }
+        buffer.clear();
+        buffer.extend_from_slice(&self.carry[..end]);
+        self.carry.drain(..end);
+        let span = ChunkSpan { offset: self.offset, len: end };
+        self.offset += end as u64;
+        Ok(Some((span, buffer)))
+    }
+}
