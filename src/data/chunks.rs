@@ -313,3 +313,71 @@ impl Discoverer {
         Ok(Some((span, buffer)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::records::RecordReader;
+    use std::io::Write;
+
+    /// Every record with its absolute line, read in chunks of `chunk_bytes` on `threads` threads.
+    fn records(
+        path: &Path,
+        start: u64,
+        chunk_bytes: usize,
+        threads: usize,
+    ) -> (Vec<(u64, Vec<String>)>, Vec<ChunkSpan>) {
+        let mut all = Vec::new();
+        let mut line = 2u64;
+        let (spans, _) = scan(
+            path,
+            Chunks::Discover { start, digest: None },
+            &ReadOptions { threads, chunk_bytes },
+            &mut NoProgress,
+            RecordReader::default,
+            |reader, _, chunk| {
+                let mut seen = Vec::new();
+                let lines = reader
+                    .for_each(chunk, |at, r| {
+                        seen.push((at, (0..r.len()).map(|i| String::from_utf8_lossy(r.get(i)).into_owned()).collect()));
+                        Ok::<_, ()>(())
+                    })
+                    .expect("no error");
+                (seen, lines)
+            },
+            |_, (seen, lines): (Vec<(u64, Vec<String>)>, u64)| {
+                all.extend(seen.into_iter().map(|(at, fields)| (line + at, fields)));
+                line += lines;
+                Ok::<_, DataError>(())
+            },
+        )
+        .expect("readable");
+        (all, spans)
+    }
+
+    #[test]
+    fn any_chunk_size_gives_the_same_records_and_lines() {
+        // Quoted fields holding separators and line ends of every kind, CRLF, a lone CR, a blank
+        // line, and no final line end.
+        let text = "h1,h2\r\n\"a,\r\nb\",1\r\n\r\n\"say \"\"x\"\"\",2\rplain,3\n\"\n\",4\r\nlast,5";
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        f.write_all(text.as_bytes()).expect("write");
+        let start = "h1,h2\r\n".len() as u64;
+        let (expected, _) = records(f.path(), start, 1 << 20, 1);
+        assert_eq!(expected.iter().map(|(l, _)| *l).collect::<Vec<_>>(), [2, 5, 6, 7, 9]);
+        assert_eq!(expected[0].1, ["a,\r\nb", "1"]);
+        assert_eq!(expected[4].1, ["last", "5"]);
+        for chunk_bytes in 1..text.len() {
+            for threads in [1, 3] {
+                let (got, spans) = records(f.path(), start, chunk_bytes, threads);
+                assert_eq!(got, expected, "chunk_bytes {chunk_bytes}, threads {threads}");
+                let mut offset = start;
+                for span in &spans {
+                    assert_eq!(span.offset, offset, "chunks are contiguous");
+                    offset += span.len as u64;
+                }
+                assert_eq!(offset, text.len() as u64);
+            }
+        }
+    }
+}

@@ -220,17 +220,20 @@ impl ColumnsMerge {
 
     /// The columns, with the threads' sketches merged where the exact values were not kept.
     pub fn finish(mut self, per_thread: Vec<Vec<Sketch>>) -> (usize, Vec<RawColumn>) {
-        for (i, (column, moments)) in self.columns.iter_mut().zip(self.moments).enumerate() {
+        // Taken, not cloned: a clone would touch every page of the bucket arrays.
+        let mut per_column: Vec<Vec<Sketch>> = self.columns.iter().map(|_| Vec::new()).collect();
+        for sketches in per_thread {
+            for (column, sketch) in per_column.iter_mut().zip(sketches) {
+                column.push(sketch);
+            }
+        }
+        for ((column, moments), sketches) in self.columns.iter_mut().zip(self.moments).zip(per_column) {
             column.moments = moments.finish().unwrap_or_default();
             if column.exact.is_none() {
-                let mut merged: Option<Sketch> = None;
-                for sketch in per_thread.iter().filter_map(|s| s.get(i)) {
-                    match &mut merged {
-                        Some(m) => m.merge(sketch),
-                        None => merged = Some(sketch.clone()),
-                    }
-                }
-                column.sketch = merged;
+                column.sketch = sketches.into_iter().reduce(|mut merged, sketch| {
+                    merged.merge(&sketch);
+                    merged
+                });
             }
         }
         (self.rows, self.columns)
