@@ -467,12 +467,8 @@ pub struct PipelineWatchArgs {
     /// What the watch has triggered [default: STORE-watch/PIPELINE--DATASET.json beside the local store].
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// Tracking store for the pipeline's runs [default: ./mlruns].
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
-    /// Local store (journal, dataset registry, watch state) [default: ./mlruns].
-    #[arg(long, value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
-    pub local_store: Option<PathBuf>,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
     /// Experiment of the pipeline's runs [default: Default].
     #[arg(long, value_name = "NAME", env = env_vars::MLFLOW_EXPERIMENT_NAME)]
     pub experiment: Option<String>,
@@ -500,12 +496,8 @@ pub struct PipelineRunArgs {
     /// Set a pipeline parameter; repeatable.
     #[arg(long = "param", value_name = "KEY=VALUE")]
     pub param: Vec<String>,
-    /// Tracking store for the pipeline's runs [default: ./mlruns].
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
-    /// Local store that journals runs when tracking to a server [default: ./mlruns].
-    #[arg(long, value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
-    pub local_store: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Experiment of the pipeline's runs [default: Default].
     #[arg(long, value_name = "NAME", env = env_vars::MLFLOW_EXPERIMENT_NAME)]
     pub experiment: Option<String>,
@@ -571,12 +563,8 @@ pub struct TrainArgs {
     /// Name of the run [default: generated].
     #[arg(long, value_name = "NAME")]
     pub run_name: Option<String>,
-    /// Tracking store: a directory, file: URI, http(s):// MLflow server or azureml:// workspace [default: ./mlruns].
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
-    /// Local store that journals the run when tracking to a server [default: ./mlruns].
-    #[arg(long, value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
-    pub local_store: Option<PathBuf>,
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
     /// Train on a registered dataset version (NAME, NAME:latest or NAME:VERSION) instead of --data.
     #[arg(long, value_name = "NAME[:VERSION]", conflicts_with = "data")]
     pub dataset: Option<String>,
@@ -612,9 +600,8 @@ pub struct PredictArgs {
     /// Write the predictions as CSV to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Tracking store used to resolve runs:/ URIs [default: ./mlruns].
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     #[command(flatten)]
     pub read: ReadArgs,
 }
@@ -659,9 +646,8 @@ pub struct RunsListArgs {
     /// At most this many runs.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub max_results: usize,
-    /// Tracking store [default: ./mlruns].
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `mlops runs show`.
@@ -669,9 +655,8 @@ pub struct RunsListArgs {
 pub struct RunsShowArgs {
     /// The run id (32 hex characters).
     pub run_id: String,
-    /// Tracking store [default: ./mlruns].
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `mlops runs sync`.
@@ -685,6 +670,8 @@ pub struct RunsSyncArgs {
     /// The local store to upload from [default: ./mlruns].
     #[arg(long = "from", value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
     pub from: Option<PathBuf>,
+    #[command(flatten, next_help_heading = "Azure sign-in (azureml:// tracking URIs)")]
+    pub azure: AzureArgs,
 }
 
 const INFRA_EXAMPLES: &str = "\
@@ -716,6 +703,28 @@ pub enum InfraCommand {
     Cancel(InfraNameArgs),
 }
 
+/// Where runs, models and the offline journal are: shared by every command that uses the store.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Tracking")]
+pub struct TrackingArgs {
+    /// Tracking store: a directory, file: URI, http(s):// MLflow server or azureml:// workspace [default: ./mlruns].
+    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
+    pub tracking_uri: Option<String>,
+    /// Local store that journals runs bound for a server [default: ./mlruns].
+    #[arg(long, value_name = "DIR", env = env_vars::MLOPS_LOCAL_STORE)]
+    pub local_store: Option<PathBuf>,
+}
+
+/// The store flags of commands that have no Azure flags of their own: tracking, and the Azure
+/// sign-in an `azureml://` tracking URI needs.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    #[command(flatten)]
+    pub tracking: TrackingArgs,
+    #[command(flatten, next_help_heading = "Azure sign-in (azureml:// tracking URIs)")]
+    pub azure: AzureArgs,
+}
+
 /// How `mlops` signs in to Azure and which cloud and subscription it talks to.
 #[derive(Debug, Args)]
 pub struct AzureArgs {
@@ -734,15 +743,6 @@ pub struct AzureArgs {
     /// Token audience for ARM [default: the ARM endpoint's origin].
     #[arg(long, value_name = "URI", env = env_vars::AZURE_RESOURCE_MANAGER_AUDIENCE)]
     pub arm_audience: Option<String>,
-}
-
-/// The Azure settings of commands that have no Azure flags (tracking to `azureml://…`): the same
-/// environment variables as [`AzureArgs`], parsed by the same rules.
-#[derive(Debug, Parser)]
-#[command(no_binary_name = true)]
-pub struct AzureEnv {
-    #[command(flatten)]
-    pub azure: AzureArgs,
 }
 
 /// A credential kind for `--auth`.
@@ -937,9 +937,8 @@ pub struct ServeArgs {
     /// SAS token (query string) for an https:// blob request log.
     #[arg(long, value_name = "SAS", env = env_vars::MLOPS_REQUEST_LOG_SAS, hide_env_values = true)]
     pub request_log_sas: Option<String>,
-    /// Tracking store used to resolve runs:/ URIs [default: ./mlruns].
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 const SMOKE_TEST_EXAMPLES: &str = "\
@@ -1061,9 +1060,8 @@ pub struct ModelRegisterArgs {
     /// Parameters file whose `registration.tags` names the metrics copied as tags [default: mse].
     #[arg(long, value_name = "FILE")]
     pub params: Option<PathBuf>,
-    /// Tracking store holding the run and the registry [default: ./mlruns].
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `mlops model evaluate`.
@@ -1077,9 +1075,8 @@ pub struct ModelEvaluateArgs {
     pub name: String,
     #[command(flatten)]
     pub gate: GateArgs,
-    /// Tracking store [default: ./mlruns].
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `mlops model alias …`.
@@ -1090,15 +1087,15 @@ pub enum ModelAliasCommand {
         name: String,
         alias: String,
         version: u64,
-        #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-        tracking_uri: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Remove ALIAS.
     Delete {
         name: String,
         alias: String,
-        #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-        tracking_uri: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -1107,8 +1104,8 @@ pub enum ModelAliasCommand {
 pub struct ModelListArgs {
     /// Only this model: list its versions.
     pub name: Option<String>,
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `mlops model show`.
@@ -1116,8 +1113,8 @@ pub struct ModelListArgs {
 pub struct ModelShowArgs {
     /// NAME, NAME/VERSION or NAME@ALIAS.
     pub model: String,
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `mlops model download`.
@@ -1128,6 +1125,6 @@ pub struct ModelDownloadArgs {
     /// Directory to write the model to.
     #[arg(long, value_name = "DIR")]
     pub dest: PathBuf,
-    #[arg(long, value_name = "URI", env = env_vars::MLFLOW_TRACKING_URI)]
-    pub tracking_uri: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
 }

@@ -1,11 +1,19 @@
-//! Exit codes: the one place that decides which number a failure becomes.
+//! Exit codes: the one place that turns a kind of failure into a number.
 //!
-//! The numbers are documented in the README and are stable: CI scripts branch on them.
+//! Domain errors say what kind of failure they are ([`ErrorKind`]); this module holds the only
+//! table from kinds to numbers, which is also the documented table (docs/exit-codes.md, checked
+//! by a test). The numbers are stable: CI scripts branch on them.
 
+use crate::azure::AuthError;
 use crate::azure::blob::BlobError;
 use crate::azure::cloud::CloudError;
-use crate::azure::{AuthError, HttpError};
+use crate::azure::lro::LroError;
+use crate::azureml::AzureMlError;
+use crate::azureml::step::RemoteStepError;
 use crate::data::DataError;
+use crate::data::datastore::DatastoreError;
+use crate::error_kind::{ErrorKind, HasKind, UsageError};
+use crate::http::HttpError;
 use crate::infra::InfraError;
 use crate::infra::bicep::BicepError;
 use crate::ml::model::ModelError;
@@ -13,6 +21,8 @@ use crate::ml::params::ParamsError;
 use crate::ml::ridge::RidgeError;
 use crate::ml::split::SplitError;
 use crate::ml::train::TrainError;
+use crate::pipeline::PipelineError;
+use crate::pipeline::watch::WatchError;
 use crate::registry::RegistryError;
 use crate::serve::ServeError;
 use crate::serve::request_log::RequestLogError;
@@ -22,123 +32,114 @@ use crate::tracking::StoreError;
 
 /// Success.
 pub const OK: u8 = 0;
-/// An unexpected failure: a bug, or an I/O error nobody could have foreseen.
-pub const INTERNAL: u8 = 1;
-/// The command line is wrong: unknown flag, missing argument, option value out of range.
-pub const USAGE: u8 = 2;
-/// The evaluation gate decided the candidate is not better than the champion.
-pub const GATE_NOT_BETTER: u8 = 3;
-/// `what-if --exit-code` found changes.
-pub const CHANGES_PRESENT: u8 = 4;
-/// A data check failed (`mlops data validate`).
-pub const DATA_CHECK_FAILED: u8 = 5;
-/// A file the user gave is missing, unreadable or malformed (data, parameters, model, config).
-pub const INPUT: u8 = 6;
-/// Training is impossible with this data: too few rows for the split, a singular system.
-pub const TRAINING: u8 = 7;
-/// A run, experiment, model or version that was asked for does not exist.
-pub const NOT_FOUND: u8 = 8;
-/// A remote service (tracking server, Azure) failed or could not be reached.
-pub const REMOTE: u8 = 9;
-/// Credentials are missing or were rejected.
-pub const AUTH: u8 = 10;
-/// Interrupted (Ctrl-C) while waiting; the remote operation goes on.
-pub const INTERRUPTED: u8 = 130;
+/// An unexpected failure, and the code of an error no domain type claims.
+pub const INTERNAL: u8 = code(ErrorKind::Internal);
+pub const GATE_NOT_BETTER: u8 = code(ErrorKind::GateNotBetter);
+pub const CHANGES_PRESENT: u8 = code(ErrorKind::ChangesPresent);
+pub const DATA_CHECK_FAILED: u8 = code(ErrorKind::DataCheckFailed);
+pub const INTERRUPTED: u8 = code(ErrorKind::Interrupted);
 
-/// The exit code for a failed command: the first error in the chain that has a known kind decides.
+/// The exit code of each kind of outcome. The one table.
+pub const fn code(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::Internal => 1,
+        ErrorKind::Usage => 2,
+        ErrorKind::GateNotBetter => 3,
+        ErrorKind::ChangesPresent => 4,
+        ErrorKind::DataCheckFailed => 5,
+        ErrorKind::Input => 6,
+        ErrorKind::Training => 7,
+        ErrorKind::NotFound => 8,
+        ErrorKind::Remote => 9,
+        ErrorKind::Auth => 10,
+        ErrorKind::Interrupted => 130,
+    }
+}
+
+/// The exit code for a failed command: the first error in the chain whose kind is known decides.
 pub fn code_for(err: &anyhow::Error) -> u8 {
-    for cause in err.chain() {
-        if let Some(code) = classify(cause) {
-            return code;
-        }
-    }
-    INTERNAL
+    code(kind_of(err))
 }
 
-fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<u8> {
-    if let Some(err) = cause.downcast_ref::<RegistryError>() {
-        return Some(err.exit_code());
-    }
-    if let Some(err) = cause.downcast_ref::<TrainError>() {
-        return Some(err.exit_code());
-    }
-    if let Some(err) = cause.downcast_ref::<DataError>() {
-        return Some(err.exit_code());
-    }
-    if let Some(err) = cause.downcast_ref::<crate::data::datastore::DatastoreError>() {
-        return Some(err.exit_code());
-    }
-    if let Some(err) = cause.downcast_ref::<crate::azureml::AzureMlError>() {
-        return Some(err.exit_code());
-    }
-    if let Some(err) = cause.downcast_ref::<crate::pipeline::remote::RemoteStepError>() {
-        return Some(match err {
-            crate::pipeline::remote::RemoteStepError::Upstream(_) => USAGE,
-            crate::pipeline::remote::RemoteStepError::ReadUpstream { .. } => INPUT,
-            _ => INTERNAL,
-        });
-    }
-    if let Some(err) = cause.downcast_ref::<crate::pipeline::PipelineError>() {
-        return Some(err.exit_code());
-    }
-    if let Some(err) = cause.downcast_ref::<crate::pipeline::watch::WatchError>() {
-        return Some(err.exit_code());
-    }
-    if cause.downcast_ref::<ParamsError>().is_some() {
-        return Some(INPUT);
-    }
-    if cause.downcast_ref::<SettingsError>().is_some() {
-        return Some(INPUT);
-    }
-    if let Some(err) = cause.downcast_ref::<SplitError>() {
-        return Some(err.exit_code());
-    }
-    if cause.downcast_ref::<RidgeError>().is_some() {
-        return Some(TRAINING);
-    }
-    if let Some(err) = cause.downcast_ref::<ModelError>() {
-        return Some(err.exit_code());
-    }
-    if let Some(err) = cause.downcast_ref::<StoreError>() {
-        return Some(err.exit_code());
-    }
-    if let Some(err) = cause.downcast_ref::<InfraError>() {
-        return Some(err.exit_code());
-    }
-    if cause.downcast_ref::<AuthError>().is_some() {
-        return Some(AUTH);
-    }
-    if let Some(err) = cause.downcast_ref::<HttpError>() {
-        return Some(crate::infra::error::http_exit_code(err));
-    }
-    if cause.downcast_ref::<CloudError>().is_some() {
-        return Some(USAGE);
-    }
-    if cause.downcast_ref::<BicepError>().is_some() {
-        return Some(INPUT);
-    }
-    if let Some(err) = cause.downcast_ref::<ServeError>() {
-        return Some(err.exit_code());
-    }
-    if let Some(err) = cause.downcast_ref::<RequestLogError>() {
-        return Some(err.exit_code());
-    }
-    if let Some(err) = cause.downcast_ref::<BlobError>() {
-        return Some(err.exit_code());
-    }
-    if let Some(err) = cause.downcast_ref::<SmokeError>() {
-        return Some(err.exit_code());
-    }
-    if cause.downcast_ref::<UsageError>().is_some() {
-        return Some(USAGE);
-    }
-    None
+/// The kind of a failed command's error: the outermost cause that knows its kind.
+pub fn kind_of(err: &anyhow::Error) -> ErrorKind {
+    err.chain().find_map(classify).unwrap_or(ErrorKind::Internal)
 }
 
-/// A command-line value that clap could not check by itself (for example, mutually dependent flags).
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+/// Every error type that knows its kind. A type missing here would exit 1 (internal); the test
+/// `every_error_type_is_classified` reads the sources to catch that.
+macro_rules! classify_types {
+    ($cause:expr, $($ty:ty),+ $(,)?) => {{
+        let cause = $cause;
+        $(
+            if let Some(err) = cause.downcast_ref::<$ty>() {
+                return Some(HasKind::kind(err));
+            }
+        )+
+        None
+    }};
+}
+
+fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
+    classify_types!(
+        cause,
+        AuthError,
+        AzureMlError,
+        BicepError,
+        BlobError,
+        CloudError,
+        DataError,
+        DatastoreError,
+        HttpError,
+        InfraError,
+        LroError,
+        ModelError,
+        ParamsError,
+        PipelineError,
+        RegistryError,
+        RemoteStepError,
+        RequestLogError,
+        RidgeError,
+        ServeError,
+        SettingsError,
+        SmokeError,
+        SplitError,
+        StoreError,
+        TrainError,
+        UsageError,
+        WatchError,
+    )
+}
+
+/// The names of the types `classify` knows, for the test that compares them with the sources.
+#[cfg(test)]
+const CLASSIFIED: &[&str] = &[
+    "AuthError",
+    "HttpError",
+    "AzureMlError",
+    "BicepError",
+    "BlobError",
+    "CloudError",
+    "DataError",
+    "DatastoreError",
+    "InfraError",
+    "LroError",
+    "ModelError",
+    "ParamsError",
+    "PipelineError",
+    "RegistryError",
+    "RemoteStepError",
+    "RequestLogError",
+    "RidgeError",
+    "ServeError",
+    "SettingsError",
+    "SmokeError",
+    "SplitError",
+    "StoreError",
+    "TrainError",
+    "UsageError",
+    "WatchError",
+];
 
 /// Prints a failure to stderr: the outermost message, then each cause on its own line.
 pub fn report(err: &anyhow::Error) {
@@ -147,4 +148,61 @@ pub fn report(err: &anyhow::Error) {
         text.push_str(&format!("\n  caused by: {cause}"));
     }
     eprintln!("{text}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `impl HasKind for X` in the sources is a type `classify` looks for.
+    #[test]
+    fn every_error_type_is_classified() {
+        let mut missing = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("src is readable") {
+                let path = entry.expect("directory entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).expect("source is UTF-8");
+                    for line in text.lines() {
+                        if let Some(rest) = line.trim().strip_prefix("impl HasKind for ") {
+                            let name = rest.trim_end_matches(" {").trim();
+                            if !CLASSIFIED.contains(&name) {
+                                missing.push(format!("{name} ({})", path.display()));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "error types exit::classify does not look for: {missing:?}");
+    }
+
+    /// Every kind has its own number, and the numbers are the documented ones.
+    #[test]
+    fn the_table_is_stable() {
+        let codes: Vec<u8> = ErrorKind::ALL.iter().map(|k| code(*k)).collect();
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 130]);
+    }
+
+    /// The same failure exits the same way wherever it surfaces: an HTTP 403 from an ARM
+    /// long-running operation is an authentication failure under `infra` and `pipeline` alike.
+    #[test]
+    fn same_failure_same_code_everywhere() {
+        let forbidden = || {
+            let url = azure_core::http::Url::parse("https://management.azure.com/x").expect("valid URL");
+            let mut err = HttpError::connect("GET", &url, "test".to_string());
+            err.status = Some(403);
+            err
+        };
+        let infra = anyhow::Error::new(InfraError::Lro(LroError::Http(forbidden())));
+        let aml = anyhow::Error::new(AzureMlError::Lro(LroError::Http(forbidden())));
+        assert_eq!(code_for(&infra), 10);
+        assert_eq!(code_for(&aml), 10);
+        let wrapped = anyhow::Error::new(UsageError("bad".into())).context("while doing x");
+        assert_eq!(code_for(&wrapped), 2);
+        assert_eq!(code_for(&anyhow::anyhow!("no kind")), 1);
+    }
 }

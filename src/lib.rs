@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod data;
 pub mod env_vars;
+pub mod error_kind;
 pub mod exit;
 pub mod http;
 pub mod infra;

@@ -11,7 +11,9 @@ use azure_core::http::{
 };
 use serde::de::DeserializeOwned;
 
-use super::error::HttpError;
+use super::error::{self, HttpError};
+use crate::error_kind::chain;
+use crate::http::Failure;
 
 /// The API version used for resource groups and deployments unless configured otherwise.
 pub const DEFAULT_API_VERSION: &str = "2025-04-01";
@@ -48,15 +50,15 @@ impl ArmResponse {
 
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, HttpError> {
         serde_json::from_slice(&self.body).map_err(|e| {
-            let mut err = HttpError::from_response(self.method, &self.url, self.status, &self.headers, &self.body);
-            err.transport = Some(format!("the response is not the JSON expected: {e}"));
+            let mut err = error::from_response(self.method, &self.url, self.status, &self.headers, &self.body);
+            err.failure = Some(Failure::Decode(e.to_string()));
             err
         })
     }
 
     /// The response as an error (for statuses the caller does not accept).
     pub fn into_error(self) -> HttpError {
-        HttpError::from_response(self.method, &self.url, self.status, &self.headers, &self.body)
+        error::from_response(self.method, &self.url, self.status, &self.headers, &self.body)
     }
 }
 
@@ -106,7 +108,7 @@ impl ArmClient {
         let mut url = self
             .endpoint
             .join(path)
-            .map_err(|e| HttpError::transport("BUILD", &self.endpoint, format!("bad path {path:?}: {e}")))?;
+            .map_err(|e| HttpError::request("BUILD", &self.endpoint, format!("bad path {path:?}: {e}")))?;
         url.query_pairs_mut().append_pair("api-version", &self.api_version);
         Ok(url)
     }
@@ -124,7 +126,7 @@ impl ArmClient {
         match body {
             Some(body) => {
                 let bytes = serde_json::to_vec(body)
-                    .map_err(|e| HttpError::transport(method_name, &url, format!("cannot serialise body: {e}")))?;
+                    .map_err(|e| HttpError::request(method_name, &url, format!("cannot serialise body: {e}")))?;
                 request.insert_header("content-type", "application/json");
                 request.set_body(bytes);
             }
@@ -138,7 +140,7 @@ impl ArmClient {
             .pipeline
             .send(&Context::new(), &mut request, Some(PipelineSendOptions { skip_checks: true, ..Default::default() }))
             .await
-            .map_err(|e| HttpError::transport(method_name, &url, error_chain(&e)))?;
+            .map_err(|e| HttpError::connect(method_name, &url, chain(&e)))?;
         let (status, headers, body) = response.deconstruct();
         let response =
             ArmResponse { method: method_name, url, status: u16::from(status), headers, body: body.to_vec() };
@@ -173,19 +175,4 @@ fn method_name(method: Method) -> &'static str {
         Method::Patch => "PATCH",
         _ => "REQUEST",
     }
-}
-
-/// An azure_core error with its causes on one line (the transport's reason is in the causes).
-fn error_chain(err: &azure_core::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -8,10 +8,12 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
-use reqwest::{Method, StatusCode, Url};
+use reqwest::{Method, Url};
 use serde::Deserialize;
 use sha2::Sha256;
 
+use crate::error_kind::{ErrorKind, HasKind};
+use crate::http::HttpError;
 use crate::secret::Secret;
 
 /// The storage REST API version every request asks for.
@@ -50,28 +52,15 @@ pub enum BlobError {
     ConnectionString(String),
     #[error("invalid blob container URL {url:?}: {message}")]
     InvalidUrl { url: String, message: String },
-    #[error("{method} {url}: cannot reach the storage service")]
-    Transport {
-        method: Method,
-        url: String,
-        #[source]
-        source: reqwest::Error,
-    },
-    #[error("{method} {url}: HTTP {status} {code}: {message} (x-ms-request-id {request_id})")]
-    Service { method: Method, url: String, status: StatusCode, code: String, message: String, request_id: String },
+    #[error(transparent)]
+    Http(#[from] HttpError),
 }
 
-impl BlobError {
-    pub fn exit_code(&self) -> u8 {
-        use crate::exit;
+impl HasKind for BlobError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            BlobError::ConnectionString(_) | BlobError::InvalidUrl { .. } => exit::USAGE,
-            BlobError::Service { status, .. }
-                if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN =>
-            {
-                exit::AUTH
-            }
-            _ => exit::REMOTE,
+            BlobError::ConnectionString(_) | BlobError::InvalidUrl { .. } => ErrorKind::Usage,
+            BlobError::Http(err) => err.kind(),
         }
     }
 }
@@ -193,7 +182,7 @@ impl BlobContainerClient {
         let url = self.with_query(self.container_url.clone(), &[("restype", "container")]);
         match self.send(Method::PUT, url, HeaderMap::new(), None).await {
             Ok(_) => Ok(true),
-            Err(BlobError::Service { code, .. }) if code == "ContainerAlreadyExists" => Ok(false),
+            Err(BlobError::Http(err)) if err.code() == Some("ContainerAlreadyExists") => Ok(false),
             Err(err) => Err(err),
         }
     }
@@ -221,19 +210,9 @@ impl BlobContainerClient {
             }
             let url = self.with_query(self.container_url.clone(), &query);
             let response = self.send(Method::GET, url.clone(), HeaderMap::new(), None).await?;
-            let text = response.text().await.map_err(|source| BlobError::Transport {
-                method: Method::GET,
-                url: redact(&url),
-                source: source.without_url(),
-            })?;
-            let page: EnumerationResults = quick_xml::de::from_str(&text).map_err(|e| BlobError::Service {
-                method: Method::GET,
-                url: redact(&url),
-                status: StatusCode::OK,
-                code: "InvalidXml".to_string(),
-                message: format!("cannot read the blob listing: {e}"),
-                request_id: String::new(),
-            })?;
+            let text = response.text().await.map_err(|e| HttpError::from_reqwest_error(&Method::GET, &url, e))?;
+            let page: EnumerationResults = quick_xml::de::from_str(&text)
+                .map_err(|e| HttpError::decode("GET", &url, format!("cannot read the blob listing: {e}")))?;
             items.extend(page.blobs.blob.into_iter().map(|b| BlobItem {
                 name: b.name,
                 size: b.properties.content_length,
@@ -251,11 +230,7 @@ impl BlobContainerClient {
     pub async fn download(&self, name: &str) -> Result<Bytes, BlobError> {
         let url = self.blob_url(name);
         let response = self.send(Method::GET, url.clone(), HeaderMap::new(), None).await?;
-        response.bytes().await.map_err(|source| BlobError::Transport {
-            method: Method::GET,
-            url: redact(&url),
-            source: source.without_url(),
-        })
+        Ok(response.bytes().await.map_err(|e| HttpError::from_reqwest_error(&Method::GET, &url, e))?)
     }
 
     fn blob_url(&self, name: &str) -> Url {
@@ -286,7 +261,7 @@ impl BlobContainerClient {
         if method == Method::PUT {
             headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
         }
-        let shown = redact(&url);
+        let shown = url.clone();
         match &self.credential {
             BlobCredential::SharedKey { account, key } => {
                 let signature = sign(&method, &url, &headers, account, key)?;
@@ -304,39 +279,20 @@ impl BlobContainerClient {
         if let Some(body) = body {
             request = request.body(body);
         }
-        let response = request.send().await.map_err(|source| BlobError::Transport {
-            method: method.clone(),
-            url: shown.clone(),
-            source: source.without_url(),
-        })?;
+        // The error shows `shown`, the URL before a SAS was appended.
+        let response = request
+            .send()
+            .await
+            .map_err(|e| HttpError::from_reqwest_error(&method, &shown, e).for_service("the storage service"))?;
         if response.status().is_success() {
             return Ok(response);
         }
-        let status = response.status();
-        let response_header =
-            |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-        let request_id = response_header("x-ms-request-id");
-        let mut code = response_header("x-ms-error-code");
-        let text = response.text().await.unwrap_or_default();
-        let parsed: Option<ErrorXml> = quick_xml::de::from_str(&text).ok();
-        let message = match parsed {
-            Some(ErrorXml { code: xml_code, message: Some(message) }) => {
-                if code.is_empty() {
-                    code = xml_code.unwrap_or_default();
-                }
-                message.lines().next().unwrap_or_default().to_string()
-            }
-            _ => text.chars().take(300).collect(),
-        };
-        Err(BlobError::Service { method, url: shown, status, code, message, request_id })
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = response.bytes().await.unwrap_or_default();
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        Err(HttpError::from_response(method.as_str(), &shown, status, header, &body).into())
     }
-}
-
-/// A URL as it may be shown: without its query string, which can hold a SAS.
-fn redact(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.to_string()
 }
 
 /// The SharedKey signature of a request (Blob service, version 2015-02-21 and later).
@@ -416,14 +372,6 @@ struct PropertiesXml {
     last_modified: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct ErrorXml {
-    #[serde(rename = "Code")]
-    code: Option<String>,
-    #[serde(rename = "Message")]
-    message: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,11 +417,5 @@ mod tests {
         assert!(client(sas("sv=2024-08-04&ss=b&srt=sco&sp=rwlac&sig=x")).expect("client").may_create_container());
         assert!(!client(sas("sv=2024-08-04&sr=c&sp=cw&sig=x")).expect("client").may_create_container());
         assert!(!client(sas("sp=r&sr=b&sig=x")).expect("client").may_create_container());
-    }
-
-    #[test]
-    fn urls_shown_never_carry_the_query() {
-        let url = Url::parse("https://a.blob.core.windows.net/c/x?sv=1&sig=secret").expect("url");
-        assert_eq!(redact(&url), "https://a.blob.core.windows.net/c/x");
     }
 }

@@ -1,5 +1,6 @@
 //! Azure clouds: where Entra ID and Azure Resource Manager live, and which token audience ARM wants.
 
+use crate::error_kind::{ErrorKind, HasKind};
 use std::str::FromStr;
 
 use azure_core::http::Url;
@@ -61,6 +62,12 @@ pub enum CloudError {
     BadUrl { what: &'static str, value: String, reason: String },
     #[error("{what} {value:?} must use https: tokens are never sent in clear text")]
     NotHttps { what: &'static str, value: String },
+}
+
+impl HasKind for CloudError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Usage
+    }
 }
 
 /// The endpoints a command talks to, after flags and environment were applied.

@@ -16,6 +16,7 @@ use azure_identity::{
 
 use super::assertion::{CertificateAssertion, GithubOidcAssertion};
 use super::cloud::CloudEndpoints;
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::secret::Secret;
 
 /// A way of signing in. The order of [`AuthKind::CHAIN`] is the automatic chain's order.
@@ -96,6 +97,12 @@ pub enum AuthError {
     NotConfigured { kind: AuthKind, reason: String },
     #[error("{kind} sign-in failed: {reason}")]
     Failed { kind: AuthKind, reason: String },
+}
+
+impl HasKind for AuthError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Auth
+    }
 }
 
 fn list(attempts: &[(AuthKind, String)]) -> String {

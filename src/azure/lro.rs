@@ -10,6 +10,7 @@ use azure_core::http::{Method, Url};
 
 use super::arm::{ArmClient, ArmResponse};
 use super::error::{ErrorDetail, HttpError};
+use crate::error_kind::{ErrorKind, HasKind};
 
 /// How many polls in a row may fail (after the pipeline's own retries) before giving up.
 const MAX_CONSECUTIVE_POLL_FAILURES: u32 = 5;
@@ -58,6 +59,14 @@ pub enum LroError {
     PollFailures(HttpError),
     #[error("{0}")]
     Http(#[from] HttpError),
+}
+
+impl HasKind for LroError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            LroError::PollFailures(err) | LroError::Http(err) => err.kind(),
+        }
+    }
 }
 
 /// Drives one long-running operation from its initial response to its result.
@@ -152,7 +161,8 @@ impl Poller {
                     .and_then(|v| v.get("status").and_then(|s| s.as_str()).map(str::to_string))
                     .ok_or_else(|| {
                         let mut err = response.clone().into_error();
-                        err.transport = Some("the operation status has no `status`".to_string());
+                        err.failure =
+                            Some(crate::http::Failure::Decode("the operation status has no `status`".to_string()));
                         err
                     })?;
                 if is_terminal(&status) {

@@ -7,7 +7,9 @@ pub mod cron;
 pub mod jobs;
 pub mod publish;
 pub mod schedules;
+pub mod step;
 pub mod steps;
+pub mod watch;
 pub mod workspace;
 
 pub use jobs::{JobFollow, JobState};
@@ -16,6 +18,7 @@ pub use workspace::{AzureMlClient, DEFAULT_API_VERSION, Workspace, WorkspaceRef,
 
 use crate::azure::HttpError;
 use crate::azure::lro::LroError;
+use crate::error_kind::{ErrorKind, HasKind};
 
 /// Why an Azure ML request could not be done.
 #[derive(Debug, thiserror::Error)]
@@ -38,15 +41,16 @@ pub enum AzureMlError {
     Lro(#[from] LroError),
 }
 
-impl AzureMlError {
-    pub fn exit_code(&self) -> u8 {
-        use crate::exit;
+impl HasKind for AzureMlError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            AzureMlError::WorkspaceNotFound { .. } | AzureMlError::NotFound { .. } => exit::NOT_FOUND,
-            AzureMlError::UnknownCompute { .. } => exit::NOT_FOUND,
-            AzureMlError::Invalid(_) => exit::USAGE,
-            AzureMlError::Shape(_) | AzureMlError::OperationFailed { .. } | AzureMlError::Lro(_) => exit::REMOTE,
-            AzureMlError::Http(e) => crate::infra::error::http_exit_code(e),
+            AzureMlError::WorkspaceNotFound { .. } | AzureMlError::NotFound { .. } => ErrorKind::NotFound,
+            AzureMlError::UnknownCompute { .. } => ErrorKind::NotFound,
+            AzureMlError::Invalid(_) => ErrorKind::Usage,
+            AzureMlError::Shape(_) | AzureMlError::OperationFailed { .. } => ErrorKind::Remote,
+            // The same LRO failure exits the same way under `mlops pipeline` as under `mlops infra`.
+            AzureMlError::Lro(e) => e.kind(),
+            AzureMlError::Http(e) => e.kind(),
         }
     }
 }

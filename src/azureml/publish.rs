@@ -2,7 +2,7 @@
 //!
 //! Publishing registers, each only when its content changed: the environment (a container image
 //! holding `mlops`), one command component per step (`mlops pipeline step …`, see
-//! `pipeline::remote`), and a pipeline component `{pipeline}` that wires them together. Submitting
+//! `azureml::step`), and a pipeline component `{pipeline}` that wires them together. Submitting
 //! makes a pipeline job from the pipeline component's latest version.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 
 use super::assets::{self, AssetVersion};
 use super::jobs::{self, JobFollow};
+use super::step::{self as remote, input_name, upstream_input};
 use super::{AzureMlClient, AzureMlError};
-use crate::pipeline::remote::{self, input_name, upstream_input};
 use crate::pipeline::{ParameterKind, Pipeline};
 
 /// The environment every component runs in.

@@ -14,14 +14,15 @@ use crate::cli::{
     GlobalArgs, PipelineCancelArgs, PipelinePublishArgs, PipelineStepArgs, PipelineSubmitArgs, ScheduleCommand,
     ScheduleCreateArgs, TrainArgs,
 };
-use crate::exit::{self, UsageError};
+use crate::error_kind::{ErrorKind, UsageError};
+use crate::exit;
 use crate::output;
 use crate::settings::{self, AzureMlSettings};
 
 pub async fn publish(args: &PipelinePublishArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let pipeline = crate::pipeline::load(&args.file)?;
     let settings = settings::resolve_azureml(&args.workspace, &settings::project_file()?)?;
-    let client = settings::connect_azureml(&settings).await?;
+    let client = super::connect::azureml(&settings).await?;
     let options = PublishOptions {
         image: args.image.clone().unwrap_or_else(|| settings.image.clone()),
         compute: args.compute.clone().or_else(|| settings.compute.clone()),
@@ -115,7 +116,7 @@ pub async fn submit(args: &PipelineSubmitArgs, global: &GlobalArgs) -> anyhow::R
     let parameters = parse_params(&args.param)?;
     let target = Target::parse(&args.pipeline)?;
     let settings = settings::resolve_azureml(&args.workspace, &settings::project_file()?)?;
-    let client = settings::connect_azureml(&settings).await?;
+    let client = super::connect::azureml(&settings).await?;
     let published = target.published(&client, &settings, args.image.as_deref(), args.compute.as_deref()).await?;
     let options = SubmitOptions {
         parameters,
@@ -130,7 +131,7 @@ pub async fn submit(args: &PipelineSubmitArgs, global: &GlobalArgs) -> anyhow::R
     );
     let job = if args.stream {
         let experiment = job.experiment.clone().unwrap_or_else(|| published.pipeline.clone());
-        let steps = settings::azureml_step_reader(&settings, &client, &experiment)?;
+        let steps = super::connect::azureml_step_reader(&settings, &client, &experiment)?;
         follow(&client, &settings, job, steps, global).await?
     } else {
         job
@@ -154,7 +155,7 @@ fn outcome_code(job: &JobFollow, followed: bool) -> u8 {
     }
     match job.state {
         JobState::Completed => exit::OK,
-        _ => exit::REMOTE,
+        _ => exit::code(ErrorKind::Remote),
     }
 }
 
@@ -216,7 +217,7 @@ pub(super) fn job_progress(quiet: bool) -> impl FnMut(&str, FollowEvent<'_>) {
 
 pub async fn cancel(args: &PipelineCancelArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let settings = settings::resolve_azureml(&args.workspace, &settings::project_file()?)?;
-    let client = settings::connect_azureml(&settings).await?;
+    let client = super::connect::azureml(&settings).await?;
     let job = jobs::cancel_job(&client, &args.job).await?;
     let follow = JobFollow::from_resource(&args.job, &job);
     output::note(global.quiet, format!("cancel requested for job {}", args.job));
@@ -239,7 +240,7 @@ pub async fn schedule(command: &ScheduleCommand, global: &GlobalArgs) -> anyhow:
         ScheduleCommand::Delete(a) => (a, Action::Delete),
     };
     let settings = settings::resolve_azureml(&args.workspace, &settings::project_file()?)?;
-    let client = settings::connect_azureml(&settings).await?;
+    let client = super::connect::azureml(&settings).await?;
     let quiet = global.quiet;
     let mut on_status = |status: &str| output::note(quiet, format!("  operation: {status}"));
     let name = &args.name;
@@ -265,7 +266,7 @@ async fn schedule_create(args: &ScheduleCreateArgs, global: &GlobalArgs) -> anyh
     let parameters = parse_params(&args.param)?;
     let target = Target::parse(&args.pipeline)?;
     let settings = settings::resolve_azureml(&args.workspace, &settings::project_file()?)?;
-    let client = settings::connect_azureml(&settings).await?;
+    let client = super::connect::azureml(&settings).await?;
     let published = target.published(&client, &settings, args.image.as_deref(), args.compute.as_deref()).await?;
     let compute = args.compute.clone().or_else(|| published.compute.clone()).or_else(|| settings.compute.clone());
     let compute = compute.ok_or_else(|| UsageError("no compute: pass --compute NAME".to_string()))?;
@@ -310,7 +311,8 @@ fn render_schedule(schedule: &Value) -> String {
 
 pub fn step(args: &PipelineStepArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let program = std::env::current_exe().context("cannot find the mlops binary the step runs")?;
-    let result = crate::pipeline::remote::run_step(&program, &args.name, &args.result, &args.upstream, &args.args)?;
+    let result =
+        crate::azureml::step::run_step(&program, &args.name, &args.result, &args.upstream, &args.args, exit::code)?;
     output::emit(global.output, &result, || {
         format!(
             "step {}: {:?}{}\n",
@@ -332,7 +334,7 @@ pub async fn train_remote(args: &TrainArgs, compute: &str, global: &GlobalArgs) 
     let project = settings::project_file()?;
     let settings = settings::resolve_azureml(&args.azureml, &project)?;
     let argv = train_argv(args);
-    let client = settings::connect_azureml(&settings).await?;
+    let client = super::connect::azureml(&settings).await?;
     let image = args.image.clone().unwrap_or_else(|| settings.image.clone());
     let experiment = args.experiment.clone().unwrap_or_else(|| settings::DEFAULT_EXPERIMENT.to_string());
     let job = publish::submit_command(&client, &argv, &image, compute, &experiment).await?;

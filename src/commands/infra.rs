@@ -14,7 +14,8 @@ use crate::azure::lro::PollInterval;
 use crate::cli::{
     BicepArg, GlobalArgs, InfraCommand, InfraDeployArgs, InfraNameArgs, InfraTemplateArgs, ModeArg, ScopeArg,
 };
-use crate::exit::{self, UsageError};
+use crate::error_kind::UsageError;
+use crate::exit;
 use crate::infra::deploy::{self, Mode, Waited};
 use crate::infra::parameters::{self, ParameterSource};
 use crate::infra::template::{self, TemplateScope};

@@ -1,12 +1,12 @@
 //! Command handlers: each turns parsed arguments into settings, calls the domain, prints the result.
 
 mod azureml;
+mod connect;
 mod data;
 mod infra;
 mod infra_build;
 mod model;
 mod pipeline;
-mod pipeline_watch;
 mod predict;
 mod runs;
 mod serve;

@@ -4,33 +4,30 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::connect::store_tracker;
 use crate::cli::{
     DirectionArg, GateArgs, GlobalArgs, ModelAliasCommand, ModelCommand, ModelDownloadArgs, ModelEvaluateArgs,
-    ModelRegisterArgs, OnNotBetter,
+    ModelRegisterArgs, OnNotBetter, StoreArgs,
 };
-use crate::exit::{self, UsageError};
+use crate::error_kind::UsageError;
+use crate::exit;
 use crate::output;
 use crate::registry::gate::{Decision, Direction, Evaluation};
 use crate::registry::release::{self, EvaluateRequest, RegisterRequest};
 use crate::registry::{ModelVersion, Registry, RegistryError, resolve_model};
 use crate::settings;
+use crate::tracking::ModelRef;
 use crate::tracking::model_ref::VersionSelector;
-use crate::tracking::{ModelRef, Tracker};
 
 pub async fn run(command: &ModelCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     match command {
         ModelCommand::Register(args) => register(args, global).await,
         ModelCommand::Evaluate(args) => evaluate(args, global).await,
         ModelCommand::Alias(command) => alias(command, global).await,
-        ModelCommand::List(args) => list(args.name.as_deref(), args.tracking_uri.as_deref(), global).await,
-        ModelCommand::Show(args) => show(&args.model, args.tracking_uri.as_deref(), global).await,
+        ModelCommand::List(args) => list(args.name.as_deref(), &args.store, global).await,
+        ModelCommand::Show(args) => show(&args.model, &args.store, global).await,
         ModelCommand::Download(args) => download(args, global).await,
     }
-}
-
-fn tracker(flag: Option<&str>) -> anyhow::Result<Tracker> {
-    let project = settings::project_file()?;
-    settings::tracker(&project.tracking_uri(flag)?, None, &project)
 }
 
 fn gate_request(run_id: &str, name: &str, gate: &GateArgs) -> EvaluateRequest {
@@ -69,7 +66,7 @@ fn decision_word(decision: Decision) -> &'static str {
 }
 
 async fn evaluate(args: &ModelEvaluateArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let tracker = tracker(args.tracking_uri.as_deref())?;
+    let tracker = store_tracker(&args.store)?;
     let registry = Registry::of(&tracker);
     let evaluation =
         release::evaluate(&tracker, &registry, &gate_request(&args.run_id, &args.name, &args.gate)).await?;
@@ -109,7 +106,7 @@ async fn register(args: &ModelRegisterArgs, global: &GlobalArgs) -> anyhow::Resu
         aliases,
         allow_duplicate: args.allow_duplicate,
     };
-    let tracker = settings::tracker(&project.tracking_uri(args.tracking_uri.as_deref())?, None, &project)?;
+    let tracker = super::connect::tracker(&settings::resolve_store(&args.store, &project)?)?;
     let registry = Registry::of(&tracker);
     let (evaluation, version) = if args.if_better {
         let gate = gate_request(&args.run_id, &args.name, &args.gate);
@@ -148,14 +145,14 @@ fn aliases_text(aliases: &[String]) -> String {
 
 async fn alias(command: &ModelAliasCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     match command {
-        ModelAliasCommand::Set { name, alias, version, tracking_uri } => {
-            let registry = Registry::of(&tracker(tracking_uri.as_deref())?);
+        ModelAliasCommand::Set { name, alias, version, store } => {
+            let registry = Registry::of(&store_tracker(store)?);
             registry.set_alias(name, alias, *version).await?;
             let v = registry.version(name, *version).await?;
             output::emit(global.output, &v, || format!("{name}@{alias} -> version {version}\n"))?;
         }
-        ModelAliasCommand::Delete { name, alias, tracking_uri } => {
-            let registry = Registry::of(&tracker(tracking_uri.as_deref())?);
+        ModelAliasCommand::Delete { name, alias, store } => {
+            let registry = Registry::of(&store_tracker(store)?);
             registry.delete_alias(name, alias).await?;
             output::emit(global.output, &serde_json::json!({"name": name, "alias": alias, "deleted": true}), || {
                 format!("deleted {name}@{alias}\n")
@@ -165,8 +162,8 @@ async fn alias(command: &ModelAliasCommand, global: &GlobalArgs) -> anyhow::Resu
     Ok(exit::OK)
 }
 
-async fn list(name: Option<&str>, flag: Option<&str>, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let registry = Registry::of(&tracker(flag)?);
+async fn list(name: Option<&str>, store: &StoreArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let registry = Registry::of(&store_tracker(store)?);
     match name {
         Some(name) => {
             let versions = registry.versions(name).await?;
@@ -229,8 +226,8 @@ async fn find_version(
     }
 }
 
-async fn show(spec: &str, flag: Option<&str>, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let registry = Registry::of(&tracker(flag)?);
+async fn show(spec: &str, store: &StoreArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    let registry = Registry::of(&store_tracker(store)?);
     match parse_spec(spec)? {
         (name, None) => {
             let model = registry.model(&name).await?;
@@ -269,7 +266,7 @@ async fn download(args: &ModelDownloadArgs, global: &GlobalArgs) -> anyhow::Resu
     let (name, selector) = parse_spec(&args.model)?;
     let selector =
         selector.ok_or_else(|| UsageError(format!("{:?}: name a version: NAME/VERSION or NAME@ALIAS", args.model)))?;
-    let tracker = tracker(args.tracking_uri.as_deref())?;
+    let tracker = store_tracker(&args.store)?;
     let model = ModelRef::Registered { name, selector };
     let resolved = resolve_model(&model, &tracker, &settings::cache_dir()).await?;
     crate::registry::copy_dir(&resolved.dir, &args.dest)?;

@@ -23,7 +23,7 @@ struct PredictReport {
 }
 
 pub async fn run(args: &PredictArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let model_dir = settings::model(&args.model, args.tracking_uri.as_deref()).await?.dir;
+    let model_dir = super::connect::model(&args.model, &args.store).await?.dir;
     let model = model::load(&model_dir)?;
     // CSV goes to --out (written beside it, renamed when complete) or, in text mode, to stdout.
     let mut file = args.out.as_deref().map(PartialFile::create).transpose()?;

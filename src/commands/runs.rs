@@ -2,8 +2,9 @@
 
 use serde::Serialize;
 
+use super::connect::store_tracker;
 use crate::cli::{GlobalArgs, RunsCommand, RunsListArgs, RunsShowArgs, RunsSyncArgs};
-use crate::exit::UsageError;
+use crate::error_kind::UsageError;
 use crate::output;
 use crate::settings;
 use crate::tracking::sync::{PushOutcome, is_synced, push_run};
@@ -17,18 +18,13 @@ pub async fn run(command: &RunsCommand, global: &GlobalArgs) -> anyhow::Result<u
     }
 }
 
-fn tracker(flag: Option<&str>) -> anyhow::Result<Tracker> {
-    let project = settings::project_file()?;
-    settings::tracker(&project.tracking_uri(flag)?, None, &project)
-}
-
 #[derive(Serialize)]
 struct RunList {
     runs: Vec<Run>,
 }
 
 async fn list(args: &RunsListArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let runs = match tracker(args.tracking_uri.as_deref())? {
+    let runs = match store_tracker(&args.store)? {
         Tracker::Local(store) => list_local(&store, args)?,
         Tracker::Remote { client, .. } => {
             let experiment_ids = match &args.experiment {
@@ -151,7 +147,7 @@ fn sort_local(runs: &mut [Run], order: &str) -> anyhow::Result<()> {
 }
 
 async fn show(args: &RunsShowArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let run = match tracker(args.tracking_uri.as_deref())? {
+    let run = match store_tracker(&args.store)? {
         Tracker::Local(store) => store.get_run(&args.run_id)?,
         Tracker::Remote { client, .. } => {
             client.get_run(&args.run_id).await.map_err(|source| remote(&client, source))?
@@ -178,13 +174,14 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
             .into());
         }
     };
-    let Some(client) = settings::remote_client(&uri)? else {
+    let target = settings::tracking_for(uri.clone(), args.from.as_deref(), &args.azure, &project)?;
+    let Some(client) = super::connect::remote_client(&target)? else {
         return Err(UsageError(format!(
             "--to {uri}: runs are synced to a tracking server (http://, https:// or azureml://)"
         ))
         .into());
     };
-    let local = LocalStore::open(&settings::local_store_path(args.from.as_deref(), &project))?;
+    let local = LocalStore::open(&target.local_store)?;
     let run_ids: Vec<String> = if args.run_ids.is_empty() {
         local
             .list_runs(None)?

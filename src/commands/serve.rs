@@ -6,16 +6,15 @@ use std::time::Duration;
 use anyhow::Context;
 
 use crate::cli::{GlobalArgs, ServeArgs};
-use crate::exit::UsageError;
+use crate::error_kind::UsageError;
 use crate::ml::model;
 use crate::output;
 use crate::secret::Secret;
 use crate::serve::request_log::{BlobSecrets, SinkLimits, sink_config};
 use crate::serve::{self, ServeOptions, ServeSummary, ServedModel};
-use crate::settings;
 
 pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let resolved = settings::model(&args.model, args.tracking_uri.as_deref()).await?;
+    let resolved = super::connect::model(&args.model, &args.store).await?;
     let model = model::load(&resolved.dir).with_context(|| format!("cannot serve model {}", args.model))?;
     if !(args.request_log_interval.is_finite() && args.request_log_interval > 0.0) {
         return Err(UsageError(format!(

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::cli::{GlobalArgs, SmokeTestArgs};
-use crate::exit::UsageError;
+use crate::error_kind::UsageError;
 use crate::output;
 use crate::secret::Secret;
 use crate::serve::smoke::{self, Probe, SmokeOptions};

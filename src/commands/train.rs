@@ -13,8 +13,9 @@ pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         return super::azureml::train_remote(args, compute, global).await;
     }
     let project = settings::project_file()?;
-    let resolved = settings::resolve_train(args, &project)?;
-    let tracker = settings::tracker(&resolved.tracking, args.local_store.as_deref(), &project)?;
+    let provenance = crate::tracking::provenance::detect(settings::user());
+    let resolved = settings::resolve_train(args, &project, provenance)?;
+    let tracker = super::connect::tracker(&resolved.tracking)?;
     let mut progress = ReadProgressBar::new(global.quiet, &resolved.request.data);
     let report = train(&tracker, &resolved.request, &mut progress)
         .await

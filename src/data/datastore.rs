@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::DataError;
 use super::registry::{DatasetVersion, blob_name};
 use crate::azure::blob::{BlobContainerClient, BlobCredential, BlobError, ConnectionString};
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::secret::Secret;
 
 /// Why a datastore could not be used.
@@ -26,12 +27,12 @@ pub enum DatastoreError {
     Data(#[from] DataError),
 }
 
-impl DatastoreError {
-    pub fn exit_code(&self) -> u8 {
+impl HasKind for DatastoreError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            DatastoreError::Destination { .. } => crate::exit::USAGE,
-            DatastoreError::Upload { source, .. } => source.exit_code(),
-            DatastoreError::Data(e) => e.exit_code(),
+            DatastoreError::Destination { .. } => ErrorKind::Usage,
+            DatastoreError::Upload { source, .. } => source.kind(),
+            DatastoreError::Data(e) => e.kind(),
         }
     }
 }

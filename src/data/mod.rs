@@ -15,6 +15,7 @@ pub mod validate;
 pub use chunks::{NoProgress, ReadOptions, ReadProgress};
 pub use columns::{RawColumn, RawTable, read_columns};
 
+use crate::error_kind::{ErrorKind, HasKind};
 use std::path::PathBuf;
 
 /// Why a data file could not be used. Every variant names the file; row-level ones the line too.
@@ -76,14 +77,14 @@ fn more_missing(others: usize) -> String {
     }
 }
 
-impl DataError {
+impl HasKind for DataError {
     /// A problem with a file the user gave, except for lookups of what is not there.
-    pub fn exit_code(&self) -> u8 {
+    fn kind(&self) -> ErrorKind {
         match self {
-            DataError::DatasetNotFound { .. } => crate::exit::NOT_FOUND,
-            DataError::DatasetRef { .. } => crate::exit::USAGE,
-            DataError::RegistryIo { .. } | DataError::Internal(_) => crate::exit::INTERNAL,
-            _ => crate::exit::INPUT,
+            DataError::DatasetNotFound { .. } => ErrorKind::NotFound,
+            DataError::DatasetRef { .. } => ErrorKind::Usage,
+            DataError::RegistryIo { .. } | DataError::Internal(_) => ErrorKind::Internal,
+            _ => ErrorKind::Input,
         }
     }
 }

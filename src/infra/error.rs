@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::azure::error::HttpError;
 use crate::azure::lro::LroError;
-use crate::exit;
+use crate::error_kind::{ErrorKind, HasKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum InfraError {
@@ -62,8 +62,8 @@ pub enum InfraError {
     Lro(#[from] LroError),
 }
 
-impl InfraError {
-    pub fn exit_code(&self) -> u8 {
+impl HasKind for InfraError {
+    fn kind(&self) -> ErrorKind {
         match self {
             InfraError::Read { .. }
             | InfraError::NotJson { .. }
@@ -74,31 +74,22 @@ impl InfraError {
             | InfraError::Bicep(_)
             | InfraError::BicepMismatch { .. }
             | InfraError::UnknownParameter { .. }
-            | InfraError::MissingParameters { .. } => exit::INPUT,
+            | InfraError::MissingParameters { .. } => ErrorKind::Input,
             InfraError::InvalidValue { from_command_line, .. } => {
                 if *from_command_line {
-                    exit::USAGE
+                    ErrorKind::Usage
                 } else {
-                    exit::INPUT
+                    ErrorKind::Input
                 }
             }
             InfraError::ScopeMismatch { .. } | InfraError::InlineJson { .. } | InfraError::Argument { .. } => {
-                exit::USAGE
+                ErrorKind::Usage
             }
-            InfraError::NotFound { .. } => exit::NOT_FOUND,
-            InfraError::Rejected { .. } | InfraError::DeploymentFailed { .. } => exit::REMOTE,
-            InfraError::Http(err) => http_exit_code(err),
-            InfraError::Lro(LroError::Http(err) | LroError::PollFailures(err)) => http_exit_code(err),
+            InfraError::NotFound { .. } => ErrorKind::NotFound,
+            InfraError::Rejected { .. } | InfraError::DeploymentFailed { .. } => ErrorKind::Remote,
+            InfraError::Http(err) => err.kind(),
+            InfraError::Lro(err) => err.kind(),
         }
-    }
-}
-
-/// 401/403 are credential problems; 404 a missing thing; the rest a failing service.
-pub fn http_exit_code(err: &HttpError) -> u8 {
-    match err.status {
-        Some(401 | 403) => exit::AUTH,
-        Some(404) => exit::NOT_FOUND,
-        _ => exit::REMOTE,
     }
 }
 

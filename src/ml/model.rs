@@ -4,6 +4,7 @@
 //! flavor), `model.json`, `code/mlops_linear_pyfunc.py`, input examples and environment files.
 //! `mlflow.pyfunc.load_model(dir)` and `mlflow models serve` load it with numpy and pandas only.
 
+use crate::error_kind::{ErrorKind, HasKind};
 use std::path::{Path, PathBuf};
 
 use ndarray::{Array1, ArrayBase, ArrayView1, Data, Ix2};
@@ -69,12 +70,12 @@ pub enum ModelError {
     Invalid { path: PathBuf, message: String },
 }
 
-impl ModelError {
+impl HasKind for ModelError {
     /// Reading a bad model is the user's input; failing to write one is the machine's problem.
-    pub fn exit_code(&self) -> u8 {
+    fn kind(&self) -> ErrorKind {
         match self {
-            ModelError::Write { .. } => crate::exit::INTERNAL,
-            _ => crate::exit::INPUT,
+            ModelError::Write { .. } => ErrorKind::Internal,
+            _ => ErrorKind::Input,
         }
     }
 }

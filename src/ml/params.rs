@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::split::TestSize;
+use crate::error_kind::{ErrorKind, HasKind};
 
 /// Training parameters given by one source; `None` means "this source does not say".
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -56,6 +57,12 @@ pub enum ParamsError {
     Field { path: PathBuf, field: String, message: String },
     #[error("--param {arg:?}: {message}")]
     Override { arg: String, message: String },
+}
+
+impl HasKind for ParamsError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Input
+    }
 }
 
 /// Reads and checks a parameters file. Unknown sections are kept out; unknown training keys are errors.

@@ -10,6 +10,7 @@
 //! [`solve`] takes those ([`CoMoments`]) and `mlops train` streams a file of any size into them;
 //! the `p × p` system itself is small and solved here with ndarray, in memory.
 
+use crate::error_kind::{ErrorKind, HasKind};
 use linfa::dataset::{AsSingleTargets, DatasetBase, Records};
 use linfa::traits::{Fit, PredictInplace};
 use ndarray::{Array1, Array2, ArrayBase, Axis, Data, Ix2};
@@ -44,6 +45,12 @@ pub enum RidgeError {
     NoRows,
     #[error(transparent)]
     Linfa(#[from] linfa::error::Error),
+}
+
+impl HasKind for RidgeError {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Training
+    }
 }
 
 impl<D, T> Fit<ArrayBase<D, Ix2>, T, RidgeError> for Ridge

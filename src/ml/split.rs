@@ -1,5 +1,6 @@
 //! The train/test split of scikit-learn's `train_test_split(X, y, test_size, random_state)`.
 
+use crate::error_kind::{ErrorKind, HasKind};
 use std::fmt;
 
 use super::mt19937::RandomState;
@@ -126,12 +127,12 @@ pub enum SplitError {
     EmptyTrain { n: usize, test_size: String },
 }
 
-impl SplitError {
+impl HasKind for SplitError {
     /// A bad `--test-size` is a usage error; data too small for a valid size is a training error.
-    pub fn exit_code(&self) -> u8 {
+    fn kind(&self) -> ErrorKind {
         match self {
-            SplitError::EmptyTrain { .. } | SplitError::RowsOutOfRange { .. } => crate::exit::TRAINING,
-            _ => crate::exit::USAGE,
+            SplitError::EmptyTrain { .. } | SplitError::RowsOutOfRange { .. } => ErrorKind::Training,
+            _ => ErrorKind::Usage,
         }
     }
 }

@@ -12,6 +12,8 @@ use super::stream::{self, Accumulated, Survey};
 use crate::data::profile::profile_table;
 use crate::data::registry::DatasetVersion;
 use crate::data::{DataError, ReadOptions, ReadProgress};
+use crate::error_kind::{ErrorKind, HasKind};
+pub use crate::tracking::provenance::Provenance;
 use crate::tracking::{
     DatasetInput, LocalStore, Metric, RunInfo, RunStatus, StoreError, SyncReport, Tracker, now_millis,
 };
@@ -33,14 +35,6 @@ pub struct TrainRequest {
     pub parent_run_id: Option<String>,
     /// Threads and chunk size for reading the data.
     pub read: ReadOptions,
-}
-
-/// Who and what produced a run, recorded as MLflow system tags.
-#[derive(Debug, Clone, Default)]
-pub struct Provenance {
-    pub user: String,
-    pub source_name: String,
-    pub git_commit: Option<String>,
 }
 
 /// The fitted model and how it did on the held-out rows.
@@ -131,15 +125,15 @@ pub enum TrainError {
     },
 }
 
-impl TrainError {
-    pub fn exit_code(&self) -> u8 {
+impl HasKind for TrainError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            TrainError::Data(e) => e.exit_code(),
-            TrainError::Split(e) => e.exit_code(),
-            TrainError::Ridge(_) => crate::exit::TRAINING,
-            TrainError::Model(e) => e.exit_code(),
-            TrainError::Store(e) => e.exit_code(),
-            TrainError::Publish { source, .. } => source.exit_code(),
+            TrainError::Data(e) => e.kind(),
+            TrainError::Split(e) => e.kind(),
+            TrainError::Ridge(_) => ErrorKind::Training,
+            TrainError::Model(e) => e.kind(),
+            TrainError::Store(e) => e.kind(),
+            TrainError::Publish { source, .. } => source.kind(),
         }
     }
 }

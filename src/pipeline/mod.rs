@@ -2,16 +2,16 @@
 //! dependency order and run locally as one parent run with a child run per step; `watch` runs
 //! them again when new data arrives.
 
-mod expr;
-mod file;
-pub mod remote;
-mod runner;
+pub mod expr;
+pub mod file;
+pub mod runner;
 pub mod watch;
 
 pub use expr::{Expr, parse_template};
 pub use file::{Parameter, ParameterKind, Pipeline, Problem, Step, load, parse, resolve_parameters};
 pub use runner::{PipelineReport, RunOptions, StepReport, StepStatus, run};
 
+use crate::error_kind::{ErrorKind, HasKind};
 use std::path::PathBuf;
 
 /// Why a pipeline could not be checked or run.
@@ -42,15 +42,14 @@ pub enum PipelineError {
     Store(#[from] crate::tracking::StoreError),
 }
 
-impl PipelineError {
-    pub fn exit_code(&self) -> u8 {
-        use crate::exit;
+impl HasKind for PipelineError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            PipelineError::Read { .. } | PipelineError::Invalid { .. } => exit::INPUT,
-            PipelineError::Param(..) | PipelineError::UnknownStep(..) => exit::USAGE,
-            PipelineError::Resume(_) => exit::NOT_FOUND,
-            PipelineError::Spawn { .. } => exit::INTERNAL,
-            PipelineError::Store(e) => e.exit_code(),
+            PipelineError::Read { .. } | PipelineError::Invalid { .. } => ErrorKind::Input,
+            PipelineError::Param(..) | PipelineError::UnknownStep(..) => ErrorKind::Usage,
+            PipelineError::Resume(_) => ErrorKind::NotFound,
+            PipelineError::Spawn { .. } => ErrorKind::Internal,
+            PipelineError::Store(e) => e.kind(),
         }
     }
 }

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::PipelineError;
 use super::expr::{Expr, Piece, parse_template};
 use super::file::{Pipeline, Step, ancestors};
+use crate::error_kind::{ErrorKind, ExitCodeOf};
 use crate::tracking::{RunStatus, Tracker, now_millis};
 
 /// The parent run's artifact holding every step's status and outputs (what `--from` reuses).
@@ -21,8 +22,6 @@ pub const OUTPUTS_ARTIFACT: &str = "pipeline_outputs.json";
 pub const TAG_PIPELINE: &str = "mlops.pipeline.name";
 /// Tag of a step's child run: the step's name.
 pub const TAG_STEP: &str = "mlops.pipeline.step";
-/// The exit code with which a step's gate says "not better" (see `exit::GATE_NOT_BETTER`).
-const NOT_BETTER: i32 = crate::exit::GATE_NOT_BETTER as i32;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -38,6 +37,8 @@ pub struct RunOptions {
     /// Start at this step, reusing earlier steps' outputs from `resume` (or the latest run).
     pub from: Option<String>,
     pub resume: Option<String>,
+    /// The numbers the steps' exit codes are read with (a gate's "not better").
+    pub exit_code_of: ExitCodeOf,
 }
 
 /// What happened to a step.
@@ -207,6 +208,18 @@ fn blocked_by(step: &Step, pipeline: &Pipeline, done: &[StepReport]) -> Option<S
     })
 }
 
+/// What a step's `mlops` child process said with its exit code.
+pub fn step_outcome(code: Option<i32>, command: &str, exit_code_of: ExitCodeOf) -> (StepStatus, Option<String>) {
+    match code {
+        Some(0) => (StepStatus::Succeeded, None),
+        Some(c) if c == i32::from(exit_code_of(ErrorKind::GateNotBetter)) => {
+            (StepStatus::NotBetter, Some("the gate decided the model is not better".to_string()))
+        }
+        Some(c) => (StepStatus::Failed, Some(format!("mlops {command} exited with code {c}"))),
+        None => (StepStatus::Failed, Some(format!("mlops {command} was killed by a signal"))),
+    }
+}
+
 async fn run_step(
     step: &Step,
     tracker: &Tracker,
@@ -260,12 +273,7 @@ async fn run_step(
     })?;
     let code = output.status.code();
     let result: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
-    let (status, message) = match code {
-        Some(0) => (StepStatus::Succeeded, None),
-        Some(NOT_BETTER) => (StepStatus::NotBetter, Some("the gate decided the model is not better".to_string())),
-        Some(c) => (StepStatus::Failed, Some(format!("mlops {} exited with code {c}", args[0]))),
-        None => (StepStatus::Failed, Some(format!("mlops {} was killed by a signal", args[0]))),
-    };
+    let (status, message) = step_outcome(code, &args[0], options.exit_code_of);
     let run_id = match &child {
         Some(run) => {
             finish_child(tracker, &run.run_id, status, code, &result).await?;

@@ -15,6 +15,7 @@ pub use local::LocalRegistry;
 pub use remote::{RemoteRegistry, TAG_ARTIFACTS, TAG_LOCAL_RUN_ID};
 pub use resolve::{ResolvedModel, copy_dir, resolve_model};
 
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::http::HttpError;
 use crate::tracking::StoreError;
 
@@ -91,21 +92,20 @@ pub enum RegistryError {
     },
 }
 
-impl RegistryError {
-    pub fn exit_code(&self) -> u8 {
-        use crate::exit;
+impl HasKind for RegistryError {
+    fn kind(&self) -> ErrorKind {
         match self {
             RegistryError::ModelNotFound { .. }
             | RegistryError::VersionNotFound { .. }
             | RegistryError::AliasNotFound { .. }
             | RegistryError::NoModel { .. }
-            | RegistryError::LocalOnly { .. } => exit::NOT_FOUND,
+            | RegistryError::LocalOnly { .. } => ErrorKind::NotFound,
             RegistryError::Duplicate { .. }
             | RegistryError::InvalidAlias { .. }
-            | RegistryError::InvalidName { .. } => exit::USAGE,
-            RegistryError::MissingMetric { .. } | RegistryError::ChampionWithoutMetric { .. } => exit::INPUT,
-            RegistryError::Store(e) => e.exit_code(),
-            RegistryError::Remote { source, .. } => source.exit_code(),
+            | RegistryError::InvalidName { .. } => ErrorKind::Usage,
+            RegistryError::MissingMetric { .. } | RegistryError::ChampionWithoutMetric { .. } => ErrorKind::Input,
+            RegistryError::Store(e) => e.kind(),
+            RegistryError::Remote { source, .. } => source.kind(),
         }
     }
 }

@@ -43,7 +43,7 @@ pub async fn get_run(tracker: &Tracker, run_id: &str) -> Result<Run, RegistryErr
     match tracker {
         Tracker::Local(store) => Ok(store.get_run(run_id)?),
         Tracker::Remote { client, .. } => client.get_run(run_id).await.map_err(|source| {
-            if source.error_code() == Some("RESOURCE_DOES_NOT_EXIST") {
+            if source.code() == Some("RESOURCE_DOES_NOT_EXIST") {
                 RegistryError::Store(StoreError::RunNotFound {
                     run_id: run_id.to_string(),
                     store: client.endpoint().to_string(),

@@ -42,7 +42,7 @@ impl RemoteRegistry {
     }
 
     fn not_found(err: &RegistryError) -> bool {
-        matches!(err, RegistryError::Remote { source, .. } if source.error_code() == Some("RESOURCE_DOES_NOT_EXIST"))
+        matches!(err, RegistryError::Remote { source, .. } if source.code() == Some("RESOURCE_DOES_NOT_EXIST"))
     }
 
     pub async fn create_version(&self, new: &NewVersion) -> Result<ModelVersion, RegistryError> {
@@ -55,7 +55,7 @@ impl RemoteRegistry {
             .await;
         match created {
             Ok(_) => {}
-            Err(RegistryError::Remote { source, .. }) if source.error_code() == Some("RESOURCE_ALREADY_EXISTS") => {}
+            Err(RegistryError::Remote { source, .. }) if source.code() == Some("RESOURCE_ALREADY_EXISTS") => {}
             Err(e) => return Err(e),
         }
         let tags: Vec<Value> = new.tags.iter().map(|(k, v)| json!({"key": k, "value": v})).collect();
@@ -82,7 +82,7 @@ impl RemoteRegistry {
         self.call(Method::POST, "api/2.0/mlflow/registered-models/create", &[], Some(json!({"name": new.name})))
             .await
             .or_else(|e| match e {
-                RegistryError::Remote { source, .. } if source.error_code() == Some("RESOURCE_ALREADY_EXISTS") => {
+                RegistryError::Remote { source, .. } if source.code() == Some("RESOURCE_ALREADY_EXISTS") => {
                     Ok(Value::Null)
                 }
                 e => Err(e),

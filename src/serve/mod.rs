@@ -21,6 +21,7 @@ pub use app::REQUEST_ID;
 pub use error::ApiError;
 pub use request_log::{LogSummary, ModelInfo, SinkConfig};
 
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::ml::model::LinearModel;
 
 /// Everything `serve` needs besides the model.
@@ -67,12 +68,12 @@ pub enum ServeError {
     RequestLog(#[from] request_log::RequestLogError),
 }
 
-impl ServeError {
-    pub fn exit_code(&self) -> u8 {
+impl HasKind for ServeError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            ServeError::Bind { .. } => crate::exit::USAGE,
-            ServeError::RequestLog(err) => err.exit_code(),
-            ServeError::Io(_) | ServeError::Metrics(_) => crate::exit::INTERNAL,
+            ServeError::Bind { .. } => ErrorKind::Usage,
+            ServeError::RequestLog(err) => err.kind(),
+            ServeError::Io(_) | ServeError::Metrics(_) => ErrorKind::Internal,
         }
     }
 }

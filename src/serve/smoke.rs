@@ -8,6 +8,7 @@ use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::error_kind::{ErrorKind, HasKind};
 use crate::secret::Secret;
 
 /// Pause between attempts while the service is not up yet.
@@ -60,17 +61,16 @@ pub enum SmokeError {
     BadOutput { url: String, problem: String, body: String },
 }
 
-impl SmokeError {
-    pub fn exit_code(&self) -> u8 {
-        use crate::exit;
+impl HasKind for SmokeError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            SmokeError::InvalidUrl { .. } => exit::USAGE,
+            SmokeError::InvalidUrl { .. } => ErrorKind::Usage,
             SmokeError::Refused { status, .. }
                 if *status == StatusCode::UNAUTHORIZED || *status == StatusCode::FORBIDDEN =>
             {
-                exit::AUTH
+                ErrorKind::Auth
             }
-            _ => exit::REMOTE,
+            _ => ErrorKind::Remote,
         }
     }
 }

@@ -4,6 +4,7 @@
 pub(crate) mod local;
 pub mod mlflow;
 pub mod model_ref;
+pub mod provenance;
 pub mod sync;
 mod tracker;
 mod types;
@@ -15,6 +16,7 @@ pub use tracker::{SyncReport, Tracker};
 pub use types::{DatasetInput, Experiment, Metric, Run, RunInfo, RunStatus};
 pub use uri::TrackingUri;
 
+use crate::error_kind::{ErrorKind, HasKind};
 use std::path::PathBuf;
 
 /// Why the tracking store failed.
@@ -53,18 +55,19 @@ impl StoreError {
     pub fn is_offline(&self) -> bool {
         matches!(self, StoreError::Remote { source, .. } if source.is_transient())
     }
+}
 
-    pub fn exit_code(&self) -> u8 {
-        use crate::exit;
+impl HasKind for StoreError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            StoreError::Io { .. } => exit::INTERNAL,
-            StoreError::Corrupt { .. } => exit::INPUT,
-            StoreError::RunNotFound { .. } | StoreError::ExperimentNotFound { .. } => exit::NOT_FOUND,
+            StoreError::Io { .. } => ErrorKind::Internal,
+            StoreError::Corrupt { .. } => ErrorKind::Input,
+            StoreError::RunNotFound { .. } | StoreError::ExperimentNotFound { .. } => ErrorKind::NotFound,
             StoreError::InvalidUri { .. } | StoreError::InvalidValue { .. } | StoreError::Unsupported { .. } => {
-                exit::USAGE
+                ErrorKind::Usage
             }
-            StoreError::Remote { source, .. } => source.exit_code(),
-            StoreError::Value(_) => exit::INPUT,
+            StoreError::Remote { source, .. } => source.kind(),
+            StoreError::Value(_) => ErrorKind::Input,
         }
     }
 }

@@ -82,20 +82,10 @@ impl Tracker {
                     remote_experiment_id: None,
                     remote_artifact_uri: None,
                     artifacts: None,
-                    error: Some(error_chain(&err)),
+                    error: Some(crate::error_kind::chain(&err)),
                 }))
             }
             Err(err) => Err(err),
         }
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }

@@ -3,6 +3,7 @@
 //! One test binary with a module per area keeps link times down. The Python peers come from the
 //! virtualenv that `scripts/test.sh` installs (or `MLOPS_TEST_PYTHON`).
 
+mod architecture;
 mod azureml;
 mod bicep;
 mod cicd;

@@ -2,11 +2,11 @@
 
 use super::arm::Arm;
 use super::ast::*;
+use super::convert::resources::Target;
 use super::convert::{Compiler, Env};
 use super::error::{DResult, Diag, ErrorKind};
 use super::functions::{self, Builtin};
 use super::model::{Model, Sym};
-use super::resources::Target;
 
 /// Calls `f` on every direct sub-expression of `e`, with the loop variables bound for bodies.
 fn children<'e>(e: &'e Expr, locals: &[String], f: &mut dyn FnMut(&'e Expr, &[String])) {

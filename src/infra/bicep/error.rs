@@ -1,5 +1,6 @@
 //! Compile errors: what went wrong, where (file:line:column) and a caret excerpt of the line.
 
+use crate::error_kind::HasKind;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,12 @@ pub enum BicepError {
     },
     #[error("{0}")]
     Diagnostic(Box<Diagnostic>),
+}
+
+impl HasKind for BicepError {
+    fn kind(&self) -> crate::error_kind::ErrorKind {
+        crate::error_kind::ErrorKind::Input
+    }
 }
 
 impl BicepError {

@@ -12,10 +12,8 @@ mod emit;
 mod error;
 mod functions;
 mod lexer;
-mod load;
 mod model;
 mod parser;
-mod resources;
 mod types;
 
 use std::path::{Path, PathBuf};

@@ -2,14 +2,12 @@
 //! as a dataset version, and trigger the pipeline with that version, at most once per digest.
 //!
 //! The trigger is a [`Trigger`]: the local runner ([`LocalTrigger`]) or a pipeline job in Azure ML
-//! ([`AzureMlTrigger`]).
+//! (`azureml::watch::AzureMlTrigger`, which lives with Azure ML).
 
-mod azureml;
 mod local;
 mod source;
 mod state;
 
-pub use azureml::{AzureMlTrigger, Interrupt, check_azureml_pipeline};
 pub use local::LocalTrigger;
 pub use source::{Entry, Source, wildcard_match};
 pub use state::{Seen, TriggerRecord, TriggerStatus, WatchState};
@@ -27,6 +25,7 @@ use super::{Pipeline, PipelineError};
 use crate::azure::blob::BlobError;
 use crate::data::DataError;
 use crate::data::registry::{DatasetRegistry, DatasetVersion};
+use crate::error_kind::{ErrorKind, ExitCodeOf, HasKind, KindedError};
 
 /// Pipeline parameter that receives the dataset name.
 pub const PARAM_DATASET_NAME: &str = "dataset_name";
@@ -66,22 +65,45 @@ pub enum WatchError {
     Data(#[from] DataError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// A trigger's own failure (an Azure ML job that could not be submitted, say).
     #[error(transparent)]
-    AzureMl(#[from] crate::azureml::AzureMlError),
+    Trigger(TriggerError),
 }
 
-impl WatchError {
-    pub fn exit_code(&self) -> u8 {
-        use crate::exit;
+/// The failure of a trigger defined elsewhere (Azure ML's lives with Azure ML), keeping its
+/// message, causes and kind.
+#[derive(Debug)]
+pub struct TriggerError(Box<dyn KindedError>);
+
+impl TriggerError {
+    pub fn new(err: impl KindedError) -> Self {
+        TriggerError(Box::new(err))
+    }
+}
+
+impl std::fmt::Display for TriggerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for TriggerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl HasKind for WatchError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            WatchError::Read { .. } => exit::INPUT,
-            WatchError::Blob { error, .. } => error.exit_code(),
-            WatchError::State { .. } | WatchError::Locked { .. } => exit::INTERNAL,
-            WatchError::StateFormat { .. } => exit::INPUT,
-            WatchError::Setup(_) => exit::USAGE,
-            WatchError::Data(e) => e.exit_code(),
-            WatchError::Pipeline(e) => e.exit_code(),
-            WatchError::AzureMl(e) => e.exit_code(),
+            WatchError::Read { .. } => ErrorKind::Input,
+            WatchError::Blob { error, .. } => error.kind(),
+            WatchError::State { .. } | WatchError::Locked { .. } => ErrorKind::Internal,
+            WatchError::StateFormat { .. } => ErrorKind::Input,
+            WatchError::Setup(_) => ErrorKind::Usage,
+            WatchError::Data(e) => e.kind(),
+            WatchError::Pipeline(e) => e.kind(),
+            WatchError::Trigger(e) => e.0.kind(),
         }
     }
 }
@@ -125,6 +147,8 @@ pub struct WatchOptions {
     pub interval: Duration,
     /// One poll, then return.
     pub once: bool,
+    /// The number a failed trigger's record carries for its error.
+    pub exit_code_of: ExitCodeOf,
 }
 
 /// One trigger, in the stable shape of a `--output json` line.
@@ -336,8 +360,8 @@ async fn poll<T: Trigger>(
         let outcome = trigger.trigger(&request).await.unwrap_or_else(|err| TriggerOutcome {
             status: TriggerStatus::Failed,
             run_id: None,
-            exit_code: Some(i32::from(err.exit_code())),
-            message: Some(error_chain(&err)),
+            exit_code: Some(i32::from((options.exit_code_of)(err.kind()))),
+            message: Some(crate::error_kind::chain(&err)),
         });
         let record = state.record_outcome(&sha256, outcome.status, outcome.run_id.clone(), outcome.exit_code)?;
         let report = TriggerReport {
@@ -365,15 +389,4 @@ async fn poll<T: Trigger>(
         events(Event::Idle { files: entries.len() });
     }
     Ok(reports)
-}
-
-/// An error and its causes on one line.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        text.push_str(&format!(": {c}"));
-        cause = c.source();
-    }
-    text
 }

@@ -120,7 +120,7 @@ impl Source {
             }
             Source::Blob { client, .. } => match client.download(&entry.name).await {
                 Ok(bytes) => Ok(Some(bytes)),
-                Err(crate::azure::blob::BlobError::Service { status, .. }) if status.as_u16() == 404 => Ok(None),
+                Err(crate::azure::blob::BlobError::Http(err)) if err.status == Some(404) => Ok(None),
                 Err(e) => Err(WatchError::Blob { source: self.describe(), error: Box::new(e) }),
             },
         }

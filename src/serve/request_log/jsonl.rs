@@ -68,7 +68,7 @@ impl JsonlSink {
             && self.file_bytes + size > self.max_file_bytes
             && let Err(err) = self.rotate()
         {
-            tracing::error!("{err}: {}", error_chain(&err));
+            tracing::error!("{}", crate::error_kind::chain(&err));
         }
         match &mut self.file {
             Some((path, file)) => match file.write_all(&self.line) {
@@ -105,16 +105,6 @@ impl JsonlSink {
         self.failed = 0;
         counts
     }
-}
-
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = String::new();
-    let mut cause = err.source();
-    while let Some(c) = cause {
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 #[cfg(test)]

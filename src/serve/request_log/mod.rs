@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::metrics::Metrics;
 use crate::azure::blob::{BlobContainerClient, BlobError};
+use crate::error_kind::{ErrorKind, HasKind};
 
 pub use blob::BlobSink;
 pub use destination::{BlobSecrets, SinkLimits, sink_config};
@@ -49,12 +50,12 @@ pub enum RequestLogError {
     },
 }
 
-impl RequestLogError {
-    pub fn exit_code(&self) -> u8 {
+impl HasKind for RequestLogError {
+    fn kind(&self) -> ErrorKind {
         match self {
-            RequestLogError::Io { .. } => crate::exit::INPUT,
-            RequestLogError::Destination { .. } => crate::exit::USAGE,
-            RequestLogError::Blob { source, .. } => source.exit_code(),
+            RequestLogError::Io { .. } => ErrorKind::Input,
+            RequestLogError::Destination { .. } => ErrorKind::Usage,
+            RequestLogError::Blob { source, .. } => source.kind(),
         }
     }
 }

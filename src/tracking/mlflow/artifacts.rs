@@ -4,7 +4,7 @@ use backon::Retryable;
 use reqwest::Method;
 
 use super::MlflowClient;
-use crate::http::{self, HttpError};
+use crate::http::HttpError;
 
 impl MlflowClient {
     /// Uploads one file below an `mlflow-artifacts:` URI through the server's artifact proxy.
@@ -18,11 +18,11 @@ impl MlflowClient {
         let url = self.url(&format!("{path}/{relative_path}"))?;
         let attempt = || async {
             let request = self.authorize(self.http.put(url.clone())).await?.body(bytes.clone());
-            let response = request.send().await.map_err(|e| http::connect_error(Method::PUT, &url, &e))?;
+            let response = request.send().await.map_err(|e| HttpError::from_reqwest_error(&Method::PUT, &url, e))?;
             if response.status().is_success() {
                 Ok(())
             } else {
-                Err(http::error_from_response(Method::PUT, response).await)
+                Err(HttpError::from_reqwest(&Method::PUT, response).await)
             }
         };
         attempt.retry(self.backoff()).when(HttpError::is_transient).await
@@ -38,11 +38,11 @@ impl MlflowClient {
                 .await?
                 .send()
                 .await
-                .map_err(|e| http::connect_error(Method::GET, &url, &e))?;
+                .map_err(|e| HttpError::from_reqwest_error(&Method::GET, &url, e))?;
             if !response.status().is_success() {
-                return Err(http::error_from_response(Method::GET, response).await);
+                return Err(HttpError::from_reqwest(&Method::GET, response).await);
             }
-            response.bytes().await.map(|b| b.to_vec()).map_err(|e| http::connect_error(Method::GET, &url, &e))
+            response.bytes().await.map(|b| b.to_vec()).map_err(|e| HttpError::from_reqwest_error(&Method::GET, &url, e))
         };
         attempt.retry(self.backoff()).when(HttpError::is_transient).await
     }
@@ -81,7 +81,7 @@ pub fn artifacts_writable(artifact_uri: &str) -> bool {
 /// `mlflow-artifacts:/1/<run>/artifacts` (or `mlflow-artifacts://host/…`) → the proxy's HTTP path.
 fn artifact_http_path(artifact_uri: &str) -> Result<String, HttpError> {
     let rest = artifact_uri.strip_prefix("mlflow-artifacts:").ok_or_else(|| {
-        HttpError::Client(format!(
+        HttpError::client(format!(
             "the server gave artifact location {artifact_uri:?}, which a remote client cannot write; start it with --serve-artifacts (the default in MLflow 3)"
         ))
     })?;

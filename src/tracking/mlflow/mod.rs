@@ -68,7 +68,7 @@ impl AzureToken {
             .credential
             .get_token(&[self.scope.as_str()], None)
             .await
-            .map_err(|e| HttpError::Credential(e.to_string()))?;
+            .map_err(|e| HttpError::credential(e.to_string()))?;
         *cached = Some(token.clone());
         Ok(token)
     }
@@ -96,7 +96,7 @@ impl MlflowClient {
     /// A client for the server at `endpoint` (`http(s)://host:port[/prefix]`).
     pub fn new(endpoint: &str, auth: MlflowAuth, options: Option<MlflowClientOptions>) -> Result<Self, HttpError> {
         let options = options.unwrap_or_default();
-        let mut base = Url::parse(endpoint).map_err(|e| HttpError::Client(format!("invalid URL {endpoint:?}: {e}")))?;
+        let mut base = Url::parse(endpoint).map_err(|e| HttpError::client(format!("invalid URL {endpoint:?}: {e}")))?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
@@ -116,7 +116,7 @@ impl MlflowClient {
     }
 
     fn url(&self, path: &str) -> Result<Url, HttpError> {
-        self.base.join(path).map_err(|e| HttpError::Client(format!("invalid path {path:?}: {e}")))
+        self.base.join(path).map_err(|e| HttpError::client(format!("invalid path {path:?}: {e}")))
     }
 
     async fn authorize(&self, request: reqwest::RequestBuilder) -> Result<reqwest::RequestBuilder, HttpError> {
@@ -150,19 +150,15 @@ impl MlflowClient {
                 request = request.json(body);
             }
             tracing::debug!(%method, url = %http::redact_url(&url), "mlflow request");
-            let response = request.send().await.map_err(|e| http::connect_error(method.clone(), &url, &e))?;
+            let response = request.send().await.map_err(|e| HttpError::from_reqwest_error(&method, &url, e))?;
             if !response.status().is_success() {
-                return Err(http::error_from_response(method.clone(), response).await);
+                return Err(HttpError::from_reqwest(&method, response).await);
             }
-            let text = response.text().await.map_err(|e| http::connect_error(method.clone(), &url, &e))?;
+            let text = response.text().await.map_err(|e| HttpError::from_reqwest_error(&method, &url, e))?;
             if text.trim().is_empty() {
                 return Ok(Value::Object(Default::default()));
             }
-            serde_json::from_str(&text).map_err(|e| HttpError::Decode {
-                method: method.clone(),
-                url: http::redact_url(&url),
-                message: e.to_string(),
-            })
+            serde_json::from_str(&text).map_err(|e| HttpError::decode(method.as_str(), &url, e.to_string()))
         };
         if self.retry.max_retries == 0 {
             return attempt().await;

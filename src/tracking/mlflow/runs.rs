@@ -13,7 +13,7 @@ impl MlflowClient {
     pub async fn get_experiment_by_name(&self, name: &str) -> Result<Option<Experiment>, HttpError> {
         match self.get("api/2.0/mlflow/experiments/get-by-name", &[("experiment_name", name)]).await {
             Ok(doc) => Ok(Some(experiment_from_json(&doc["experiment"]))),
-            Err(e) if e.error_code() == Some("RESOURCE_DOES_NOT_EXIST") => Ok(None),
+            Err(e) if e.code() == Some("RESOURCE_DOES_NOT_EXIST") => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -34,9 +34,7 @@ impl MlflowClient {
                 let id = doc["experiment_id"].as_str().unwrap_or_default().to_string();
                 self.get_experiment(&id).await
             }
-            Err(e) if e.error_code() == Some("RESOURCE_ALREADY_EXISTS") => {
-                self.get_experiment_by_name(name).await?.ok_or(e)
-            }
+            Err(e) if e.code() == Some("RESOURCE_ALREADY_EXISTS") => self.get_experiment_by_name(name).await?.ok_or(e),
             Err(e) => Err(e),
         }
     }

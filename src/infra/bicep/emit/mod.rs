@@ -10,9 +10,9 @@ use serde_json::{Map, Value, json};
 
 use super::arm::Arm;
 use super::ast::*;
+use super::convert::resources::Target;
 use super::convert::{Compiler, Env};
 use super::error::{DResult, Diag, ErrorKind};
-use super::resources::Target;
 
 /// The `_generator` block: this compiler, never presented as `bicep`.
 pub fn generator() -> Value {

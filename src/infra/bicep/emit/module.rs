@@ -4,11 +4,11 @@ use serde_json::{Map, Value, json};
 
 use crate::infra::bicep::arm::Arm;
 use crate::infra::bicep::ast::*;
+use crate::infra::bicep::convert::resources::Placement;
 use crate::infra::bicep::convert::{Compiler, DEPLOYMENTS_API_VERSION, Env};
 use crate::infra::bicep::deps::Dep;
 use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
 use crate::infra::bicep::model::TargetScope;
-use crate::infra::bicep::resources::Placement;
 
 impl Compiler<'_> {
     pub(super) fn module(&self, m: usize, deps: &[Dep]) -> DResult<Value> {

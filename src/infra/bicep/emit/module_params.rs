@@ -5,9 +5,9 @@ use serde_json::{Map, Value, json};
 
 use crate::infra::bicep::arm::Arm;
 use crate::infra::bicep::ast::*;
+use crate::infra::bicep::convert::resources::Target;
 use crate::infra::bicep::convert::{Compiler, Env};
 use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
-use crate::infra::bicep::resources::Target;
 
 /// `vault.getSecret(name[, version])` assigned to a module parameter.
 struct SecretRef<'e> {

@@ -4,10 +4,10 @@ use serde_json::{Map, Value};
 
 use crate::infra::bicep::arm::Arm;
 use crate::infra::bicep::ast::*;
+use crate::infra::bicep::convert::resources::{Placement, Target};
 use crate::infra::bicep::convert::{Compiler, Env};
 use crate::infra::bicep::deps::Dep;
 use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
-use crate::infra::bicep::resources::{Placement, Target};
 
 impl Compiler<'_> {
     fn condition(&self, conds: &[(&Expr, Env)]) -> DResult<Option<Value>> {

@@ -1,10 +1,10 @@
 //! Resource and module identity: names, `resourceId(...)` forms, scopes and loop elements.
 
-use super::arm::Arm;
-use super::ast::*;
-use super::convert::{Compiler, Env};
-use super::error::{DResult, Diag, ErrorKind};
-use super::model::{Model, Sym, TargetScope};
+use super::{Compiler, Env};
+use crate::infra::bicep::arm::Arm;
+use crate::infra::bicep::ast::*;
+use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::model::{Model, Sym, TargetScope};
 
 /// A resource or module symbol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,7 +203,7 @@ impl Compiler<'_> {
         self.scoped_id(&placement, tail, res.decl.name_span)
     }
 
-    fn scoped_id(&self, placement: &Placement, tail: Vec<Arm>, span: super::error::Span) -> DResult<Arm> {
+    fn scoped_id(&self, placement: &Placement, tail: Vec<Arm>, span: crate::infra::bicep::error::Span) -> DResult<Arm> {
         let with = |name: &str, mut head: Vec<Arm>| {
             head.extend(tail.clone());
             Arm::Call(name.to_string(), head)

@@ -5,15 +5,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 
-use super::pipeline::{local_runner, step_progress};
+use super::{local_runner, step_progress};
 use crate::azureml::publish::{self, PublishOptions, SubmitOptions};
+use crate::azureml::watch::AzureMlTrigger;
 use crate::cli::{GlobalArgs, PipelineWatchArgs, WatchTarget};
 use crate::data::registry::{DatasetRef, DatasetRegistry};
-use crate::exit::{self, UsageError};
+use crate::error_kind::UsageError;
+use crate::exit;
 use crate::output;
 use crate::pipeline;
 use crate::pipeline::watch::{
-    self, AzureMlTrigger, Event, LocalTrigger, Source, Trigger, TriggerReport, TriggerStatus, WatchOptions, WatchState,
+    self, Event, LocalTrigger, Source, Trigger, TriggerReport, TriggerStatus, WatchOptions, WatchState,
 };
 use crate::secret::Secret;
 use crate::settings;
@@ -22,7 +24,7 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
     let pipeline = pipeline::load(&args.file)?;
     watch::check_pipeline(&pipeline, &args.param, &args.file)?;
     if args.target == WatchTarget::Azureml {
-        watch::check_azureml_pipeline(&pipeline)?;
+        crate::azureml::watch::check_azureml_pipeline(&pipeline)?;
     }
     let dataset = match args.dataset.clone().or_else(|| watch::default_dataset(&pipeline)) {
         Some(name) => name,
@@ -50,7 +52,7 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
         .into());
     }
     let (tracker, run_options) =
-        local_runner(&args.file, args.tracking_uri.as_deref(), args.local_store.as_deref(), args.experiment.as_ref())?;
+        local_runner(&args.file, &args.tracking, &args.workspace.azure, args.experiment.as_ref())?;
     let store = tracker.journal().root().to_path_buf();
     let watched = Watched {
         registry: DatasetRegistry::for_store(&store),
@@ -65,6 +67,7 @@ pub async fn run(args: &PipelineWatchArgs, global: &GlobalArgs) -> anyhow::Resul
             pattern: args.pattern.clone(),
             interval: Duration::from_secs(args.interval),
             once: args.once,
+            exit_code_of: exit::code,
         },
         source,
         pipeline,
@@ -103,9 +106,9 @@ async fn azureml_trigger<'a>(
     args: &PipelineWatchArgs,
     quiet: bool,
 ) -> anyhow::Result<AzureMlTrigger<'a>> {
-    let parameters = super::azureml::parse_params(&args.param)?;
+    let parameters = super::super::azureml::parse_params(&args.param)?;
     let settings = settings::resolve_azureml(&args.workspace, &settings::project_file()?)?;
-    let client = settings::connect_azureml(&settings).await?;
+    let client = super::super::connect::azureml(&settings).await?;
     let compute = args.compute.clone().or_else(|| settings.compute.clone());
     let publish_options = PublishOptions {
         image: args.image.clone().unwrap_or_else(|| settings.image.clone()),
@@ -125,15 +128,16 @@ async fn azureml_trigger<'a>(
     let options =
         SubmitOptions { parameters, experiment: args.experiment.clone(), compute, ..SubmitOptions::default() };
     let experiment = options.experiment.clone().unwrap_or_else(|| published.pipeline.clone());
-    let steps = settings::azureml_step_reader(&settings, &client, &experiment)?;
+    let steps = super::super::connect::azureml_step_reader(&settings, &client, &experiment)?;
     Ok(AzureMlTrigger {
         client,
         published,
         options,
         interval: settings.poll,
         steps,
-        interrupt: Box::new(super::signals::interrupt),
-        on_event: Box::new(super::azureml::job_progress(quiet)),
+        interrupt: Box::new(super::super::signals::interrupt),
+        on_event: Box::new(super::super::azureml::job_progress(quiet)),
+        exit_code_of: exit::code,
     })
 }
 
@@ -143,7 +147,7 @@ async fn drive<T: Trigger>(
     args: &PipelineWatchArgs,
     global: &GlobalArgs,
 ) -> anyhow::Result<u8> {
-    let stop = super::signals::shutdown().context("cannot install signal handlers")?;
+    let stop = super::super::signals::shutdown().context("cannot install signal handlers")?;
     let quiet = global.quiet;
     let source = &watched.source;
     output::note(
@@ -207,7 +211,7 @@ async fn drive<T: Trigger>(
         }
         Event::PollFailed(err) => output::note(
             quiet,
-            format!("warning: poll failed, trying again in {}s: {}", args.interval, watch::error_chain(err)),
+            format!("warning: poll failed, trying again in {}s: {}", args.interval, crate::error_kind::chain(err)),
         ),
     };
     let summary = watch::watch(

@@ -1,15 +1,17 @@
-//! `mlops pipeline run | validate` (`watch` is in `pipeline_watch.rs`, the Azure ML subcommands
+//! `mlops pipeline run | validate` (`watch` is in `watch.rs`, the Azure ML subcommands
 //! in `azureml.rs`).
 
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, PipelineCommand, PipelineRunArgs};
+use crate::cli::{AzureArgs, GlobalArgs, PipelineCommand, PipelineRunArgs, TrackingArgs};
 use crate::env_vars;
 use crate::exit;
 use crate::output;
 use crate::pipeline::{self, Pipeline, PipelineReport, RunOptions, StepReport, StepStatus};
 use crate::settings::{self, DEFAULT_EXPERIMENT};
+
+mod watch;
 use crate::tracking::{Tracker, TrackingUri};
 
 pub async fn run(command: &PipelineCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
@@ -29,7 +31,7 @@ pub async fn run(command: &PipelineCommand, global: &GlobalArgs) -> anyhow::Resu
             Ok(exit::OK)
         }
         PipelineCommand::Run(args) => run_pipeline(args, global).await,
-        PipelineCommand::Watch(args) => super::pipeline_watch::run(args, global).await,
+        PipelineCommand::Watch(args) => watch::run(args, global).await,
         PipelineCommand::Publish(args) => super::azureml::publish(args, global).await,
         PipelineCommand::Submit(args) => super::azureml::submit(args, global).await,
         PipelineCommand::Cancel(args) => super::azureml::cancel(args, global).await,
@@ -88,7 +90,7 @@ async fn run_pipeline(args: &PipelineRunArgs, global: &GlobalArgs) -> anyhow::Re
     let pipeline = pipeline::load(&args.file)?;
     let parameters = pipeline::resolve_parameters(&pipeline, &args.param, &args.file)?;
     let (tracker, mut options) =
-        local_runner(&args.file, args.tracking_uri.as_deref(), args.local_store.as_deref(), args.experiment.as_ref())?;
+        local_runner(&args.file, &args.store.tracking, &args.store.azure, args.experiment.as_ref())?;
     options.parameters = parameters;
     options.from = args.from.clone();
     options.resume = args.resume.clone();
@@ -104,13 +106,13 @@ async fn run_pipeline(args: &PipelineRunArgs, global: &GlobalArgs) -> anyhow::Re
 /// The tracker and run options of the local runner (parameters, `--from` and `--resume` unset).
 pub(super) fn local_runner(
     file: &std::path::Path,
-    tracking_uri: Option<&str>,
-    local_store: Option<&std::path::Path>,
+    tracking: &TrackingArgs,
+    azure: &AzureArgs,
     experiment: Option<&String>,
 ) -> anyhow::Result<(Tracker, RunOptions)> {
     let project = settings::project_file()?;
-    let tracking = project.tracking_uri(tracking_uri)?;
-    let tracker = settings::tracker(&tracking, local_store, &project)?;
+    let tracking = settings::resolve_tracking(tracking, azure, &project)?;
+    let tracker = super::connect::tracker(&tracking)?;
     let experiment = experiment
         .cloned()
         .or_else(|| project.tracking.experiment.clone())
@@ -121,7 +123,7 @@ pub(super) fn local_runner(
         (env_vars::MLOPS_LOCAL_STORE.to_string(), tracker.journal().root().display().to_string()),
         (
             env_vars::MLFLOW_TRACKING_URI.to_string(),
-            match &tracking {
+            match &tracking.uri {
                 TrackingUri::Local(root) => root.display().to_string(),
                 TrackingUri::Http(url) => url.clone(),
                 other => other.to_string(),
@@ -133,10 +135,11 @@ pub(super) fn local_runner(
         file: file.to_path_buf(),
         parameters: Default::default(),
         experiment,
-        user: settings::provenance().user,
+        user: settings::user(),
         step_env,
         from: None,
         resume: None,
+        exit_code_of: exit::code,
     };
     Ok((tracker, options))
 }

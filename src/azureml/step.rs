@@ -17,9 +17,10 @@ use std::process::{Command, Stdio};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::expr::{Expr, Piece, parse_template};
-use super::file::Step;
-use super::runner::StepStatus;
+use crate::error_kind::{ErrorKind, ExitCodeOf, HasKind};
+use crate::pipeline::expr::{Expr, Piece, parse_template};
+use crate::pipeline::file::Step;
+use crate::pipeline::runner::{StepStatus, step_outcome};
 
 /// The file each step writes into its `result` output folder.
 pub const RESULT_FILE: &str = "result.json";
@@ -119,6 +120,16 @@ pub enum RemoteStepError {
     },
 }
 
+impl HasKind for RemoteStepError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RemoteStepError::Upstream(_) => ErrorKind::Usage,
+            RemoteStepError::ReadUpstream { .. } => ErrorKind::Input,
+            _ => ErrorKind::Internal,
+        }
+    }
+}
+
 /// Runs one step with upstream results read from their folders, writes `result.json` into
 /// `result_dir`, and returns what it wrote.
 pub fn run_step(
@@ -127,6 +138,7 @@ pub fn run_step(
     result_dir: &Path,
     upstream: &[String],
     args: &[String],
+    exit_code_of: ExitCodeOf,
 ) -> Result<StepResult, RemoteStepError> {
     let mut results: BTreeMap<String, StepResult> = BTreeMap::new();
     for text in upstream {
@@ -147,7 +159,7 @@ pub fn run_step(
     let outcome = match blocked {
         Some(message) => skipped(name, message),
         None => match resolve(args, &results) {
-            Ok(resolved) => execute(program, name, &resolved)?,
+            Ok(resolved) => execute(program, name, &resolved, exit_code_of)?,
             Err(message) => StepResult {
                 step: name.to_string(),
                 status: StepStatus::Failed,
@@ -205,7 +217,12 @@ fn resolve(args: &[String], results: &BTreeMap<String, StepResult>) -> Result<Ve
     Ok(out)
 }
 
-fn execute(program: &Path, name: &str, args: &[String]) -> Result<StepResult, RemoteStepError> {
+fn execute(
+    program: &Path,
+    name: &str,
+    args: &[String],
+    exit_code_of: ExitCodeOf,
+) -> Result<StepResult, RemoteStepError> {
     let output = Command::new(program)
         .args(args)
         .args(["-o", "json"])
@@ -217,14 +234,7 @@ fn execute(program: &Path, name: &str, args: &[String]) -> Result<StepResult, Re
     let code = output.status.code();
     let result: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
     let command = args.first().cloned().unwrap_or_default();
-    let (status, message) = match code {
-        Some(0) => (StepStatus::Succeeded, None),
-        Some(c) if c == i32::from(crate::exit::GATE_NOT_BETTER) => {
-            (StepStatus::NotBetter, Some("the gate decided the model is not better".to_string()))
-        }
-        Some(c) => (StepStatus::Failed, Some(format!("mlops {command} exited with code {c}"))),
-        None => (StepStatus::Failed, Some(format!("mlops {command} was killed by a signal"))),
-    };
+    let (status, message) = step_outcome(code, &command, exit_code_of);
     Ok(StepResult { step: name.to_string(), status, exit_code: code, result, message })
 }
 

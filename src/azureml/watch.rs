@@ -11,13 +11,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use super::{
-    PARAM_DATA_PATH, PARAM_DATASET_VERSION, Trigger, TriggerOutcome, TriggerRequest, TriggerStatus, WatchError,
+use super::jobs::{self, FollowEvent};
+use super::publish::{self, is_data_uri};
+use super::steps::StepReader;
+use super::{AzureMlClient, AzureMlError, JobState, Published, SubmitOptions};
+use crate::error_kind::{ErrorKind, ExitCodeOf};
+use crate::pipeline::watch::{
+    PARAM_DATA_PATH, PARAM_DATASET_VERSION, Trigger, TriggerError, TriggerOutcome, TriggerRequest, TriggerStatus,
+    WatchError,
 };
-use crate::azureml::jobs::{self, FollowEvent};
-use crate::azureml::publish::{self, is_data_uri};
-use crate::azureml::steps::StepReader;
-use crate::azureml::{AzureMlClient, JobState, Published, SubmitOptions};
 use crate::pipeline::{ParameterKind, Pipeline};
 
 /// Job tags that say which new data a job was triggered for.
@@ -26,8 +28,11 @@ pub const TAG_DATASET_VERSION: &str = "mlops.dataset.version";
 pub const TAG_DATASET_SHA256: &str = "mlops.dataset.sha256";
 pub const TAG_SOURCE_FILE: &str = "mlops.watch.source_file";
 
-/// Exit code recorded for a job that ended Failed or Canceled (as `pipeline submit --stream`).
-const REMOTE_FAILURE: i32 = crate::exit::REMOTE as i32;
+impl From<AzureMlError> for WatchError {
+    fn from(err: AzureMlError) -> Self {
+        WatchError::Trigger(TriggerError::new(err))
+    }
+}
 
 /// A future that resolves when following should stop (the job goes on).
 pub type Interrupt = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
@@ -47,6 +52,9 @@ pub struct AzureMlTrigger<'a> {
     pub steps: Option<StepReader>,
     pub interrupt: Interrupt,
     pub on_event: OnJobEvent<'a>,
+    /// The numbers a trigger's record carries: a job that ended Failed or Canceled is recorded
+    /// with the remote-failure code, as `pipeline submit --stream` exits.
+    pub exit_code_of: ExitCodeOf,
 }
 
 /// Checks the pipeline can take new data in Azure ML: a `type: data` parameter `data_path`.
@@ -109,7 +117,7 @@ impl Trigger for AzureMlTrigger<'_> {
         let (status, exit_code, message) = if followed.interrupted {
             (
                 TriggerStatus::Interrupted,
-                i32::from(crate::exit::INTERRUPTED),
+                i32::from((self.exit_code_of)(ErrorKind::Interrupted)),
                 Some(format!("stopped following: job {name} goes on in Azure ML (last status {})", followed.status)),
             )
         } else {
@@ -117,7 +125,7 @@ impl Trigger for AzureMlTrigger<'_> {
                 JobState::Completed => (TriggerStatus::Succeeded, 0, None),
                 _ => (
                     TriggerStatus::Failed,
-                    REMOTE_FAILURE,
+                    i32::from((self.exit_code_of)(ErrorKind::Remote)),
                     Some(format!(
                         "job {name} {}{}",
                         followed.status,

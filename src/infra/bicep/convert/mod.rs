@@ -1,15 +1,18 @@
 //! Expression conversion: Bicep expressions to ARM expressions and template JSON values.
 
+pub(crate) mod load;
+pub(crate) mod resources;
+
 use std::path::PathBuf;
 
 use serde_json::{Map, Value};
 
-use super::arm::{Arm, json_string};
-use super::ast::*;
-use super::error::{DResult, Diag, ErrorKind};
-use super::functions::{self, Builtin};
-use super::model::{Model, Sym};
-use super::resources::Target;
+use crate::infra::bicep::arm::{Arm, json_string};
+use crate::infra::bicep::ast::*;
+use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::functions::{self, Builtin};
+use crate::infra::bicep::model::{Model, Sym};
+use resources::Target;
 
 /// The API version used for module deployments, as `bicep build` v0.46 writes it.
 pub const DEPLOYMENTS_API_VERSION: &str = "2025-04-01";
@@ -320,7 +323,7 @@ impl Compiler<'_> {
         &self,
         base: &Expr,
         name: &str,
-        name_span: super::error::Span,
+        name_span: crate::infra::bicep::error::Span,
         args: &[Expr],
         env: &Env,
     ) -> DResult<Arm> {
@@ -350,7 +353,7 @@ impl Compiler<'_> {
         Err(Diag::new(ErrorKind::Type, name_span, format!("'{name}' is not a function available on this value")))
     }
 
-    fn call(&self, name: &str, name_span: super::error::Span, args: &[Expr], env: &Env) -> DResult<Arm> {
+    fn call(&self, name: &str, name_span: crate::infra::bicep::error::Span, args: &[Expr], env: &Env) -> DResult<Arm> {
         let Some((kind, min, max)) = functions::lookup(name) else {
             let hint = functions::suggest(name).map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
             let kind = if self.model.lookup(name, env.res).is_some() { ErrorKind::Type } else { ErrorKind::Undefined };
@@ -372,7 +375,7 @@ impl Compiler<'_> {
         }
         match kind {
             Builtin::Any => self.arm(&args[0], env),
-            Builtin::Load => super::load::load(self, name, name_span, args),
+            Builtin::Load => load::load(self, name, name_span, args),
             Builtin::Unsupported => Err(Diag::unsupported(name_span, &format!("'{name}()'"))),
             Builtin::Plain | Builtin::Runtime => {
                 let args = args.iter().map(|a| self.arm(a, env)).collect::<DResult<Vec<_>>>()?;
