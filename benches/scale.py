@@ -36,7 +36,7 @@ REFERENCE = os.path.join(ROOT, "benches", "python", "scale_reference.py")
 
 def generate(path, rows, seed=7):
     """Writes `rows` rows: f0–f5 of different scales, f6 = 1e6 + noise (a large offset), f7 ≈ f0
-    (nearly collinear), f8 = 1e3·f1 + tiny noise (collinear and badly scaled), f9 uniform;
+    (nearly collinear), f8 ≈ 1e3·f1 (nearly collinear and badly scaled), f9 uniform;
     Y linear in them plus noise. Written by polars (shortest round-trip decimals) in blocks."""
     import polars as pl
 
@@ -49,8 +49,8 @@ def generate(path, rows, seed=7):
             x = np.empty((n, 10))
             x[:, :6] = rng.normal(size=(n, 6)) * np.array([1.0, 10.0, 0.1, 100.0, 3.0, 0.01])
             x[:, 6] = 1e6 + rng.normal(size=n)
-            x[:, 7] = x[:, 0] + 1e-4 * rng.normal(size=n)
-            x[:, 8] = 1e3 * x[:, 1] + 1e-2 * rng.normal(size=n)
+            x[:, 7] = x[:, 0] + 1e-2 * rng.normal(size=n)
+            x[:, 8] = 1e3 * x[:, 1] + rng.normal(size=n)
             x[:, 9] = rng.uniform(size=n)
             y = x @ beta + 42.0 + rng.normal(scale=5.0, size=n)
             frame = pl.DataFrame({**{f"f{i}": x[:, i] for i in range(10)}, "Y": y})
