@@ -3,12 +3,12 @@
 
 use serde_json::{Value, json};
 
-const FIELDS: [(&str, u32, u32); 5] =
-    [("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 6)];
-const MONTHS: [&str; 12] = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"];
-const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+const FIELDS: [&str; 5] = ["minute", "hour", "day of month", "month", "day of week"];
 
 /// Checks a cron expression; the error names the field and the value at fault.
+///
+/// Azure ML takes exactly five fields (NCrontab, no seconds). Each field is checked by itself,
+/// with croner, in an expression whose other fields are `*`, so that its error can name the field.
 pub fn validate_cron(expression: &str) -> Result<(), String> {
     let fields: Vec<&str> = expression.split_whitespace().collect();
     if fields.len() != 5 {
@@ -18,55 +18,16 @@ pub fn validate_cron(expression: &str) -> Result<(), String> {
             fields.len()
         ));
     }
-    for (index, (text, (name, min, max))) in fields.iter().zip(FIELDS).enumerate() {
-        for part in text.split(',') {
-            check_part(part, index, min, max)
-                .map_err(|m| format!("cron expression {expression:?}: {name} field {text:?}: {m}"))?;
-        }
+    let parser = croner::parser::CronParser::builder().seconds(croner::parser::Seconds::Disallowed).build();
+    for (index, (text, name)) in fields.iter().zip(FIELDS).enumerate() {
+        let mut alone = ["*"; 5];
+        alone[index] = text;
+        parser
+            .parse(&alone.join(" "))
+            .map_err(|e| format!("cron expression {expression:?}: {name} field {text:?}: {e}"))?;
     }
+    parser.parse(expression).map_err(|e| format!("cron expression {expression:?}: {e}"))?;
     Ok(())
-}
-
-fn check_part(part: &str, index: usize, min: u32, max: u32) -> Result<(), String> {
-    let (range, step) = match part.split_once('/') {
-        Some((range, step)) => (range, Some(step)),
-        None => (part, None),
-    };
-    if let Some(step) = step {
-        match step.parse::<u32>() {
-            Ok(n) if n >= 1 && n <= max.max(1) => {}
-            _ => return Err(format!("step {step:?} must be a whole number from 1 to {}", max.max(1))),
-        }
-    }
-    if range == "*" {
-        return Ok(());
-    }
-    let (low, high) = match range.split_once('-') {
-        Some((low, high)) => (value(low, index, min, max)?, value(high, index, min, max)?),
-        None => {
-            let v = value(range, index, min, max)?;
-            (v, v)
-        }
-    };
-    if low > high {
-        return Err(format!("range {range:?} runs backwards"));
-    }
-    Ok(())
-}
-
-fn value(text: &str, index: usize, min: u32, max: u32) -> Result<u32, String> {
-    let upper = text.to_ascii_uppercase();
-    let named = match index {
-        3 => MONTHS.iter().position(|m| *m == upper).map(|i| i as u32 + 1),
-        4 => DAYS.iter().position(|d| *d == upper).map(|i| i as u32),
-        _ => None,
-    };
-    let number = named.or_else(|| text.parse::<u32>().ok());
-    match number {
-        Some(n) if (min..=max).contains(&n) => Ok(n),
-        Some(n) => Err(format!("{n} is outside {min}-{max}")),
-        None => Err(format!("{text:?} is not a number{}", if index >= 3 { " or a name" } else { "" })),
-    }
 }
 
 /// `--every N(minute|hour|day|week)` (e.g. `15minute`, `1 day`, `2weeks`) as a Recurrence trigger.
@@ -114,9 +75,9 @@ mod tests {
         let err = validate_cron("0 3 * *").expect_err("invalid");
         assert!(err.contains("has 4 fields"), "{err}");
         let err = validate_cron("61 3 * * *").expect_err("invalid");
-        assert!(err.contains("minute field \"61\": 61 is outside 0-59"), "{err}");
+        assert!(err.contains("minute field \"61\""), "{err}");
         assert!(validate_cron("0 3 * * FUNDAY").expect_err("invalid").contains("day of week"));
-        assert!(validate_cron("0 5-3 * * *").expect_err("invalid").contains("backwards"));
+        assert!(validate_cron("0 5-3 * * *").expect_err("invalid").contains("hour field"));
         assert!(validate_cron("*/0 * * * *").is_err());
     }
 

@@ -395,7 +395,7 @@ pub fn command_job(
     display_name: &str,
 ) -> Value {
     let command =
-        std::iter::once("mlops".to_string()).chain(args.iter().map(|a| shell_word(a))).collect::<Vec<_>>().join(" ");
+        std::iter::once("mlops".to_string()).chain(args.iter().map(|a| remote::quote(a))).collect::<Vec<_>>().join(" ");
     json!({
         "jobType": "Command",
         "command": command,
@@ -433,14 +433,6 @@ pub async fn submit_command(
         follow.studio_url = Some(client.workspace().studio_job_url(&follow.name));
     }
     Ok(follow)
-}
-
-fn shell_word(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@".contains(c)) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]

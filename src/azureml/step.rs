@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error_kind::{ErrorKind, ExitCodeOf, HasKind};
-use crate::pipeline::expr::{Expr, Piece, parse_template};
+use crate::pipeline::expr::{self, Expr, Piece, parse_template};
 use crate::pipeline::file::Step;
 use crate::pipeline::runner::{StepStatus, step_outcome};
 
@@ -91,12 +91,9 @@ pub fn component_command(step: &Step) -> Result<ComponentCommand, String> {
     Ok(ComponentCommand { command, parameters, upstream })
 }
 
-/// Single-quotes a word for `sh` (Azure ML runs the command through a shell).
-fn quote(word: &str) -> String {
-    if !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=,@".contains(c)) {
-        return word.to_string();
-    }
-    format!("'{}'", word.replace('\'', r"'\''"))
+/// Quotes a word for `sh` (Azure ML runs the command through a shell).
+pub fn quote(word: &str) -> String {
+    shell_words::quote(word).into_owned()
 }
 
 /// Why `mlops pipeline step` could not run its step.
@@ -189,32 +186,8 @@ fn skipped(name: &str, message: String) -> StepResult {
 
 /// Replaces each `$[[steps.S.outputs.K]]` with the value step S recorded.
 fn resolve(args: &[String], results: &BTreeMap<String, StepResult>) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    for arg in args {
-        let template = arg.replace("$[[", "${{").replace("]]", "}}");
-        let mut resolved = String::new();
-        for piece in parse_template(&template)? {
-            match piece {
-                Piece::Text(text) => resolved.push_str(&text),
-                Piece::Ref { expr: Expr::Parameter(name), source } => {
-                    return Err(format!("{source}: parameter {name:?} was not substituted by Azure ML"));
-                }
-                Piece::Ref { expr: Expr::StepOutput { step, path }, source } => {
-                    let value =
-                        results.get(&step).map(|r| &r.result).and_then(|v| path.iter().try_fold(v, |v, k| v.get(k)));
-                    match value {
-                        Some(Value::String(s)) => resolved.push_str(s),
-                        Some(Value::Null) | None => {
-                            return Err(format!("{source}: step {step:?} has no output {:?}", path.join(".")));
-                        }
-                        Some(other) => resolved.push_str(&other.to_string()),
-                    }
-                }
-            }
-        }
-        out.push(resolved);
-    }
-    Ok(out)
+    let outputs = |step: &str| results.get(step).map(|r| &r.result);
+    args.iter().map(|arg| expr::substitute(&arg.replace("$[[", "${{").replace("]]", "}}"), None, outputs)).collect()
 }
 
 fn execute(

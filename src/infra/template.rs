@@ -223,7 +223,7 @@ pub fn compile_bicep(path: &Path) -> Result<String, InfraError> {
     let candidates: [(&str, &[&str]); 2] =
         [("bicep", &["build", "--stdout"]), ("az", &["bicep", "build", "--stdout", "--file"])];
     for (program, args) in candidates {
-        if !on_path(program) {
+        if which::which(program).is_err() {
             continue;
         }
         let output = Command::new(program).args(args).arg(path).output().map_err(|source| InfraError::Read {
@@ -241,16 +241,6 @@ pub fn compile_bicep(path: &Path) -> Result<String, InfraError> {
         return Ok(String::from_utf8_lossy(&output.stdout).into_owned());
     }
     Err(InfraError::BicepUnavailable { path: path.to_path_buf() })
-}
-
-/// Whether an executable of that name is in one of PATH's directories.
-pub fn on_path(program: &str) -> bool {
-    std::env::var_os(crate::env_vars::PATH).is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| {
-            let candidate = dir.join(program);
-            candidate.is_file()
-        })
-    })
 }
 
 #[cfg(test)]

@@ -1,5 +1,9 @@
 //! `${{ parameters.NAME }}` and `${{ steps.STEP.outputs.PATH }}` inside a step's arguments.
 
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
 /// One reference inside a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expr {
@@ -39,6 +43,36 @@ pub fn parse_template(template: &str) -> Result<Vec<Piece>, String> {
         pieces.push(Piece::Text(rest.to_string()));
     }
     Ok(pieces)
+}
+
+/// A template with every reference replaced: parameters from `parameters` (`None` where someone
+/// else substitutes them, as Azure ML does: a parameter reference is then an error), step outputs
+/// from the JSON result `outputs` gives for a step (a string as is, other JSON as JSON text).
+pub fn substitute<'v>(
+    template: &str,
+    parameters: Option<&BTreeMap<String, String>>,
+    outputs: impl Fn(&str) -> Option<&'v Value>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    for piece in parse_template(template)? {
+        match piece {
+            Piece::Text(text) => out.push_str(&text),
+            Piece::Ref { expr: Expr::Parameter(name), source } => match parameters {
+                Some(parameters) => out.push_str(parameters.get(&name).ok_or_else(|| format!("{source}: no value"))?),
+                None => return Err(format!("{source}: parameter {name:?} was not substituted by Azure ML")),
+            },
+            Piece::Ref { expr: Expr::StepOutput { step, path }, source } => {
+                match outputs(&step).and_then(|v| path.iter().try_fold(v, |v, k| v.get(k))) {
+                    Some(Value::String(s)) => out.push_str(s),
+                    Some(Value::Null) | None => {
+                        return Err(format!("{source}: step {step:?} has no output {:?}", path.join(".")));
+                    }
+                    Some(value) => out.push_str(&value.to_string()),
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn parse_expr(inner: &str) -> Result<Expr, String> {

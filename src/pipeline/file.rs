@@ -22,6 +22,7 @@ use serde::Deserialize;
 
 use super::PipelineError;
 use super::expr::{Expr, Piece, parse_template};
+use super::spans::{Seg, Spans, key};
 
 /// A parsed, checked pipeline; `steps` are in dependency order.
 #[derive(Debug, Clone)]
@@ -141,13 +142,19 @@ pub fn parse(text: &str) -> Result<Pipeline, Vec<Problem>> {
         let line = e.location().map_or(1, |l| l.line());
         vec![Problem { line, message: e.to_string() }]
     })?;
-    let lines = Lines::new(text);
+    let spans = Spans::of(text);
+    let steps_line = spans.key(&[key("steps")]).unwrap_or(1);
+    let step_path = |index: usize, rest: &[Seg]| {
+        let mut path = vec![key("steps"), Seg::Index(index)];
+        path.extend_from_slice(rest);
+        path
+    };
     let mut problems = Vec::new();
     let parameters: BTreeMap<String, Parameter> = raw
         .parameters
         .into_iter()
         .map(|(name, p)| {
-            let line = lines.key(&name, 0);
+            let line = spans.key(&[key("parameters"), key(&name)]).unwrap_or(1);
             let (default, description, kind) = match p {
                 RawParameter::Full(f) => (f.default.map(Scalar::text), f.description, f.kind),
                 RawParameter::Short(s) => (Some(s.text()), None, None),
@@ -167,10 +174,11 @@ pub fn parse(text: &str) -> Result<Pipeline, Vec<Problem>> {
         })
         .collect();
     let mut steps: Vec<Step> = Vec::new();
-    let mut after = lines.key("steps", 0);
-    for raw_step in raw.steps {
-        let line = lines.named(&raw_step.name, after);
-        after = line + 1;
+    for (index, raw_step) in raw.steps.into_iter().enumerate() {
+        let line = spans
+            .value(&step_path(index, &[key("name")]))
+            .or_else(|| spans.value(&step_path(index, &[])))
+            .unwrap_or(steps_line);
         let step = Step {
             run: raw_step.run.into_iter().map(Scalar::text).collect(),
             name: raw_step.name,
@@ -198,11 +206,11 @@ pub fn parse(text: &str) -> Result<Pipeline, Vec<Problem>> {
         steps.push(step);
     }
     if steps.is_empty() {
-        problems.push(Problem { line: lines.key("steps", 0), message: "the pipeline has no steps".to_string() });
+        problems.push(Problem { line: steps_line, message: "the pipeline has no steps".to_string() });
     }
-    for step in &steps {
-        for dep in &step.depends_on {
-            let line = lines.find(dep, step.line);
+    for (index, step) in steps.iter().enumerate() {
+        for (at, dep) in step.depends_on.iter().enumerate() {
+            let line = spans.value(&step_path(index, &[key("depends_on"), Seg::Index(at)])).unwrap_or(step.line);
             if dep == &step.name {
                 problems.push(Problem { line, message: format!("step {:?} depends on itself", step.name) });
             } else if !steps.iter().any(|s| &s.name == dep) {
@@ -219,9 +227,9 @@ pub fn parse(text: &str) -> Result<Pipeline, Vec<Problem>> {
             (0..steps.len()).collect()
         }
     };
-    for step in &steps {
-        for arg in &step.run {
-            let line = lines.find(arg, step.line);
+    for (index, step) in steps.iter().enumerate() {
+        for (at, arg) in step.run.iter().enumerate() {
+            let line = spans.value(&step_path(index, &[key("run"), Seg::Index(at)])).unwrap_or(step.line);
             let pieces = match parse_template(arg) {
                 Ok(pieces) => pieces,
                 Err(message) => {
@@ -231,7 +239,6 @@ pub fn parse(text: &str) -> Result<Pipeline, Vec<Problem>> {
             };
             for piece in pieces {
                 let Piece::Ref { expr, source } = piece else { continue };
-                let line = lines.find(&source, step.line);
                 match expr {
                     Expr::Parameter(name) if !parameters.contains_key(&name) => problems.push(Problem {
                         line,
@@ -351,51 +358,6 @@ fn topological_order(steps: &[Step]) -> Result<Vec<usize>, Vec<String>> {
             return Err(cycle);
         }
         path.push(next);
-    }
-}
-
-/// Finds the line of a piece of text, for errors about meaning rather than syntax.
-struct Lines<'a> {
-    lines: Vec<&'a str>,
-}
-
-impl<'a> Lines<'a> {
-    fn new(text: &'a str) -> Self {
-        Lines { lines: text.lines().collect() }
-    }
-
-    /// The first line at or after `after` (1-based; 0 = start) containing `needle`, else `after` (or 1).
-    fn find(&self, needle: &str, after: usize) -> usize {
-        let start = after.saturating_sub(1);
-        self.lines.iter().enumerate().skip(start).find(|(_, l)| l.contains(needle)).map_or(after.max(1), |(i, _)| i + 1)
-    }
-
-    /// The line of `name: NAME` (a step's name), quoted or not.
-    fn named(&self, name: &str, after: usize) -> usize {
-        let start = after.saturating_sub(1);
-        self.lines
-            .iter()
-            .enumerate()
-            .skip(start)
-            .find(|(_, l)| {
-                let t = l.trim_start().trim_start_matches("- ").trim_start();
-                t.strip_prefix("name:").is_some_and(|v| v.trim().trim_matches(|c| c == '"' || c == '\'') == name)
-            })
-            .map_or(after.max(1), |(i, _)| i + 1)
-    }
-
-    /// The line of a mapping key `key:`.
-    fn key(&self, key: &str, after: usize) -> usize {
-        let start = after.saturating_sub(1);
-        self.lines
-            .iter()
-            .enumerate()
-            .skip(start)
-            .find(|(_, l)| {
-                let t = l.trim_start().trim_start_matches("- ");
-                t.starts_with(&format!("{key}:")) || t.starts_with(&format!("\"{key}\":"))
-            })
-            .map_or(after.max(1), |(i, _)| i + 1)
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod expr;
 pub mod file;
 pub mod runner;
+mod spans;
 pub mod watch;
 
 pub use expr::{Expr, parse_template};

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::PipelineError;
-use super::expr::{Expr, Piece, parse_template};
+use super::expr;
 use super::file::{Pipeline, Step, ancestors};
 use crate::error_kind::{ErrorKind, ExitCodeOf};
 use crate::tracking::{RunStatus, Tracker, now_millis};
@@ -329,30 +329,8 @@ fn tracker_run_id(tracker: &Tracker, local_id: &str) -> String {
 
 /// The step's arguments with every `${{ … }}` replaced.
 fn substitute(step: &Step, parameters: &BTreeMap<String, String>, done: &[StepReport]) -> Result<Vec<String>, String> {
-    let mut args = Vec::new();
-    for template in &step.run {
-        let mut arg = String::new();
-        for piece in parse_template(template)? {
-            match piece {
-                Piece::Text(text) => arg.push_str(&text),
-                Piece::Ref { expr: Expr::Parameter(name), source } => {
-                    arg.push_str(parameters.get(&name).ok_or_else(|| format!("{source}: no value"))?)
-                }
-                Piece::Ref { expr: Expr::StepOutput { step: other, path }, source } => {
-                    let result = done.iter().find(|r| r.name == other).map(|r| &r.result).unwrap_or(&Value::Null);
-                    match lookup(result, &path) {
-                        Some(Value::String(s)) => arg.push_str(s),
-                        Some(Value::Null) | None => {
-                            return Err(format!("{source}: step {other:?} has no output {:?}", path.join(".")));
-                        }
-                        Some(value) => arg.push_str(&value.to_string()),
-                    }
-                }
-            }
-        }
-        args.push(arg);
-    }
-    Ok(args)
+    let outputs = |name: &str| done.iter().find(|r| r.name == name).map(|r| &r.result);
+    step.run.iter().map(|template| expr::substitute(template, Some(parameters), outputs)).collect()
 }
 
 fn lookup<'a>(value: &'a Value, path: &[String]) -> Option<&'a Value> {

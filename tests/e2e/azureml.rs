@@ -383,7 +383,7 @@ fn bad_input_is_refused_with_clear_errors() {
         &["pipeline", "schedule", "create", "bad", "--pipeline", "diabetes-train", "--cron", "0 25 * * *"],
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("hour field \"25\": 25 is outside 0-23"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hour field \"25\""), "{}", stderr(&out));
     let out = run(
         &ws,
         &standin,
