@@ -155,3 +155,51 @@ fn line_numbers_of_lf_crlf_and_cr_files_in_every_command() {
         }
     }
 }
+
+#[test]
+fn profile_and_predict_stream_large_files() {
+    let ws = Workspace::new();
+    // More rows than a profile keeps for exact quantiles (131,072), so they come from the sketch.
+    let rows = 150_000;
+    let text = variant(&generated(&ws, rows, 3), "\r\n", false, true);
+    let path = ws.write("big.csv", &text);
+    let data = path.to_str().expect("utf-8");
+    let profile = ws.json(&["data", "profile", "--data", data, "--threads", "1"]);
+    assert_eq!(profile, ws.json(&["data", "profile", "--data", data, "--threads", "3"]), "bit-identical");
+    assert_eq!(profile["rows"], rows);
+    use sha2::Digest;
+    assert_eq!(profile["sha256"], hex::encode(sha2::Sha256::digest(text.as_bytes())), "digest of the file's bytes");
+    let reference = python_json("profile_reference.py", &[data], None);
+    for column in profile["columns"].as_array().expect("columns") {
+        let name = column["name"].as_str().expect("name");
+        let expected = &reference[name];
+        let what = |stat: &str| format!("column {name}: {stat}");
+        assert_eq!(column["count"], expected["count"], "{}", what("count"));
+        for stat in ["mean", "std", "min", "max"] {
+            let got = column[stat].as_f64().expect("number");
+            assert_close(got, expected[stat].as_f64().expect("number"), 1e-9, &what(stat));
+        }
+        let bound = column["quantile_error"].as_f64().expect("sketched quantiles say so");
+        assert_eq!(bound, 1.0 / 2048.0);
+        let range = expected["max"].as_f64().expect("max") - expected["min"].as_f64().expect("min");
+        for (got, want) in column["quantiles"].as_array().expect("quantiles").iter().zip(floats(&expected["quantiles"]))
+        {
+            let got = got["value"].as_f64().expect("value");
+            assert!((got - want).abs() <= bound * range, "{}: {got} vs {want}", what("quantile"));
+        }
+        let counts = column["histogram"]["counts"].as_array().expect("counts");
+        assert_eq!(counts.iter().filter_map(Value::as_u64).sum::<u64>(), rows as u64);
+    }
+
+    // predict streams the same file: 1 and 3 threads agree, and --out holds the same numbers.
+    let model =
+        ws.json(&["train", "--data", data, "--target", "target"])["model"]["path"].as_str().expect("model").to_string();
+    let one = ws.json(&["predict", "--model", &model, "--data", data, "--threads", "1"]);
+    let three = ws.json(&["predict", "--model", &model, "--data", data, "--threads", "3", "--out", "p.csv"]);
+    assert_eq!(one["predictions"], three["predictions"]);
+    assert_eq!(one["rows"], rows);
+    let written = std::fs::read_to_string(ws.path().join("p.csv")).expect("p.csv");
+    let parsed: Vec<f64> = written.lines().skip(1).map(|l| l.parse().expect("number")).collect();
+    assert_eq!(parsed, floats(&one["predictions"]));
+    assert!(!ws.path().join("p.csv.partial").exists());
+}
