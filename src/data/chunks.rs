@@ -138,13 +138,20 @@ where
                             Err(_) => break,
                         };
                         let Ok(job) = job else { break };
+                        // A panic becomes an error for its chunk: the merge waits for every
+                        // index in order, so a result that never came would hang the read.
+                        let mut guarded = |index: usize, bytes: &[u8]| {
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(&mut state, index, bytes)))
+                                .map_err(|_| DataError::Internal(format!("parsing chunk {index} panicked")))
+                        };
                         let (index, result, returned) = match job {
                             Job::Bytes(index, bytes) => {
-                                (index, Ok((bytes.len(), work(&mut state, index, &bytes))), Some(bytes))
+                                let result = guarded(index, &bytes).map(|r| (bytes.len(), r));
+                                (index, result, Some(bytes))
                             }
                             Job::Span(index, span) => {
                                 let read = read_span(path, &mut file, span, &mut own);
-                                (index, read.map(|()| (span.len, work(&mut state, index, &own))), None)
+                                (index, read.and_then(|()| guarded(index, &own)).map(|r| (span.len, r)), None)
                             }
                         };
                         if result_tx.send((index, result, returned)).is_err() {
@@ -379,5 +386,23 @@ mod tests {
                 assert_eq!(offset, text.len() as u64);
             }
         }
+    }
+
+    #[test]
+    fn a_panicking_chunk_is_an_error_not_a_hang() {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        f.write_all("h\n".repeat(100).as_bytes()).expect("write");
+        let result = scan(
+            f.path(),
+            Chunks::Discover { start: 0, digest: None },
+            &ReadOptions { threads: 2, chunk_bytes: 10 },
+            &mut NoProgress,
+            || (),
+            |_, index, _| {
+                assert!(index != 3, "chunk 3 fails");
+            },
+            |_, ()| Ok::<_, DataError>(()),
+        );
+        assert!(matches!(result, Err(DataError::Internal(ref m)) if m.contains("chunk 3")), "{:?}", result.err());
     }
 }
