@@ -3,11 +3,15 @@
 #   - Azure DevOps YAML (pipelines/azure-devops/, environment_setup/pipelines/) against
 #     check-jsonschema's bundled Azure Pipelines schema;
 #   - GitHub Actions workflows (.github/workflows/) against its bundled GitHub workflow schema and
-#     with actionlint (expressions, contexts, action inputs, job dependencies).
-# check-jsonschema and actionlint come from the test virtualenv (scripts/requirements-test.txt).
+#     with actionlint (expressions, contexts, action inputs, job dependencies);
+#   - both for a first run (scripts/check_cicd_variables.py): every variable a definition reads is
+#     set in it or documented in its header comment, and the job image and the training data asset
+#     are made before the steps that use them.
+# check-jsonschema, actionlint and PyYAML come from the test virtualenv (scripts/requirements-test.txt).
 # Usage: scripts/check-cicd.sh [ROOT]
 set -euo pipefail
-ROOT="${1:-$(dirname "$0")/..}"
+SCRIPTS="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="${1:-$SCRIPTS/..}"
 cd "$ROOT"
 shopt -s nullglob
 
@@ -22,4 +26,5 @@ fi
 check-jsonschema --regex-variant nonunicode --builtin-schema vendor.azure-pipelines "${azure[@]}"
 check-jsonschema --builtin-schema vendor.github-workflows "${github[@]}"
 actionlint "${github[@]}"
+python "$SCRIPTS/check_cicd_variables.py" "${azure[@]}" "${github[@]}"
 echo "check-cicd: ${#azure[@]} Azure DevOps and ${#github[@]} GitHub Actions definitions are valid" >&2

@@ -31,8 +31,8 @@ export MLOPS_TEST_PYTHON="$VENV/bin/python"
 export MLOPS_TEST_AZURITE="$TOOLS/node_modules/.bin/azurite-blob"
 export PATH="$VENV/bin:$PATH"
 
-echo "== hadolint Dockerfile" >&2
-"$VENV/bin/hadolint" Dockerfile
+echo "== hadolint Dockerfile Dockerfile.job" >&2
+"$VENV/bin/hadolint" Dockerfile Dockerfile.job
 
 echo "== CI/CD definitions (check-jsonschema, actionlint)" >&2
 scripts/check-cicd.sh

@@ -26,10 +26,13 @@ Examples:
   mlops infra deploy -g rg-mlops -f environment_setup/src/main.json -p @environment_setup/src/parameters.json
   mlops serve --model runs:/<run-id>/model
   mlops smoke-test --url http://127.0.0.1:5001/score
+  mlops reproduce models:/diabetes-model@champion
+  mlops init my-project --name churn
 
 Exit codes: 0 ok, 1 internal, 2 usage, 3 gate not better, 4 what-if changes,
 5 data check failed, 6 bad input file, 7 training impossible, 8 not found,
-9 remote service, 10 authentication.";
+9 remote service, 10 authentication, 11 reproduction differs, 12 reproduction input missing or
+changed, 130 interrupted (docs/exit-codes.md).";
 
 /// Flags every command takes.
 #[derive(Debug, Args)]
@@ -74,6 +77,120 @@ pub enum Command {
     /// Run or check a pipeline file (steps that are mlops commands).
     #[command(subcommand, after_help = PIPELINE_EXAMPLES)]
     Pipeline(PipelineCommand),
+    /// Retrain a recorded model from its lineage and check it is the same model, bit for bit.
+    #[command(after_help = REPRODUCE_EXAMPLES)]
+    Reproduce(ReproduceArgs),
+    /// Start a new project: settings, sample data, pipeline, Azure environment and CI, named after NAME.
+    #[command(after_help = INIT_EXAMPLES)]
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Write man pages: mlops.1 and one page per subcommand (mlops-train.1, mlops-model-register.1, …).
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+const INIT_EXAMPLES: &str = "\
+Examples:
+  mlops init churn-model --name churn            a new project in ./churn-model
+  mlops init --name \"Credit Risk\" --dry-run       what it would write here (names: credit-risk, creditrisk)
+  mlops init . --name churn --force              rewrite the generated files, replacing your edits
+
+Writes mlops.toml, data/NAME.csv (sample data) and its profile, pipelines/parameters.json,
+pipelines/NAME.yml, environment_setup/ (Bicep, ARM, parameters, Azure DevOps pipeline),
+.github/workflows/ and pipelines/azure-devops/ (CI, training, deployment, environment), a Dockerfile
+for the scoring image, README.md and .gitignore.
+NAME becomes lower-case letters, digits and '-' (starting with a letter, at most 50); Azure resources
+get a base name of its first 10 letters and digits (at least 3). Existing files are kept unless --force.
+Exit codes: 0 written (or nothing to write), 2 a name that cannot be made valid, 6 DIR is a file.";
+
+/// `mlops init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory of the new project (created if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Project name: names the pipeline, model, dataset, experiment and Azure resources.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Overwrite files that exist with other content.
+    #[arg(long)]
+    pub force: bool,
+    /// List what would be written, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  mlops completions bash > ~/.local/share/bash-completion/completions/mlops
+  mlops completions zsh > \"${fpath[1]}/_mlops\"
+  mlops completions fish > ~/.config/fish/completions/mlops.fish
+  mlops completions powershell >> $PROFILE
+  eval \"$(mlops completions bash)\"                 (this shell only)";
+
+/// `mlops completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  mlops man --out ~/.local/share/man/man1 && man mlops-reproduce
+  sudo mlops man --out /usr/local/share/man/man1";
+
+/// `mlops man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory to write the pages to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+const REPRODUCE_EXAMPLES: &str = "\
+Examples:
+  mlops reproduce 0c5e2b1f9a8d4e7c8b6a5f4e3d2c1b0a
+  mlops reproduce models:/diabetes-model@champion -o json
+  mlops reproduce models:/diabetes-model/3 --tracking-uri http://127.0.0.1:5000
+  mlops reproduce <run-id> --data archive/diabetes-2026-01.csv   (the recorded file moved; checked by digest)
+  mlops reproduce <pipeline-parent-run-id> --log                 (its train step; the reproduction is a run)
+
+The data is the first of --data, the registered dataset version (its copy, then its datastore blob),
+the recorded source (a path or blob URL), and the run's data parameter whose SHA-256 matches the run's.
+Exit codes: 0 identical (coefficients, intercept, mse, rmse, mae, r2 bit for bit), 11 the numbers
+differ (the largest difference is printed), 12 an input is missing or changed (data gone or changed,
+another mlops version, trained from a dirty work tree, parameters or metrics missing), 8 no such run
+or model version.";
+
+/// `mlops reproduce`.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// RUN_ID (a training run, or a pipeline run: its train step), runs:/RUN_ID/model,
+    /// models:/NAME/VERSION or models:/NAME@ALIAS.
+    pub target: String,
+    /// Use this data file instead of the recorded location (it must still have the recorded SHA-256).
+    #[arg(long, value_name = "CSV")]
+    pub data: Option<PathBuf>,
+    /// Log the reproduction as a run tagged mlops.reproduces=RUN_ID.
+    #[arg(long)]
+    pub log: bool,
+    /// Experiment of the --log run [default: Default].
+    #[arg(long, value_name = "NAME", env = env_vars::MLFLOW_EXPERIMENT_NAME, requires = "log")]
+    pub experiment: Option<String>,
+    /// The tracking store holding the run and the registry; the local store's dataset registry is
+    /// searched for the data, and it journals the --log run.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Storage connection string, for data recorded as a blob.
+    #[arg(long, value_name = "STRING", env = env_vars::AZURE_STORAGE_CONNECTION_STRING, hide_env_values = true)]
+    pub storage_connection_string: Option<String>,
+    /// SAS token (query string), for data recorded as a blob.
+    #[arg(long, value_name = "SAS", env = env_vars::MLOPS_DATASTORE_SAS, hide_env_values = true)]
+    pub datastore_sas: Option<String>,
 }
 
 const DATA_EXAMPLES: &str = "\
@@ -623,7 +740,10 @@ const RUNS_LIST_EXAMPLES: &str = "\
 Examples:
   mlops runs list
   mlops runs list --experiment diabetes --order-by 'metrics.mse ASC' --max-results 5
-  mlops runs list --tracking-uri http://127.0.0.1:5000 --filter \"params.alpha = '0.5'\" -o json";
+  mlops runs list --filter \"metrics.mse < 3300 AND params.alpha = '0.5'\" --order-by 'params.alpha DESC'
+  mlops runs list --top-level --tracking-uri http://127.0.0.1:5000 -o json
+
+Child runs (pipeline steps, tag mlflow.parentRunId) are listed under their parent run.";
 
 const RUNS_SYNC_EXAMPLES: &str = "\
 Examples:
@@ -637,12 +757,15 @@ pub struct RunsListArgs {
     /// Only runs of this experiment.
     #[arg(long, value_name = "NAME")]
     pub experiment: Option<String>,
-    /// MLflow search filter, passed to the server (e.g. "metrics.mse < 3000"); servers only.
+    /// MLflow search filter, e.g. "metrics.mse < 3000 AND params.alpha = '0.5'" (MLflow's grammar, on every store).
     #[arg(long, value_name = "FILTER")]
     pub filter: Option<String>,
-    /// Ordering such as "metrics.mse ASC" or "start_time DESC"; repeatable.
+    /// Ordering such as "metrics.mse ASC", "params.alpha DESC" or "start_time DESC"; repeatable.
     #[arg(long, value_name = "ORDER")]
     pub order_by: Vec<String>,
+    /// Only top-level runs: hide child runs (pipeline steps).
+    #[arg(long)]
+    pub top_level: bool,
     /// At most this many runs.
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub max_results: usize,
@@ -653,7 +776,7 @@ pub struct RunsListArgs {
 /// `mlops runs show`.
 #[derive(Debug, Args)]
 pub struct RunsShowArgs {
-    /// The run id (32 hex characters).
+    /// The run id, or a prefix of it that only one run has.
     pub run_id: String,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -899,7 +1022,7 @@ SIGTERM or Ctrl-C stops accepting, finishes in-flight requests and flushes the r
 /// `mlops serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Model: a directory, runs:/RUN_ID/model, models:/NAME@ALIAS or models:/NAME/VERSION.
+    /// Model: a directory, runs:/RUN_ID/model, models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/latest.
     #[arg(long, value_name = "MODEL", env = env_vars::MLOPS_MODEL)]
     pub model: String,
     /// Address to listen on (0.0.0.0 in a container).
@@ -993,9 +1116,9 @@ pub enum ModelCommand {
     Alias(ModelAliasCommand),
     /// List registered models.
     List(ModelListArgs),
-    /// Show a model, or one version: NAME, NAME/VERSION or NAME@ALIAS.
+    /// Show a model, or one version: NAME, NAME/VERSION, NAME/latest or NAME@ALIAS.
     Show(ModelShowArgs),
-    /// Copy a version's model directory: NAME/VERSION or NAME@ALIAS.
+    /// Copy a version's model directory: NAME/VERSION, NAME/latest or NAME@ALIAS.
     Download(ModelDownloadArgs),
 }
 
@@ -1111,7 +1234,7 @@ pub struct ModelListArgs {
 /// `mlops model show`.
 #[derive(Debug, Args)]
 pub struct ModelShowArgs {
-    /// NAME, NAME/VERSION or NAME@ALIAS.
+    /// NAME, NAME/VERSION, NAME/latest or NAME@ALIAS.
     pub model: String,
     #[command(flatten)]
     pub store: StoreArgs,
@@ -1120,7 +1243,7 @@ pub struct ModelShowArgs {
 /// `mlops model download`.
 #[derive(Debug, Args)]
 pub struct ModelDownloadArgs {
-    /// NAME/VERSION or NAME@ALIAS.
+    /// NAME/VERSION, NAME/latest or NAME@ALIAS.
     pub model: String,
     /// Directory to write the model to.
     #[arg(long, value_name = "DIR")]

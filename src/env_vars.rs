@@ -1,5 +1,6 @@
 //! Every environment variable `mlops` reads, declared once. Each is bound to a flag in `cli.rs`
-//! or read in `settings.rs`, and listed in the README.
+//! or read in `settings/`, and documented in docs/environment.md; a test (tests/e2e/docs.rs)
+//! fails when the two name different variables.
 
 /// Tracking store: a path, `file:` URI or `http(s)://` MLflow server (flag `--tracking-uri`).
 pub const MLFLOW_TRACKING_URI: &str = "MLFLOW_TRACKING_URI";
@@ -7,8 +8,10 @@ pub const MLFLOW_TRACKING_URI: &str = "MLFLOW_TRACKING_URI";
 pub const MLFLOW_EXPERIMENT_NAME: &str = "MLFLOW_EXPERIMENT_NAME";
 /// Path of the project file, instead of searching for `mlops.toml` upwards from the current directory.
 pub const MLOPS_CONFIG: &str = "MLOPS_CONFIG";
-/// Disables colour on stderr when set to a non-empty value (<https://no-color.org>).
+/// Disables colour on stderr when set to a non-empty value (the `NO_COLOR` convention).
 pub const NO_COLOR: &str = "NO_COLOR";
+/// Log filter that overrides `-v` (`tracing_subscriber`'s `EnvFilter` syntax).
+pub const RUST_LOG: &str = "RUST_LOG";
 /// User name recorded in `mlflow.user`; falls back to the OS account name.
 pub const LOGNAME: &str = "LOGNAME";
 /// Basic-auth user for the tracking server (with `MLFLOW_TRACKING_PASSWORD`; wins over a token).
@@ -36,7 +39,7 @@ pub const MLOPS_THREADS: &str = "MLOPS_THREADS";
 /// Home directory, for `~/.mlflow/credentials`.
 pub const HOME: &str = "HOME";
 
-// Azure sign-in (read in `settings.rs` into `azure::AuthConfig`). Same names as the Azure SDKs and az.
+// Azure sign-in (read in `settings/azure.rs` into `azure::AuthConfig`). Same names as the Azure SDKs and az.
 
 /// Entra tenant (directory) id of the service principal.
 pub const AZURE_TENANT_ID: &str = "AZURE_TENANT_ID";
@@ -80,10 +83,12 @@ pub const SYSTEM_ACCESSTOKEN: &str = "SYSTEM_ACCESSTOKEN";
 pub const AZURESUBSCRIPTION_SERVICE_CONNECTION_ID: &str = "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID";
 /// Managed identity endpoint (App Service, Container Apps, Functions).
 pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+/// Header secret of the managed identity endpoint; read by `azure_identity` itself, with
+/// `IDENTITY_ENDPOINT`, and declared here so that it is documented with the others.
+pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
 /// Legacy managed identity endpoint (Cloud Shell, Azure ML compute).
 pub const MSI_ENDPOINT: &str = "MSI_ENDPOINT";
-/// The whole trust store for HTTPS, replacing the system roots (as OpenSSL does).
-/// Directories searched for `az` (Azure CLI credential).
+/// Directories searched for `az` (Azure CLI credential) and an external `bicep`.
 pub const PATH: &str = "PATH";
 /// Model of `mlops serve` (flag `--model`), so a container image can set it once.
 pub const MLOPS_MODEL: &str = "MLOPS_MODEL";
@@ -115,3 +120,24 @@ pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
 pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
 /// GitHub `owner/repo`.
 pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+
+// Lineage a run records when it runs where there is no git work tree or CI variable (an Azure ML
+// job): `mlops train --compute` sets them on the job from the submitting machine. They win over
+// what `mlops` finds itself.
+
+/// Git commit recorded as `mlflow.source.git.commit`.
+pub const MLOPS_GIT_COMMIT: &str = "MLOPS_GIT_COMMIT";
+/// Git remote URL recorded as `mlflow.source.git.repoURL` (credentials are removed).
+pub const MLOPS_GIT_REPO_URL: &str = "MLOPS_GIT_REPO_URL";
+/// Git branch recorded as `mlflow.source.git.branch`.
+pub const MLOPS_GIT_BRANCH: &str = "MLOPS_GIT_BRANCH";
+/// `true` or `false`: whether the work tree had uncommitted changes (`mlops.source.git.dirty`).
+pub const MLOPS_GIT_DIRTY: &str = "MLOPS_GIT_DIRTY";
+/// CI build id recorded as `mlops.ci.build_id`.
+pub const MLOPS_CI_BUILD_ID: &str = "MLOPS_CI_BUILD_ID";
+/// CI build URL recorded as `mlops.ci.build_url`.
+pub const MLOPS_CI_BUILD_URL: &str = "MLOPS_CI_BUILD_URL";
+/// Where the training data came from (a blob URL or data asset), recorded as `mlops.data.source`
+/// instead of the local path: an Azure ML job reads its input at a mount path that means nothing
+/// elsewhere. `mlops pipeline submit` sets it from the pipeline's one `type: data` parameter.
+pub const MLOPS_DATA_SOURCE: &str = "MLOPS_DATA_SOURCE";

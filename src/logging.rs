@@ -13,7 +13,7 @@ pub fn init(verbose: u8, quiet: bool) {
     };
     // Other crates stay at warn below -vvv: their trace output can include request bodies.
     let default = if verbose >= 3 { format!("warn,mlops={level}") } else { format!("mlops={level},warn") };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let filter = EnvFilter::try_from_env(crate::env_vars::RUST_LOG).unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -1,7 +1,6 @@
 //! `mlops infra deploy | validate | what-if | show | cancel`.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -17,7 +16,7 @@ use crate::cli::{
 use crate::error_kind::UsageError;
 use crate::exit;
 use crate::infra::deploy::{self, Mode, Waited};
-use crate::infra::parameters::{self, ParameterSource};
+use crate::infra::prepare::{PrepareOptions, Prepared};
 use crate::infra::template::{self, TemplateScope};
 use crate::infra::{InfraError, whatif};
 use crate::output::{self, Format};
@@ -35,87 +34,30 @@ pub async fn run(command: &InfraCommand, global: &GlobalArgs) -> anyhow::Result<
     }
 }
 
-/// A deployment checked locally and ready to send.
-struct Prepared {
-    scope: DeploymentScope,
-    name: String,
-    body: Value,
-}
-
 /// Everything that can be checked without a request: settings, template, parameters, names.
 fn prepare(args: &InfraTemplateArgs, azure: &AzureSettings) -> anyhow::Result<Prepared> {
-    let compiler = match args.bicep {
-        BicepArg::Native => template::BicepCompiler::Native,
-        BicepArg::External => template::BicepCompiler::External,
-        BicepArg::Check => template::BicepCompiler::Check,
+    let options = PrepareOptions {
+        template: &args.template,
+        compiler: match args.bicep {
+            BicepArg::Native => template::BicepCompiler::Native,
+            BicepArg::External => template::BicepCompiler::External,
+            BicepArg::Check => template::BicepCompiler::Check,
+        },
+        scope: args.scope.map(|scope| match scope {
+            ScopeArg::ResourceGroup => TemplateScope::ResourceGroup,
+            ScopeArg::Subscription => TemplateScope::Subscription,
+        }),
+        subscription: subscription(azure)?,
+        resource_group: args.resource_group.as_deref(),
+        location: args.location.as_deref(),
+        mode: match args.mode {
+            ModeArg::Incremental => Mode::Incremental,
+            ModeArg::Complete => Mode::Complete,
+        },
+        parameters: &args.parameters,
+        name: args.name.as_deref(),
     };
-    let template = template::load(&args.template, compiler)?;
-    let requested = match args.scope {
-        Some(ScopeArg::ResourceGroup) => TemplateScope::ResourceGroup,
-        Some(ScopeArg::Subscription) => TemplateScope::Subscription,
-        None => template.scope,
-    };
-    if requested != template.scope {
-        return Err(InfraError::ScopeMismatch {
-            path: args.template.clone(),
-            template: template.scope.as_str(),
-            requested: requested.as_str(),
-            hint: if template.scope == TemplateScope::Subscription {
-                " (use --scope subscription --location LOC)"
-            } else {
-                ""
-            },
-        }
-        .into());
-    }
-    let subscription = subscription(azure)?;
-    let scope = match requested {
-        TemplateScope::ResourceGroup => {
-            let rg = args
-                .resource_group
-                .clone()
-                .ok_or_else(|| UsageError("a resource-group deployment needs --resource-group".to_string()))?;
-            check_name("resource group", &rg, 90).map_err(UsageError)?;
-            DeploymentScope::ResourceGroup { subscription, resource_group: rg }
-        }
-        TemplateScope::Subscription => {
-            if args.location.is_none() {
-                return Err(UsageError("a subscription deployment needs --location".to_string()).into());
-            }
-            DeploymentScope::Subscription { subscription }
-        }
-        other => {
-            return Err(UsageError(format!(
-                "{} deployments are not supported; use resource-group or subscription templates",
-                other.as_str()
-            ))
-            .into());
-        }
-    };
-    let mode = match args.mode {
-        ModeArg::Incremental => Mode::Incremental,
-        ModeArg::Complete if matches!(scope, DeploymentScope::Subscription { .. }) => {
-            return Err(UsageError("--mode Complete is only valid at resource-group scope".to_string()).into());
-        }
-        ModeArg::Complete => Mode::Complete,
-    };
-    let sources = args.parameters.iter().map(|a| ParameterSource::parse(a)).collect::<Result<Vec<_>, _>>()?;
-    let parameters = parameters::resolve(&template, &sources)?;
-    let name = match &args.name {
-        Some(name) => name.clone(),
-        None => default_name(&args.template),
-    };
-    check_name("deployment", &name, 64).map_err(UsageError)?;
-    let location = match scope {
-        DeploymentScope::Subscription { .. } => args.location.as_deref(),
-        DeploymentScope::ResourceGroup { .. } => None,
-    };
-    let body = deploy::request_body(&template, parameters, mode, location);
-    Ok(Prepared { scope, name, body })
-}
-
-fn default_name(path: &Path) -> String {
-    path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "deployment".to_string())
+    Ok(crate::infra::prepare::prepare(&options)?)
 }
 
 fn subscription(azure: &AzureSettings) -> anyhow::Result<String> {

@@ -14,7 +14,7 @@ use crate::exit;
 use crate::output;
 use crate::registry::gate::{Decision, Direction, Evaluation};
 use crate::registry::release::{self, EvaluateRequest, RegisterRequest};
-use crate::registry::{ModelVersion, Registry, RegistryError, resolve_model};
+use crate::registry::{ModelVersion, Registry, resolve_model};
 use crate::settings;
 use crate::tracking::ModelRef;
 use crate::tracking::model_ref::VersionSelector;
@@ -208,21 +208,7 @@ fn parse_spec(spec: &str) -> anyhow::Result<(String, Option<VersionSelector>)> {
     match ModelRef::parse(&format!("models:/{spec}")) {
         Ok(ModelRef::Registered { name, selector }) => Ok((name, Some(selector))),
         _ if !spec.contains(['/', '@']) && !spec.is_empty() => Ok((spec.to_string(), None)),
-        _ => Err(UsageError(format!("{spec:?}: expected NAME, NAME/VERSION or NAME@ALIAS")).into()),
-    }
-}
-
-async fn find_version(
-    registry: &Registry,
-    name: &str,
-    selector: &VersionSelector,
-) -> Result<ModelVersion, RegistryError> {
-    match selector {
-        VersionSelector::Version(v) => registry.version(name, *v).await,
-        VersionSelector::Alias(alias) => registry
-            .by_alias(name, alias)
-            .await?
-            .ok_or_else(|| RegistryError::AliasNotFound { name: name.to_string(), alias: alias.clone() }),
+        _ => Err(UsageError(format!("{spec:?}: expected NAME, NAME/VERSION, NAME/latest or NAME@ALIAS")).into()),
     }
 }
 
@@ -242,7 +228,7 @@ async fn show(spec: &str, store: &StoreArgs, global: &GlobalArgs) -> anyhow::Res
             })?;
         }
         (name, Some(selector)) => {
-            let v = find_version(&registry, &name, &selector).await?;
+            let v = registry.select(&name, &selector).await?;
             output::emit(global.output, &v, || {
                 let mut text = format!(
                     "model    {}\nversion  {}\naliases  {}\nrun      {}\nsource   {}\n",

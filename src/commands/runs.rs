@@ -1,5 +1,7 @@
 //! `mlops runs list | show | sync`.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::connect::store_tracker;
@@ -7,8 +9,10 @@ use crate::cli::{GlobalArgs, RunsCommand, RunsListArgs, RunsShowArgs, RunsSyncAr
 use crate::error_kind::UsageError;
 use crate::output;
 use crate::settings;
+use crate::tracking::nest::{PARENT_RUN_ID_TAG, nest_children};
+use crate::tracking::search::{RunFilter, RunOrder, sort_runs};
 use crate::tracking::sync::{PushOutcome, is_synced, push_run};
-use crate::tracking::{LocalStore, Run, RunStatus, StoreError, Tracker, TrackingUri};
+use crate::tracking::{Experiment, LocalStore, Run, RunStatus, StoreError, Tracker, TrackingUri};
 
 pub async fn run(command: &RunsCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     match command {
@@ -18,59 +22,79 @@ pub async fn run(command: &RunsCommand, global: &GlobalArgs) -> anyhow::Result<u
     }
 }
 
+/// A listed run: the run, its experiment's name, and how deep it nests under listed parents.
+#[derive(Serialize)]
+struct ListedRun {
+    experiment_name: String,
+    /// 0 for a top-level run; a child run follows its parent with the parent's depth + 1.
+    depth: usize,
+    #[serde(flatten)]
+    run: Run,
+}
+
 #[derive(Serialize)]
 struct RunList {
-    runs: Vec<Run>,
+    runs: Vec<ListedRun>,
 }
 
 async fn list(args: &RunsListArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let runs = match store_tracker(&args.store)? {
+    let (runs, experiments) = match store_tracker(&args.store)? {
         Tracker::Local(store) => list_local(&store, args)?,
         Tracker::Remote { client, .. } => {
-            let experiment_ids = match &args.experiment {
-                Some(name) => {
-                    match client.get_experiment_by_name(name).await.map_err(|source| remote(&client, source))? {
-                        Some(e) => vec![e.experiment_id],
-                        None => {
-                            return Err(StoreError::ExperimentNotFound {
-                                name: name.clone(),
-                                store: client.endpoint().to_string(),
-                            }
-                            .into());
+            let remote = |source| StoreError::Remote { uri: client.endpoint().to_string(), source };
+            let experiments = match &args.experiment {
+                Some(name) => match client.get_experiment_by_name(name).await.map_err(remote)? {
+                    Some(e) => vec![e],
+                    None => {
+                        return Err(StoreError::ExperimentNotFound {
+                            name: name.clone(),
+                            store: client.endpoint().to_string(),
                         }
+                        .into());
                     }
-                }
-                None => client
-                    .search_experiments()
-                    .await
-                    .map_err(|source| remote(&client, source))?
-                    .into_iter()
-                    .map(|e| e.experiment_id)
-                    .collect(),
+                },
+                None => client.search_experiments().await.map_err(remote)?,
             };
-            client
-                .search_runs(&experiment_ids, args.filter.as_deref(), &args.order_by, args.max_results)
-                .await
-                .map_err(|source| remote(&client, source))?
+            let ids: Vec<String> = experiments.iter().map(|e| e.experiment_id.clone()).collect();
+            let filter = match (args.filter.as_deref(), args.top_level) {
+                (Some(filter), true) => Some(format!("{filter} AND {TOP_LEVEL_FILTER}")),
+                (None, true) => Some(TOP_LEVEL_FILTER.to_string()),
+                (filter, false) => filter.map(str::to_string),
+            };
+            let runs =
+                client.search_runs(&ids, filter.as_deref(), &args.order_by, args.max_results).await.map_err(remote)?;
+            (runs, experiments)
         }
     };
+    let names: HashMap<String, String> = experiments.into_iter().map(|e| (e.experiment_id, e.name)).collect();
+    let runs: Vec<ListedRun> = nest_children(runs)
+        .into_iter()
+        .map(|(depth, run)| ListedRun {
+            experiment_name: names.get(&run.info.experiment_id).cloned().unwrap_or_default(),
+            depth,
+            run,
+        })
+        .collect();
     let result = RunList { runs };
     output::emit(global.output, &result, || {
         let rows: Vec<Vec<String>> = result
             .runs
             .iter()
-            .map(|r| {
+            .map(|listed| {
+                let r = &listed.run;
+                let indent =
+                    if listed.depth == 0 { String::new() } else { format!("{}└ ", "  ".repeat(listed.depth - 1)) };
                 vec![
                     r.info.run_id.clone(),
-                    r.info.experiment_id.clone(),
-                    r.info.run_name.clone(),
+                    listed.experiment_name.clone(),
+                    format!("{indent}{}", r.info.run_name),
                     r.info.status.as_str().to_string(),
                     format_time(r.info.start_time),
                     r.metrics.get("mse").map_or_else(String::new, |m| format!("{:.4}", m.value)),
                 ]
             })
             .collect();
-        output::table(&["RUN ID", "EXP", "NAME", "STATUS", "STARTED", "MSE"], &rows)
+        output::table(&["RUN ID", "EXPERIMENT", "NAME", "STATUS", "STARTED", "MSE"], &rows)
     })?;
     Ok(crate::exit::OK)
 }
@@ -79,16 +103,16 @@ fn remote(client: &crate::tracking::mlflow::MlflowClient, source: crate::http::H
     StoreError::Remote { uri: client.endpoint().to_string(), source }
 }
 
-fn list_local(store: &LocalStore, args: &RunsListArgs) -> anyhow::Result<Vec<Run>> {
-    if args.filter.is_some() {
-        return Err(UsageError(
-            "--filter is passed to a tracking server's search; the local store cannot evaluate it (use --experiment and --order-by)".to_string(),
-        )
-        .into());
-    }
-    let experiment_ids = match &args.experiment {
+/// MLflow's filter for runs that are nobody's child.
+const TOP_LEVEL_FILTER: &str = "tags.mlflow.parentRunId IS NULL";
+
+/// Runs of the local store matching the filter, in MLflow's order, and the experiments searched.
+fn list_local(store: &LocalStore, args: &RunsListArgs) -> anyhow::Result<(Vec<Run>, Vec<Experiment>)> {
+    let filter = args.filter.as_deref().map(RunFilter::parse).transpose()?.unwrap_or_default();
+    let orders = args.order_by.iter().map(|o| RunOrder::parse(o)).collect::<Result<Vec<_>, _>>()?;
+    let experiments = match &args.experiment {
         Some(name) => match store.find_experiment(name)? {
-            Some(e) => Some(vec![e.experiment_id]),
+            Some(e) => vec![e],
             None => {
                 return Err(StoreError::ExperimentNotFound {
                     name: name.clone(),
@@ -97,61 +121,25 @@ fn list_local(store: &LocalStore, args: &RunsListArgs) -> anyhow::Result<Vec<Run
                 .into());
             }
         },
-        None => None,
+        None => store.list_experiments()?,
     };
-    let mut runs = store.list_runs(experiment_ids.as_deref())?;
-    // Stable sorts applied from the last key to the first give "first key wins".
-    for order in args.order_by.iter().rev() {
-        sort_local(&mut runs, order)?;
-    }
+    let ids: Vec<String> = experiments.iter().map(|e| e.experiment_id.clone()).collect();
+    let mut runs: Vec<Run> = store
+        .list_runs(Some(&ids))?
+        .into_iter()
+        .filter(|run| filter.matches(run) && !(args.top_level && run.tags.contains_key(PARENT_RUN_ID_TAG)))
+        .collect();
+    sort_runs(&mut runs, &orders);
     runs.truncate(args.max_results);
-    Ok(runs)
-}
-
-/// The orderings the local store supports: `metrics.<key>` and `start_time`, ASC or DESC.
-fn sort_local(runs: &mut [Run], order: &str) -> anyhow::Result<()> {
-    let mut parts = order.split_whitespace();
-    let field = parts.next().unwrap_or_default();
-    let descending = match parts.next().map(str::to_ascii_uppercase).as_deref() {
-        None | Some("ASC") => false,
-        Some("DESC") => true,
-        Some(other) => {
-            return Err(UsageError(format!("--order-by {order:?}: expected ASC or DESC, got {other:?}")).into());
-        }
-    };
-    let key = |run: &Run| -> Option<f64> {
-        match field {
-            "start_time" | "attributes.start_time" => Some(run.info.start_time as f64),
-            f => f.strip_prefix("metrics.").and_then(|m| run.metrics.get(m.trim_matches('`'))).map(|m| m.value),
-        }
-    };
-    if field != "start_time" && field != "attributes.start_time" && !field.starts_with("metrics.") {
-        return Err(
-            UsageError(format!("--order-by {order:?}: the local store orders by metrics.<key> or start_time")).into()
-        );
-    }
-    // Runs without the metric go last, as in MLflow.
-    runs.sort_by(|a, b| match (key(a), key(b)) {
-        (Some(x), Some(y)) => {
-            if descending {
-                y.total_cmp(&x)
-            } else {
-                x.total_cmp(&y)
-            }
-        }
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => std::cmp::Ordering::Equal,
-    });
-    Ok(())
+    Ok((runs, experiments))
 }
 
 async fn show(args: &RunsShowArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let run = match store_tracker(&args.store)? {
-        Tracker::Local(store) => store.get_run(&args.run_id)?,
-        Tracker::Remote { client, .. } => {
-            client.get_run(&args.run_id).await.map_err(|source| remote(&client, source))?
-        }
+    let tracker = store_tracker(&args.store)?;
+    let run_id = tracker.resolve_run_id(&args.run_id).await?;
+    let run = match &tracker {
+        Tracker::Local(store) => store.get_run(&run_id)?,
+        Tracker::Remote { client, .. } => client.get_run(&run_id).await.map_err(|source| remote(client, source))?,
     };
     output::emit(global.output, &run, || render_run(&run))?;
     Ok(crate::exit::OK)
@@ -198,14 +186,8 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let mut synced = Vec::new();
     for run_id in &run_ids {
         let outcome = push_run(&local, &client, run_id).await?;
-        if let Some(path) = outcome.artifact_upload.local_path.as_deref() {
-            output::note(
-                global.quiet,
-                format!(
-                    "note: {} takes no artifact uploads from mlops; the artifacts and model of {run_id} stay in {path}",
-                    outcome.remote_uri
-                ),
-            );
+        if let Some(reason) = outcome.artifact_upload.reason.as_deref() {
+            output::note(global.quiet, format!("note: {run_id}: {reason}"));
         }
         output::note(
             global.quiet,
@@ -229,9 +211,11 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
                 vec![
                     o.local_run_id.clone(),
                     o.remote_run_id.clone(),
-                    match (o.uploaded, o.artifact_upload.is_local_only()) {
-                        (true, false) => "uploaded",
-                        (true, true) => "uploaded (artifacts local-only)",
+                    match (o.uploaded, o.artifact_upload.state) {
+                        (true, "local-only") => "uploaded (artifacts local-only)",
+                        (true, "written") => "uploaded (artifacts written to a local path)",
+                        (true, _) => "uploaded",
+                        (false, "in-place") => "the server reads this store",
                         (false, _) => "already synced",
                     }
                     .to_string(),

@@ -13,9 +13,10 @@ pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         return super::azureml::train_remote(args, compute, global).await;
     }
     let project = settings::project_file()?;
-    let provenance = crate::tracking::provenance::detect(settings::user());
+    let provenance = crate::tracking::provenance::detect(settings::user(), settings::lineage_overrides());
     let resolved = settings::resolve_train(args, &project, provenance)?;
     let tracker = super::connect::tracker(&resolved.tracking)?;
+    warn_if_dirty(&resolved.request.provenance.code, global.quiet);
     let mut progress = ReadProgressBar::new(global.quiet, &resolved.request.data);
     let report = train(&tracker, &resolved.request, &mut progress)
         .await
@@ -34,18 +35,8 @@ pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
             ),
         );
     }
-    if let Some(sync) = &report.sync
-        && let Some(path) = sync.artifacts.as_ref().and_then(|a| a.local_path.as_deref())
-    {
-        output::note(
-            global.quiet,
-            format!(
-                "note: {} takes no artifact uploads from mlops (it gave the artifact location {}).\n\
-                 The run's params, metrics, tags and dataset are on the server; the model and artifacts stay in {path}",
-                sync.remote_uri,
-                sync.remote_artifact_uri.as_deref().unwrap_or("-"),
-            ),
-        );
+    if let Some(reason) = report.sync.as_ref().and_then(|s| s.artifacts.as_ref()).and_then(|a| a.reason.as_deref()) {
+        output::note(global.quiet, format!("note: {reason}"));
     }
     output::emit(global.output, &report, || render(&report))?;
     Ok(crate::exit::OK)
@@ -54,13 +45,20 @@ pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
 fn render(report: &TrainReport) -> String {
     let m = &report.metrics;
     let sync = match &report.sync {
+        Some(s) if s.state == "same-store" => {
+            format!("\nlogged to {}, which reads the local store {} itself\n", s.remote_uri, report.local_store)
+        }
         Some(s) if s.state == "synced" => {
             let mut text = format!(
                 "\nlogged to {} (local copy: run {} in {})\n",
                 s.remote_uri, s.local_run_id, report.local_store
             );
-            if let Some(path) = s.artifacts.as_ref().and_then(|a| a.local_path.as_deref()) {
-                text.push_str(&format!("artifacts and model NOT uploaded: local only, in {path}\n"));
+            match s.artifacts.as_ref().map(|a| (a.state, a.local_path.as_deref().unwrap_or("-"))) {
+                Some(("local-only", path)) => {
+                    text.push_str(&format!("artifacts and model NOT uploaded: local only, in {path}\n"))
+                }
+                Some(("written", path)) => text.push_str(&format!("artifacts and model written to {path}\n")),
+                _ => {}
             }
             text
         }
@@ -85,4 +83,19 @@ fn render(report: &TrainReport) -> String {
         report.tracking_uri,
         report.model.path,
     )
+}
+
+/// A run from uncommitted code is allowed, but its commit does not say what trained it.
+pub(super) fn warn_if_dirty(code: &crate::tracking::lineage::CodeLineage, quiet: bool) {
+    if code.git_dirty == Some(true) {
+        output::note(
+            quiet,
+            format!(
+                "warning: the git work tree has uncommitted changes; the run records commit {} with {}=true, \
+                 and `mlops reproduce` will report it as not reproducible from its commit",
+                code.git_commit.as_deref().unwrap_or("-"),
+                crate::tracking::lineage::GIT_DIRTY,
+            ),
+        );
+    }
 }

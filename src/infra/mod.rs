@@ -4,6 +4,7 @@ pub mod bicep;
 pub mod deploy;
 pub mod error;
 pub mod parameters;
+pub mod prepare;
 pub mod template;
 pub mod whatif;
 

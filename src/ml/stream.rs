@@ -47,6 +47,11 @@ impl Survey {
         &self.head.header
     }
 
+    /// The target's column index.
+    pub fn target_index(&self) -> usize {
+        self.target
+    }
+
     pub fn feature_names(&self) -> Vec<String> {
         self.features.iter().map(|&i| self.head.header[i].clone()).collect()
     }

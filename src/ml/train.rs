@@ -13,6 +13,7 @@ use crate::data::profile::profile_table;
 use crate::data::registry::DatasetVersion;
 use crate::data::{DataError, ReadOptions, ReadProgress};
 use crate::error_kind::{ErrorKind, HasKind};
+use crate::tracking::lineage;
 pub use crate::tracking::provenance::Provenance;
 use crate::tracking::{
     DatasetInput, LocalStore, Metric, RunInfo, RunStatus, StoreError, SyncReport, Tracker, now_millis,
@@ -33,6 +34,10 @@ pub struct TrainRequest {
     pub dataset: Option<DatasetVersion>,
     /// Recorded as `mlflow.parentRunId` (a pipeline step's run).
     pub parent_run_id: Option<String>,
+    /// Extra tags of the run (`mlops.reproduces` on a reproduction).
+    pub extra_tags: Vec<(String, String)>,
+    /// Where `data` came from when its path means nothing elsewhere (an Azure ML job's mounted input).
+    pub data_source: Option<String>,
     /// Threads and chunk size for reading the data.
     pub read: ReadOptions,
 }
@@ -143,23 +148,24 @@ pub fn fit_and_evaluate(
     survey: &Survey,
     data: &Accumulated,
     mask: &TestMask,
-    request: &TrainRequest,
+    alpha: f64,
+    read: &ReadOptions,
     progress: &mut dyn ReadProgress,
 ) -> Result<Evaluation, TrainError> {
     let feature_names = survey.feature_names();
     let moments = data.train.as_ref().ok_or(RidgeError::NoRows)?;
-    let fitted = ridge::solve(moments, request.alpha, &feature_names)?;
+    let fitted = ridge::solve(moments, alpha, &feature_names)?;
     let coefficients = fitted.coefficients.to_vec();
     let intercept = fitted.intercept;
     let predict = |x: &[f64]| x.iter().zip(&coefficients).map(|(x, w)| x * w).sum::<f64>() + intercept;
-    let metrics = stream::evaluate(survey, mask, predict, &request.read, progress)?;
+    let metrics = stream::evaluate(survey, mask, predict, read, progress)?;
     let model = LinearModel {
         format: model::FORMAT.to_string(),
         feature_names,
         coefficients: coefficients.clone(),
         intercept,
-        alpha: request.alpha,
-        target: request.target.clone(),
+        alpha,
+        target: survey.columns()[survey.target_index()].clone(),
         data_sha256: survey.sha256.clone(),
     };
     Ok(Evaluation {
@@ -168,6 +174,22 @@ pub fn fit_and_evaluate(
         metrics,
         example_row: data.example_row.clone(),
     })
+}
+
+/// Reads `data` and fits as [`train`] does, without logging a run (what `mlops reproduce` compares).
+pub fn fit_file(
+    data: &std::path::Path,
+    target: &str,
+    alpha: f64,
+    test_size: TestSize,
+    seed: u32,
+    read: &ReadOptions,
+    progress: &mut dyn ReadProgress,
+) -> Result<Evaluation, TrainError> {
+    let survey = stream::survey(data, target, read, progress)?;
+    let mask = test_mask(survey.rows, test_size, seed);
+    let accumulated = stream::accumulate(&survey, mask.as_ref().ok(), read, progress)?;
+    fit_and_evaluate(&survey, &accumulated, &mask?, alpha, read, progress)
 }
 
 /// Trains, logs the run to the tracker's local store, then publishes it to the server if there is one.
@@ -189,13 +211,9 @@ pub async fn train(
     let experiment = store.get_or_create_experiment(&request.experiment)?;
     let run_name = request.run_name.clone().unwrap_or_else(generate_run_name);
     let start = now_millis();
-    let run = store.create_run(
-        &experiment.experiment_id,
-        &run_name,
-        &request.provenance.user,
-        start,
-        &system_tags(request),
-    )?;
+    let mut tags = system_tags(request);
+    tags.extend(data_tags(request, &survey));
+    let run = store.create_run(&experiment.experiment_id, &run_name, &request.provenance.user, start, &tags)?;
     let result = log_training(store, request, &survey, &data, mask, &run.run_id, progress);
     let status = if result.is_ok() { RunStatus::Finished } else { RunStatus::Failed };
     if let Err(err) = &result {
@@ -235,7 +253,7 @@ fn log_training(
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
     }
     std::fs::write(&profile_path, text).map_err(|source| StoreError::Io { path: profile_path.clone(), source })?;
-    let evaluation = fit_and_evaluate(survey, data, &mask?, request, progress)?;
+    let evaluation = fit_and_evaluate(survey, data, &mask?, request.alpha, &request.read, progress)?;
     let now = now_millis();
     let metrics: Vec<(String, Metric)> = evaluation
         .metrics
@@ -251,6 +269,8 @@ fn log_training(
         utc_time_created: chrono::Utc::now().format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
     };
     model::save(&model_dir, &evaluation.model, &meta)?;
+    // Also an MLflow 3 logged model, as `mlflow.sklearn.log_model` records one on a file store.
+    store.log_model(run_id, "model")?;
     Ok(evaluation)
 }
 
@@ -275,18 +295,28 @@ pub fn system_tags(request: &TrainRequest) -> Vec<(String, String)> {
         ("mlflow.source.name".to_string(), request.provenance.source_name.clone()),
         ("mlflow.source.type".to_string(), "LOCAL".to_string()),
     ];
-    if let Some(commit) = &request.provenance.git_commit {
-        tags.push(("mlflow.source.git.commit".to_string(), commit.clone()));
-    }
+    tags.extend(request.provenance.code.tags());
     if let Some(parent) = &request.parent_run_id {
         tags.push(("mlflow.parentRunId".to_string(), parent.clone()));
     }
     if let Some(dataset) = &request.dataset {
-        tags.push(("mlops.dataset.name".to_string(), dataset.name.clone()));
-        tags.push(("mlops.dataset.version".to_string(), dataset.version.to_string()));
-        tags.push(("mlops.dataset.sha256".to_string(), dataset.sha256.clone()));
+        tags.push((lineage::DATASET_NAME.to_string(), dataset.name.clone()));
+        tags.push((lineage::DATASET_VERSION.to_string(), dataset.version.to_string()));
+        tags.push((lineage::DATASET_SHA256.to_string(), dataset.sha256.clone()));
     }
+    tags.extend(request.extra_tags.iter().cloned());
     tags
+}
+
+/// The training file's full SHA-256 and where it came from: the dataset version's blob when it is in a
+/// datastore, else the stated source, else the file's absolute path (what `mlops reproduce` fetches and checks).
+pub fn data_tags(request: &TrainRequest, survey: &Survey) -> Vec<(String, String)> {
+    let path = survey.path();
+    let source = match request.dataset.as_ref().and_then(|d| d.blob_url.clone()).or(request.data_source.clone()) {
+        Some(url) => url,
+        None => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string(),
+    };
+    vec![(lineage::DATA_SHA256.to_string(), survey.sha256.clone()), (lineage::DATA_SOURCE.to_string(), source)]
 }
 
 /// Parameters as logged: strings, as MLflow stores them.

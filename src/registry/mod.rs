@@ -17,7 +17,7 @@ pub use resolve::{ResolvedModel, copy_dir, resolve_model};
 
 use crate::error_kind::{ErrorKind, HasKind};
 use crate::http::HttpError;
-use crate::tracking::StoreError;
+use crate::tracking::{StoreError, VersionSelector};
 
 /// One version of a registered model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -184,6 +184,25 @@ impl Registry {
         match self {
             Registry::Local(r) => r.by_alias(name, alias),
             Registry::Remote(r) => r.by_alias(name, alias).await,
+        }
+    }
+
+    /// The version a `models:/` selector names: an alias, a number, or `latest` (the highest number).
+    pub async fn select(&self, name: &str, selector: &VersionSelector) -> Result<ModelVersion, RegistryError> {
+        match selector {
+            VersionSelector::Version(v) => self.version(name, *v).await,
+            VersionSelector::Alias(alias) => self
+                .by_alias(name, alias)
+                .await?
+                .ok_or_else(|| RegistryError::AliasNotFound { name: name.to_string(), alias: alias.clone() }),
+            VersionSelector::Latest => {
+                let model = self.model(name).await?;
+                let latest = model.latest_version.ok_or_else(|| RegistryError::VersionNotFound {
+                    name: name.to_string(),
+                    version: "latest".into(),
+                })?;
+                self.version(name, latest).await
+            }
         }
     }
 

@@ -7,8 +7,7 @@ use std::path::{Path, PathBuf};
 use super::remote::{TAG_ARTIFACTS, TAG_LOCAL_RUN_ID};
 use super::{Registry, RegistryError};
 use crate::http::HttpError;
-use crate::tracking::mlflow::{MlflowClient, artifacts_writable};
-use crate::tracking::model_ref::VersionSelector;
+use crate::tracking::mlflow::{ArtifactStore, MlflowClient, artifact_store, artifacts_writable};
 use crate::tracking::sync::TAG_SOURCE_RUN_ID;
 use crate::tracking::{LocalStore, ModelRef, StoreError, Tracker};
 
@@ -54,16 +53,8 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
         }
         ModelRef::Registered { name, selector } => {
             let registry = Registry::of(tracker);
-            let (uri, version) = match selector {
-                VersionSelector::Alias(alias) => {
-                    let version = registry
-                        .by_alias(name, alias)
-                        .await?
-                        .ok_or_else(|| RegistryError::AliasNotFound { name: name.clone(), alias: alias.clone() })?;
-                    (format!("models:/{name}@{alias}"), version)
-                }
-                VersionSelector::Version(v) => (format!("models:/{name}/{v}"), registry.version(name, *v).await?),
-            };
+            let uri = format!("models:/{name}{selector}");
+            let version = registry.select(name, selector).await?;
             let dir = match tracker {
                 Tracker::Local(_) => local_source(&version.source)?,
                 Tracker::Remote { journal, .. }
@@ -113,9 +104,14 @@ pub async fn download(client: &MlflowClient, artifact_uri: &str, dest: &Path) ->
     if marker.is_file() {
         return Ok(());
     }
+    let io = |path: &Path, source| RegistryError::Store(StoreError::Io { path: path.to_path_buf(), source });
+    // A server without an artifact proxy gave a local path: read it directly, as MLflow's client does.
+    if let ArtifactStore::LocalPath(dir) = artifact_store(artifact_uri) {
+        copy_dir(&dir, dest)?;
+        return std::fs::write(&marker, b"").map_err(|e| io(&marker, e));
+    }
     let remote =
         |source: HttpError| RegistryError::Remote { uri: client.endpoint().to_string(), source: Box::new(source) };
-    let io = |path: &Path, source| RegistryError::Store(StoreError::Io { path: path.to_path_buf(), source });
     for relative in client.list_artifacts(artifact_uri).await.map_err(remote)? {
         if relative.split('/').any(|part| part == ".." || part.is_empty()) {
             continue;

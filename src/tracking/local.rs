@@ -8,6 +8,8 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 use yaml_serde::Value as Yaml;
 
+mod logged_model;
+
 use super::uri::file_uri;
 use super::{DatasetInput, Experiment, Metric, Run, RunInfo, RunStatus, StoreError, now_millis};
 
@@ -210,6 +212,37 @@ impl LocalStore {
             }
         }
         Err(StoreError::RunNotFound { run_id: run_id.to_string(), store: file_uri(&self.root) })
+    }
+
+    /// The full id of the one run whose id starts with `prefix` (a full id is returned as is).
+    pub fn resolve_run_id(&self, prefix: &str) -> Result<String, StoreError> {
+        let prefix = prefix.to_ascii_lowercase();
+        if prefix.is_empty() || prefix.len() > 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(StoreError::InvalidValue {
+                what: "run id",
+                value: prefix,
+                message: "expected a run id or a prefix of one (hexadecimal, at most 32 characters)".to_string(),
+            });
+        }
+        if prefix.len() == 32 {
+            return Ok(prefix);
+        }
+        let mut candidates = Vec::new();
+        for experiment in self.list_experiments()? {
+            let dir = self.root.join(&experiment.experiment_id);
+            for entry in std::fs::read_dir(&dir).map_err(io(&dir))? {
+                let name = entry.map_err(io(&dir))?.file_name().to_string_lossy().into_owned();
+                if name.len() == 32 && name.starts_with(&prefix) && dir.join(&name).join(META).is_file() {
+                    candidates.push(name);
+                }
+            }
+        }
+        candidates.sort();
+        match candidates.len() {
+            0 => Err(StoreError::RunNotFound { run_id: format!("{prefix}…"), store: file_uri(&self.root) }),
+            1 => Ok(candidates.remove(0)),
+            _ => Err(StoreError::AmbiguousRunId { prefix, store: file_uri(&self.root), candidates }),
+        }
     }
 
     /// Directory holding a run's artifacts.
@@ -586,5 +619,21 @@ mod tests {
         assert_eq!(store.metric_history(&run.run_id, "mse").expect("history").len(), 2);
         assert!(store.set_tag(&run.run_id, "../escape", "x").is_err());
         assert!(matches!(store.get_run(&"0".repeat(32)), Err(StoreError::RunNotFound { .. })));
+        assert_eq!(store.resolve_run_id(&run.run_id[..6]).expect("prefix"), run.run_id);
+        assert!(matches!(store.resolve_run_id("xyz"), Err(StoreError::InvalidValue { .. })));
+    }
+
+    #[test]
+    fn ambiguous_prefix_lists_the_candidates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = LocalStore::open(dir.path()).expect("open");
+        // Two runs whose ids share the first hex digit exist among 17 runs (pigeonhole).
+        let ids: Vec<String> =
+            (0..17).map(|i| store.create_run("0", &format!("r{i}"), "me", i, &[]).expect("run").run_id).collect();
+        let first = ids.iter().find(|a| ids.iter().filter(|b| b[..1] == a[..1]).count() > 1).expect("shared digit");
+        let Err(StoreError::AmbiguousRunId { candidates, .. }) = store.resolve_run_id(&first[..1]) else {
+            panic!("expected an ambiguity error");
+        };
+        assert!(candidates.len() > 1 && candidates.contains(first));
     }
 }

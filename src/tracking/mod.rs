@@ -1,10 +1,13 @@
 //! Experiment tracking: runs with parameters, metrics, tags, dataset inputs and artifacts, kept in
 //! an MLflow-compatible store chosen by the tracking URI.
 
+pub mod lineage;
 pub(crate) mod local;
 pub mod mlflow;
 pub mod model_ref;
+pub mod nest;
 pub mod provenance;
+pub mod search;
 pub mod sync;
 mod tracker;
 mod types;
@@ -32,6 +35,8 @@ pub enum StoreError {
     Corrupt { path: PathBuf, message: String },
     #[error("run {run_id} not found in {store}")]
     RunNotFound { run_id: String, store: String },
+    #[error("run id prefix {prefix:?} matches {} runs in {store}: {}; give more characters", candidates.len(), candidates.join(", "))]
+    AmbiguousRunId { prefix: String, store: String, candidates: Vec<String> },
     #[error("experiment {name:?} not found in {store}")]
     ExperimentNotFound { name: String, store: String },
     #[error("invalid tracking URI {uri:?}: {message}")]
@@ -63,9 +68,10 @@ impl HasKind for StoreError {
             StoreError::Io { .. } => ErrorKind::Internal,
             StoreError::Corrupt { .. } => ErrorKind::Input,
             StoreError::RunNotFound { .. } | StoreError::ExperimentNotFound { .. } => ErrorKind::NotFound,
-            StoreError::InvalidUri { .. } | StoreError::InvalidValue { .. } | StoreError::Unsupported { .. } => {
-                ErrorKind::Usage
-            }
+            StoreError::InvalidUri { .. }
+            | StoreError::InvalidValue { .. }
+            | StoreError::Unsupported { .. }
+            | StoreError::AmbiguousRunId { .. } => ErrorKind::Usage,
             StoreError::Remote { source, .. } => source.kind(),
             StoreError::Value(_) => ErrorKind::Input,
         }

@@ -1,5 +1,5 @@
 //! Model references users type: a directory, `runs:/RUN_ID/PATH` in a tracking store, or a
-//! registered model `models:/NAME@ALIAS` / `models:/NAME/VERSION`.
+//! registered model `models:/NAME@ALIAS` / `models:/NAME/VERSION` / `models:/NAME/latest`.
 
 use std::path::PathBuf;
 
@@ -12,7 +12,7 @@ pub enum ModelRef {
     Dir(PathBuf),
     /// An artifact path inside a run: `runs:/<run_id>/<path>`.
     Run { run_id: String, path: String },
-    /// A registered model version: `models:/<name>@<alias>` or `models:/<name>/<version>`.
+    /// A registered model version: `models:/<name>@<alias>`, `models:/<name>/<version>` or `models:/<name>/latest`.
     Registered { name: String, selector: VersionSelector },
 }
 
@@ -21,6 +21,19 @@ pub enum ModelRef {
 pub enum VersionSelector {
     Alias(String),
     Version(u64),
+    /// The highest version number, as MLflow resolves `models:/NAME/latest`.
+    Latest,
+}
+
+impl std::fmt::Display for VersionSelector {
+    /// The selector as it follows the name in a `models:/` URI.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VersionSelector::Alias(alias) => write!(f, "@{alias}"),
+            VersionSelector::Version(version) => write!(f, "/{version}"),
+            VersionSelector::Latest => write!(f, "/latest"),
+        }
+    }
 }
 
 impl ModelRef {
@@ -59,14 +72,18 @@ fn parse_registered(text: &str, rest: &str) -> Result<ModelRef, StoreError> {
     let invalid = || StoreError::InvalidValue {
         what: "model URI",
         value: text.to_string(),
-        message: "expected models:/<name>@<alias> or models:/<name>/<version>".to_string(),
+        message: "expected models:/<name>@<alias>, models:/<name>/<version> or models:/<name>/latest".to_string(),
     };
     let rest = rest.trim_end_matches('/');
     let (name, selector) = if let Some((name, alias)) = rest.rsplit_once('@') {
         (name, VersionSelector::Alias(alias.to_string()))
     } else if let Some((name, version)) = rest.rsplit_once('/') {
-        let version = version.parse().map_err(|_| invalid())?;
-        (name, VersionSelector::Version(version))
+        // MLflow matches `latest` case-insensitively (`_parse_model_uri` in mlflow/store/artifact/utils/models.py).
+        if version.eq_ignore_ascii_case("latest") {
+            (name, VersionSelector::Latest)
+        } else {
+            (name, VersionSelector::Version(version.parse().map_err(|_| invalid())?))
+        }
     } else {
         return Err(invalid());
     };
@@ -98,7 +115,11 @@ mod tests {
             Some(ModelRef::Registered { name: "diabetes".into(), selector: VersionSelector::Version(3) })
         );
         assert!(ModelRef::parse("models:/diabetes").is_err());
-        assert!(ModelRef::parse("models:/diabetes/latest").is_err());
+        assert_eq!(
+            ModelRef::parse("models:/diabetes/latest").ok(),
+            Some(ModelRef::Registered { name: "diabetes".into(), selector: VersionSelector::Latest })
+        );
+        assert!(ModelRef::parse("models:/diabetes/newest").is_err());
         assert!(ModelRef::parse("models:/@x").is_err());
     }
 }

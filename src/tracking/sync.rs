@@ -9,7 +9,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::mlflow::{LoggedModel, MlflowClient, artifacts_writable, check_values};
+use super::local::write_file;
+use super::mlflow::{ArtifactStore, LoggedModel, MlflowClient, artifact_store, check_values};
 use super::{LocalStore, Metric, Run, RunStatus, StoreError};
 
 /// Local tags that record sync progress (never sent to the server).
@@ -39,30 +40,53 @@ pub struct PushOutcome {
 /// Where a pushed run's artifacts (the model included) are.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactUpload {
-    /// `uploaded`, or `local-only` when the server's artifact location is not one mlops can write
-    /// (Azure ML's `azureml://…`): the files then stay in the local store only.
+    /// `uploaded` (through the server's artifact proxy); `written` (the server gave a local path,
+    /// and the files were written there, as MLflow's client does); `in-place` (the server reads
+    /// this local store itself); or `local-only` (a location mlops cannot write, such as Azure ML's
+    /// `azureml://…`: the files stay in the local store).
     pub state: &'static str,
-    /// The local artifact directory, when the files stay there.
+    /// Where the files are, when they did not go through the proxy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub local_path: Option<String>,
+    /// Why, in a sentence for people.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
 
 impl ArtifactUpload {
     /// What happens to the artifacts of local run `run_id` pushed to a run at `remote_artifact_uri`.
-    fn for_run(local: &LocalStore, run_id: &str, remote_artifact_uri: &str) -> Result<Self, StoreError> {
-        if artifacts_writable(remote_artifact_uri) {
-            return Ok(ArtifactUpload { state: "uploaded", local_path: None, reason: None });
+    fn for_run(
+        local: &LocalStore,
+        client: &MlflowClient,
+        run_id: &str,
+        remote_artifact_uri: &str,
+    ) -> Result<Self, StoreError> {
+        match artifact_store(remote_artifact_uri) {
+            ArtifactStore::Proxy => Ok(ArtifactUpload { state: "uploaded", local_path: None, reason: None }),
+            ArtifactStore::LocalPath(path) => {
+                let path = std::path::absolute(&path).unwrap_or(path).display().to_string();
+                Ok(ArtifactUpload {
+                    state: "written",
+                    reason: Some(format!(
+                        "{} has no artifact proxy (mlflow server --no-serve-artifacts): it gave the local artifact location {remote_artifact_uri:?}, so the artifacts and model were written to {path} on this machine, as MLflow's client does; the server can serve them only if it runs on this machine",
+                        client.endpoint()
+                    )),
+                    local_path: Some(path),
+                })
+            }
+            ArtifactStore::Elsewhere => {
+                let dir = local.artifact_dir(run_id)?;
+                let dir = std::path::absolute(&dir).unwrap_or(dir).display().to_string();
+                Ok(ArtifactUpload {
+                    state: "local-only",
+                    reason: Some(format!(
+                        "{} takes no artifact uploads from mlops (it gave the artifact location {remote_artifact_uri:?}, neither an MLflow artifact proxy nor a local path); the run's params, metrics, tags and dataset are on the server, the artifacts and model stay in {dir}",
+                        client.endpoint()
+                    )),
+                    local_path: Some(dir),
+                })
+            }
         }
-        let dir = local.artifact_dir(run_id)?;
-        Ok(ArtifactUpload {
-            state: "local-only",
-            local_path: Some(std::path::absolute(&dir).unwrap_or(dir).display().to_string()),
-            reason: Some(format!(
-                "the server gave the artifact location {remote_artifact_uri:?}, which is not an MLflow artifact proxy (mlflow-artifacts:) mlops can upload to"
-            )),
-        })
     }
 
     pub fn is_local_only(&self) -> bool {
@@ -91,7 +115,7 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
     if is_synced(&run, &remote_uri) {
         let remote_run_id = run.tags.get(TAG_REMOTE_RUN_ID).cloned().unwrap_or_default();
         let remote_run = client.get_run(&remote_run_id).await.map_err(remote(client))?;
-        let artifact_upload = ArtifactUpload::for_run(local, run_id, &remote_run.info.artifact_uri)?;
+        let artifact_upload = ArtifactUpload::for_run(local, client, run_id, &remote_run.info.artifact_uri)?;
         return Ok(PushOutcome {
             local_run_id: run_id.to_string(),
             remote_run_id,
@@ -104,6 +128,9 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
             logged_model_id: run.tags.get(TAG_REMOTE_MODEL_ID).cloned(),
             artifact_upload,
         });
+    }
+    if let Some(outcome) = same_store(local, client, &run).await? {
+        return Ok(outcome);
     }
     let same_target = run.tags.get(TAG_REMOTE_URI).map(String::as_str) == Some(remote_uri.as_str());
     let experiment_name = local
@@ -175,8 +202,9 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
     // The model goes to the server as an MLflow 3 logged model (below), not as run artifacts:
     // MLflow resolves runs:/<run>/model to it, as for models logged by its own client. Where the
     // server's artifact store cannot be written, no logged model is recorded either: one without
-    // its files would claim a model the server cannot serve.
-    let artifact_upload = ArtifactUpload::for_run(local, run_id, &remote_artifact_uri)?;
+    // its files would claim a model the server cannot serve. The local store's own logged models
+    // (`models/`) and run `outputs/` are its bookkeeping, not artifacts, and are not sent.
+    let artifact_upload = ArtifactUpload::for_run(local, client, run_id, &remote_artifact_uri)?;
     let artifact_dir = local.artifact_dir(run_id)?;
     let files: Vec<String> = if artifact_upload.is_local_only() {
         Vec::new()
@@ -214,6 +242,44 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
         logged_model_id,
         artifact_upload,
     })
+}
+
+/// The run itself, when the server reads this local store as its own backend (`mlflow ui
+/// --backend-store-uri ./mlruns` next to a journal in `./mlruns`): it then already has the run,
+/// under the same id, and pushing a copy would show every run twice.
+async fn same_store(local: &LocalStore, client: &MlflowClient, run: &Run) -> Result<Option<PushOutcome>, StoreError> {
+    let seen = match client.get_run(&run.info.run_id).await {
+        Ok(seen) => seen,
+        Err(err) if err.is_transient() => return Err(remote(client)(err)),
+        // Unknown to the server (404), or an id it does not accept: a different store.
+        Err(_) => return Ok(None),
+    };
+    if seen.info.start_time != run.info.start_time || seen.info.experiment_id != run.info.experiment_id {
+        return Ok(None);
+    }
+    let dir = local.artifact_dir(&run.info.run_id)?;
+    let dir = std::path::absolute(&dir).unwrap_or(dir).display().to_string();
+    let root = local.root().display().to_string();
+    Ok(Some(PushOutcome {
+        local_run_id: run.info.run_id.clone(),
+        remote_run_id: run.info.run_id.clone(),
+        remote_experiment_id: run.info.experiment_id.clone(),
+        remote_artifact_uri: seen.info.artifact_uri,
+        remote_uri: client.endpoint().to_string(),
+        uploaded: false,
+        metric_points: 0,
+        artifacts: 0,
+        logged_model_id: None,
+        artifact_upload: ArtifactUpload {
+            state: "in-place",
+            local_path: Some(dir),
+            reason: Some(format!(
+                "{} reads this local store ({root}) as its own backend, so run {} is already there and nothing was pushed (a copy would show every run twice); track to the directory itself (--tracking-uri {root}) or journal elsewhere (--local-store DIR) to silence this",
+                client.endpoint(),
+                run.info.run_id
+            )),
+        },
+    }))
 }
 
 /// The server run this local run was (partly) pushed to before, if any.
@@ -292,7 +358,8 @@ async fn push_logged_model(
     Ok(model)
 }
 
-/// Uploads files concurrently below `artifact_uri`.
+/// Puts files below `artifact_uri`: through the artifact proxy (concurrently), or, for a local
+/// path, straight into that directory, as MLflow's `LocalArtifactRepository` does.
 async fn upload_all(
     client: &MlflowClient,
     dir: &Path,
@@ -300,6 +367,12 @@ async fn upload_all(
     artifact_uri: &str,
     mlmodel_overrides: &[(&str, &str)],
 ) -> Result<(), StoreError> {
+    if let ArtifactStore::LocalPath(root) = artifact_store(artifact_uri) {
+        for relative in files {
+            write_file(&root.join(relative), &read_artifact(dir, relative, mlmodel_overrides)?)?;
+        }
+        return Ok(());
+    }
     let uploads = files.iter().map(|relative| async move {
         let bytes = read_artifact(dir, relative, mlmodel_overrides)?;
         client.upload_artifact(artifact_uri, relative, bytes).await.map_err(remote(client))

@@ -21,7 +21,8 @@ pub enum Tracker {
 /// The server side of a run, in `--output json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct SyncReport {
-    /// `synced`, or `pending` when the server could not take the run (it stays in the journal).
+    /// `synced`; `pending` when the server could not take the run (it stays in the journal); or
+    /// `same-store` when the server reads the journal itself (the run is already there, as is).
     pub state: &'static str,
     pub remote_uri: String,
     pub local_run_id: String,
@@ -53,6 +54,41 @@ impl Tracker {
         }
     }
 
+    /// The full id of the one run whose id starts with `prefix`; an ambiguous prefix is an error
+    /// that lists the candidates.
+    pub async fn resolve_run_id(&self, prefix: &str) -> Result<String, StoreError> {
+        let client = match self {
+            Tracker::Local(store) => return store.resolve_run_id(prefix),
+            Tracker::Remote { client, .. } => client,
+        };
+        // Server run ids are not always 32 hex characters (Azure ML's are job names), so only a
+        // prefix that is plainly hexadecimal and short is searched for.
+        if prefix.len() >= 32 || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) || prefix.is_empty() {
+            return Ok(prefix.to_string());
+        }
+        let remote = |source| StoreError::Remote { uri: client.endpoint().to_string(), source };
+        let experiments: Vec<String> =
+            client.search_experiments().await.map_err(remote)?.into_iter().map(|e| e.experiment_id).collect();
+        let filter = format!("attributes.run_id LIKE '{prefix}%'");
+        let mut candidates: Vec<String> = client
+            .search_runs(&experiments, Some(&filter), &[], 20)
+            .await
+            .map_err(remote)?
+            .into_iter()
+            .map(|r| r.info.run_id)
+            .collect();
+        candidates.sort();
+        match candidates.len() {
+            0 => Err(StoreError::RunNotFound { run_id: format!("{prefix}…"), store: client.endpoint().to_string() }),
+            1 => Ok(candidates.remove(0)),
+            _ => Err(StoreError::AmbiguousRunId {
+                prefix: prefix.to_string(),
+                store: client.endpoint().to_string(),
+                candidates,
+            }),
+        }
+    }
+
     /// Pushes a finished local run to the server, if there is one. A server that cannot be
     /// reached (or keeps failing) leaves the run pending; other server errors are errors.
     pub async fn publish(&self, run_id: &str) -> Result<Option<SyncReport>, StoreError> {
@@ -62,7 +98,7 @@ impl Tracker {
         let remote_uri = client.endpoint().to_string();
         match push_run(journal, client, run_id).await {
             Ok(outcome) => Ok(Some(SyncReport {
-                state: "synced",
+                state: if outcome.artifact_upload.state == "in-place" { "same-store" } else { "synced" },
                 remote_uri,
                 local_run_id: run_id.to_string(),
                 remote_run_id: Some(outcome.remote_run_id),

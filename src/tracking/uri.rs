@@ -154,7 +154,7 @@ pub fn file_uri(path: &Path) -> String {
     format!("file://{}", absolute.display())
 }
 
-fn percent_decode(text: &str) -> String {
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -5,9 +5,12 @@ use std::path::{Path, PathBuf};
 use mlops::infra::bicep::{self, ErrorKind, compare};
 use serde_json::Value;
 
-fn corpus() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bicep-corpus");
-    dir.is_dir().then_some(dir)
+/// The Bicep conformance corpus, checked in with its licence (see its README). A missing copy is
+/// a broken checkout and fails the test rather than skipping it.
+fn corpus() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bicep-corpus");
+    assert!(dir.join("LICENSE.txt").is_file(), "the Bicep corpus is missing from {}", dir.display());
+    dir
 }
 
 /// The entry directories `depth` levels under `root` that hold a `main.bicep`, sorted.
@@ -16,9 +19,8 @@ fn entries(root: &Path, depth: usize) -> Vec<PathBuf> {
     for _ in 0..depth {
         let mut next = Vec::new();
         for dir in &level {
-            if let Ok(read) = std::fs::read_dir(dir) {
-                next.extend(read.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
-            }
+            let read = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+            next.extend(read.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
         }
         level = next;
     }
@@ -110,10 +112,7 @@ fn print(part: &str, r: &Report) {
 
 #[test]
 fn corpus_conformance() {
-    let Some(root) = corpus() else {
-        eprintln!("SKIPPED: ../shared/bicep-corpus is absent; the Bicep conformance test did not run");
-        return;
-    };
+    let root = corpus();
     let user = run(&root, "user_submitted", 2);
     let base = run(&root, "baselines", 1);
     print("user_submitted", &user);
@@ -260,10 +259,7 @@ fn non_null_assertions_compile_to_their_operand() {
 
 #[test]
 fn truncated_corpus_files_give_errors_not_panics() {
-    let Some(root) = corpus() else {
-        eprintln!("SKIPPED: ../shared/bicep-corpus is absent; the truncation test did not run");
-        return;
-    };
+    let root = corpus();
     let mut files = Vec::new();
     let mut stack = vec![root];
     while let Some(dir) = stack.pop() {

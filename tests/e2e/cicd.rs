@@ -87,6 +87,34 @@ fn each_check_fails_on_a_broken_definition() {
             "steps.gates.outputs.registered",
             "property \"gates\" is not defined",
         ),
+        // First run: a repository variable the header does not document.
+        (
+            ".github/workflows/model-deploy.yml",
+            "and ACR_NAME (the container registry",
+            "and the registry name (the container registry",
+            "reads vars.ACR_NAME, which its header comment does not document",
+        ),
+        // First run: an Azure DevOps variable neither defined nor documented.
+        (
+            "pipelines/azure-devops/model-train-register.yml",
+            "REGISTRY_CONNECTION (the Docker registry connection's name)",
+            "the Docker registry connection's name",
+            "reads $(REGISTRY_CONNECTION), which is neither defined under variables: nor documented",
+        ),
+        // First run: the pipeline published with a job image nothing built before.
+        (
+            "pipelines/azure-devops/model-train-register.yml",
+            "docker build --file Dockerfile.job",
+            "docker build --file Dockerfile",
+            "publishes the pipeline with --image before any step it depends on builds Dockerfile.job",
+        ),
+        // First run: the training job submitted before the data asset is created.
+        (
+            ".github/workflows/model-train-register.yml",
+            "az ml data create",
+            "az ml data list",
+            "submits the pipeline with a data asset before any step it depends on creates it",
+        ),
     ];
     for (file, from, to, expected) in cases {
         let dir = broken_copy(file, |s| s.replacen(from, to, 1));

@@ -32,6 +32,26 @@ impl MlflowServer {
     /// The same with extra arguments and environment (e.g. `--app-name basic-auth`).
     pub fn start_with(extra: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
+        let mut args = vec![
+            "server".to_string(),
+            "--backend-store-uri".to_string(),
+            format!("sqlite:///{}/mlflow.db", dir.path().display()),
+            "--artifacts-destination".to_string(),
+            dir.path().join("artifacts").display().to_string(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let cwd = dir.path().to_path_buf();
+        Self::spawn(dir, &cwd, &args, env)
+    }
+
+    /// `mlflow ui --backend-store-uri ./mlruns` run in `cwd`, as the README's users start it.
+    pub fn ui_on_mlruns(cwd: &std::path::Path) -> Self {
+        let args = ["ui", "--backend-store-uri", "./mlruns"].map(String::from);
+        Self::spawn(tempfile::tempdir().expect("temp dir"), cwd, &args, &[])
+    }
+
+    /// Runs `mlflow <args>` in `cwd` on a free port; `dir` holds the log.
+    fn spawn(dir: tempfile::TempDir, cwd: &std::path::Path, args: &[String], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let bin: PathBuf = python().parent().expect("venv bin").to_path_buf();
         let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
@@ -39,7 +59,7 @@ impl MlflowServer {
         // A shell leads the process group: it runs the server and, as a watchdog, takes the
         // whole group down once the test process is gone (statics are never dropped): SIGTERM
         // (which the shell itself ignores by then), and SIGKILL to whatever is left 10 s later.
-        let script = r#"mlflow server "$@" & server=$!
+        let script = r#"mlflow "$@" & server=$!
 while kill -0 "$MLOPS_TEST_PARENT" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 1; done
 trap '' TERM
 kill -TERM -$$
@@ -47,14 +67,10 @@ sleep 10
 kill -KILL -$$"#;
         let mut cmd = Command::new("sh");
         cmd.args(["-c", script, "mlflow-server"])
-            .arg("--backend-store-uri")
-            .arg(format!("sqlite:///{}/mlflow.db", dir.path().display()))
-            .arg("--artifacts-destination")
-            .arg(dir.path().join("artifacts"))
+            .args(args)
             .args(["--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
-            .args(extra)
             .env("MLOPS_TEST_PARENT", std::process::id().to_string())
-            .current_dir(dir.path())
+            .current_dir(cwd)
             .env("PATH", path)
             .env("MLFLOW_ALLOW_FILE_STORE", "true")
             .stdin(Stdio::null())

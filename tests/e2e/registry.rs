@@ -171,6 +171,36 @@ fn release_flow(store: &Store) {
     );
 }
 
+/// `models:/NAME/latest` is the highest version, wherever a model URI or spec is taken.
+fn latest_resolves(store: &Store) {
+    let name = unique("latest");
+    let data = diabetes().display().to_string();
+    for alpha in ["0.5", "1.0"] {
+        let run = store.train(alpha);
+        store.json(&["model", "register", "--run-id", &run, "--name", &name], &[]);
+    }
+    let shown = store.json(&["model", "show", &format!("{name}/latest")], &[]);
+    assert_eq!(shown["version"], 2);
+    let predict =
+        |model: String| store.json(&["predict", "--model", &model, "--data", &data], &[])["predictions"].clone();
+    let latest = predict(format!("models:/{name}/latest"));
+    assert_eq!(latest, predict(format!("models:/{name}/2")));
+    assert_ne!(latest, predict(format!("models:/{name}/1")));
+    assert_eq!(latest, predict(format!("models:/{name}/LATEST")), "case-insensitive, as in MLflow");
+    let out = store.run(&["model", "show", &format!("{}/latest", unique("none"))], &[]);
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+}
+
+#[test]
+fn latest_on_the_local_store() {
+    latest_resolves(&Store::local());
+}
+
+#[test]
+fn latest_on_an_mlflow_server() {
+    latest_resolves(&Store::server());
+}
+
 fn bad_inputs(store: &Store) {
     let name = unique("bad");
     let run = store.train("0.5");

@@ -274,3 +274,73 @@ fn bad_credentials_are_a_clear_auth_error_and_never_printed() {
     );
     assert_eq!(json_of(&out)["sync"]["state"], "synced", "basic auth wins over the token, as in MLflow");
 }
+
+/// `mlflow ui --backend-store-uri ./mlruns` in the directory whose `./mlruns` also journals the
+/// runs: mlops sees that the server reads the journal itself and pushes no copy, so the journal
+/// and the UI each hold exactly one run, with its logged model.
+#[test]
+fn journal_read_by_mlflow_ui_is_not_duplicated() {
+    let ws = Workspace::new();
+    let server = MlflowServer::ui_on_mlruns(ws.path());
+    let out = train_to(&ws, &server.uri, &[], &["--experiment", "ui", "--run-name", "once"]);
+    let report = json_of(&out);
+    assert_eq!(report["sync"]["state"], "same-store", "{}", report["sync"]);
+    assert_eq!(report["sync"]["artifacts"]["state"], "in-place");
+    assert!(stderr(&out).contains("reads this local store"), "{}", stderr(&out));
+    let run_id = report["run_id"].as_str().expect("run id");
+    assert_eq!(report["sync"]["local_run_id"], run_id);
+
+    // A later sync finds nothing to push either.
+    let synced = ws.json(&["runs", "sync", "--to", &server.uri]);
+    assert_eq!(synced["synced"][0]["uploaded"], false);
+
+    let local = ws.json(&["runs", "list"]);
+    let remote = ws.json(&["runs", "list", "--tracking-uri", &server.uri, "--experiment", "ui"]);
+    for (runs, what) in [(&local, "journal"), (&remote, "mlflow ui")] {
+        let ids: Vec<&str> =
+            runs["runs"].as_array().expect("runs").iter().map(|r| r["info"]["run_id"].as_str().expect("id")).collect();
+        assert_eq!(ids, [run_id], "{what} holds exactly the one run");
+    }
+    let seen = read_remote(&server.uri, run_id);
+    assert_eq!(
+        seen["logged_models"].as_array().map(Vec::len),
+        Some(1),
+        "the UI's logged models: {}",
+        seen["logged_models"]
+    );
+    assert!(seen["artifacts"].as_array().expect("artifacts").iter().any(|a| a == "model/MLmodel"));
+}
+
+/// `mlflow server --no-serve-artifacts` gives local artifact paths: mlops writes the files there,
+/// as MLflow's client does, says where, and MLflow's client and mlops both load the model.
+#[test]
+fn server_without_artifact_proxy_gets_files_where_mlflow_writes_them() {
+    let server = MlflowServer::start_with(&["--no-serve-artifacts"], &[]);
+    let ws = Workspace::new();
+    let journal = ws.path().join("journal").display().to_string();
+    let out = train_to(&ws, &server.uri, &[], &["--experiment", "no-proxy", "--local-store", &journal]);
+    let report = json_of(&out);
+    assert_eq!(report["sync"]["state"], "synced");
+    let artifacts = &report["sync"]["artifacts"];
+    assert_eq!(artifacts["state"], "written", "{artifacts}");
+    let path = std::path::PathBuf::from(artifacts["local_path"].as_str().expect("path"));
+    assert!(path.starts_with(server.dir.path()), "{} is the server's artifact root", path.display());
+    assert!(path.join("data_profile.json").is_file(), "{}", path.display());
+    assert!(stderr(&out).contains("no artifact proxy") && stderr(&out).contains(&path.display().to_string()));
+
+    let run_id = report["run_id"].as_str().expect("run id");
+    let seen = read_remote(&server.uri, run_id);
+    assert_eq!(seen["logged_models"][0]["status"], "READY", "{}", seen["logged_models"]);
+    let data = diabetes().display().to_string();
+    let model = format!("runs:/{run_id}/model");
+    let by_mlflow = floats(&python_json("pyfunc_predict.py", &[&model, &data, &server.uri], None));
+    let cache = ws.path().join("cache").display().to_string();
+    let mut cmd =
+        ws.mlops(&["predict", "--model", &model, "--data", &data, "--tracking-uri", &server.uri, "-o", "json"]);
+    let by_mlops = json_of(&cmd.env("MLOPS_CACHE_DIR", &cache).output().expect("predict"));
+    let by_mlops = floats(&by_mlops["predictions"]);
+    assert_eq!(by_mlops.len(), 442);
+    for (i, (a, b)) in by_mlops.iter().zip(&by_mlflow).enumerate() {
+        assert_close(*a, *b, 1e-12, &format!("prediction {i}"));
+    }
+}

@@ -139,6 +139,16 @@ fn default_run_is_readable_by_mlflow() {
     {
         assert!(artifacts.iter().any(|a| a == expected), "artifact {expected} missing from {artifacts:?}");
     }
+    // An MLflow 3 logged model, as mlflow.sklearn.log_model records one on a file store.
+    let models = seen["logged_models"].as_array().expect("logged models");
+    assert_eq!(models.len(), 1, "{models:?}");
+    let model_id = models[0]["model_id"].as_str().expect("model id");
+    assert!(model_id.starts_with("m-"));
+    assert_eq!(models[0]["name"], "model");
+    assert_eq!(models[0]["status"], "READY");
+    assert_eq!(models[0]["params"]["alpha"], "0.5");
+    assert_eq!(models[0]["metrics"]["mse"], report["metrics"]["mse"]);
+    assert_eq!(seen["outputs"], json!([model_id]));
     let input = &seen["inputs"][0];
     assert_eq!(input["name"], "diabetes");
     assert_eq!(input["context"], "training");
@@ -157,7 +167,12 @@ fn default_run_is_readable_by_mlflow() {
         rows.iter().map(|r| r.iter().zip(&coefficients).map(|(x, c)| x * c).sum::<f64>() + intercept).collect();
     let model_dir = report["model"]["path"].as_str().expect("path");
     let data = diabetes().display().to_string();
-    for (uri, tracking) in [(model_dir.to_string(), None), (format!("runs:/{run_id}/model"), Some(uri.as_str()))] {
+    let logged = format!("models:/{model_id}");
+    for (uri, tracking) in [
+        (model_dir.to_string(), None),
+        (format!("runs:/{run_id}/model"), Some(uri.as_str())),
+        (logged, Some(uri.as_str())),
+    ] {
         let mut args = vec![uri.as_str(), data.as_str()];
         args.extend(tracking);
         let predicted = floats(&python_json("pyfunc_predict.py", &args, None));
@@ -192,6 +207,7 @@ fn default_run_is_readable_by_mlflow() {
     let migrated = python_json("read_store.py", &[&format!("sqlite:///{}", db.display()), run_id], None);
     assert_eq!(migrated["params"], seen["params"]);
     assert_eq!(migrated["metrics"], seen["metrics"]);
+    assert_eq!(migrated["logged_models"], seen["logged_models"], "the logged model migrates too");
 }
 
 fn read_features(path: &std::path::Path) -> Vec<Vec<f64>> {

@@ -35,8 +35,15 @@ history = {
     for key in run.data.metrics
 }
 logged_models = [
-    {"model_id": m.model_id, "name": m.name, "status": str(m.status), "source_run_id": m.source_run_id}
-    for m in (client.search_logged_models(experiment_ids=[experiment.experiment_id]) if uri.startswith("http") else [])
+    {
+        "model_id": m.model_id,
+        "name": m.name,
+        "status": str(m.status),
+        "source_run_id": m.source_run_id,
+        "params": m.params,
+        "metrics": {x.key: x.value for x in (m.metrics or [])},
+    }
+    for m in mlflow.search_logged_models(experiment_ids=[experiment.experiment_id], output_format="list")
     if m.source_run_id == run_id
 ]
 print(

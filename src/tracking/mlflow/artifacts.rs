@@ -1,4 +1,5 @@
-//! Files below a run's artifact location, through the server's `mlflow-artifacts` proxy.
+//! Files below a run's artifact location: through the server's `mlflow-artifacts` proxy, and which kind of
+//! location (proxy, local path, elsewhere) a server gave.
 
 use backon::Retryable;
 use reqwest::Method;
@@ -71,11 +72,41 @@ impl MlflowClient {
     }
 }
 
-/// Whether files can be uploaded below a server's artifact location: only through MLflow's
-/// artifact proxy. Azure ML answers with `azureml://…` locations, which its own plugin writes
-/// through a separate storage service.
+/// What kind of artifact location a server gave a run or logged model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactStore {
+    /// `mlflow-artifacts:…`: files go through the server's artifact proxy.
+    Proxy,
+    /// A local path or `file:` URI (`mlflow server --no-serve-artifacts`, or a file-store backend's
+    /// own experiments): MLflow's client writes the files there directly, on its own machine.
+    LocalPath(std::path::PathBuf),
+    /// Anything else, e.g. Azure ML's `azureml://…`, which its own plugin writes through a separate
+    /// storage service.
+    Elsewhere,
+}
+
+/// Classifies an artifact location as MLflow's `get_artifact_repository` would pick a repository.
+pub fn artifact_store(artifact_uri: &str) -> ArtifactStore {
+    if artifact_uri.starts_with("mlflow-artifacts:") {
+        return ArtifactStore::Proxy;
+    }
+    if let Some(rest) = artifact_uri.strip_prefix("file://") {
+        return ArtifactStore::LocalPath(crate::tracking::uri::percent_decode(rest).into());
+    }
+    if let Some(rest) = artifact_uri.strip_prefix("file:") {
+        return ArtifactStore::LocalPath(crate::tracking::uri::percent_decode(rest).into());
+    }
+    // No scheme at all: a plain path (absolute, as servers resolve it, or relative to the client).
+    let scheme = artifact_uri.split_once(':').map(|(s, _)| s).filter(|s| !s.contains('/'));
+    match scheme {
+        None if !artifact_uri.is_empty() => ArtifactStore::LocalPath(artifact_uri.into()),
+        _ => ArtifactStore::Elsewhere,
+    }
+}
+
+/// Whether mlops can put files below a server's artifact location (proxy or local path).
 pub fn artifacts_writable(artifact_uri: &str) -> bool {
-    artifact_uri.starts_with("mlflow-artifacts:")
+    artifact_store(artifact_uri) != ArtifactStore::Elsewhere
 }
 
 /// `mlflow-artifacts:/1/<run>/artifacts` (or `mlflow-artifacts://host/…`) → the proxy's HTTP path.
@@ -109,5 +140,11 @@ mod tests {
         assert!(artifact_http_path("./mlruns/1/abc").is_err());
         assert!(artifacts_writable("mlflow-artifacts:/1/abc/artifacts"));
         assert!(!artifacts_writable("azureml://experiments/e/runs/abc/artifacts"));
+        assert!(!artifacts_writable("s3://bucket/abc"));
+        assert_eq!(
+            artifact_store("/srv/mlruns/1/abc/artifacts"),
+            ArtifactStore::LocalPath("/srv/mlruns/1/abc/artifacts".into())
+        );
+        assert_eq!(artifact_store("file:///srv/a%20b"), ArtifactStore::LocalPath("/srv/a b".into()));
     }
 }

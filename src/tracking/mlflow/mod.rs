@@ -8,7 +8,7 @@ mod limits;
 mod logged_models;
 mod runs;
 
-pub use artifacts::artifacts_writable;
+pub use artifacts::{ArtifactStore, artifact_store, artifacts_writable};
 pub use limits::{
     Batch, MAX_ENTITIES_PER_BATCH, MAX_KEY, MAX_METRICS_PER_BATCH, MAX_PARAM_VALUE, MAX_PARAMS_PER_BATCH,
     MAX_TAG_VALUE, MAX_TAGS_PER_BATCH, ValueError, batches, check_values,

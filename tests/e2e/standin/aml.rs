@@ -1,5 +1,5 @@
-//! Azure Machine Learning on the ARM control plane (`Microsoft.MachineLearningServices`, §5.1 of
-//! azure-protocols.md): workspaces, computes, versioned assets with containers, jobs with an
+//! Azure Machine Learning on the ARM control plane (`Microsoft.MachineLearningServices`):
+//! workspaces, computes, versioned assets with containers, jobs with an
 //! advancing status machine and cancel, schedules with the `mfeOperationsStatus` LRO. Request
 //! bodies are checked against the shapes the service accepts; what it would reject gets a 400
 //! ARM error envelope.

@@ -1,4 +1,4 @@
-//! Azure ML's MLflow-compatible data plane (azure-protocols.md §5.2): `/mlflow/v1.0/…` and
+//! Azure ML's MLflow-compatible data plane: `/mlflow/v1.0/…` and
 //! `/mlflow/v2.0/subscriptions/…/workspaces/{ws}/api/2.0/mlflow/*`, answered by a real
 //! `mlflow server` behind it.
 //!

@@ -1,5 +1,5 @@
 //! An HTTPS stand-in for Entra ID and Azure Resource Manager, faithful enough that the official
-//! Python SDK and `mlops` both work against it unchanged (see azure-protocols.md §8).
+//! Python SDK and `mlops` both work against it unchanged (`conformance.rs` runs the SDK).
 //!
 //! It runs in the test process on its own thread and runtime, on a free 127.0.0.1 port, with a
 //! CA and leaf certificate made at start. Routes are split by area (`entra`, `arm`, `aml`) so other
