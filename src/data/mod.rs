@@ -1,5 +1,5 @@
-//! Tabular data: CSV files read into a matrix, profiles and checks of their columns, and the
-//! registry of dataset versions. Errors name file, line and column.
+//! Tabular data: CSV files streamed in record-aligned chunks on every core, profiles and checks
+//! of their columns, and the registry of dataset versions. Errors name file, line and column.
 
 pub mod chunks;
 pub(crate) mod columns;
