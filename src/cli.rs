@@ -228,6 +228,16 @@ pub struct DataProfileArgs {
     /// Write the profile (JSON) to this file; it is also the result on stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// How a data file is read.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Threads that parse the data file [default: the number of CPUs]. The numbers do not depend on it.
+    #[arg(long, value_name = "N", env = env_vars::MLOPS_THREADS, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// `mlops data validate`.
@@ -249,6 +259,8 @@ pub struct DataValidateArgs {
     /// Most data rows accepted.
     #[arg(long, value_name = "N")]
     pub max_rows: Option<usize>,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// Where the dataset registry lives.
@@ -683,6 +695,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "IMAGE", requires = "compute")]
     pub image: Option<String>,
     #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
     pub azureml: WorkspaceArgs,
 }
 
@@ -705,6 +719,8 @@ pub struct PredictArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// `mlops runs …`.

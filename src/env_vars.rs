@@ -34,6 +34,8 @@ pub const MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: &str = "MLFLOW_HTTP_REQUEST_BACKOF
 pub const MLFLOW_HTTP_REQUEST_TIMEOUT: &str = "MLFLOW_HTTP_REQUEST_TIMEOUT";
 /// Local store that journals runs bound for a tracking server (default `./mlruns`; flag `--local-store`).
 pub const MLOPS_LOCAL_STORE: &str = "MLOPS_LOCAL_STORE";
+/// Threads that parse data files in `train`, `predict` and `data profile|validate` (flag `--threads`).
+pub const MLOPS_THREADS: &str = "MLOPS_THREADS";
 /// Home directory, for `~/.mlflow/credentials`.
 pub const HOME: &str = "HOME";
 

@@ -5,6 +5,7 @@ use anyhow::Context;
 use crate::cli::{GlobalArgs, TrainArgs};
 use crate::ml::train::{TrainReport, train};
 use crate::output;
+use crate::progress::ReadProgressBar;
 use crate::settings;
 
 pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
@@ -16,7 +17,8 @@ pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let resolved = settings::resolve_train(args, &project, provenance)?;
     let tracker = super::connect::tracker(&resolved.tracking)?;
     warn_if_dirty(&resolved.request.provenance.code, global.quiet);
-    let report = train(&tracker, &resolved.request)
+    let mut progress = ReadProgressBar::new(global.quiet, &resolved.request.data);
+    let report = train(&tracker, &resolved.request, &mut progress)
         .await
         .with_context(|| format!("training on {} failed", resolved.request.data.display()))?;
     if let Some(sync) = report.sync.as_ref().filter(|s| s.state == "pending") {

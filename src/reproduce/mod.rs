@@ -20,9 +20,10 @@ pub use fetch::BlobAccess;
 pub use inputs::{DataFound, LineageCheck, Params};
 
 use crate::data::registry::DatasetRegistry;
+use crate::data::{NoProgress, ReadOptions};
 use crate::error_kind::{ErrorKind, HasKind};
 use crate::ml::model::{self, ModelError};
-use crate::ml::train::{Provenance, TrainError, TrainRequest, fit_and_evaluate, load_training_table, train};
+use crate::ml::train::{Provenance, TrainError, TrainRequest, fit_file, train};
 use crate::registry::{Registry, RegistryError, resolve_model};
 use crate::tracking::lineage::REPRODUCES;
 use crate::tracking::model_ref::VersionSelector;
@@ -337,8 +338,9 @@ async fn retrain(
     let path = PathBuf::from(&data.path);
     match &request.log {
         None => {
-            let table = load_training_table(&path, &params.target).map_err(TrainError::from)?;
-            let fit = fit_and_evaluate(&table, &params.target, params.alpha, params.test_size, params.seed)?;
+            let read = ReadOptions::default();
+            let (alpha, size, seed) = (params.alpha, params.test_size, params.seed);
+            let fit = fit_file(&path, &params.target, alpha, size, seed, &read, &mut NoProgress)?;
             let m = &fit.model;
             Ok((Numbers::from_fit(&m.feature_names, &m.coefficients, m.intercept, &fit.metrics), None))
         }
@@ -356,8 +358,9 @@ async fn retrain(
                 parent_run_id: None,
                 extra_tags: vec![(REPRODUCES.to_string(), run_id.to_string())],
                 data_source: None,
+                read: ReadOptions::default(),
             };
-            let report = train(tracker, &train_request).await?;
+            let report = train(tracker, &train_request, &mut NoProgress).await?;
             let m = &report.model;
             Ok((
                 Numbers::from_fit(&m.feature_names, &m.coefficients, m.intercept, &report.metrics),

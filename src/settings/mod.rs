@@ -204,3 +204,9 @@ pub fn lineage_env(lineage: &crate::tracking::lineage::CodeLineage) -> Vec<(Stri
 pub fn user() -> String {
     std::env::var(env_vars::LOGNAME).ok().filter(|u| !u.is_empty()).unwrap_or_else(whoami::username)
 }
+
+/// How to read data files: `--threads` (or `MLOPS_THREADS`), else one thread per CPU.
+pub fn read_options(args: &crate::cli::ReadArgs) -> crate::data::ReadOptions {
+    let defaults = crate::data::ReadOptions::default();
+    crate::data::ReadOptions { threads: args.threads.map_or(defaults.threads, usize::from), ..defaults }
+}

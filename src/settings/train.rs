@@ -78,6 +78,7 @@ pub fn resolve_train(args: &TrainArgs, project: &ProjectFile, provenance: Proven
         parent_run_id: args.parent_run_id.clone(),
         extra_tags: Vec::new(),
         data_source: std::env::var(crate::env_vars::MLOPS_DATA_SOURCE).ok().filter(|v| !v.trim().is_empty()),
+        read: super::read_options(&args.read),
     };
     Ok(TrainSettings { request, tracking })
 }

@@ -33,4 +33,5 @@ mod tracking;
 mod tracking_azureml;
 mod train;
 mod train_errors;
+mod train_scale;
 mod watch;
