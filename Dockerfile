@@ -17,8 +17,14 @@ FROM rust:${RUST_VERSION}-alpine AS build
 # hadolint ignore=DL3018
 RUN apk add --no-cache musl-dev
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
+# `mlops init` embeds templates/ and the repository's own pipeline, sample data, Bicep and CI files.
+COPY templates ./templates
+COPY data/diabetes.csv data/diabetes.profile.json ./data/
+COPY pipelines ./pipelines
+COPY environment_setup ./environment_setup
+COPY .github/workflows ./.github/workflows
 # Symbols stripped: about 7.5 MB instead of 9.3 MB.
 ENV CARGO_PROFILE_RELEASE_STRIP=symbols
 RUN cargo build --release --locked --bin mlops --target x86_64-unknown-linux-musl \

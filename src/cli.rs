@@ -26,11 +26,13 @@ Examples:
   mlops infra deploy -g rg-mlops -f environment_setup/src/main.json -p @environment_setup/src/parameters.json
   mlops serve --model runs:/<run-id>/model
   mlops smoke-test --url http://127.0.0.1:5001/score
+  mlops reproduce models:/diabetes-model@champion
+  mlops init my-project --name churn
 
 Exit codes: 0 ok, 1 internal, 2 usage, 3 gate not better, 4 what-if changes,
 5 data check failed, 6 bad input file, 7 training impossible, 8 not found,
-9 remote service, 10 authentication, 11 gate refused: different schema or dataset,
-130 interrupted (docs/exit-codes.md).";
+9 remote service, 10 authentication, 11 reproduction differs, 12 reproduction input missing or
+changed, 13 gate refused: different schema or dataset, 130 interrupted (docs/exit-codes.md).";
 
 /// Flags every command takes.
 #[derive(Debug, Args)]
@@ -79,6 +81,120 @@ pub enum Command {
     /// Run or check a pipeline file (steps that are mlops commands).
     #[command(subcommand, after_help = PIPELINE_EXAMPLES)]
     Pipeline(PipelineCommand),
+    /// Retrain a recorded model from its lineage and check it is the same model, bit for bit.
+    #[command(after_help = REPRODUCE_EXAMPLES)]
+    Reproduce(ReproduceArgs),
+    /// Start a new project: settings, sample data, pipeline, Azure environment and CI, named after NAME.
+    #[command(after_help = INIT_EXAMPLES)]
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(after_help = COMPLETIONS_EXAMPLES)]
+    Completions(CompletionsArgs),
+    /// Write man pages: mlops.1 and one page per subcommand (mlops-train.1, mlops-model-register.1, …).
+    #[command(after_help = MAN_EXAMPLES)]
+    Man(ManArgs),
+}
+
+const INIT_EXAMPLES: &str = "\
+Examples:
+  mlops init churn-model --name churn            a new project in ./churn-model
+  mlops init --name \"Credit Risk\" --dry-run       what it would write here (names: credit-risk, creditrisk)
+  mlops init . --name churn --force              rewrite the generated files, replacing your edits
+
+Writes mlops.toml, data/NAME.csv (sample data) and its profile, pipelines/parameters.json,
+pipelines/NAME.yml, environment_setup/ (Bicep, ARM, parameters, Azure DevOps pipeline),
+.github/workflows/ and pipelines/azure-devops/ (CI, training, deployment, environment), a Dockerfile
+for the scoring image, README.md and .gitignore.
+NAME becomes lower-case letters, digits and '-' (starting with a letter, at most 50); Azure resources
+get a base name of its first 10 letters and digits (at least 3). Existing files are kept unless --force.
+Exit codes: 0 written (or nothing to write), 2 a name that cannot be made valid, 6 DIR is a file.";
+
+/// `mlops init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory of the new project (created if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
+    /// Project name: names the pipeline, model, dataset, experiment and Azure resources.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Overwrite files that exist with other content.
+    #[arg(long)]
+    pub force: bool,
+    /// List what would be written, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+const COMPLETIONS_EXAMPLES: &str = "\
+Examples:
+  mlops completions bash > ~/.local/share/bash-completion/completions/mlops
+  mlops completions zsh > \"${fpath[1]}/_mlops\"
+  mlops completions fish > ~/.config/fish/completions/mlops.fish
+  mlops completions powershell >> $PROFILE
+  eval \"$(mlops completions bash)\"                 (this shell only)";
+
+/// `mlops completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+const MAN_EXAMPLES: &str = "\
+Examples:
+  mlops man --out ~/.local/share/man/man1 && man mlops-reproduce
+  sudo mlops man --out /usr/local/share/man/man1";
+
+/// `mlops man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Directory to write the pages to (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+const REPRODUCE_EXAMPLES: &str = "\
+Examples:
+  mlops reproduce 0c5e2b1f9a8d4e7c8b6a5f4e3d2c1b0a
+  mlops reproduce models:/diabetes-model@champion -o json
+  mlops reproduce models:/diabetes-model/3 --tracking-uri http://127.0.0.1:5000
+  mlops reproduce <run-id> --data archive/diabetes-2026-01.csv   (the recorded file moved; checked by digest)
+  mlops reproduce <pipeline-parent-run-id> --log                 (its train step; the reproduction is a run)
+
+The data is the first of --data, the registered dataset version (its copy, then its datastore blob),
+the recorded source (a path or blob URL), and the run's data parameter whose SHA-256 matches the run's.
+Exit codes: 0 identical (coefficients, intercept, mse, rmse, mae, r2 bit for bit), 11 the numbers
+differ (the largest difference is printed), 12 an input is missing or changed (data gone or changed,
+another mlops version, trained from a dirty work tree, parameters or metrics missing), 8 no such run
+or model version.";
+
+/// `mlops reproduce`.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// RUN_ID (a training run, or a pipeline run: its train step), runs:/RUN_ID/model,
+    /// models:/NAME/VERSION or models:/NAME@ALIAS.
+    pub target: String,
+    /// Use this data file instead of the recorded location (it must still have the recorded SHA-256).
+    #[arg(long, value_name = "CSV")]
+    pub data: Option<PathBuf>,
+    /// Log the reproduction as a run tagged mlops.reproduces=RUN_ID.
+    #[arg(long)]
+    pub log: bool,
+    /// Experiment of the --log run [default: Default].
+    #[arg(long, value_name = "NAME", env = env_vars::MLFLOW_EXPERIMENT_NAME, requires = "log")]
+    pub experiment: Option<String>,
+    /// The tracking store holding the run and the registry; the local store's dataset registry is
+    /// searched for the data, and it journals the --log run.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Storage connection string, for data recorded as a blob.
+    #[arg(long, value_name = "STRING", env = env_vars::AZURE_STORAGE_CONNECTION_STRING, hide_env_values = true)]
+    pub storage_connection_string: Option<String>,
+    /// SAS token (query string), for data recorded as a blob.
+    #[arg(long, value_name = "SAS", env = env_vars::MLOPS_DATASTORE_SAS, hide_env_values = true)]
+    pub datastore_sas: Option<String>,
 }
 
 const DATA_EXAMPLES: &str = "\
@@ -116,6 +232,16 @@ pub struct DataProfileArgs {
     /// Write the profile (JSON) to this file; it is also the result on stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// How a data file is read.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Threads that parse the data file [default: the number of CPUs]. The numbers do not depend on it.
+    #[arg(long, value_name = "N", env = env_vars::MLOPS_THREADS, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 /// `mlops data validate`.
@@ -137,6 +263,8 @@ pub struct DataValidateArgs {
     /// Most data rows accepted.
     #[arg(long, value_name = "N")]
     pub max_rows: Option<usize>,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// Where the dataset registry lives.
@@ -571,6 +699,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "IMAGE", requires = "compute")]
     pub image: Option<String>,
     #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
     pub azureml: WorkspaceArgs,
 }
 
@@ -593,6 +723,8 @@ pub struct PredictArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 /// `mlops runs …`.
@@ -1021,7 +1153,7 @@ pub struct GateArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// Compare even if the candidate was trained on other features, feature types, target or
-    /// dataset than the champion (otherwise exit 11); a version registered so gets the tag
+    /// dataset than the champion (otherwise exit 13); a version registered so gets the tag
     /// `mlops.schema_change` saying what changed.
     #[arg(long)]
     pub allow_schema_change: bool,

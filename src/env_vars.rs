@@ -34,6 +34,8 @@ pub const MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: &str = "MLFLOW_HTTP_REQUEST_BACKOF
 pub const MLFLOW_HTTP_REQUEST_TIMEOUT: &str = "MLFLOW_HTTP_REQUEST_TIMEOUT";
 /// Local store that journals runs bound for a tracking server (default `./mlruns`; flag `--local-store`).
 pub const MLOPS_LOCAL_STORE: &str = "MLOPS_LOCAL_STORE";
+/// Threads that parse data files in `train`, `predict` and `data profile|validate` (flag `--threads`).
+pub const MLOPS_THREADS: &str = "MLOPS_THREADS";
 /// Home directory, for `~/.mlflow/credentials`.
 pub const HOME: &str = "HOME";
 
@@ -118,3 +120,24 @@ pub const GITHUB_RUN_ID: &str = "GITHUB_RUN_ID";
 pub const GITHUB_SERVER_URL: &str = "GITHUB_SERVER_URL";
 /// GitHub `owner/repo`.
 pub const GITHUB_REPOSITORY: &str = "GITHUB_REPOSITORY";
+
+// Lineage a run records when it runs where there is no git work tree or CI variable (an Azure ML
+// job): `mlops train --compute` sets them on the job from the submitting machine. They win over
+// what `mlops` finds itself.
+
+/// Git commit recorded as `mlflow.source.git.commit`.
+pub const MLOPS_GIT_COMMIT: &str = "MLOPS_GIT_COMMIT";
+/// Git remote URL recorded as `mlflow.source.git.repoURL` (credentials are removed).
+pub const MLOPS_GIT_REPO_URL: &str = "MLOPS_GIT_REPO_URL";
+/// Git branch recorded as `mlflow.source.git.branch`.
+pub const MLOPS_GIT_BRANCH: &str = "MLOPS_GIT_BRANCH";
+/// `true` or `false`: whether the work tree had uncommitted changes (`mlops.source.git.dirty`).
+pub const MLOPS_GIT_DIRTY: &str = "MLOPS_GIT_DIRTY";
+/// CI build id recorded as `mlops.ci.build_id`.
+pub const MLOPS_CI_BUILD_ID: &str = "MLOPS_CI_BUILD_ID";
+/// CI build URL recorded as `mlops.ci.build_url`.
+pub const MLOPS_CI_BUILD_URL: &str = "MLOPS_CI_BUILD_URL";
+/// Where the training data came from (a blob URL or data asset), recorded as `mlops.data.source`
+/// instead of the local path: an Azure ML job reads its input at a mount path that means nothing
+/// elsewhere. `mlops pipeline submit` sets it from the pipeline's one `type: data` parameter.
+pub const MLOPS_DATA_SOURCE: &str = "MLOPS_DATA_SOURCE";

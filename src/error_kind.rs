@@ -28,15 +28,21 @@ pub enum ErrorKind {
     Remote,
     /// Credentials are missing or were rejected.
     Auth,
-    /// Interrupted (Ctrl-C) while waiting; a remote operation goes on.
-    Interrupted,
+    /// `mlops reproduce`: the retrained model's numbers differ from the recorded ones.
+    NotReproduced,
+    /// `mlops reproduce`: an input is missing or changed (the data is gone or has another digest,
+    /// another mlops version trained it, it came from a dirty work tree), so the record cannot be
+    /// reproduced as it stands.
+    ReproductionInput,
     /// The gate refused to compare models trained on different features, target or dataset.
     SchemaMismatch,
+    /// Interrupted (Ctrl-C) while waiting; a remote operation goes on.
+    Interrupted,
 }
 
 impl ErrorKind {
     /// Every kind, in the order the documentation lists them.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::Internal,
         ErrorKind::Usage,
         ErrorKind::GateNotBetter,
@@ -47,6 +53,8 @@ impl ErrorKind {
         ErrorKind::NotFound,
         ErrorKind::Remote,
         ErrorKind::Auth,
+        ErrorKind::NotReproduced,
+        ErrorKind::ReproductionInput,
         ErrorKind::SchemaMismatch,
         ErrorKind::Interrupted,
     ];

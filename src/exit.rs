@@ -17,6 +17,7 @@ use crate::http::HttpError;
 use crate::infra::InfraError;
 use crate::infra::bicep::BicepError;
 use crate::infra::prepare::PrepareError;
+use crate::init::InitError;
 use crate::ml::model::ModelError;
 use crate::ml::params::ParamsError;
 use crate::ml::ridge::RidgeError;
@@ -25,6 +26,7 @@ use crate::ml::train::TrainError;
 use crate::pipeline::PipelineError;
 use crate::pipeline::watch::WatchError;
 use crate::registry::RegistryError;
+use crate::reproduce::ReproduceError;
 use crate::serve::ServeError;
 use crate::serve::request_log::RequestLogError;
 use crate::serve::smoke::SmokeError;
@@ -39,6 +41,8 @@ pub const GATE_NOT_BETTER: u8 = code(ErrorKind::GateNotBetter);
 pub const CHANGES_PRESENT: u8 = code(ErrorKind::ChangesPresent);
 pub const DATA_CHECK_FAILED: u8 = code(ErrorKind::DataCheckFailed);
 pub const INTERRUPTED: u8 = code(ErrorKind::Interrupted);
+pub const NOT_REPRODUCED: u8 = code(ErrorKind::NotReproduced);
+pub const REPRODUCTION_INPUT: u8 = code(ErrorKind::ReproductionInput);
 
 /// The exit code of each kind of outcome. The one table.
 pub const fn code(kind: ErrorKind) -> u8 {
@@ -53,7 +57,9 @@ pub const fn code(kind: ErrorKind) -> u8 {
         ErrorKind::NotFound => 8,
         ErrorKind::Remote => 9,
         ErrorKind::Auth => 10,
-        ErrorKind::SchemaMismatch => 11,
+        ErrorKind::NotReproduced => 11,
+        ErrorKind::ReproductionInput => 12,
+        ErrorKind::SchemaMismatch => 13,
         ErrorKind::Interrupted => 130,
     }
 }
@@ -94,6 +100,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         DatastoreError,
         HttpError,
         InfraError,
+        InitError,
         LroError,
         ModelError,
         ParamsError,
@@ -101,6 +108,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         PrepareError,
         RegistryError,
         RemoteStepError,
+        ReproduceError,
         RequestLogError,
         RidgeError,
         ServeError,
@@ -126,6 +134,7 @@ const CLASSIFIED: &[&str] = &[
     "DataError",
     "DatastoreError",
     "InfraError",
+    "InitError",
     "LroError",
     "ModelError",
     "ParamsError",
@@ -133,6 +142,7 @@ const CLASSIFIED: &[&str] = &[
     "PrepareError",
     "RegistryError",
     "RemoteStepError",
+    "ReproduceError",
     "RequestLogError",
     "RidgeError",
     "ServeError",
@@ -188,7 +198,7 @@ mod tests {
     #[test]
     fn the_table_is_stable() {
         let codes: Vec<u8> = ErrorKind::ALL.iter().map(|k| code(*k)).collect();
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 130]);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 130]);
     }
 
     /// The same failure exits the same way wherever it surfaces: an HTTP 403 from an ARM

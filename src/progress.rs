@@ -1,5 +1,6 @@
-//! Deployment progress on stderr: an indicatif display on a terminal, plain lines otherwise
-//! (one per change, so CI logs stay readable).
+//! Progress on stderr: a deployment's (an indicatif display on a terminal, plain lines
+//! otherwise, one per change, so CI logs stay readable) and a long read of a data file (a bar on
+//! a terminal only).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -7,7 +8,51 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::data::ReadProgress;
 use crate::infra::deploy::{Progress, ResourceProgress};
+
+/// Files smaller than this are read too fast for a bar to help.
+const READ_BAR_MIN_BYTES: u64 = 50 * 1024 * 1024;
+
+/// A bar per pass over a large data file (bytes, throughput, ETA), on a terminal's stderr only.
+pub struct ReadProgressBar {
+    enabled: bool,
+    bar: Option<ProgressBar>,
+}
+
+impl ReadProgressBar {
+    /// Shows bars for `path` unless quiet, stderr is not a terminal, or the file is small.
+    pub fn new(quiet: bool, path: &std::path::Path) -> Self {
+        let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= READ_BAR_MIN_BYTES);
+        ReadProgressBar { enabled: !quiet && large && std::io::stderr().is_terminal(), bar: None }
+    }
+}
+
+impl ReadProgress for ReadProgressBar {
+    fn begin(&mut self, what: &str, total: u64) {
+        if !self.enabled {
+            return;
+        }
+        let style = ProgressStyle::with_template("{msg:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(style);
+        bar.set_message(what.to_string());
+        self.bar = Some(bar);
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
 
 /// Shows a deployment's progress; silent with `-q`.
 pub struct DeploymentProgress {

@@ -266,6 +266,9 @@ pub struct SubmitOptions {
     pub display_name: Option<String>,
     /// Extra tags for the job (e.g. the dataset version that triggered it).
     pub tags: BTreeMap<String, String>,
+    /// Environment of every step (the submitting machine's lineage, `MLOPS_GIT_*`): the steps'
+    /// containers have no git work tree.
+    pub env: BTreeMap<String, String>,
 }
 
 /// The pipeline job body (`properties`) for a published pipeline.
@@ -321,6 +324,13 @@ pub fn pipeline_job(published: &Published, compute_id: &str, options: &SubmitOpt
             )));
         }
     }
+    // With one data input, every step knows where its data came from (the mount path says nothing).
+    let mut env = options.env.clone();
+    if let [only] = published.data_parameters.iter().collect::<Vec<_>>()[..]
+        && let Some(uri) = values.get(&input_name(only))
+    {
+        env.insert(crate::env_vars::MLOPS_DATA_SOURCE.to_string(), uri.clone());
+    }
     let mut jobs = Map::new();
     for (key, job) in &published.jobs {
         let component = job.get("component").and_then(Value::as_str).unwrap_or_default();
@@ -335,17 +345,19 @@ pub fn pipeline_job(published: &Published, compute_id: &str, options: &SubmitOpt
                     .collect()
             })
             .unwrap_or_default();
-        jobs.insert(
-            key.clone(),
-            json!({
-                "type": "command",
-                "name": key,
-                "componentId": component.trim_start_matches("azureml:"),
-                "inputs": step_inputs,
-                "outputs": {"result": {"job_output_type": "uri_folder", "mode": "ReadWriteMount"}},
-                "_source": "REMOTE.WORKSPACE.COMPONENT",
-            }),
-        );
+        let mut node = json!({
+            "type": "command",
+            "name": key,
+            "componentId": component.trim_start_matches("azureml:"),
+            "inputs": step_inputs,
+            "outputs": {"result": {"job_output_type": "uri_folder", "mode": "ReadWriteMount"}},
+            "_source": "REMOTE.WORKSPACE.COMPONENT",
+        });
+        // Per job, not per component: a component's environment would make every commit a new version.
+        if !env.is_empty() {
+            node["environment_variables"] = json!(env);
+        }
+        jobs.insert(key.clone(), node);
     }
     let mut tags: Map<String, Value> = options.tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     tags.insert(TAG_PIPELINE.to_string(), json!(published.pipeline));
@@ -393,6 +405,7 @@ pub fn command_job(
     compute_id: &str,
     experiment: &str,
     display_name: &str,
+    env: &[(String, String)],
 ) -> Value {
     let command =
         std::iter::once("mlops".to_string()).chain(args.iter().map(|a| remote::quote(a))).collect::<Vec<_>>().join(" ");
@@ -406,6 +419,7 @@ pub fn command_job(
         "tags": {"mlops.command": args.first().cloned().unwrap_or_default()},
         "limits": {"jobLimitsType": "Command", "timeout": "PT2H"},
         "resources": {"instanceCount": 1},
+        "environmentVariables": env.iter().map(|(k, v)| (k.clone(), Value::from(v.as_str()))).collect::<serde_json::Map<String, Value>>(),
     })
 }
 
@@ -416,6 +430,7 @@ pub async fn submit_command(
     image: &str,
     compute: &str,
     experiment: &str,
+    env: &[(String, String)],
 ) -> Result<JobFollow, AzureMlError> {
     let compute_id = client.compute_id(compute).await?;
     let environment = assets::ensure_version(
@@ -426,7 +441,7 @@ pub async fn submit_command(
     )
     .await?;
     let name = jobs::new_job_name(&format!("mlops_{}", args.first().map(String::as_str).unwrap_or("job")));
-    let properties = command_job(args, &environment.id, &compute_id, experiment, &name);
+    let properties = command_job(args, &environment.id, &compute_id, experiment, &name, env);
     let job = jobs::create_job(client, &name, properties).await?;
     let mut follow = JobFollow::from_resource(&name, &job);
     if follow.studio_url.is_none() {
@@ -448,8 +463,10 @@ mod tests {
             "cpu",
             "e",
             "n",
+            &[("MLOPS_GIT_COMMIT".into(), "abc".into())],
         );
         assert_eq!(job["command"], "mlops train --alpha 0.4 --run-name 'a b'");
+        assert_eq!(job["environmentVariables"]["MLOPS_GIT_COMMIT"], "abc");
         assert_eq!(job["jobType"], "Command");
     }
 

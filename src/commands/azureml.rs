@@ -122,6 +122,7 @@ pub async fn submit(args: &PipelineSubmitArgs, global: &GlobalArgs) -> anyhow::R
         parameters,
         experiment: args.experiment.clone(),
         compute: args.compute.clone().or_else(|| settings.compute.clone()),
+        env: lineage_env(),
         ..SubmitOptions::default()
     };
     let job = publish::submit_pipeline(&client, &published, &options).await?;
@@ -271,7 +272,12 @@ async fn schedule_create(args: &ScheduleCreateArgs, global: &GlobalArgs) -> anyh
     let compute = args.compute.clone().or_else(|| published.compute.clone()).or_else(|| settings.compute.clone());
     let compute = compute.ok_or_else(|| UsageError("no compute: pass --compute NAME".to_string()))?;
     let compute_id = client.compute_id(&compute).await?;
-    let options = SubmitOptions { parameters, experiment: args.experiment.clone(), ..SubmitOptions::default() };
+    let options = SubmitOptions {
+        parameters,
+        experiment: args.experiment.clone(),
+        env: lineage_env(),
+        ..SubmitOptions::default()
+    };
     let job = publish::pipeline_job(&published, &compute_id, &options)?;
     let properties = serde_json::json!({
         "displayName": args.name,
@@ -355,7 +361,8 @@ pub async fn train_remote(args: &TrainArgs, compute: &str, global: &GlobalArgs) 
     let client = super::connect::azureml(&settings).await?;
     let image = args.image.clone().unwrap_or_else(|| settings.image.clone());
     let experiment = args.experiment.clone().unwrap_or_else(|| settings::DEFAULT_EXPERIMENT.to_string());
-    let job = publish::submit_command(&client, &argv, &image, compute, &experiment).await?;
+    let lineage: Vec<(String, String)> = lineage_env().into_iter().collect();
+    let job = publish::submit_command(&client, &argv, &image, compute, &experiment, &lineage).await?;
     output::note(
         global.quiet,
         format!("submitted training job {} ({})", job.name, job.studio_url.as_deref().unwrap_or("-")),
@@ -364,6 +371,13 @@ pub async fn train_remote(args: &TrainArgs, compute: &str, global: &GlobalArgs) 
     let code = outcome_code(&job, true);
     output::emit(global.output, &job, || render_job(&job))?;
     Ok(code)
+}
+
+/// This machine's lineage as the `MLOPS_GIT_*`/`MLOPS_CI_*` variables of an Azure ML job, whose
+/// containers have no git work tree or CI variables.
+pub(super) fn lineage_env() -> std::collections::BTreeMap<String, String> {
+    let code = crate::tracking::provenance::code_lineage(settings::lineage_overrides());
+    settings::lineage_env(&code).into_iter().collect()
 }
 
 /// The `mlops train` arguments that mean the same thing on the compute.

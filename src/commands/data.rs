@@ -11,13 +11,15 @@ use crate::data::validate::{CheckStatus, ValidateOptions, ValidationReport, vali
 use crate::error_kind::UsageError;
 use crate::exit;
 use crate::output;
+use crate::progress::ReadProgressBar;
 use crate::secret::Secret;
 use crate::settings;
 
 pub async fn run(command: &DataCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     match command {
         DataCommand::Profile(args) => {
-            let profile = profile_file(&args.data)?;
+            let mut progress = ReadProgressBar::new(global.quiet, &args.data);
+            let profile = profile_file(&args.data, &settings::read_options(&args.read), &mut progress)?;
             if let Some(out) = &args.out {
                 let text = serde_json::to_string_pretty(&profile)?;
                 std::fs::write(out, text + "\n").with_context(|| format!("cannot write {}", out.display()))?;
@@ -62,7 +64,8 @@ fn validate_command(args: &DataValidateArgs, global: &GlobalArgs) -> anyhow::Res
         return Err(UsageError(format!("--tolerance must be a finite number >= 0, got {}", args.tolerance)).into());
     }
     let options = ValidateOptions { tolerance: args.tolerance, min_rows: args.min_rows, max_rows: args.max_rows };
-    let table = read_columns(&args.data)?;
+    let mut progress = ReadProgressBar::new(global.quiet, &args.data);
+    let table = read_columns(&args.data, &settings::read_options(&args.read), &mut progress)?;
     let profile: Option<DataProfile> = args.profile.as_deref().map(read_profile).transpose()?;
     let reference = profile.as_ref().zip(args.profile.as_ref().map(|p| p.display().to_string()));
     let report = validate(&table, reference, &options);

@@ -3,11 +3,14 @@
 mod azureml;
 mod connect;
 mod data;
+mod docs;
 mod infra;
 mod infra_build;
+mod init;
 mod model;
 mod pipeline;
 mod predict;
+mod reproduce;
 mod runs;
 mod serve;
 mod signals;
@@ -29,5 +32,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::SmokeTest(args) => smoke_test::run(args, global).await,
         Command::Data(command) => data::run(command, global).await,
         Command::Pipeline(command) => pipeline::run(command, global).await,
+        Command::Reproduce(args) => reproduce::run(args, global).await,
+        Command::Init(args) => init::run(args, global),
+        Command::Completions(args) => docs::completions(args),
+        Command::Man(args) => docs::man(args, global),
     }
 }

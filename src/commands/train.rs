@@ -5,6 +5,7 @@ use anyhow::Context;
 use crate::cli::{GlobalArgs, TrainArgs};
 use crate::ml::train::{TrainReport, train};
 use crate::output;
+use crate::progress::ReadProgressBar;
 use crate::settings;
 
 pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
@@ -12,10 +13,12 @@ pub async fn run(args: &TrainArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         return super::azureml::train_remote(args, compute, global).await;
     }
     let project = settings::project_file()?;
-    let provenance = crate::tracking::provenance::detect(settings::user());
+    let provenance = crate::tracking::provenance::detect(settings::user(), settings::lineage_overrides());
     let resolved = settings::resolve_train(args, &project, provenance)?;
     let tracker = super::connect::tracker(&resolved.tracking)?;
-    let report = train(&tracker, &resolved.request)
+    warn_if_dirty(&resolved.request.provenance.code, global.quiet);
+    let mut progress = ReadProgressBar::new(global.quiet, &resolved.request.data);
+    let report = train(&tracker, &resolved.request, &mut progress)
         .await
         .with_context(|| format!("training on {} failed", resolved.request.data.display()))?;
     for warning in &report.warnings {
@@ -83,4 +86,19 @@ fn render(report: &TrainReport) -> String {
         report.tracking_uri,
         report.model.path,
     )
+}
+
+/// A run from uncommitted code is allowed, but its commit does not say what trained it.
+pub(super) fn warn_if_dirty(code: &crate::tracking::lineage::CodeLineage, quiet: bool) {
+    if code.git_dirty == Some(true) {
+        output::note(
+            quiet,
+            format!(
+                "warning: the git work tree has uncommitted changes; the run records commit {} with {}=true, \
+                 and `mlops reproduce` will report it as not reproducible from its commit",
+                code.git_commit.as_deref().unwrap_or("-"),
+                crate::tracking::lineage::GIT_DIRTY,
+            ),
+        );
+    }
 }

@@ -1,167 +1,139 @@
-//! Reading a numeric CSV file into a row-major matrix, keeping the file's digest for lineage.
+//! Opening a CSV file: its header (checked), where its data rows begin, and its first data row;
+//! and the cell-level rules every reader shares (what is missing, what is a number).
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use ndarray::Array2;
-use sha2::{Digest, Sha256};
-
 use super::DataError;
+use super::chunks::FileStamp;
+use super::records::{RecordReader, count_line_ends, last_record_end};
 
-/// A numeric table read from a CSV file.
+/// How much of the file is read to find the header before looking further.
+const HEAD_BYTES: usize = 1 << 16;
+
+/// The start of a CSV file.
 #[derive(Debug, Clone)]
-pub struct Table {
-    /// The file it was read from, as given.
+pub(crate) struct CsvHead {
     pub path: PathBuf,
-    /// Column names in file order (only the selected ones, when a selection was asked for).
-    pub columns: Vec<String>,
-    /// One row per data row, one column per entry of `columns`.
-    pub values: Array2<f64>,
-    /// SHA-256 of the file's bytes, lowercase hex.
-    pub sha256: String,
-}
-
-impl Table {
-    /// Index of a column by exact name.
-    pub fn column_index(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| c == name)
-    }
-
-    /// Number of data rows.
-    pub fn n_rows(&self) -> usize {
-        self.values.nrows()
-    }
-}
-
-/// A CSV file opened for reading: its checked header, its digest, and a reader over the rows.
-pub(crate) struct CsvFile {
-    reader: csv::Reader<std::io::Cursor<Vec<u8>>>,
     pub header: Vec<String>,
-    /// SHA-256 of the file's bytes, lowercase hex.
-    pub sha256: String,
+    /// Byte offset of the first data record (just past the header).
+    pub data_start: u64,
+    /// The line number of `data_start` (1-based).
+    pub first_line: u64,
+    /// The first data row's cells as numbers, where they are numbers.
+    pub first_row: Vec<Option<f64>>,
+    pub stamp: FileStamp,
 }
 
-/// Reads the whole file once (for its digest), refuses an empty one, and checks the header.
-pub(crate) fn open_csv(path: &Path) -> Result<CsvFile, DataError> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Open { path: path.to_path_buf(), source })?;
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(DataError::Empty { path: path.to_path_buf() });
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .from_reader(std::io::Cursor::new(bytes));
-    let header: Vec<String> = reader.headers().map_err(csv_error(path))?.iter().map(str::to_string).collect();
-    check_header(path, &header)?;
-    Ok(CsvFile { reader, header, sha256 })
-}
-
-impl CsvFile {
-    /// Calls `row` with each data row and its line number, in file order, and returns how many
-    /// rows there were. Blank lines are skipped (as pandas skips them); a row with another number
-    /// of fields than the header, or broken quoting, is an error naming its line.
-    pub fn for_each_row(
-        &mut self,
-        path: &Path,
-        mut row: impl FnMut(u64, &csv::StringRecord) -> Result<(), DataError>,
-    ) -> Result<usize, DataError> {
-        let mut rows = 0usize;
-        let mut record = csv::StringRecord::new();
-        while self.reader.read_record(&mut record).map_err(csv_error(path))? {
-            let line = record.position().map_or(0, |p| p.line());
-            if record.len() == 1 && record.get(0) == Some("") {
-                continue;
-            }
-            if record.len() != self.header.len() {
-                return Err(DataError::Ragged {
-                    path: path.to_path_buf(),
-                    line,
-                    expected: self.header.len(),
-                    found: record.len(),
-                });
-            }
-            row(line, &record)?;
-            rows += 1;
+/// Reads the header row (refusing a file with none) and checks its names.
+pub(crate) fn open_csv(path: &Path) -> Result<CsvHead, DataError> {
+    let stamp = FileStamp::of(path)?;
+    let mut file = std::fs::File::open(path).map_err(|source| DataError::Open { path: path.to_path_buf(), source })?;
+    let mut head = Vec::new();
+    let mut want = HEAD_BYTES;
+    loop {
+        let read = (&mut file)
+            .take((want - head.len()) as u64)
+            .read_to_end(&mut head)
+            .map_err(|source| DataError::Open { path: path.to_path_buf(), source })?;
+        let eof = head.len() < want || read == 0;
+        let complete = if eof { Some(head.len()) } else { last_record_end(&head, head.len() - 1) };
+        if let Some(end) = complete
+            && let Some(found) = parse_head(path, &head[..end])?
+        {
+            return Ok(CsvHead { path: path.to_path_buf(), stamp, ..found });
         }
-        Ok(rows)
+        if eof {
+            return Err(DataError::Empty { path: path.to_path_buf() });
+        }
+        want *= 2;
     }
 }
 
-/// A CSV parse error, located at its line in `path`.
-fn csv_error(path: &Path) -> impl Fn(csv::Error) -> DataError + '_ {
-    move |source: csv::Error| DataError::Csv {
-        path: path.to_path_buf(),
-        line: source.position().map_or(1, |p| p.line()),
-        source,
-    }
-}
-
-/// Reads `path` as CSV with a header row; every selected cell must be a finite number.
-///
-/// With `select`, only those columns are parsed, in that order (others may hold anything);
-/// without it, every column is. Numbers are parsed with Rust's correctly rounded `f64` parser,
-/// which gives the same value as pandas' round-trip parser for every decimal literal.
-pub fn read_numeric_csv(path: &Path, select: Option<&[String]>) -> Result<Table, DataError> {
-    let mut file = open_csv(path)?;
-    let header = file.header.clone();
-
-    let wanted: Vec<usize> = match select {
-        None => (0..header.len()).collect(),
-        Some(names) => names
-            .iter()
-            .map(|name| {
-                header.iter().position(|h| h == name).ok_or_else(|| DataError::ColumnMissing {
-                    path: path.to_path_buf(),
-                    column: name.clone(),
-                    available: header.clone(),
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
-
-    let mut values: Vec<f64> = Vec::new();
-    let mut first_missing: Option<(u64, String)> = None;
-    let mut missing_count = 0usize;
-    let n_rows = file.for_each_row(path, |line, record| {
-        for &col in &wanted {
-            let cell = record.get(col).unwrap_or_default();
-            if cell.is_empty() {
-                missing_count += 1;
-                if first_missing.is_none() {
-                    first_missing = Some((line, header[col].clone()));
+/// The header and first row within `bytes` (complete records), or `None` if there is no header yet.
+fn parse_head(path: &Path, bytes: &[u8]) -> Result<Option<CsvHead>, DataError> {
+    let mut reader = RecordReader::default();
+    let mut header: Option<(Vec<String>, usize)> = None;
+    let mut first_row = Vec::new();
+    let mut bad_name: Option<u64> = None;
+    let _ = reader.for_each(bytes, |line, record| {
+        if header.is_none() {
+            let mut names = Vec::with_capacity(record.len());
+            for i in 0..record.len() {
+                match std::str::from_utf8(record.get(i)) {
+                    Ok(name) => names.push(name.to_string()),
+                    Err(_) => bad_name = Some(line + 1),
                 }
-                values.push(f64::NAN);
-                continue;
             }
-            let value: f64 = cell.parse().map_err(|_| DataError::NonNumeric {
-                path: path.to_path_buf(),
-                line,
-                column: header[col].clone(),
-                value: cell.to_string(),
-            })?;
-            if !value.is_finite() {
-                return Err(DataError::NonFinite {
-                    path: path.to_path_buf(),
-                    line,
-                    column: header[col].clone(),
-                    value: cell.to_string(),
-                });
-            }
-            values.push(value);
+            header = Some((names, record.next));
+            return if bad_name.is_some() { Err(()) } else { Ok(()) };
         }
-        Ok(())
-    })?;
-    if let Some((line, column)) = first_missing {
-        return Err(DataError::Missing { path: path.to_path_buf(), line, column, others: missing_count - 1 });
+        first_row = (0..record.len()).map(|i| parse_number(record.get(i))).collect();
+        Err(())
+    });
+    if let Some(line) = bad_name {
+        return Err(DataError::Malformed {
+            path: path.to_path_buf(),
+            line,
+            message: "the header is not valid UTF-8".to_string(),
+        });
     }
-    if n_rows == 0 {
-        return Err(DataError::HeaderOnly { path: path.to_path_buf() });
+    let Some((header, data_start)) = header else { return Ok(None) };
+    check_header(path, &header)?;
+    Ok(Some(CsvHead {
+        path: path.to_path_buf(),
+        header,
+        data_start: data_start as u64,
+        first_line: count_line_ends(bytes, 0, data_start) + 1,
+        first_row,
+        stamp: FileStamp::default(),
+    }))
+}
+
+/// What is wrong with one row; the reader that found it knows the line.
+#[derive(Debug)]
+pub(crate) enum RowError {
+    Ragged { expected: usize, found: usize },
+    NonNumeric { column: usize, value: String },
+    NonFinite { column: usize, value: String },
+}
+
+impl RowError {
+    /// The error, located at `line` of the file `head` was read from.
+    pub fn at(self, head: &CsvHead, line: u64) -> DataError {
+        let path = head.path.clone();
+        let name = |i: usize| head.header.get(i).cloned().unwrap_or_default();
+        match self {
+            RowError::Ragged { expected, found } => DataError::Ragged { path, line, expected, found },
+            RowError::NonNumeric { column, value } => DataError::NonNumeric { path, line, column: name(column), value },
+            RowError::NonFinite { column, value } => DataError::NonFinite { path, line, column: name(column), value },
+        }
     }
-    let columns: Vec<String> = wanted.iter().map(|&i| header[i].clone()).collect();
-    let values = Array2::from_shape_vec((n_rows, columns.len()), values)
-        .expect("one value was pushed per selected column of every row");
-    Ok(Table { path: path.to_path_buf(), columns, values, sha256: file.sha256 })
+}
+
+/// A cell as a number: `None` unless it parses as one (correctly rounded, as `str::parse` and
+/// pandas' round-trip parser read decimals).
+pub(crate) fn parse_number(cell: &[u8]) -> Option<f64> {
+    fast_float2::parse::<f64, _>(cell).ok()
+}
+
+/// A cell's text for an error message.
+pub(crate) fn cell_text(cell: &[u8]) -> String {
+    String::from_utf8_lossy(cell).into_owned()
+}
+
+/// The indices of `names` in `header`, in the order of `names`.
+pub(crate) fn select_columns(path: &Path, header: &[String], names: &[String]) -> Result<Vec<usize>, DataError> {
+    names
+        .iter()
+        .map(|name| {
+            header.iter().position(|h| h == name).ok_or_else(|| DataError::ColumnMissing {
+                path: path.to_path_buf(),
+                column: name.clone(),
+                available: header.to_vec(),
+            })
+        })
+        .collect()
 }
 
 pub(crate) fn check_header(path: &Path, header: &[String]) -> Result<(), DataError> {
@@ -186,44 +158,47 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn file(contents: &str) -> tempfile::NamedTempFile {
+    fn open(contents: &[u8]) -> Result<CsvHead, DataError> {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
-        f.write_all(contents.as_bytes()).expect("write");
-        f
-    }
-
-    fn read(contents: &str) -> Result<Table, DataError> {
-        let f = file(contents);
-        read_numeric_csv(f.path(), None)
+        f.write_all(contents).expect("write");
+        open_csv(f.path())
     }
 
     #[test]
-    fn reads_numbers_exactly() {
-        let t = read("a,b\n0.1,2\n-3e-2,4.5\n").expect("valid");
-        assert_eq!(t.columns, ["a", "b"]);
-        assert_eq!(t.values.row(0).to_vec(), [0.1, 2.0]);
-        assert_eq!(t.values.row(1).to_vec(), [-0.03, 4.5]);
+    fn header_data_start_and_first_line() {
+        for eol in ["\n", "\r\n", "\r"] {
+            let text = format!("{eol} a ,\"b\"{eol}1,x{eol}");
+            let head = open(text.as_bytes()).expect("valid");
+            assert_eq!(head.header, ["a", "b"], "{eol:?}");
+            // Data may start at the \n of the header's \r\n; either way the first row is on line 3.
+            let mut first = None;
+            let _ = RecordReader::default().for_each(&text.as_bytes()[head.data_start as usize..], |at, r| {
+                first.get_or_insert((at, r.len()));
+                Ok::<_, ()>(())
+            });
+            assert_eq!(first.map(|(at, len)| (head.first_line + at, len)), Some((3, 2)), "{eol:?}");
+            assert_eq!(head.first_row, [Some(1.0), None]);
+        }
     }
 
     #[test]
-    fn errors_name_line_and_column() {
-        assert!(matches!(read(""), Err(DataError::Empty { .. })));
-        assert!(matches!(read("a,b\n"), Err(DataError::HeaderOnly { .. })));
-        assert!(matches!(read("a,a\n1,2\n"), Err(DataError::DuplicateColumn { first: 1, second: 2, .. })));
-        assert!(matches!(read("a,b\n1,2\n3\n"), Err(DataError::Ragged { line: 3, expected: 2, found: 1, .. })));
-        let err = read("a,b\n1,x\n").expect_err("non-numeric");
-        assert!(err.to_string().ends_with(":2: column \"b\": \"x\" is not a number"), "{err}");
-        assert!(matches!(read("a,b\n1,\n,2\n"), Err(DataError::Missing { line: 2, others: 1, .. })));
-        assert!(matches!(read("a,b\n1,inf\n"), Err(DataError::NonFinite { line: 2, .. })));
+    fn bad_headers() {
+        assert!(matches!(open(b""), Err(DataError::Empty { .. })));
+        assert!(matches!(open(b" \n\n"), Err(DataError::Empty { .. })));
+        assert!(matches!(open(b"a,a\n1,2\n"), Err(DataError::DuplicateColumn { first: 1, second: 2, .. })));
+        assert!(matches!(open(b"a,,b\n"), Err(DataError::EmptyColumnName { index: 2, .. })));
+        assert!(matches!(open(b"\xff\n1\n"), Err(DataError::Malformed { line: 1, .. })));
+        let long = format!("{}\n1\n", (0..20_000).map(|i| format!("c{i}")).collect::<Vec<_>>().join(","));
+        assert_eq!(open(long.as_bytes()).expect("long header").header.len(), 20_000);
     }
 
     #[test]
-    fn selection_ignores_other_columns() {
-        let f = file("id,a,b\nx,1,2\n");
-        let t = read_numeric_csv(f.path(), Some(&["b".to_string(), "a".to_string()])).expect("valid");
-        assert_eq!(t.columns, ["b", "a"]);
-        assert_eq!(t.values.row(0).to_vec(), [2.0, 1.0]);
-        let err = read_numeric_csv(f.path(), Some(&["c".to_string()])).expect_err("missing");
-        assert!(matches!(err, DataError::ColumnMissing { .. }));
+    fn numbers_parse_like_str_parse() {
+        for text in ["0.1", "-3e-2", "1.", ".5", "+2", "1e5", "inf", "NaN", "-infinity", "1e", "1,0", "0x10", "", "1 2"]
+        {
+            // NaN payloads may differ; NaN-ness may not.
+            let bits = |v: Option<f64>| v.map(|v| if v.is_nan() { u64::MAX } else { v.to_bits() });
+            assert_eq!(bits(parse_number(text.as_bytes())), bits(text.parse::<f64>().ok()), "{text:?}");
+        }
     }
 }

@@ -1,15 +1,19 @@
-//! Tabular data: CSV files read into a matrix, profiles and checks of their columns, and the
-//! registry of dataset versions. Errors name file, line and column.
+//! Tabular data: CSV files streamed in record-aligned chunks on every core, profiles and checks
+//! of their columns, and the registry of dataset versions. Errors name file, line and column.
 
-mod columns;
-mod csv_table;
+pub mod chunks;
+pub(crate) mod columns;
+pub(crate) mod csv_table;
 pub mod datastore;
 pub mod profile;
+pub mod quantiles;
+pub(crate) mod records;
 pub mod registry;
+pub mod stats;
 pub mod validate;
 
+pub use chunks::{NoProgress, ReadOptions, ReadProgress};
 pub use columns::{RawColumn, RawTable, read_columns};
-pub use csv_table::{Table, read_numeric_csv};
 
 use crate::error_kind::{ErrorKind, HasKind};
 use std::path::PathBuf;
@@ -39,13 +43,12 @@ pub enum DataError {
     Missing { path: PathBuf, line: u64, column: String, others: usize },
     #[error("{}:{line}: column {column:?}: {value:?} is not a finite number", path.display())]
     NonFinite { path: PathBuf, line: u64, column: String, value: String },
-    #[error("{}:{line}: malformed CSV", path.display())]
-    Csv {
-        path: PathBuf,
-        line: u64,
-        #[source]
-        source: csv::Error,
-    },
+    #[error("{}:{line}: malformed CSV: {message}", path.display())]
+    Malformed { path: PathBuf, line: u64, message: String },
+    #[error("data file {} changed while it was being read; read it again when it is complete", path.display())]
+    Changed { path: PathBuf },
+    #[error("internal error while reading data: {0}")]
+    Internal(String),
     #[error("{}: no column named {column:?} (columns: {})", path.display(), available.join(", "))]
     ColumnMissing { path: PathBuf, column: String, available: Vec<String> },
     #[error("{}: the target column {target:?} is the only column; there are no features", path.display())]
@@ -80,7 +83,7 @@ impl HasKind for DataError {
         match self {
             DataError::DatasetNotFound { .. } => ErrorKind::NotFound,
             DataError::DatasetRef { .. } => ErrorKind::Usage,
-            DataError::RegistryIo { .. } => ErrorKind::Internal,
+            DataError::RegistryIo { .. } | DataError::Internal(_) => ErrorKind::Internal,
             _ => ErrorKind::Input,
         }
     }

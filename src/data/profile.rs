@@ -6,7 +6,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::DataError;
+use super::chunks::{ReadOptions, ReadProgress};
 use super::columns::{RawColumn, RawTable, read_columns};
+use super::quantiles::{SKETCH_RELATIVE_ERROR, bin, exact_quantile};
 
 /// The `format` field of every profile this version writes.
 pub const PROFILE_FORMAT: &str = "mlops-data-profile/1";
@@ -42,6 +44,11 @@ pub struct ColumnProfile {
     pub max: Option<f64>,
     pub quantiles: Vec<Quantile>,
     pub histogram: Option<Histogram>,
+    /// Present when the column had more values than are kept for exact quantiles: quantiles and
+    /// histogram then come from a sketch, each quantile within this fraction of (max − min) of
+    /// the exact one (see `data::quantiles`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile_error: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,9 +64,13 @@ pub struct Histogram {
     pub counts: Vec<usize>,
 }
 
-/// Profiles a CSV file.
-pub fn profile_file(path: &Path) -> Result<DataProfile, DataError> {
-    Ok(profile_table(&read_columns(path)?))
+/// Profiles a CSV file in one streamed pass.
+pub fn profile_file(
+    path: &Path,
+    options: &ReadOptions,
+    progress: &mut dyn ReadProgress,
+) -> Result<DataProfile, DataError> {
+    Ok(profile_table(&read_columns(path, options, progress)?))
 }
 
 /// Profiles a table already read.
@@ -89,87 +100,68 @@ pub fn read_profile(path: &Path) -> Result<DataProfile, DataError> {
 
 fn profile_column(column: &RawColumn) -> ColumnProfile {
     let numeric = column.non_numeric == 0;
-    let values = &column.values;
-    let stats = numeric && !values.is_empty();
-    let mut sorted = values.clone();
-    sorted.sort_by(f64::total_cmp);
-    ColumnProfile {
+    let m = &column.moments;
+    let stats = numeric && m.n > 0;
+    let mut profile = ColumnProfile {
         name: column.name.clone(),
         dtype: if numeric { "double" } else { "string" }.to_string(),
-        count: values.len() + column.non_numeric,
+        count: m.n as usize + column.non_numeric,
         missing: column.missing,
-        mean: stats.then(|| mean(values)),
-        std: if numeric { sample_std(values) } else { None },
-        min: stats.then(|| sorted[0]),
-        max: stats.then(|| sorted[sorted.len() - 1]),
-        quantiles: if stats {
-            QUANTILES.iter().map(|&q| Quantile { q, value: quantile(&sorted, q) }).collect()
-        } else {
-            Vec::new()
-        },
-        histogram: stats.then(|| histogram(&sorted)),
+        mean: stats.then_some(m.mean()),
+        std: if numeric { m.sample_std() } else { None },
+        min: stats.then_some(m.min),
+        max: stats.then_some(m.max),
+        quantiles: Vec::new(),
+        histogram: None,
+        quantile_error: None,
+    };
+    if !stats {
+        return profile;
     }
-}
-
-/// Arithmetic mean, summed in order (as numpy does for short arrays it is not bit-identical, but
-/// within a few ulps).
-pub fn mean(values: &[f64]) -> f64 {
-    values.iter().sum::<f64>() / values.len() as f64
-}
-
-/// Sample standard deviation (n − 1); `None` with fewer than two values.
-pub fn sample_std(values: &[f64]) -> Option<f64> {
-    if values.len() < 2 {
-        return None;
+    let edges: Vec<f64> = (0..=HISTOGRAM_BINS)
+        .map(|i| if i == HISTOGRAM_BINS { m.max } else { m.min + (m.max - m.min) / HISTOGRAM_BINS as f64 * i as f64 })
+        .collect();
+    let width = (m.max - m.min) / HISTOGRAM_BINS as f64;
+    if let Some(values) = &column.exact {
+        let mut sorted = values.clone();
+        sorted.sort_by(f64::total_cmp);
+        profile.quantiles = QUANTILES.iter().map(|&q| Quantile { q, value: exact_quantile(&sorted, q) }).collect();
+        let mut counts = vec![0usize; HISTOGRAM_BINS];
+        for &v in &sorted {
+            counts[bin(v, m.min, width, HISTOGRAM_BINS)] += 1;
+        }
+        profile.histogram = Some(Histogram { edges, counts });
+    } else if let Some(sketch) = &column.sketch {
+        profile.quantiles =
+            QUANTILES.iter().map(|&q| Quantile { q, value: sketch.quantile(q, m.n, m.min, m.max) }).collect();
+        profile.histogram = Some(Histogram { edges, counts: sketch.histogram(HISTOGRAM_BINS, m.min, m.max) });
+        profile.quantile_error = Some(SKETCH_RELATIVE_ERROR);
     }
-    let m = mean(values);
-    let ss: f64 = values.iter().map(|v| (v - m) * (v - m)).sum();
-    Some((ss / (values.len() - 1) as f64).sqrt())
-}
-
-/// Quantile with linear interpolation between order statistics (numpy's default method).
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    let position = q * (sorted.len() - 1) as f64;
-    let lower = position.floor() as usize;
-    let upper = position.ceil() as usize;
-    let fraction = position - lower as f64;
-    sorted[lower] + (sorted[upper] - sorted[lower]) * fraction
-}
-
-fn histogram(sorted: &[f64]) -> Histogram {
-    let (min, max) = (sorted[0], sorted[sorted.len() - 1]);
-    let width = (max - min) / HISTOGRAM_BINS as f64;
-    let edges: Vec<f64> =
-        (0..=HISTOGRAM_BINS).map(|i| if i == HISTOGRAM_BINS { max } else { min + width * i as f64 }).collect();
-    let mut counts = vec![0usize; HISTOGRAM_BINS];
-    for &v in sorted {
-        let bin = if width > 0.0 { (((v - min) / width) as usize).min(HISTOGRAM_BINS - 1) } else { 0 };
-        counts[bin] += 1;
-    }
-    Histogram { edges, counts }
+    profile
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::RawColumn;
+    use crate::data::stats::Moments;
 
     #[test]
-    fn statistics_match_numpy() {
-        let values = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
-        assert_eq!(mean(&values), 5.0);
-        // numpy.std(values, ddof=1)
-        assert!((sample_std(&values).expect("std") - 2.138_089_935_299_395).abs() < 1e-15);
-        assert_eq!(sample_std(&[1.0]), None);
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        // numpy.quantile(values, [0.25, 0.5, 0.95])
-        assert_eq!(quantile(&sorted, 0.25), 4.0);
-        assert_eq!(quantile(&sorted, 0.5), 4.5);
-        assert!((quantile(&sorted, 0.95) - 8.3).abs() < 1e-12);
-        let h = histogram(&sorted);
+    fn exact_statistics_match_numpy() {
+        let values = vec![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0];
+        let column =
+            RawColumn { name: "a".into(), moments: Moments::of(&values), exact: Some(values), ..RawColumn::default() };
+        let p = profile_column(&column);
+        assert_eq!(p.mean, Some(5.0));
+        // numpy.std(values, ddof=1), numpy.quantile(values, [0.05, 0.25, 0.5, 0.75, 0.95])
+        assert!((p.std.expect("std") - 2.138_089_935_299_395).abs() < 1e-15);
+        let q: Vec<f64> = p.quantiles.iter().map(|q| q.value).collect();
+        assert_eq!(&q[1..3], [4.0, 4.5]);
+        assert!((q[4] - 8.3).abs() < 1e-12);
+        let h = p.histogram.expect("histogram");
         assert_eq!(h.counts.iter().sum::<usize>(), 8);
-        assert_eq!(h.edges.len(), 11);
         assert_eq!((h.edges[0], h.edges[10]), (2.0, 9.0));
         assert_eq!(h.counts[9], 1, "max lands in the last bin");
+        assert_eq!(p.quantile_error, None);
     }
 }

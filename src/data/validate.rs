@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::columns::RawTable;
-use super::profile::{DataProfile, mean, sample_std};
+use super::profile::DataProfile;
 
 /// The reference's tolerance: a relative change above 3 fails.
 pub const DEFAULT_TOLERANCE: f64 = 3.0;
@@ -79,16 +79,16 @@ pub fn validate(
     if let Some((profile, _)) = &reference {
         for column in &table.columns {
             let Some(expected) = profile.columns.iter().find(|c| c.name == column.name) else { continue };
-            if column.non_numeric > 0 || column.values.is_empty() {
+            if column.non_numeric > 0 || column.moments.n == 0 {
                 continue;
             }
             let (Some(ref_mean), Some(ref_std)) = (expected.mean, expected.std) else { continue };
-            let observed_mean = mean(&column.values);
+            let observed_mean = column.moments.mean();
             // The reference divides by |historical mean|; for standardised columns that mean is ~1e-16
             // and any sample would "shift". The scale is therefore at least the column's std dev.
             let scale = ref_mean.abs().max(ref_std);
             checks.push(shift_check("mean_shift", &column.name, observed_mean, ref_mean, scale, options.tolerance));
-            match sample_std(&column.values) {
+            match column.moments.sample_std() {
                 Some(observed_std) => checks.push(shift_check(
                     "std_shift",
                     &column.name,
@@ -102,7 +102,7 @@ pub fn validate(
                     column: Some(column.name.clone()),
                     status: CheckStatus::Skip,
                     message: format!("column {:?}: fewer than 2 values, no standard deviation", column.name),
-                    details: json!({"values": column.values.len(), "expected": ref_std}),
+                    details: json!({"values": column.moments.n, "expected": ref_std}),
                 }),
             }
         }
@@ -223,6 +223,7 @@ mod tests {
     use super::*;
     use crate::data::columns::RawColumn;
     use crate::data::profile::profile_table;
+    use crate::data::stats::Moments;
 
     fn table(columns: &[(&str, &[f64])]) -> RawTable {
         RawTable {
@@ -231,7 +232,12 @@ mod tests {
             rows: columns[0].1.len(),
             columns: columns
                 .iter()
-                .map(|(n, v)| RawColumn { name: n.to_string(), values: v.to_vec(), ..RawColumn::default() })
+                .map(|(n, v)| RawColumn {
+                    name: n.to_string(),
+                    moments: Moments::of(v),
+                    exact: Some(v.to_vec()),
+                    ..RawColumn::default()
+                })
                 .collect(),
         }
     }

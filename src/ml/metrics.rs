@@ -25,11 +25,20 @@ impl RegressionMetrics {
         let n = actual.len() as f64;
         let residuals = &actual - &predicted;
         let ss_res: f64 = residuals.iter().map(|r| r * r).sum();
-        let mse = ss_res / n;
-        let mae = residuals.iter().map(|r| r.abs()).sum::<f64>() / n;
+        let abs: f64 = residuals.iter().map(|r| r.abs()).sum();
         let mean = actual.sum() / n;
         let ss_tot: f64 = actual.iter().map(|a| (a - mean) * (a - mean)).sum();
-        let r2 = if actual.len() < 2 {
+        Self::from_sums(actual.len() as u64, ss_res, abs, ss_tot)
+    }
+
+    /// The metrics from `n` residuals' sum of squares and of absolute values, and the sum of
+    /// squared deviations of the actual values from their mean (R² as in [`Self::compute`]).
+    pub fn from_sums(n: u64, ss_res: f64, abs: f64, ss_tot: f64) -> Self {
+        let samples = n;
+        let n = n as f64;
+        let mse = ss_res / n;
+        let mae = abs / n;
+        let r2 = if samples < 2 {
             f64::NAN
         } else if ss_tot != 0.0 {
             1.0 - ss_res / ss_tot

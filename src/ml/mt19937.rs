@@ -87,11 +87,16 @@ impl RandomState {
     /// `RandomState.permutation(n)`: `arange(n)` shuffled by the legacy Fisher–Yates order.
     pub fn permutation(&mut self, n: usize) -> Vec<usize> {
         let mut items: Vec<usize> = (0..n).collect();
-        for i in (1..n).rev() {
+        self.shuffle(&mut items);
+        items
+    }
+
+    /// numpy's legacy `shuffle` of a 1-d array: Fisher–Yates from the last element down.
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
             let j = self.interval(i as u64) as usize;
             items.swap(i, j);
         }
-        items
     }
 }
 

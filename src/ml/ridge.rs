@@ -5,11 +5,17 @@
 //! the primal `(XcᵀXc + αI) w = Xcᵀyc` when there are at least as many rows as features, the dual
 //! `(XcXcᵀ + αI) a = yc, w = Xcᵀa` otherwise; the intercept is `ȳ − x̄·w`. Doing the same here
 //! keeps the rounding close enough that coefficients agree to ~1e-12 relative.
+//!
+//! The primal system needs only the training rows' means and centred cross-products, so
+//! [`solve`] takes those ([`CoMoments`]) and `mlops train` streams a file of any size into them;
+//! the `p × p` system itself is small and solved here with ndarray, in memory.
 
 use crate::error_kind::{ErrorKind, HasKind};
 use linfa::dataset::{AsSingleTargets, DatasetBase, Records};
 use linfa::traits::{Fit, PredictInplace};
 use ndarray::{Array1, Array2, ArrayBase, Axis, Data, Ix2};
+
+use super::comoments::CoMoments;
 
 /// Hyper-parameters of a ridge fit.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -74,20 +80,45 @@ where
             let feature = names.get(index).cloned().unwrap_or_else(|| format!("feature {}", index + 1));
             RidgeError::Singular { feature, alpha: self.alpha }
         };
-        let coefficients = if p > n {
+        if p > n {
             let mut k = xc.dot(&xc.t());
             k.diag_mut().mapv_inplace(|v| v + self.alpha);
             // A dual pivot names a row, not a feature; the last feature is the best hint there is.
-            let dual = cholesky_solve(k, &yc).map_err(|_| singular(p - 1))?;
-            xc.t().dot(&dual)
-        } else {
-            let mut a = xc.t().dot(&xc);
-            a.diag_mut().mapv_inplace(|v| v + self.alpha);
-            cholesky_solve(a, &xc.t().dot(&yc)).map_err(singular)?
-        };
-        let intercept = y_mean - x_mean.dot(&coefficients);
-        Ok(FittedRidge { coefficients, intercept })
+            let dual = cholesky_solve(k, &yc, self.alpha).map_err(|_| singular(p - 1))?;
+            let coefficients = xc.t().dot(&dual);
+            let intercept = y_mean - x_mean.dot(&coefficients);
+            return Ok(FittedRidge { coefficients, intercept });
+        }
+        let mut rows = Vec::with_capacity(n * (p + 1));
+        for (x, y) in x.rows().into_iter().zip(y.iter()) {
+            rows.extend(x.iter().copied());
+            rows.push(*y);
+        }
+        let names: Vec<String> = dataset.feature_names().iter().map(|s| s.to_string()).collect();
+        let shift: Vec<f64> = rows[..p + 1].to_vec();
+        solve(&CoMoments::of_rows(&rows, &shift), self.alpha, &names)
     }
+}
+
+/// Ridge from the co-moments of `[features…, target]` rows: `(XcᵀXc + αI) w = Xcᵀyc`,
+/// intercept `ȳ − x̄·w`. `names` name the features in errors.
+pub fn solve(moments: &CoMoments, alpha: f64, names: &[String]) -> Result<FittedRidge, RidgeError> {
+    if !(alpha.is_finite() && alpha >= 0.0) {
+        return Err(RidgeError::InvalidAlpha(alpha));
+    }
+    if moments.n == 0 {
+        return Err(RidgeError::NoRows);
+    }
+    let p = moments.dim() - 1;
+    let mut a = Array2::from_shape_fn((p, p), |(i, j)| moments.at(i, j));
+    a.diag_mut().mapv_inplace(|v| v + alpha);
+    let b = Array1::from_shape_fn(p, |i| moments.at(i, p));
+    let coefficients = cholesky_solve(a, &b, alpha).map_err(|index| RidgeError::Singular {
+        feature: names.get(index).cloned().unwrap_or_else(|| format!("feature {}", index + 1)),
+        alpha,
+    })?;
+    let intercept = moments.mean(p) - (0..p).map(|j| moments.mean(j) * coefficients[j]).sum::<f64>();
+    Ok(FittedRidge { coefficients, intercept })
 }
 
 impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for FittedRidge {
@@ -102,12 +133,16 @@ impl<D: Data<Elem = f64>> PredictInplace<ArrayBase<D, Ix2>, Array1<f64>> for Fit
 
 /// Solves `a · x = b` for symmetric positive definite `a` by Cholesky (`a = L·Lᵀ`).
 ///
-/// Fails with the index of the first pivot that is not clearly positive: relative to the largest
-/// diagonal entry, a pivot within rounding error of zero means the matrix is (numerically) singular.
-fn cholesky_solve(mut a: Array2<f64>, b: &Array1<f64>) -> Result<Array1<f64>, usize> {
+/// Fails with the index of the first pivot that is not clearly positive. Without regularisation
+/// (`alpha` 0), a pivot within rounding error of zero relative to the largest diagonal entry means
+/// the matrix is (numerically) singular. With `alpha > 0` the matrix is positive definite by
+/// construction, and as LAPACK's `potrf` (scikit-learn's solver) only a non-positive pivot fails:
+/// a relative test would refuse well-posed systems whose scales differ by 1e15 (a 10M-row file
+/// with a near-duplicate column next to one scaled by 1e3).
+fn cholesky_solve(mut a: Array2<f64>, b: &Array1<f64>, alpha: f64) -> Result<Array1<f64>, usize> {
     let n = a.nrows();
     let max_diag = a.diag().iter().fold(0.0f64, |m, &v| m.max(v.abs()));
-    let tolerance = max_diag * f64::EPSILON * n as f64;
+    let tolerance = if alpha > 0.0 { 0.0 } else { max_diag * f64::EPSILON * n as f64 };
     for j in 0..n {
         let mut d = a[[j, j]];
         for k in 0..j {
@@ -195,6 +230,32 @@ mod tests {
     }
 
     #[test]
+    fn badly_scaled_but_regularised_systems_are_solved() {
+        // Column 2 is 1e7 times the others and column 1 nearly repeats column 0: a pivot test
+        // relative to the largest diagonal entry called this singular, though alpha > 0 makes it
+        // positive definite (scikit-learn solves it).
+        let x = Array2::from_shape_fn((200, 3), |(i, j)| {
+            let t = i as f64;
+            match j {
+                0 => (t * 0.7).sin(),
+                1 => (t * 0.7).sin() + 1e-9 * (t * 1.3).cos(),
+                _ => 1e7 * (t * 0.3).cos(),
+            }
+        });
+        let y = Array1::from_shape_fn(200, |i| x[[i, 0]] + 2e-7 * x[[i, 2]] + (i as f64 * 0.1).sin());
+        let fitted = Ridge { alpha: 0.5 }.fit(&Dataset::new(x.clone(), y.clone())).expect("positive definite");
+        let xc = &x - &x.mean_axis(Axis(0)).expect("rows");
+        let yc = &y - y.mean().expect("rows");
+        let mut a = xc.t().dot(&xc);
+        a.diag_mut().mapv_inplace(|v| v + 0.5);
+        let residual = a.dot(&fitted.coefficients) - xc.t().dot(&yc);
+        let scale = a.iter().fold(0.0f64, |m, v| m.max(v.abs()))
+            * fitted.coefficients.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        assert!(residual.iter().all(|r| r.abs() <= 1e-12 * scale), "{residual}");
+        assert!(Ridge { alpha: 0.0 }.fit(&Dataset::new(x, y)).is_err(), "without alpha it is numerically singular");
+    }
+
+    #[test]
     fn more_features_than_rows_uses_the_dual() {
         let x = array![[1.0, 2.0, 3.0], [2.0, 1.0, 0.0]];
         let y = array![1.0, 2.0];
@@ -204,7 +265,7 @@ mod tests {
         let yc = &y - y.mean().expect("rows");
         let mut a = xc.t().dot(&xc);
         a.diag_mut().mapv_inplace(|v| v + 1.0);
-        let w = cholesky_solve(a, &xc.t().dot(&yc)).expect("spd");
+        let w = cholesky_solve(a, &xc.t().dot(&yc), 1.0).expect("spd");
         assert!((fitted.coefficients - w).iter().all(|d| d.abs() < 1e-12));
     }
 }

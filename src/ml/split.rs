@@ -75,6 +75,45 @@ pub fn train_test_split(n: usize, test_size: TestSize, seed: u32) -> Result<Spli
     Ok(Split { train: train.to_vec(), test: test.to_vec() })
 }
 
+/// The same split as a set: which rows are test rows, in one bit per row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestMask {
+    bits: Vec<u64>,
+    pub n: usize,
+    pub n_test: usize,
+    /// The first training row in scikit-learn's order (`X_train[0]`), used as the input example.
+    pub first_train: usize,
+}
+
+impl TestMask {
+    pub fn is_test(&self, row: usize) -> bool {
+        self.bits[row / 64] >> (row % 64) & 1 == 1
+    }
+
+    pub fn n_train(&self) -> usize {
+        self.n - self.n_test
+    }
+}
+
+/// The split of [`train_test_split`], as a mask. The permutation is shuffled as 32-bit indices
+/// when they fit (4 bytes per row, for the moment it takes), then only the mask is kept.
+pub fn test_mask(n: usize, test_size: TestSize, seed: u32) -> Result<TestMask, SplitError> {
+    let n_test = test_size.n_test(n)?;
+    let mut bits = vec![0u64; n.div_ceil(64)];
+    let mut mark = |row: usize| bits[row / 64] |= 1 << (row % 64);
+    let first_train = if let Ok(n32) = u32::try_from(n) {
+        let mut permutation: Vec<u32> = (0..n32).collect();
+        RandomState::new(seed).shuffle(&mut permutation);
+        permutation[..n_test].iter().for_each(|&row| mark(row as usize));
+        permutation[n_test] as usize
+    } else {
+        let permutation = RandomState::new(seed).permutation(n);
+        permutation[..n_test].iter().for_each(|&row| mark(row));
+        permutation[n_test]
+    };
+    Ok(TestMask { bits, n, n_test, first_train })
+}
+
 /// Why a split cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum SplitError {
@@ -117,6 +156,22 @@ mod tests {
         let split = train_test_split(442, TestSize::Fraction(0.2), 0).expect("valid");
         assert_eq!((split.train.len(), split.test.len()), (353, 89));
         assert_eq!(split.test[0], 362);
+    }
+
+    #[test]
+    fn mask_is_the_split() {
+        for (n, size, seed) in
+            [(442, TestSize::Fraction(0.2), 0), (1000, TestSize::Rows(3), 9), (65, TestSize::Fraction(0.5), 1)]
+        {
+            let split = train_test_split(n, size, seed).expect("valid");
+            let mask = test_mask(n, size, seed).expect("valid");
+            assert_eq!(
+                (mask.n_test, mask.n_train(), mask.first_train),
+                (split.test.len(), split.train.len(), split.train[0])
+            );
+            assert!(split.test.iter().all(|&r| mask.is_test(r)));
+            assert!(split.train.iter().all(|&r| !mask.is_test(r)));
+        }
     }
 
     #[test]

@@ -2,19 +2,18 @@
 
 use std::path::PathBuf;
 
-use linfa::Dataset;
-use linfa::traits::{Fit, Predict};
-use ndarray::{Array1, Axis};
 use serde::Serialize;
 
 use super::metrics::RegressionMetrics;
 use super::model::{self, LinearModel, ModelError, ModelMetadata};
-use super::ridge::{Ridge, RidgeError};
-use super::split::{Split, SplitError, TestSize, train_test_split};
-use crate::data::profile::profile_file;
+use super::ridge::{self, RidgeError};
+use super::split::{SplitError, TestMask, TestSize, test_mask};
+use super::stream::{self, Accumulated, Survey};
+use crate::data::profile::profile_table;
 use crate::data::registry::DatasetVersion;
-use crate::data::{DataError, Table, read_numeric_csv};
+use crate::data::{DataError, ReadOptions, ReadProgress};
 use crate::error_kind::{ErrorKind, HasKind};
+use crate::tracking::lineage;
 pub use crate::tracking::provenance::Provenance;
 use crate::tracking::{
     DatasetInput, LocalStore, Metric, RunInfo, RunStatus, StoreError, SyncReport, Tracker, now_millis,
@@ -35,15 +34,20 @@ pub struct TrainRequest {
     pub dataset: Option<DatasetVersion>,
     /// Recorded as `mlflow.parentRunId` (a pipeline step's run).
     pub parent_run_id: Option<String>,
+    /// Extra tags of the run (`mlops.reproduces` on a reproduction).
+    pub extra_tags: Vec<(String, String)>,
+    /// Where `data` came from when its path means nothing elsewhere (an Azure ML job's mounted input).
+    pub data_source: Option<String>,
+    /// Threads and chunk size for reading the data.
+    pub read: ReadOptions,
 }
 
 /// The fitted model and how it did on the held-out rows.
 #[derive(Debug, Clone)]
 pub struct Evaluation {
     pub model: LinearModel,
-    pub split: Split,
+    pub split: SplitSizes,
     pub metrics: RegressionMetrics,
-    pub test_predictions: Array1<f64>,
     pub example_row: Vec<f64>,
 }
 
@@ -141,80 +145,78 @@ impl HasKind for TrainError {
     }
 }
 
-/// Reads the data file and checks that the target is there, before any run is created.
-pub fn load_training_table(data: &std::path::Path, target: &str) -> Result<Table, DataError> {
-    let table = read_numeric_csv(data, None)?;
-    if table.column_index(target).is_none() {
-        return Err(DataError::ColumnMissing {
-            path: table.path.clone(),
-            column: target.to_string(),
-            available: table.columns.clone(),
-        });
-    }
-    if table.columns.len() < 2 {
-        return Err(DataError::NoFeatures { path: table.path.clone(), target: target.to_string() });
-    }
-    Ok(table)
+/// Fits ridge on the training rows' co-moments and scores the test rows (pass 3 of the file).
+pub fn fit_and_evaluate(
+    survey: &Survey,
+    data: &Accumulated,
+    mask: &TestMask,
+    alpha: f64,
+    read: &ReadOptions,
+    progress: &mut dyn ReadProgress,
+) -> Result<Evaluation, TrainError> {
+    let feature_names = survey.feature_names();
+    let moments = data.train.as_ref().ok_or(RidgeError::NoRows)?;
+    let fitted = ridge::solve(moments, alpha, &feature_names)?;
+    let coefficients = fitted.coefficients.to_vec();
+    let intercept = fitted.intercept;
+    let predict = |x: &[f64]| x.iter().zip(&coefficients).map(|(x, w)| x * w).sum::<f64>() + intercept;
+    let metrics = stream::evaluate(survey, mask, predict, read, progress)?;
+    let model = LinearModel {
+        format: model::FORMAT.to_string(),
+        feature_names,
+        coefficients: coefficients.clone(),
+        intercept,
+        alpha,
+        target: survey.columns()[survey.target_index()].clone(),
+        data_sha256: survey.sha256.clone(),
+    };
+    Ok(Evaluation {
+        model,
+        split: SplitSizes { n_train: mask.n_train(), n_test: mask.n_test },
+        metrics,
+        example_row: data.example_row.clone(),
+    })
 }
 
-/// Splits as scikit-learn does, fits ridge on the training rows and scores the test rows.
-pub fn fit_and_evaluate(
-    table: &Table,
+/// Reads `data` and fits as [`train`] does, without logging a run (what `mlops reproduce` compares).
+pub fn fit_file(
+    data: &std::path::Path,
     target: &str,
     alpha: f64,
     test_size: TestSize,
     seed: u32,
+    read: &ReadOptions,
+    progress: &mut dyn ReadProgress,
 ) -> Result<Evaluation, TrainError> {
-    let target_index = table.column_index(target).ok_or_else(|| DataError::ColumnMissing {
-        path: table.path.clone(),
-        column: target.to_string(),
-        available: table.columns.clone(),
-    })?;
-    let feature_indices: Vec<usize> = (0..table.columns.len()).filter(|&i| i != target_index).collect();
-    let feature_names: Vec<String> = feature_indices.iter().map(|&i| table.columns[i].clone()).collect();
-    let x = table.values.select(Axis(1), &feature_indices);
-    let y = table.values.column(target_index).to_owned();
-
-    let split = train_test_split(table.n_rows(), test_size, seed)?;
-    let train = Dataset::new(x.select(Axis(0), &split.train), y.select(Axis(0), &split.train))
-        .with_feature_names(feature_names.clone());
-    let x_test = x.select(Axis(0), &split.test);
-    let y_test = y.select(Axis(0), &split.test);
-
-    let fitted = Ridge { alpha }.fit(&train)?;
-    let test_predictions: Array1<f64> = fitted.predict(&x_test);
-    let metrics = RegressionMetrics::compute(y_test.view(), test_predictions.view());
-    let model = LinearModel {
-        format: model::FORMAT.to_string(),
-        feature_names,
-        coefficients: fitted.coefficients.to_vec(),
-        intercept: fitted.intercept,
-        alpha,
-        target: target.to_string(),
-        data_sha256: table.sha256.clone(),
-    };
-    let example_row = x.row(split.train[0]).to_vec();
-    Ok(Evaluation { model, split, metrics, test_predictions, example_row })
+    let survey = stream::survey(data, target, read, progress)?;
+    let mask = test_mask(survey.rows, test_size, seed);
+    let accumulated = stream::accumulate(&survey, mask.as_ref().ok(), read, progress)?;
+    fit_and_evaluate(&survey, &accumulated, &mask?, alpha, read, progress)
 }
 
 /// Trains, logs the run to the tracker's local store, then publishes it to the server if there is one.
 ///
 /// Bad data fails before a run exists. A failure after the run started marks it FAILED (with the
 /// error in `mlops.error`), and the failed run is published too, as MLflow's client would leave it.
-pub async fn train(tracker: &Tracker, request: &TrainRequest) -> Result<TrainReport, TrainError> {
+///
+/// The file is read in three passes (see [`stream`]); the first two check every cell, so bad data
+/// fails before a run exists, whatever line it is on.
+pub async fn train(
+    tracker: &Tracker,
+    request: &TrainRequest,
+    progress: &mut dyn ReadProgress,
+) -> Result<TrainReport, TrainError> {
     let store = tracker.journal();
-    let table = load_training_table(&request.data, &request.target)?;
+    let survey = stream::survey(&request.data, &request.target, &request.read, progress)?;
+    let mask = test_mask(survey.rows, request.test_size, request.seed);
+    let data = stream::accumulate(&survey, mask.as_ref().ok(), &request.read, progress)?;
     let experiment = store.get_or_create_experiment(&request.experiment)?;
     let run_name = request.run_name.clone().unwrap_or_else(generate_run_name);
     let start = now_millis();
-    let run = store.create_run(
-        &experiment.experiment_id,
-        &run_name,
-        &request.provenance.user,
-        start,
-        &system_tags(request),
-    )?;
-    let result = log_training(store, request, &table, &run.run_id);
+    let mut tags = system_tags(request);
+    tags.extend(data_tags(request, &survey));
+    let run = store.create_run(&experiment.experiment_id, &run_name, &request.provenance.user, start, &tags)?;
+    let result = log_training(store, request, &survey, &data, mask, &run.run_id, progress);
     let status = if result.is_ok() { RunStatus::Finished } else { RunStatus::Failed };
     if let Err(err) = &result {
         store.set_tag(&run.run_id, "mlops.error", &err.to_string())?;
@@ -231,26 +233,29 @@ pub async fn train(tracker: &Tracker, request: &TrainRequest) -> Result<TrainRep
         experiment_name: experiment.name,
         info: run,
     };
-    Ok(report(request, &table, &evaluation, &local, tracker, sync))
+    Ok(report(request, &survey, &evaluation, &local, tracker, sync))
 }
 
 fn log_training(
     store: &LocalStore,
     request: &TrainRequest,
-    table: &Table,
+    survey: &Survey,
+    data: &Accumulated,
+    mask: Result<TestMask, SplitError>,
     run_id: &str,
+    progress: &mut dyn ReadProgress,
 ) -> Result<Evaluation, TrainError> {
     store.log_params(run_id, &run_params(request))?;
-    store.log_input(run_id, &run_dataset_input(request, table))?;
+    store.log_input(run_id, &run_dataset_input(request, survey))?;
     // The training data's profile travels with the model, so scoring data can be checked against it.
-    let profile = profile_file(&request.data)?;
+    let profile = profile_table(&data.table);
     let profile_path = store.artifact_dir(run_id)?.join(DATA_PROFILE_ARTIFACT);
     let text = serde_json::to_string_pretty(&profile).unwrap_or_default();
     if let Some(dir) = profile_path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
     }
     std::fs::write(&profile_path, text).map_err(|source| StoreError::Io { path: profile_path.clone(), source })?;
-    let evaluation = fit_and_evaluate(table, &request.target, request.alpha, request.test_size, request.seed)?;
+    let evaluation = fit_and_evaluate(survey, data, &mask?, request.alpha, &request.read, progress)?;
     let now = now_millis();
     let metrics: Vec<(String, Metric)> = evaluation
         .metrics
@@ -275,8 +280,8 @@ fn log_training(
 pub const DATA_PROFILE_ARTIFACT: &str = "data_profile.json";
 
 /// The run's dataset input: the registered version's name, digest and source when training on one.
-fn run_dataset_input(request: &TrainRequest, table: &Table) -> DatasetInput {
-    let mut input = dataset_input(table, &request.target);
+fn run_dataset_input(request: &TrainRequest, survey: &Survey) -> DatasetInput {
+    let mut input = dataset_input(survey, &request.target);
     if let Some(dataset) = &request.dataset {
         input.name = dataset.name.clone();
         let uri = dataset.blob_url.clone().unwrap_or_else(|| dataset.path.clone());
@@ -292,18 +297,28 @@ pub fn system_tags(request: &TrainRequest) -> Vec<(String, String)> {
         ("mlflow.source.name".to_string(), request.provenance.source_name.clone()),
         ("mlflow.source.type".to_string(), "LOCAL".to_string()),
     ];
-    if let Some(commit) = &request.provenance.git_commit {
-        tags.push(("mlflow.source.git.commit".to_string(), commit.clone()));
-    }
+    tags.extend(request.provenance.code.tags());
     if let Some(parent) = &request.parent_run_id {
         tags.push(("mlflow.parentRunId".to_string(), parent.clone()));
     }
     if let Some(dataset) = &request.dataset {
-        tags.push(("mlops.dataset.name".to_string(), dataset.name.clone()));
-        tags.push(("mlops.dataset.version".to_string(), dataset.version.to_string()));
-        tags.push(("mlops.dataset.sha256".to_string(), dataset.sha256.clone()));
+        tags.push((lineage::DATASET_NAME.to_string(), dataset.name.clone()));
+        tags.push((lineage::DATASET_VERSION.to_string(), dataset.version.to_string()));
+        tags.push((lineage::DATASET_SHA256.to_string(), dataset.sha256.clone()));
     }
+    tags.extend(request.extra_tags.iter().cloned());
     tags
+}
+
+/// The training file's full SHA-256 and where it came from: the dataset version's blob when it is in a
+/// datastore, else the stated source, else the file's absolute path (what `mlops reproduce` fetches and checks).
+pub fn data_tags(request: &TrainRequest, survey: &Survey) -> Vec<(String, String)> {
+    let path = survey.path();
+    let source = match request.dataset.as_ref().and_then(|d| d.blob_url.clone()).or(request.data_source.clone()) {
+        Some(url) => url,
+        None => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()).display().to_string(),
+    };
+    vec![(lineage::DATA_SHA256.to_string(), survey.sha256.clone()), (lineage::DATA_SOURCE.to_string(), source)]
 }
 
 /// Parameters as logged: strings, as MLflow stores them.
@@ -318,20 +333,21 @@ pub fn run_params(request: &TrainRequest) -> Vec<(String, String)> {
 }
 
 /// The training file as an MLflow dataset input (what `mlflow.data.from_pandas` would record).
-pub fn dataset_input(table: &Table, target: &str) -> DatasetInput {
-    let name = table.path.file_stem().map_or_else(|| "data".to_string(), |s| s.to_string_lossy().into_owned());
+pub fn dataset_input(survey: &Survey, target: &str) -> DatasetInput {
+    let path = survey.path();
+    let name = path.file_stem().map_or_else(|| "data".to_string(), |s| s.to_string_lossy().into_owned());
     let columns: Vec<serde_json::Value> =
-        table.columns.iter().map(|c| serde_json::json!({"type": "double", "name": c, "required": true})).collect();
-    let absolute = std::path::absolute(&table.path).unwrap_or_else(|_| table.path.clone());
+        survey.columns().iter().map(|c| serde_json::json!({"type": "double", "name": c, "required": true})).collect();
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     DatasetInput {
         name,
-        digest: dataset_digest(&table.sha256),
+        digest: dataset_digest(&survey.sha256),
         source_type: "local".to_string(),
         source: serde_json::json!({"uri": absolute.display().to_string()}).to_string(),
         schema: serde_json::json!({"mlflow_colspec": columns}).to_string(),
         profile: serde_json::json!({
-            "num_rows": table.n_rows(),
-            "num_elements": table.n_rows() * table.columns.len(),
+            "num_rows": survey.rows,
+            "num_elements": survey.rows * survey.columns().len(),
             "target": target,
         })
         .to_string(),
@@ -353,7 +369,7 @@ struct LocalRun {
 
 fn report(
     request: &TrainRequest,
-    table: &Table,
+    survey: &Survey,
     evaluation: &Evaluation,
     local: &LocalRun,
     tracker: &Tracker,
@@ -364,7 +380,7 @@ fn report(
         TestSize::Fraction(f) => serde_json::json!(f),
         TestSize::Rows(r) => serde_json::json!(r),
     };
-    let input = run_dataset_input(request, table);
+    let input = run_dataset_input(request, survey);
     // Once on the server, the run is reported by its server ids; the local ids stay in `sync`.
     let synced = sync.as_ref().filter(|s| s.state == "synced");
     let pick = |remote: Option<&Option<String>>, local: &str| {
@@ -388,7 +404,7 @@ fn report(
             target: request.target.clone(),
             data: request.data.display().to_string(),
         },
-        split: SplitSizes { n_train: evaluation.split.train.len(), n_test: evaluation.split.test.len() },
+        split: evaluation.split,
         metrics: evaluation.metrics,
         model: ModelReport {
             path: local.model_dir.display().to_string(),
@@ -400,8 +416,8 @@ fn report(
             version: request.dataset.as_ref().map(|d| d.version),
             name: input.name,
             digest: input.digest,
-            sha256: table.sha256.clone(),
-            rows: table.n_rows(),
+            sha256: survey.sha256.clone(),
+            rows: survey.rows,
         },
         local_store: tracker.journal().root().display().to_string(),
         sync,
@@ -409,7 +425,7 @@ fn report(
             vec![format!(
                 "r2 is NaN: {} (the test split has {} row)",
                 crate::ml::metrics::R2_UNDEFINED,
-                evaluation.split.test.len()
+                evaluation.split.n_test
             )]
         } else {
             Vec::new()

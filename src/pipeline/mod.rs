@@ -11,7 +11,7 @@ pub mod watch;
 
 pub use expr::{Expr, parse_template};
 pub use file::{Parameter, ParameterKind, Pipeline, Problem, Step, load, parse, resolve_parameters};
-pub use runner::{Failure, PipelineReport, RunOptions, StepReport, StepStatus, run};
+pub use runner::{Failure, PipelineReport, RunOptions, StepReport, StepStatus, TAG_PIPELINE, run};
 
 use crate::error_kind::{ErrorKind, HasKind};
 use std::path::PathBuf;

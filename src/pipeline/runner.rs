@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub parameters: BTreeMap<String, String>,
     pub experiment: String,
     pub user: String,
+    /// Lineage tags (git, build, CI) of the parent and of the runs made for steps.
+    pub lineage_tags: Vec<(String, String)>,
     /// Environment every step gets (tracking URI, local store, experiment).
     pub step_env: Vec<(String, String)>,
     /// Start at this step, reusing earlier steps' outputs from `resume` (or the latest run).
@@ -150,6 +152,7 @@ pub async fn run(
         ("mlflow.source.name".to_string(), "mlops pipeline".to_string()),
         ("mlflow.source.type".to_string(), "LOCAL".to_string()),
     ];
+    tags.extend(options.lineage_tags.iter().cloned());
     if let Some(previous) = &resumed_from {
         tags.push(("mlops.pipeline.resumed_from".to_string(), previous.clone()));
     }
@@ -276,7 +279,7 @@ async fn run_step(
     let child = if trains {
         None
     } else {
-        let tags = vec![
+        let mut tags = vec![
             ("mlflow.parentRunId".to_string(), parent_id.to_string()),
             (TAG_STEP.to_string(), step.name.clone()),
             ("mlops.pipeline.command".to_string(), truncate(&format!("mlops {}", args.join(" ")), 5000)),
@@ -284,6 +287,7 @@ async fn run_step(
             ("mlflow.source.name".to_string(), "mlops pipeline".to_string()),
             ("mlflow.source.type".to_string(), "LOCAL".to_string()),
         ];
+        tags.extend(options.lineage_tags.iter().cloned());
         Some(store.create_run(experiment_id, &step.name, &options.user, now_millis(), &tags)?)
     };
     let mut command = Command::new(&options.program);

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::gate::{self, Candidate, Champion, Decision, Direction, Evaluation};
 use super::schema::{self, TrainingSchema};
 use super::{ModelVersion, NewVersion, Registry, RegistryError};
+use crate::tracking::lineage;
 use crate::tracking::mlflow::artifacts_writable;
 use crate::tracking::sync::TAG_SOURCE_RUN_ID;
 use crate::tracking::{Run, StoreError, Tracker};
@@ -198,9 +199,11 @@ pub async fn register(
         tags.insert("dataset_name".to_string(), input.name.clone());
         tags.insert("dataset_digest".to_string(), input.digest.clone());
     }
-    if let Some(commit) = run.tags.get("mlflow.source.git.commit") {
+    if let Some(commit) = run.tags.get(lineage::GIT_COMMIT) {
         tags.insert("git_commit".to_string(), commit.clone());
     }
+    // The version carries the run's lineage, so it can be traced (and reproduced) from the registry alone.
+    tags.extend(lineage::version_tags(&run.tags, &run.params));
     if let Some(ci) = &request.ci {
         tags.insert("BuildId".to_string(), ci.id.clone());
         if let Some(uri) = &ci.uri {

@@ -172,7 +172,41 @@ pub fn ci_build() -> Option<crate::registry::release::CiBuild> {
     Some(crate::registry::release::CiBuild { id, uri })
 }
 
+/// Lineage from the environment (`MLOPS_GIT_*`, `MLOPS_CI_*`, else the CI's own variables), which
+/// wins over what git says: an Azure ML job has no work tree and is told by the machine that submitted it.
+pub fn lineage_overrides() -> crate::tracking::provenance::LineageOverrides {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let ci = ci_build();
+    crate::tracking::provenance::LineageOverrides {
+        git_commit: var(env_vars::MLOPS_GIT_COMMIT),
+        git_repo_url: var(env_vars::MLOPS_GIT_REPO_URL),
+        git_branch: var(env_vars::MLOPS_GIT_BRANCH),
+        git_dirty: var(env_vars::MLOPS_GIT_DIRTY).map(|v| v.trim().eq_ignore_ascii_case("true")),
+        ci_build_id: var(env_vars::MLOPS_CI_BUILD_ID).or_else(|| ci.as_ref().map(|c| c.id.clone())),
+        ci_build_url: var(env_vars::MLOPS_CI_BUILD_URL).or_else(|| ci.and_then(|c| c.uri)),
+    }
+}
+
+/// The `MLOPS_GIT_*` / `MLOPS_CI_*` variables that hand `lineage` to an `mlops` running elsewhere.
+pub fn lineage_env(lineage: &crate::tracking::lineage::CodeLineage) -> Vec<(String, String)> {
+    let pairs = [
+        (env_vars::MLOPS_GIT_COMMIT, lineage.git_commit.clone()),
+        (env_vars::MLOPS_GIT_REPO_URL, lineage.git_repo_url.clone()),
+        (env_vars::MLOPS_GIT_BRANCH, lineage.git_branch.clone()),
+        (env_vars::MLOPS_GIT_DIRTY, lineage.git_dirty.map(|d| d.to_string())),
+        (env_vars::MLOPS_CI_BUILD_ID, lineage.ci_build_id.clone()),
+        (env_vars::MLOPS_CI_BUILD_URL, lineage.ci_build_url.clone()),
+    ];
+    pairs.into_iter().filter_map(|(k, v)| v.map(|v| (k.to_string(), v))).collect()
+}
+
 /// The user recorded on runs: `LOGNAME`, else the account's name.
 pub fn user() -> String {
     std::env::var(env_vars::LOGNAME).ok().filter(|u| !u.is_empty()).unwrap_or_else(whoami::username)
+}
+
+/// How to read data files: `--threads` (or `MLOPS_THREADS`), else one thread per CPU.
+pub fn read_options(args: &crate::cli::ReadArgs) -> crate::data::ReadOptions {
+    let defaults = crate::data::ReadOptions::default();
+    crate::data::ReadOptions { threads: args.threads.map_or(defaults.threads, usize::from), ..defaults }
 }

@@ -21,7 +21,7 @@ pub struct TrainSettings {
 
 /// Resolves `mlops train` arguments against the project file and defaults.
 ///
-/// `provenance` (who trains, from which commit) is detected by the caller: finding it runs git.
+/// `provenance` (who trains, from which code, build and CI) is detected by the caller: finding it runs git.
 pub fn resolve_train(args: &TrainArgs, project: &ProjectFile, provenance: Provenance) -> anyhow::Result<TrainSettings> {
     let from_flags = TrainingParams {
         alpha: args.alpha,
@@ -76,6 +76,9 @@ pub fn resolve_train(args: &TrainArgs, project: &ProjectFile, provenance: Proven
         provenance,
         dataset,
         parent_run_id: args.parent_run_id.clone(),
+        extra_tags: Vec::new(),
+        data_source: std::env::var(crate::env_vars::MLOPS_DATA_SOURCE).ok().filter(|v| !v.trim().is_empty()),
+        read: super::read_options(&args.read),
     };
     Ok(TrainSettings { request, tracking })
 }

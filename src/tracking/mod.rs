@@ -1,6 +1,7 @@
 //! Experiment tracking: runs with parameters, metrics, tags, dataset inputs and artifacts, kept in
 //! an MLflow-compatible store chosen by the tracking URI.
 
+pub mod lineage;
 pub(crate) mod local;
 pub mod mlflow;
 pub mod model_ref;

@@ -128,7 +128,7 @@ fn submit_and_stream_to_success_then_to_failure() {
     let (ws, standin) = setup();
     // Running lasts 1 s: polls every 0.2 s see it even on a busy machine.
     standin.set_step(Duration::from_millis(500));
-    let out = run(
+    let out = mlops(
         &ws,
         &standin,
         &[
@@ -145,7 +145,10 @@ fn submit_and_stream_to_success_then_to_failure() {
             "-o",
             "json",
         ],
-    );
+    )
+    .env("MLOPS_GIT_COMMIT", "fedcba9876543210fedcba9876543210fedcba98")
+    .output()
+    .expect("run mlops");
     let value = json(&out);
     assert_eq!(value["job"]["status"], "Completed");
     assert_eq!(value["job"]["state"], "completed");
@@ -165,6 +168,16 @@ fn submit_and_stream_to_success_then_to_failure() {
     assert_eq!(job["inputs"]["data_path"]["jobInputType"], "uri_file");
     assert_eq!(job["inputs"]["data_path"]["uri"], "https://mlopsdata.blob.core.windows.net/landing/diabetes.csv");
     assert_eq!(job["jobs"]["evaluate"]["inputs"]["from_train"]["value"], "${{parent.jobs.train.outputs.result}}");
+    // Each step's container is told the submitting machine's lineage.
+    assert_eq!(
+        job["jobs"]["train"]["environment_variables"]["MLOPS_GIT_COMMIT"],
+        "fedcba9876543210fedcba9876543210fedcba98"
+    );
+    // And where its data came from: the mount path Azure ML gives it means nothing elsewhere.
+    assert_eq!(
+        job["jobs"]["train"]["environment_variables"]["MLOPS_DATA_SOURCE"],
+        "https://mlopsdata.blob.core.windows.net/landing/diabetes.csv"
+    );
     assert!(job["settings"]["default_compute"].as_str().expect("compute").ends_with("/computes/cpu-cluster"));
 
     // By name this time (already published), and the service fails the job.
@@ -238,7 +251,9 @@ fn ctrl_c_stops_following_not_the_job() {
 #[test]
 fn train_on_a_compute_submits_the_same_arguments_as_a_command_job() {
     let (ws, standin) = setup();
-    let out = run(
+    // The job has no git work tree: the submitting machine's lineage travels as MLOPS_GIT_*/MLOPS_CI_*.
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    let out = mlops(
         &ws,
         &standin,
         &[
@@ -254,7 +269,15 @@ fn train_on_a_compute_submits_the_same_arguments_as_a_command_job() {
             "-o",
             "json",
         ],
-    );
+    )
+    .env("MLOPS_GIT_COMMIT", commit)
+    .env("MLOPS_GIT_DIRTY", "false")
+    .env_remove("BUILD_BUILDID")
+    .env("GITHUB_RUN_ID", "77")
+    .env("GITHUB_SERVER_URL", "https://github.com")
+    .env("GITHUB_REPOSITORY", "team/model")
+    .output()
+    .expect("run mlops");
     let value = json(&out);
     assert_eq!(value["status"], "Completed");
     assert!(stderr(&out).contains("submitted training job"), "{}", stderr(&out));
@@ -262,6 +285,11 @@ fn train_on_a_compute_submits_the_same_arguments_as_a_command_job() {
     let (_, job) = &jobs[0];
     assert_eq!(job["jobType"], "Command");
     assert_eq!(job["command"], "mlops train --alpha 0.3 --run-name 'remote run'");
+    let lineage = &job["environmentVariables"];
+    assert_eq!(lineage["MLOPS_GIT_COMMIT"], commit, "{job:#}");
+    assert_eq!(lineage["MLOPS_GIT_DIRTY"], "false");
+    assert_eq!(lineage["MLOPS_CI_BUILD_ID"], "77");
+    assert_eq!(lineage["MLOPS_CI_BUILD_URL"], "https://github.com/team/model/actions/runs/77");
     assert!(job["environmentId"].as_str().expect("env").ends_with("/environments/mlops/versions/1"));
     let env = standin.with_aml(|a| a.version("environments", "mlops", "1")).expect("environment");
     assert_eq!(env["properties"]["image"], "myacr.azurecr.io/mlops:1");

@@ -70,10 +70,10 @@ impl Store {
     }
 }
 
-const SCHEMA_MISMATCH: i32 = 11;
+const SCHEMA_MISMATCH: i32 = 13;
 
 /// The gate compares like with like: a candidate trained on other features or another target
-/// than the champion is refused with exit 11 and what differs, unless `--allow-schema-change`,
+/// than the champion is refused with exit 13 and what differs, unless `--allow-schema-change`,
 /// which the registered version records. A run without a model is refused as such.
 fn schema_gate(store: &Store) {
     let name = unique("schema");

@@ -189,6 +189,88 @@ fn sync_list_register_and_predict_against_a_workspace() {
     assert!(stderr(&out).contains(&format!("local run {local_id}")), "{}", stderr(&out));
 }
 
+/// `mlops reproduce` against the workspace: the run, its registry and its lineage come from Azure
+/// ML's MLflow endpoint; the model files from the local store that trained it (the workspace takes
+/// no artifact uploads from mlops), and nowhere else.
+#[test]
+fn a_workspace_run_and_its_registered_version_are_reproduced() {
+    let (ws, standin, uri) = setup();
+    let experiment = unique("aml-repro");
+    let data = diabetes().display().to_string();
+    let trained = json_of(
+        &signed_in(
+            &ws,
+            &standin,
+            &[
+                "train",
+                "--data",
+                &data,
+                "--tracking-uri",
+                &uri,
+                "--experiment",
+                &experiment,
+                "--alpha",
+                "0.7",
+                "-o",
+                "json",
+            ],
+        )
+        .output()
+        .expect("run"),
+    );
+    let run_id = trained["run_id"].as_str().expect("run id");
+    let seen = read_with_mlflow(&standin, run_id);
+    assert_eq!(seen["tags"]["mlops.version"], env!("CARGO_PKG_VERSION"), "{seen}");
+    assert!(seen["tags"]["mlops.data.sha256"].as_str().is_some_and(|s| s.len() == 64), "{seen}");
+
+    let name = unique("repro-aml");
+    let registered = json_of(
+        &signed_in(
+            &ws,
+            &standin,
+            &[
+                "model",
+                "register",
+                "--run-id",
+                run_id,
+                "--name",
+                &name,
+                "--alias",
+                "champion",
+                "--tracking-uri",
+                &uri,
+                "-o",
+                "json",
+            ],
+        )
+        .output()
+        .expect("run"),
+    );
+    assert_eq!(registered["version"]["tags"]["mlops.param.alpha"], "0.7", "{registered}");
+
+    let model = format!("models:/{name}@champion");
+    for target in [run_id, model.as_str()] {
+        let out = signed_in(&ws, &standin, &["reproduce", target, "--tracking-uri", &uri, "-o", "json"])
+            .env("MLOPS_CACHE_DIR", ws.path().join("cache"))
+            .output()
+            .expect("run");
+        let report: Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {}", stderr(&out)));
+        assert_eq!(out.status.code(), Some(0), "{report:#}");
+        assert_eq!(report["outcome"], "identical");
+        assert_eq!(report["run_id"], run_id);
+        assert_eq!(report["comparison"]["values"].as_array().map(Vec::len), Some(15));
+    }
+    // Elsewhere the model files are not reachable: not found, naming the local run that has them.
+    let elsewhere = Workspace::new();
+    let out = signed_in(&elsewhere, &standin, &["reproduce", &model, "--tracking-uri", &uri])
+        .env("MLOPS_CACHE_DIR", elsewhere.path().join("cache"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    assert!(stderr(&out).contains("local run"), "{}", stderr(&out));
+}
+
 /// An `az` on a PATH (returned) that hands out `tokens` in turn (then the last one again), each
 /// valid for `lifetime` seconds, and counts its calls in `az-calls`.
 fn fake_az(ws: &Workspace, tokens: &[String], lifetime: i64) -> String {

@@ -130,12 +130,14 @@ pub(super) fn local_runner(
             },
         ),
     ];
+    let provenance = crate::tracking::provenance::detect(settings::user(), settings::lineage_overrides());
     let options = RunOptions {
         program: std::env::current_exe().context("cannot find the mlops binary the steps run")?,
         file: file.to_path_buf(),
         parameters: Default::default(),
         experiment,
-        user: settings::user(),
+        user: provenance.user,
+        lineage_tags: provenance.code.tags(),
         step_env,
         from: None,
         resume: None,

@@ -125,8 +125,13 @@ async fn azureml_trigger<'a>(
             published.studio_url
         ),
     );
-    let options =
-        SubmitOptions { parameters, experiment: args.experiment.clone(), compute, ..SubmitOptions::default() };
+    let options = SubmitOptions {
+        parameters,
+        experiment: args.experiment.clone(),
+        compute,
+        env: super::super::azureml::lineage_env(),
+        ..SubmitOptions::default()
+    };
     let experiment = options.experiment.clone().unwrap_or_else(|| published.pipeline.clone());
     let steps = super::super::connect::azureml_step_reader(&settings, &client, &experiment)?;
     Ok(AzureMlTrigger {
