@@ -383,7 +383,15 @@ fn ctrl_c_stops_waiting_without_canceling() {
     let err = stderr(&out);
     assert!(err.contains("goes on in Azure") && err.contains("mlops infra cancel main -g rg-test"), "{err}");
     assert!(!standin.deployment_requests().iter().any(|l| l.path.ends_with("/cancel")), "Ctrl-C must not cancel");
-    let shown = json_out(&as_principal(&ws, &standin, &["infra", "show", "main", "-g", "rg-test", "-o", "json"]));
+    // The deployment goes on: Accepted for its first moments (an unloaded machine gets here within
+    // them), then Running, never canceled.
+    let show = || json_out(&as_principal(&ws, &standin, &["infra", "show", "main", "-g", "rg-test", "-o", "json"]));
+    let mut shown = show();
+    while shown["properties"]["provisioningState"] == "Accepted" {
+        assert!(started.elapsed() < Duration::from_secs(60), "still Accepted: {shown:#}");
+        std::thread::sleep(Duration::from_millis(50));
+        shown = show();
+    }
     assert_eq!(shown["properties"]["provisioningState"], "Running");
     let canceled = json_out(&as_principal(&ws, &standin, &["infra", "cancel", "main", "-g", "rg-test", "-o", "json"]));
     assert_eq!(canceled["properties"]["provisioningState"], "Canceled");
