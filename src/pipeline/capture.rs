@@ -85,7 +85,8 @@ pub fn error_lines(result: &Value, stderr_tail: &[String]) -> Vec<String> {
     lines
 }
 
-fn truncate(text: &str, max: usize) -> String {
+/// The start of `text`, at most `max` bytes cut at a character boundary, marked with `…` when cut.
+pub(crate) fn truncate(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_string();
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::PipelineError;
-use super::capture;
+use super::capture::{self, truncate};
 use super::expr;
 use super::file::{Pipeline, Step, ancestors};
 use crate::error_kind::{ErrorKind, ExitCodeOf};
@@ -479,15 +479,4 @@ fn reused_steps(
         }
     }
     Ok(reuse)
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
 }
