@@ -152,23 +152,7 @@ mod tests {
     }
 
     fn run(params: &[(&str, &str)], inputs: Vec<crate::tracking::DatasetInput>) -> Run {
-        Run {
-            info: crate::tracking::RunInfo {
-                run_id: "r".into(),
-                experiment_id: "0".into(),
-                run_name: "r".into(),
-                status: crate::tracking::RunStatus::Finished,
-                start_time: 0,
-                end_time: None,
-                artifact_uri: String::new(),
-                user_id: String::new(),
-                lifecycle_stage: "active".into(),
-            },
-            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            metrics: BTreeMap::new(),
-            tags: BTreeMap::new(),
-            inputs,
-        }
+        Run { inputs, ..Run::finished("r", params, &[]) }
     }
 
     #[test]

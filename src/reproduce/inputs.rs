@@ -214,26 +214,9 @@ pub fn split_blob_url(url: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tracking::{RunInfo, RunStatus};
 
     fn run(params: &[(&str, &str)], tags: &[(&str, &str)]) -> Run {
-        Run {
-            info: RunInfo {
-                run_id: "r1".into(),
-                experiment_id: "0".into(),
-                run_name: "n".into(),
-                status: RunStatus::Finished,
-                start_time: 0,
-                end_time: None,
-                artifact_uri: String::new(),
-                user_id: String::new(),
-                lifecycle_stage: "active".into(),
-            },
-            params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            metrics: BTreeMap::new(),
-            tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            inputs: Vec::new(),
-        }
+        Run::finished("r1", params, tags)
     }
 
     #[test]

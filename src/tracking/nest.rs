@@ -39,22 +39,10 @@ pub fn nest_children(runs: Vec<Run>) -> Vec<(usize, Run)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tracking::{RunInfo, RunStatus};
 
     fn run(id: &str, parent: Option<&str>) -> Run {
-        let info = RunInfo {
-            run_id: id.into(),
-            experiment_id: "0".into(),
-            run_name: id.into(),
-            status: RunStatus::Finished,
-            start_time: 0,
-            end_time: None,
-            artifact_uri: String::new(),
-            user_id: String::new(),
-            lifecycle_stage: "active".into(),
-        };
-        let tags = parent.map(|p| (PARENT_RUN_ID_TAG.to_string(), p.to_string())).into_iter().collect();
-        Run { info, params: Default::default(), metrics: Default::default(), tags, inputs: Vec::new() }
+        let tags: Vec<(&str, &str)> = parent.map(|p| (PARENT_RUN_ID_TAG, p)).into_iter().collect();
+        Run::finished(id, &[], &tags)
     }
 
     #[test]

@@ -103,3 +103,28 @@ pub struct Run {
     pub tags: BTreeMap<String, String>,
     pub inputs: Vec<DatasetInput>,
 }
+
+#[cfg(test)]
+impl Run {
+    /// A finished run with these params and tags and nothing else, for unit tests.
+    pub fn finished(run_id: &str, params: &[(&str, &str)], tags: &[(&str, &str)]) -> Run {
+        let pairs = |p: &[(&str, &str)]| p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Run {
+            info: RunInfo {
+                run_id: run_id.into(),
+                experiment_id: "0".into(),
+                run_name: run_id.into(),
+                status: RunStatus::Finished,
+                start_time: 0,
+                end_time: None,
+                artifact_uri: String::new(),
+                user_id: String::new(),
+                lifecycle_stage: "active".into(),
+            },
+            params: pairs(params),
+            metrics: BTreeMap::new(),
+            tags: pairs(tags),
+            inputs: Vec::new(),
+        }
+    }
+}
