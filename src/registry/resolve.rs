@@ -112,6 +112,17 @@ pub async fn download(client: &MlflowClient, artifact_uri: &str, dest: &Path) ->
     }
     let remote =
         |source: HttpError| RegistryError::Remote { uri: client.endpoint().to_string(), source: Box::new(source) };
+    // Azure ML: each file streamed from Blob storage to disk, never held whole in memory.
+    if artifact_store(artifact_uri) == ArtifactStore::AzureMl {
+        for relative in client.list_azureml_artifacts(artifact_uri).await.map_err(remote)? {
+            if relative.split('/').any(|part| part == ".." || part.is_empty()) {
+                continue;
+            }
+            client.download_azureml_artifact(artifact_uri, &relative, &dest.join(&relative)).await.map_err(remote)?;
+        }
+        std::fs::create_dir_all(dest).map_err(|e| io(dest, e))?;
+        return std::fs::write(&marker, b"").map_err(|e| io(&marker, e));
+    }
     for relative in client.list_artifacts(artifact_uri).await.map_err(remote)? {
         if relative.split('/').any(|part| part == ".." || part.is_empty()) {
             continue;

@@ -5,6 +5,7 @@
 
 mod architecture;
 mod azureml;
+mod azureml_artifacts;
 mod bicep;
 mod cicd;
 mod completions;

@@ -4,7 +4,8 @@
 //!
 //! What is Azure here is what a client can tell apart: the workspace-scoped paths, the bearer
 //! token Entra issued (401 in MLflow's error envelope otherwise), no `mlflow-artifacts` proxy, and
-//! `azureml://` artifact locations in place of the server's `mlflow-artifacts:` ones.
+//! `azureml://` artifact locations in place of the server's `mlflow-artifacts:` ones (whose files
+//! the run history service in `history.rs` keeps).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -241,6 +242,18 @@ fn split(path: &str) -> Option<(String, String, String)> {
 /// `mlflow-artifacts:/1/<run>/artifacts` → `azureml://<host>/mlflow/v2.0/<scope>/experiments/1/runs/<run>/artifacts`,
 /// wherever a response names an artifact location.
 fn rewrite_artifact_locations(doc: &mut Value, artifact_root: &str) {
+    // A logged model's files are kept with its run's, under `outputs/<model id>` (what the
+    // unmodified plugin does with a logged model whose location is below its run's).
+    if let (Some(model_id), Some(run_id), Some(experiment), Some(location)) = (
+        doc["model_id"].as_str(),
+        doc["source_run_id"].as_str().filter(|r| !r.is_empty()),
+        doc["experiment_id"].as_str(),
+        doc["artifact_uri"].as_str(),
+    ) && location.starts_with("mlflow-artifacts:")
+    {
+        let rewritten = format!("{artifact_root}/experiments/{experiment}/runs/{run_id}/artifacts/outputs/{model_id}");
+        doc["artifact_uri"] = Value::String(rewritten);
+    }
     match doc {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {

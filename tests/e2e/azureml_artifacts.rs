@@ -1,0 +1,138 @@
+//! Run artifacts on an Azure ML workspace through faults: a large file goes up in blocks that
+//! are retried one by one (503, connection reset), an upload URL that expires mid-file is asked
+//! for again, a refused upload (403) is a clean auth error that registers nothing, and re-running
+//! the interrupted sync completes it.
+
+use crate::standin::{Fault, FaultKind};
+use crate::support::{Workspace, diabetes, stderr};
+use crate::tracking_azureml::{json_of, local_artifacts, setup, signed_in, unique, workspace_files};
+
+/// A deterministic, incompressible file of `size` bytes.
+fn noise(size: usize) -> Vec<u8> {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// A local run with a 10.5 MiB artifact (three 4 MiB blocks) beside its model.
+fn local_run_with_large_artifact(ws: &Workspace) -> (String, Vec<u8>) {
+    let data = diabetes().display().to_string();
+    let trained = ws.json(&["train", "--data", &data, "--experiment", &unique("aml-big")]);
+    let run_id = trained["run_id"].as_str().expect("run id").to_string();
+    let store = mlops::tracking::LocalStore::open(&ws.path().join("mlruns")).expect("store");
+    let dir = store.artifact_dir(&run_id).expect("artifacts").join("extra");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let big = noise(10 * 1024 * 1024 + 512 * 1024 + 7);
+    std::fs::write(dir.join("big.bin"), &big).expect("write");
+    (run_id, big)
+}
+
+#[test]
+fn large_artifact_survives_block_faults_and_an_expiring_upload_url() {
+    let (ws, standin, uri, blobs) = setup();
+    let (local_id, big) = local_run_with_large_artifact(&ws);
+    // Two blocks answered 503, one connection reset; every upload URL signs two requests, then
+    // is refused as expired.
+    standin.inject(Fault {
+        method: Some("PUT"),
+        path_contains: "extra/big.bin".into(),
+        kind: FaultKind::Status { status: 503, retry_after: None },
+        count: 2,
+    });
+    standin.inject(Fault {
+        method: Some("PUT"),
+        path_contains: "extra/big.bin".into(),
+        kind: FaultKind::Reset,
+        count: 1,
+    });
+    standin.limit_sas_uses(Some(2));
+    let out = signed_in(&ws, &standin, &["runs", "sync", "--to", &uri, "-o", "json"])
+        .env("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.05")
+        .output()
+        .expect("run");
+    let synced = json_of(&out);
+    let outcome = &synced["synced"][0];
+    assert_eq!(outcome["artifact_upload"]["state"], "uploaded", "{synced}");
+    let remote_id = outcome["remote_run_id"].as_str().expect("remote run");
+    let stored = workspace_files(&blobs, remote_id);
+    assert!(stored.get("extra/big.bin") == Some(&big), "the large file arrived whole and unchanged");
+
+    let log = standin.log();
+    let big_puts: Vec<_> = log.iter().filter(|l| l.method == "PUT" && l.path.ends_with("extra/big.bin")).collect();
+    assert!(big_puts.iter().filter(|l| l.query.contains("comp=block&")).count() >= 3, "{big_puts:?}");
+    assert!(big_puts.iter().any(|l| l.query.contains("comp=blocklist")), "committed with Put Block List");
+    assert_eq!(big_puts.iter().filter(|l| l.status == 503).count(), 2, "{big_puts:?}");
+    assert_eq!(big_puts.iter().filter(|l| l.status == 0).count(), 1, "{big_puts:?}");
+    assert!(big_puts.iter().any(|l| l.status == 403), "an upload URL expired mid-file: {big_puts:?}");
+    let renewals = log
+        .iter()
+        .filter(|l| l.path.ends_with("/batch/metadata") && l.path.contains(&format!("/runs/{remote_id}/")))
+        .count();
+    assert!(renewals >= 2, "the expired URL was asked for again ({renewals} batch/metadata calls)");
+    assert!(stderr(&out).contains("asking for a new one"), "{}", stderr(&out));
+
+    // A second sync sends nothing.
+    let puts = standin.log().iter().filter(|l| l.method == "PUT").count();
+    let again = json_of(
+        &signed_in(&ws, &standin, &["runs", "sync", "--to", &uri, &local_id, "-o", "json"]).output().expect("run"),
+    );
+    assert_eq!(again["synced"][0]["uploaded"], false);
+    assert_eq!(standin.log().iter().filter(|l| l.method == "PUT").count(), puts);
+}
+
+#[test]
+fn refused_upload_registers_nothing_and_a_second_sync_completes() {
+    let (ws, standin, uri, blobs) = setup();
+    let (local_id, big) = local_run_with_large_artifact(&ws);
+    standin.inject(Fault {
+        method: Some("PUT"),
+        path_contains: "extra/big.bin".into(),
+        kind: FaultKind::Status { status: 403, retry_after: None },
+        count: 1000,
+    });
+    let out = signed_in(&ws, &standin, &["runs", "sync", "--to", &uri]).output().expect("run");
+    assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
+    assert!(stderr(&out).contains("403"), "{}", stderr(&out));
+    // The server run exists, but holds no model: registering it is refused, nothing is created.
+    let local = ws.json(&["runs", "show", &local_id]);
+    let remote_id = local["tags"]["mlops.sync.remote_run_id"].as_str().expect("remote run id").to_string();
+    assert_ne!(local["tags"]["mlops.sync.state"], "synced");
+    let name = unique("half");
+    let out = signed_in(
+        &ws,
+        &standin,
+        &["model", "register", "--run-id", &remote_id, "--name", &name, "--tracking-uri", &uri],
+    )
+    .output()
+    .expect("run");
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    let out = signed_in(&ws, &standin, &["model", "list", "--tracking-uri", &uri, "-o", "json"]).output().expect("run");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(&name), "nothing registered");
+
+    // The storage takes uploads again: re-running the sync completes the run.
+    standin.state().faults.clear();
+    let synced =
+        json_of(&signed_in(&ws, &standin, &["runs", "sync", "--to", &uri, "-o", "json"]).output().expect("run"));
+    assert_eq!(synced["synced"][0]["remote_run_id"], remote_id.as_str(), "the same server run, resumed");
+    assert!(synced["synced"][0]["logged_model_id"].is_string(), "{synced}");
+    let stored = workspace_files(&blobs, &remote_id);
+    assert!(stored.get("extra/big.bin") == Some(&big));
+    let local_files = local_artifacts(&ws, &local_id);
+    assert!(local_files.keys().filter(|k| !k.starts_with("model/")).all(|k| stored.contains_key(k)));
+    let registered = json_of(
+        &signed_in(
+            &ws,
+            &standin,
+            &["model", "register", "--run-id", &remote_id, "--name", &name, "--tracking-uri", &uri, "-o", "json"],
+        )
+        .output()
+        .expect("run"),
+    );
+    assert_eq!(registered["version"]["version"], 1);
+}
