@@ -41,6 +41,17 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
                                 let dir = local_copy(journal, &name, local_run, path)?;
                                 Ok(ResolvedModel { dir, name, version: Some(run_id.clone()) })
                             }
+                            // MLflow 2's layout (and what `log_artifacts` makes): the model is
+                            // plain run artifacts below `<artifact_uri>/<path>`.
+                            _ if artifacts_writable(&run.info.artifact_uri) => {
+                                let dest = cache.join("runs").join(run_id).join(path);
+                                let source = format!("{}/{path}", run.info.artifact_uri.trim_end_matches('/'));
+                                download(client, &source, &dest).await?;
+                                if !dest.join("MLmodel").is_file() {
+                                    return Err(RegistryError::NoModel { run_id: run_id.clone() });
+                                }
+                                Ok(ResolvedModel { dir: dest, name, version: Some(run_id.clone()) })
+                            }
                             _ => Err(RegistryError::NoModel { run_id: run_id.clone() }),
                         };
                     };
@@ -114,7 +125,12 @@ pub async fn download(client: &MlflowClient, artifact_uri: &str, dest: &Path) ->
         |source: HttpError| RegistryError::Remote { uri: client.endpoint().to_string(), source: Box::new(source) };
     // Azure ML: each file streamed from Blob storage to disk, never held whole in memory.
     if artifact_store(artifact_uri) == ArtifactStore::AzureMl {
-        for relative in client.list_azureml_artifacts(artifact_uri).await.map_err(remote)? {
+        let files = client.list_azureml_artifacts(artifact_uri).await.map_err(remote)?;
+        if files.is_empty() {
+            // Nothing there: no marker, so a later upload is not hidden by an empty cache entry.
+            return Ok(());
+        }
+        for relative in files {
             if relative.split('/').any(|part| part == ".." || part.is_empty()) {
                 continue;
             }

@@ -3,8 +3,13 @@
 //! for again, a refused upload (403) is a clean auth error that registers nothing, and re-running
 //! the interrupted sync completes it.
 
-use crate::standin::{Fault, FaultKind};
-use crate::support::{Workspace, diabetes, stderr};
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::standin::{self, Fault, FaultKind, StandIn};
+use crate::support::{Workspace, diabetes, repo, stderr};
 use crate::tracking_azureml::{json_of, local_artifacts, setup, signed_in, unique, workspace_files};
 
 /// A deterministic, incompressible file of `size` bytes.
@@ -135,4 +140,152 @@ fn refused_upload_registers_nothing_and_a_second_sync_completes() {
         .expect("run"),
     );
     assert_eq!(registered["version"]["version"], 1);
+}
+
+/// The Python of the virtualenv with the official azureml-mlflow plugin (scripts/test.sh makes
+/// it: the plugin pins an older mlflow than the main test virtualenv).
+fn plugin_python() -> PathBuf {
+    let path = std::env::var_os("MLOPS_TEST_AZUREML_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv-azureml/bin/python"));
+    assert!(path.exists(), "the azureml-mlflow virtualenv is missing ({}): run scripts/test.sh", path.display());
+    path
+}
+
+/// `tests/python/azureml_mlflow_conformance.py` signed in with the stand-in's managed identity.
+fn plugin(standin: &StandIn, uri: &str, args: &[&str]) -> Value {
+    let out = Command::new(plugin_python())
+        .arg(repo().join("tests/python/azureml_mlflow_conformance.py"))
+        .args(args)
+        .env("MLFLOW_TRACKING_URI", uri)
+        .env("IDENTITY_ENDPOINT", format!("{}/msi/token", standin.url()))
+        .env("IDENTITY_HEADER", standin::MSI_HEADER)
+        .env("REQUESTS_CA_BUNDLE", &standin.ca_pem)
+        .env("SSL_CERT_FILE", &standin.ca_pem)
+        .env("AZUREML_CURRENT_CLOUD", "AzureCloud")
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("AZURE_CLIENT_ID")
+        .env_remove("AZURE_TENANT_ID")
+        .env_remove("AZURE_CLIENT_SECRET")
+        .output()
+        .expect("run the plugin");
+    assert!(out.status.success(), "azureml_mlflow_conformance.py {args:?} failed:\n{}", stderr(&out));
+    // mlflow prints "View run …" lines on stdout at the end of a run; the answer is the last line.
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn assert_close(a: &Value, b: &Value) {
+    let (a, b) = (a.as_array().expect("numbers"), b.as_array().expect("numbers"));
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(b) {
+        let (x, y) = (x.as_f64().expect("number"), y.as_f64().expect("number"));
+        assert!((x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1e-300), "{x} vs {y}");
+    }
+}
+
+/// What mlops trains and registers on a workspace, the official plugin downloads byte for byte
+/// and loads as `models:/<name>/1` with the same predictions; and a run the plugin logs, mlops
+/// resolves from an empty checkout and predicts with.
+#[test]
+fn the_azureml_mlflow_plugin_reads_what_mlops_wrote_and_mlops_reads_what_it_wrote() {
+    let (ws, standin, uri, _blobs) = setup();
+    let data = diabetes().display().to_string();
+    let trained = json_of(
+        &signed_in(
+            &ws,
+            &standin,
+            &["train", "--data", &data, "--tracking-uri", &uri, "--experiment", &unique("conf"), "-o", "json"],
+        )
+        .output()
+        .expect("run"),
+    );
+    let run_id = trained["run_id"].as_str().expect("run id");
+    let local_id = trained["sync"]["local_run_id"].as_str().expect("local run");
+    let name = unique("diabetes");
+    json_of(
+        &signed_in(
+            &ws,
+            &standin,
+            &["model", "register", "--run-id", run_id, "--name", &name, "--tracking-uri", &uri, "-o", "json"],
+        )
+        .output()
+        .expect("run"),
+    );
+    let ours = json_of(
+        &signed_in(
+            &ws,
+            &standin,
+            &[
+                "predict",
+                "--model",
+                &format!("models:/{name}/1"),
+                "--data",
+                &data,
+                "--tracking-uri",
+                &uri,
+                "-o",
+                "json",
+            ],
+        )
+        .output()
+        .expect("run"),
+    );
+
+    let dest = ws.path().join("plugin-download");
+    let dest_text = dest.display().to_string();
+    let seen = plugin(&standin, &uri, &["read", run_id, &format!("models:/{name}/1"), &data, &dest_text]);
+    assert_close(&seen["predictions"], &ours["predictions"]);
+    let model_id =
+        ws.json(&["runs", "show", local_id])["tags"]["mlops.sync.model_id"].as_str().expect("model id").to_string();
+    let files = seen["files"].as_object().expect("files");
+    let local = local_artifacts(&ws, local_id);
+    for (path, bytes) in &local {
+        let remote = match path.strip_prefix("model/") {
+            Some(rest) => format!("outputs/{model_id}/{rest}"),
+            None => path.clone(),
+        };
+        if path.ends_with("MLmodel") {
+            assert!(files.contains_key(&remote), "{remote} missing: {files:?}");
+            continue;
+        }
+        assert_eq!(files.get(&remote).and_then(Value::as_str), Some(sha256(bytes).as_str()), "{remote}");
+    }
+
+    // The reverse: a run the plugin logs (the model as plain run artifacts), resolved by mlops
+    // from an empty checkout.
+    let model_dir = mlops::tracking::LocalStore::open(&ws.path().join("mlruns"))
+        .expect("store")
+        .artifact_dir(local_id)
+        .expect("dir")
+        .join("model");
+    let logged = plugin(&standin, &uri, &["log", &model_dir.display().to_string(), &unique("plugin")]);
+    let py_run = logged["run_id"].as_str().expect("run id");
+    let elsewhere = Workspace::new();
+    let predicted = json_of(
+        &signed_in(
+            &elsewhere,
+            &standin,
+            &[
+                "predict",
+                "--model",
+                &format!("runs:/{py_run}/model"),
+                "--data",
+                &data,
+                "--tracking-uri",
+                &uri,
+                "-o",
+                "json",
+            ],
+        )
+        .env("MLOPS_CACHE_DIR", elsewhere.path().join("cache"))
+        .output()
+        .expect("run"),
+    );
+    assert_close(&predicted["predictions"], &ours["predictions"]);
 }

@@ -114,6 +114,18 @@ pub async fn serve(state: &Arc<Mutex<State>>, call: Call<'_>) -> Response<Full<B
     let bytes = response.bytes().await.unwrap_or_default();
     let body = match serde_json::from_slice::<Value>(&bytes) {
         Ok(mut doc) => {
+            let mut runs = HashMap::new();
+            for model_id in logged_model_locations(&doc) {
+                let url = format!("{upstream}/api/2.0/mlflow/logged-models/{model_id}");
+                let info: Value = match reqwest::get(&url).await {
+                    Ok(r) => r.json().await.unwrap_or_default(),
+                    Err(_) => Value::Null,
+                };
+                if let Some(run) = info["model"]["info"]["source_run_id"].as_str() {
+                    runs.insert(model_id, run.to_string());
+                }
+            }
+            rewrite_model_locations(&mut doc, &artifact_root, &runs);
             rewrite_artifact_locations(&mut doc, &artifact_root);
             Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
         }
@@ -239,21 +251,56 @@ fn split(path: &str) -> Option<(String, String, String)> {
     Some((version, scope(super::SUBSCRIPTION, group, workspace), parts.get(10).copied().unwrap_or("").to_string()))
 }
 
+/// The logged model ids named by `mlflow-artifacts:/<e>/models/<id>/artifacts` locations in `doc`.
+fn logged_model_locations(doc: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = vec![doc];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Object(map) => pending.extend(map.values()),
+            Value::Array(items) => pending.extend(items.iter()),
+            Value::String(text) => {
+                if let Some(id) = logged_model_id(text) {
+                    out.push(id);
+                }
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn logged_model_id(location: &str) -> Option<String> {
+    let rest = location.strip_prefix("mlflow-artifacts:")?.trim_start_matches('/');
+    let parts: Vec<&str> = rest.split('/').collect();
+    (parts.len() >= 3 && parts[1] == "models").then(|| parts[2].to_string())
+}
+
+/// A logged model's files are kept with its run's, under `outputs/<model id>` (what the unmodified
+/// plugin does with a logged model whose location is below its run's):
+/// `mlflow-artifacts:/<e>/models/<id>/artifacts` → `<root>/experiments/<e>/runs/<run>/artifacts/outputs/<id>`.
+fn rewrite_model_locations(doc: &mut Value, artifact_root: &str, runs: &HashMap<String, String>) {
+    match doc {
+        Value::Object(map) => map.values_mut().for_each(|v| rewrite_model_locations(v, artifact_root, runs)),
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite_model_locations(v, artifact_root, runs)),
+        Value::String(text) => {
+            if let Some(id) = logged_model_id(text)
+                && let Some(run) = runs.get(&id)
+            {
+                let experiment = text.trim_start_matches("mlflow-artifacts:").trim_start_matches('/');
+                let experiment = experiment.split('/').next().unwrap_or_default();
+                *text = format!("{artifact_root}/experiments/{experiment}/runs/{run}/artifacts/outputs/{id}");
+            }
+        }
+        _ => {}
+    }
+}
+
 /// `mlflow-artifacts:/1/<run>/artifacts` → `azureml://<host>/mlflow/v2.0/<scope>/experiments/1/runs/<run>/artifacts`,
 /// wherever a response names an artifact location.
 fn rewrite_artifact_locations(doc: &mut Value, artifact_root: &str) {
-    // A logged model's files are kept with its run's, under `outputs/<model id>` (what the
-    // unmodified plugin does with a logged model whose location is below its run's).
-    if let (Some(model_id), Some(run_id), Some(experiment), Some(location)) = (
-        doc["model_id"].as_str(),
-        doc["source_run_id"].as_str().filter(|r| !r.is_empty()),
-        doc["experiment_id"].as_str(),
-        doc["artifact_uri"].as_str(),
-    ) && location.starts_with("mlflow-artifacts:")
-    {
-        let rewritten = format!("{artifact_root}/experiments/{experiment}/runs/{run_id}/artifacts/outputs/{model_id}");
-        doc["artifact_uri"] = Value::String(rewritten);
-    }
     match doc {
         Value::Object(map) => {
             for (key, value) in map.iter_mut() {
