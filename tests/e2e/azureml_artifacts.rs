@@ -289,3 +289,135 @@ fn the_azureml_mlflow_plugin_reads_what_mlops_wrote_and_mlops_reads_what_it_wrot
     );
     assert_close(&predicted["predictions"], &ours["predictions"]);
 }
+
+/// The published diabetes pipeline's steps as Azure ML runs them: each on its own node, in an
+/// empty working directory, with nothing in common but the workspace (tracking URI from the
+/// job's environment, step results mounted from the datastore). The register step registers the
+/// model train logged on another node, and the version loads on yet another machine.
+///
+/// `train` runs as `mlops train --compute` submits it (`--data` the mounted file): the published
+/// pipeline's `register-data` → `train --dataset` hand-over goes through the local dataset
+/// registry, which is not in the workspace.
+#[test]
+fn pipeline_steps_in_separate_empty_directories_share_the_model_through_the_workspace() {
+    let (project, standin, uri, _blobs) = setup();
+    standin.create_aml_workspace("rg-ml", "ws-ml", "cpu-cluster");
+    for dir in ["data", "pipelines"] {
+        std::fs::create_dir_all(project.path().join(dir)).expect("mkdir");
+        for entry in std::fs::read_dir(repo().join(dir)).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                std::fs::copy(&path, project.path().join(dir).join(path.file_name().expect("name"))).expect("copy");
+            }
+        }
+    }
+    let published = json_of(
+        &signed_in(
+            &project,
+            &standin,
+            &["pipeline", "publish", "pipelines/diabetes-train.yml", "--compute", "cpu-cluster", "-o", "json"],
+        )
+        .env("AZUREML_WORKSPACE_NAME", "ws-ml")
+        .env("AZURE_RESOURCE_GROUP", "rg-ml")
+        .output()
+        .expect("run"),
+    );
+    assert!(published.is_object());
+    let component = |name: &str| -> String {
+        let body =
+            standin.with_aml(|a| a.version("components", name, "1")).unwrap_or_else(|| panic!("component {name}"));
+        body["properties"]["componentSpec"]["command"].as_str().expect("command").to_string()
+    };
+    let data = diabetes().display().to_string();
+    let profile = repo().join("data/diabetes.profile.json").display().to_string();
+    let outputs = tempfile::tempdir().expect("datastore mounts");
+    let out_dir = |step: &str| outputs.path().join(step).display().to_string();
+    let name = unique("pipeline-model");
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_mlops")).parent().expect("bin dir").to_path_buf();
+    let run_step = |step: &str, command: String| {
+        let node = Workspace::new();
+        let out = Command::new("sh")
+            .args(["-c", &command])
+            .current_dir(node.path())
+            .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+            .env("MLFLOW_TRACKING_URI", &uri)
+            .env("AZURE_TENANT_ID", standin::TENANT)
+            .env("AZURE_CLIENT_ID", standin::CLIENT_ID)
+            .env("AZURE_CLIENT_SECRET", standin::CLIENT_SECRET)
+            .env("AZURE_AUTHORITY_HOST", standin.url())
+            .env("AZURE_RESOURCE_MANAGER_ENDPOINT", standin.url())
+            .env("SSL_CERT_FILE", &standin.ca_pem)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .output()
+            .expect("sh");
+        assert!(out.status.success(), "step {step} ({command}) failed: {}", stderr(&out));
+        let result: Value = serde_json::from_str(
+            &std::fs::read_to_string(outputs.path().join(step).join("result.json")).expect("result.json"),
+        )
+        .expect("json");
+        assert_eq!(result["status"], "succeeded", "{step}: {result:#}");
+        result
+    };
+    let fill = |command: String, inputs: &[(&str, &str)]| -> String {
+        let mut command = command;
+        for (input, value) in inputs {
+            command = command.replace(&format!("${{{{inputs.{input}}}}}"), value);
+        }
+        command
+    };
+    let (validate_out, train_out, evaluate_out, register_out) =
+        (out_dir("validate_data"), out_dir("train"), out_dir("evaluate"), out_dir("register"));
+    run_step(
+        "validate_data",
+        fill(
+            component("diabetes_train_validate_data"),
+            &[("data_path", &data), ("reference_profile", &profile), ("result", &validate_out)],
+        )
+        .replace("${{outputs.result}}", &validate_out),
+    );
+    let trained = run_step(
+        "train",
+        format!(
+            "mlops pipeline step --name train --result {train_out} -- train --data {data} --alpha 0.4 --run-name {name}-train"
+        ),
+    );
+    let run_id = trained["result"]["run_id"].as_str().expect("run id").to_string();
+    run_step(
+        "evaluate",
+        fill(component("diabetes_train_evaluate"), &[("from_train", &train_out), ("model_name", &name)])
+            .replace("${{outputs.result}}", &evaluate_out),
+    );
+    let registered = run_step(
+        "register",
+        fill(
+            component("diabetes_train_register"),
+            &[("from_train", &train_out), ("from_evaluate", &evaluate_out), ("model_name", &name)],
+        )
+        .replace("${{outputs.result}}", &register_out),
+    );
+    assert_eq!(registered["result"]["version"]["run_id"], run_id.as_str(), "{registered:#}");
+
+    // Another machine loads the champion from the workspace alone.
+    let elsewhere = Workspace::new();
+    let predicted = json_of(
+        &signed_in(
+            &elsewhere,
+            &standin,
+            &[
+                "predict",
+                "--model",
+                &format!("models:/{name}@champion"),
+                "--data",
+                &data,
+                "--tracking-uri",
+                &uri,
+                "-o",
+                "json",
+            ],
+        )
+        .env("MLOPS_CACHE_DIR", elsewhere.path().join("cache"))
+        .output()
+        .expect("run"),
+    );
+    assert_eq!(predicted["predictions"].as_array().map(Vec::len), Some(442));
+}
