@@ -208,7 +208,7 @@ fn the_azureml_mlflow_plugin_reads_what_mlops_wrote_and_mlops_reads_what_it_wrot
     let run_id = trained["run_id"].as_str().expect("run id");
     let local_id = trained["sync"]["local_run_id"].as_str().expect("local run");
     let name = unique("diabetes");
-    json_of(
+    let registered = json_of(
         &signed_in(
             &ws,
             &standin,
@@ -236,6 +236,33 @@ fn the_azureml_mlflow_plugin_reads_what_mlops_wrote_and_mlops_reads_what_it_wrot
         .output()
         .expect("run"),
     );
+
+    // azure-ai-ml's management client sees the version as an mlflow_model asset with the same
+    // tags, its files at the run's model in the artifact datastore.
+    standin.create_aml_workspace("rg-ml", "ws-ml", "cpu-cluster");
+    let out = Command::new(crate::support::python())
+        .arg(repo().join("tests/python/azureml_model_asset.py"))
+        .args([&standin.url(), standin::TENANT, standin::CLIENT_ID, standin::CLIENT_SECRET, standin::SUBSCRIPTION])
+        .args(["rg-ml", "ws-ml", &name])
+        .env("REQUESTS_CA_BUNDLE", &standin.ca_pem)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "azureml_model_asset.py failed: {}", stderr(&out));
+    let assets: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let model_id =
+        ws.json(&["runs", "show", local_id])["tags"]["mlops.sync.model_id"].as_str().expect("model id").to_string();
+    assert_eq!(assets.as_array().map(Vec::len), Some(1), "{assets}");
+    assert_eq!(assets[0]["version"], "1");
+    assert_eq!(assets[0]["modelType"], "mlflow_model");
+    let model_uri = assets[0]["modelUri"].as_str().expect("modelUri");
+    assert!(model_uri.ends_with(&format!("/paths/ExperimentRun/dcid.{run_id}/outputs/{model_id}")), "{model_uri}");
+    let version_tags = registered["version"]["tags"].as_object().expect("tags");
+    assert!(!version_tags.is_empty());
+    for (key, value) in version_tags {
+        assert_eq!(&assets[0]["tags"][key], value, "tag {key}");
+    }
 
     let dest = ws.path().join("plugin-download");
     let dest_text = dest.display().to_string();

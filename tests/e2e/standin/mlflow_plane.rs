@@ -131,6 +131,9 @@ pub async fn serve(state: &Arc<Mutex<State>>, call: Call<'_>) -> Response<Full<B
         }
         Err(_) => bytes,
     };
+    if status == 200 && rest.ends_with("model-versions/create") {
+        record_model_asset(state, &workspace_scope, &body);
+    }
     let mut builder = Response::builder().status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY));
     if let Some(kind) = kind {
         builder = builder.header("content-type", kind);
@@ -139,6 +142,39 @@ pub async fn serve(state: &Arc<Mutex<State>>, call: Call<'_>) -> Response<Full<B
         .header("x-ms-request-id", uuid::Uuid::new_v4().to_string())
         .body(Full::new(body))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// In Azure ML a model version registered through MLflow is a model asset of type
+/// `mlflow_model` whose files are the run's, in the workspace's artifact datastore.
+fn record_model_asset(state: &Arc<Mutex<State>>, workspace_scope: &str, body: &[u8]) {
+    let Ok(doc) = serde_json::from_slice::<Value>(body) else { return };
+    let version = &doc["model_version"];
+    let (Some(name), Some(number), Some(source)) =
+        (version["name"].as_str(), version["version"].as_str(), version["source"].as_str())
+    else {
+        return;
+    };
+    let parts: Vec<&str> = workspace_scope.split('/').collect();
+    let (subscription, group, workspace) = (parts[1], parts[3], parts[7]);
+    let run = version["run_id"].as_str().unwrap_or_default();
+    let path = match source.strip_prefix("models:/") {
+        Some(model_id) => format!("ExperimentRun/dcid.{run}/outputs/{model_id}"),
+        None => match source.split_once("/artifacts/") {
+            Some((_, rest)) => format!("ExperimentRun/dcid.{run}/{rest}"),
+            None => format!("ExperimentRun/dcid.{run}"),
+        },
+    };
+    let model_uri = format!(
+        "azureml://subscriptions/{subscription}/resourcegroups/{group}/workspaces/{workspace}/datastores/workspaceartifactstore/paths/{path}"
+    );
+    let tags: serde_json::Map<String, Value> = version["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some((t["key"].as_str()?.to_string(), t["value"].clone())))
+        .collect();
+    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    s.aml.record_mlflow_model((subscription, group, workspace), name, number, &model_uri, Value::Object(tags));
 }
 
 /// Keeps the step runs in the MLflow server in line with each pipeline job's [`StepPlan`]s until
