@@ -276,6 +276,45 @@ fn sync_list_register_and_predict_against_a_workspace() {
     .output()
     .expect("run");
     assert!(out.status.success(), "{}", stderr(&out));
+    // `serve --model` in an empty checkout scores with the workspace's model.
+    let elsewhere = Workspace::new();
+    let (ca, url) = (standin.ca_pem.display().to_string(), standin.url());
+    let cache = elsewhere.path().join("cache").display().to_string();
+    let server = crate::servers::MlopsServer::start_with_env(
+        &elsewhere,
+        &["--model", &format!("models:/{name}@champion"), "--tracking-uri", &uri],
+        &[
+            ("AZURE_TENANT_ID", standin::TENANT),
+            ("AZURE_CLIENT_ID", standin::CLIENT_ID),
+            ("AZURE_CLIENT_SECRET", standin::CLIENT_SECRET),
+            ("AZURE_AUTHORITY_HOST", &url),
+            ("AZURE_RESOURCE_MANAGER_ENDPOINT", &url),
+            ("SSL_CERT_FILE", &ca),
+            ("NO_PROXY", "127.0.0.1,localhost"),
+            ("MLOPS_CACHE_DIR", &cache),
+        ],
+    );
+    let first_row: Vec<f64> = std::fs::read_to_string(diabetes())
+        .expect("csv")
+        .lines()
+        .nth(1)
+        .expect("row")
+        .split(',')
+        .take(10)
+        .map(|v| v.parse().expect("number"))
+        .collect();
+    let scored: Value = reqwest::blocking::Client::new()
+        .post(server.url("/score"))
+        .json(&serde_json::json!({"data": [first_row]}))
+        .send()
+        .expect("score")
+        .json()
+        .expect("json");
+    let (got, want) =
+        (scored["result"][0].as_f64().expect("score"), here["predictions"][0].as_f64().expect("prediction"));
+    assert!((got - want).abs() <= 1e-9 * want.abs(), "{got} vs {want}");
+    drop(server.stop());
+
     let local_model = local_artifacts(&ws, local_id);
     for (path, bytes) in local_model.iter().filter(|(p, _)| p.starts_with("model/") && !p.ends_with("MLmodel")) {
         let got = std::fs::read(dest.join(&path["model/".len()..])).unwrap_or_else(|e| panic!("{path}: {e}"));
