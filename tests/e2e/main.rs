@@ -29,6 +29,7 @@ mod serve;
 mod servers;
 mod smoke_test;
 mod standin;
+mod standin_script;
 mod support;
 mod tracking;
 mod tracking_azureml;
