@@ -131,17 +131,29 @@ struct RawStep {
 
 /// Reads and checks a pipeline file.
 pub fn load(path: &Path) -> Result<Pipeline, PipelineError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| PipelineError::Read { path: path.to_path_buf(), source })?;
-    parse(&text).map_err(|problems| PipelineError::Invalid { path: path.to_path_buf(), problems })
+    let bytes = std::fs::read(path).map_err(|source| PipelineError::Read { path: path.to_path_buf(), source })?;
+    parse_bytes(path, &bytes)
 }
 
-/// Parses and checks pipeline text: YAML shape, step names, references, dependencies and cycles.
+/// Checks a pipeline file's bytes (UTF-8, a byte-order mark allowed); `path` names it in errors.
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Pipeline, PipelineError> {
+    let invalid = |problems| PipelineError::Invalid { path: path.to_path_buf(), problems };
+    let text = crate::decode::utf8(bytes).map_err(|e| invalid(vec![decode_problem(e)]))?;
+    parse(text).map_err(invalid)
+}
+
+/// A decoding error as a problem on its line; the YAML parser's own messages already say the column.
+fn decode_problem(e: crate::decode::DecodeError) -> Problem {
+    let message =
+        if e.message.contains(" column ") { e.message } else { format!("{} (column {})", e.message, e.column) };
+    Problem { line: e.line, message }
+}
+
+/// Parses and checks pipeline text: YAML shape (a mapping key at most once), step names,
+/// references, dependencies and cycles.
 pub fn parse(text: &str) -> Result<Pipeline, Vec<Problem>> {
-    let raw: RawPipeline = yaml_serde::from_str(text).map_err(|e| {
-        let line = e.location().map_or(1, |l| l.line());
-        vec![Problem { line, message: e.to_string() }]
-    })?;
+    let text = crate::decode::strip_bom(text);
+    let raw: RawPipeline = crate::decode::yaml(text).map_err(|e| vec![decode_problem(e)])?;
     let spans = Spans::of(text);
     let steps_line = spans.key(&[key("steps")]).unwrap_or(1);
     let step_path = |index: usize, rest: &[Seg]| {

@@ -38,6 +38,22 @@ pub fn compile_str(path: &Path, text: &str) -> Result<Value, BicepError> {
     compile_text(path, text, &mut stack)
 }
 
+/// Compiles a Bicep file's bytes: UTF-8 (a byte-order mark allowed), anything else refused at the
+/// first bad byte rather than read with replacement characters.
+pub fn compile_bytes(path: &Path, bytes: &[u8]) -> Result<Value, BicepError> {
+    let mut stack = vec![normalise(path)];
+    compile_text(path, decode_source(path, bytes)?, &mut stack)
+}
+
+fn decode_source<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, BicepError> {
+    crate::decode::utf8(bytes).map_err(|e| BicepError::NotUtf8 {
+        path: path.to_path_buf(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })
+}
+
 /// Writes a template as `bicep build` formats it: two-space indentation and a final newline.
 pub fn to_pretty_json(template: &Value) -> String {
     let mut out = serde_json::to_string_pretty(template).unwrap_or_default();
@@ -51,10 +67,9 @@ fn normalise(path: &Path) -> PathBuf {
 
 fn compile_at(path: &Path, stack: &mut Vec<PathBuf>) -> Result<Value, BicepError> {
     let bytes = std::fs::read(path).map_err(|source| BicepError::Io { path: path.to_path_buf(), source })?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
+    let text = decode_source(path, &bytes)?;
     stack.push(normalise(path));
-    let result = compile_text(path, &text, stack);
+    let result = compile_text(path, text, stack);
     stack.pop();
     result
 }
