@@ -156,7 +156,14 @@ impl Parser {
     fn enter(&mut self) -> DResult<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(Diag::new(ErrorKind::Syntax, self.span(), "expression is nested too deeply"));
+            return Err(Diag::new(
+                ErrorKind::Syntax,
+                self.span(),
+                format!(
+                    "expression is nested too deeply: more than {MAX_DEPTH} levels of brackets, operators, \
+                     property accesses or conditions"
+                ),
+            ));
         }
         Ok(())
     }
