@@ -30,6 +30,31 @@ pub enum BodyKind {
     Csv,
 }
 
+/// The two scoring routes, whose bodies differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/score`: JSON only, `{"data": [[…], …]}`.
+    Score,
+    /// `/invocations`: MLflow's JSON formats or CSV.
+    Invocations,
+}
+
+/// A body as its route reads it once its size is known to be within the limit: the batch, or
+/// the error the service answers. The server and the fuzz target share this one path.
+pub fn parse_request(
+    route: Route,
+    content_type: Option<&str>,
+    body: &[u8],
+    schema: Schema<'_>,
+) -> Result<Batch, ApiError> {
+    let kind = content_kind(content_type, route == Route::Invocations)?;
+    match (route, kind) {
+        (Route::Score, _) => score_body(&parse_json(body)?, schema),
+        (Route::Invocations, BodyKind::Json) => invocations_json(&parse_json(body)?, schema),
+        (Route::Invocations, BodyKind::Csv) => invocations_csv(body, schema),
+    }
+}
+
 /// Checks a `Content-Type` header: JSON (or CSV when `allow_csv`), UTF-8, no other parameters.
 pub fn content_kind(header: Option<&str>, allow_csv: bool) -> Result<BodyKind, ApiError> {
     let accepted = if allow_csv { "application/json or text/csv" } else { "application/json" };
