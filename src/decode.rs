@@ -42,11 +42,7 @@ pub fn utf8(bytes: &[u8]) -> Result<&str, DecodeError> {
         DecodeError {
             line,
             column,
-            message: format!(
-                "not valid UTF-8: byte 0x{:02X} at byte offset {} (save the file as UTF-8)",
-                body[good],
-                skipped + good
-            ),
+            message: format!("not valid UTF-8: byte 0x{:02X} at byte offset {}", body[good], skipped + good),
         }
     })
 }

@@ -85,9 +85,11 @@ pub fn content_kind(header: Option<&str>, allow_csv: bool) -> Result<BodyKind, A
 }
 
 /// Parses a JSON body, saying "non-finite" rather than "syntax error" for `NaN`/`Infinity`.
+/// A key given twice is refused (which value would count is anyone's guess: Python keeps the
+/// last, other parsers the first), as in every JSON file mlops reads.
 pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|err| {
-        let at = offset_of(body, err.line(), err.column());
+    crate::decode::json_bytes(body).map_err(|err| {
+        let at = offset_of(body, err.line, err.column);
         // serde_json points at or just past the offending byte, depending on the error.
         let non_finite = [at, at.saturating_sub(1)].iter().find_map(|&start| {
             let rest = body.get(start..).unwrap_or_default();
@@ -96,10 +98,12 @@ pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
         match non_finite {
             Some(token) => ApiError::bad_request(format!(
                 "non-finite value {token} at line {} column {}: features must be finite numbers",
-                err.line(),
-                err.column()
+                err.line, err.column
             )),
-            None => ApiError::bad_request(format!("malformed JSON: {err}")),
+            None => ApiError::bad_request(format!(
+                "malformed JSON: {} at line {} column {}",
+                err.message, err.line, err.column
+            )),
         }
     })
 }

@@ -97,6 +97,11 @@ fn json_syntax_and_content_types() {
     assert!(parse_json(b"{\"data\": [[NaN, 1]]}").expect_err("NaN").message.contains("non-finite value NaN"));
     assert!(parse_json(b"{\"data\": [[1e999]]}").is_err());
     assert!(parse_json(b"{\"data\":").expect_err("eof").message.starts_with("malformed JSON"));
+    let err = parse_json(b"{\"data\": [[1]],\n \"data\": [[2]]}").expect_err("duplicate key");
+    assert_eq!(err.message, "malformed JSON: duplicate key \"data\" at line 2 column 7");
+    let err = parse_json(b"{\"data\": [[\"\xff\"]]}").expect_err("not UTF-8");
+    assert_eq!(err.message, "malformed JSON: not valid UTF-8: byte 0xFF at byte offset 12 at line 1 column 13");
+    assert!(parse_json(b"\xef\xbb\xbf{\"data\": [[1]]}").is_ok(), "a BOM is accepted");
     assert_eq!(content_kind(Some("application/json; charset=UTF-8"), false), Ok(BodyKind::Json));
     assert_eq!(content_kind(Some("text/csv"), true), Ok(BodyKind::Csv));
     for bad in [None, Some("text/csv"), Some("application/json; charset=latin-1"), Some("application/json; x=1")] {
