@@ -77,6 +77,9 @@ pub fn json_error(err: serde_json::Error) -> DecodeError {
 /// A YAML document deserialized into `T`, refusing duplicate mapping keys.
 pub fn yaml<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
     let text = strip_bom(text);
+    if let Some(too_deep) = yaml_flow_too_deep(text) {
+        return Err(too_deep);
+    }
     if let Some(duplicate) = yaml_duplicate_key(text) {
         return Err(duplicate);
     }
@@ -84,6 +87,55 @@ pub fn yaml<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
         let (line, column) = err.location().map_or((1, 1), |l| (l.line(), l.column()));
         DecodeError { line, column, message: err.to_string() }
     })
+}
+
+/// How deep `[…]` and `{…}` may nest in YAML: as deep as the deserializer goes anyway.
+const YAML_FLOW_DEPTH: usize = 128;
+
+/// The opening bracket that nests flow collections deeper than [`YAML_FLOW_DEPTH`]. Both YAML
+/// parsers take time proportional to the depth for every token in a flow collection, so 100,000
+/// `[` took a minute before the deserializer's own limit could refuse them; this scan is linear.
+/// It skips comments and quoted scalars, and only ever over-counts on brackets that do not
+/// balance, which a valid document does not have 128 of.
+fn yaml_flow_too_deep(text: &str) -> Option<DecodeError> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let (mut quote, mut escaped, mut comment, mut previous) = (None, false, false, ' ');
+    for c in text.chars() {
+        column += 1;
+        if c == '\n' {
+            (line, column, comment) = (line + 1, 0, false);
+        } else if comment {
+        } else if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if q == '"' && c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+        } else {
+            match c {
+                '#' if previous.is_whitespace() => comment = true,
+                '\'' | '"' if matches!(previous, '[' | '{' | ',' | ':' | ' ' | '\t' | '\n') => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    if depth > YAML_FLOW_DEPTH {
+                        return Some(DecodeError {
+                            line,
+                            column,
+                            message: format!(
+                                "collections nested more than {YAML_FLOW_DEPTH} deep (recursion limit exceeded)"
+                            ),
+                        });
+                    }
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        previous = c;
+    }
+    None
 }
 
 /// The first mapping key that appears twice in its mapping. Text the YAML parser refuses has
@@ -263,6 +315,15 @@ mod tests {
         let err =
             yaml::<yaml_serde::Value>(&format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000))).expect_err("too deep");
         assert!(err.message.contains("recursion limit exceeded"), "{}", err.message);
+        assert_eq!((err.line, err.column), (1, YAML_FLOW_DEPTH + 1));
+        // Quadratic in the parsers, linear here: a million brackets are refused at once.
+        let started = std::time::Instant::now();
+        let err = yaml::<yaml_serde::Value>(&format!("a:\n  b: {}", "{x: ".repeat(1_000_000))).expect_err("too deep");
+        assert_eq!((err.line, err.column), (2, 6 + 4 * YAML_FLOW_DEPTH));
+        assert!(started.elapsed() < std::time::Duration::from_secs(30), "{:?}", started.elapsed());
+        // Brackets in comments and quoted scalars do not count.
+        let noise = format!("# {}\na: \"{}\"\nb: ['{}', 1]\n", "[".repeat(500), "{".repeat(500), "[".repeat(500));
+        yaml::<yaml_serde::Value>(&noise).expect("brackets in comments and strings");
     }
 
     #[test]
