@@ -185,3 +185,26 @@ fn tracking_uris_without_a_host_are_usage_errors() {
         );
     }
 }
+
+/// `mlops.toml` decodes like the other files (TOML itself refuses duplicate keys at their line).
+#[test]
+fn project_file_decodes_alike() {
+    let ws = Workspace::new();
+    let train = |toml: &[u8]| {
+        std::fs::write(ws.path().join("mlops.toml"), toml).expect("write");
+        ws.run(&["train", "--data", diabetes().to_str().expect("path")])
+    };
+    let out = train(b"[tracking]\nuri = \"caf\xe9\"\n");
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("mlops.toml: line 2, column 11: not valid UTF-8: byte 0xE9 at byte offset 21"),
+        "{}",
+        stderr(&out)
+    );
+    let out = train(b"[tracking]\nuri = \"a\"\nuri = \"b\"\n");
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(stderr(&out).contains("line 3") && stderr(&out).contains("duplicate key"), "{}", stderr(&out));
+    let out = train(b"\xef\xbb\xbf[tracking]\nuri = \"store\"\n");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(ws.path().join("store").is_dir(), "the BOM-prefixed file was read");
+}
