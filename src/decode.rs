@@ -193,6 +193,15 @@ pub fn excerpt(text: &str) -> String {
     format!("{cut:?}… ({total} characters)")
 }
 
+/// `text` cut to [`EXCERPT_CHARS`] characters, `…` marking the cut: for names (columns, keys)
+/// that a message quotes with `{:?}`.
+pub fn cut(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((at, _)) => std::borrow::Cow::Owned(format!("{}…", &text[..at])),
+    }
+}
+
 /// Builds a [`Value`] like serde_json's own, but fails on the second occurrence of a key.
 struct UniqueKeys;
 
@@ -329,6 +338,8 @@ mod tests {
     #[test]
     fn excerpts_are_bounded() {
         assert_eq!(excerpt("abc"), "\"abc\"");
+        assert_eq!(cut("abc"), "abc");
+        assert_eq!(cut(&"é".repeat(10_000)).chars().count(), EXCERPT_CHARS + 1);
         let long = "x".repeat(50_000);
         let shown = excerpt(&long);
         assert!(shown.len() < EXCERPT_CHARS + 40 && shown.ends_with("… (50000 characters)"), "{shown}");

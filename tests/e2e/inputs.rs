@@ -93,6 +93,15 @@ fn huge_csv_cells_are_quoted_in_part() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("xxx…"), "{format}");
         assert_bounded(&out, format);
     }
+    // A column name of 1 MB is cut in messages too.
+    ws.write("wide.csv", &format!("a,{},Y\n1,x,3\n4,5,6\n", "n".repeat(1_000_000)));
+    let out = ws.run(&["train", "--data", "wide.csv", "--param", "target=Y"]);
+    assert_eq!(out.status.code(), Some(6), "{}", &stderr(&out)[..stderr(&out).len().min(2_000)]);
+    assert!(stderr(&out).contains("wide.csv:2: column \"nnnn"), "{}", &stderr(&out)[..2_000.min(stderr(&out).len())]);
+    assert_bounded(&out, "wide train");
+    let out = ws.run(&["data", "validate", "--data", "wide.csv"]);
+    assert_eq!(out.status.code(), Some(5), "{}", &stderr(&out)[..stderr(&out).len().min(2_000)]);
+    assert_bounded(&out, "wide validate");
 }
 
 /// Every JSON and YAML file: the first bad byte of a non-UTF-8 file by line, column and offset; a
