@@ -217,3 +217,25 @@ fn project_file_decodes_alike() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(ws.path().join("store").is_dir(), "the BOM-prefixed file was read");
 }
+
+/// `loadTextContent` and `loadFileAsBase64` read no more than the official compiler accepts, so a
+/// device that never ends is an error, not a compile that never does.
+#[test]
+fn bicep_load_functions_are_bounded() {
+    let ws = Workspace::new();
+    ws.write("big.txt", &"x".repeat(131_073));
+    ws.write("ok.txt", &"x".repeat(131_072));
+    for (file, expected) in [
+        ("loadTextContent('/dev/zero')", "'/dev/zero' is larger than 'loadTextContent' accepts"),
+        ("loadFileAsBase64('/dev/zero')", "'/dev/zero' is larger than 'loadFileAsBase64' accepts (98304 bytes)"),
+        ("loadTextContent('big.txt')", "is longer than the 131072 characters 'loadTextContent' accepts"),
+    ] {
+        ws.write("main.bicep", &format!("output x string = {file}\n"));
+        let out = ws.run(&["infra", "build", "main.bicep", "--stdout"]);
+        assert_eq!(out.status.code(), Some(6), "{file}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{file}: {}", stderr(&out));
+    }
+    ws.write("main.bicep", "output x string = loadTextContent('ok.txt')\n");
+    let out = ws.run(&["infra", "build", "main.bicep", "--stdout"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
