@@ -310,6 +310,16 @@ mod tests {
         let deep = "[".repeat(100_000);
         let err = json(&deep).expect_err("too deep");
         assert!(err.message.contains("recursion limit exceeded"), "{}", err.message);
+        // The scoring service parses bodies on tokio's worker threads (2 MiB stacks): the deepest
+        // document allowed fits there, even unoptimised.
+        let deepest = format!("{}1{}", "[{\"a\":".repeat(63), "}]".repeat(63));
+        let parsed = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || json(&deepest).map(drop))
+            .expect("thread")
+            .join()
+            .expect("no overflow");
+        assert_eq!(parsed, Ok(()));
     }
 
     #[test]
