@@ -185,8 +185,7 @@ fn typed_value(ty: ParamType, text: &str) -> Result<Value, String> {
             _ => Err(format!("expected true or false, got {text:?}")),
         },
         ParamType::Object | ParamType::SecureObject | ParamType::Array => {
-            let value: Value =
-                serde_json::from_str(text).map_err(|e| format!("expected JSON ({}): {e}", ty.as_str()))?;
+            let value = crate::decode::json(text).map_err(|e| format!("expected JSON ({}): {e}", ty.as_str()))?;
             check_type(ty, &value)?;
             Ok(value)
         }
@@ -242,6 +241,8 @@ mod tests {
             kv("flag", "TRUE"),
             kv("tags", r#"{"a":"b"}"#),
         ];
+        let twice = resolve(&template(), &[kv("name", "abc"), kv("tags", r#"{"a":1,"a":2}"#)]).expect_err("twice");
+        assert!(twice.to_string().contains("expected JSON (object): 1:10: duplicate key \"a\""), "{twice}");
         let p = resolve(&template(), &sources).expect("resolved");
         assert_eq!(p["name"], serde_json::json!({"value": "second"}));
         assert_eq!(p["count"], serde_json::json!({"value": 3}));
