@@ -302,11 +302,13 @@ pub fn invocations_csv(body: &[u8], schema: Schema<'_>) -> Result<Batch, ApiErro
         for (feature, &pos) in schema.features.iter().zip(&positions) {
             let field = record.get(pos).unwrap_or_default().trim();
             let value: f64 = field.parse().map_err(|_| {
+                let field = crate::decode::cut(field);
                 ApiError::bad_request(format!("CSV line {line}, column {feature}: {field:?} is not a number"))
             })?;
             if !value.is_finite() {
                 return Err(ApiError::bad_request(format!(
-                    "CSV line {line}, column {feature}: {field} is not a finite number"
+                    "CSV line {line}, column {feature}: {} is not a finite number",
+                    crate::decode::cut(field)
                 )));
             }
             values.push(value);
@@ -376,6 +378,7 @@ fn number(cell: &Value, what: &str, feature: &str) -> Result<f64, ApiError> {
 fn column_positions(columns: &[&str], features: &[String]) -> Result<Vec<usize>, ApiError> {
     for (i, column) in columns.iter().enumerate() {
         if columns[..i].contains(column) {
+            let column = crate::decode::cut(column);
             return Err(ApiError::bad_request(format!("column {column:?} appears more than once")));
         }
     }

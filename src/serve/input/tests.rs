@@ -112,3 +112,18 @@ fn json_syntax_and_content_types() {
         );
     }
 }
+
+#[test]
+fn errors_quote_at_most_an_excerpt() {
+    let f = features();
+    let long = "9".repeat(100_000);
+    let bodies = [format!("a,b\n1,x{long}\n"), format!("a,b\n1,1e9{long}\n"), format!("a,b,{long},{long}\n1,2,3,4\n")];
+    for body in bodies {
+        let message = err(invocations_csv(body.as_bytes(), schema(&f))).message;
+        assert!(message.len() < 1_000, "{} bytes: {}", message.len(), &message[..200]);
+    }
+    let route = parse_request(Route::Invocations, Some("text/csv"), b"a,b\n1,2\n", schema(&f)).expect("csv");
+    assert_eq!(route.values, [1.0, 2.0]);
+    let score_as_csv = parse_request(Route::Score, Some("text/csv"), b"a,b\n1,2\n", schema(&f));
+    assert_eq!(err(score_as_csv).status, axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
