@@ -16,7 +16,8 @@ cd "$(dirname "$0")/../fuzz"
 if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo +nightly fuzz list); fi
 jobs=${FUZZ_JOBS:-1}
 
-nice -n 19 cargo +nightly fuzz build "${targets[@]}" >&2
+# One build for all targets (`cargo fuzz build` takes at most one name).
+nice -n 19 cargo +nightly fuzz build >&2
 
 run() {
     local target=$1
