@@ -16,15 +16,18 @@ cd "$(dirname "$0")/../fuzz"
 if [ $# -gt 0 ]; then targets=("$@"); else mapfile -t targets < <(cargo +nightly fuzz list); fi
 jobs=${FUZZ_JOBS:-1}
 
-# One build for all targets (`cargo fuzz build` takes at most one name).
-nice -n 19 cargo +nightly fuzz build >&2
+# One build for all targets (`cargo fuzz build` takes at most one name), then the binaries run
+# directly: `cargo fuzz run` would rebuild whenever a source file changed meanwhile.
+# FUZZ_NO_BUILD=1 runs what was built last.
+if [ -z "${FUZZ_NO_BUILD:-}" ]; then nice -n 19 cargo +nightly fuzz build >&2; fi
+bin=target/x86_64-unknown-linux-gnu/release
 
 run() {
     local target=$1
     mkdir -p "target/corpus/$target" "artifacts/$target" logs
     touch "logs/$target.log.start"
     # libFuzzer stops at the first crash; -timeout turns a hang into a crash too.
-    nice -n 19 cargo +nightly fuzz run "$target" "target/corpus/$target" "corpus/$target" -- \
+    nice -n 19 "$bin/$target" "target/corpus/$target" "corpus/$target" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="artifacts/$target/" >"logs/$target.log" 2>&1 || true
 }
