@@ -232,7 +232,9 @@ fn param_def(name: &str, def: &Value) -> Result<ParamDef, String> {
             return Err(fail(format!("min{what} {min} is greater than max{what} {max}")));
         }
     }
-    if let Some(default) = def.get("defaultValue") {
+    // A null default (some generators write one for optional parameters) is left to ARM; other
+    // literal defaults are checked.
+    if let Some(default) = def.get("defaultValue").filter(|v| !v.is_null()) {
         parsed.check(default).map_err(|reason| fail(format!("the default value does not fit: {reason}")))?;
     }
     Ok(parsed)
@@ -491,5 +493,7 @@ mod tests {
         // Expressions as defaults are ARM's to evaluate.
         let ok = r#"{"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#","parameters":{"p":{"type":"string","minLength":3,"defaultValue":"[resourceGroup().location]"}},"resources":[]}"#;
         parse_text(ok).expect("an expression default");
+        let null = ok.replace(r#""[resourceGroup().location]""#, "null");
+        parse_text(&null).expect("a null default");
     }
 }
