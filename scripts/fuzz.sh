@@ -26,9 +26,10 @@ run() {
     local target=$1
     mkdir -p "target/corpus/$target" "artifacts/$target" logs
     touch "logs/$target.log.start"
-    # libFuzzer stops at the first crash; -timeout turns a hang into a crash too.
+    # libFuzzer stops at the first crash; -timeout turns a hang into a crash too (30 s: the
+    # machine may be shared, and an input that takes seconds there is not a hang).
     nice -n 19 "$bin/$target" "target/corpus/$target" "corpus/$target" \
-        -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -max_total_time="$seconds" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="artifacts/$target/" >"logs/$target.log" 2>&1 || true
 }
 
