@@ -110,24 +110,33 @@ struct ExchangeAnswer {
     refresh_token: String,
 }
 
-/// Asks the token service of a Bearer challenge for a token for `scope`.
+/// Asks the token service of a Bearer challenge for a token for `scope`. `acr_refresh` keeps
+/// the ACR refresh token of an Entra exchange, so one exchange serves every scope.
 pub async fn bearer_token(
     http: &reqwest::Client,
     credentials: &Credentials,
     realm: &str,
     service: Option<&str>,
     scope: &str,
+    acr_refresh: &mut Option<Secret>,
 ) -> Result<Secret, TokenError> {
     let realm_url = Url::parse(realm).map_err(|e| TokenError::Realm(format!("{realm:?}: {e}")))?;
     match credentials {
         Credentials::Entra { credential, scope: aad_scope, tenant } => {
-            let aad = credential
-                .get_token(&[aad_scope.as_str()], None)
-                .await
-                .map_err(|e| TokenError::Http(Box::new(HttpError::credential(e.to_string()))))?;
             let service = service.unwrap_or_else(|| realm_url.host_str().unwrap_or_default());
-            let refresh = acr_exchange(http, &realm_url, service, tenant.as_deref(), aad.token.secret()).await?;
-            acr_access_token(http, &realm_url, service, scope, &refresh).await
+            let refresh = match acr_refresh.take() {
+                Some(refresh) => refresh,
+                None => {
+                    let aad = credential
+                        .get_token(&[aad_scope.as_str()], None)
+                        .await
+                        .map_err(|e| TokenError::Http(Box::new(HttpError::credential(e.to_string()))))?;
+                    acr_exchange(http, &realm_url, service, tenant.as_deref(), aad.token.secret()).await?
+                }
+            };
+            let token = acr_access_token(http, &realm_url, service, scope, &refresh).await?;
+            *acr_refresh = Some(refresh);
+            Ok(token)
         }
         Credentials::Basic { username, password } if username == ACR_TOKEN_USERNAME => {
             let service = service.unwrap_or_else(|| realm_url.host_str().unwrap_or_default());

@@ -66,6 +66,8 @@ struct AuthState {
     scheme: AuthScheme,
     /// Bearer tokens by scope.
     tokens: HashMap<String, Secret>,
+    /// ACR's refresh token from the Entra exchange.
+    acr_refresh: Option<Secret>,
 }
 
 /// A registry (`host[:port]`).
@@ -105,7 +107,11 @@ impl OciClient {
             credentials,
             retry: options.retry,
             chunk_size: options.chunk_size.max(1),
-            auth: tokio::sync::Mutex::new(AuthState { scheme: AuthScheme::Unknown, tokens: HashMap::new() }),
+            auth: tokio::sync::Mutex::new(AuthState {
+                scheme: AuthScheme::Unknown,
+                tokens: HashMap::new(),
+                acr_refresh: None,
+            }),
         })
     }
 
@@ -350,7 +356,8 @@ impl OciClient {
         if let AuthScheme::Bearer { realm, service } = &state.scheme
             && !state.tokens.contains_key(scope)
         {
-            let token = self.token(realm, service.as_deref(), scope).await?;
+            let (realm, service) = (realm.clone(), service.clone());
+            let token = self.token(&realm, service.as_deref(), scope, &mut state.acr_refresh).await?;
             state.tokens.insert(scope.to_string(), token);
         }
         Ok(match (&state.scheme, &self.credentials) {
@@ -365,8 +372,15 @@ impl OciClient {
         })
     }
 
-    async fn token(&self, realm: &str, service: Option<&str>, scope: &str) -> Result<Secret, OciError> {
-        auth::bearer_token(&self.http, &self.credentials, realm, service, scope).await.map_err(|e| match e {
+    async fn token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        scope: &str,
+        acr_refresh: &mut Option<Secret>,
+    ) -> Result<Secret, OciError> {
+        auth::bearer_token(&self.http, &self.credentials, realm, service, scope, acr_refresh).await.map_err(|e| match e
+        {
             TokenError::Http(source) if source.status.is_some() => OciError::Auth {
                 registry: self.registry.clone(),
                 message: format!("the token service refused the credentials: {source}"),
@@ -396,7 +410,7 @@ impl OciClient {
                 }
             }
             Challenge::Bearer { realm, service, .. } => {
-                let token = self.token(&realm, service.as_deref(), scope).await?;
+                let token = self.token(&realm, service.as_deref(), scope, &mut state.acr_refresh).await?;
                 state.scheme = AuthScheme::Bearer { realm, service };
                 state.tokens.insert(scope.to_string(), token);
                 Ok(())
