@@ -355,6 +355,39 @@ fn acr_push_exchanges_the_entra_token_then_admin_basic_gets_a_bearer_token() {
     assert!(!stderr(&out).contains(standin::ACR_ADMIN_PASSWORD));
 }
 
+#[test]
+fn a_base_image_is_pulled_and_stacked_under_the_model() {
+    let ws = Workspace::new();
+    let run_id = train(&ws);
+    let registry = Registry::start(None);
+    // The base: mlops alone on scratch (a tool image, with its C library), pushed first.
+    let base = format!("{}/mlops-base:1", registry.host);
+    let tool_image = ws.json(&["image", "build", "--tag", &base, "--push", "--plain-http"]);
+    assert!(tool_image["annotations"].as_object().is_some_and(|a| a.is_empty()), "{tool_image}");
+    let base_layers: Vec<Value> =
+        tool_image["layers"].as_array().expect("layers").iter().map(|l| l["digest"].clone()).collect();
+
+    let tag = format!("{}/diabetes:1", registry.host);
+    let built = build(&ws, &run_id, "img", &["--base", &base, "--tag", &tag, "--push", "--plain-http"]);
+    let layers: Vec<Value> = built["layers"].as_array().expect("layers").iter().map(|l| l["digest"].clone()).collect();
+    assert_eq!(layers.len(), base_layers.len() + 3, "{built}");
+    assert_eq!(layers[..base_layers.len()], base_layers[..]);
+    assert_eq!(built["annotations"]["org.opencontainers.image.base.name"].as_str(), Some(base.as_str()));
+    assert_eq!(built["annotations"]["org.opencontainers.image.base.digest"], tool_image["digest"]);
+
+    let inspected = skopeo_json(&["inspect", "--tls-verify=false", &format!("docker://{tag}")]);
+    assert_eq!(inspected["Digest"], built["digest"]);
+    assert_eq!(inspected["Layers"].as_array().map(Vec::len), Some(layers.len()));
+    // Unpacked, the base's C library and the model are both there.
+    let bundle = ws.path().join("bundle");
+    let image = format!("{}:{tag}", ws.path().join("img").display());
+    tool("umoci", &["unpack", "--rootless", "--image", &image, &bundle.display().to_string()]);
+    let rootfs = bundle.join("rootfs");
+    assert!(rootfs.join("lib64/ld-linux-x86-64.so.2").is_file());
+    assert!(rootfs.join("model/MLmodel").is_file());
+    assert!(rootfs.join("usr/local/bin/mlops").is_file());
+}
+
 /// A proxy in front of a registry that forwards everything (rewriting upload locations to
 /// itself) until `allowed` blob uploads have completed, then answers new uploads with 403 DENIED.
 struct DenyingProxy {
