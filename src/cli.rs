@@ -106,8 +106,8 @@ Examples:
 
 Writes mlops.toml, data/NAME.csv (sample data) and its profile, pipelines/parameters.json,
 pipelines/NAME.yml, environment_setup/ (Bicep, ARM, parameters, Azure DevOps pipeline),
-.github/workflows/ and pipelines/azure-devops/ (CI, training, deployment, environment), a Dockerfile
-for the scoring image, README.md and .gitignore.
+.github/workflows/ and pipelines/azure-devops/ (CI, training, deployment, environment; the images
+are built with `mlops image`), README.md and .gitignore.
 NAME becomes lower-case letters, digits and '-' (starting with a letter, at most 50); Azure resources
 get a base name of its first 10 letters and digits (at least 3). Existing files are kept unless --force.
 Exit codes: 0 written (or nothing to write), 2 a name that cannot be made valid, 6 DIR is a file.";
