@@ -73,3 +73,36 @@ pub fn resolve_registry(
     };
     Ok(RegistrySettings { auth, plain_http: args.plain_http, transport })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(auth: Option<RegistryAuthArg>, username: Option<&str>) -> RegistryArgs {
+        RegistryArgs {
+            registry_auth: auth,
+            username: username.map(str::to_string),
+            password_stdin: false,
+            plain_http: false,
+        }
+    }
+
+    #[test]
+    fn picks_the_sign_in_from_the_flags_and_the_host() {
+        let password = || Some("pw\n".to_string());
+        let basic = resolve_registry(&args(None, Some("me")), "r.example", password()).expect("basic");
+        assert_eq!(basic.auth, RegistryAuth::Basic { username: "me".into(), password: Secret::new("pw") });
+        assert_eq!(
+            resolve_registry(&args(None, None), "myacr.azurecr.io", None).expect("acr").auth,
+            RegistryAuth::Azure
+        );
+        assert_eq!(
+            resolve_registry(&args(None, None), "127.0.0.1:5000", None).expect("local").auth,
+            RegistryAuth::Anonymous
+        );
+        let forced = resolve_registry(&args(Some(RegistryAuthArg::Anonymous), None), "x.azurecr.io", None);
+        assert_eq!(forced.expect("forced").auth, RegistryAuth::Anonymous);
+        let no_user = resolve_registry(&args(Some(RegistryAuthArg::Basic), None), "r.example", password());
+        assert!(no_user.is_err_and(|e| e.0.contains("--username")));
+    }
+}

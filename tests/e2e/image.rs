@@ -244,7 +244,7 @@ fn interrupted_push_uploads_only_the_missing_blobs_when_repeated() {
     let registry = Registry::start(None);
     // The proxy turns uploads away once two blobs are in, as a registry over its quota does (a
     // 403 is not retried, so the push stops there).
-    let proxy = DenyingProxy::start(&registry.host, 2);
+    let proxy = DenyingProxy::start(&registry.host, 2, 0);
     let through_proxy = format!("{}/diabetes:1", proxy.host);
     let out = ws.run(&["image", "push", "img", "--tag", &through_proxy, "--plain-http", "-o", "json"]);
     assert_eq!(out.status.code(), Some(10), "{}", stderr(&out));
@@ -278,11 +278,18 @@ fn basic_auth_registry_needs_the_password_and_never_prints_it() {
         .expect("run");
     assert_eq!(wrong.status.code(), Some(10), "{}", stderr(&wrong));
 
-    let out = ws
-        .mlops(&["image", "push", "img", "--tag", &tag, "--plain-http", "--username", "pusher", "-v", "-o", "json"])
-        .env("MLOPS_REGISTRY_PASSWORD", password)
-        .output()
+    // The password on stdin this time (`--password-stdin`), as `docker login` takes it.
+    let mut child = ws
+        .mlops(&["image", "push", "img", "--tag", &tag, "--plain-http", "--username", "pusher", "--password-stdin"])
+        .args(["-v", "-o", "json"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), format!("{password}\n").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("output");
     assert!(out.status.success(), "{}", stderr(&out));
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     assert!(!all.contains(password), "the password was printed: {all}");
@@ -388,6 +395,23 @@ fn a_base_image_is_pulled_and_stacked_under_the_model() {
     assert!(rootfs.join("usr/local/bin/mlops").is_file());
 }
 
+#[test]
+fn a_chunk_answered_with_503_is_retried_and_the_push_completes() {
+    let ws = Workspace::new();
+    let run_id = train(&ws);
+    build(&ws, &run_id, "img", &[]);
+    let registry = Registry::start(None);
+    let proxy = DenyingProxy::start(&registry.host, usize::MAX, 1);
+    let tag = format!("{}/diabetes:1", proxy.host);
+    let out = ws.run(&["image", "push", "img", "--tag", &tag, "--plain-http", "-o", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("503"), "the retry is reported: {}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(report["blobs_uploaded"], 4);
+    let inspected = skopeo_json(&["inspect", "--tls-verify=false", &format!("docker://{}/diabetes:1", registry.host)]);
+    assert_eq!(inspected["Digest"], report["digest"]);
+}
+
 /// A proxy in front of a registry that forwards everything (rewriting upload locations to
 /// itself) until `allowed` blob uploads have completed, then answers new uploads with 403 DENIED.
 struct DenyingProxy {
@@ -397,7 +421,8 @@ struct DenyingProxy {
 }
 
 impl DenyingProxy {
-    fn start(upstream: &str, allowed: usize) -> DenyingProxy {
+    /// `unavailable`: how many chunk uploads (`PATCH`) to answer with 503 first.
+    fn start(upstream: &str, allowed: usize, unavailable: usize) -> DenyingProxy {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
@@ -408,6 +433,7 @@ impl DenyingProxy {
             host: host.clone(),
             allowed,
             completed: completed.clone(),
+            unavailable: Mutex::new(unavailable),
             client: reqwest::Client::new(),
         };
         let app = axum::Router::new().fallback(forward).with_state(Arc::new(shared));
@@ -425,6 +451,7 @@ struct ProxyState {
     host: String,
     allowed: usize,
     completed: Arc<Mutex<usize>>,
+    unavailable: Mutex<usize>,
     client: reqwest::Client,
 }
 
@@ -441,6 +468,16 @@ async fn forward(
             .header("content-type", "application/json")
             .body(axum::body::Body::from(r#"{"errors":[{"code":"DENIED","message":"storage quota exceeded"}]}"#))
             .expect("response");
+    }
+    if method == "PATCH" {
+        let mut unavailable = state.unavailable.lock().expect("lock");
+        if *unavailable > 0 {
+            *unavailable -= 1;
+            return axum::response::Response::builder()
+                .status(503)
+                .body(axum::body::Body::from("<html>Service Unavailable</html>"))
+                .expect("response");
+        }
     }
     let headers = request.headers().clone();
     let body = axum::body::to_bytes(request.into_body(), usize::MAX).await.unwrap_or_default();
