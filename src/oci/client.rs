@@ -6,30 +6,13 @@ use std::collections::HashMap;
 
 use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
+use reqwest::header::{CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode, Url};
 
 use super::auth::{self, Challenge, Credentials, TokenError};
-use super::{Digest, OciError};
+use super::{Digest, OciError, TransferProgress, short};
 use crate::http::{self, ErrorDetail, HttpError, RetryPolicy, TransportOptions};
 use crate::secret::Secret;
-
-/// Progress of blob transfers; the command layer renders it.
-pub trait TransferProgress: Send {
-    /// A blob of `total` bytes starts moving; `what` names it for people.
-    fn begin(&mut self, what: &str, total: u64);
-    fn advance(&mut self, bytes: u64);
-    fn end(&mut self);
-}
-
-/// Progress nobody watches.
-pub struct NoProgress;
-
-impl TransferProgress for NoProgress {
-    fn begin(&mut self, _: &str, _: u64) {}
-    fn advance(&mut self, _: u64) {}
-    fn end(&mut self) {}
-}
 
 /// Options of [`OciClient::new`].
 #[derive(Debug, Clone)]
@@ -78,7 +61,7 @@ pub struct OciClient {
     http: reqwest::Client,
     credentials: Credentials,
     retry: RetryPolicy,
-    chunk_size: usize,
+    pub(super) chunk_size: usize,
     auth: tokio::sync::Mutex<AuthState>,
 }
 
@@ -119,7 +102,7 @@ impl OciClient {
         &self.registry
     }
 
-    fn url(&self, path: &str) -> Result<Url, OciError> {
+    pub(super) fn url(&self, path: &str) -> Result<Url, OciError> {
         self.base.join(path).map_err(|e| self.protocol(format!("invalid URL {path:?}: {e}")))
     }
 
@@ -143,68 +126,6 @@ impl OciClient {
             }
         })
         .await
-    }
-
-    /// Uploads a blob in chunks (`POST`, `PATCH`…, `PUT ?digest=`); a failed upload starts over.
-    pub async fn push_blob(
-        &self,
-        repository: &str,
-        digest: &Digest,
-        data: &Bytes,
-        progress: &mut dyn TransferProgress,
-    ) -> Result<(), OciError> {
-        let progress = tokio::sync::Mutex::new(progress);
-        self.retrying(|| async {
-            let mut guard = progress.lock().await;
-            self.upload_once(repository, digest, data, &mut **guard).await
-        })
-        .await
-    }
-
-    async fn upload_once(
-        &self,
-        repository: &str,
-        digest: &Digest,
-        data: &Bytes,
-        progress: &mut dyn TransferProgress,
-    ) -> Result<(), OciError> {
-        let start = self.url(&format!("v2/{repository}/blobs/uploads/"))?;
-        let response =
-            self.send(Method::POST, &start, repository, Access::Push, |r| r.header(CONTENT_LENGTH, "0")).await?;
-        if response.status() != StatusCode::ACCEPTED {
-            return Err(self.failure(&Method::POST, response).await);
-        }
-        let mut location = self.location(&response)?;
-        progress.begin(&short(digest), data.len() as u64);
-        let mut offset = 0usize;
-        while offset < data.len() {
-            let end = (offset + self.chunk_size).min(data.len());
-            let chunk = data.slice(offset..end);
-            let range = format!("{offset}-{}", end - 1);
-            let response = self
-                .send(Method::PATCH, &location, repository, Access::Push, |r| {
-                    r.header(CONTENT_TYPE, "application/octet-stream")
-                        .header("Content-Range", range.clone())
-                        .header(CONTENT_LENGTH, chunk.len().to_string())
-                        .body(chunk.clone())
-                })
-                .await?;
-            if response.status() != StatusCode::ACCEPTED {
-                return Err(self.failure(&Method::PATCH, response).await);
-            }
-            location = self.location(&response)?;
-            progress.advance((end - offset) as u64);
-            offset = end;
-        }
-        // The upload URL may already carry a query (ACR's `_state`): the digest is added to it.
-        location.query_pairs_mut().append_pair("digest", digest.as_str());
-        let response =
-            self.send(Method::PUT, &location, repository, Access::Push, |r| r.header(CONTENT_LENGTH, "0")).await?;
-        progress.end();
-        if response.status() != StatusCode::CREATED {
-            return Err(self.failure(&Method::PUT, response).await);
-        }
-        self.check_digest(&response, digest, "the uploaded blob")
     }
 
     /// Stores a manifest under `reference` (a tag or its digest); returns its digest.
@@ -314,7 +235,7 @@ impl OciClient {
 
     /// Sends one request with the credentials the registry asked for; on a 401 it reads the
     /// challenge, gets a token (or switches to Basic) and sends the request once more.
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         url: &Url,
@@ -419,14 +340,14 @@ impl OciClient {
     }
 
     /// The `Location` of an upload step, resolved against the registry (it may be relative).
-    fn location(&self, response: &Response) -> Result<Url, OciError> {
+    pub(super) fn location(&self, response: &Response) -> Result<Url, OciError> {
         let value = response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).ok_or_else(|| {
             self.protocol(format!("{} answered {} without a Location", response.url().path(), response.status()))
         })?;
         response.url().join(value).map_err(|e| self.protocol(format!("invalid upload Location {value:?}: {e}")))
     }
 
-    fn check_digest(&self, response: &Response, expected: &Digest, what: &str) -> Result<(), OciError> {
+    pub(super) fn check_digest(&self, response: &Response, expected: &Digest, what: &str) -> Result<(), OciError> {
         match response.headers().get("Docker-Content-Digest").and_then(|v| v.to_str().ok()) {
             Some(actual) if actual != expected.as_str() => Err(OciError::DigestMismatch {
                 registry: self.registry.clone(),
@@ -439,7 +360,7 @@ impl OciClient {
     }
 
     /// A failed answer as an error, with the registry's `{"errors":[…]}` document read.
-    async fn failure(&self, method: &Method, response: Response) -> OciError {
+    pub(super) async fn failure(&self, method: &Method, response: Response) -> OciError {
         let status = response.status().as_u16();
         let url = response.url().clone();
         let headers = response.headers().clone();
@@ -458,7 +379,7 @@ impl OciClient {
         self.http_error(err)
     }
 
-    async fn retrying<T, F, Fut>(&self, attempt: F) -> Result<T, OciError>
+    pub(super) async fn retrying<T, F, Fut>(&self, attempt: F) -> Result<T, OciError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, OciError>>,
@@ -500,11 +421,6 @@ fn registry_errors(body: &[u8]) -> Option<ErrorDetail> {
     let mut first = items.next()?;
     first.details = items.collect();
     Some(first)
-}
-
-/// `sha256:0123456789ab`, how blobs are named to people.
-pub fn short(digest: &Digest) -> String {
-    format!("sha256:{}", &digest.hex()[..12])
 }
 
 #[cfg(test)]

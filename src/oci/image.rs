@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::Serialize;
 
-use super::client::{OciClient, TransferProgress};
+use super::TransferProgress;
+use super::client::OciClient;
 use super::{Descriptor, Digest, ImageConfig, Index, Manifest, OciError, Reference};
 
 /// An image: its manifest (bytes as pushed, so the digest is stable) and every blob it names.

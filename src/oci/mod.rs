@@ -9,13 +9,16 @@ mod digest;
 mod error;
 mod image;
 pub mod layout;
+mod progress;
 mod reference;
 mod types;
+mod upload;
 
 pub use auth::{ACR_TOKEN_USERNAME, Challenge, Credentials};
-pub use client::{NoProgress, OciClient, OciClientOptions, TransferProgress, short};
+pub use client::{OciClient, OciClientOptions};
 pub use digest::Digest;
 pub use error::OciError;
 pub use image::{Image, PushReport, pull, push};
+pub use progress::{NoProgress, TransferProgress, short};
 pub use reference::Reference;
 pub use types::*;
