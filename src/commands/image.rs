@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::azure::AzureCredential;
 use crate::cli::{AzureArgs, GlobalArgs, ImageBuildArgs, ImageCommand, ImagePushArgs, RegistryArgs};
-use crate::error_kind::UsageError;
+use crate::error_kind::{ErrorKind, HasKind, UsageError};
 use crate::image::{self, BaseImage, BuildSpec, LayerSummary, ModelInfo, ModelSource};
 use crate::oci::{self, Credentials, Image, OciClient, OciClientOptions, PushReport, Reference};
 use crate::output;
@@ -169,12 +169,18 @@ async fn model_source(text: &str, args: &ImageBuildArgs) -> anyhow::Result<Model
     let from_store = !matches!(ModelRef::parse(text)?, ModelRef::Dir(_));
     if let (true, Some(run_id)) = (from_store, &facts.run_id) {
         let tracker = super::connect::store_tracker(&args.store)?;
-        let run = crate::registry::release::get_run(&tracker, run_id)
-            .await
-            .with_context(|| format!("cannot read the lineage of model {text} (run {run_id})"))?;
-        info.created = image::rfc3339_millis(run.info.end_time.unwrap_or(run.info.start_time)).or(info.created);
-        info.source = run.tags.get(crate::tracking::lineage::GIT_REPO_URL).cloned();
-        info.revision = run.tags.get(crate::tracking::lineage::GIT_COMMIT).cloned();
+        match crate::registry::release::get_run(&tracker, run_id).await {
+            Ok(run) => {
+                info.created = image::rfc3339_millis(run.info.end_time.unwrap_or(run.info.start_time)).or(info.created);
+                info.source = run.tags.get(crate::tracking::lineage::GIT_REPO_URL).cloned();
+                info.revision = run.tags.get(crate::tracking::lineage::GIT_COMMIT).cloned();
+            }
+            // A model synced from a local store names its local run, which the server does not have.
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                tracing::warn!("run {run_id} of model {text} is not in the store: the image has no source or revision")
+            }
+            Err(e) => return Err(anyhow::Error::from(e).context(format!("cannot read the lineage of model {text}"))),
+        }
     }
     Ok(ModelSource { dir: resolved.dir, info })
 }
@@ -207,7 +213,8 @@ fn client(
     };
     let options = OciClientOptions {
         transport: settings.transport,
-        plain_http: settings.plain_http,
+        // A public base image is on HTTPS whatever the image's own registry speaks.
+        plain_http: settings.plain_http && own,
         ..OciClientOptions::default()
     };
     Ok(OciClient::new(reference.api_host(), credentials, Some(options))?)

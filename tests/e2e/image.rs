@@ -76,10 +76,20 @@ fn skopeo_json(args: &[&str]) -> Value {
     serde_json::from_slice(&tool("skopeo", args).stdout).expect("skopeo prints JSON")
 }
 
-/// Trains the reference model in `ws`; returns its run id.
+const REPO_URL: &str = "https://example.com/org/models.git";
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// Trains the reference model in `ws`, with stated git lineage; returns its run id.
 fn train(ws: &Workspace) -> String {
     let data = diabetes().display().to_string();
-    let report = ws.json(&["train", "--data", &data]);
+    let out = ws
+        .mlops(&["train", "--data", &data, "-o", "json"])
+        .env("MLOPS_GIT_REPO_URL", REPO_URL)
+        .env("MLOPS_GIT_COMMIT", COMMIT)
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     report["run_id"].as_str().expect("run id").to_string()
 }
 
@@ -120,6 +130,8 @@ fn pushed_image_reads_back_with_skopeo_and_its_root_filesystem_serves_the_model(
         annotations["org.opencontainers.image.created"].as_str().is_some_and(|c| c.ends_with('Z')),
         "{annotations}"
     );
+    assert_eq!(annotations["org.opencontainers.image.source"].as_str(), Some(REPO_URL));
+    assert_eq!(annotations["org.opencontainers.image.revision"].as_str(), Some(COMMIT));
     let size = first["size"].as_u64().expect("size");
     assert!(size < 60 * 1024 * 1024, "image of {size} bytes");
 
