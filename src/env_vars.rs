@@ -104,6 +104,10 @@ pub const MLOPS_WATCH_SOURCE_SAS: &str = "MLOPS_WATCH_SOURCE_SAS";
 pub const AZURE_STORAGE_CONNECTION_STRING: &str = "AZURE_STORAGE_CONNECTION_STRING";
 /// Scoring key for `mlops smoke-test` (flag `--key`). Never logged.
 pub const MLOPS_SCORING_KEY: &str = "MLOPS_SCORING_KEY";
+/// User name for a container registry's Basic sign-in (`mlops image`, flag `--username`).
+pub const MLOPS_REGISTRY_USERNAME: &str = "MLOPS_REGISTRY_USERNAME";
+/// Password or token for a container registry's Basic sign-in. Never logged.
+pub const MLOPS_REGISTRY_PASSWORD: &str = "MLOPS_REGISTRY_PASSWORD";
 /// Where models downloaded from a tracking server are cached (default `$XDG_CACHE_HOME/mlops`).
 pub const MLOPS_CACHE_DIR: &str = "MLOPS_CACHE_DIR";
 /// Base directory for caches (XDG); `mlops` uses `$XDG_CACHE_HOME/mlops`.

@@ -158,3 +158,48 @@ impl Progress for DeploymentProgress {
         }
     }
 }
+
+/// Blob transfers of `mlops image`: a byte bar per blob on a terminal, one line per blob otherwise.
+pub struct TransferBar {
+    quiet: bool,
+    terminal: bool,
+    verb: &'static str,
+    bar: Option<ProgressBar>,
+}
+
+impl TransferBar {
+    /// `verb` says what happens to each blob ("uploading", "downloading").
+    pub fn new(quiet: bool, verb: &'static str) -> Self {
+        TransferBar { quiet, terminal: std::io::stderr().is_terminal(), verb, bar: None }
+    }
+}
+
+impl crate::oci::TransferProgress for TransferBar {
+    fn begin(&mut self, what: &str, total: u64) {
+        if self.quiet {
+            return;
+        }
+        if !self.terminal {
+            eprintln!("  {} {what} ({})", self.verb, indicatif::HumanBytes(total));
+            return;
+        }
+        let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(style);
+        bar.set_message(format!("{} {what}", self.verb));
+        self.bar = Some(bar);
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

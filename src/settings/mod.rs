@@ -5,6 +5,7 @@
 //! in, calls a service or runs a program; `commands::connect` builds clients from these values.
 
 mod azure;
+mod registry;
 mod tracking;
 mod train;
 
@@ -19,6 +20,7 @@ use crate::ml::split::TestSize;
 use crate::tracking::TrackingUri;
 
 pub use azure::{AzureMlSettings, AzureSettings, resolve_azure, resolve_azureml};
+pub use registry::{RegistryAuth, RegistrySettings, resolve_registry};
 pub use tracking::{
     MlflowSettings, TrackingSettings, local_store_path, mlflow_settings, resolve_store, resolve_tracking, tracking_for,
 };
