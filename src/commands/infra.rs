@@ -71,8 +71,12 @@ async fn connect(azure: &AzureSettings) -> anyhow::Result<(DeploymentsClient, Re
     let credential = Arc::new(AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?);
     let scope = azure.cloud.arm_scope();
     credential.token(&[scope.as_str()]).await?;
-    let arm =
-        ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(ArmClientOptions::default()));
+    let options = ArmClientOptions {
+        retry: azure.network.retry(),
+        timeout: azure.network.timeout,
+        ..ArmClientOptions::default()
+    };
+    let arm = ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(options))?;
     Ok((DeploymentsClient::new(arm.clone(), PollInterval::default()), ResourceGroupsClient::new(arm)))
 }
 

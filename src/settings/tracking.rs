@@ -10,7 +10,7 @@ use super::azure::{AzureSettings, resolve_azure};
 use crate::cli::{AzureArgs, StoreArgs, TrackingArgs};
 use crate::env_vars;
 use crate::error_kind::UsageError;
-use crate::http::{RetryPolicy, TransportOptions};
+use crate::http::TransportOptions;
 use crate::secret::Secret;
 use crate::tracking::TrackingUri;
 use crate::tracking::mlflow::{MlflowAuth, MlflowClientOptions};
@@ -97,9 +97,10 @@ pub fn mlflow_settings(auth: MlflowAuth) -> anyhow::Result<MlflowSettings> {
             .map(|v| v.parse::<f64>().map_err(|_| UsageError(format!("{name}={v:?} is not a number")).into()))
             .transpose()
     };
-    let mut retry = RetryPolicy::default();
+    let mut retry = super::network_settings()?.retry();
     if let Some(n) = number(env_vars::MLFLOW_HTTP_REQUEST_MAX_RETRIES)? {
-        retry.max_retries = n as usize;
+        retry.max_retries = n.max(0.0) as usize;
+        retry.max_connect_retries = retry.max_connect_retries.min(retry.max_retries);
     }
     if let Some(f) = number(env_vars::MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR)? {
         retry.backoff = Duration::from_secs_f64(f.max(0.0));
@@ -109,7 +110,7 @@ pub fn mlflow_settings(auth: MlflowAuth) -> anyhow::Result<MlflowSettings> {
             .or_else(|| env(env_vars::SSL_CERT_FILE))
             .map(PathBuf::from),
         insecure: env(env_vars::MLFLOW_TRACKING_INSECURE_TLS).is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        timeout: number(env_vars::MLFLOW_HTTP_REQUEST_TIMEOUT)?.map(|s| Duration::from_secs_f64(s.max(1.0))),
+        timeout: number(env_vars::MLFLOW_HTTP_REQUEST_TIMEOUT)?.map(|s| Duration::from_secs_f64(s.max(0.1))),
     };
     Ok(MlflowSettings { auth, options: MlflowClientOptions { transport, retry } })
 }
