@@ -105,7 +105,9 @@ impl CertificateAssertion {
 #[async_trait::async_trait]
 impl azure_identity::ClientAssertion for CertificateAssertion {
     async fn secret(&self, _: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
-        Ok(self.sign())
+        let assertion = self.sign();
+        crate::secret::register(&assertion);
+        Ok(assertion)
     }
 }
 
@@ -156,6 +158,7 @@ impl azure_identity::ClientAssertion for GithubOidcAssertion {
             ));
         }
         let token: IdToken = response.into_body().json()?;
+        crate::secret::register(&token.value);
         Ok(token.value)
     }
 }

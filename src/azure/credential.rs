@@ -221,13 +221,16 @@ impl AzureCredential {
         if let Some(index) = chosen
             && let Some(source) = self.sources.get(index)
         {
-            return source.credential.get_token(scopes, None).await.map_err(|e| AuthError::of(source.kind, e));
+            let token = source.credential.get_token(scopes, None).await.map_err(|e| AuthError::of(source.kind, e))?;
+            crate::secret::register(token.token.secret());
+            return Ok(token);
         }
         let mut attempts = Vec::new();
         for (index, source) in self.sources.iter().enumerate() {
             tracing::debug!(credential = %source.kind, "requesting a token");
             match source.credential.get_token(scopes, None).await {
                 Ok(token) => {
+                    crate::secret::register(token.token.secret());
                     *self.chosen.lock().unwrap_or_else(|p| p.into_inner()) = Some(index);
                     tracing::info!(credential = %source.kind, "signed in");
                     return Ok(token);

@@ -55,6 +55,10 @@ pub fn resolve_azure(args: &AzureArgs) -> anyhow::Result<AzureSettings> {
         Some(AuthArg::ManagedIdentity) => Some(AuthKind::ManagedIdentity),
         Some(AuthArg::AzureCli) => Some(AuthKind::AzureCli),
     };
+    // The federated token is read by the credential itself; masked here so that no echo of it prints.
+    if let Some(token) = var(env_vars::AZURE_FEDERATED_TOKEN_FILE).and_then(|f| std::fs::read_to_string(f).ok()) {
+        crate::secret::register(&token);
+    }
     let auth = AuthConfig {
         tenant_id: var(env_vars::AZURE_TENANT_ID),
         client_id: var(env_vars::AZURE_CLIENT_ID),

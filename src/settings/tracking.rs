@@ -62,7 +62,10 @@ pub fn tracking_for(
     };
     let mlflow = match &uri {
         TrackingUri::Local(_) => MlflowSettings { auth: MlflowAuth::None, options: MlflowClientOptions::default() },
-        TrackingUri::Http(_) => mlflow_settings(basic_or_bearer())?,
+        TrackingUri::Http(url) => {
+            register_url_credentials(url);
+            mlflow_settings(basic_or_bearer())?
+        }
         // The workspace's MLflow endpoint takes ARM tokens; the auth is made when signing in.
         TrackingUri::AzureMl(_) => mlflow_settings(MlflowAuth::None)?,
     };
@@ -84,9 +87,25 @@ fn basic_or_bearer() -> MlflowAuth {
     let username = env(env_vars::MLFLOW_TRACKING_USERNAME).or(file.username);
     let password = env(env_vars::MLFLOW_TRACKING_PASSWORD).or(file.password);
     match (username, password, env(env_vars::MLFLOW_TRACKING_TOKEN)) {
-        (Some(username), Some(password), _) => MlflowAuth::Basic { username, password: Secret::new(password) },
+        (Some(username), Some(password), _) => {
+            crate::secret::register_basic(&username, &password);
+            MlflowAuth::Basic { username, password: Secret::new(password) }
+        }
         (_, _, Some(token)) => MlflowAuth::Bearer(Secret::new(token)),
         _ => MlflowAuth::None,
+    }
+}
+
+/// Masks the password of a `http://user:password@host` URI in every form it is sent in (the
+/// client turns it into a basic-auth header).
+fn register_url_credentials(url: &str) {
+    if let Ok(parsed) = reqwest::Url::parse(url)
+        && let Some(password) = parsed.password()
+    {
+        let user = crate::tracking::uri::percent_decode(parsed.username());
+        let password = crate::tracking::uri::percent_decode(password);
+        crate::secret::register_basic(&user, &password);
+        crate::secret::register_basic(parsed.username(), parsed.password().unwrap_or_default());
     }
 }
 
