@@ -229,7 +229,9 @@ impl HttpError {
     /// names the full URL, SAS signature included; it is dropped for the redacted one.
     pub fn from_reqwest_error(method: &reqwest::Method, url: &Url, err: reqwest::Error) -> Self {
         let err = &err.without_url();
-        if err.is_decode() {
+        // A body cut off by the timeout or a broken connection surfaces as a decode error of the
+        // body; it is the connection that failed, and another attempt may get the whole body.
+        if err.is_decode() && !err.is_timeout() && !is_body_error(err) {
             return HttpError::decode(method.as_str(), url, chain(err));
         }
         if err.is_builder() {
@@ -384,6 +386,23 @@ impl fmt::Display for HttpError {
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Whether a reqwest error was caused by the body's transfer rather than its content.
+fn is_body_error(err: &reqwest::Error) -> bool {
+    let mut cause = std::error::Error::source(err);
+    while let Some(current) = cause {
+        if let Some(inner) = current.downcast_ref::<reqwest::Error>()
+            && (inner.is_body() || inner.is_timeout())
+        {
+            return true;
+        }
+        if current.downcast_ref::<std::io::Error>().is_some() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 /// A URL fit for messages and logs: scheme, host and path; never the query (SAS tokens,

@@ -12,6 +12,7 @@ mod conformance;
 mod data;
 mod docs;
 mod fault_proxy;
+mod faults;
 mod infra;
 mod infra_auth;
 mod infra_environment;
