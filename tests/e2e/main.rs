@@ -25,6 +25,7 @@ mod predict;
 mod registry;
 mod reproduce;
 mod runs;
+mod secrets;
 mod serve;
 mod servers;
 mod smoke_test;
