@@ -330,9 +330,13 @@ impl Needs {
 
 /// The pipeline options of every credential: the cloud, and the one retry policy over our transport.
 fn client_options(cloud: &CloudEndpoints, config: &AuthConfig) -> Result<ClientOptions, Unusable> {
+    let cloud = ClientOptions { cloud: Some(Arc::new(cloud.core_cloud())), ..Default::default() };
+    Ok(sign_in_transport(config)?.client_options(cloud))
+}
+
+fn sign_in_transport(config: &AuthConfig) -> Result<RetryingTransport, Unusable> {
     let transport = TransportOptions { timeout: Some(config.timeout.unwrap_or(SIGN_IN_TIMEOUT)), ..Default::default() };
-    let transport = RetryingTransport::new(&transport, config.retry).map_err(|e| Unusable::Invalid(e.to_string()))?;
-    Ok(transport.client_options(ClientOptions { cloud: Some(Arc::new(cloud.core_cloud())), ..Default::default() }))
+    RetryingTransport::new(&transport, config.retry).map_err(|e| Unusable::Invalid(e.to_string()))
 }
 
 fn invalid(err: azure_core::Error) -> Unusable {
@@ -474,7 +478,7 @@ fn managed_identity(config: &AuthConfig) -> Result<Arc<dyn TokenCredential>, Unu
             .clone()
             .filter(|c| !c.is_empty())
             .map(UserAssignedId::ClientId),
-        ..Default::default()
+        client_options: sign_in_transport(config)?.client_options(ClientOptions::default()),
     };
     let credential = ManagedIdentityCredential::new(Some(options)).map_err(invalid)?;
     Ok(credential)
