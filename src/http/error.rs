@@ -478,6 +478,25 @@ mod tests {
     }
 
     #[test]
+    fn verdicts_follow_the_retry_policy() {
+        use crate::http::Verdict;
+        let url = Url::parse("http://127.0.0.1:1/").expect("url");
+        let refused = HttpError::connect_text("GET", "http://127.0.0.1:1/", "refused".into());
+        assert_eq!(refused.verdict(), Verdict::NoConnection("cannot connect: refused".into()));
+        let timeout = HttpError::connect("GET", &url, "operation timed out".into());
+        assert!(matches!(timeout.verdict(), Verdict::Transient { retry_after: None, .. }));
+        let throttled = HttpError::from_response("GET", &url, 429, |h| (h == "retry-after").then(|| "7".into()), b"");
+        assert!(matches!(
+            throttled.verdict(),
+            Verdict::Transient { retry_after: Some(d), .. } if d == std::time::Duration::from_secs(7)
+        ));
+        // A 4xx is an answer, even one that names a database race.
+        let integrity = status(400, br#"{"error_code":"INVALID_PARAMETER_VALUE","message":"IntegrityError"}"#);
+        assert_eq!(integrity.verdict(), Verdict::Final);
+        assert_eq!(status(404, b"").verdict(), Verdict::Final);
+    }
+
+    #[test]
     fn bodies_are_bounded() {
         let long = "x".repeat(10_000);
         let err = status(500, long.as_bytes());

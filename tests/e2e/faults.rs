@@ -298,4 +298,17 @@ fn arm_faults_are_retried_within_the_budget_and_never_half_deploy() {
     assert!(took < Duration::from_secs(5), "closed ARM took {took:?}");
     assert!(stderr(&out).contains("Connection refused"), "{}", stderr(&out));
     assert_nothing_deployed(&standin);
+
+    // ARM accepting connections and never answering: each attempt is cut at MLOPS_HTTP_TIMEOUT
+    // (default 30 s; 3 s here to keep the test short), all of them within the budget.
+    let silent = SilentServer::start();
+    let mut cmd = deploy(&ws, &standin);
+    cmd.env("AZURE_RESOURCE_MANAGER_ENDPOINT", format!("https://127.0.0.1:{}", silent.port))
+        .env("AZURE_RESOURCE_MANAGER_AUDIENCE", standin.url())
+        .env("MLOPS_HTTP_TIMEOUT", "3");
+    let (out, took) = timed(cmd);
+    assert_eq!(out.status.code(), Some(9), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(30), "silent ARM took {took:?}");
+    assert!(stderr(&out).contains("timed out") || stderr(&out).contains("retry budget"), "{}", stderr(&out));
+    assert_nothing_deployed(&standin);
 }
