@@ -87,6 +87,14 @@ fn tracking_closed_port_journals_within_seconds() {
     assert!(lines[0].contains("Connection refused") && lines[0].contains("attempt 1 of 2"), "{}", lines[0]);
     let report = report(&out);
     assert!(report["sync"]["error"].as_str().is_some_and(|e| e.contains("Connection refused")), "{report}");
+
+    // MLflow's variables still override: no retries at all.
+    let data = diabetes().display().to_string();
+    let mut cmd = defaults(ws.mlops(&["train", "--data", &data, "--tracking-uri", &uri, "-o", "json", "-v"]));
+    cmd.env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0");
+    let (out, _) = timed(cmd);
+    assert_journaled(&ws, &out);
+    assert!(retry_lines(&out).is_empty(), "{}", stderr(&out));
 }
 
 #[test]
@@ -96,6 +104,15 @@ fn tracking_silent_server_journals_within_the_bound() {
     let (out, took) = train(&ws, &format!("http://127.0.0.1:{}", silent.port), "silent");
     assert_journaled(&ws, &out);
     assert!(took < Duration::from_secs(20), "silent server took {took:?}");
+
+    // MLFLOW_HTTP_REQUEST_TIMEOUT bounds each attempt; with no retries, one attempt is all.
+    let data = diabetes().display().to_string();
+    let uri = format!("http://127.0.0.1:{}", silent.port);
+    let mut cmd = defaults(ws.mlops(&["train", "--data", &data, "--tracking-uri", &uri, "-o", "json"]));
+    cmd.env("MLFLOW_HTTP_REQUEST_TIMEOUT", "1").env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0");
+    let (out, took) = timed(cmd);
+    assert_journaled(&ws, &out);
+    assert!(took < Duration::from_secs(8), "a 1 s timeout without retries took {took:?}");
 }
 
 #[test]
