@@ -59,7 +59,12 @@ pub fn register(value: &str) {
     if value.len() < MIN_MASKED {
         return;
     }
-    let mut forms = vec![value.to_string(), percent_encode(value)];
+    // As sent in a query or form body (`~` is escaped by form encoders, not by URL encoders),
+    // and as it appears inside a JSON string.
+    let mut forms = vec![value.to_string(), percent_encode(value), percent_encode(value).replace('~', "%7E")];
+    if let Ok(json) = serde_json::to_string(value) {
+        forms.push(json.trim_matches('"').to_string());
+    }
     for pair in value.trim_start_matches('?').split('&') {
         if let Some((name, v)) = pair.split_once('=')
             && is_credential_param(name)
@@ -251,6 +256,8 @@ mod tests {
         }
         assert!(masked.contains("http://bob:***@h:1/x?a=1&sig=***"), "{masked}");
         assert!(masked.contains("&x=1"), "{masked}");
+        register("quote\"and~tilde");
+        assert_eq!(mask(r#"{"m": "quote\"and~tilde", "f": "quote%22and%7Etilde"}"#), r#"{"m": "***", "f": "***"}"#);
         assert_eq!(mask("nothing here"), "nothing here");
         assert_eq!(mask("a=b&c=d?x"), "a=b&c=d?x");
     }
