@@ -18,6 +18,7 @@ mod infra_auth;
 mod infra_environment;
 mod infra_inputs;
 mod init;
+mod inputs;
 mod mlflow_server;
 mod notebooks;
 mod pipeline;
