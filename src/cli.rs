@@ -1047,6 +1047,10 @@ pub struct ServeArgs {
     /// Largest request body in bytes (larger is refused with 413).
     #[arg(long, value_name = "N", default_value_t = 10 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_body_bytes: u64,
+    /// Seconds a client has to send a whole request, headers and body; slower connections are closed
+    /// (and counted in `mlops_requests_timed_out_total`).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub request_timeout: f64,
     /// Log every scored request to DIR (JSON Lines), blob:CONTAINER[/PREFIX] (with a connection
     /// string) or https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX] (with a SAS or a
     /// connection string).

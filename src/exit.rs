@@ -167,7 +167,7 @@ pub fn report(err: &anyhow::Error) {
     for cause in err.chain().skip(1) {
         text.push_str(&format!("\n  caused by: {cause}"));
     }
-    eprintln!("{text}");
+    crate::output::to_stderr(text);
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ impl DeploymentProgress {
             Fancy { multi, overall, bars: HashMap::new() }
         });
         if fancy.is_none() && !quiet {
-            eprintln!("{title}");
+            crate::output::to_stderr(title);
         }
         DeploymentProgress { quiet, fancy, last_status: String::new(), seen: HashMap::new() }
     }
@@ -111,7 +111,7 @@ impl Progress for DeploymentProgress {
         self.last_status = status.to_string();
         match &self.fancy {
             Some(f) => f.overall.set_prefix(status.to_string()),
-            None => eprintln!("  deployment: {status}"),
+            None => crate::output::to_stderr(format!("  deployment: {status}")),
         }
     }
 
@@ -134,7 +134,7 @@ impl Progress for DeploymentProgress {
                     });
                     bar.set_message(line);
                 }
-                None => eprintln!("  {line}"),
+                None => crate::output::to_stderr(format!("  {line}")),
             }
         }
     }
@@ -144,8 +144,8 @@ impl Progress for DeploymentProgress {
             return;
         }
         match &self.fancy {
-            Some(f) => f.multi.suspend(|| eprintln!("warning: {message}")),
-            None => eprintln!("warning: {message}"),
+            Some(f) => f.multi.suspend(|| crate::output::to_stderr(format!("warning: {message}"))),
+            None => crate::output::to_stderr(format!("warning: {message}")),
         }
     }
 

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 use reqwest::header::{CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use reqwest::{Method, Response, StatusCode, Url};
@@ -384,21 +383,18 @@ impl OciClient {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, OciError>>,
     {
-        if self.retry.max_retries == 0 {
-            let mut attempt = attempt;
-            return attempt().await;
-        }
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.retry.backoff)
-            .with_max_delay(self.retry.max_backoff)
-            .with_factor(2.0)
-            .with_max_times(self.retry.max_retries)
-            .with_jitter();
-        attempt
-            .retry(backoff)
-            .when(OciError::is_transient)
-            .notify(|err, wait| tracing::warn!("{err}; retrying in {}", crate::duration::human(wait)))
-            .await
+        let what = format!("registry {}", self.registry);
+        http::with_retries(
+            &self.retry,
+            &what,
+            attempt,
+            |outcome: &Result<T, OciError>| outcome.as_ref().err().map_or(http::Verdict::Final, OciError::verdict),
+            |budget| {
+                let reason = format!("no answer within the {} retry budget", crate::duration::human(budget));
+                Err(self.protocol(reason))
+            },
+        )
+        .await
     }
 }
 

@@ -43,6 +43,14 @@ impl OciError {
     pub fn is_transient(&self) -> bool {
         matches!(self, OciError::Http { source, .. } if source.is_transient())
     }
+
+    /// What this failure is worth to the project's one retry policy.
+    pub fn verdict(&self) -> crate::http::Verdict {
+        match self {
+            OciError::Http { source, .. } => source.verdict(),
+            _ => crate::http::Verdict::Final,
+        }
+    }
 }
 
 impl HasKind for OciError {
