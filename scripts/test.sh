@@ -4,6 +4,9 @@
 #   - a second one (.venv-azureml) with the official azureml-mlflow plugin (scripts/requirements-azureml.txt)
 #   - Azurite, the Azure Storage emulator, from npm into .test-tools (the blob request-log tests
 #     start it themselves on a free 127.0.0.1 port)
+#   - Debian packages for the image tests (tests/e2e/image.rs): docker-registry (a registry the
+#     tests run on a free port), skopeo and umoci (read the pushed image back, unpack it) and
+#     apache2-utils (htpasswd for the Basic sign-in test)
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,8 +47,19 @@ export MLOPS_TEST_AZUREML_PYTHON="$AZUREML_VENV/bin/python"
 export MLOPS_TEST_AZURITE="$TOOLS/node_modules/.bin/azurite-blob"
 export PATH="$VENV/bin:$PATH"
 
-echo "== hadolint Dockerfile Dockerfile.job" >&2
-"$VENV/bin/hadolint" Dockerfile Dockerfile.job
+DEBIAN_PACKAGES=(docker-registry skopeo umoci apache2-utils)
+missing=()
+for package in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]} (apt-get)" >&2
+  SUDO=()
+  [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+  "${SUDO[@]}" apt-get update -qq
+  # The package's own service is not wanted: the tests start registries themselves.
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
 
 echo "== CI/CD definitions (check-jsonschema, actionlint)" >&2
 scripts/check-cicd.sh

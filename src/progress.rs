@@ -97,7 +97,7 @@ impl DeploymentProgress {
             Fancy { multi, overall, bars: HashMap::new() }
         });
         if fancy.is_none() && !quiet {
-            eprintln!("{title}");
+            crate::output::to_stderr(title);
         }
         DeploymentProgress { quiet, fancy, last_status: String::new(), seen: HashMap::new() }
     }
@@ -111,7 +111,7 @@ impl Progress for DeploymentProgress {
         self.last_status = status.to_string();
         match &self.fancy {
             Some(f) => f.overall.set_prefix(status.to_string()),
-            None => eprintln!("  deployment: {status}"),
+            None => crate::output::to_stderr(format!("  deployment: {status}")),
         }
     }
 
@@ -134,7 +134,7 @@ impl Progress for DeploymentProgress {
                     });
                     bar.set_message(line);
                 }
-                None => eprintln!("  {line}"),
+                None => crate::output::to_stderr(format!("  {line}")),
             }
         }
     }
@@ -144,8 +144,8 @@ impl Progress for DeploymentProgress {
             return;
         }
         match &self.fancy {
-            Some(f) => f.multi.suspend(|| eprintln!("warning: {message}")),
-            None => eprintln!("warning: {message}"),
+            Some(f) => f.multi.suspend(|| crate::output::to_stderr(format!("warning: {message}"))),
+            None => crate::output::to_stderr(format!("warning: {message}")),
         }
     }
 
@@ -159,36 +159,81 @@ impl Progress for DeploymentProgress {
     }
 }
 
+/// Blob transfers of `mlops image`: a byte bar per blob on a terminal, one line per blob otherwise.
+pub struct TransferBar {
+    quiet: bool,
+    terminal: bool,
+    verb: &'static str,
+    bar: Option<ProgressBar>,
+}
+
+impl TransferBar {
+    /// `verb` says what happens to each blob ("uploading", "downloading").
+    pub fn new(quiet: bool, verb: &'static str) -> Self {
+        TransferBar { quiet, terminal: std::io::stderr().is_terminal(), verb, bar: None }
+    }
+}
+
+impl crate::oci::TransferProgress for TransferBar {
+    fn begin(&mut self, what: &str, total: u64) {
+        if self.quiet {
+            return;
+        }
+        if !self.terminal {
+            eprintln!("  {} {what} ({})", self.verb, indicatif::HumanBytes(total));
+            return;
+        }
+        let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(style);
+        bar.set_message(format!("{} {what}", self.verb));
+        self.bar = Some(bar);
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
 /// Transfers smaller than this in total finish too fast for a bar to help.
-const TRANSFER_BAR_MIN_BYTES: u64 = 8 * 1024 * 1024;
+const ARTIFACT_BAR_MIN_BYTES: u64 = 8 * 1024 * 1024;
 
 /// One bar for the artifact uploads and downloads of a command (bytes, throughput, ETA, the
 /// file last started), on a terminal's stderr only, once the bytes add up to a large transfer.
-pub struct TransferBar {
+pub struct ArtifactTransferBar {
     enabled: bool,
     state: std::sync::Mutex<(u64, u64, Option<ProgressBar>)>,
 }
 
-impl TransferBar {
+impl ArtifactTransferBar {
     pub fn new() -> Self {
-        TransferBar { enabled: std::io::stderr().is_terminal(), state: std::sync::Mutex::new((0, 0, None)) }
+        ArtifactTransferBar { enabled: std::io::stderr().is_terminal(), state: std::sync::Mutex::new((0, 0, None)) }
     }
 }
 
-impl Default for TransferBar {
+impl Default for ArtifactTransferBar {
     fn default() -> Self {
-        TransferBar::new()
+        ArtifactTransferBar::new()
     }
 }
 
-impl crate::azure::blob_transfer::TransferProgress for TransferBar {
+impl crate::azure::blob_transfer::TransferProgress for ArtifactTransferBar {
     fn begin(&self, what: &str, total: u64) {
         if !self.enabled {
             return;
         }
         let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         state.0 += total;
-        if state.2.is_none() && state.0 >= TRANSFER_BAR_MIN_BYTES {
+        if state.2.is_none() && state.0 >= ARTIFACT_BAR_MIN_BYTES {
             let style =
                 ProgressStyle::with_template("{msg:>20} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
                     .unwrap_or_else(|_| ProgressStyle::default_bar())

@@ -9,7 +9,6 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use backon::{ExponentialBuilder, Retryable};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -19,7 +18,7 @@ use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::{Method, Url};
 
 use super::blob::API_VERSION;
-use crate::http::{HttpError, RetryPolicy};
+use crate::http::{self, HttpError, RetryPolicy};
 
 /// Block size of a block upload, and the largest file sent in one Put Blob. 4 MiB is what
 /// azure-storage-blob sends as blocks; bigger blocks would only raise memory per request.
@@ -105,15 +104,6 @@ impl BlobTransfer {
         BlobTransfer { http, retry, progress }
     }
 
-    fn backoff(&self) -> ExponentialBuilder {
-        ExponentialBuilder::default()
-            .with_min_delay(self.retry.backoff)
-            .with_max_delay(self.retry.max_backoff)
-            .with_factor(2.0)
-            .with_max_times(self.retry.max_retries)
-            .with_jitter()
-    }
-
     /// Uploads `source` to the blob at `url` (replacing it), renewing the URL through `renew`.
     /// Returns the bytes sent.
     pub async fn upload(
@@ -179,7 +169,7 @@ impl BlobTransfer {
         self.put(cell, &[("comp", "blocklist")], headers, Bytes::from(xml)).await
     }
 
-    /// One PUT with a Content-MD5 the service checks, retried on transient failures; a refused
+    /// One PUT with a Content-MD5 the service checks, retried under the client's policy; a refused
     /// SAS (403) is renewed once and the request sent again.
     async fn put(
         &self,
@@ -200,11 +190,7 @@ impl BlobTransfer {
                 headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
                 self.send(Method::PUT, &url, headers, Some(body.clone())).await.map(drop)
             };
-            let result = attempt
-                .retry(self.backoff())
-                .when(HttpError::is_transient)
-                .notify(|err, wait| tracing::warn!("{err}; retrying in {}", crate::duration::human(wait)))
-                .await;
+            let result = http::send_with_retries(&self.retry, &Method::PUT, &url, attempt).await;
             match result {
                 Err(err) if err.status == Some(403) && !renewed => {
                     tracing::warn!("the storage service refused the upload URL ({err}); asking for a new one");
@@ -340,11 +326,7 @@ impl BlobTransfer {
                 }
                 Ok(Some(Range { total, length, md5, chunks }))
             };
-            let result = attempt
-                .retry(self.backoff())
-                .when(HttpError::is_transient)
-                .notify(|err, wait| tracing::warn!("{err}; retrying in {}", crate::duration::human(wait)))
-                .await;
+            let result = http::send_with_retries(&self.retry, &Method::GET, &url, attempt).await;
             match result {
                 Err(err) if err.status == Some(403) && !renewed => {
                     tracing::warn!("the storage service refused the download URL ({err}); asking for a new one");

@@ -219,7 +219,8 @@ pub async fn train(
     let result = log_training(store, request, &survey, &data, mask, &run.run_id, progress);
     let status = if result.is_ok() { RunStatus::Finished } else { RunStatus::Failed };
     if let Err(err) = &result {
-        store.set_tag(&run.run_id, "mlops.error", &err.to_string())?;
+        // The store is read by other tools and shown by the UI: no secret goes into it either.
+        store.set_tag(&run.run_id, "mlops.error", &crate::secret::mask(&err.to_string()))?;
     }
     let run = store.update_run(&run.run_id, status, now_millis())?;
     let sync = tracker.publish(&run.run_id).await.map_err(|source| TrainError::Publish {

@@ -20,7 +20,6 @@ pub use logged_models::LoggedModel;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
@@ -92,7 +91,8 @@ pub struct MlflowClient {
     display: Option<String>,
     http: reqwest::Client,
     auth: MlflowAuth,
-    retry: RetryPolicy,
+    /// Shared: the policy is larger than the rest of the client.
+    retry: Arc<RetryPolicy>,
     /// Moves run files to and from Blob storage when the server is an Azure ML workspace.
     transfer: Arc<BlobTransfer>,
 }
@@ -107,12 +107,12 @@ impl MlflowClient {
         }
         let http = http::build_client(&options.transport)?;
         let transfer = Arc::new(BlobTransfer::new(http.clone(), options.retry, Arc::new(NoProgress)));
-        Ok(MlflowClient { base, display: None, http, auth: auth.clone(), retry: options.retry, transfer })
+        Ok(MlflowClient { base, display: None, http, auth: auth.clone(), retry: Arc::new(options.retry), transfer })
     }
 
     /// The same client, showing artifact uploads and downloads on `progress`.
     pub fn with_transfer_progress(mut self, progress: Arc<dyn TransferProgress>) -> Self {
-        self.transfer = Arc::new(BlobTransfer::new(self.http.clone(), self.retry, progress));
+        self.transfer = Arc::new(BlobTransfer::new(self.http.clone(), *self.retry, progress));
         self
     }
 
@@ -140,7 +140,7 @@ impl MlflowClient {
         })
     }
 
-    /// One call, retried on connection errors, 429 and 5xx as MLflow's own client retries every call.
+    /// One call, retried under the client's [`RetryPolicy`] (connection errors, 408, 429, 5xx).
     /// Public for modules built on this client (the model registry).
     ///
     /// Retrying a create is safe enough here: the SQL store commits nothing on a 5xx, and a push
@@ -184,23 +184,7 @@ impl MlflowClient {
             }
             serde_json::from_str(&text).map_err(|e| HttpError::decode(method.as_str(), &url, e.to_string()))
         };
-        if self.retry.max_retries == 0 {
-            return attempt().await;
-        }
-        attempt
-            .retry(self.backoff())
-            .when(HttpError::is_transient)
-            .notify(|err, wait| tracing::warn!("{err}; retrying in {}", crate::duration::human(wait)))
-            .await
-    }
-
-    fn backoff(&self) -> ExponentialBuilder {
-        ExponentialBuilder::default()
-            .with_min_delay(self.retry.backoff)
-            .with_max_delay(self.retry.max_backoff)
-            .with_factor(2.0)
-            .with_max_times(self.retry.max_retries)
-            .with_jitter()
+        http::send_with_retries(&self.retry, &method, &url, attempt).await
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, HttpError> {
