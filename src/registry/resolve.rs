@@ -55,7 +55,7 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
                             _ => Err(RegistryError::NoModel { run_id: run_id.clone() }),
                         };
                     };
-                    let dest = cache.join("runs").join(run_id).join(path);
+                    let dest = logged_model_cache(cache, &logged.model_id);
                     download(client, &logged.artifact_uri, &dest).await?;
                     dest
                 }
@@ -83,7 +83,7 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
                         .clone()
                         .ok_or_else(|| RegistryError::NoModel { run_id: version.run_id.clone().unwrap_or_default() })?;
                     let logged = client.get_logged_model(&model_id).await.map_err(remote)?;
-                    let dest = cache.join("models").join(name).join(version.version.to_string());
+                    let dest = logged_model_cache(cache, &model_id);
                     download(client, &logged.artifact_uri, &dest).await?;
                     dest
                 }
@@ -91,6 +91,13 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
             Ok(ResolvedModel { dir, name: uri, version: Some(version.version.to_string()) })
         }
     }
+}
+
+/// Where a logged model's files are cached: by its id, which names one immutable set of files, so
+/// a model reached as `runs:/…` and as any number of registered versions is downloaded once, and a
+/// registry name deleted and reused never serves the old files.
+fn logged_model_cache(cache: &Path, model_id: &str) -> PathBuf {
+    cache.join("logged-models").join(model_id)
 }
 
 /// The model directory `path` of a local run whose files never went to the server.

@@ -264,6 +264,26 @@ fn sync_list_register_and_predict_against_a_workspace() {
         );
         assert_eq!(predicted["predictions"], here["predictions"], "{model}");
     }
+    // The cache is keyed by the logged model: the version and the run name the same files, so
+    // the second resolution downloads nothing.
+    let shared = Workspace::new();
+    let blob_gets =
+        || standin.log().iter().filter(|l| l.method == "GET" && l.path.contains(".blob.core.windows.net/")).count();
+    for (model, fetches) in [(format!("models:/{name}/1"), true), (format!("runs:/{remote_id}/model"), false)] {
+        let before = blob_gets();
+        json_of(
+            &signed_in(
+                &shared,
+                &standin,
+                &["predict", "--model", &model, "--data", &data, "--tracking-uri", &uri, "-o", "json"],
+            )
+            .env("MLOPS_CACHE_DIR", shared.path().join("cache"))
+            .output()
+            .expect("run"),
+        );
+        assert_eq!(blob_gets() > before, fetches, "{model}");
+    }
+
     // `model download` into a directory of an empty checkout: the files the run logged.
     let elsewhere = Workspace::new();
     let dest = elsewhere.path().join("downloaded");
