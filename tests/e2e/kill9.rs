@@ -192,33 +192,36 @@ fn the_store_and_sync_survive_kill_9_anywhere() {
     assert!(kills >= 30, "{kills} kills");
 
     lap("server kills");
+    // MLflow's client reads the whole local store as the kills left it: every run, metric,
+    // input, output, logged model and registered version.
+    let store = ws.path().join("mlruns");
+    let local = python_json("read_all.py", &[&format!("file://{}", store.display())], None);
+    lap("local read");
+    let local_runs = local["runs"].as_array().expect("runs");
+    let listed = run_json(ws.mlops(&["runs", "list", "--max-results", "1000", "-o", "json"]));
+    assert_eq!(local_runs.len(), listed["runs"].as_array().expect("runs").len(), "MLflow sees every run mlops lists");
+    for run in local_runs.iter().filter(|r| r["status"] == "FINISHED") {
+        for metric in ["mse", "rmse", "mae", "r2"] {
+            assert_eq!(run["metrics"][metric].as_array().map(Vec::len), Some(1), "{metric} of {run}");
+        }
+        assert_eq!(run["outputs"].as_array().map(Vec::len), Some(1), "a finished run's logged model: {run}");
+    }
+    let versions = &local["registered_models"][0]["versions"];
+    assert!(versions.as_array().is_some_and(|v| v.len() >= 2), "registry: {}", local["registered_models"]);
+
     // Sync finishes what every kill left, ending the abandoned runs as KILLED.
     let synced = run_json(sync(&ws));
     assert_eq!(synced["failed"], serde_json::json!([]), "{synced}");
     let again = run_json(sync(&ws));
     assert!(again["synced"].as_array().expect("synced").iter().all(|o| o["uploaded"] == false), "{again}");
-
     lap("synced");
-    // MLflow's client reads the whole local store: every run, metric, input, output, logged
-    // model and registered version.
-    let store = ws.path().join("mlruns");
-    let local = python_json("read_all.py", &[&format!("file://{}", store.display())], None);
-    let local_runs = local["runs"].as_array().expect("runs");
     let listed = run_json(ws.mlops(&["runs", "list", "--max-results", "1000", "-o", "json"]));
-    assert_eq!(local_runs.len(), listed["runs"].as_array().expect("runs").len(), "MLflow sees every run mlops lists");
-    for run in local_runs {
-        let status = run["status"].as_str().expect("status");
-        assert!(status == "FINISHED" || status == "KILLED", "no run is left RUNNING: {run}");
-        if status == "FINISHED" {
-            for metric in ["mse", "rmse", "mae", "r2"] {
-                assert_eq!(run["metrics"][metric].as_array().map(Vec::len), Some(1), "{metric} of {run}");
-            }
-        }
-    }
-    let versions = &local["registered_models"][0]["versions"];
-    assert!(versions.as_array().is_some_and(|v| v.len() >= 2), "registry: {}", local["registered_models"]);
+    let local_runs = listed["runs"].as_array().expect("runs");
+    let ended = |status: &str| local_runs.iter().filter(|r| r["info"]["status"] == status).count();
+    assert_eq!(ended("RUNNING"), 0, "no run is left RUNNING");
+    // Killed trains left runs RUNNING; the syncs (killed ones included) ended them as KILLED.
+    assert!(ended("KILLED") > 0, "{listed}");
 
-    lap("local read");
     // Exactly one server copy of every run, with exactly its points, one logged model at most,
     // linked once.
     let remote = python_json("read_all.py", &[&server.uri, "kill9"], None);
@@ -228,12 +231,16 @@ fn the_store_and_sync_survive_kill_9_anywhere() {
         let source = run["tags"]["mlops.source_run_id"].as_str().expect("every server run names its source");
         by_source.entry(source).or_default().push(run);
     }
-    for run in local_runs {
-        let id = run["run_id"].as_str().expect("id");
+    let histories: HashMap<&str, &Value> =
+        local["runs"].as_array().expect("runs").iter().map(|r| (r["run_id"].as_str().unwrap_or_default(), r)).collect();
+    for listed in local_runs {
+        let id = listed["info"]["run_id"].as_str().expect("id");
+        // Histories as MLflow read them before the sync (sync adds no points locally).
+        let run = histories.get(id).copied().unwrap_or(&Value::Null);
         let twins = by_source.remove(id).unwrap_or_default();
         assert_eq!(twins.len(), 1, "local run {id} has {} server copies", twins.len());
         let twin = twins[0];
-        assert_eq!(twin["status"], run["status"], "{id}");
+        assert_eq!(twin["status"], listed["info"]["status"], "{id}");
         assert_eq!(twin["params"], run["params"], "{id}");
         assert_eq!(twin["inputs"], run["inputs"], "{id}");
         let keys = |r: &Value| {
@@ -255,7 +262,7 @@ fn the_store_and_sync_survive_kill_9_anywhere() {
             .collect();
         let outputs = twin["outputs"].as_array().expect("outputs");
         assert!(models.len() <= 1 && outputs.len() == models.len(), "{id}: {models:?} / {outputs:?}");
-        if run["status"] == "FINISHED" {
+        if listed["info"]["status"] == "FINISHED" {
             assert_eq!(models.len(), 1, "{id} has its logged model on the server");
         }
     }
