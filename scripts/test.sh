@@ -3,6 +3,7 @@
 #   - a Python virtualenv (.venv) with the pinned reference packages (scripts/requirements-test.txt)
 #   - Azurite, the Azure Storage emulator, from npm into .test-tools (the blob request-log tests
 #     start it themselves on a free 127.0.0.1 port)
+#   - strace (Debian package), which the kill -9 tests use to kill at chosen syscalls
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,13 @@ if [ "$(cat "$TOOLS/.azurite-version" 2>/dev/null)" != "$AZURITE_VERSION" ]; the
   mkdir -p "$TOOLS"
   npm install --prefix "$TOOLS" --no-audit --no-fund --silent "azurite@$AZURITE_VERSION"
   echo "$AZURITE_VERSION" > "$TOOLS/.azurite-version"
+fi
+
+# strace delivers the kill -9 of the durability tests (tests/e2e/kill9.rs) at chosen syscalls.
+if ! command -v strace >/dev/null; then
+  echo "== installing strace" >&2
+  if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq strace >/dev/null
 fi
 
 export MLOPS_TEST_PYTHON="$VENV/bin/python"

@@ -419,3 +419,37 @@ fn a_run_the_server_refuses_does_not_block_the_others() {
     assert!(stderr(&out).contains(&format!("run {refused} was not synced")), "{}", stderr(&out));
     assert_eq!(server_copies(&ws, &server.uri, &accepted), 1);
 }
+
+#[test]
+fn a_push_cut_after_the_model_output_resumes_without_sending_it_again() {
+    let server = MlflowServer::shared();
+    let ws = Workspace::new();
+    let proxy = FaultProxy::start(&server.uri, Mode::Forward);
+    let train = || train_to(&ws, &proxy.uri, &[], &["--experiment", "cut-after-output"]);
+    // The second push of an experiment makes the same requests as the third (the first creates it).
+    json_of(&train());
+    let before = proxy.seen().len();
+    json_of(&train());
+    let requests = proxy.seen()[before..].to_vec();
+    let through_output = requests.iter().position(|r| r.ends_with("/runs/outputs")).expect("the model is linked") + 1;
+    assert!(through_output < requests.len(), "the status is set after the output: {requests:?}");
+
+    // The server links the model to the run, then goes away before the run's status is set.
+    proxy.set_mode(Mode::DieAfter(through_output));
+    let report = json_of(&train());
+    assert_eq!(report["sync"]["state"], "pending", "{report}");
+    let local_id = report["sync"]["local_run_id"].as_str().expect("local id").to_string();
+    let remote_id = report["sync"]["remote_run_id"].as_str().expect("the server run exists").to_string();
+
+    // The server refuses a second identical output (HTTP 400): sync must not send it again.
+    proxy.set_mode(Mode::Forward);
+    let started = std::time::Instant::now();
+    let synced = ws.json(&["runs", "sync", "--to", &proxy.uri]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "no minutes of retries");
+    assert_eq!(synced["failed"], serde_json::json!([]), "{synced}");
+    assert_eq!(server_copies(&ws, &server.uri, &local_id), 1);
+    let seen = read_remote(&server.uri, &remote_id);
+    assert_eq!(seen["status"], "FINISHED");
+    assert_eq!(seen["outputs"].as_array().map(Vec::len), Some(1), "{}", seen["outputs"]);
+    assert_eq!(seen["logged_models"].as_array().map(Vec::len), Some(1), "{}", seen["logged_models"]);
+}
