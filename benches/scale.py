@@ -4,7 +4,7 @@ scikit-learn on generated 1M- and 10M-row CSV files, whole processes, in one run
 Usage (from the repository root, after `cargo build --release`, with the test virtualenv's
 python and `pip install -r benches/requirements.txt`):
 
-    python benches/scale.py [--rows 1000000 10000000] [--dir /tmp] [--runs 1] [--keep]
+    python benches/scale.py [--rows 1000000 10000000] [--dir /tmp] [--runs 1] [--keep] [--profile]
 
 For each size it writes a deterministic CSV (10 features + target, three ill-conditioned
 columns), measures `cat FILE > /dev/null` (the warm-cache read rate), then runs each side `--runs`
@@ -12,6 +12,10 @@ times as a fresh process under `/usr/bin/time -v` (wall time and peak RSS), chec
 coefficients of both Python sides and of mlops against each other and against the exact least-
 squares solution of the same training rows (accumulated in extended precision, solved in exact
 rational arithmetic), and prints a table with the ratios. Files are deleted unless --keep.
+
+With --profile it also times `mlops data profile` and `mlops data validate` (against the profile
+of the same file) on each file against pandas and polars computing the same per-column statistics
+(benches/python/scale_profile_reference.py), and checks that the means agree.
 """
 import argparse
 import fractions
@@ -32,6 +36,7 @@ PYTHON_SIDES = {
     "polars + scikit-learn": "polars",
 }
 REFERENCE = os.path.join(ROOT, "benches", "python", "scale_reference.py")
+PROFILE_REFERENCE = os.path.join(ROOT, "benches", "python", "scale_profile_reference.py")
 
 
 def generate(path, rows, seed=7):
@@ -116,9 +121,10 @@ def main():
     parser.add_argument("--dir", default=tempfile.gettempdir())
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="also time data profile and data validate")
     args = parser.parse_args()
     mlops = release_binary()
-    results = {}
+    results, profiles = {}, {}
     for rows in args.rows:
         path = os.path.join(args.dir, f"mlops-scale-{rows}.csv")
         if not os.path.exists(path):
@@ -142,9 +148,52 @@ def main():
                         sides[label] = (seconds, rss, coefficients)
         exact = exact_solution(path, rows)
         results[rows] = (size_mb, cat, sides, exact)
+        if args.profile:
+            profiles[rows] = (size_mb, profile_sides(mlops, path, args.runs))
         if not args.keep:
             os.remove(path)
     report(results)
+    if profiles:
+        report_profiles(profiles)
+
+
+def profile_sides(mlops, path, runs):
+    """Best wall time and its peak RSS per side, and the largest relative difference between
+    mlops' column means and pandas'."""
+    with tempfile.TemporaryDirectory() as scratch:
+        baseline = os.path.join(scratch, "baseline.json")
+        subprocess.run([mlops, "data", "profile", "--data", path, "--out", baseline, "-q"], check=True)
+        commands = {
+            "mlops data profile": [mlops, "data", "profile", "--data", path, "-q", "-o", "json"],
+            "mlops data validate": [mlops, "data", "validate", "--data", path, "--profile", baseline, "-q", "-o", "json"],
+            **{f"{reader} profile": [sys.executable, PROFILE_REFERENCE, reader, path] for reader in ("pandas", "polars")},
+        }
+        sides, outputs = {}, {}
+        for _ in range(runs):
+            for label, cmd in commands.items():
+                print(f"{path}: {label} ...", file=sys.stderr)
+                seconds, rss, out = timed(cmd)
+                if label not in sides or seconds < sides[label][0]:
+                    sides[label] = (seconds, rss)
+                outputs[label] = json.loads(out)
+    ours = {c["name"]: c["mean"] for c in outputs["mlops data profile"]["columns"]}
+    theirs = {name: stats["mean"] for name, stats in outputs["pandas profile"].items()}
+    means = max(abs(ours[n] - theirs[n]) / max(abs(theirs[n]), 1e-300) for n in theirs)
+    return sides, means
+
+
+def report_profiles(profiles):
+    print()
+    print("| rows | file | side | wall (s) | peak RSS (MB) | MB/s | vs pandas wall | vs pandas RSS | means vs pandas |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for rows, (size_mb, (sides, means)) in profiles.items():
+        pandas_wall, pandas_rss = sides["pandas profile"]
+        for label, (wall, rss) in sides.items():
+            agreement = f"{means:.1e}" if label.startswith("mlops data profile") else ""
+            print(
+                f"| {rows:,} | {size_mb:,.0f} MB | {label} | {wall:.2f} | {rss:,.0f} | {size_mb / wall:,.0f} "
+                f"| {wall / pandas_wall:.2f}× | 1/{pandas_rss / rss:.1f} | {agreement} |"
+            )
 
 
 def report(results):

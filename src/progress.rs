@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanCount, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::data::ReadProgress;
 use crate::infra::deploy::{Progress, ResourceProgress};
@@ -14,17 +14,21 @@ use crate::infra::deploy::{Progress, ResourceProgress};
 /// Files smaller than this are read too fast for a bar to help.
 const READ_BAR_MIN_BYTES: u64 = 50 * 1024 * 1024;
 
-/// A bar per pass over a large data file (bytes, throughput, ETA), on a terminal's stderr only.
+/// A bar per pass over a large data file (bytes, rows and rows/s, throughput, ETA), on a
+/// terminal's stderr only.
 pub struct ReadProgressBar {
     enabled: bool,
     bar: Option<ProgressBar>,
+    what: String,
+    rows: u64,
 }
 
 impl ReadProgressBar {
     /// Shows bars for `path` unless quiet, stderr is not a terminal, or the file is small.
     pub fn new(quiet: bool, path: &std::path::Path) -> Self {
         let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= READ_BAR_MIN_BYTES);
-        ReadProgressBar { enabled: !quiet && large && std::io::stderr().is_terminal(), bar: None }
+        let enabled = !quiet && large && std::io::stderr().is_terminal();
+        ReadProgressBar { enabled, bar: None, what: String::new(), rows: 0 }
     }
 }
 
@@ -33,16 +37,29 @@ impl ReadProgress for ReadProgressBar {
         if !self.enabled {
             return;
         }
-        let style = ProgressStyle::with_template("{msg:>9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
+        let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(style);
-        bar.set_message(what.to_string());
+        bar.set_message(format!("{what:>9}"));
         self.bar = Some(bar);
+        self.what = what.to_string();
+        self.rows = 0;
     }
 
-    fn advance(&mut self, bytes: u64) {
+    fn advance(&mut self, bytes: u64, rows: u64) {
         if let Some(bar) = &self.bar {
+            self.rows += rows;
+            let seconds = bar.elapsed().as_secs_f64();
+            // Rows per second says more than bytes to someone who knows their data by its rows;
+            // indicatif has no second counter, so the rate is worked out here.
+            let rate = if seconds > 0.0 { self.rows as f64 / seconds } else { 0.0 };
+            bar.set_message(format!(
+                "{:>9} {} rows, {} rows/s",
+                self.what,
+                HumanCount(self.rows),
+                HumanCount(rate as u64)
+            ));
             bar.inc(bytes);
         }
     }

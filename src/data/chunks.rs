@@ -40,8 +40,8 @@ impl Default for ReadOptions {
 pub trait ReadProgress: Send {
     /// A pass over `total` bytes begins; `what` says which (`reading`, `training`, `testing`).
     fn begin(&mut self, what: &str, total: u64);
-    /// `bytes` more bytes were processed.
-    fn advance(&mut self, bytes: u64);
+    /// `bytes` more bytes, holding `rows` rows, were processed.
+    fn advance(&mut self, bytes: u64, rows: u64);
     /// The pass is over.
     fn end(&mut self);
 }
@@ -51,7 +51,7 @@ pub struct NoProgress;
 
 impl ReadProgress for NoProgress {
     fn begin(&mut self, _: &str, _: u64) {}
-    fn advance(&mut self, _: u64) {}
+    fn advance(&mut self, _: u64, _: u64) {}
     fn end(&mut self) {}
 }
 
@@ -100,7 +100,8 @@ enum Job {
 }
 
 /// Runs `work` on every chunk (on `options.threads` threads, each with its own state from
-/// `init`) and hands the results to `merge` in chunk order. Returns the chunks and the states.
+/// `init`) and hands the results to `merge` in chunk order; `merge` returns how many rows the
+/// chunk held, for the progress display. Returns the chunks and the states.
 ///
 /// `merge` stopping with an error stops the read; chunks already queued are still parsed (at
 /// most the in-flight bound) but not merged.
@@ -111,7 +112,7 @@ pub(crate) fn scan<S, R, E>(
     progress: &mut dyn ReadProgress,
     init: impl Fn() -> S + Sync,
     work: impl Fn(&mut S, usize, &[u8]) -> R + Sync,
-    mut merge: impl FnMut(usize, R) -> Result<(), E>,
+    mut merge: impl FnMut(usize, R) -> Result<u64, E>,
 ) -> Result<(Vec<ChunkSpan>, Vec<S>), E>
 where
     S: Send,
@@ -174,8 +175,8 @@ where
                 driver.pending.insert(index, result);
                 while let Some(result) = driver.pending.remove(&driver.next) {
                     let (len, r) = result?;
-                    progress.advance(len as u64);
-                    merge(driver.next, r)?;
+                    let rows = merge(driver.next, r)?;
+                    progress.advance(len as u64, rows);
                     driver.next += 1;
                 }
                 Ok(())
@@ -353,9 +354,10 @@ mod tests {
                 (seen, lines)
             },
             |_, (seen, lines): (Vec<(u64, Vec<String>)>, u64)| {
+                let rows = seen.len() as u64;
                 all.extend(seen.into_iter().map(|(at, fields)| (line + at, fields)));
                 line += lines;
-                Ok::<_, DataError>(())
+                Ok::<_, DataError>(rows)
             },
         )
         .expect("readable");
@@ -401,7 +403,7 @@ mod tests {
             |_, index, _| {
                 assert!(index != 3, "chunk 3 fails");
             },
-            |_, ()| Ok::<_, DataError>(()),
+            |_, ()| Ok::<_, DataError>(0),
         );
         assert!(matches!(result, Err(DataError::Internal(ref m)) if m.contains("chunk 3")), "{:?}", result.err());
     }

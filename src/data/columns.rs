@@ -77,9 +77,10 @@ pub fn read_columns(
         },
         |_, result: Result<(u64, ColumnSummaries), (u64, RowError)>| {
             let (lines, summaries) = result.map_err(|(at, e)| e.at(&head, line + at))?;
+            let rows = summaries.rows as u64;
             merge.push(summaries, line);
             line += lines;
-            Ok::<_, DataError>(())
+            Ok::<_, DataError>(rows)
         },
     )?;
     progress.end();

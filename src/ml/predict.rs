@@ -76,7 +76,7 @@ pub fn predict_file<E: From<DataError>>(
             }
             rows += scored.predictions.len();
             line += scored.lines;
-            Ok::<_, E>(())
+            Ok::<_, E>(scored.predictions.len() as u64)
         },
     )?;
     progress.end();

@@ -90,7 +90,7 @@ pub fn survey(
             starts.push((rows, line));
             rows += chunk_rows;
             line += lines;
-            Ok::<_, DataError>(())
+            Ok::<_, DataError>(chunk_rows as u64)
         },
     )?;
     progress.end();
@@ -211,7 +211,7 @@ pub fn accumulate(
             if let Some(example) = chunk.example {
                 example_row = example;
             }
-            Ok(())
+            Ok(chunk.rows as u64)
         },
     )?;
     progress.end();
@@ -288,9 +288,10 @@ pub fn evaluate(
                 y: Moments::shifted(ys, y_shift),
             }
         },
-        |_, chunk: TestSums| {
+        |index, chunk: TestSums| {
             sums.push(chunk);
-            Ok::<_, DataError>(())
+            let first = survey.starts[index].0;
+            Ok::<_, DataError>((survey.starts.get(index + 1).map_or(survey.rows, |s| s.0) - first) as u64)
         },
     )?;
     progress.end();

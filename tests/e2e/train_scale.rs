@@ -203,3 +203,57 @@ fn profile_and_predict_stream_large_files() {
     assert_eq!(parsed, floats(&one["predictions"]));
     assert!(!ws.path().join("p.csv.partial").exists());
 }
+
+/// Runs `mlops ARGS` with stderr on a pseudo-terminal (util-linux `script`) and returns all it
+/// wrote there.
+fn on_a_terminal(ws: &Workspace, args: &[&str]) -> String {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_mlops"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{a}'"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out = std::process::Command::new("script")
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .current_dir(ws.path())
+        .env("TERM", "xterm-256color")
+        .env("COLUMNS", "160")
+        .env_remove("MLFLOW_TRACKING_URI")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("util-linux script runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "mlops {args:?} on a terminal failed: {text}");
+    text
+}
+
+#[test]
+fn a_large_file_shows_a_progress_bar_on_a_terminal_only() {
+    let ws = Workspace::new();
+    // Over the 50 MB from which a read is long enough for a bar (`progress::READ_BAR_MIN_BYTES`),
+    // in long rows: the debug build's time goes by rows, and this test reads the file five times.
+    let mut text = String::from("x,y\n");
+    let mut i = 0u64;
+    while text.len() < 52 * 1024 * 1024 {
+        text.push_str(&format!("{}.12345678901234,{}.98765432109876\n", i % 9973, (i % 9973) * 3 + i % 7));
+        i += 1;
+    }
+    let path = ws.write("large.csv", &text);
+    let data = path.to_str().expect("utf-8");
+    let args = ["train", "--data", data, "--target", "y"];
+
+    let shown = on_a_terminal(&ws, &args);
+    for pass in ["reading", "training", "testing"] {
+        assert!(shown.contains(pass), "the {pass} pass has a bar: {shown}");
+    }
+    assert!(shown.contains("rows/s") && shown.contains("ETA") && shown.contains("MiB"), "{shown}");
+
+    // Whether a bar is shown is decided once for every command that reads data; `data profile`
+    // reads the file once where `train` reads it three times.
+    let profile = ["data", "profile", "--data", data];
+    let quiet = on_a_terminal(&ws, &[&profile[..], &["--quiet"]].concat());
+    assert!(!quiet.contains("ETA"), "--quiet shows no bar: {quiet}");
+    let piped = ws.run(&profile);
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert!(!stderr(&piped).contains("ETA"), "no bar when stderr is not a terminal: {}", stderr(&piped));
+}
