@@ -48,8 +48,10 @@ impl LocalRegistry {
         let dir = self.model_dir(&new.name);
         let now = now_millis();
         // Model and version directories appear whole (see `publish_dir`): MLflow's registry
-        // fails on one without its meta.yaml. A model's is staged in `.trash`, the one directory
-        // of the store that no registry reader and no active-experiment listing looks into.
+        // fails on one without its meta.yaml. A model's is staged in `.trash/mlops-staging`: the
+        // registry never looks into `.trash`, and MLflow's listing of deleted experiments takes
+        // `mlops-staging` for a malformed one and skips it with a warning (a name starting with a
+        // dot would be an invalid experiment id: an error), and only while the staging exists.
         if !dir.join("meta.yaml").is_file() {
             #[derive(Serialize)]
             struct ModelMeta<'a> {
@@ -63,9 +65,10 @@ impl LocalRegistry {
             if let Some(models) = dir.parent() {
                 std::fs::create_dir_all(models).map_err(io(models))?;
             }
-            publish_dir(&dir, &self.store.root().join(".trash"), |staging| {
-                write_yaml(&staging.join("meta.yaml"), &meta)
-            })?;
+            let staging = self.store.root().join(".trash").join("mlops-staging");
+            publish_dir(&dir, &staging, |temp| write_yaml(&temp.join("meta.yaml"), &meta))?;
+            // Fails while another writer stages there; the last one out removes it.
+            let _ = std::fs::remove_dir(&staging);
         }
         #[derive(Serialize)]
         struct VersionMeta<'a> {

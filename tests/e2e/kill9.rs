@@ -164,12 +164,16 @@ fn the_store_and_sync_survive_kill_9_anywhere() {
     let run_id = finished["run_id"].as_str().expect("run id").to_string();
     kills += kill_randomly(&mut rng, || train(&ws, "kill9", &[]), &train_calls, 15);
     lap("local train kills");
-    let register =
-        || ws.mlops(&["model", "register", "--run-id", &run_id, "--name", "kill9", "--allow-duplicate", "-o", "json"]);
-    let register_calls = calibrate(&register(), FILE_CALLS);
-    kills += kill_randomly(&mut rng, register, &register_calls, 5);
-    run_json(register());
-
+    let register = |name: &str| {
+        ws.mlops(&["model", "register", "--run-id", &run_id, "--name", name, "--allow-duplicate", "-o", "json"])
+    };
+    let register_calls = calibrate(&register("kill9"), FILE_CALLS);
+    for i in 0..6 {
+        // Every other kill registers a new model name, so its directory is being made too.
+        let name = if i % 2 == 0 { "kill9".to_string() } else { format!("kill9-new-{i}") };
+        kills += kill_randomly(&mut rng, || register(&name), &register_calls, 1);
+    }
+    run_json(register("kill9"));
     lap("register kills");
     // To a server: train (the run is journaled, then pushed) and sync, killed anywhere, calibrated
     // on a workspace of their own so the kills here find work to interrupt.
@@ -206,8 +210,9 @@ fn the_store_and_sync_survive_kill_9_anywhere() {
         }
         assert_eq!(run["outputs"].as_array().map(Vec::len), Some(1), "a finished run's logged model: {run}");
     }
-    let versions = &local["registered_models"][0]["versions"];
-    assert!(versions.as_array().is_some_and(|v| v.len() >= 2), "registry: {}", local["registered_models"]);
+    let registered = local["registered_models"].as_array().expect("registered models");
+    let versions = registered.iter().find(|m| m["name"] == "kill9").map(|m| &m["versions"]);
+    assert!(versions.and_then(Value::as_array).is_some_and(|v| v.len() >= 2), "registry: {registered:?}");
 
     // Sync finishes what every kill left, ending the abandoned runs as KILLED.
     let synced = run_json(sync(&ws));
