@@ -1,8 +1,12 @@
 //! Pushing a run from the local store to a tracking server, idempotently and resumably.
 //!
-//! The local run is the source of truth. Progress is recorded on it as `mlops.sync.*` tags, and
-//! the server run carries `mlops.source_run_id`, so an interrupted push finds its server run
-//! again, and metric points the server already has are not sent twice.
+//! The local run is the source of truth. The server run carries `mlops.source_run_id` from the
+//! request that creates it, and a push looks for that tag before creating anything, so an
+//! interrupted push (or train) finds its server run again whatever URL reaches the server; then
+//! each object is looked for before it is sent (metric points the server has, the logged model,
+//! the run's model output), and the status goes last, marking the server run complete. Progress
+//! is also noted on the local run as `mlops.sync.*` tags, which only spare a complete run the
+//! look-up when synced again to the same URL.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -127,4 +127,23 @@ mod tests {
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }
+
+    #[test]
+    fn a_directory_is_published_whole_once() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("version-1");
+        // An empty directory (a writer killed before writing anything) is taken over.
+        std::fs::create_dir(&target).expect("empty");
+        let write = |text: &'static str| move |d: &Path| write_file(&d.join("meta.yaml"), text.as_bytes());
+        assert!(publish_dir(&target, dir.path(), write("first")).expect("publish"));
+        // A made one is not: the second writer is told to pick another name.
+        assert!(!publish_dir(&target, dir.path(), write("second")).expect("refused"));
+        assert_eq!(std::fs::read_to_string(target.join("meta.yaml")).expect("read"), "first");
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["version-1"], "no staging left behind");
+    }
 }
