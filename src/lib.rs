@@ -8,6 +8,7 @@ pub mod azureml;
 pub mod cli;
 pub mod commands;
 pub mod data;
+pub mod decode;
 pub mod duration;
 pub mod env_vars;
 pub mod error_kind;

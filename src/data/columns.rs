@@ -276,6 +276,19 @@ mod tests {
         }
     }
 
+    /// Found by the `csv` fuzz target (a timeout with one-byte chunks on a loaded machine; the
+    /// read takes about a second under the address sanitizer): any chunk size gives the same answer.
+    #[test]
+    fn one_byte_chunks_give_the_same_answer() {
+        let path =
+            Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/csv-timeout-one-byte-chunks.csv"));
+        let at = |chunk_bytes| read_columns(path, &ReadOptions { threads: 1, chunk_bytes }, &mut NoProgress);
+        // The fuzzer's input is ragged at line 3; one-byte chunks say so just as one chunk does.
+        let (whole, tiny) = (at(1 << 20).expect_err("ragged"), at(1).expect_err("ragged"));
+        assert!(matches!(whole, DataError::Ragged { line: 3, expected: 11, found: 14, .. }), "{whole}");
+        assert_eq!(tiny.to_string(), whole.to_string());
+    }
+
     #[test]
     fn one_and_many_threads_agree_bit_for_bit() {
         let text: String = std::iter::once("a,b\n".to_string())

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use super::DataError;
 use super::chunks::FileStamp;
 use super::records::{RecordReader, count_line_ends, last_record_end};
+use crate::decode::EXCERPT_CHARS;
 
 /// How much of the file is read to find the header before looking further.
 const HEAD_BYTES: usize = 1 << 16;
@@ -117,9 +118,17 @@ pub(crate) fn parse_number(cell: &[u8]) -> Option<f64> {
     fast_float2::parse::<f64, _>(cell).ok()
 }
 
-/// A cell's text for an error message.
+/// A cell's text for an error message or a report: at most [`EXCERPT_CHARS`] characters, `…`
+/// marking a cut (a 50 MB cell must not become a 50 MB message).
 pub(crate) fn cell_text(cell: &[u8]) -> String {
-    String::from_utf8_lossy(cell).into_owned()
+    // Four bytes per character at most: enough bytes for the excerpt, without decoding the rest.
+    let head = &cell[..cell.len().min(4 * EXCERPT_CHARS + 4)];
+    let text = String::from_utf8_lossy(head);
+    let mut shown: String = text.chars().take(EXCERPT_CHARS).collect();
+    if shown.len() < cell.len() {
+        shown.push('…');
+    }
+    shown
 }
 
 /// The indices of `names` in `header`, in the order of `names`.
@@ -179,6 +188,18 @@ mod tests {
             assert_eq!(first.map(|(at, len)| (head.first_line + at, len)), Some((3, 2)), "{eol:?}");
             assert_eq!(head.first_row, [Some(1.0), None]);
         }
+    }
+
+    #[test]
+    fn cell_text_is_bounded() {
+        assert_eq!(cell_text(b"five"), "five");
+        let huge = vec![b'x'; 5_000_000];
+        let shown = cell_text(&huge);
+        assert_eq!(shown.chars().count(), EXCERPT_CHARS + 1);
+        assert!(shown.ends_with('…'));
+        let accents = "é".repeat(EXCERPT_CHARS);
+        assert_eq!(cell_text(accents.as_bytes()), accents, "exactly the limit is not cut");
+        assert_eq!(cell_text(b"\xff"), "\u{fffd}");
     }
 
     #[test]

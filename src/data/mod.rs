@@ -31,17 +31,17 @@ pub enum DataError {
     Empty { path: PathBuf },
     #[error("data file {} has a header row but no data rows", path.display())]
     HeaderOnly { path: PathBuf },
-    #[error("{}:1: column {column:?} appears twice in the header (columns {first} and {second})", path.display())]
+    #[error("{}:1: column {:?} appears twice in the header (columns {first} and {second})", path.display(), crate::decode::cut(column))]
     DuplicateColumn { path: PathBuf, column: String, first: usize, second: usize },
     #[error("{}:1: header has an empty column name at column {index}", path.display())]
     EmptyColumnName { path: PathBuf, index: usize },
     #[error("{}:{line}: row has {found} fields, but the header has {expected}", path.display())]
     Ragged { path: PathBuf, line: u64, expected: usize, found: usize },
-    #[error("{}:{line}: column {column:?}: {value:?} is not a number", path.display())]
+    #[error("{}:{line}: column {:?}: {value:?} is not a number", path.display(), crate::decode::cut(column))]
     NonNumeric { path: PathBuf, line: u64, column: String, value: String },
-    #[error("{}:{line}: column {column:?}: missing value{more}", path.display(), more = more_missing(*others))]
+    #[error("{}:{line}: column {:?}: missing value{more}", path.display(), crate::decode::cut(column), more = more_missing(*others))]
     Missing { path: PathBuf, line: u64, column: String, others: usize },
-    #[error("{}:{line}: column {column:?}: {value:?} is not a finite number", path.display())]
+    #[error("{}:{line}: column {:?}: {value:?} is not a finite number", path.display(), crate::decode::cut(column))]
     NonFinite { path: PathBuf, line: u64, column: String, value: String },
     #[error("{}:{line}: malformed CSV: {message}", path.display())]
     Malformed { path: PathBuf, line: u64, message: String },
@@ -49,9 +49,9 @@ pub enum DataError {
     Changed { path: PathBuf },
     #[error("internal error while reading data: {0}")]
     Internal(String),
-    #[error("{}: no column named {column:?} (columns: {})", path.display(), available.join(", "))]
+    #[error("{}: no column named {:?} (columns: {})", path.display(), crate::decode::cut(column), column_list(available))]
     ColumnMissing { path: PathBuf, column: String, available: Vec<String> },
-    #[error("{}: the target column {target:?} is the only column; there are no features", path.display())]
+    #[error("{}: the target column {:?} is the only column; there are no features", path.display(), crate::decode::cut(target))]
     NoFeatures { path: PathBuf, target: String },
     #[error("{}: not a data profile: {message}", path.display())]
     Profile { path: PathBuf, message: String },
@@ -67,6 +67,15 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// The names of a file's columns for a message: the first 20, each cut, and how many more.
+fn column_list(names: &[String]) -> String {
+    let mut shown: Vec<String> = names.iter().take(20).map(|n| crate::decode::cut(n).into_owned()).collect();
+    if names.len() > 20 {
+        shown.push(format!("… {} more", names.len() - 20));
+    }
+    shown.join(", ")
 }
 
 fn more_missing(others: usize) -> String {

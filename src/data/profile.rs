@@ -86,9 +86,15 @@ pub fn profile_table(table: &RawTable) -> DataProfile {
 
 /// Reads a profile written by `mlops data profile` (or saved with a training run).
 pub fn read_profile(path: &Path) -> Result<DataProfile, DataError> {
-    let text = std::fs::read_to_string(path).map_err(|source| DataError::Open { path: path.to_path_buf(), source })?;
-    let profile: DataProfile = serde_json::from_str(&text)
-        .map_err(|e| DataError::Profile { path: path.to_path_buf(), message: format!("line {}: {e}", e.line()) })?;
+    let bytes = std::fs::read(path).map_err(|source| DataError::Open { path: path.to_path_buf(), source })?;
+    let at = |e: crate::decode::DecodeError| DataError::Profile {
+        path: path.to_path_buf(),
+        message: format!("line {}, column {}: {}", e.line, e.column, e.message),
+    };
+    // Decoded to a value first, so that a key given twice is refused rather than read as its last.
+    let value = crate::decode::json_bytes(&bytes).map_err(at)?;
+    let profile: DataProfile = serde_json::from_value(value)
+        .map_err(|e| DataError::Profile { path: path.to_path_buf(), message: e.to_string() })?;
     if profile.format != PROFILE_FORMAT {
         return Err(DataError::Profile {
             path: path.to_path_buf(),

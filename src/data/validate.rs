@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::columns::RawTable;
 use super::profile::DataProfile;
+use crate::decode::cut;
 
 /// The reference's tolerance: a relative change above 3 fails.
 pub const DEFAULT_TOLERANCE: f64 = 3.0;
@@ -64,9 +65,11 @@ pub fn validate(
         let message = match column.first_missing_line {
             Some(line) => format!(
                 "column {:?} has {} missing value(s) in {} rows (first at line {line})",
-                column.name, column.missing, table.rows
+                cut(&column.name),
+                column.missing,
+                table.rows
             ),
-            None => format!("column {:?} has no missing values", column.name),
+            None => format!("column {:?} has no missing values", cut(&column.name)),
         };
         checks.push(Check {
             check: "missing_values",
@@ -101,7 +104,7 @@ pub fn validate(
                     check: "std_shift",
                     column: Some(column.name.clone()),
                     status: CheckStatus::Skip,
-                    message: format!("column {:?}: fewer than 2 values, no standard deviation", column.name),
+                    message: format!("column {:?}: fewer than 2 values, no standard deviation", cut(&column.name)),
                     details: json!({"values": column.moments.n, "expected": ref_std}),
                 }),
             }
@@ -127,17 +130,17 @@ fn schema_check(table: &RawTable, profile: Option<&DataProfile>) -> Check {
         let expected: Vec<&str> = profile.columns.iter().map(|c| c.name.as_str()).collect();
         for (i, name) in expected.iter().enumerate() {
             if !found.contains(name) {
-                problems.push(format!("column {name:?} is missing (expected as column {})", i + 1));
+                problems.push(format!("column {:?} is missing (expected as column {})", cut(name), i + 1));
             }
         }
         for name in found.iter().filter(|f| !expected.contains(f)) {
-            problems.push(format!("column {name:?} is not in the profile"));
+            problems.push(format!("column {:?} is not in the profile", cut(name)));
         }
         // With columns missing or extra, every later column moves; only report order on its own.
         if problems.is_empty() {
             for (i, name) in expected.iter().enumerate() {
                 if let Some(j) = found.iter().position(|f| f == name).filter(|&j| j != i) {
-                    problems.push(format!("column {name:?} is column {}, expected column {}", j + 1, i + 1));
+                    problems.push(format!("column {:?} is column {}, expected column {}", cut(name), j + 1, i + 1));
                 }
             }
         }
@@ -146,7 +149,8 @@ fn schema_check(table: &RawTable, profile: Option<&DataProfile>) -> Check {
         if let Some((line, value)) = &column.first_non_numeric {
             problems.push(format!(
                 "column {:?} is not numeric: {} cell(s), first at line {line}: {value:?}",
-                column.name, column.non_numeric
+                cut(&column.name),
+                column.non_numeric
             ));
         }
     }
@@ -196,6 +200,7 @@ fn shift_check(check: &'static str, column: &str, observed: f64, expected: f64, 
     };
     let failed = change > tolerance;
     let what = if check == "mean_shift" { "mean" } else { "standard deviation" };
+    let column = cut(column);
     let message = if failed {
         format!(
             "column {column:?}: {what} {observed:.6} vs {expected:.6} in the profile, a relative change of {change:.3} > tolerance {tolerance}"

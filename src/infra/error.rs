@@ -17,6 +17,8 @@ pub enum InfraError {
     },
     #[error("{}:{line}:{column}: not valid JSON: {message}", path.display())]
     NotJson { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    NotText { path: PathBuf, line: usize, column: usize, message: String },
     #[error("{} is not an ARM template: {reason}", path.display())]
     NotTemplate { path: PathBuf, reason: String },
     #[error("{} is not a parameters file: {reason}", path.display())]
@@ -67,6 +69,7 @@ impl HasKind for InfraError {
         match self {
             InfraError::Read { .. }
             | InfraError::NotJson { .. }
+            | InfraError::NotText { .. }
             | InfraError::NotTemplate { .. }
             | InfraError::NotParameters { .. }
             | InfraError::BicepUnavailable { .. }
@@ -90,6 +93,18 @@ impl HasKind for InfraError {
             InfraError::Http(err) => err.kind(),
             InfraError::Lro(err) => err.kind(),
         }
+    }
+}
+
+impl InfraError {
+    /// A file that is not UTF-8, at its first bad byte.
+    pub fn not_text(path: &std::path::Path, e: crate::decode::DecodeError) -> Self {
+        InfraError::NotText { path: path.to_path_buf(), line: e.line, column: e.column, message: e.message }
+    }
+
+    /// A file that is not JSON (or has a key twice), where it goes wrong.
+    pub fn not_json(path: &std::path::Path, e: crate::decode::DecodeError) -> Self {
+        InfraError::NotJson { path: path.to_path_buf(), line: e.line, column: e.column, message: e.message }
     }
 }
 

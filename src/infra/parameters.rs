@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::error::{InfraError, json_position};
-use super::template::{ParamDef, ParamType, Template};
+use super::error::InfraError;
+use super::template::{ParamDef, ParamType, Template, check_type, looks_like_parameters};
 
 /// One `--parameters` argument.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,23 +96,23 @@ fn known(template: &Template) -> String {
 fn read_source(template: &Template, source: &ParameterSource) -> Result<Vec<(String, Value)>, InfraError> {
     match source {
         ParameterSource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| InfraError::Read {
+            let bytes = std::fs::read(path).map_err(|source| InfraError::Read {
                 what: "parameters file",
                 path: path.clone(),
                 source,
             })?;
-            let value: Value = serde_json::from_str(&text).map_err(|e| {
-                let (line, column) = json_position(&e);
-                InfraError::NotJson { path: path.clone(), line, column, message: e.to_string() }
-            })?;
-            entries(value).map_err(|reason| InfraError::NotParameters { path: path.clone(), reason })
+            let text = crate::decode::utf8(&bytes).map_err(|e| InfraError::not_text(path, e))?;
+            let value = crate::decode::json(text).map_err(|e| InfraError::not_json(path, e))?;
+            entries(template, value).map_err(|reason| InfraError::NotParameters { path: path.clone(), reason })
         }
         ParameterSource::Inline(text) => {
-            let value: Value = serde_json::from_str(text).map_err(|e| {
-                let (line, column) = json_position(&e);
-                InfraError::InlineJson { argument: text.clone(), line, column, message: e.to_string() }
+            let value = crate::decode::json(text).map_err(|e| InfraError::InlineJson {
+                argument: text.clone(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
             })?;
-            entries(value).map_err(|reason| InfraError::Argument { argument: text.clone(), reason })
+            entries(template, value).map_err(|reason| InfraError::Argument { argument: text.clone(), reason })
         }
         ParameterSource::KeyValue { name, value } => {
             let def = template.parameter(name).ok_or_else(|| InfraError::UnknownParameter {
@@ -131,13 +131,16 @@ fn read_source(template: &Template, source: &ParameterSource) -> Result<Vec<(Str
     }
 }
 
-/// The entries of a parameters document: a `deploymentParameters` file (its `parameters`), or a
-/// plain object whose members are either `{value|reference|expression}` wrappers or bare values.
-fn entries(document: Value) -> Result<Vec<(String, Value)>, String> {
+/// The entries of a parameters document: a `deploymentParameters` file (its `parameters`; the
+/// `$schema` may be missing when the shape says it), or a plain object whose members are either
+/// `{value|reference|expression}` wrappers or bare values.
+fn entries(template: &Template, document: Value) -> Result<Vec<(String, Value)>, String> {
     let Value::Object(mut object) = document else {
         return Err("the top level is not a JSON object".to_string());
     };
-    let is_file_format = object.contains_key("$schema") || object.contains_key("contentVersion");
+    let is_file_format = object.contains_key("$schema")
+        || object.contains_key("contentVersion")
+        || (template.parameter("parameters").is_none() && looks_like_parameters(&object));
     let map = if is_file_format {
         if let Some(schema) = object.get("$schema").and_then(Value::as_str)
             && !schema.to_ascii_lowercase().contains("deploymentparameters")
@@ -182,34 +185,10 @@ fn typed_value(ty: ParamType, text: &str) -> Result<Value, String> {
             _ => Err(format!("expected true or false, got {text:?}")),
         },
         ParamType::Object | ParamType::SecureObject | ParamType::Array => {
-            let value: Value =
-                serde_json::from_str(text).map_err(|e| format!("expected JSON ({}): {e}", ty.as_str()))?;
+            let value = crate::decode::json(text).map_err(|e| format!("expected JSON ({}): {e}", ty.as_str()))?;
             check_type(ty, &value)?;
             Ok(value)
         }
-    }
-}
-
-fn check_type(ty: ParamType, value: &Value) -> Result<(), String> {
-    let ok = match ty {
-        ParamType::String | ParamType::SecureString => value.is_string(),
-        ParamType::Int => value.is_i64() || value.is_u64(),
-        ParamType::Bool => value.is_boolean(),
-        ParamType::Object | ParamType::SecureObject => value.is_object(),
-        ParamType::Array => value.is_array(),
-    };
-    if ok { Ok(()) } else { Err(format!("expected {}, got {}", ty.as_str(), json_kind(value))) }
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a bool",
-        Value::Number(n) if n.is_f64() => "a non-integer number",
-        Value::Number(_) => "an int",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 
@@ -225,56 +204,7 @@ fn check_entry(def: &ParamDef, entry: &Value, source: &ParameterSource) -> Resul
         reason,
         from_command_line: matches!(source, ParameterSource::KeyValue { .. }),
     };
-    // Template expressions in values are evaluated by ARM.
-    if value.as_str().is_some_and(|s| s.starts_with('[') && s.ends_with(']') && !s.starts_with("[[")) {
-        return Ok(());
-    }
-    check_type(def.ty, value).map_err(&fail)?;
-    if let Some(allowed) = &def.allowed_values {
-        let accepted = match value {
-            Value::Array(items) => items.iter().all(|i| allowed.contains(i)),
-            other => allowed.contains(other),
-        };
-        if !accepted {
-            let list = allowed.iter().map(Value::to_string).collect::<Vec<_>>().join(", ");
-            return Err(fail(format!("{} is not one of the allowed values: {list}", shown(def, value))));
-        }
-    }
-    let length = match value {
-        Value::String(s) => Some(s.chars().count() as u64),
-        Value::Array(a) => Some(a.len() as u64),
-        _ => None,
-    };
-    if let Some(length) = length {
-        if let Some(min) = def.min_length
-            && length < min
-        {
-            return Err(fail(format!("length {length} is below minLength {min}")));
-        }
-        if let Some(max) = def.max_length
-            && length > max
-        {
-            return Err(fail(format!("length {length} is above maxLength {max}")));
-        }
-    }
-    if let Some(n) = value.as_i64() {
-        if let Some(min) = def.min_value
-            && n < min
-        {
-            return Err(fail(format!("{n} is below minValue {min}")));
-        }
-        if let Some(max) = def.max_value
-            && n > max
-        {
-            return Err(fail(format!("{n} is above maxValue {max}")));
-        }
-    }
-    Ok(())
-}
-
-/// A value for an error message; secure parameters stay hidden.
-fn shown(def: &ParamDef, value: &Value) -> String {
-    if def.ty.is_secure() { "the value".to_string() } else { value.to_string() }
+    def.check(value).map_err(fail)
 }
 
 #[cfg(test)]
@@ -311,6 +241,8 @@ mod tests {
             kv("flag", "TRUE"),
             kv("tags", r#"{"a":"b"}"#),
         ];
+        let twice = resolve(&template(), &[kv("name", "abc"), kv("tags", r#"{"a":1,"a":2}"#)]).expect_err("twice");
+        assert!(twice.to_string().contains("expected JSON (object): 1:10: duplicate key \"a\""), "{twice}");
         let p = resolve(&template(), &sources).expect("resolved");
         assert_eq!(p["name"], serde_json::json!({"value": "second"}));
         assert_eq!(p["count"], serde_json::json!({"value": 3}));
@@ -358,8 +290,13 @@ mod tests {
     #[test]
     fn deployment_parameters_files_are_unwrapped() {
         let doc = serde_json::json!({"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentParameters.json#","contentVersion":"1.0.0.0","parameters":{"name":{"value":"abc"}}});
-        assert_eq!(entries(doc).expect("entries"), vec![("name".to_string(), serde_json::json!({"value":"abc"}))]);
+        let t = template();
+        assert_eq!(entries(&t, doc).expect("entries"), vec![("name".to_string(), serde_json::json!({"value":"abc"}))]);
         let template_doc = serde_json::json!({"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#","parameters":{}});
-        assert!(entries(template_doc).is_err());
+        assert!(entries(&t, template_doc).is_err());
+        // Without `$schema`, the shape says it is a parameters file, not one parameter "parameters".
+        let bare = serde_json::json!({"parameters":{"name":{"value":"abc"},"pw":{"reference":{"secretName":"s"}}}});
+        let names: Vec<String> = entries(&t, bare).expect("entries").into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["name", "pw"]);
     }
 }

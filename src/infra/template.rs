@@ -6,7 +6,7 @@ use std::process::Command;
 use serde_json::{Map, Value};
 
 use super::bicep;
-use super::error::{InfraError, json_position};
+use super::error::InfraError;
 
 /// Where a template deploys, from its `$schema`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,27 +134,33 @@ pub fn load(path: &Path, compiler: BicepCompiler) -> Result<Template, InfraError
             BicepCompiler::Check => check_bicep(path)?,
         }
     } else {
-        std::fs::read_to_string(path).map_err(|source| InfraError::Read {
+        let bytes = std::fs::read(path).map_err(|source| InfraError::Read {
             what: "template",
             path: path.to_path_buf(),
             source,
-        })?
+        })?;
+        return parse_bytes(path, &bytes);
     };
     parse(path, &text)
 }
 
+/// Parses a template file's bytes (UTF-8, a byte-order mark allowed); `path` names it in errors.
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Template, InfraError> {
+    parse(path, crate::decode::utf8(bytes).map_err(|e| InfraError::not_text(path, e))?)
+}
+
 /// Parses template text; `path` names it in errors.
 pub fn parse(path: &Path, text: &str) -> Result<Template, InfraError> {
-    let json: Value = serde_json::from_str(text).map_err(|e| {
-        let (line, column) = json_position(&e);
-        InfraError::NotJson { path: path.to_path_buf(), line, column, message: e.to_string() }
-    })?;
+    let json: Value = crate::decode::json(text).map_err(|e| InfraError::not_json(path, e))?;
     let not_template = |reason: String| InfraError::NotTemplate { path: path.to_path_buf(), reason };
     let object = json.as_object().ok_or_else(|| not_template("the top level is not a JSON object".to_string()))?;
-    let schema = object
-        .get("$schema")
-        .and_then(Value::as_str)
-        .ok_or_else(|| not_template("it has no \"$schema\"".to_string()))?;
+    let schema = object.get("$schema").and_then(Value::as_str).ok_or_else(|| {
+        not_template(if looks_like_parameters(object) {
+            "it has no \"$schema\" and is shaped like a parameters file (pass it with --parameters @FILE)".to_string()
+        } else {
+            "it has no \"$schema\"".to_string()
+        })
+    })?;
     let scope = TemplateScope::from_schema(schema).ok_or_else(|| {
         not_template(format!(
             "\"$schema\" {schema:?} is not a deployment template schema (deploymentParameters files go to --parameters)"
@@ -177,23 +183,181 @@ pub fn parse(path: &Path, text: &str) -> Result<Template, InfraError> {
     Ok(Template { path: path.to_path_buf(), json, scope, parameters })
 }
 
+/// Whether a document without `$schema` is a parameters file by its shape: a `parameters` object
+/// whose members are all `{"value": …}` or `{"reference": …}`, and no `resources`.
+pub(crate) fn looks_like_parameters(object: &Map<String, Value>) -> bool {
+    let Some(Value::Object(parameters)) = object.get("parameters") else { return false };
+    !object.contains_key("resources")
+        && parameters.values().all(|entry| {
+            entry.as_object().is_some_and(|e| {
+                (e.contains_key("value") || e.contains_key("reference"))
+                    && e.keys().all(|k| matches!(k.as_str(), "value" | "reference" | "metadata"))
+            })
+        })
+}
+
 fn param_def(name: &str, def: &Value) -> Result<ParamDef, String> {
     let def: &Map<String, Value> = def.as_object().ok_or_else(|| format!("parameter {name:?} is not an object"))?;
-    let ty_text =
-        def.get("type").and_then(Value::as_str).ok_or_else(|| format!("parameter {name:?} has no \"type\""))?;
-    let ty = ParamType::parse(ty_text).ok_or_else(|| format!("parameter {name:?} has unknown type {ty_text:?}"))?;
-    let uint = |key: &str| def.get(key).and_then(Value::as_u64);
-    let int = |key: &str| def.get(key).and_then(Value::as_i64);
-    Ok(ParamDef {
+    let fail = |reason: String| format!("parameter {name:?}: {reason}");
+    let ty_text = def.get("type").and_then(Value::as_str).ok_or_else(|| fail("has no \"type\"".to_string()))?;
+    let ty = ParamType::parse(ty_text).ok_or_else(|| fail(format!("unknown type {ty_text:?}")))?;
+    let allowed_values = match def.get("allowedValues") {
+        None => None,
+        Some(Value::Array(values)) if values.is_empty() => {
+            return Err(fail("\"allowedValues\" is empty, so no value would be allowed".to_string()));
+        }
+        Some(Value::Array(values)) => Some(values.clone()),
+        Some(other) => return Err(fail(format!("\"allowedValues\" must be an array, not {}", json_kind(other)))),
+    };
+    let lengths = matches!(ty, ParamType::String | ParamType::SecureString | ParamType::Array);
+    let length = |key: &str| constraint(def, key, ty, lengths, "string and array", 0).map_err(&fail);
+    let value = |key: &str| constraint(def, key, ty, ty == ParamType::Int, "int", i64::MIN).map_err(&fail);
+    let parsed = ParamDef {
         name: name.to_string(),
         ty,
         has_default: def.contains_key("defaultValue"),
-        allowed_values: def.get("allowedValues").and_then(Value::as_array).cloned(),
-        min_length: uint("minLength"),
-        max_length: uint("maxLength"),
-        min_value: int("minValue"),
-        max_value: int("maxValue"),
-    })
+        allowed_values,
+        min_length: length("minLength")?.map(i64::unsigned_abs),
+        max_length: length("maxLength")?.map(i64::unsigned_abs),
+        min_value: value("minValue")?,
+        max_value: value("maxValue")?,
+    };
+    for (min, max, what) in [
+        (parsed.min_length.map(|n| n as i128), parsed.max_length.map(|n| n as i128), "Length"),
+        (parsed.min_value.map(i128::from), parsed.max_value.map(i128::from), "Value"),
+    ] {
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            return Err(fail(format!("min{what} {min} is greater than max{what} {max}")));
+        }
+    }
+    // A null default (some generators write one for optional parameters) is left to ARM; other
+    // literal defaults are checked.
+    if let Some(default) = def.get("defaultValue").filter(|v| !v.is_null()) {
+        parsed.check(default).map_err(|reason| fail(format!("the default value does not fit: {reason}")))?;
+    }
+    Ok(parsed)
+}
+
+/// A numeric constraint: an integer at least `floor`, on a parameter type it applies to.
+fn constraint(
+    def: &Map<String, Value>,
+    key: &str,
+    ty: ParamType,
+    applies: bool,
+    types: &str,
+    floor: i64,
+) -> Result<Option<i64>, String> {
+    let Some(value) = def.get(key) else { return Ok(None) };
+    if !applies {
+        return Err(format!("{key:?} applies to {types} parameters, not to {}", ty.as_str()));
+    }
+    match value.as_i64() {
+        Some(n) if n >= floor => Ok(Some(n)),
+        Some(n) => Err(format!("{key:?} must not be negative, got {n}")),
+        None if floor == 0 => Err(format!("{key:?} must be a non-negative integer, got {}", excerpt_json(value))),
+        None => Err(format!(
+            "{key:?} must be an integer between {} and {}, got {}",
+            i64::MIN,
+            i64::MAX,
+            excerpt_json(value)
+        )),
+    }
+}
+
+fn excerpt_json(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > crate::decode::EXCERPT_CHARS { crate::decode::excerpt(&text) } else { text }
+}
+
+impl ParamDef {
+    /// Checks a literal value against the declared type and constraints, as ARM would. Template
+    /// expressions (`"[…]"`) are evaluated by ARM and pass unchecked.
+    pub fn check(&self, value: &Value) -> Result<(), String> {
+        if value.as_str().is_some_and(|s| s.starts_with('[') && s.ends_with(']') && !s.starts_with("[[")) {
+            return Ok(());
+        }
+        check_type(self.ty, value)?;
+        if let Some(allowed) = &self.allowed_values {
+            let accepted = match value {
+                Value::Array(items) => items.iter().all(|i| allowed.contains(i)),
+                other => allowed.contains(other),
+            };
+            if !accepted {
+                let list = allowed.iter().map(Value::to_string).collect::<Vec<_>>().join(", ");
+                return Err(format!("{} is not one of the allowed values: {}", self.shown(value), bounded(&list)));
+            }
+        }
+        let length = match value {
+            Value::String(s) => Some(s.chars().count() as u64),
+            Value::Array(a) => Some(a.len() as u64),
+            _ => None,
+        };
+        if let Some(length) = length {
+            if let Some(min) = self.min_length
+                && length < min
+            {
+                return Err(format!("length {length} is below minLength {min}"));
+            }
+            if let Some(max) = self.max_length
+                && length > max
+            {
+                return Err(format!("length {length} is above maxLength {max}"));
+            }
+        }
+        if let Some(n) = value.as_i64() {
+            if let Some(min) = self.min_value
+                && n < min
+            {
+                return Err(format!("{n} is below minValue {min}"));
+            }
+            if let Some(max) = self.max_value
+                && n > max
+            {
+                return Err(format!("{n} is above maxValue {max}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// A value for an error message, bounded; secure parameters stay hidden.
+    fn shown(&self, value: &Value) -> String {
+        if self.ty.is_secure() { "the value".to_string() } else { excerpt_json(value) }
+    }
+}
+
+fn bounded(text: &str) -> String {
+    if text.chars().count() > crate::decode::EXCERPT_CHARS {
+        let cut: String = text.chars().take(crate::decode::EXCERPT_CHARS).collect();
+        format!("{cut}…")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Whether a JSON value has the parameter type's shape.
+pub(crate) fn check_type(ty: ParamType, value: &Value) -> Result<(), String> {
+    let ok = match ty {
+        ParamType::String | ParamType::SecureString => value.is_string(),
+        ParamType::Int => value.is_i64() || value.is_u64(),
+        ParamType::Bool => value.is_boolean(),
+        ParamType::Object | ParamType::SecureObject => value.is_object(),
+        ParamType::Array => value.is_array(),
+    };
+    if ok { Ok(()) } else { Err(format!("expected {}, got {}", ty.as_str(), json_kind(value))) }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(n) if n.is_f64() => "a non-integer number",
+        Value::Number(_) => "an int",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// Compiles a Bicep file with the compiler built into the binary (the default; no `bicep` or `az`).
@@ -274,5 +438,62 @@ mod tests {
         assert!(err.to_string().contains("no \"$schema\""), "{err}");
         let err = parse_text(r#"[1]"#).expect_err("array");
         assert!(err.to_string().contains("not a JSON object"), "{err}");
+        let err = parse_text(r#"{"parameters":{"a":{"value":1}}}"#).expect_err("a parameters file");
+        assert!(err.to_string().contains("shaped like a parameters file (pass it with --parameters @FILE)"), "{err}");
+        let err = parse_text("{\"$schema\": \"x\",\n \"$schema\": \"y\"}").expect_err("duplicate");
+        assert!(err.to_string().starts_with("t.json:2:10: not valid JSON: duplicate key \"$schema\""), "{err}");
+        let err = parse_bytes(Path::new("t.json"), b"{\n\"a\": \"\xe9\"}").expect_err("latin-1");
+        assert_eq!(err.to_string(), "t.json:2:7: not valid UTF-8: byte 0xE9 at byte offset 8");
+        let bom = format!(
+            "\u{feff}{}",
+            r#"{"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#","resources":[]}"#
+        );
+        parse_bytes(Path::new("t.json"), bom.as_bytes()).expect("a BOM is accepted");
+    }
+
+    /// Every malformed declaration is refused before any request, naming the parameter.
+    #[test]
+    fn malformed_declarations_are_refused() {
+        let cases = [
+            (r#"{"type":"string","minLength":-1}"#, r#"parameter "p": "minLength" must not be negative, got -1"#),
+            (r#"{"type":"string","maxLength":-5}"#, r#""maxLength" must not be negative, got -5"#),
+            (r#"{"type":"string","minLength":1.5}"#, r#""minLength" must be a non-negative integer, got 1.5"#),
+            (r#"{"type":"string","minLength":"3"}"#, r#""minLength" must be a non-negative integer, got "3""#),
+            (r#"{"type":"string","minLength":5,"maxLength":2}"#, "minLength 5 is greater than maxLength 2"),
+            (r#"{"type":"int","defaultValue":1,"minValue":1e300}"#, r#""minValue" must be an integer between"#),
+            (r#"{"type":"int","maxValue":18446744073709551615}"#, r#""maxValue" must be an integer between"#),
+            (r#"{"type":"int","minValue":9,"maxValue":1}"#, "minValue 9 is greater than maxValue 1"),
+            (r#"{"type":"string","minValue":1}"#, r#""minValue" applies to int parameters, not to string"#),
+            (r#"{"type":"bool","maxLength":1}"#, r#""maxLength" applies to string and array parameters, not to bool"#),
+            (r#"{"type":"string","allowedValues":"x"}"#, r#""allowedValues" must be an array, not a string"#),
+            (r#"{"type":"string","allowedValues":[]}"#, r#""allowedValues" is empty"#),
+            (
+                r#"{"type":"string","defaultValue":"c","allowedValues":["a","b"]}"#,
+                r#"the default value does not fit: "c" is not one of the allowed values"#,
+            ),
+            (
+                r#"{"type":"int","defaultValue":0,"minValue":1}"#,
+                "the default value does not fit: 0 is below minValue 1",
+            ),
+            (
+                r#"{"type":"string","defaultValue":"ab","minLength":3}"#,
+                "the default value does not fit: length 2 is below minLength 3",
+            ),
+            (r#"{"type":"int","defaultValue":"one"}"#, "the default value does not fit: expected int, got a string"),
+            (r#"{"type":"int","defaultValue":1.5}"#, "expected int, got a non-integer number"),
+        ];
+        for (declaration, expected) in cases {
+            let text = format!(
+                r#"{{"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#","parameters":{{"p":{declaration}}},"resources":[]}}"#
+            );
+            let err = parse_text(&text).expect_err(declaration);
+            assert!(err.to_string().contains(expected), "{declaration}: {err}");
+            assert!(err.to_string().starts_with("t.json "), "{err}");
+        }
+        // Expressions as defaults are ARM's to evaluate.
+        let ok = r#"{"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#","parameters":{"p":{"type":"string","minLength":3,"defaultValue":"[resourceGroup().location]"}},"resources":[]}"#;
+        parse_text(ok).expect("an expression default");
+        let null = ok.replace(r#""[resourceGroup().location]""#, "null");
+        parse_text(&null).expect("a null default");
     }
 }

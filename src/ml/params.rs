@@ -67,13 +67,12 @@ impl HasKind for ParamsError {
 
 /// Reads and checks a parameters file. Unknown sections are kept out; unknown training keys are errors.
 pub fn read_parameters_file(path: &Path) -> Result<ParametersFile, ParamsError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| ParamsError::Read { path: path.to_path_buf(), source })?;
-    let root: Value = serde_json::from_str(&text).map_err(|e| ParamsError::Json {
+    let bytes = std::fs::read(path).map_err(|source| ParamsError::Read { path: path.to_path_buf(), source })?;
+    let root: Value = crate::decode::json_bytes(&bytes).map_err(|e| ParamsError::Json {
         path: path.to_path_buf(),
-        line: e.line(),
-        column: e.column(),
-        message: e.to_string().split(" at line").next().unwrap_or_default().to_string(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
     })?;
     let field_error = |field: &str, message: &str| ParamsError::Field {
         path: path.to_path_buf(),

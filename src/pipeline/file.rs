@@ -131,17 +131,29 @@ struct RawStep {
 
 /// Reads and checks a pipeline file.
 pub fn load(path: &Path) -> Result<Pipeline, PipelineError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|source| PipelineError::Read { path: path.to_path_buf(), source })?;
-    parse(&text).map_err(|problems| PipelineError::Invalid { path: path.to_path_buf(), problems })
+    let bytes = std::fs::read(path).map_err(|source| PipelineError::Read { path: path.to_path_buf(), source })?;
+    parse_bytes(path, &bytes)
 }
 
-/// Parses and checks pipeline text: YAML shape, step names, references, dependencies and cycles.
+/// Checks a pipeline file's bytes (UTF-8, a byte-order mark allowed); `path` names it in errors.
+pub fn parse_bytes(path: &Path, bytes: &[u8]) -> Result<Pipeline, PipelineError> {
+    let invalid = |problems| PipelineError::Invalid { path: path.to_path_buf(), problems };
+    let text = crate::decode::utf8(bytes).map_err(|e| invalid(vec![decode_problem(e)]))?;
+    parse(text).map_err(invalid)
+}
+
+/// A decoding error as a problem on its line; the YAML parser's own messages already say the column.
+fn decode_problem(e: crate::decode::DecodeError) -> Problem {
+    let message =
+        if e.message.contains(" column ") { e.message } else { format!("{} (column {})", e.message, e.column) };
+    Problem { line: e.line, message }
+}
+
+/// Parses and checks pipeline text: YAML shape (a mapping key at most once), step names,
+/// references, dependencies and cycles.
 pub fn parse(text: &str) -> Result<Pipeline, Vec<Problem>> {
-    let raw: RawPipeline = yaml_serde::from_str(text).map_err(|e| {
-        let line = e.location().map_or(1, |l| l.line());
-        vec![Problem { line, message: e.to_string() }]
-    })?;
+    let text = crate::decode::strip_bom(text);
+    let raw: RawPipeline = crate::decode::yaml(text).map_err(|e| vec![decode_problem(e)])?;
     let spans = Spans::of(text);
     let steps_line = spans.key(&[key("steps")]).unwrap_or(1);
     let step_path = |index: usize, rest: &[Seg]| {
@@ -259,6 +271,18 @@ pub fn parse(text: &str) -> Result<Pipeline, Vec<Problem>> {
                             ),
                         })
                     }
+                    Expr::StepOutput { step: other, path } if !declares_output(&steps, &other, &path) => {
+                        let declared = steps.iter().find(|s| s.name == other).map_or(&[][..], |s| &s.outputs[..]);
+                        problems.push(Problem {
+                            line,
+                            message: format!(
+                                "step {:?}: {source} names output {:?}, which step {other:?} does not declare (its outputs: {}); add it to that step's `outputs`",
+                                step.name,
+                                path.join("."),
+                                if declared.is_empty() { "none".to_string() } else { declared.join(", ") },
+                            ),
+                        })
+                    }
                     _ => {}
                 }
             }
@@ -271,6 +295,15 @@ pub fn parse(text: &str) -> Result<Pipeline, Vec<Problem>> {
     let mut by_index: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
     let steps = order.into_iter().filter_map(|i| by_index[i].take()).collect();
     Ok(Pipeline { name: raw.name, description: raw.description, parameters, steps })
+}
+
+/// Whether `step` declares the output `path` (or one it lies under: `metrics` covers `metrics.mse`),
+/// so that a misspelt reference fails before anything runs rather than after the step ran.
+fn declares_output(steps: &[Step], step: &str, path: &[String]) -> bool {
+    let wanted = path.join(".");
+    steps.iter().filter(|s| s.name == step).flat_map(|s| &s.outputs).any(|declared| {
+        wanted == *declared || wanted.strip_prefix(declared.as_str()).is_some_and(|rest| rest.starts_with('.'))
+    })
 }
 
 /// The values of every parameter: `--param` over the file's defaults. Unknown names and
@@ -378,6 +411,7 @@ steps:
     depends_on: [a]
   - name: a
     run: [train, --alpha, \"${{ parameters.alpha }}\"]
+    outputs: [run_id]
 ";
 
     fn first_problem(text: &str) -> Problem {
@@ -431,5 +465,34 @@ steps:
         assert_eq!((problem.line, problem.message.as_str()), (5, "step \"a\" is defined twice"));
         let problem = first_problem("name: p\nsteps: [\n");
         assert!(problem.line >= 2, "{problem:?}");
+    }
+
+    #[test]
+    fn step_outputs_must_be_declared() {
+        let problem = first_problem(&GOOD.replace("outputs.run_id", "outputs.nosuch"));
+        assert_eq!(problem.line, 9, "{problem:?}");
+        assert!(
+            problem
+                .message
+                .contains("names output \"nosuch\", which step \"a\" does not declare (its outputs: run_id)"),
+            "{problem:?}"
+        );
+        // A path under a declared output is declared; a sibling that shares a prefix is not.
+        let nested =
+            GOOD.replace("outputs.run_id", "outputs.metrics.mse").replace("outputs: [run_id]", "outputs: [metrics]");
+        parse(&nested).expect("under a declared output");
+        let sibling = GOOD.replace("outputs.run_id", "outputs.run_ids");
+        assert!(first_problem(&sibling).message.contains("names output \"run_ids\""));
+        let undeclared = GOOD.replace("    outputs: [run_id]\n", "");
+        assert!(first_problem(&undeclared).message.contains("(its outputs: none)"));
+    }
+
+    #[test]
+    fn decoding_problems_say_where() {
+        let problem = first_problem("name: p\nsteps:\n  - name: a\n    run: [train]\n    name: b\n");
+        assert_eq!((problem.line, problem.message.as_str()), (5, "duplicate key \"name\" (column 5)"));
+        parse("\u{feff}name: p\nsteps:\n  - name: a\n    run: [train]\n").expect("a BOM is accepted");
+        let err = parse_bytes(Path::new("p.yml"), b"name: p\nsteps:\n  - name: \xff\n").expect_err("not UTF-8");
+        assert_eq!(err.to_string(), "p.yml:3: not valid UTF-8: byte 0xFF at byte offset 25 (column 11)");
     }
 }

@@ -16,7 +16,7 @@ use ndarray::ArrayView2;
 use serde::Serialize;
 
 use super::error::ApiError;
-use super::input::{self, Batch, BodyKind, Schema};
+use super::input::{self, Batch, Route, Schema};
 use super::metrics::Metrics;
 use super::request_log::{ModelInfo, RequestLog, RequestRecord};
 use crate::ml::model::LinearModel;
@@ -109,8 +109,7 @@ async fn score(
     body: Body,
 ) -> Result<Response, ApiError> {
     let body = read_body(&state, &headers, body, false).await?;
-    let doc = input::parse_json(&body.1)?;
-    let batch = input::score_body(&doc, state.schema())?;
+    let batch = input::parse_request(Route::Score, content_type(&headers), &body, state.schema())?;
     let predictions = state.predict(&batch)?;
     let response = json_response(&ScoreResponse { result: &predictions });
     state.log_request("/score", context, batch, predictions);
@@ -123,24 +122,20 @@ async fn invocations(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (kind, body) = read_body(&state, &headers, body, true).await?;
-    let batch = match kind {
-        BodyKind::Json => input::invocations_json(&input::parse_json(&body)?, state.schema())?,
-        BodyKind::Csv => input::invocations_csv(&body, state.schema())?,
-    };
+    let body = read_body(&state, &headers, body, true).await?;
+    let batch = input::parse_request(Route::Invocations, content_type(&headers), &body, state.schema())?;
     let predictions = state.predict(&batch)?;
     let response = json_response(&InvocationsResponse { predictions: &predictions });
     state.log_request("/invocations", context, batch, predictions);
     Ok(response)
 }
 
+fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok())
+}
+
 /// Checks size and content type, then reads the body within `--max-body-bytes`.
-async fn read_body(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Body,
-    allow_csv: bool,
-) -> Result<(BodyKind, Bytes), ApiError> {
+async fn read_body(state: &AppState, headers: &HeaderMap, body: Body, allow_csv: bool) -> Result<Bytes, ApiError> {
     let limit = state.max_body_bytes;
     let too_large =
         || ApiError::too_large(format!("the body is larger than the limit of {limit} bytes (--max-body-bytes)"));
@@ -148,10 +143,10 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    let kind = input::content_kind(content_type, allow_csv)?;
+    // The type is checked before the body is read: a 415 should not wait for a large upload.
+    input::content_kind(content_type(headers), allow_csv)?;
     match axum::body::to_bytes(body, limit).await {
-        Ok(bytes) => Ok((kind, bytes)),
+        Ok(bytes) => Ok(bytes),
         Err(err) => {
             let cause = err.into_inner();
             if cause.is::<http_body_util::LengthLimitError>() {

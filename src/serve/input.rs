@@ -30,6 +30,31 @@ pub enum BodyKind {
     Csv,
 }
 
+/// The two scoring routes, whose bodies differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/score`: JSON only, `{"data": [[…], …]}`.
+    Score,
+    /// `/invocations`: MLflow's JSON formats or CSV.
+    Invocations,
+}
+
+/// A body as its route reads it once its size is known to be within the limit: the batch, or
+/// the error the service answers. The server and the fuzz target share this one path.
+pub fn parse_request(
+    route: Route,
+    content_type: Option<&str>,
+    body: &[u8],
+    schema: Schema<'_>,
+) -> Result<Batch, ApiError> {
+    let kind = content_kind(content_type, route == Route::Invocations)?;
+    match (route, kind) {
+        (Route::Score, _) => score_body(&parse_json(body)?, schema),
+        (Route::Invocations, BodyKind::Json) => invocations_json(&parse_json(body)?, schema),
+        (Route::Invocations, BodyKind::Csv) => invocations_csv(body, schema),
+    }
+}
+
 /// Checks a `Content-Type` header: JSON (or CSV when `allow_csv`), UTF-8, no other parameters.
 pub fn content_kind(header: Option<&str>, allow_csv: bool) -> Result<BodyKind, ApiError> {
     let accepted = if allow_csv { "application/json or text/csv" } else { "application/json" };
@@ -60,9 +85,11 @@ pub fn content_kind(header: Option<&str>, allow_csv: bool) -> Result<BodyKind, A
 }
 
 /// Parses a JSON body, saying "non-finite" rather than "syntax error" for `NaN`/`Infinity`.
+/// A key given twice is refused (which value would count is anyone's guess: Python keeps the
+/// last, other parsers the first), as in every JSON file mlops reads.
 pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|err| {
-        let at = offset_of(body, err.line(), err.column());
+    crate::decode::json_bytes(body).map_err(|err| {
+        let at = offset_of(body, err.line, err.column);
         // serde_json points at or just past the offending byte, depending on the error.
         let non_finite = [at, at.saturating_sub(1)].iter().find_map(|&start| {
             let rest = body.get(start..).unwrap_or_default();
@@ -71,10 +98,12 @@ pub fn parse_json(body: &[u8]) -> Result<Value, ApiError> {
         match non_finite {
             Some(token) => ApiError::bad_request(format!(
                 "non-finite value {token} at line {} column {}: features must be finite numbers",
-                err.line(),
-                err.column()
+                err.line, err.column
             )),
-            None => ApiError::bad_request(format!("malformed JSON: {err}")),
+            None => ApiError::bad_request(format!(
+                "malformed JSON: {} at line {} column {}",
+                err.message, err.line, err.column
+            )),
         }
     })
 }
@@ -273,11 +302,13 @@ pub fn invocations_csv(body: &[u8], schema: Schema<'_>) -> Result<Batch, ApiErro
         for (feature, &pos) in schema.features.iter().zip(&positions) {
             let field = record.get(pos).unwrap_or_default().trim();
             let value: f64 = field.parse().map_err(|_| {
+                let field = crate::decode::cut(field);
                 ApiError::bad_request(format!("CSV line {line}, column {feature}: {field:?} is not a number"))
             })?;
             if !value.is_finite() {
                 return Err(ApiError::bad_request(format!(
-                    "CSV line {line}, column {feature}: {field} is not a finite number"
+                    "CSV line {line}, column {feature}: {} is not a finite number",
+                    crate::decode::cut(field)
                 )));
             }
             values.push(value);
@@ -347,6 +378,7 @@ fn number(cell: &Value, what: &str, feature: &str) -> Result<f64, ApiError> {
 fn column_positions(columns: &[&str], features: &[String]) -> Result<Vec<usize>, ApiError> {
     for (i, column) in columns.iter().enumerate() {
         if columns[..i].contains(column) {
+            let column = crate::decode::cut(column);
             return Err(ApiError::bad_request(format!("column {column:?} appears more than once")));
         }
     }

@@ -4,7 +4,7 @@
 
 mod app;
 mod error;
-mod input;
+pub mod input;
 mod metrics;
 mod openapi;
 pub mod request_log;

@@ -107,9 +107,14 @@ pub fn project_file() -> Result<ProjectFile, SettingsError> {
     let Some(path) = path else {
         return Ok(ProjectFile::default());
     };
-    let text = std::fs::read_to_string(&path).map_err(|source| SettingsError::Read { path: path.clone(), source })?;
+    let bytes = std::fs::read(&path).map_err(|source| SettingsError::Read { path: path.clone(), source })?;
+    let text = crate::decode::utf8(&bytes).map_err(|e| SettingsError::Parse {
+        path: path.clone(),
+        message: format!("line {}, column {}: {}", e.line, e.column, e.message),
+    })?;
+    // TOML refuses duplicate keys itself, with their position.
     let mut file: ProjectFile =
-        toml::from_str(&text).map_err(|e| SettingsError::Parse { path: path.clone(), message: e.to_string() })?;
+        toml::from_str(text).map_err(|e| SettingsError::Parse { path: path.clone(), message: e.to_string() })?;
     file.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     Ok(file)
 }

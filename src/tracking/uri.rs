@@ -110,6 +110,13 @@ impl TrackingUri {
         }
         let lower = uri.to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") {
+            // Checked here, not when the client is built, so that `http://` is a bad URI (exit 2)
+            // like every other, not a failure to build a client.
+            match reqwest::Url::parse(uri) {
+                Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => {}
+                Ok(_) => return Err(invalid("the URL has no host")),
+                Err(err) => return Err(invalid(&format!("not a valid URL: {err}"))),
+            }
             return Ok(TrackingUri::Http(uri.trim_end_matches('/').to_string()));
         }
         if lower.starts_with("azureml://") {
@@ -188,6 +195,9 @@ mod tests {
         );
         assert!(TrackingUri::parse("s3://bucket").is_err());
         assert!(TrackingUri::parse("").is_err());
+        for bad in ["http://", "https://", "http://:5000", "http://[::1"] {
+            assert!(matches!(TrackingUri::parse(bad), Err(StoreError::InvalidUri { .. })), "{bad}");
+        }
     }
 
     const AML: &str = "azureml://westeurope.api.azureml.ms/mlflow/v1.0/subscriptions/s-1/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws";

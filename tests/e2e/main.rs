@@ -17,6 +17,7 @@ mod infra_auth;
 mod infra_environment;
 mod infra_inputs;
 mod init;
+mod inputs;
 mod kill9;
 mod mlflow_server;
 mod notebooks;

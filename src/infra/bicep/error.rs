@@ -58,6 +58,9 @@ pub enum BicepError {
         #[source]
         source: std::io::Error,
     },
+    /// Bicep files are UTF-8; the official compiler does not guess another encoding either.
+    #[error("{}:{line}:{column}: {message}", path.display())]
+    NotUtf8 { path: PathBuf, line: usize, column: usize, message: String },
     #[error("{0}")]
     Diagnostic(Box<Diagnostic>),
 }
@@ -72,7 +75,7 @@ impl BicepError {
     /// The diagnostic's kind; `None` for I/O failures.
     pub fn kind(&self) -> Option<ErrorKind> {
         match self {
-            BicepError::Io { .. } => None,
+            BicepError::Io { .. } | BicepError::NotUtf8 { .. } => None,
             BicepError::Diagnostic(d) => Some(d.kind),
         }
     }
@@ -80,7 +83,7 @@ impl BicepError {
     /// The diagnostic, when the error has a source location.
     pub fn diagnostic(&self) -> Option<&Diagnostic> {
         match self {
-            BicepError::Io { .. } => None,
+            BicepError::Io { .. } | BicepError::NotUtf8 { .. } => None,
             BicepError::Diagnostic(d) => Some(d),
         }
     }
@@ -160,19 +163,30 @@ impl Diag {
 
 pub type DResult<T> = Result<T, Diag>;
 
-/// Line and column (1-based, columns in characters) of `span.start`, with a caret excerpt.
+/// How many characters of the line an excerpt shows on either side of the error's start: a
+/// one-line file of 100,000 characters must not become a 100,000-character message.
+const EXCERPT_SIDE: usize = 100;
+
+/// Line and column (1-based, columns in characters) of `span.start`, with a caret excerpt of at
+/// most 2 × [`EXCERPT_SIDE`] characters of the line (`…` marks what is cut).
 fn excerpt(text: &str, span: Span) -> (usize, usize, String) {
     let start = floor_char(text, span.start.min(text.len()));
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let line_no = text[..start].matches('\n').count() + 1;
-    let source_line = text[line_start..line_end].trim_end_matches('\r');
-    let column = text[line_start..start].chars().count() + 1;
+    let before: Vec<char> = text[line_start..start].chars().collect();
+    let column = before.len() + 1;
+    let skip = before.len().saturating_sub(EXCERPT_SIDE);
+    let rest = text[start..line_end].trim_end_matches('\r');
+    let after: String = rest.chars().take(EXCERPT_SIDE).collect();
+    let (lead, trail) = (if skip > 0 { "…" } else { "" }, if after.len() < rest.len() { "…" } else { "" });
+    let shown_before: String = before[skip..].iter().collect();
     let end = floor_char(text, span.end.clamp(start, line_end.max(start)));
-    let width = text[start..end].chars().count().max(1);
+    let width = text[start..end].chars().count().clamp(1, after.chars().count().max(1));
     let gutter = format!("{line_no} | ");
-    let pad: String = text[line_start..start].chars().map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
-    let excerpt = format!("{gutter}{source_line}\n{}{pad}{}", " ".repeat(gutter.len()), "^".repeat(width));
+    let pad: String = lead.chars().chain(shown_before.chars()).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+    let excerpt =
+        format!("{gutter}{lead}{shown_before}{after}{trail}\n{}{pad}{}", " ".repeat(gutter.len()), "^".repeat(width));
     (line_no, column, excerpt)
 }
 
@@ -197,5 +211,21 @@ mod tests {
         assert_eq!((d.line, d.column), (2, 9));
         assert_eq!(d.excerpt, "2 | var b = c\n            ^");
         assert!(err.to_string().starts_with("x.bicep:2:9: undefined symbol: no c"));
+    }
+
+    #[test]
+    fn excerpts_of_long_lines_are_cut_around_the_column() {
+        let text = format!("var a = {}x{}\n", "1 + ".repeat(10_000), " + 1".repeat(10_000));
+        let start = text.find('x').unwrap_or(0);
+        let err =
+            Diag::new(ErrorKind::Undefined, Span::new(start, text.len()), "no x").locate(Path::new("x.bicep"), &text);
+        let d = err.diagnostic().expect("diagnostic");
+        assert_eq!(d.column, start + 1);
+        let lines: Vec<&str> = d.excerpt.lines().collect();
+        assert!(lines[0].starts_with("1 | …") && lines[0].ends_with('…'), "{}", lines[0]);
+        assert!(lines[0].chars().count() < 2 * EXCERPT_SIDE + 10, "{}", lines[0]);
+        // The caret stands under the `x`.
+        let caret = lines[1].find('^').expect("caret");
+        assert_eq!(lines[0].chars().nth(caret), Some('x'), "{}", d.excerpt);
     }
 }

@@ -28,14 +28,52 @@ use model::Model;
 
 /// Compiles a `.bicep` file (and the local modules it uses) to an ARM template.
 pub fn compile_file(path: &Path) -> Result<Value, BicepError> {
-    let mut stack = Vec::new();
-    compile_at(path, &mut stack)
+    on_compile_stack(|| compile_at(path, &mut Vec::new()))
 }
 
 /// Compiles Bicep text; `path` names it in diagnostics and anchors relative paths.
 pub fn compile_str(path: &Path, text: &str) -> Result<Value, BicepError> {
-    let mut stack = vec![normalise(path)];
-    compile_text(path, text, &mut stack)
+    on_compile_stack(|| compile_text(path, text, &mut vec![normalise(path)]))
+}
+
+/// Compiles a Bicep file's bytes: UTF-8 (a byte-order mark allowed), anything else refused at the
+/// first bad byte rather than read with replacement characters.
+pub fn compile_bytes(path: &Path, bytes: &[u8]) -> Result<Value, BicepError> {
+    let text = decode_source(path, bytes)?;
+    on_compile_stack(|| compile_text(path, text, &mut vec![normalise(path)]))
+}
+
+/// The stack a compile runs on. Every pass after the parser walks the tree recursively, and an
+/// unoptimised build needs up to ~16 KiB per level of the deepest tree the parser accepts; the
+/// caller may be on a small stack (tokio's workers have 2 MiB). Untouched stack costs no memory.
+const COMPILE_STACK: usize = 64 << 20;
+
+/// Runs `compile` on a thread with [`COMPILE_STACK`] of stack (or on this one if no thread can be
+/// started), so that the nesting limit, not the caller's stack, decides what compiles.
+fn on_compile_stack<T: Send>(compile: impl FnOnce() -> T + Send) -> T {
+    let job = std::sync::Mutex::new(Some(compile));
+    let run = || job.lock().ok().and_then(|mut job| job.take()).map(|compile| compile());
+    let spawned = std::thread::scope(|scope| {
+        std::thread::Builder::new().stack_size(COMPILE_STACK).spawn_scoped(scope, run).map(|handle| handle.join())
+    });
+    match spawned {
+        Ok(Ok(Some(result))) => result,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        // No thread could be started (or it found no job, which cannot happen): compile here.
+        Ok(Ok(None)) | Err(_) => match job.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+            Some(compile) => compile(),
+            None => unreachable!("the compile job runs once"),
+        },
+    }
+}
+
+fn decode_source<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, BicepError> {
+    crate::decode::utf8(bytes).map_err(|e| BicepError::NotUtf8 {
+        path: path.to_path_buf(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })
 }
 
 /// Writes a template as `bicep build` formats it: two-space indentation and a final newline.
@@ -51,10 +89,9 @@ fn normalise(path: &Path) -> PathBuf {
 
 fn compile_at(path: &Path, stack: &mut Vec<PathBuf>) -> Result<Value, BicepError> {
     let bytes = std::fs::read(path).map_err(|source| BicepError::Io { path: path.to_path_buf(), source })?;
-    let text = String::from_utf8_lossy(&bytes).into_owned();
-    let text = text.strip_prefix('\u{feff}').unwrap_or(&text).to_string();
+    let text = decode_source(path, &bytes)?;
     stack.push(normalise(path));
-    let result = compile_text(path, &text, stack);
+    let result = compile_text(path, text, stack);
     stack.pop();
     result
 }
@@ -96,4 +133,35 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
     }
     let compiler = Compiler { model: &model, dir, inline: deps::runtime_variables(&model), module_templates };
     compiler.template()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The deepest expressions the parser accepts compile when the caller is on a 2 MiB stack (a
+    /// tokio worker's), unoptimised.
+    #[test]
+    fn the_deepest_accepted_expressions_fit_a_small_stack() {
+        let cases = [
+            format!("param p int\noutput x int = {}\n", vec!["p"; 127].join(" + ")),
+            format!("output x int = {}1{}\n", "(".repeat(63), ")".repeat(63)),
+            format!("output x array = {}{}\n", "[".repeat(63), "]".repeat(63)),
+            format!("param p int\nvar v = {}p{}\noutput x object = v\n", "{a: ".repeat(63), "}".repeat(63)),
+            format!("param a object\noutput x object = a{}\n", ".b".repeat(127)),
+            format!("param p bool\noutput x int = {}1\n", "p ? 1 : ".repeat(127)),
+            format!("param s string\noutput x string = {}'a'{}\n", "concat(s, ".repeat(63), ")".repeat(63)),
+            format!("param p int\noutput x string = {}p{}\n", "'${".repeat(63), "}'".repeat(63)),
+        ];
+        for text in cases {
+            let head: String = text.chars().take(60).collect();
+            let result = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn(move || compile_str(Path::new("deep.bicep"), &text).map(drop).map_err(|e| e.to_string()))
+                .expect("thread")
+                .join()
+                .expect("no stack overflow");
+            assert!(result.is_ok(), "{head}: {result:?}");
+        }
+    }
 }

@@ -97,6 +97,11 @@ fn json_syntax_and_content_types() {
     assert!(parse_json(b"{\"data\": [[NaN, 1]]}").expect_err("NaN").message.contains("non-finite value NaN"));
     assert!(parse_json(b"{\"data\": [[1e999]]}").is_err());
     assert!(parse_json(b"{\"data\":").expect_err("eof").message.starts_with("malformed JSON"));
+    let err = parse_json(b"{\"data\": [[1]],\n \"data\": [[2]]}").expect_err("duplicate key");
+    assert_eq!(err.message, "malformed JSON: duplicate key \"data\" at line 2 column 7");
+    let err = parse_json(b"{\"data\": [[\"\xff\"]]}").expect_err("not UTF-8");
+    assert_eq!(err.message, "malformed JSON: not valid UTF-8: byte 0xFF at byte offset 12 at line 1 column 13");
+    assert!(parse_json(b"\xef\xbb\xbf{\"data\": [[1]]}").is_ok(), "a BOM is accepted");
     assert_eq!(content_kind(Some("application/json; charset=UTF-8"), false), Ok(BodyKind::Json));
     assert_eq!(content_kind(Some("text/csv"), true), Ok(BodyKind::Csv));
     for bad in [None, Some("text/csv"), Some("application/json; charset=latin-1"), Some("application/json; x=1")] {
@@ -106,4 +111,19 @@ fn json_syntax_and_content_types() {
             "{bad:?}"
         );
     }
+}
+
+#[test]
+fn errors_quote_at_most_an_excerpt() {
+    let f = features();
+    let long = "9".repeat(100_000);
+    let bodies = [format!("a,b\n1,x{long}\n"), format!("a,b\n1,1e9{long}\n"), format!("a,b,{long},{long}\n1,2,3,4\n")];
+    for body in bodies {
+        let message = err(invocations_csv(body.as_bytes(), schema(&f))).message;
+        assert!(message.len() < 1_000, "{} bytes: {}", message.len(), &message[..200]);
+    }
+    let route = parse_request(Route::Invocations, Some("text/csv"), b"a,b\n1,2\n", schema(&f)).expect("csv");
+    assert_eq!(route.values, [1.0, 2.0]);
+    let score_as_csv = parse_request(Route::Score, Some("text/csv"), b"a,b\n1,2\n", schema(&f));
+    assert_eq!(err(score_as_csv).status, axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }

@@ -53,23 +53,34 @@ impl Parser {
         })
     }
 
+    /// Each operator folded into `lhs` makes the tree one level deeper (`1 + 1 + …` is a
+    /// left-leaning chain), so it counts against the depth limit like a parenthesis: everything
+    /// after the parser walks the tree recursively.
     fn binary(&mut self, min: u8) -> DResult<Expr> {
         let mut lhs = self.unary()?;
-        while let Some((op, prec)) = self.binary_op() {
+        let mut folds = 0;
+        let result = loop {
+            let Some((op, prec)) = self.binary_op() else { break Ok(lhs) };
             if prec <= min {
-                break;
+                break Ok(lhs);
             }
             self.bump();
             self.skip_newlines();
-            self.enter()?;
-            let rhs = self.binary(prec)?;
-            self.depth -= 1;
+            folds += 1;
+            if let Err(e) = self.enter() {
+                break Err(e);
+            }
+            let rhs = match self.binary(prec) {
+                Ok(rhs) => rhs,
+                Err(e) => break Err(e),
+            };
             lhs = Expr {
                 span: lhs.span.to(rhs.span),
                 kind: ExprKind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) },
             };
-        }
-        Ok(lhs)
+        };
+        self.depth -= folds;
+        result
     }
 
     fn unary(&mut self) -> DResult<Expr> {
@@ -86,8 +97,19 @@ impl Parser {
     }
 
     fn postfix(&mut self) -> DResult<Expr> {
-        let mut expr = self.primary()?;
+        let expr = self.primary()?;
+        // As in `binary`: `a.b.c…` and `a[0][0]…` deepen the tree one level per suffix.
+        let depth = self.depth;
+        let result = self.suffixes(expr);
+        self.depth = depth;
+        result
+    }
+
+    fn suffixes(&mut self, mut expr: Expr) -> DResult<Expr> {
         loop {
+            if matches!(self.peek(), Tok::Dot | Tok::LBrack | Tok::DoubleColon | Tok::Bang) {
+                self.enter()?;
+            }
             match self.peek() {
                 Tok::Dot => {
                     self.bump();
