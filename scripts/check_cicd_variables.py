@@ -8,8 +8,8 @@
    - Azure Pipelines: `$(X)` macros and `variables['X']` (defined under `variables:`, set with
      `##vso[task.setvariable]`, predefined (`Build.BuildId`: a dotted name), or documented).
 2. Nothing is used before the definition makes it: a step that publishes an Azure ML pipeline with
-   `--image` runs after a step (of its job, or of a job it needs) that builds Dockerfile.job, and a
-   step that submits it with an `azureml:` data asset runs after one that creates the asset.
+   `--image` runs after a step (of its job, or of a job it needs) that builds and pushes the job
+   image (`mlops image build` without `--model`, with `--push`), and a step that submits it with an `azureml:` data asset runs after one that creates the asset.
 
 Usage: check_cicd_variables.py FILE...  (exits 1 and names each problem).
 """
@@ -24,7 +24,8 @@ ASSIGNED = re.compile(r"(?:^|[\s;(])(?:export\s+|local\s+|read\s+(?:-\w+\s+)*)?(
 GH_EXPR = re.compile(r"\$\{\{\s*(vars|secrets|env)\.([A-Za-z_][A-Za-z0-9_]*)")
 ADO_MACRO = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_.]*)\)")
 ADO_INDEX = re.compile(r"variables\[\s*'([A-Za-z_][A-Za-z0-9_.]*)'\s*\]")
-JOB_IMAGE_BUILD = re.compile(r"docker build\s+(?:--file|-f)\s+Dockerfile\.job\b")
+# The job image: `mlops image build` without a model, pushed.
+JOB_IMAGE_BUILD = re.compile(r"mlops image build\b(?:(?!--model)[^\n])*--push")
 ADO_SET = re.compile(r"##vso\[task\.setvariable variable=([A-Za-z_][A-Za-z0-9_.]*)")
 
 
@@ -145,7 +146,7 @@ def check_order(path, doc, problems):
             before = earlier(name, index)
             if "mlops pipeline publish" in body and "--image" in body and not JOB_IMAGE_BUILD.search(before):
                 problems.append(
-                    f"{path}: job {name} publishes the pipeline with --image before any step it depends on builds Dockerfile.job"
+                    f"{path}: job {name} publishes the pipeline with --image before any step it depends on builds the job image (mlops image build … --push)"
                 )
             if "mlops pipeline submit" in body and "data_path=" in body and "az ml data create" not in before:
                 problems.append(

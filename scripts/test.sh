@@ -3,6 +3,10 @@
 #   - a Python virtualenv (.venv) with the pinned reference packages (scripts/requirements-test.txt)
 #   - Azurite, the Azure Storage emulator, from npm into .test-tools (the blob request-log tests
 #     start it themselves on a free 127.0.0.1 port)
+#   - Debian packages for the image tests (tests/e2e/image.rs): docker-registry (a registry the
+#     tests run on a free port), skopeo and umoci (read the pushed image back, unpack it) and
+#     apache2-utils (htpasswd for the Basic sign-in test)
+#   - strace (Debian package), which the kill -9 tests use to kill at chosen syscalls
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,8 +35,21 @@ export MLOPS_TEST_PYTHON="$VENV/bin/python"
 export MLOPS_TEST_AZURITE="$TOOLS/node_modules/.bin/azurite-blob"
 export PATH="$VENV/bin:$PATH"
 
-echo "== hadolint Dockerfile Dockerfile.job" >&2
-"$VENV/bin/hadolint" Dockerfile Dockerfile.job
+# The image tests' registry and readers; strace delivers the kill -9 of the durability tests
+# (tests/e2e/kill9.rs) at chosen syscalls.
+DEBIAN_PACKAGES=(docker-registry skopeo umoci apache2-utils strace)
+missing=()
+for package in "${DEBIAN_PACKAGES[@]}"; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "== installing ${missing[*]} (apt-get)" >&2
+  SUDO=()
+  [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+  "${SUDO[@]}" apt-get update -qq
+  # The package's own service is not wanted: the tests start registries themselves.
+  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
 
 echo "== CI/CD definitions (check-jsonschema, actionlint)" >&2
 scripts/check-cicd.sh

@@ -60,6 +60,9 @@ pub enum Command {
     /// Score a CSV file with a saved model (batch scoring).
     #[command(after_help = PREDICT_EXAMPLES)]
     Predict(PredictArgs),
+    /// Build and push OCI images of a model without a container engine.
+    #[command(subcommand, after_help = IMAGE_EXAMPLES)]
+    Image(ImageCommand),
     /// Browse runs in the tracking store.
     #[command(subcommand)]
     Runs(RunsCommand),
@@ -103,8 +106,8 @@ Examples:
 
 Writes mlops.toml, data/NAME.csv (sample data) and its profile, pipelines/parameters.json,
 pipelines/NAME.yml, environment_setup/ (Bicep, ARM, parameters, Azure DevOps pipeline),
-.github/workflows/ and pipelines/azure-devops/ (CI, training, deployment, environment), a Dockerfile
-for the scoring image, README.md and .gitignore.
+.github/workflows/ and pipelines/azure-devops/ (CI, training, deployment, environment; the images
+are built with `mlops image`), README.md and .gitignore.
 NAME becomes lower-case letters, digits and '-' (starting with a letter, at most 50); Azure resources
 get a base name of its first 10 letters and digits (at least 3). Existing files are kept unless --force.
 Exit codes: 0 written (or nothing to write), 2 a name that cannot be made valid, 6 DIR is a file.";
@@ -1044,6 +1047,10 @@ pub struct ServeArgs {
     /// Largest request body in bytes (larger is refused with 413).
     #[arg(long, value_name = "N", default_value_t = 10 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_body_bytes: u64,
+    /// Seconds a client has to send a whole request, headers and body; slower connections are closed
+    /// (and counted in `mlops_requests_timed_out_total`).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub request_timeout: f64,
     /// Log every scored request to DIR (JSON Lines), blob:CONTAINER[/PREFIX] (with a connection
     /// string) or https://ACCOUNT.blob.core.windows.net/CONTAINER[/PREFIX] (with a SAS or a
     /// connection string).
@@ -1295,4 +1302,105 @@ mod tests {
         }
         assert!(checked > 20, "only {checked} commands seen");
     }
+}
+
+const IMAGE_EXAMPLES: &str = "\
+Examples:
+  mlops image build --model models:/diabetes@champion --out image/       an OCI image layout
+  mlops image build --model runs:/<run-id>/model --tag myacr.azurecr.io/diabetes:1 --push
+  mlops image push image/ --tag localhost:5000/diabetes:1 --plain-http
+  mlops image build --base debian:12-slim --tag myacr.azurecr.io/mlops-job:1 --push   a job image (no model)
+
+The scoring image runs `mlops serve` on /model at port 5001 as user 65532 (routes: POST /score,
+/invocations; GET /health, /ready, /version, /metrics). Same model and binary, same digest.
+Registries: anonymous, Basic (--username with MLOPS_REGISTRY_PASSWORD or --password-stdin),
+Bearer token services, and Azure Container Registry with an Entra ID token (the --auth chain).
+Exit codes: 0 built or pushed, 2 bad flags or reference, 6 a model, binary or layout that cannot
+be read, 8 the model or base image not found, 9 a registry that failed, 10 credentials refused.";
+
+/// `mlops image …`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build an OCI image of a model (mlops, its runtime, CA certificates, the model).
+    Build(ImageBuildArgs),
+    /// Push an image layout (written by `image build --out`) to a registry.
+    Push(ImagePushArgs),
+}
+
+/// `mlops image build`.
+#[derive(Debug, Args)]
+pub struct ImageBuildArgs {
+    /// Model: a directory, runs:/RUN_ID/model, models:/NAME@ALIAS or models:/NAME/VERSION.
+    /// Without one, the image is mlops alone (for jobs, on a --base with a shell).
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Base image: scratch (nothing), distroless (gcr.io/distroless/cc-debian12:nonroot) or a reference.
+    #[arg(long, value_name = "BASE", default_value = "scratch")]
+    pub base: String,
+    /// Where the image goes: REGISTRY/REPOSITORY:TAG (with --push), and its name in the layout.
+    #[arg(long, value_name = "REF")]
+    pub tag: Option<String>,
+    /// Write the image as an OCI image layout in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Push the image to --tag.
+    #[arg(long)]
+    pub push: bool,
+    /// Target platform; only linux/amd64 is built.
+    #[arg(long, value_name = "OS/ARCH", default_value = "linux/amd64")]
+    pub platform: String,
+    /// The mlops binary to put in the image [default: this one].
+    #[arg(long, value_name = "PATH")]
+    pub binary: Option<PathBuf>,
+    /// CA certificates (PEM) for the image's /etc/ssl/certs/ca-certificates.crt.
+    #[arg(long, value_name = "PATH", default_value = "/etc/ssl/certs/ca-certificates.crt")]
+    pub ca_certs: PathBuf,
+    /// Port `mlops serve` listens on in the container.
+    #[arg(long, value_name = "PORT", default_value_t = 5001)]
+    pub port: u16,
+    #[command(flatten, next_help_heading = "Registry")]
+    pub registry: RegistryArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `mlops image push`.
+#[derive(Debug, Args)]
+pub struct ImagePushArgs {
+    /// An OCI image layout directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// REGISTRY/REPOSITORY:TAG [default: the name the layout gives the image].
+    #[arg(long, value_name = "REF")]
+    pub tag: Option<String>,
+    #[command(flatten, next_help_heading = "Registry")]
+    pub registry: RegistryArgs,
+    #[command(flatten, next_help_heading = "Azure sign-in (Azure Container Registry)")]
+    pub azure: AzureArgs,
+}
+
+/// How `mlops` talks to a container registry.
+#[derive(Debug, Args)]
+pub struct RegistryArgs {
+    /// How to sign in to the registry [default: basic with --username, azure for *.azurecr.*, else anonymous].
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub registry_auth: Option<RegistryAuthArg>,
+    /// User name for Basic sign-in; the password is MLOPS_REGISTRY_PASSWORD or --password-stdin.
+    #[arg(long, value_name = "USER", env = env_vars::MLOPS_REGISTRY_USERNAME)]
+    pub username: Option<String>,
+    /// Read the registry password from stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Talk plain HTTP to the registry (a registry on this machine).
+    #[arg(long)]
+    pub plain_http: bool,
+}
+
+/// A registry sign-in for `--registry-auth`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegistryAuthArg {
+    Anonymous,
+    Basic,
+    /// An Entra ID token from the Azure credential chain, exchanged for ACR tokens.
+    Azure,
 }

@@ -26,12 +26,16 @@ pub const MLFLOW_TRACKING_SERVER_CERT_PATH: &str = "MLFLOW_TRACKING_SERVER_CERT_
 pub const MLFLOW_TRACKING_INSECURE_TLS: &str = "MLFLOW_TRACKING_INSECURE_TLS";
 /// PEM bundle that replaces the default trust roots, as for OpenSSL.
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
-/// Retries of a failed idempotent request to the tracking server (default 7).
+/// Retries of a tracking request that failed with a timeout, 408, 429 or 5xx (default 5).
 pub const MLFLOW_HTTP_REQUEST_MAX_RETRIES: &str = "MLFLOW_HTTP_REQUEST_MAX_RETRIES";
-/// First retry wait in seconds, doubled on each retry (default 2).
+/// First retry wait in seconds, doubled on each retry (default 0.5).
 pub const MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR: &str = "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR";
-/// Timeout of one request to the tracking server in seconds (default 120).
+/// Timeout of one attempt of a request to the tracking server in seconds (default 10).
 pub const MLFLOW_HTTP_REQUEST_TIMEOUT: &str = "MLFLOW_HTTP_REQUEST_TIMEOUT";
+/// Seconds all retries of one call may take, waits included, for every service (default 12).
+pub const MLOPS_HTTP_RETRY_BUDGET: &str = "MLOPS_HTTP_RETRY_BUDGET";
+/// Timeout of one attempt of a call to Azure in seconds (default 10 for sign-in, 30 for ARM and Azure ML).
+pub const MLOPS_HTTP_TIMEOUT: &str = "MLOPS_HTTP_TIMEOUT";
 /// Local store that journals runs bound for a tracking server (default `./mlruns`; flag `--local-store`).
 pub const MLOPS_LOCAL_STORE: &str = "MLOPS_LOCAL_STORE";
 /// Threads that parse data files in `train`, `predict` and `data profile|validate` (flag `--threads`).
@@ -104,6 +108,10 @@ pub const MLOPS_WATCH_SOURCE_SAS: &str = "MLOPS_WATCH_SOURCE_SAS";
 pub const AZURE_STORAGE_CONNECTION_STRING: &str = "AZURE_STORAGE_CONNECTION_STRING";
 /// Scoring key for `mlops smoke-test` (flag `--key`). Never logged.
 pub const MLOPS_SCORING_KEY: &str = "MLOPS_SCORING_KEY";
+/// User name for a container registry's Basic sign-in (`mlops image`, flag `--username`).
+pub const MLOPS_REGISTRY_USERNAME: &str = "MLOPS_REGISTRY_USERNAME";
+/// Password or token for a container registry's Basic sign-in. Never logged.
+pub const MLOPS_REGISTRY_PASSWORD: &str = "MLOPS_REGISTRY_PASSWORD";
 /// Where models downloaded from a tracking server are cached (default `$XDG_CACHE_HOME/mlops`).
 pub const MLOPS_CACHE_DIR: &str = "MLOPS_CACHE_DIR";
 /// Base directory for caches (XDG); `mlops` uses `$XDG_CACHE_HOME/mlops`.

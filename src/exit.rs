@@ -14,6 +14,7 @@ use crate::data::DataError;
 use crate::data::datastore::DatastoreError;
 use crate::error_kind::{ErrorKind, HasKind, UsageError};
 use crate::http::HttpError;
+use crate::image::ImageError;
 use crate::infra::InfraError;
 use crate::infra::bicep::BicepError;
 use crate::infra::prepare::PrepareError;
@@ -23,6 +24,7 @@ use crate::ml::params::ParamsError;
 use crate::ml::ridge::RidgeError;
 use crate::ml::split::SplitError;
 use crate::ml::train::TrainError;
+use crate::oci::OciError;
 use crate::pipeline::PipelineError;
 use crate::pipeline::watch::WatchError;
 use crate::registry::RegistryError;
@@ -99,10 +101,12 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         DataError,
         DatastoreError,
         HttpError,
+        ImageError,
         InfraError,
         InitError,
         LroError,
         ModelError,
+        OciError,
         ParamsError,
         PipelineError,
         PrepareError,
@@ -133,10 +137,12 @@ const CLASSIFIED: &[&str] = &[
     "CloudError",
     "DataError",
     "DatastoreError",
+    "ImageError",
     "InfraError",
     "InitError",
     "LroError",
     "ModelError",
+    "OciError",
     "ParamsError",
     "PipelineError",
     "PrepareError",
@@ -161,7 +167,7 @@ pub fn report(err: &anyhow::Error) {
     for cause in err.chain().skip(1) {
         text.push_str(&format!("\n  caused by: {cause}"));
     }
-    eprintln!("{text}");
+    crate::output::to_stderr(text);
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
-//! Where results go: data to stdout as text or JSON, people-facing notes to stderr.
+//! Where results go: data to stdout as text or JSON, people-facing notes to stderr. Everything
+//! written here passes through [`crate::secret::mask`] first.
 
 use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
+
+use crate::secret::mask;
 
 /// The format of a command's result on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -25,20 +28,15 @@ pub fn emit<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> Stri
 }
 
 fn write_result<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) -> std::io::Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut stdout, value)?;
-            writeln!(stdout)?;
-        }
-        Format::Text => {
-            let rendered = text();
-            write!(stdout, "{rendered}")?;
-            if !rendered.ends_with('\n') {
-                writeln!(stdout)?;
-            }
-        }
+    let mut rendered = match format {
+        Format::Json => serde_json::to_string_pretty(value)?,
+        Format::Text => text(),
+    };
+    if !rendered.ends_with('\n') {
+        rendered.push('\n');
     }
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(mask(&rendered).as_bytes())?;
     stdout.flush()?;
     Ok(())
 }
@@ -46,12 +44,12 @@ fn write_result<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> 
 /// Writes one result of a stream as a line: compact JSON, or the text `text` renders.
 pub fn emit_line<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
     let write = || -> std::io::Result<()> {
+        let line = match format {
+            Format::Json => serde_json::to_string(value)?,
+            Format::Text => text().trim_end().to_string(),
+        };
         let mut stdout = std::io::stdout().lock();
-        match format {
-            Format::Json => serde_json::to_writer(&mut stdout, value)?,
-            Format::Text => write!(stdout, "{}", text().trim_end())?,
-        }
-        writeln!(stdout)?;
+        writeln!(stdout, "{}", mask(&line))?;
         stdout.flush()
     };
     match write() {
@@ -63,15 +61,26 @@ pub fn emit_line<T: Serialize>(format: Format, value: &T, text: impl FnOnce() ->
 /// A note for the person at the terminal (stderr); silenced by `-q`.
 pub fn note(quiet: bool, message: impl AsRef<str>) {
     if !quiet {
-        eprintln!("{}", message.as_ref());
+        to_stderr(message);
     }
+}
+
+/// Writes one message and a newline to stderr, masked. A closed stderr is ignored.
+pub fn to_stderr(message: impl AsRef<str>) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", mask(message.as_ref()));
+}
+
+/// Writes text to stderr as it is (no newline added), masked: a prompt, a rendered block.
+pub fn to_stderr_raw(text: impl AsRef<str>) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = stderr.write_all(mask(text.as_ref()).as_bytes());
+    let _ = stderr.flush();
 }
 
 /// Passes one line a child process wrote on stderr through to ours (a pipeline step's, which the
 /// runner reads to keep a tail). A closed stderr is not worth failing the step for.
 pub fn echo_stderr(line: &str) {
-    use std::io::Write as _;
-    let _ = writeln!(std::io::stderr().lock(), "{line}");
+    let _ = writeln!(std::io::stderr().lock(), "{}", mask(line));
 }
 
 /// Whether stderr may carry colour: a terminal, and `NO_COLOR` unset or empty.

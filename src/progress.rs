@@ -97,7 +97,7 @@ impl DeploymentProgress {
             Fancy { multi, overall, bars: HashMap::new() }
         });
         if fancy.is_none() && !quiet {
-            eprintln!("{title}");
+            crate::output::to_stderr(title);
         }
         DeploymentProgress { quiet, fancy, last_status: String::new(), seen: HashMap::new() }
     }
@@ -111,7 +111,7 @@ impl Progress for DeploymentProgress {
         self.last_status = status.to_string();
         match &self.fancy {
             Some(f) => f.overall.set_prefix(status.to_string()),
-            None => eprintln!("  deployment: {status}"),
+            None => crate::output::to_stderr(format!("  deployment: {status}")),
         }
     }
 
@@ -134,7 +134,7 @@ impl Progress for DeploymentProgress {
                     });
                     bar.set_message(line);
                 }
-                None => eprintln!("  {line}"),
+                None => crate::output::to_stderr(format!("  {line}")),
             }
         }
     }
@@ -144,8 +144,8 @@ impl Progress for DeploymentProgress {
             return;
         }
         match &self.fancy {
-            Some(f) => f.multi.suspend(|| eprintln!("warning: {message}")),
-            None => eprintln!("warning: {message}"),
+            Some(f) => f.multi.suspend(|| crate::output::to_stderr(format!("warning: {message}"))),
+            None => crate::output::to_stderr(format!("warning: {message}")),
         }
     }
 
@@ -155,6 +155,51 @@ impl Progress for DeploymentProgress {
                 bar.finish();
             }
             f.overall.finish_and_clear();
+        }
+    }
+}
+
+/// Blob transfers of `mlops image`: a byte bar per blob on a terminal, one line per blob otherwise.
+pub struct TransferBar {
+    quiet: bool,
+    terminal: bool,
+    verb: &'static str,
+    bar: Option<ProgressBar>,
+}
+
+impl TransferBar {
+    /// `verb` says what happens to each blob ("uploading", "downloading").
+    pub fn new(quiet: bool, verb: &'static str) -> Self {
+        TransferBar { quiet, terminal: std::io::stderr().is_terminal(), verb, bar: None }
+    }
+}
+
+impl crate::oci::TransferProgress for TransferBar {
+    fn begin(&mut self, what: &str, total: u64) {
+        if self.quiet {
+            return;
+        }
+        if !self.terminal {
+            eprintln!("  {} {what} ({})", self.verb, indicatif::HumanBytes(total));
+            return;
+        }
+        let style = ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr()).with_style(style);
+        bar.set_message(format!("{} {what}", self.verb));
+        self.bar = Some(bar);
+    }
+
+    fn advance(&mut self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+
+    fn end(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 }

@@ -6,14 +6,12 @@ use std::sync::Arc;
 use azure_core::credentials::TokenCredential;
 use azure_core::http::headers::{HeaderName, Headers};
 use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
-use azure_core::http::{
-    ClientOptions, Context, ExponentialRetryOptions, Method, Pipeline, PipelineSendOptions, Request, RetryOptions, Url,
-};
+use azure_core::http::{ClientOptions, Context, Method, Pipeline, PipelineSendOptions, Request, Url};
 use serde::de::DeserializeOwned;
 
 use super::error::{self, HttpError};
 use crate::error_kind::chain;
-use crate::http::Failure;
+use crate::http::{Failure, RetryPolicy, RetryingTransport, TransportOptions};
 
 /// The API version used for resource groups and deployments unless configured otherwise.
 pub const DEFAULT_API_VERSION: &str = "2025-04-01";
@@ -24,12 +22,14 @@ pub struct ArmClientOptions {
     /// `api-version` for the requests this client builds (not for URLs ARM hands back).
     pub api_version: String,
     /// Retries of 408/429/5xx and connection failures, honouring `Retry-After`.
-    pub retry: ExponentialRetryOptions,
+    pub retry: RetryPolicy,
+    /// The bound on one attempt (default 30 s).
+    pub timeout: Option<std::time::Duration>,
 }
 
 impl Default for ArmClientOptions {
     fn default() -> Self {
-        ArmClientOptions { api_version: DEFAULT_API_VERSION.to_string(), retry: ExponentialRetryOptions::default() }
+        ArmClientOptions { api_version: DEFAULT_API_VERSION.to_string(), retry: RetryPolicy::default(), timeout: None }
     }
 }
 
@@ -78,10 +78,12 @@ impl ArmClient {
         credential: Arc<dyn TokenCredential>,
         scope: String,
         options: Option<ArmClientOptions>,
-    ) -> Self {
+    ) -> Result<Self, HttpError> {
         let options = options.unwrap_or_default();
         let auth = BearerTokenAuthorizationPolicy::new(credential.clone(), [scope]);
-        let client_options = ClientOptions { retry: RetryOptions::exponential(options.retry), ..Default::default() };
+        let transport = TransportOptions { timeout: options.timeout, ..Default::default() };
+        let client_options =
+            RetryingTransport::new(&transport, options.retry)?.client_options(ClientOptions::default());
         let pipeline = Pipeline::new(
             Some("mlops"),
             Some(env!("CARGO_PKG_VERSION")),
@@ -90,7 +92,7 @@ impl ArmClient {
             vec![Arc::new(auth)],
             None,
         );
-        ArmClient { endpoint, pipeline, api_version: options.api_version, credential }
+        Ok(ArmClient { endpoint, pipeline, api_version: options.api_version, credential })
     }
 
     /// The credential this client signs in with, for other endpoints of the same cloud (the
@@ -140,7 +142,10 @@ impl ArmClient {
             .pipeline
             .send(&Context::new(), &mut request, Some(PipelineSendOptions { skip_checks: true, ..Default::default() }))
             .await
-            .map_err(|e| HttpError::connect(method_name, &url, chain(&e)))?;
+            .map_err(|e| match e.into_downcast::<HttpError>() {
+                Ok(err) => err,
+                Err(e) => HttpError::connect(method_name, &url, chain(&e)),
+            })?;
         let (status, headers, body) = response.deconstruct();
         let response =
             ArmResponse { method: method_name, url, status: u16::from(status), headers, body: body.to_vec() };

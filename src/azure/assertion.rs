@@ -105,7 +105,9 @@ impl CertificateAssertion {
 #[async_trait::async_trait]
 impl azure_identity::ClientAssertion for CertificateAssertion {
     async fn secret(&self, _: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
-        Ok(self.sign())
+        let assertion = self.sign();
+        crate::secret::register(&assertion);
+        Ok(assertion)
     }
 }
 
@@ -123,18 +125,13 @@ impl std::fmt::Debug for GithubOidcAssertion {
 }
 
 impl GithubOidcAssertion {
-    pub fn new(request_url: &str, request_token: Secret) -> Result<Self, AssertionError> {
+    /// `options` carry the transport and retry policy of the sign-in.
+    pub fn new(request_url: &str, request_token: Secret, options: ClientOptions) -> Result<Self, AssertionError> {
         let mut url = Url::parse(request_url)
             .map_err(|e| AssertionError::Url { what: "ACTIONS_ID_TOKEN_REQUEST_URL", reason: e.to_string() })?;
         url.query_pairs_mut().append_pair("audience", TOKEN_EXCHANGE_AUDIENCE);
-        let pipeline = Pipeline::new(
-            Some("mlops"),
-            Some(env!("CARGO_PKG_VERSION")),
-            ClientOptions::default(),
-            Vec::new(),
-            Vec::new(),
-            None,
-        );
+        let pipeline =
+            Pipeline::new(Some("mlops"), Some(env!("CARGO_PKG_VERSION")), options, Vec::new(), Vec::new(), None);
         Ok(GithubOidcAssertion { url, request_token, pipeline: Arc::new(pipeline) })
     }
 }
@@ -161,6 +158,7 @@ impl azure_identity::ClientAssertion for GithubOidcAssertion {
             ));
         }
         let token: IdToken = response.into_body().json()?;
+        crate::secret::register(&token.value);
         Ok(token.value)
     }
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 
 use crate::error_kind::{ErrorKind, HasKind};
-use crate::http::HttpError;
+use crate::http::{HttpError, RetryPolicy};
 use crate::secret::Secret;
 
 /// The storage REST API version every request asks for.
@@ -36,12 +36,14 @@ pub enum BlobCredential {
 /// Tunables of [`BlobContainerClient`].
 #[derive(Debug, Clone)]
 pub struct BlobClientOptions {
+    /// The bound on one attempt.
     pub timeout: Duration,
+    pub retry: RetryPolicy,
 }
 
 impl Default for BlobClientOptions {
     fn default() -> Self {
-        BlobClientOptions { timeout: Duration::from_secs(30) }
+        BlobClientOptions { timeout: Duration::from_secs(30), retry: RetryPolicy::default() }
     }
 }
 
@@ -132,6 +134,8 @@ pub struct BlobContainerClient {
     http: reqwest::Client,
     container_url: Url,
     credential: BlobCredential,
+    /// Shared: the policy is larger than the rest of the client.
+    retry: std::sync::Arc<RetryPolicy>,
 }
 
 impl BlobContainerClient {
@@ -159,7 +163,7 @@ impl BlobContainerClient {
             .timeout(options.timeout)
             .build()
             .map_err(|e| invalid(&format!("cannot build the HTTP client: {e}")))?;
-        Ok(BlobContainerClient { http, container_url: url, credential })
+        Ok(BlobContainerClient { http, container_url: url, credential, retry: std::sync::Arc::new(options.retry) })
     }
 
     /// The container's URL (never carries the SAS).
@@ -275,23 +279,27 @@ impl BlobContainerClient {
                 url.set_query(Some(&query));
             }
         }
-        let mut request = self.http.request(method.clone(), url).headers(headers);
-        if let Some(body) = body {
-            request = request.body(body);
-        }
+        // Each attempt signs the same headers: the date stays within the service's 15-minute skew.
         // The error shows `shown`, the URL before a SAS was appended.
-        let response = request
-            .send()
-            .await
-            .map_err(|e| HttpError::from_reqwest_error(&method, &shown, e).for_service("the storage service"))?;
-        if response.status().is_success() {
-            return Ok(response);
-        }
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let body = response.bytes().await.unwrap_or_default();
-        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        Err(HttpError::from_response(method.as_str(), &shown, status, header, &body).into())
+        let attempt = || async {
+            let mut request = self.http.request(method.clone(), url.clone()).headers(headers.clone());
+            if let Some(body) = &body {
+                request = request.body(body.clone());
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| HttpError::from_reqwest_error(&method, &shown, e).for_service("the storage service"))?;
+            if response.status().is_success() {
+                return Ok(response);
+            }
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let body = response.bytes().await.unwrap_or_default();
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+            Err(HttpError::from_response(method.as_str(), &shown, status, header, &body))
+        };
+        Ok(crate::http::send_with_retries(&self.retry, &method, &shown, attempt).await?)
     }
 }
 

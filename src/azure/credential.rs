@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use azure_core::http::ClientOptions;
@@ -17,6 +18,7 @@ use azure_identity::{
 use super::assertion::{CertificateAssertion, GithubOidcAssertion};
 use super::cloud::CloudEndpoints;
 use crate::error_kind::{ErrorKind, HasKind};
+use crate::http::{HttpError, RetryPolicy, RetryingTransport, TransportOptions};
 use crate::secret::Secret;
 
 /// A way of signing in. The order of [`AuthKind::CHAIN`] is the automatic chain's order.
@@ -86,7 +88,14 @@ pub struct AuthConfig {
     /// Whether an `az` executable is on PATH.
     pub azure_cli_available: bool,
     pub subscription_id: Option<String>,
+    /// How token requests are retried.
+    pub retry: RetryPolicy,
+    /// The bound on one token request (default 10 s).
+    pub timeout: Option<Duration>,
 }
+
+/// How long one token request may take by default: Entra ID answers in well under a second.
+const SIGN_IN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
@@ -97,11 +106,52 @@ pub enum AuthError {
     NotConfigured { kind: AuthKind, reason: String },
     #[error("{kind} sign-in failed: {reason}")]
     Failed { kind: AuthKind, reason: String },
+    /// The network failed, not the credential: the sign-in service could not be reached.
+    #[error("{kind} sign-in cannot reach {host}: the network failed, not the credential")]
+    Unreachable {
+        kind: AuthKind,
+        host: String,
+        #[source]
+        source: HttpError,
+    },
 }
 
 impl HasKind for AuthError {
     fn kind(&self) -> ErrorKind {
-        ErrorKind::Auth
+        match self {
+            AuthError::Unreachable { .. } => ErrorKind::Remote,
+            _ => ErrorKind::Auth,
+        }
+    }
+}
+
+impl AuthError {
+    /// The failure of `kind`'s token request: unreachable when the network failed (found as the
+    /// transport's `HttpError` among the causes), a sign-in failure otherwise.
+    fn of(kind: AuthKind, err: azure_core::Error) -> Self {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+        while let Some(current) = cause {
+            if let Some(http) = current.downcast_ref::<HttpError>()
+                && http.is_unreachable()
+            {
+                let host = reqwest::Url::parse(&http.url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(|h| u.port().map_or(h.to_string(), |p| format!("{h}:{p}"))))
+                    .unwrap_or_else(|| http.url.clone());
+                let reason = match &http.failure {
+                    Some(crate::http::Failure::Connect(reason)) => reason.clone(),
+                    _ => http.summary(),
+                };
+                let source = HttpError::connect_text(&http.method, &http.url, reason);
+                return AuthError::Unreachable { kind, host, source };
+            }
+            cause = current.source();
+        }
+        AuthError::Failed { kind, reason: describe(&err) }
+    }
+
+    fn is_unreachable(&self) -> bool {
+        matches!(self, AuthError::Unreachable { .. })
     }
 }
 
@@ -171,26 +221,31 @@ impl AzureCredential {
         if let Some(index) = chosen
             && let Some(source) = self.sources.get(index)
         {
-            return source
-                .credential
-                .get_token(scopes, None)
-                .await
-                .map_err(|e| AuthError::Failed { kind: source.kind, reason: describe(&e) });
+            let token = source.credential.get_token(scopes, None).await.map_err(|e| AuthError::of(source.kind, e))?;
+            crate::secret::register(token.token.secret());
+            return Ok(token);
         }
         let mut attempts = Vec::new();
         for (index, source) in self.sources.iter().enumerate() {
             tracing::debug!(credential = %source.kind, "requesting a token");
             match source.credential.get_token(scopes, None).await {
                 Ok(token) => {
+                    crate::secret::register(token.token.secret());
                     *self.chosen.lock().unwrap_or_else(|p| p.into_inner()) = Some(index);
                     tracing::info!(credential = %source.kind, "signed in");
                     return Ok(token);
                 }
                 Err(err) => {
-                    let reason = describe(&err);
-                    if self.forced {
-                        return Err(AuthError::Failed { kind: source.kind, reason });
+                    let err = AuthError::of(source.kind, err);
+                    // Unreachable ends the chain: the next credentials ask the same authority,
+                    // and "no credential worked" would send the user looking at the wrong thing.
+                    if self.forced || err.is_unreachable() {
+                        return Err(err);
                     }
+                    let reason = match err {
+                        AuthError::Failed { reason, .. } => reason,
+                        other => other.to_string(),
+                    };
                     attempts.push((source.kind, reason));
                 }
             }
@@ -273,8 +328,15 @@ impl Needs {
     }
 }
 
-fn client_options(cloud: &CloudEndpoints) -> ClientOptions {
-    ClientOptions { cloud: Some(Arc::new(cloud.core_cloud())), ..Default::default() }
+/// The pipeline options of every credential: the cloud, and the one retry policy over our transport.
+fn client_options(cloud: &CloudEndpoints, config: &AuthConfig) -> Result<ClientOptions, Unusable> {
+    let cloud = ClientOptions { cloud: Some(Arc::new(cloud.core_cloud())), ..Default::default() };
+    Ok(sign_in_transport(config)?.client_options(cloud))
+}
+
+fn sign_in_transport(config: &AuthConfig) -> Result<RetryingTransport, Unusable> {
+    let transport = TransportOptions { timeout: Some(config.timeout.unwrap_or(SIGN_IN_TIMEOUT)), ..Default::default() };
+    RetryingTransport::new(&transport, config.retry).map_err(|e| Unusable::Invalid(e.to_string()))
 }
 
 fn invalid(err: azure_core::Error) -> Unusable {
@@ -292,7 +354,7 @@ fn build(kind: AuthKind, config: &AuthConfig, cloud: &CloudEndpoints) -> Result<
             let (Some(secret), Some(tenant), Some(client)) = (secret, tenant, client) else {
                 return Err(needs.unusable());
             };
-            let options = ClientSecretCredentialOptions { client_options: client_options(cloud) };
+            let options = ClientSecretCredentialOptions { client_options: client_options(cloud, config)? };
             let credential =
                 ClientSecretCredential::new(&tenant, client, secret.into(), Some(options)).map_err(invalid)?;
             Ok(credential)
@@ -312,7 +374,7 @@ fn build(kind: AuthKind, config: &AuthConfig, cloud: &CloudEndpoints) -> Result<
                 tenant,
                 client,
                 assertion,
-                Some(ClientAssertionCredentialOptions { client_options: client_options(cloud) }),
+                Some(ClientAssertionCredentialOptions { client_options: client_options(cloud, config)? }),
             )
             .map_err(invalid)?;
             Ok(credential)
@@ -326,7 +388,7 @@ fn build(kind: AuthKind, config: &AuthConfig, cloud: &CloudEndpoints) -> Result<
                 return Err(needs.unusable());
             };
             let options = WorkloadIdentityCredentialOptions {
-                credential_options: ClientAssertionCredentialOptions { client_options: client_options(cloud) },
+                credential_options: ClientAssertionCredentialOptions { client_options: client_options(cloud, config)? },
                 client_id: Some(client),
                 tenant_id: Some(tenant),
                 token_file_path: Some(file),
@@ -346,12 +408,13 @@ fn build(kind: AuthKind, config: &AuthConfig, cloud: &CloudEndpoints) -> Result<
             let (Some(url), Some(token), Some(tenant), Some(client)) = (url, token, tenant, client) else {
                 return Err(needs.unusable());
             };
-            let assertion = GithubOidcAssertion::new(&url, token).map_err(|e| Unusable::Invalid(e.to_string()))?;
+            let assertion = GithubOidcAssertion::new(&url, token, client_options(cloud, config)?)
+                .map_err(|e| Unusable::Invalid(e.to_string()))?;
             let credential = ClientAssertionCredential::new(
                 tenant,
                 client,
                 assertion,
-                Some(ClientAssertionCredentialOptions { client_options: client_options(cloud) }),
+                Some(ClientAssertionCredentialOptions { client_options: client_options(cloud, config)? }),
             )
             .map_err(invalid)?;
             Ok(credential)
@@ -373,7 +436,7 @@ fn build(kind: AuthKind, config: &AuthConfig, cloud: &CloudEndpoints) -> Result<
                 return Err(needs.unusable());
             };
             let options = AzurePipelinesCredentialOptions {
-                credential_options: ClientAssertionCredentialOptions { client_options: client_options(cloud) },
+                credential_options: ClientAssertionCredentialOptions { client_options: client_options(cloud, config)? },
             };
             let credential = AzurePipelinesCredential::new(
                 tenant,
@@ -415,7 +478,7 @@ fn managed_identity(config: &AuthConfig) -> Result<Arc<dyn TokenCredential>, Unu
             .clone()
             .filter(|c| !c.is_empty())
             .map(UserAssignedId::ClientId),
-        ..Default::default()
+        client_options: sign_in_transport(config)?.client_options(ClientOptions::default()),
     };
     let credential = ManagedIdentityCredential::new(Some(options)).map_err(invalid)?;
     Ok(credential)

@@ -190,10 +190,10 @@ async fn follow(
         jobs::follow_job(client, &job.name, settings.poll, steps.as_mut(), &mut forward, interrupt.as_mut()).await?;
     let mut followed = followed;
     if followed.interrupted {
-        eprintln!(
+        crate::output::to_stderr(format!(
             "stopped following: job {} goes on in Azure ML; cancel it with `mlops pipeline cancel {}`",
             followed.name, followed.name
-        );
+        ));
     }
     if followed.studio_url.is_none() {
         followed.studio_url = job.studio_url;

@@ -83,8 +83,12 @@ pub async fn azureml(settings: &AzureMlSettings) -> anyhow::Result<AzureMlClient
     let credential = Arc::new(AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?);
     let scope = azure.cloud.arm_scope();
     credential.token(&[scope.as_str()]).await?;
-    let options = ArmClientOptions { api_version: settings.api_version.clone(), ..ArmClientOptions::default() };
-    let arm = ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(options));
+    let options = ArmClientOptions {
+        api_version: settings.api_version.clone(),
+        retry: azure.network.retry(),
+        timeout: azure.network.timeout,
+    };
+    let arm = ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(options))?;
     Ok(AzureMlClient::connect(arm, settings.workspace.clone(), Default::default()).await?)
 }
 
@@ -102,8 +106,13 @@ pub fn azureml_step_reader(
     // Step status is a side show: a slow or absent endpoint must not hold up following the job.
     // The workspace client's credential signs in, so no second sign-in happens.
     let mut mlflow = crate::settings::mlflow_settings(MlflowAuth::None)?;
-    mlflow.options.retry =
-        RetryPolicy { max_retries: 1, backoff: Duration::from_millis(500), max_backoff: Duration::from_secs(1) };
+    mlflow.options.retry = RetryPolicy {
+        max_retries: 1,
+        max_connect_retries: 1,
+        backoff: Duration::from_millis(500),
+        max_backoff: Duration::from_secs(1),
+        budget: Duration::from_secs(5),
+    };
     mlflow.options.transport.timeout = Some(Duration::from_secs(15));
     let credential = client.arm().credential();
     let client = azureml_client_signed_in(&aml, credential, settings.azure.cloud.arm_scope(), mlflow)?;

@@ -71,8 +71,12 @@ async fn connect(azure: &AzureSettings) -> anyhow::Result<(DeploymentsClient, Re
     let credential = Arc::new(AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?);
     let scope = azure.cloud.arm_scope();
     credential.token(&[scope.as_str()]).await?;
-    let arm =
-        ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(ArmClientOptions::default()));
+    let options = ArmClientOptions {
+        retry: azure.network.retry(),
+        timeout: azure.network.timeout,
+        ..ArmClientOptions::default()
+    };
+    let arm = ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(options))?;
     Ok((DeploymentsClient::new(arm.clone(), PollInterval::default()), ResourceGroupsClient::new(arm)))
 }
 
@@ -120,7 +124,7 @@ async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u
         let Some(result) = result else {
             return Ok(exit::INTERRUPTED);
         };
-        eprint!("{}", whatif::render(&result));
+        crate::output::to_stderr_raw(whatif::render(&result));
         if !args.yes && !confirm()? {
             output::note(global.quiet, "deployment not started");
             return Ok(exit::OK);
@@ -146,7 +150,10 @@ async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u
     let resource = match waited {
         Waited::Finished(resource) => resource,
         Waited::Interrupted => {
-            eprintln!("stopped waiting: deployment {name} goes on in Azure; {}", follow_hint(&scope, &name));
+            crate::output::to_stderr(format!(
+                "stopped waiting: deployment {name} goes on in Azure; {}",
+                follow_hint(&scope, &name)
+            ));
             return Ok(exit::INTERRUPTED);
         }
     };
@@ -159,7 +166,7 @@ async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u
 }
 
 fn confirm() -> anyhow::Result<bool> {
-    eprint!("Are you sure you want to execute the deployment? (y/n): ");
+    crate::output::to_stderr_raw("Are you sure you want to execute the deployment? (y/n): ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
@@ -180,7 +187,7 @@ async fn run_what_if(
     match deploy::wait_for_result(client, &mut poller, &mut progress, super::signals::interrupt().as_mut()).await? {
         Waited::Finished(result) => Ok(Some(result)),
         Waited::Interrupted => {
-            eprintln!("stopped waiting for the what-if of {name}");
+            crate::output::to_stderr(format!("stopped waiting for the what-if of {name}"));
             Ok(None)
         }
     }

@@ -4,6 +4,7 @@ mod azureml;
 mod connect;
 mod data;
 mod docs;
+mod image;
 mod infra;
 mod infra_build;
 mod init;
@@ -25,6 +26,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
     match &cli.command {
         Command::Train(args) => train::run(args, global).await,
         Command::Predict(args) => predict::run(args, global).await,
+        Command::Image(command) => image::run(command, global).await,
         Command::Runs(command) => runs::run(command, global).await,
         Command::Model(command) => model::run(command, global).await,
         Command::Infra(command) => infra::run(command, global).await,

@@ -43,6 +43,7 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         max_body_bytes: usize::try_from(args.max_body_bytes).unwrap_or(usize::MAX),
         request_log,
         log_queue: usize::try_from(args.request_log_queue).unwrap_or(usize::MAX),
+        request_timeout: request_timeout(args.request_timeout)?,
     };
     let served = ServedModel { name: resolved.name, version: resolved.version, model };
     let workers = args
@@ -90,4 +91,15 @@ pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         text
     })?;
     Ok(crate::exit::OK)
+}
+
+/// `--request-timeout` as a duration: a positive number of seconds.
+fn request_timeout(seconds: f64) -> anyhow::Result<std::time::Duration> {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return Err(crate::error_kind::UsageError(format!(
+            "--request-timeout must be a positive number of seconds, got {seconds}"
+        ))
+        .into());
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }

@@ -121,6 +121,11 @@ pub struct HttpErrorData {
     pub failure: Option<Failure>,
     /// The service a client talks to, named when it could not be reached ("the storage service").
     pub service: Option<&'static str>,
+    /// No connection could be made at all (refused, unknown host), as opposed to one that broke
+    /// or timed out: the retry policy gives it fewer attempts.
+    pub no_connection: bool,
+    /// The wait the server asked for (`Retry-After` and its millisecond variants).
+    pub retry_after: Option<std::time::Duration>,
 }
 
 /// Why a call had no usable response.
@@ -166,6 +171,8 @@ impl HttpError {
             body: None,
             failure,
             service: None,
+            no_connection: false,
+            retry_after: None,
         }))
     }
 
@@ -191,6 +198,7 @@ impl HttpError {
         err.error = error;
         err.request_id = header("x-ms-request-id").or_else(|| header("x-request-id"));
         err.correlation_id = header("x-ms-correlation-request-id");
+        err.retry_after = super::retry::retry_after(&header);
         err.body = body;
         err
     }
@@ -210,17 +218,34 @@ impl HttpError {
         HttpError::new(method, &redact_url(url), Some(Failure::Connect(reason)))
     }
 
+    /// A connection failure known by its already-redacted URL text (a copy of another error's).
+    pub fn connect_text(method: &str, shown_url: &str, reason: String) -> Self {
+        let mut err = HttpError::new(method, shown_url, Some(Failure::Connect(reason)));
+        err.no_connection = true;
+        err
+    }
+
     /// A reqwest failure to connect or to read, with its cause chain. reqwest's own message
     /// names the full URL, SAS signature included; it is dropped for the redacted one.
     pub fn from_reqwest_error(method: &reqwest::Method, url: &Url, err: reqwest::Error) -> Self {
         let err = &err.without_url();
-        if err.is_decode() {
+        // A body cut off by the timeout or a broken connection surfaces as a decode error of the
+        // body; it is the connection that failed, and another attempt may get the whole body.
+        if err.is_decode() && !err.is_timeout() && !is_body_error(err) {
             return HttpError::decode(method.as_str(), url, chain(err));
         }
         if err.is_builder() {
             return HttpError::request(method.as_str(), url, chain(err));
         }
-        HttpError::connect(method.as_str(), url, chain(err))
+        let mut out = HttpError::connect(method.as_str(), url, chain(err));
+        out.no_connection = err.is_connect() && !err.is_timeout();
+        out
+    }
+
+    /// A retried call cut short because the retry budget ran out.
+    pub fn budget_spent(method: &str, url: &Url, budget: std::time::Duration) -> Self {
+        let reason = format!("no answer within the {} retry budget", crate::duration::human(budget));
+        HttpError::new(method, &redact_url(url), Some(Failure::Connect(reason)))
     }
 
     /// A response that is not the document expected.
@@ -267,20 +292,37 @@ impl HttpError {
         matches!(self.failure, Some(Failure::Connect(_)))
     }
 
-    /// Whether retrying the same call may succeed: connection failures, 408, 429 and 5xx, and
-    /// an MLflow server on SQLite reporting two writers racing.
+    /// Whether retrying the same call may succeed: connection failures, 408, 429 and 5xx. Any
+    /// other 4xx is the server's answer and is never retried (a duplicate insert refused with 400
+    /// stays refused however often it is sent).
     pub fn is_transient(&self) -> bool {
         match self.status {
-            Some(status) => status == 408 || status == 429 || status >= 500 || self.concurrent_write_conflict(),
+            Some(status) => super::retry::retryable_status(status),
             None => self.is_unreachable(),
         }
     }
 
-    /// Two runs logging the same new dataset race on SQLite; the retried call finds the row in
-    /// place. A duplicate create is a real answer, not a race, and is not retried.
-    fn concurrent_write_conflict(&self) -> bool {
-        self.code() != Some("RESOURCE_ALREADY_EXISTS")
-            && self.message().is_some_and(|m| m.contains("IntegrityError") || m.contains("database is locked"))
+    /// What this failure is worth to the retry policy.
+    pub fn verdict(&self) -> super::retry::Verdict {
+        use super::retry::Verdict;
+        if !self.is_transient() {
+            return Verdict::Final;
+        }
+        let reason = self.summary();
+        if self.no_connection {
+            Verdict::NoConnection(reason)
+        } else {
+            Verdict::Transient { reason, retry_after: self.retry_after }
+        }
+    }
+
+    /// Why the call failed, on one line (for the retry log): the status or the connection error.
+    pub fn summary(&self) -> String {
+        match (self.status, &self.failure) {
+            (Some(status), _) => format!("HTTP {status}"),
+            (None, Some(Failure::Connect(reason))) => format!("cannot connect: {reason}"),
+            _ => self.to_string().lines().next().unwrap_or_default().to_string(),
+        }
     }
 }
 
@@ -344,6 +386,23 @@ impl fmt::Display for HttpError {
 
 fn indent(text: &str) -> String {
     text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+}
+
+/// Whether a reqwest error was caused by the body's transfer rather than its content.
+fn is_body_error(err: &reqwest::Error) -> bool {
+    let mut cause = std::error::Error::source(err);
+    while let Some(current) = cause {
+        if let Some(inner) = current.downcast_ref::<reqwest::Error>()
+            && (inner.is_body() || inner.is_timeout())
+        {
+            return true;
+        }
+        if current.downcast_ref::<std::io::Error>().is_some() {
+            return true;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 /// A URL fit for messages and logs: scheme, host and path; never the query (SAS tokens,
@@ -416,6 +475,25 @@ mod tests {
         let refused = HttpError::connect("GET", &url, "connection refused".into());
         assert!(refused.is_unreachable() && refused.is_transient());
         assert_eq!(HttpError::ca_bundle("ca.pem".into(), "no PEM".into()).kind(), ErrorKind::Input);
+    }
+
+    #[test]
+    fn verdicts_follow_the_retry_policy() {
+        use crate::http::Verdict;
+        let url = Url::parse("http://127.0.0.1:1/").expect("url");
+        let refused = HttpError::connect_text("GET", "http://127.0.0.1:1/", "refused".into());
+        assert_eq!(refused.verdict(), Verdict::NoConnection("cannot connect: refused".into()));
+        let timeout = HttpError::connect("GET", &url, "operation timed out".into());
+        assert!(matches!(timeout.verdict(), Verdict::Transient { retry_after: None, .. }));
+        let throttled = HttpError::from_response("GET", &url, 429, |h| (h == "retry-after").then(|| "7".into()), b"");
+        assert!(matches!(
+            throttled.verdict(),
+            Verdict::Transient { retry_after: Some(d), .. } if d == std::time::Duration::from_secs(7)
+        ));
+        // A 4xx is an answer, even one that names a database race.
+        let integrity = status(400, br#"{"error_code":"INVALID_PARAMETER_VALUE","message":"IntegrityError"}"#);
+        assert_eq!(integrity.verdict(), Verdict::Final);
+        assert_eq!(status(404, b"").verdict(), Verdict::Final);
     }
 
     #[test]

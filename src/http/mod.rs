@@ -4,25 +4,40 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod azure_transport;
 mod error;
+mod retry;
+
+pub use azure_transport::RetryingTransport;
 
 pub use error::{ErrorDetail, Failure, HttpError, HttpErrorData, excerpt, redact_url};
+pub use retry::{DEFAULT_BUDGET_SECS, RetryPolicy, Verdict, retry_after, retryable_status, with_retries};
 
-/// How a client retries idempotent calls: exponential backoff on connection errors, 429 and 5xx.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    pub max_retries: usize,
-    /// The first wait; each further wait doubles it (`backoff_factor` of MLflow's Python client).
-    pub backoff: Duration,
-    /// Cap on a single wait.
-    pub max_backoff: Duration,
+/// Sends one reqwest call under `policy`: `send` builds and sends a fresh request each attempt.
+pub async fn send_with_retries<T, F, Fut>(
+    policy: &RetryPolicy,
+    method: &reqwest::Method,
+    url: &reqwest::Url,
+    send: F,
+) -> Result<T, HttpError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, HttpError>>,
+{
+    let what = format!("{method} {}", redact_url(url));
+    with_retries(
+        policy,
+        &what,
+        send,
+        |outcome: &Result<T, HttpError>| outcome.as_ref().err().map_or(Verdict::Final, HttpError::verdict),
+        |budget| Err(HttpError::budget_spent(method.as_str(), url, budget)),
+    )
+    .await
 }
 
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy { max_retries: 7, backoff: Duration::from_secs(2), max_backoff: Duration::from_secs(120) }
-    }
-}
+/// How long one attempt of a call may take unless the client is told otherwise: long enough
+/// for a loaded tracking server, short enough that a silent one is noticed in seconds.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// TLS and timeout settings for a client.
 #[derive(Debug, Clone, Default)]
@@ -31,6 +46,7 @@ pub struct TransportOptions {
     pub ca_bundle: Option<PathBuf>,
     /// Skip certificate verification (`MLFLOW_TRACKING_INSECURE_TLS`); for test servers only.
     pub insecure: bool,
+    /// The bound on one attempt (connect, send, answer); `None` for the client's default.
     pub timeout: Option<Duration>,
 }
 
@@ -38,8 +54,24 @@ pub struct TransportOptions {
 pub fn build_client(options: &TransportOptions) -> Result<reqwest::Client, HttpError> {
     let mut builder = reqwest::Client::builder()
         .user_agent(concat!("mlops/", env!("CARGO_PKG_VERSION")))
-        .timeout(options.timeout.unwrap_or(Duration::from_secs(120)))
-        .connect_timeout(Duration::from_secs(10));
+        .timeout(options.timeout.unwrap_or(DEFAULT_TIMEOUT))
+        .connect_timeout(Duration::from_secs(5));
+    if let Some(path) = &options.ca_bundle {
+        builder = builder.tls_certs_only(read_ca_bundle(path)?);
+    }
+    if options.insecure {
+        builder = builder.tls_danger_accept_invalid_certs(true);
+    }
+    builder.build().map_err(|e| HttpError::client(e.to_string()))
+}
+
+/// The reqwest client under azure_core pipelines: as azure_core builds its own (no redirects),
+/// with this process's trust settings and a bound on each attempt (`timeout`, default 30 s).
+pub fn build_azure_client(options: &TransportOptions) -> Result<reqwest::Client, HttpError> {
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(options.timeout.unwrap_or(Duration::from_secs(30)))
+        .redirect(reqwest::redirect::Policy::none());
     if let Some(path) = &options.ca_bundle {
         builder = builder.tls_certs_only(read_ca_bundle(path)?);
     }

@@ -32,18 +32,6 @@ const README: &str = include_str!("../../templates/init/README.md");
 const GITIGNORE: &str = include_str!("../../templates/init/gitignore");
 const GITHUB_CI: &str = include_str!("../../templates/init/github-ci.yml");
 const AZURE_CI: &str = include_str!("../../templates/init/azure-devops-ci.yml");
-const DOCKERFILE: &str = include_str!("../../templates/init/Dockerfile");
-
-/// The repository's image compiles mlops; a project's starts from an image that holds it.
-const GITHUB_IMAGE_BUILD: &str = "docker build --target baked --build-arg MODEL_DIR=model-artifact";
-const GITHUB_IMAGE_FROM: &str =
-    "docker build --build-arg MLOPS_IMAGE=\"${{ vars.MLOPS_IMAGE }}\" --build-arg MODEL_DIR=model-artifact";
-const AZURE_IMAGE_FROM: &str =
-    "docker build --build-arg MLOPS_IMAGE=\"$(MLOPS_IMAGE)\" --build-arg MODEL_DIR=model-artifact";
-const IMAGE_COMMENT: &str =
-    "The build context is the checkout (the image compiles mlops); the model joins it as MODEL_DIR.";
-const IMAGE_COMMENT_PROJECT: &str =
-    "The Dockerfile starts from MLOPS_IMAGE (it holds mlops); the model joins it as MODEL_DIR.";
 
 /// The repository builds `mlops` from its sources; a project installs it (from `MLOPS_SOURCE`).
 const GITHUB_BUILD: &str = "      - name: Build mlops
@@ -118,14 +106,6 @@ fn ci(file: &'static str, text: &str, names: &ProjectNames, github: bool) -> Res
     rename(file, &text, names)
 }
 
-/// A repository deployment definition for a project: the image starts from MLOPS_IMAGE.
-fn deploy(file: &'static str, text: &str, names: &ProjectNames, github: bool) -> Result<String, Drift> {
-    let text = edit(file, text, GITHUB_IMAGE_BUILD, if github { GITHUB_IMAGE_FROM } else { AZURE_IMAGE_FROM })?;
-    let text = edit(file, &text, IMAGE_COMMENT, IMAGE_COMMENT_PROJECT)?;
-    let text = format!("# MLOPS_IMAGE: an image that holds mlops, which the scoring image starts from.\n{text}");
-    rename(file, &text, names)
-}
-
 /// Every file of a project named `names`.
 pub fn render(names: &ProjectNames) -> Result<Vec<File>, Drift> {
     let n = &names.name;
@@ -146,7 +126,6 @@ pub fn render(names: &ProjectNames) -> Result<Vec<File>, Drift> {
         file("mlops.toml".into(), fill(MLOPS_TOML, names)),
         file("README.md".into(), fill(README, names)),
         file(".gitignore".into(), fill(GITIGNORE, names)),
-        file("Dockerfile".into(), fill(DOCKERFILE, names)),
         file(format!("data/{n}.csv"), DATA.to_string()),
         file(format!("data/{n}.profile.json"), profile),
         file("pipelines/parameters.json".into(), PARAMETERS.to_string()),
@@ -165,7 +144,7 @@ pub fn render(names: &ProjectNames) -> Result<Vec<File>, Drift> {
         file("pipelines/azure-devops/ci.yml".into(), fill(AZURE_CI, names)),
         file(
             "pipelines/azure-devops/model-deploy.yml".into(),
-            deploy("pipelines/azure-devops/model-deploy.yml", AZURE_DEPLOY, names, false)?,
+            ci("pipelines/azure-devops/model-deploy.yml", AZURE_DEPLOY, names, false)?,
         ),
         file(
             ".github/workflows/model-train-register.yml".into(),
@@ -175,7 +154,7 @@ pub fn render(names: &ProjectNames) -> Result<Vec<File>, Drift> {
         file(".github/workflows/ci.yml".into(), fill(GITHUB_CI, names)),
         file(
             ".github/workflows/model-deploy.yml".into(),
-            deploy(".github/workflows/model-deploy.yml", GITHUB_DEPLOY, names, true)?,
+            ci(".github/workflows/model-deploy.yml", GITHUB_DEPLOY, names, true)?,
         ),
     ])
 }
@@ -188,7 +167,7 @@ mod tests {
     fn every_repository_file_renders_and_is_renamed() {
         let names = ProjectNames::from_name("Credit Risk").expect("names");
         let files = render(&names).expect("the templates follow the repository's files");
-        assert_eq!(files.len(), 19);
+        assert_eq!(files.len(), 18);
         for f in &files {
             // The sample data is the diabetes data, and the README says so.
             if f.path != "data/credit-risk.csv" && f.path != "README.md" {

@@ -339,7 +339,9 @@ async fn finish_child(
     write_json(&path, result)?;
     if !errors.is_empty() {
         // The same tag a failed `mlops train` run carries; MLflow caps tag values at 8000 characters.
-        store.set_tag(run_id, "mlops.error", &truncate(&errors.join("\n"), 7000))?;
+        // The store is read by other tools and shown by the UI: no secret goes into it either.
+        let errors = crate::secret::mask(&errors.join("\n")).into_owned();
+        store.set_tag(run_id, "mlops.error", &truncate(&errors, 7000))?;
     }
     store.set_tag(
         run_id,

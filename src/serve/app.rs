@@ -35,6 +35,8 @@ pub struct AppState {
     pub info: Arc<ModelInfo>,
     pub max_batch_rows: usize,
     pub max_body_bytes: usize,
+    /// Time a client has to send the whole body once its headers are in.
+    pub body_timeout: std::time::Duration,
     pub metrics: Metrics,
     pub log: Option<RequestLog>,
     pub openapi: Bytes,
@@ -145,7 +147,15 @@ async fn read_body(state: &AppState, headers: &HeaderMap, body: Body, allow_csv:
     }
     // The type is checked before the body is read: a 415 should not wait for a large upload.
     input::content_kind(content_type(headers), allow_csv)?;
-    match axum::body::to_bytes(body, limit).await {
+    let read = tokio::time::timeout(state.body_timeout, axum::body::to_bytes(body, limit)).await;
+    let Ok(read) = read else {
+        state.metrics.timed_out.with_label_values(&["body"]).inc();
+        return Err(ApiError::timeout(format!(
+            "the body did not arrive within {} (--request-timeout)",
+            crate::duration::human(state.body_timeout)
+        )));
+    };
+    match read {
         Ok(bytes) => Ok(bytes),
         Err(err) => {
             let cause = err.into_inner();

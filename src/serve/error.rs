@@ -25,6 +25,11 @@ impl ApiError {
         ApiError { status: StatusCode::UNSUPPORTED_MEDIA_TYPE, message: message.into() }
     }
 
+    /// The body did not arrive in time; the connection is closed after this answer.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::REQUEST_TIMEOUT, message: message.into() }
+    }
+
     /// MLflow's error code for the status (`BAD_REQUEST` is what `mlflow models serve` sends).
     pub fn error_code(&self) -> &'static str {
         match self.status {
@@ -32,6 +37,7 @@ impl ApiError {
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
             StatusCode::NOT_FOUND => "ENDPOINT_NOT_FOUND",
             StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
+            StatusCode::REQUEST_TIMEOUT => "REQUEST_TIMEOUT",
             _ => "BAD_REQUEST",
         }
     }
@@ -46,6 +52,10 @@ struct Body<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = Body { error_code: self.error_code(), message: &self.message };
+        if self.status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of a late body is not worth waiting for: hyper closes the connection.
+            return (self.status, [(axum::http::header::CONNECTION, "close")], axum::Json(body)).into_response();
+        }
         (self.status, axum::Json(body)).into_response()
     }
 }

@@ -1,5 +1,6 @@
 //! The service's Prometheus metrics: requests by route and status, latency, rows scored, and how
-//! the request log keeps up (queue depth, records written, dropped and lost).
+//! the request log keeps up (queue depth, records written, dropped and lost), and connections
+//! closed because their request did not arrive in time.
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
@@ -20,6 +21,8 @@ pub struct Metrics {
     pub log_written: IntCounter,
     pub log_dropped: IntCounter,
     pub log_failed: IntCounter,
+    /// Connections closed because the request's headers or body did not arrive in time, by phase.
+    pub timed_out: IntCounterVec,
 }
 
 impl Metrics {
@@ -47,6 +50,17 @@ impl Metrics {
             "mlops_request_log_failed_total",
             "Request records lost because the sink refused them after retries.",
         )?;
+        let timed_out = IntCounterVec::new(
+            Opts::new(
+                "mlops_requests_timed_out_total",
+                "Connections closed because a request's headers or body did not arrive within --request-timeout.",
+            ),
+            &["phase"],
+        )?;
+        for phase in ["headers", "body"] {
+            timed_out.with_label_values(&[phase]);
+        }
+        registry.register(Box::new(timed_out.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(rows_scored.clone()))?;
@@ -54,7 +68,17 @@ impl Metrics {
         registry.register(Box::new(log_written.clone()))?;
         registry.register(Box::new(log_dropped.clone()))?;
         registry.register(Box::new(log_failed.clone()))?;
-        Ok(Metrics { registry, requests, latency, rows_scored, log_queue_depth, log_written, log_dropped, log_failed })
+        Ok(Metrics {
+            registry,
+            requests,
+            latency,
+            rows_scored,
+            log_queue_depth,
+            log_written,
+            log_dropped,
+            log_failed,
+            timed_out,
+        })
     }
 
     /// Counts one finished request.

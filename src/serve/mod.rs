@@ -14,7 +14,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use serde::Serialize;
 
 pub use app::REQUEST_ID;
@@ -33,6 +35,9 @@ pub struct ServeOptions {
     pub request_log: Option<SinkConfig>,
     /// Capacity of the request-log queue; records beyond it are dropped and counted.
     pub log_queue: usize,
+    /// Time a client has to send its request headers, and again its body; a slower connection is
+    /// closed so that half-sent requests (slowloris) cannot hold the server's sockets.
+    pub request_timeout: std::time::Duration,
 }
 
 /// The model to serve and what it is called in request records.
@@ -106,21 +111,67 @@ pub async fn serve(
         info,
         max_batch_rows: options.max_batch_rows.max(1),
         max_body_bytes: options.max_body_bytes.max(1),
+        body_timeout: options.request_timeout,
         metrics: metrics.clone(),
         log,
         openapi: openapi.into(),
     });
     let router = app::router(state.clone());
     drop(state);
-    // Replies are small and written at once: Nagle's algorithm would only add latency.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     on_listening(addr);
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.map_err(ServeError::Io)?;
+    accept(listener, router, options.request_timeout, &metrics, shutdown).await;
     let request_log = match writer {
         Some(writer) => Some(writer.finish().await),
         None => None,
     };
     Ok(ServeSummary { address: addr.to_string(), rows_scored: metrics.rows_scored.get(), request_log })
+}
+
+/// Serves connections until `shutdown`, then lets in-flight requests finish.
+///
+/// Written out rather than `axum::serve`, which cannot bound the time a client takes to send its
+/// headers: here hyper closes a connection whose headers (of its first or next request) have not
+/// all arrived within `header_timeout`, and the closure is counted. The body has its own bound
+/// in the handlers (`app::read_body`).
+async fn accept(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    header_timeout: std::time::Duration,
+    metrics: &metrics::Metrics,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(err) => {
+                    // Out of file descriptors, usually: wait for connections to close.
+                    tracing::warn!("cannot accept a connection: {err}");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Replies are small and written at once: Nagle's algorithm would only add latency.
+        let _ = tcp.set_nodelay(true);
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(router.clone()));
+        let connection = graceful.watch(connection);
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            if let Err(err) = connection.await {
+                if err.is_timeout() {
+                    metrics.timed_out.with_label_values(&["headers"]).inc();
+                }
+                tracing::debug!("connection closed: {err}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }

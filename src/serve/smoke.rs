@@ -209,7 +209,7 @@ pub async fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
                     if Instant::now() + RETRY_PAUSE >= deadline {
                         return Err(SmokeError::TimedOut { url: shown, waited: start.elapsed(), attempts, last });
                     }
-                    tracing::info!("{shown} not ready ({last}); retrying");
+                    not_ready(&shown, &last, attempts, deadline);
                     tokio::time::sleep(RETRY_PAUSE).await;
                     continue;
                 }
@@ -261,9 +261,21 @@ pub async fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
         if Instant::now() + RETRY_PAUSE >= deadline {
             return Err(SmokeError::TimedOut { url: shown, waited: start.elapsed(), attempts, last });
         }
-        tracing::info!("{shown} not ready ({last}); retrying");
+        not_ready(&shown, &last, attempts, deadline);
         tokio::time::sleep(RETRY_PAUSE).await;
     }
+}
+
+/// The one `-v` line of a retry, in the shape every client's retries have. Unlike the other
+/// clients (see `crate::http::RetryPolicy`), a smoke test retries refused connections until
+/// `--timeout`: waiting for a service that is still starting is its job.
+fn not_ready(shown: &str, last: &str, attempt: u32, deadline: Instant) {
+    let left = deadline.saturating_duration_since(Instant::now());
+    tracing::info!(
+        "{shown}: not ready ({last}); attempt {attempt} failed, next in {} ({} of --timeout left)",
+        crate::duration::human(RETRY_PAUSE),
+        crate::duration::human(left)
+    );
 }
 
 /// One try at the service's `/swagger.json`: its example, or the reference sample when the service
@@ -291,10 +303,7 @@ async fn read_swagger(client: &reqwest::Client, url: &Url, key: Option<&Secret>,
 
 /// Statuses of a service that is still starting (or behind a load balancer that is).
 fn is_transient(status: StatusCode) -> bool {
-    status.is_server_error()
-        || status == StatusCode::NOT_FOUND
-        || status == StatusCode::REQUEST_TIMEOUT
-        || status == StatusCode::TOO_MANY_REQUESTS
+    crate::http::retryable_status(status.as_u16()) || status == StatusCode::NOT_FOUND
 }
 
 /// `{"result": [a, b]}` with one finite number per sample row, as the reference asserts.

@@ -17,6 +17,8 @@ pub struct AzureSettings {
     /// `None` runs the automatic chain.
     pub forced: Option<crate::azure::AuthKind>,
     pub subscription: Option<String>,
+    /// Retry budget and per-attempt timeout of ARM and Azure ML calls (sign-in has its own in `auth`).
+    pub network: super::NetworkSettings,
 }
 
 /// Resolves `--cloud`, `--arm-endpoint`, `--auth` and the credential environment variables.
@@ -24,6 +26,7 @@ pub fn resolve_azure(args: &AzureArgs) -> anyhow::Result<AzureSettings> {
     use crate::azure::{AuthConfig, AuthKind, CloudEndpoints, CloudName, Secret};
 
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let network = super::network_settings()?;
     let name = match &args.cloud {
         Some(text) => text.parse::<CloudName>().map_err(|e| UsageError(format!("--cloud: {e}")))?,
         None => CloudName::AzureCloud,
@@ -52,6 +55,10 @@ pub fn resolve_azure(args: &AzureArgs) -> anyhow::Result<AzureSettings> {
         Some(AuthArg::ManagedIdentity) => Some(AuthKind::ManagedIdentity),
         Some(AuthArg::AzureCli) => Some(AuthKind::AzureCli),
     };
+    // The federated token is read by the credential itself; masked here so that no echo of it prints.
+    if let Some(token) = var(env_vars::AZURE_FEDERATED_TOKEN_FILE).and_then(|f| std::fs::read_to_string(f).ok()) {
+        crate::secret::register(&token);
+    }
     let auth = AuthConfig {
         tenant_id: var(env_vars::AZURE_TENANT_ID),
         client_id: var(env_vars::AZURE_CLIENT_ID),
@@ -67,8 +74,11 @@ pub fn resolve_azure(args: &AzureArgs) -> anyhow::Result<AzureSettings> {
         managed_identity_client_id: var(env_vars::AZURE_CLIENT_ID),
         azure_cli_available: which::which("az").is_ok(),
         subscription_id: args.subscription.clone(),
+        retry: network.retry(),
+        timeout: network.timeout,
     };
-    Ok(AzureSettings { cloud, auth, forced, subscription: args.subscription.clone().filter(|s| !s.trim().is_empty()) })
+    let subscription = args.subscription.clone().filter(|s| !s.trim().is_empty());
+    Ok(AzureSettings { cloud, auth, forced, subscription, network })
 }
 
 /// Resolved Azure ML settings: Azure sign-in, the workspace, and the defaults of `[azureml]`.

@@ -5,6 +5,7 @@
 //! in, calls a service or runs a program; `commands::connect` builds clients from these values.
 
 mod azure;
+mod registry;
 mod tracking;
 mod train;
 
@@ -19,6 +20,7 @@ use crate::ml::split::TestSize;
 use crate::tracking::TrackingUri;
 
 pub use azure::{AzureMlSettings, AzureSettings, resolve_azure, resolve_azureml};
+pub use registry::{RegistryAuth, RegistrySettings, resolve_registry};
 pub use tracking::{
     MlflowSettings, TrackingSettings, local_store_path, mlflow_settings, resolve_store, resolve_tracking, tracking_for,
 };
@@ -34,6 +36,40 @@ pub const DEFAULT_ALPHA: f64 = 0.5;
 pub const DEFAULT_TEST_SIZE: TestSize = TestSize::Fraction(0.2);
 pub const DEFAULT_SEED: u32 = 0;
 pub const DEFAULT_EXPERIMENT: &str = "Default";
+
+/// The retry budget and per-attempt timeout of every client, from `MLOPS_HTTP_RETRY_BUDGET` and
+/// `MLOPS_HTTP_TIMEOUT` (seconds); `None` leaves a client's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct NetworkSettings {
+    pub budget: Option<std::time::Duration>,
+    pub timeout: Option<std::time::Duration>,
+}
+
+/// Reads [`NetworkSettings`] from the environment.
+pub fn network_settings() -> anyhow::Result<NetworkSettings> {
+    let seconds = |name: &str| -> anyhow::Result<Option<std::time::Duration>> {
+        let Some(text) = std::env::var(name).ok().filter(|v| !v.trim().is_empty()) else { return Ok(None) };
+        match text.trim().parse::<f64>() {
+            Ok(s) if s.is_finite() && s >= 0.0 => Ok(Some(std::time::Duration::from_secs_f64(s))),
+            _ => Err(crate::error_kind::UsageError(format!("{name}={text:?} is not a number of seconds")).into()),
+        }
+    };
+    Ok(NetworkSettings {
+        budget: seconds(env_vars::MLOPS_HTTP_RETRY_BUDGET)?,
+        timeout: seconds(env_vars::MLOPS_HTTP_TIMEOUT)?.map(|t| t.max(std::time::Duration::from_millis(100))),
+    })
+}
+
+impl NetworkSettings {
+    /// The one retry policy, with this budget.
+    pub fn retry(&self) -> crate::http::RetryPolicy {
+        let mut policy = crate::http::RetryPolicy::default();
+        if let Some(budget) = self.budget {
+            policy.budget = budget;
+        }
+        policy
+    }
+}
 
 /// `mlops.toml`: settings shared by everyone working in a project.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -10,7 +10,7 @@ use super::azure::{AzureSettings, resolve_azure};
 use crate::cli::{AzureArgs, StoreArgs, TrackingArgs};
 use crate::env_vars;
 use crate::error_kind::UsageError;
-use crate::http::{RetryPolicy, TransportOptions};
+use crate::http::TransportOptions;
 use crate::secret::Secret;
 use crate::tracking::TrackingUri;
 use crate::tracking::mlflow::{MlflowAuth, MlflowClientOptions};
@@ -62,7 +62,10 @@ pub fn tracking_for(
     };
     let mlflow = match &uri {
         TrackingUri::Local(_) => MlflowSettings { auth: MlflowAuth::None, options: MlflowClientOptions::default() },
-        TrackingUri::Http(_) => mlflow_settings(basic_or_bearer())?,
+        TrackingUri::Http(url) => {
+            register_url_credentials(url);
+            mlflow_settings(basic_or_bearer())?
+        }
         // The workspace's MLflow endpoint takes ARM tokens; the auth is made when signing in.
         TrackingUri::AzureMl(_) => mlflow_settings(MlflowAuth::None)?,
     };
@@ -84,9 +87,25 @@ fn basic_or_bearer() -> MlflowAuth {
     let username = env(env_vars::MLFLOW_TRACKING_USERNAME).or(file.username);
     let password = env(env_vars::MLFLOW_TRACKING_PASSWORD).or(file.password);
     match (username, password, env(env_vars::MLFLOW_TRACKING_TOKEN)) {
-        (Some(username), Some(password), _) => MlflowAuth::Basic { username, password: Secret::new(password) },
+        (Some(username), Some(password), _) => {
+            crate::secret::register_basic(&username, &password);
+            MlflowAuth::Basic { username, password: Secret::new(password) }
+        }
         (_, _, Some(token)) => MlflowAuth::Bearer(Secret::new(token)),
         _ => MlflowAuth::None,
+    }
+}
+
+/// Masks the password of a `http://user:password@host` URI in every form it is sent in (the
+/// client turns it into a basic-auth header).
+fn register_url_credentials(url: &str) {
+    if let Ok(parsed) = reqwest::Url::parse(url)
+        && let Some(password) = parsed.password()
+    {
+        let user = crate::tracking::uri::percent_decode(parsed.username());
+        let password = crate::tracking::uri::percent_decode(password);
+        crate::secret::register_basic(&user, &password);
+        crate::secret::register_basic(parsed.username(), parsed.password().unwrap_or_default());
     }
 }
 
@@ -97,9 +116,10 @@ pub fn mlflow_settings(auth: MlflowAuth) -> anyhow::Result<MlflowSettings> {
             .map(|v| v.parse::<f64>().map_err(|_| UsageError(format!("{name}={v:?} is not a number")).into()))
             .transpose()
     };
-    let mut retry = RetryPolicy::default();
+    let mut retry = super::network_settings()?.retry();
     if let Some(n) = number(env_vars::MLFLOW_HTTP_REQUEST_MAX_RETRIES)? {
-        retry.max_retries = n as usize;
+        retry.max_retries = n.max(0.0) as usize;
+        retry.max_connect_retries = retry.max_connect_retries.min(retry.max_retries);
     }
     if let Some(f) = number(env_vars::MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR)? {
         retry.backoff = Duration::from_secs_f64(f.max(0.0));
@@ -109,7 +129,7 @@ pub fn mlflow_settings(auth: MlflowAuth) -> anyhow::Result<MlflowSettings> {
             .or_else(|| env(env_vars::SSL_CERT_FILE))
             .map(PathBuf::from),
         insecure: env(env_vars::MLFLOW_TRACKING_INSECURE_TLS).is_some_and(|v| v.eq_ignore_ascii_case("true")),
-        timeout: number(env_vars::MLFLOW_HTTP_REQUEST_TIMEOUT)?.map(|s| Duration::from_secs_f64(s.max(1.0))),
+        timeout: number(env_vars::MLFLOW_HTTP_REQUEST_TIMEOUT)?.map(|s| Duration::from_secs_f64(s.max(0.1))),
     };
     Ok(MlflowSettings { auth, options: MlflowClientOptions { transport, retry } })
 }

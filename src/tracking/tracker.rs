@@ -10,7 +10,6 @@ use super::{LocalStore, StoreError};
 
 /// The tracking destination of a run.
 #[derive(Debug)]
-#[expect(clippy::large_enum_variant, reason = "one tracker per command; boxing the client would buy nothing")]
 pub enum Tracker {
     /// Runs live in a local MLflow file store.
     Local(LocalStore),

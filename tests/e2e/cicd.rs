@@ -97,16 +97,16 @@ fn each_check_fails_on_a_broken_definition() {
         // First run: an Azure DevOps variable neither defined nor documented.
         (
             "pipelines/azure-devops/model-train-register.yml",
-            "REGISTRY_CONNECTION (the Docker registry connection's name)",
-            "the Docker registry connection's name",
-            "reads $(REGISTRY_CONNECTION), which is neither defined under variables: nor documented",
+            "REGISTRY (the workspace's container registry",
+            "the workspace's container registry (",
+            "reads $(REGISTRY), which is neither defined under variables: nor documented",
         ),
         // First run: the pipeline published with a job image nothing built before.
         (
             "pipelines/azure-devops/model-train-register.yml",
-            "docker build --file Dockerfile.job",
-            "docker build --file Dockerfile",
-            "publishes the pipeline with --image before any step it depends on builds Dockerfile.job",
+            "--tag \"$(JOB_IMAGE)\" --push",
+            "--tag \"$(JOB_IMAGE)\"",
+            "publishes the pipeline with --image before any step it depends on builds the job image",
         ),
         // First run: the training job submitted before the data asset is created.
         (

@@ -1,5 +1,6 @@
-//! An HTTP proxy in front of a real server that injects faults: 500s for a while, or a server
-//! that stops answering (connections dropped) after some number of requests.
+//! An HTTP proxy in front of a real server that injects faults: 500s for a while, any status
+//! with `Retry-After`, a body that trickles in, or a server that stops answering (connections
+//! dropped) after some number of requests; and a server that accepts connections and never answers.
 
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,14 @@ pub enum Mode {
     Fail500(usize),
     /// Forward this many requests, then drop every connection mid-response.
     DieAfter(usize),
+    /// Answer `count` requests with `status` (and `Retry-After: retry_after` seconds), then forward.
+    Status {
+        status: u16,
+        retry_after: Option<u64>,
+        count: usize,
+    },
+    /// Send the headers of a 200, then one byte of body per second, forever.
+    SlowBody,
 }
 
 #[derive(Clone)]
@@ -22,6 +31,7 @@ struct Shared {
     upstream: String,
     mode: Arc<Mutex<Mode>>,
     seen: Arc<Mutex<Vec<String>>>,
+    times: Arc<Mutex<Vec<std::time::Instant>>>,
     client: reqwest::Client,
 }
 
@@ -40,6 +50,7 @@ impl FaultProxy {
             upstream: upstream.trim_end_matches('/').to_string(),
             mode: Arc::new(Mutex::new(mode)),
             seen: Arc::new(Mutex::new(Vec::new())),
+            times: Arc::new(Mutex::new(Vec::new())),
             client: reqwest::Client::new(),
         };
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
@@ -57,12 +68,18 @@ impl FaultProxy {
     pub fn seen(&self) -> Vec<String> {
         self.shared.seen.lock().expect("lock").clone()
     }
+
+    /// When each request of [`FaultProxy::seen`] arrived.
+    pub fn times(&self) -> Vec<std::time::Instant> {
+        self.shared.times.lock().expect("lock").clone()
+    }
 }
 
 async fn proxy(State(shared): State<Shared>, request: Request) -> Response {
     let method = request.method().clone();
     let path_and_query = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
     shared.seen.lock().expect("lock").push(format!("{method} {}", request.uri().path()));
+    shared.times.lock().expect("lock").push(std::time::Instant::now());
     let action = {
         let mut mode = shared.mode.lock().expect("lock");
         match *mode {
@@ -80,6 +97,15 @@ async fn proxy(State(shared): State<Shared>, request: Request) -> Response {
                 *mode = Mode::DieAfter(n - 1);
                 Mode::Forward
             }
+            Mode::Status { count: 0, .. } => {
+                *mode = Mode::Forward;
+                Mode::Forward
+            }
+            Mode::Status { status, retry_after, count } => {
+                *mode = Mode::Status { status, retry_after, count: count - 1 };
+                Mode::Status { status, retry_after, count }
+            }
+            Mode::SlowBody => Mode::SlowBody,
         }
     };
     match action {
@@ -93,7 +119,49 @@ async fn proxy(State(shared): State<Shared>, request: Request) -> Response {
             let failing = futures_stream_error();
             Response::builder().status(200).body(Body::from_stream(failing)).expect("response")
         }
+        Mode::Status { status, retry_after, .. } => {
+            let mut builder = Response::builder().status(status).header("content-type", "application/json");
+            if let Some(seconds) = retry_after {
+                builder = builder.header("retry-after", seconds.to_string());
+            }
+            let body = format!(r#"{{"error_code":"INJECTED","message":"injected HTTP {status}"}}"#);
+            builder.body(Body::from(body)).expect("response")
+        }
+        Mode::SlowBody => {
+            let trickle = futures::stream::unfold((), |()| async {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                Some((Ok::<_, std::io::Error>(b" ".to_vec()), ()))
+            });
+            Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(Body::from_stream(trickle))
+                .expect("response")
+        }
         Mode::Forward => forward(&shared, method, &path_and_query, request).await,
+    }
+}
+
+/// A server that accepts every connection and never sends a byte: a hung process, a firewall
+/// that swallows packets after the handshake.
+pub struct SilentServer {
+    pub port: u16,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl SilentServer {
+    pub fn start() -> Self {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().expect("runtime");
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        runtime.spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((tcp, _)) = listener.accept().await {
+                held.push(tcp);
+            }
+        });
+        SilentServer { port, _runtime: runtime }
     }
 }
 

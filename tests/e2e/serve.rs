@@ -694,3 +694,68 @@ fn serve_refuses_what_it_cannot_serve() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains(&format!("cannot listen on 127.0.0.1:{port}")), "{}", stderr(&out));
 }
+
+/// The value of `mlops_requests_timed_out_total{phase="…"}` in a metrics page.
+fn timed_out(metrics: &str, phase: &str) -> u64 {
+    let prefix = format!("mlops_requests_timed_out_total{{phase=\"{phase}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Reads from `stream` until the server closes it (or resets it); returns how long that took.
+/// A generous read timeout turns "never closed" into a failure instead of a hang.
+fn wait_closed(stream: &mut std::net::TcpStream) -> Duration {
+    let start = std::time::Instant::now();
+    stream.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return start.elapsed(),
+            Ok(_) => continue,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::ConnectionReset) => return start.elapsed(),
+            Err(e) => panic!("the server kept a half-sent request open: {e} after {:?}", start.elapsed()),
+        }
+    }
+}
+
+#[test]
+fn slowloris_connections_are_closed_and_counted_while_others_are_served() {
+    let ws = Workspace::new();
+    let model = train(&ws);
+    let server = MlopsServer::start(&ws, &["--model", &model, "--request-timeout", "2"]);
+    let addr = server.base.trim_start_matches("http://").trim_end_matches('/').to_string();
+    let client = Client::new();
+    // Half-sent headers: a request line and one header, never the blank line.
+    let mut slow_headers: Vec<std::net::TcpStream> = (0..20)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+            s.write_all(b"POST /score HTTP/1.1\r\nHost: x\r\nX-Slow: 1").expect("write");
+            s
+        })
+        .collect();
+    // Half-sent body: the headers promise 1000 bytes, ten arrive.
+    let mut slow_bodies: Vec<std::net::TcpStream> = (0..5)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).expect("connect");
+            s.write_all(
+                b"POST /score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"data\": [",
+            )
+            .expect("write");
+            s
+        })
+        .collect();
+    // Meanwhile, normal requests are answered.
+    let row = diabetes_rows()[0].clone();
+    let (status, body) = post(&client, &server.url("/score"), "application/json", json!({"data": [row]}).to_string());
+    assert_eq!(status, 200, "{body}");
+    for s in slow_headers.iter_mut().chain(slow_bodies.iter_mut()) {
+        // Closed within the 2 s timeout plus a generous margin for a loaded machine.
+        let took = wait_closed(s);
+        assert!(took < Duration::from_secs(30), "closed after {took:?}");
+    }
+    let metrics = client.get(server.url("/metrics")).send().expect("metrics").text().expect("text");
+    assert!(timed_out(&metrics, "headers") >= 20, "{metrics}");
+    assert_eq!(timed_out(&metrics, "body"), 5, "{metrics}");
+    let (status, _) = post(&client, &server.url("/score"), "application/json", json!({"data": [row]}).to_string());
+    assert_eq!(status, 200, "still serving");
+    drop(server);
+}

@@ -4,17 +4,10 @@
 
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use bytes::Bytes;
 
 use super::{RequestLogError, RequestRecord};
-use crate::azure::blob::{BlobContainerClient, BlobError};
-
-/// Retries of a failed upload: 0.2 s, then doubling, three times (about 1.4 s in all), only for
-/// failures that may heal (a refused credential will not).
-fn retry_policy() -> ExponentialBuilder {
-    ExponentialBuilder::default().with_min_delay(Duration::from_millis(200)).with_factor(2.0).with_max_times(3)
-}
+use crate::azure::blob::BlobContainerClient;
 
 pub struct BlobSink {
     client: BlobContainerClient,
@@ -98,18 +91,8 @@ impl BlobSink {
             std::process::id(),
             self.sequence
         );
-        let upload = || self.client.upload(&name, body.clone(), "application/x-ndjson");
-        let result = upload
-            .retry(retry_policy())
-            .when(|err: &BlobError| matches!(err, BlobError::Http(e) if e.is_transient()))
-            .notify(|err, wait| {
-                tracing::warn!(
-                    "request log: upload of {name} failed, retrying in {}: {err}",
-                    crate::duration::human(wait)
-                )
-            })
-            .await;
-        match result {
+        // The client retries what may heal, under the one retry policy.
+        match self.client.upload(&name, body, "application/x-ndjson").await {
             Ok(()) => (records, failed),
             Err(err) => {
                 tracing::error!("request log: {records} records lost, upload of {name} failed: {err}");

@@ -1,11 +1,10 @@
 //! Files below a run's artifact location: through the server's `mlflow-artifacts` proxy, and which kind of
 //! location (proxy, local path, elsewhere) a server gave.
 
-use backon::Retryable;
 use reqwest::Method;
 
 use super::MlflowClient;
-use crate::http::HttpError;
+use crate::http::{self, HttpError};
 
 impl MlflowClient {
     /// Uploads one file below an `mlflow-artifacts:` URI through the server's artifact proxy.
@@ -26,7 +25,7 @@ impl MlflowClient {
                 Err(HttpError::from_reqwest(&Method::PUT, response).await)
             }
         };
-        attempt.retry(self.backoff()).when(HttpError::is_transient).await
+        http::send_with_retries(&self.retry, &Method::PUT, &url, attempt).await
     }
 
     /// Downloads one file below an `mlflow-artifacts:` URI.
@@ -45,7 +44,7 @@ impl MlflowClient {
             }
             response.bytes().await.map(|b| b.to_vec()).map_err(|e| HttpError::from_reqwest_error(&Method::GET, &url, e))
         };
-        attempt.retry(self.backoff()).when(HttpError::is_transient).await
+        http::send_with_retries(&self.retry, &Method::GET, &url, attempt).await
     }
 
     /// Lists files (recursively) below an `mlflow-artifacts:` URI, as paths relative to it.

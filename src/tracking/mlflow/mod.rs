@@ -18,7 +18,6 @@ pub use logged_models::LoggedModel;
 use std::sync::Arc;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
@@ -89,7 +88,8 @@ pub struct MlflowClient {
     display: Option<String>,
     http: reqwest::Client,
     auth: MlflowAuth,
-    retry: RetryPolicy,
+    /// Shared: the policy is larger than the rest of the client.
+    retry: Arc<RetryPolicy>,
 }
 
 impl MlflowClient {
@@ -101,7 +101,7 @@ impl MlflowClient {
             base.set_path(&format!("{}/", base.path()));
         }
         let http = http::build_client(&options.transport)?;
-        Ok(MlflowClient { base, display: None, http, auth: auth.clone(), retry: options.retry })
+        Ok(MlflowClient { base, display: None, http, auth: auth.clone(), retry: Arc::new(options.retry) })
     }
 
     /// The same client, named by `uri` (the tracking URI the user gave) instead of its REST base.
@@ -128,7 +128,7 @@ impl MlflowClient {
         })
     }
 
-    /// One call, retried on connection errors, 429 and 5xx as MLflow's own client retries every call.
+    /// One call, retried under the client's [`RetryPolicy`] (connection errors, 408, 429, 5xx).
     /// Public for modules built on this client (the model registry).
     ///
     /// Retrying a create is safe enough here: the SQL store commits nothing on a 5xx, and a push
@@ -160,23 +160,7 @@ impl MlflowClient {
             }
             serde_json::from_str(&text).map_err(|e| HttpError::decode(method.as_str(), &url, e.to_string()))
         };
-        if self.retry.max_retries == 0 {
-            return attempt().await;
-        }
-        attempt
-            .retry(self.backoff())
-            .when(HttpError::is_transient)
-            .notify(|err, wait| tracing::warn!("{err}; retrying in {}", crate::duration::human(wait)))
-            .await
-    }
-
-    fn backoff(&self) -> ExponentialBuilder {
-        ExponentialBuilder::default()
-            .with_min_delay(self.retry.backoff)
-            .with_max_delay(self.retry.max_backoff)
-            .with_factor(2.0)
-            .with_max_times(self.retry.max_retries)
-            .with_jitter()
+        http::send_with_retries(&self.retry, &method, &url, attempt).await
     }
 
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, HttpError> {

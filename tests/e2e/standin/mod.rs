@@ -5,6 +5,7 @@
 //! CA and leaf certificate made at start. Routes are split by area (`entra`, `arm`, `aml`) so other
 //! Azure services (Azure ML) can be added as more modules behind the same dispatcher.
 
+mod acr;
 mod aml;
 mod arm;
 mod entra;
@@ -22,6 +23,7 @@ use hyper::body::Bytes;
 use hyper::{Request, Response, StatusCode};
 use serde_json::{Value, json};
 
+pub use acr::{ADMIN_PASSWORD as ACR_ADMIN_PASSWORD, ADMIN_USER as ACR_ADMIN_USER};
 pub use arm::FailingResource;
 
 pub const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
@@ -78,6 +80,7 @@ pub struct State {
     pub arm: arm::ArmState,
     pub mlflow: mlflow_plane::MlflowPlane,
     pub aml: aml::AmlState,
+    pub acr: acr::AcrState,
     pub step: Duration,
 }
 
@@ -320,6 +323,9 @@ pub async fn handle(
 
 fn route(state: &Arc<Mutex<State>>, incoming: Incoming) -> Reply {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(reply) = acr::route(&mut s, &incoming) {
+        return reply;
+    }
     if let Some(reply) = entra::route(&mut s, &incoming) {
         return reply;
     }
