@@ -7,6 +7,7 @@
 #   - Debian packages for the image tests (tests/e2e/image.rs): docker-registry (a registry the
 #     tests run on a free port), skopeo and umoci (read the pushed image back, unpack it) and
 #     apache2-utils (htpasswd for the Basic sign-in test)
+#   - strace (Debian package), which the kill -9 tests use to kill at chosen syscalls
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +48,9 @@ export MLOPS_TEST_AZUREML_PYTHON="$AZUREML_VENV/bin/python"
 export MLOPS_TEST_AZURITE="$TOOLS/node_modules/.bin/azurite-blob"
 export PATH="$VENV/bin:$PATH"
 
-DEBIAN_PACKAGES=(docker-registry skopeo umoci apache2-utils)
+# The image tests' registry and readers; strace delivers the kill -9 of the durability tests
+# (tests/e2e/kill9.rs) at chosen syscalls.
+DEBIAN_PACKAGES=(docker-registry skopeo umoci apache2-utils strace)
 missing=()
 for package in "${DEBIAN_PACKAGES[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -202,6 +202,36 @@ pub fn cut(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// How much text a list of names in a message may take before the rest is only counted.
+const LIST_BUDGET: usize = 2 * EXCERPT_CHARS;
+
+/// `names` for a message, each [`cut`] (quoted when `quoted`), separated by `, `, stopping once
+/// the list is [`LIST_BUDGET`] bytes long with how many were left out: a file or a request may
+/// have thousands of columns or keys.
+pub fn listed<'a>(names: impl IntoIterator<Item = &'a str>, quoted: bool) -> String {
+    let mut text = String::new();
+    let mut more = 0;
+    for name in names {
+        if text.len() >= LIST_BUDGET {
+            more += 1;
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(", ");
+        }
+        let name = cut(name);
+        if quoted {
+            text.push_str(&format!("{name:?}"));
+        } else {
+            text.push_str(&name);
+        }
+    }
+    if more > 0 {
+        text.push_str(&format!(", … {more} more"));
+    }
+    text
+}
+
 /// Builds a [`Value`] like serde_json's own, but fails on the second occurrence of a key.
 struct UniqueKeys;
 
@@ -349,6 +379,11 @@ mod tests {
     fn excerpts_are_bounded() {
         assert_eq!(excerpt("abc"), "\"abc\"");
         assert_eq!(cut("abc"), "abc");
+        assert_eq!(listed(["a", "b"], true), "\"a\", \"b\"");
+        let many: Vec<String> = (0..1_000).map(|i| format!("column{i}")).collect();
+        let shown = listed(many.iter().map(String::as_str), false);
+        assert!(shown.starts_with("column0, column1, ") && shown.ends_with(" more"), "{shown}");
+        assert!(shown.len() < LIST_BUDGET + 50, "{shown}");
         assert_eq!(cut(&"é".repeat(10_000)).chars().count(), EXCERPT_CHARS + 1);
         let long = "x".repeat(50_000);
         let shown = excerpt(&long);

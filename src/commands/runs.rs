@@ -6,13 +6,13 @@ use serde::Serialize;
 
 use super::connect::store_tracker;
 use crate::cli::{GlobalArgs, RunsCommand, RunsListArgs, RunsShowArgs, RunsSyncArgs};
-use crate::error_kind::UsageError;
+use crate::error_kind::{ErrorKind, HasKind, UsageError};
 use crate::output;
 use crate::settings;
 use crate::tracking::nest::{PARENT_RUN_ID_TAG, nest_children};
 use crate::tracking::search::{RunFilter, RunOrder, sort_runs};
 use crate::tracking::sync::{PushOutcome, is_synced, push_run};
-use crate::tracking::{Experiment, LocalStore, Run, RunStatus, StoreError, Tracker, TrackingUri};
+use crate::tracking::{Experiment, LocalStore, Run, StoreError, Tracker, TrackingUri};
 
 pub async fn run(command: &RunsCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     match command {
@@ -148,6 +148,16 @@ async fn show(args: &RunsShowArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
 #[derive(Serialize)]
 struct SyncResult {
     synced: Vec<PushOutcome>,
+    /// Runs that could not be pushed, with why; the others were pushed all the same.
+    failed: Vec<FailedRun>,
+    /// Local runs left RUNNING by a process that is gone, ended as KILLED before pushing.
+    marked_killed: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct FailedRun {
+    local_run_id: String,
+    error: String,
 }
 
 async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
@@ -170,13 +180,15 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         .into());
     };
     let local = LocalStore::open(&target.local_store)?;
+    let marked_killed = local.end_abandoned_runs()?;
+    for run_id in &marked_killed {
+        output::note(global.quiet, format!("{run_id} was left RUNNING by a process that is gone: marked KILLED"));
+    }
     let run_ids: Vec<String> = if args.run_ids.is_empty() {
         local
             .list_runs(None)?
             .into_iter()
-            .filter(|r| {
-                !matches!(r.info.status, RunStatus::Running | RunStatus::Scheduled) && !is_synced(r, client.endpoint())
-            })
+            .filter(|r| r.info.status.is_terminal() && !is_synced(r, client.endpoint()))
             .map(|r| r.info.run_id)
             .rev()
             .collect()
@@ -184,8 +196,26 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         args.run_ids.clone()
     };
     let mut synced = Vec::new();
+    let mut failed = Vec::new();
+    let mut first_failure: Option<anyhow::Error> = None;
     for run_id in &run_ids {
-        let outcome = push_run(&local, &client, run_id).await?;
+        let outcome = match push_run(&local, &client, run_id).await {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                // One run the server refuses (or that is malformed locally) does not hold back the
+                // others; a server that cannot be reached or refuses the credentials would refuse
+                // them all, so sync stops there.
+                let stop = err.is_offline() || err.kind() == ErrorKind::Auth;
+                let message = crate::error_kind::chain(&err);
+                output::note(false, format!("error: run {run_id} was not synced: {message}"));
+                failed.push(FailedRun { local_run_id: run_id.clone(), error: message });
+                first_failure.get_or_insert_with(|| anyhow::Error::new(err));
+                if stop {
+                    break;
+                }
+                continue;
+            }
+        };
         if let Some(reason) = outcome.artifact_upload.reason.as_deref() {
             output::note(global.quiet, format!("note: {run_id}: {reason}"));
         }
@@ -202,9 +232,9 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
         );
         synced.push(outcome);
     }
-    let result = SyncResult { synced };
+    let result = SyncResult { synced, failed, marked_killed };
     output::emit(global.output, &result, || {
-        let rows: Vec<Vec<String>> = result
+        let mut rows: Vec<Vec<String>> = result
             .synced
             .iter()
             .map(|o| {
@@ -222,13 +252,27 @@ async fn sync(args: &RunsSyncArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
                 ]
             })
             .collect();
+        rows.extend(result.failed.iter().map(|f| vec![f.local_run_id.clone(), "-".to_string(), "FAILED".to_string()]));
         if rows.is_empty() {
             format!("nothing to sync to {}", client.endpoint())
         } else {
             output::table(&["LOCAL RUN", "SERVER RUN", "RESULT"], &rows)
         }
     })?;
-    Ok(crate::exit::OK)
+    match first_failure {
+        None => Ok(crate::exit::OK),
+        Some(err) => {
+            let n = result.failed.len();
+            output::note(
+                false,
+                format!(
+                    "{n} of {} run(s) were not synced; `mlops runs sync` again retries them",
+                    result.synced.len() + n
+                ),
+            );
+            Ok(crate::exit::code_for(&err))
+        }
+    }
 }
 
 fn render_run(run: &Run) -> String {

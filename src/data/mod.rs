@@ -49,7 +49,7 @@ pub enum DataError {
     Changed { path: PathBuf },
     #[error("internal error while reading data: {0}")]
     Internal(String),
-    #[error("{}: no column named {:?} (columns: {})", path.display(), crate::decode::cut(column), column_list(available))]
+    #[error("{}: no column named {:?} (columns: {})", path.display(), crate::decode::cut(column), crate::decode::listed(available.iter().map(String::as_str), false))]
     ColumnMissing { path: PathBuf, column: String, available: Vec<String> },
     #[error("{}: the target column {:?} is the only column; there are no features", path.display(), crate::decode::cut(target))]
     NoFeatures { path: PathBuf, target: String },
@@ -67,15 +67,6 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
-}
-
-/// The names of a file's columns for a message: the first 20, each cut, and how many more.
-fn column_list(names: &[String]) -> String {
-    let mut shown: Vec<String> = names.iter().take(20).map(|n| crate::decode::cut(n).into_owned()).collect();
-    if names.len() > 20 {
-        shown.push(format!("… {} more", names.len() - 20));
-    }
-    shown.join(", ")
 }
 
 fn more_missing(others: usize) -> String {

@@ -90,7 +90,17 @@ pub fn save(dir: &Path, model: &LinearModel, meta: &ModelMetadata) -> Result<(),
             std::fs::create_dir_all(parent)
                 .map_err(|source| ModelError::Write { path: parent.to_path_buf(), source })?;
         }
-        std::fs::write(&path, contents).map_err(|source| ModelError::Write { path, source })
+        // Whole or not at all: a kill -9 mid-save must not leave a half-written MLmodel for a
+        // later sync or registration to trip over (the prefix marks a leftover as such).
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let written = crate::tracking::local::staging_builder(crate::tracking::local::Staged::File)
+            .tempfile_in(dir)
+            .and_then(|mut temp| {
+                std::io::Write::write_all(&mut temp, contents)?;
+                temp.as_file().sync_all()?;
+                temp.persist(&path).map(|_| ()).map_err(|e| e.error)
+            });
+        written.map_err(|source| ModelError::Write { path, source })
     };
     let json = serde_json::to_vec_pretty(model)
         .map_err(|e| ModelError::Invalid { path: dir.join(MODEL_FILE), message: e.to_string() })?;

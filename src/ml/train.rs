@@ -252,10 +252,7 @@ fn log_training(
     let profile = profile_table(&data.table);
     let profile_path = store.artifact_dir(run_id)?.join(DATA_PROFILE_ARTIFACT);
     let text = serde_json::to_string_pretty(&profile).unwrap_or_default();
-    if let Some(dir) = profile_path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
-    }
-    std::fs::write(&profile_path, text).map_err(|source| StoreError::Io { path: profile_path.clone(), source })?;
+    crate::tracking::local::write_file(&profile_path, text.as_bytes())?;
     let evaluation = fit_and_evaluate(survey, data, &mask?, request.alpha, &request.read, progress)?;
     let now = now_millis();
     let metrics: Vec<(String, Metric)> = evaluation

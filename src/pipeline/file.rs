@@ -359,15 +359,18 @@ pub fn ancestors(steps: &[Step], name: &str) -> Vec<String> {
 /// Kahn's algorithm, keeping file order among ready steps; a cycle comes back as its step names.
 fn topological_order(steps: &[Step]) -> Result<Vec<usize>, Vec<String>> {
     let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
-    let mut pending: Vec<usize> =
-        steps.iter().map(|s| s.depends_on.iter().filter(|d| index.contains_key(d.as_str())).count()).collect();
+    // The steps each step waits for, each once: a name given twice (in `depends_on`, or to two
+    // steps, which is reported separately) must not be counted twice or released twice.
+    let waits_for: Vec<Vec<usize>> =
+        steps.iter().map(|s| (0..steps.len()).filter(|&j| s.depends_on.contains(&steps[j].name)).collect()).collect();
+    let mut pending: Vec<usize> = waits_for.iter().map(Vec::len).collect();
     let mut done = vec![false; steps.len()];
     let mut order = Vec::new();
     while let Some(next) = (0..steps.len()).find(|&i| !done[i] && pending[i] == 0) {
         done[next] = true;
         order.push(next);
-        for (i, step) in steps.iter().enumerate() {
-            if step.depends_on.iter().any(|d| d == &steps[next].name) {
+        for (i, waits) in waits_for.iter().enumerate() {
+            if waits.contains(&next) {
                 pending[i] -= 1;
             }
         }
@@ -465,6 +468,24 @@ steps:
         assert_eq!((problem.line, problem.message.as_str()), (5, "step \"a\" is defined twice"));
         let problem = first_problem("name: p\nsteps: [\n");
         assert!(problem.line >= 2, "{problem:?}");
+    }
+
+    /// Found by the `pipeline` fuzz target: a step defined twice with a dependent made the
+    /// dependency count underflow (a panic in debug builds, a bogus cycle in release builds).
+    #[test]
+    fn a_step_defined_twice_is_reported_once_without_a_cycle() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/fuzz/pipeline-crash-duplicate-step-with-dependents.yml"
+        );
+        let text = std::fs::read_to_string(path).expect("fixture");
+        let problems = parse(&text).expect_err("invalid");
+        assert!(problems.iter().any(|p| p.message == "step \"evaluate\" is defined twice"), "{problems:?}");
+        assert!(!problems.iter().any(|p| p.message.starts_with("dependency cycle")), "{problems:?}");
+        let twice =
+            "name: p\nsteps:\n  - name: a\n    run: [train]\n  - name: b\n    run: [train]\n    depends_on: [a, a]\n";
+        let order: Vec<String> = parse(twice).expect("valid").steps.into_iter().map(|s| s.name).collect();
+        assert_eq!(order, ["a", "b"]);
     }
 
     #[test]

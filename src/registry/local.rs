@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::{ModelVersion, NewVersion, RegisteredModel, RegistryError};
-use crate::tracking::local::{read_yaml, write_file, write_yaml, yaml_int, yaml_str};
+use crate::tracking::local::{publish_dir, read_yaml, write_file, write_staged, write_yaml, yaml_int, yaml_str};
 use crate::tracking::uri::file_uri;
 use crate::tracking::{LocalStore, StoreError, now_millis};
 
@@ -47,6 +47,11 @@ impl LocalRegistry {
         }
         let dir = self.model_dir(&new.name);
         let now = now_millis();
+        // Model and version directories appear whole (see `publish_dir`): MLflow's registry
+        // fails on one without its meta.yaml. A model's is staged in `.trash/mlops-staging`: the
+        // registry never looks into `.trash`, and MLflow's listing of deleted experiments takes
+        // `mlops-staging` for a malformed one and skips it with a warning (a name starting with a
+        // dot would be an invalid experiment id: an error), and only while the staging exists.
         if !dir.join("meta.yaml").is_file() {
             #[derive(Serialize)]
             struct ModelMeta<'a> {
@@ -55,21 +60,16 @@ impl LocalRegistry {
                 last_updated_timestamp: i64,
                 name: &'a str,
             }
-            write_yaml(
-                &dir.join("meta.yaml"),
-                &ModelMeta { creation_timestamp: now, description: None, last_updated_timestamp: now, name: &new.name },
-            )?;
-        }
-        // The next free version number; create_dir fails if another process took it first.
-        let mut version = self.version_numbers(&dir)?.last().copied().unwrap_or(0) + 1;
-        let version_dir = loop {
-            let candidate = dir.join(format!("version-{version}"));
-            match std::fs::create_dir(&candidate) {
-                Ok(()) => break candidate,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => version += 1,
-                Err(e) => return Err(io(&dir)(e)),
+            let meta =
+                ModelMeta { creation_timestamp: now, description: None, last_updated_timestamp: now, name: &new.name };
+            if let Some(models) = dir.parent() {
+                std::fs::create_dir_all(models).map_err(io(models))?;
             }
-        };
+            let staging = self.store.root().join(".trash").join("mlops-staging");
+            publish_dir(&dir, &staging, |temp| write_yaml(&temp.join("meta.yaml"), &meta))?;
+            // Fails while another writer stages there; the last one out removes it.
+            let _ = std::fs::remove_dir(&staging);
+        }
         #[derive(Serialize)]
         struct VersionMeta<'a> {
             creation_timestamp: i64,
@@ -86,10 +86,14 @@ impl LocalRegistry {
             user_id: Option<&'a str>,
             version: u64,
         }
+        for key in new.tags.keys() {
+            safe_key(key)?;
+        }
         let source = file_uri(&model_dir);
-        write_yaml(
-            &version_dir.join("meta.yaml"),
-            &VersionMeta {
+        // The next free version number; publishing refuses one another process took first.
+        let mut version = self.version_numbers(&dir)?.last().copied().unwrap_or(0) + 1;
+        loop {
+            let meta = VersionMeta {
                 creation_timestamp: now,
                 current_stage: "None",
                 description: new.description.as_deref(),
@@ -103,10 +107,19 @@ impl LocalRegistry {
                 status_message: None,
                 user_id: None,
                 version,
-            },
-        )?;
-        for (key, value) in &new.tags {
-            write_file(&version_dir.join("tags").join(safe_key(key)?), value.as_bytes())?;
+            };
+            // Staged in the model's directory under a name MLflow does not list (`version-*` only).
+            let published = publish_dir(&dir.join(format!("version-{version}")), &dir, |staging| {
+                write_yaml(&staging.join("meta.yaml"), &meta)?;
+                for (key, value) in &new.tags {
+                    write_file(&staging.join("tags").join(key), value.as_bytes())?;
+                }
+                Ok(())
+            })?;
+            if published {
+                break;
+            }
+            version += 1;
         }
         self.version(&new.name, version)
     }
@@ -176,7 +189,7 @@ impl LocalRegistry {
     pub fn set_alias(&self, name: &str, alias: &str, version: u64) -> Result<(), RegistryError> {
         let dir = self.require_model(name)?;
         self.version(name, version)?;
-        write_file(&dir.join("aliases").join(alias), version.to_string().as_bytes())?;
+        write_staged(&dir.join("aliases").join(alias), version.to_string().as_bytes(), &dir)?;
         Ok(())
     }
 

@@ -153,9 +153,9 @@ pub fn invocations_json(doc: &Value, schema: Schema<'_>) -> Result<Batch, ApiErr
     };
     let present: Vec<&str> = FORMATS.into_iter().filter(|k| object.contains_key(*k)).collect();
     let [format] = present.as_slice() else {
-        let keys: Vec<&String> = object.keys().collect();
         return Err(ApiError::bad_request(format!(
-            "the body must have exactly one of the keys {FORMATS:?}; received the keys {keys:?}"
+            "the body must have exactly one of the keys {FORMATS:?}; received the keys {}",
+            listed(object.keys().map(String::as_str))
         )));
     };
     let value = &object[*format];
@@ -394,9 +394,14 @@ fn column_positions(columns: &[&str], features: &[String]) -> Result<Vec<usize>,
         Ok(positions)
     } else {
         let mut err = missing_error("the request", &missing, features);
-        err.message.push_str(&format!("; it has the columns {columns:?}"));
+        err.message.push_str(&format!("; it has the columns {}", listed(columns.iter().copied())));
         Err(err)
     }
+}
+
+/// Names a request sent, for a message: `["a", "b", …]`, cut short.
+fn listed<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    format!("[{}]", crate::decode::listed(names, true))
 }
 
 fn missing_features<'a>(record: &Map<String, Value>, features: &'a [String]) -> Vec<&'a str> {

@@ -8,7 +8,11 @@ use md5::{Digest, Md5};
 use serde::Serialize;
 use yaml_serde::Value as Yaml;
 
+mod files;
+mod lock;
 mod logged_model;
+
+pub(crate) use files::{STAGING_PREFIX, Staged, publish_dir, staging_builder, write_file, write_staged};
 
 use super::uri::file_uri;
 use super::{DatasetInput, Experiment, Metric, Run, RunInfo, RunStatus, StoreError, now_millis};
@@ -140,6 +144,9 @@ impl LocalStore {
         for sub in ["params", "metrics", "tags", "artifacts"] {
             std::fs::create_dir_all(dir.join(sub)).map_err(io(&dir))?;
         }
+        // Before meta.yaml: a RUNNING run is never seen without the lock that tells whether its
+        // writer is alive.
+        lock::hold(&dir)?;
         let info = RunInfo {
             run_id: run_id.clone(),
             experiment_id: experiment_id.to_string(),
@@ -252,7 +259,8 @@ impl LocalStore {
 
     /// Logs parameters. Re-logging the same value is fine; changing one is refused, as in MLflow.
     pub fn log_params(&self, run_id: &str, params: &[(String, String)]) -> Result<(), StoreError> {
-        let dir = self.run_dir(run_id)?.join("params");
+        let run_dir = self.run_dir(run_id)?;
+        let dir = run_dir.join("params");
         for (key, value) in params {
             let path = key_path(&dir, "param key", key)?;
             if let Ok(existing) = std::fs::read_to_string(&path) {
@@ -267,30 +275,27 @@ impl LocalStore {
                 }
                 continue;
             }
-            write_file(&path, value.as_bytes())?;
+            write_staged(&path, value.as_bytes(), &run_dir)?;
         }
         Ok(())
     }
 
     /// Appends metric values (`<timestamp> <value> <step>` lines).
     pub fn log_metrics(&self, run_id: &str, metrics: &[(String, Metric)]) -> Result<(), StoreError> {
-        use std::io::Write;
-        let dir = self.run_dir(run_id)?.join("metrics");
+        let run_dir = self.run_dir(run_id)?;
+        let dir = run_dir.join("metrics");
         for (key, metric) in metrics {
             let path = key_path(&dir, "metric key", key)?;
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(io(parent))?;
-            }
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
-            writeln!(file, "{} {} {}", metric.timestamp, python_float(metric.value), metric.step).map_err(io(&path))?;
+            let line = format!("{} {} {}\n", metric.timestamp, python_float(metric.value), metric.step);
+            files::append_line(&path, &line, &run_dir)?;
         }
         Ok(())
     }
 
     /// Sets (or overwrites) a tag.
     pub fn set_tag(&self, run_id: &str, key: &str, value: &str) -> Result<(), StoreError> {
-        let dir = self.run_dir(run_id)?.join("tags");
-        write_file(&key_path(&dir, "tag key", key)?, value.as_bytes())
+        let run_dir = self.run_dir(run_id)?;
+        write_staged(&key_path(&run_dir.join("tags"), "tag key", key)?, value.as_bytes(), &run_dir)
     }
 
     /// Records a dataset input of the run (the dataset is stored once per experiment).
@@ -315,32 +320,37 @@ impl LocalStore {
         let run_dir = self.run_dir(run_id)?;
         let experiment_dir = run_dir.parent().map(Path::to_path_buf).unwrap_or_default();
         let dataset_id = md5_hex(&[input.name.as_bytes(), input.digest.as_bytes()]);
-        let dataset_meta = experiment_dir.join("datasets").join(&dataset_id).join(META);
-        if !dataset_meta.exists() {
-            write_yaml(
-                &dataset_meta,
-                &DatasetMeta {
-                    digest: &input.digest,
-                    name: &input.name,
-                    profile: &input.profile,
-                    schema: &input.schema,
-                    source: &input.source,
-                    source_type: &input.source_type,
-                },
-            )?;
+        // MLflow reads every entry of `inputs/` as an input directory with its meta.yaml, so both
+        // directories appear whole (`publish_dir`); the dataset first, as the input names it.
+        let datasets = experiment_dir.join("datasets");
+        if !datasets.join(&dataset_id).join(META).exists() {
+            let meta = DatasetMeta {
+                digest: &input.digest,
+                name: &input.name,
+                profile: &input.profile,
+                schema: &input.schema,
+                source: &input.source,
+                source_type: &input.source_type,
+            };
+            publish_dir(&datasets.join(&dataset_id), &datasets, |dir| write_yaml(&dir.join(META), &meta))?;
         }
         let input_id = md5_hex(&[dataset_id.as_bytes(), run_id.as_bytes()]);
         let tags = BTreeMap::from([("mlflow.data.context", input.context.as_str())]);
-        write_yaml(
-            &run_dir.join("inputs").join(input_id).join(META),
-            &InputMeta {
-                destination_id: run_id,
-                destination_type: "RUN",
-                source_id: &dataset_id,
-                source_type: "DATASET",
-                tags,
-            },
-        )
+        let meta = InputMeta {
+            destination_id: run_id,
+            destination_type: "RUN",
+            source_id: &dataset_id,
+            source_type: "DATASET",
+            tags,
+        };
+        let inputs = run_dir.join("inputs");
+        std::fs::create_dir_all(&inputs).map_err(io(&inputs))?;
+        let target = inputs.join(input_id);
+        if target.join(META).exists() {
+            return write_yaml(&target.join(META), &meta);
+        }
+        publish_dir(&target, &run_dir, |dir| write_yaml(&dir.join(META), &meta))?;
+        Ok(())
     }
 
     /// Ends a run with a terminal status.
@@ -350,7 +360,33 @@ impl LocalStore {
         info.status = status;
         info.end_time = Some(end_time);
         self.write_run_meta(&dir, &info)?;
+        if status.is_terminal() {
+            lock::release(&dir);
+        }
         Ok(info)
+    }
+
+    /// Ends as KILLED, at the time of their last write, the RUNNING runs whose process is gone
+    /// (killed, crashed, powered off), as MLflow's UI shows runs that will never finish; returns
+    /// their ids. Runs of a live process, and runs without mlops's lock file, are left alone.
+    pub fn end_abandoned_runs(&self) -> Result<Vec<String>, StoreError> {
+        let mut ended = Vec::new();
+        for run in self.list_runs(None)? {
+            if run.info.status != RunStatus::Running {
+                continue;
+            }
+            let dir = self.run_dir(&run.info.run_id)?;
+            let Some(guard) = lock::abandoned(&dir)? else {
+                continue;
+            };
+            let mut info = read_run_info(&dir)?;
+            info.status = RunStatus::Killed;
+            info.end_time = Some(lock::last_write(&dir).unwrap_or(info.start_time).max(info.start_time));
+            self.write_run_meta(&dir, &info)?;
+            lock::discard(&dir, guard);
+            ended.push(info.run_id);
+        }
+        Ok(ended)
     }
 
     /// A run with its params, latest metrics, tags and dataset inputs.
@@ -562,16 +598,6 @@ fn md5_hex(parts: &[&[u8]]) -> String {
     hex::encode(hasher.finalize())
 }
 
-pub(crate) fn write_file(path: &Path, contents: &[u8]) -> Result<(), StoreError> {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(io(parent))?;
-    }
-    // Write then rename, so a reader never sees half a file.
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, contents).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
-}
-
 pub(crate) fn write_yaml<T: Serialize>(path: &Path, value: &T) -> Result<(), StoreError> {
     let text = yaml_serde::to_string(value).map_err(|e| corrupt(path, e.to_string()))?;
     write_file(path, text.as_bytes())
@@ -621,6 +647,25 @@ mod tests {
         assert!(matches!(store.get_run(&"0".repeat(32)), Err(StoreError::RunNotFound { .. })));
         assert_eq!(store.resolve_run_id(&run.run_id[..6]).expect("prefix"), run.run_id);
         assert!(matches!(store.resolve_run_id("xyz"), Err(StoreError::InvalidValue { .. })));
+    }
+
+    #[test]
+    fn only_runs_whose_writer_is_gone_are_ended_as_killed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = LocalStore::open(dir.path()).expect("open");
+        let live = store.create_run("0", "live", "me", 1000, &[]).expect("run");
+        let dead = store.create_run("0", "dead", "me", 1000, &[]).expect("run");
+        let done = store.create_run("0", "done", "me", 1000, &[]).expect("run");
+        store.update_run(&done.run_id, RunStatus::Finished, 2000).expect("finish");
+        // The dead run's process is gone: its lock file is there, nobody holds it.
+        lock::release(&store.run_dir(&dead.run_id).expect("dir"));
+        std::fs::write(store.run_dir(&dead.run_id).expect("dir").join(".mlops-running.lock"), "").expect("lock file");
+        assert_eq!(store.end_abandoned_runs().expect("end"), vec![dead.run_id.clone()]);
+        let ended = store.get_run(&dead.run_id).expect("dead").info;
+        assert_eq!(ended.status, RunStatus::Killed);
+        assert!(ended.end_time.is_some_and(|t| t >= 1000));
+        assert_eq!(store.get_run(&live.run_id).expect("live").info.status, RunStatus::Running);
+        assert_eq!(store.get_run(&done.run_id).expect("done").info.status, RunStatus::Finished);
     }
 
     #[test]

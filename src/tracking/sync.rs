@@ -1,15 +1,19 @@
 //! Pushing a run from the local store to a tracking server, idempotently and resumably.
 //!
-//! The local run is the source of truth. Progress is recorded on it as `mlops.sync.*` tags, and
-//! the server run carries `mlops.source_run_id`, so an interrupted push finds its server run
-//! again, and metric points the server already has are not sent twice.
+//! The local run is the source of truth. The server run carries `mlops.source_run_id` from the
+//! request that creates it, and a push looks for that tag before creating anything, so an
+//! interrupted push (or train) finds its server run again whatever URL reaches the server; then
+//! each object is looked for before it is sent (metric points the server has, the logged model,
+//! the run's model output), and the status goes last, marking the server run complete. Progress
+//! is also noted on the local run as `mlops.sync.*` tags, which only spare a complete run the
+//! look-up when synced again to the same URL.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::local::write_file;
+use super::local::{STAGING_PREFIX, write_file};
 use super::mlflow::{ArtifactStore, LoggedModel, MlflowClient, artifact_store, check_values};
 use super::{LocalStore, Metric, Run, RunStatus, StoreError};
 use crate::azure::blob_transfer::UploadSource;
@@ -136,7 +140,6 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
     if let Some(outcome) = same_store(local, client, &run).await? {
         return Ok(outcome);
     }
-    let same_target = run.tags.get(TAG_REMOTE_URI).map(String::as_str) == Some(remote_uri.as_str());
     let experiment_name = local
         .list_experiments()?
         .into_iter()
@@ -157,16 +160,20 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
     check_values(&all_points, &params, &tags)?;
 
     let experiment = client.get_or_create_experiment(&experiment_name).await.map_err(remote(client))?;
-    let found = find_remote_run(client, &run, same_target, &experiment.experiment_id).await?;
+    // What the server already has is found by its content (the mlops.source_run_id tag), never by
+    // the URL it was reached under: the same server under another name or port gets no copy.
+    let found = find_remote_run(client, &run, &experiment.experiment_id).await?;
     let fresh = found.is_none();
     let (remote_run_id, remote_artifact_uri) = match found {
-        Some(id) => {
-            let existing = client.get_run(&id).await.map_err(remote(client))?;
-            (id, existing.info.artifact_uri)
+        Some(existing) => {
+            let done = run.info.status.is_terminal() && existing.info.status == run.info.status;
+            if done {
+                // The status is set last: a server run that has it has everything else.
+                return already_there(local, client, &run, existing, &experiment.experiment_id).await;
+            }
+            (existing.info.run_id, existing.info.artifact_uri)
         }
         None => {
-            // Marked before the server run exists, so a push that dies right after creating it
-            // knows to look for it (by its mlops.source_run_id tag) instead of creating another.
             local.set_tag(run_id, TAG_REMOTE_URI, &remote_uri)?;
             local.set_tag(run_id, TAG_STATE, "creating")?;
             let mut create_tags = tags.clone();
@@ -186,6 +193,10 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
             (created.run_id, created.artifact_uri)
         }
     };
+    if !fresh {
+        local.set_tag(run_id, TAG_REMOTE_URI, &remote_uri)?;
+        local.set_tag(run_id, TAG_REMOTE_RUN_ID, &remote_run_id)?;
+    }
 
     // A fresh server run has no metric points yet; a resumed one gets only the points it lacks.
     let missing: Vec<(String, Metric)> = if fresh {
@@ -218,9 +229,8 @@ pub async fn push_run(local: &LocalStore, client: &MlflowClient, run_id: &str) -
     upload_all(client, &artifact_dir, &files, &remote_artifact_uri, &[("run_id", &remote_run_id)]).await?;
 
     let logged_model_id = if !artifact_upload.is_local_only() && artifact_dir.join("model/MLmodel").is_file() {
-        let known = if same_target { run.tags.get(TAG_REMOTE_MODEL_ID).cloned() } else { None };
         let target = ModelTarget { remote_run_id: &remote_run_id, experiment_id: &experiment.experiment_id, fresh };
-        let model = push_logged_model(client, local, &run, &target, known, &params).await?;
+        let model = push_logged_model(client, local, &run, &target, &params).await?;
         Some(model.model_id)
     } else {
         None
@@ -286,24 +296,52 @@ async fn same_store(local: &LocalStore, client: &MlflowClient, run: &Run) -> Res
     }))
 }
 
-/// The server run this local run was (partly) pushed to before, if any.
-async fn find_remote_run(
-    client: &MlflowClient,
-    run: &Run,
-    same_target: bool,
-    experiment_id: &str,
-) -> Result<Option<String>, StoreError> {
-    if !same_target {
-        return Ok(None);
-    }
-    if let Some(id) = run.tags.get(TAG_REMOTE_RUN_ID) {
-        return Ok(Some(id.clone()));
-    }
-    // A push that died between creating the server run and recording it locally left this tag behind.
+/// The server run this local run was (partly) pushed to before, if any: the one carrying its
+/// `mlops.source_run_id` tag, which goes with the create itself, so a push that died at any
+/// point after the server made the run finds it.
+async fn find_remote_run(client: &MlflowClient, run: &Run, experiment_id: &str) -> Result<Option<Run>, StoreError> {
     let filter = format!("tags.`{TAG_SOURCE_RUN_ID}` = '{}'", run.info.run_id);
     let found =
         client.search_runs(&[experiment_id.to_string()], Some(&filter), &[], 1).await.map_err(remote(client))?;
-    Ok(found.into_iter().next().map(|r| r.info.run_id))
+    Ok(found.into_iter().next())
+}
+
+/// The outcome for a run the server already has completely; the local run is marked so.
+async fn already_there(
+    local: &LocalStore,
+    client: &MlflowClient,
+    run: &Run,
+    existing: Run,
+    experiment_id: &str,
+) -> Result<PushOutcome, StoreError> {
+    let run_id = &run.info.run_id;
+    let remote_uri = client.endpoint().to_string();
+    let remote_run_id = existing.info.run_id;
+    let logged_model_id = client
+        .find_logged_models(experiment_id, &remote_run_id, "model")
+        .await
+        .map_err(remote(client))?
+        .into_iter()
+        .next();
+    local.set_tag(run_id, TAG_REMOTE_URI, &remote_uri)?;
+    local.set_tag(run_id, TAG_REMOTE_RUN_ID, &remote_run_id)?;
+    if let Some(model) = &logged_model_id {
+        local.set_tag(run_id, TAG_REMOTE_MODEL_ID, &model.model_id)?;
+    }
+    local.set_tag(run_id, TAG_STATE, "synced")?;
+    let artifact_upload = ArtifactUpload::for_run(local, client, run_id, &existing.info.artifact_uri)?;
+    Ok(PushOutcome {
+        local_run_id: run_id.clone(),
+        remote_run_id,
+        remote_experiment_id: existing.info.experiment_id,
+        remote_artifact_uri: existing.info.artifact_uri,
+        remote_uri,
+        uploaded: false,
+        metric_points: 0,
+        artifacts: 0,
+        logged_model_id: logged_model_id.map(|m| m.model_id),
+        artifact_upload,
+    })
 }
 
 /// Where a logged model goes.
@@ -319,18 +357,17 @@ async fn push_logged_model(
     local: &LocalStore,
     run: &Run,
     target: &ModelTarget<'_>,
-    known: Option<String>,
     params: &[(String, String)],
 ) -> Result<LoggedModel, StoreError> {
-    let existing = match (known, target.fresh) {
-        (Some(id), _) => Some(client.get_logged_model(&id).await.map_err(remote(client))?),
-        (None, true) => None,
-        (None, false) => client
+    let existing = if target.fresh {
+        None
+    } else {
+        client
             .find_logged_models(target.experiment_id, target.remote_run_id, "model")
             .await
             .map_err(remote(client))?
             .into_iter()
-            .next(),
+            .next()
     };
     let model = match existing {
         Some(model) => model,
@@ -358,7 +395,16 @@ async fn push_logged_model(
     let files = list_files(&model_dir)?;
     upload_all(client, &model_dir, &files, &model.artifact_uri, &overrides).await?;
     client.finalize_logged_model(&model.model_id).await.map_err(remote(client))?;
-    client.log_outputs(target.remote_run_id, &model.model_id).await.map_err(remote(client))?;
+    // The server refuses a second identical output (HTTP 400, a SQL integrity error), so the link
+    // is looked for first; a refusal because it appeared meanwhile is success too.
+    let linked = |ids: Vec<String>| ids.contains(&model.model_id);
+    let missing = target.fresh || !linked(client.run_model_ids(target.remote_run_id).await.map_err(remote(client))?);
+    if missing && let Err(err) = client.log_outputs(target.remote_run_id, &model.model_id).await {
+        let now = client.run_model_ids(target.remote_run_id).await.map_err(remote(client))?;
+        if !linked(now) {
+            return Err(remote(client)(err));
+        }
+    }
     Ok(model)
 }
 
@@ -433,8 +479,12 @@ fn list_files(dir: &Path) -> Result<Vec<String>, StoreError> {
         };
         for entry in entries {
             let path = entry.map_err(|source| StoreError::Io { path: current.clone(), source })?.path();
+            let leftover = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(STAGING_PREFIX));
             if path.is_dir() {
                 pending.push(path);
+            } else if leftover {
+                // Half of a write a kill -9 interrupted; the file it was for is whole or absent.
+                continue;
             } else if let Ok(relative) = path.strip_prefix(dir) {
                 out.push(relative.to_string_lossy().replace('\\', "/"));
             }

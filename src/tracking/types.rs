@@ -54,6 +54,11 @@ impl RunStatus {
             RunStatus::Killed => "KILLED",
         }
     }
+
+    /// Whether the run has ended (FINISHED, FAILED or KILLED).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, RunStatus::Finished | RunStatus::Failed | RunStatus::Killed)
+    }
 }
 
 /// Identity and state of a run.

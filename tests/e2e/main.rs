@@ -21,6 +21,7 @@ mod infra_environment;
 mod infra_inputs;
 mod init;
 mod inputs;
+mod kill9;
 mod mlflow_server;
 mod notebooks;
 mod pipeline;

@@ -344,3 +344,112 @@ fn server_without_artifact_proxy_gets_files_where_mlflow_writes_them() {
         assert_close(*a, *b, 1e-12, &format!("prediction {i}"));
     }
 }
+
+/// A local run trained into `experiment` of the workspace's own store; its id.
+fn train_local(ws: &Workspace, experiment: &str) -> String {
+    let data = diabetes().display().to_string();
+    let report = ws.json(&["train", "--data", &data, "--experiment", experiment]);
+    report["run_id"].as_str().expect("run id").to_string()
+}
+
+/// How many server runs carry `mlops.source_run_id = local_id`.
+fn server_copies(ws: &Workspace, uri: &str, local_id: &str) -> usize {
+    let filter = format!("tags.`mlops.source_run_id` = '{local_id}'");
+    let found = ws.json(&["runs", "list", "--tracking-uri", uri, "--filter", &filter]);
+    found["runs"].as_array().expect("runs").len()
+}
+
+#[test]
+fn one_server_under_two_urls_gets_one_copy() {
+    let server = MlflowServer::shared();
+    let ws = Workspace::new();
+    let by_ip = server.uri.clone();
+    let by_name = format!("http://localhost:{}", server.port);
+    let proxy = FaultProxy::start(&server.uri, Mode::Forward);
+    let runs = [train_local(&ws, "two-urls"), train_local(&ws, "two-urls")];
+    let first = ws.json(&["runs", "sync", "--to", &by_ip]);
+    assert!(first["synced"].as_array().expect("synced").iter().all(|o| o["uploaded"] == true), "{first}");
+    // The same server under a host name, and behind a proxy on another port: nothing is sent again.
+    for uri in [&by_name, &proxy.uri] {
+        let again = ws.json(&["runs", "sync", "--to", uri]);
+        let outcomes = again["synced"].as_array().expect("synced");
+        assert_eq!(outcomes.len(), 2, "{again}");
+        assert!(outcomes.iter().all(|o| o["uploaded"] == false), "{uri}: {again}");
+    }
+    // A push cut short under one name resumes under the other, into the same server run.
+    proxy.set_mode(Mode::DieAfter(4));
+    let report = json_of(&train_to(&ws, &proxy.uri, &[], &["--experiment", "two-urls"]));
+    assert_eq!(report["sync"]["state"], "pending", "{report}");
+    let cut = report["sync"]["local_run_id"].as_str().expect("local id").to_string();
+    let resumed = ws.json(&["runs", "sync", "--to", &by_name, &cut]);
+    assert_eq!(resumed["synced"][0]["uploaded"], true, "{resumed}");
+    for id in runs.iter().chain([&cut]) {
+        assert_eq!(server_copies(&ws, &by_ip, id), 1, "local run {id}");
+    }
+}
+
+#[test]
+fn a_run_the_server_refuses_does_not_block_the_others() {
+    let server = MlflowServer::shared();
+    let ws = Workspace::new();
+    let refused = train_local(&ws, "deleted-on-the-server");
+    let accepted = train_local(&ws, "kept-on-the-server");
+    // Someone deleted the experiment on the server: it refuses runs in it with HTTP 400.
+    let api = format!("{}/api/2.0/mlflow/experiments", server.uri);
+    let http = reqwest::blocking::Client::new();
+    let created: Value = http
+        .post(format!("{api}/create"))
+        .json(&serde_json::json!({"name": "deleted-on-the-server"}))
+        .send()
+        .and_then(|r| r.error_for_status())
+        .and_then(|r| r.json())
+        .expect("create experiment");
+    http.post(format!("{api}/delete"))
+        .json(&serde_json::json!({"experiment_id": created["experiment_id"]}))
+        .send()
+        .and_then(|r| r.error_for_status())
+        .expect("delete experiment");
+
+    let out = ws.run(&["runs", "sync", "--to", &server.uri, &refused, &accepted, "-o", "json"]);
+    assert_eq!(out.status.code(), Some(9), "a refused run exits 9 (remote): {}", stderr(&out));
+    let result: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(result["failed"][0]["local_run_id"], refused.as_str(), "{result}");
+    assert!(result["failed"][0]["error"].as_str().is_some_and(|e| e.contains("400")), "{result}");
+    assert_eq!(result["synced"][0]["local_run_id"], accepted.as_str(), "the next run was synced: {result}");
+    assert!(stderr(&out).contains(&format!("run {refused} was not synced")), "{}", stderr(&out));
+    assert_eq!(server_copies(&ws, &server.uri, &accepted), 1);
+}
+
+#[test]
+fn a_push_cut_after_the_model_output_resumes_without_sending_it_again() {
+    let server = MlflowServer::shared();
+    let ws = Workspace::new();
+    let proxy = FaultProxy::start(&server.uri, Mode::Forward);
+    let train = || train_to(&ws, &proxy.uri, &[], &["--experiment", "cut-after-output"]);
+    // The second push of an experiment makes the same requests as the third (the first creates it).
+    json_of(&train());
+    let before = proxy.seen().len();
+    json_of(&train());
+    let requests = proxy.seen()[before..].to_vec();
+    let through_output = requests.iter().position(|r| r.ends_with("/runs/outputs")).expect("the model is linked") + 1;
+    assert!(through_output < requests.len(), "the status is set after the output: {requests:?}");
+
+    // The server links the model to the run, then goes away before the run's status is set.
+    proxy.set_mode(Mode::DieAfter(through_output));
+    let report = json_of(&train());
+    assert_eq!(report["sync"]["state"], "pending", "{report}");
+    let local_id = report["sync"]["local_run_id"].as_str().expect("local id").to_string();
+    let remote_id = report["sync"]["remote_run_id"].as_str().expect("the server run exists").to_string();
+
+    // The server refuses a second identical output (HTTP 400): sync must not send it again.
+    proxy.set_mode(Mode::Forward);
+    let started = std::time::Instant::now();
+    let synced = ws.json(&["runs", "sync", "--to", &proxy.uri]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "no minutes of retries");
+    assert_eq!(synced["failed"], serde_json::json!([]), "{synced}");
+    assert_eq!(server_copies(&ws, &server.uri, &local_id), 1);
+    let seen = read_remote(&server.uri, &remote_id);
+    assert_eq!(seen["status"], "FINISHED");
+    assert_eq!(seen["outputs"].as_array().map(Vec::len), Some(1), "{}", seen["outputs"]);
+    assert_eq!(seen["logged_models"].as_array().map(Vec::len), Some(1), "{}", seen["logged_models"]);
+}

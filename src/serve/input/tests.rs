@@ -127,3 +127,24 @@ fn errors_quote_at_most_an_excerpt() {
     let score_as_csv = parse_request(Route::Score, Some("text/csv"), b"a,b\n1,2\n", schema(&f));
     assert_eq!(err(score_as_csv).status, axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE);
 }
+
+/// Found by the `score_request` fuzz target: a CSV header of many long columns was listed whole
+/// in the answer (2 KB from a 2 KB body; a 100 MB body would have been echoed whole).
+#[test]
+fn column_and_key_lists_are_bounded() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fuzz/score-request-crash-long-column-list.bin");
+    let input = std::fs::read(path).expect("fixture");
+    // The first byte is the fuzz target's knob: 3 is /invocations with text/csv.
+    assert_eq!(input[0], 3);
+    let features: Vec<String> = ["age", "sex", "bmi"].iter().map(|s| s.to_string()).collect();
+    let schema = Schema { features: &features, max_rows: 64 };
+    let message = err(parse_request(Route::Invocations, Some("text/csv"), &input[1..], schema)).message;
+    assert!(message.len() < 2_000, "{} bytes: {message}", message.len());
+    let header: String = (0..1_000).map(|i| format!("column{i},")).collect();
+    let message = err(invocations_csv(format!("{header}z\n1\n").as_bytes(), schema)).message;
+    assert!(message.contains("\"column0\", \"column1\"") && message.ends_with(" more]"), "{message}");
+    assert!(message.len() < 1_000, "{message}");
+    let keys: serde_json::Map<String, Value> = (0..1_000).map(|i| (format!("k{i}"), json!(1))).collect();
+    let message = err(invocations_json(&Value::Object(keys), schema)).message;
+    assert!(message.len() < 1_000 && message.contains("\"k0\", \"k1\"") && message.ends_with(" more]"), "{message}");
+}

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::{LocalStore, META, io, key_path, python_float, write_file, write_yaml};
+use super::{LocalStore, META, io, key_path, publish_dir, python_float, write_staged, write_yaml};
 use crate::tracking::uri::file_uri;
 use crate::tracking::{StoreError, now_millis};
 
@@ -64,17 +64,17 @@ impl LocalStore {
         // PENDING until the files are in place, as MLflow's client leaves a model whose upload died.
         write_yaml(&dir.join(META), &meta)?;
         for (key, value) in &run.params {
-            write_file(&key_path(&dir.join("params"), "param key", key)?, value.as_bytes())?;
+            write_staged(&key_path(&dir.join("params"), "param key", key)?, value.as_bytes(), &dir)?;
         }
         for key in COPIED_TAGS {
             if let Some(value) = run.tags.get(key) {
-                write_file(&key_path(&dir.join("tags"), "tag key", key)?, value.as_bytes())?;
+                write_staged(&key_path(&dir.join("tags"), "tag key", key)?, value.as_bytes(), &dir)?;
             }
         }
         for (key, metric) in &run.metrics {
             // Model metric lines carry the run id: `<timestamp> <value> <step> <run_id>`.
             let line = format!("{} {} {} {run_id}\n", metric.timestamp, python_float(metric.value), metric.step);
-            write_file(&key_path(&dir.join("metrics"), "metric key", key)?, line.as_bytes())?;
+            write_staged(&key_path(&dir.join("metrics"), "metric key", key)?, line.as_bytes(), &dir)?;
         }
         let overrides = [
             ("artifact_path", artifact_location.as_str()),
@@ -82,7 +82,7 @@ impl LocalStore {
             ("model_uuid", model_id.as_str()),
             ("run_id", run_id),
         ];
-        copy_model_files(&source, &dir.join("artifacts"), &overrides)?;
+        copy_model_files(&source, &dir.join("artifacts"), &dir, &overrides)?;
         meta.status = READY;
         meta.last_updated_timestamp = now_millis();
         write_yaml(&dir.join(META), &meta)?;
@@ -111,17 +111,22 @@ impl LocalStore {
             step: 0,
             tags: Default::default(),
         };
-        write_yaml(&run_dir.join("outputs").join(model_id).join(META), &meta)
+        // MLflow reads every entry of `outputs/` as a directory with its meta.yaml: it appears whole.
+        let outputs = run_dir.join("outputs");
+        std::fs::create_dir_all(&outputs).map_err(io(&outputs))?;
+        publish_dir(&outputs.join(model_id), run_dir, |dir| write_yaml(&dir.join(META), &meta))?;
+        Ok(())
     }
 }
 
 /// Copies a model directory; the `MLmodel` gets the logged model's ids, as MLflow writes them.
-fn copy_model_files(from: &Path, to: &Path, overrides: &[(&str, &str)]) -> Result<(), StoreError> {
+/// Files are staged in `staging` (the model's directory), so none is ever listed half-written.
+fn copy_model_files(from: &Path, to: &Path, staging: &Path, overrides: &[(&str, &str)]) -> Result<(), StoreError> {
     for entry in std::fs::read_dir(from).map_err(io(from))? {
         let entry = entry.map_err(io(from))?;
         let (source, target) = (entry.path(), to.join(entry.file_name()));
         if source.is_dir() {
-            copy_model_files(&source, &target, overrides)?;
+            copy_model_files(&source, &target, staging, overrides)?;
             continue;
         }
         let mut bytes = std::fs::read(&source).map_err(io(&source))?;
@@ -135,7 +140,7 @@ fn copy_model_files(from: &Path, to: &Path, overrides: &[(&str, &str)]) -> Resul
             }
             bytes = yaml_serde::to_string(&doc).map_err(corrupt)?.into_bytes();
         }
-        write_file(&target, &bytes)?;
+        write_staged(&target, &bytes, staging)?;
     }
     Ok(())
 }
