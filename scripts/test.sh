@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test. Installs what the tests need first, idempotently:
 #   - a Python virtualenv (.venv) with the pinned reference packages (scripts/requirements-test.txt)
+#   - a second one (.venv-azureml) with the official azureml-mlflow plugin (scripts/requirements-azureml.txt)
 #   - Azurite, the Azure Storage emulator, from npm into .test-tools (the blob request-log tests
 #     start it themselves on a free 127.0.0.1 port)
 #   - Debian packages for the image tests (tests/e2e/image.rs): docker-registry (a registry the
@@ -22,6 +23,17 @@ if ! cmp -s "$REQUIREMENTS" "$VENV/.installed-requirements" 2>/dev/null; then
   cp "$REQUIREMENTS" "$VENV/.installed-requirements"
 fi
 
+# The official azureml-mlflow plugin pins an older mlflow than the main virtualenv, so it has its own.
+AZUREML_VENV="${MLOPS_TEST_AZUREML_VENV:-$PWD/.venv-azureml}"
+AZUREML_REQUIREMENTS=scripts/requirements-azureml.txt
+if ! cmp -s "$AZUREML_REQUIREMENTS" "$AZUREML_VENV/.installed-requirements" 2>/dev/null; then
+  echo "== installing the azureml-mlflow virtualenv in $AZUREML_VENV" >&2
+  python3 -m venv "$AZUREML_VENV"
+  "$AZUREML_VENV/bin/python" -m pip install --quiet --upgrade pip
+  "$AZUREML_VENV/bin/python" -m pip install --quiet -r "$AZUREML_REQUIREMENTS"
+  cp "$AZUREML_REQUIREMENTS" "$AZUREML_VENV/.installed-requirements"
+fi
+
 TOOLS="$PWD/.test-tools"
 AZURITE_VERSION=3.35.0
 if [ "$(cat "$TOOLS/.azurite-version" 2>/dev/null)" != "$AZURITE_VERSION" ]; then
@@ -32,6 +44,7 @@ if [ "$(cat "$TOOLS/.azurite-version" 2>/dev/null)" != "$AZURITE_VERSION" ]; the
 fi
 
 export MLOPS_TEST_PYTHON="$VENV/bin/python"
+export MLOPS_TEST_AZUREML_PYTHON="$AZUREML_VENV/bin/python"
 export MLOPS_TEST_AZURITE="$TOOLS/node_modules/.bin/azurite-blob"
 export PATH="$VENV/bin:$PATH"
 

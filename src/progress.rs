@@ -203,3 +203,66 @@ impl crate::oci::TransferProgress for TransferBar {
         }
     }
 }
+
+/// Transfers smaller than this in total finish too fast for a bar to help.
+const ARTIFACT_BAR_MIN_BYTES: u64 = 8 * 1024 * 1024;
+
+/// One bar for the artifact uploads and downloads of a command (bytes, throughput, ETA, the
+/// file last started), on a terminal's stderr only, once the bytes add up to a large transfer.
+pub struct ArtifactTransferBar {
+    enabled: bool,
+    state: std::sync::Mutex<(u64, u64, Option<ProgressBar>)>,
+}
+
+impl ArtifactTransferBar {
+    pub fn new() -> Self {
+        ArtifactTransferBar { enabled: std::io::stderr().is_terminal(), state: std::sync::Mutex::new((0, 0, None)) }
+    }
+}
+
+impl Default for ArtifactTransferBar {
+    fn default() -> Self {
+        ArtifactTransferBar::new()
+    }
+}
+
+impl crate::azure::blob_transfer::TransferProgress for ArtifactTransferBar {
+    fn begin(&self, what: &str, total: u64) {
+        if !self.enabled {
+            return;
+        }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.0 += total;
+        if state.2.is_none() && state.0 >= ARTIFACT_BAR_MIN_BYTES {
+            let style =
+                ProgressStyle::with_template("{msg:>20} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> ");
+            let bar = ProgressBar::with_draw_target(Some(state.0), ProgressDrawTarget::stderr()).with_style(style);
+            bar.set_position(state.1);
+            state.2 = Some(bar);
+        }
+        let (length, bar) = (state.0, state.2.as_ref());
+        if let Some(bar) = bar {
+            bar.set_length(length);
+            bar.set_message(what.rsplit('/').next().unwrap_or(what).to_string());
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.1 += bytes;
+        if let Some(bar) = &state.2 {
+            bar.inc(bytes);
+        }
+    }
+
+    fn end(&self, _what: &str) {
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(bar) = &state.2
+            && state.1 >= state.0
+        {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -4,6 +4,7 @@
 pub mod arm;
 pub mod assertion;
 pub mod blob;
+pub mod blob_transfer;
 pub mod cloud;
 pub mod credential;
 pub mod deployments;

@@ -74,7 +74,9 @@ fn azureml_client_signed_in(
 ) -> anyhow::Result<MlflowClient> {
     mlflow.auth = MlflowAuth::Azure(AzureToken::new(credential, scope));
     let display = TrackingUri::AzureMl(aml.clone()).to_string();
-    Ok(mlflow_client(&aml.rest_base(), &mlflow)?.with_display_uri(display))
+    // Artifacts go to the workspace's Blob storage: large ones show a bar on a terminal.
+    let bar = Arc::new(crate::progress::ArtifactTransferBar::new());
+    Ok(mlflow_client(&aml.rest_base(), &mlflow)?.with_display_uri(display).with_transfer_progress(bar))
 }
 
 /// Signs in and resolves the workspace (one `GET`): the client every Azure ML command uses.

@@ -41,10 +41,21 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
                                 let dir = local_copy(journal, &name, local_run, path)?;
                                 Ok(ResolvedModel { dir, name, version: Some(run_id.clone()) })
                             }
+                            // MLflow 2's layout (and what `log_artifacts` makes): the model is
+                            // plain run artifacts below `<artifact_uri>/<path>`.
+                            _ if artifacts_writable(&run.info.artifact_uri) => {
+                                let dest = cache.join("runs").join(run_id).join(path);
+                                let source = format!("{}/{path}", run.info.artifact_uri.trim_end_matches('/'));
+                                download(client, &source, &dest).await?;
+                                if !dest.join("MLmodel").is_file() {
+                                    return Err(RegistryError::NoModel { run_id: run_id.clone() });
+                                }
+                                Ok(ResolvedModel { dir: dest, name, version: Some(run_id.clone()) })
+                            }
                             _ => Err(RegistryError::NoModel { run_id: run_id.clone() }),
                         };
                     };
-                    let dest = cache.join("runs").join(run_id).join(path);
+                    let dest = logged_model_cache(cache, &logged.model_id);
                     download(client, &logged.artifact_uri, &dest).await?;
                     dest
                 }
@@ -72,7 +83,7 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
                         .clone()
                         .ok_or_else(|| RegistryError::NoModel { run_id: version.run_id.clone().unwrap_or_default() })?;
                     let logged = client.get_logged_model(&model_id).await.map_err(remote)?;
-                    let dest = cache.join("models").join(name).join(version.version.to_string());
+                    let dest = logged_model_cache(cache, &model_id);
                     download(client, &logged.artifact_uri, &dest).await?;
                     dest
                 }
@@ -80,6 +91,13 @@ pub async fn resolve_model(model: &ModelRef, tracker: &Tracker, cache: &Path) ->
             Ok(ResolvedModel { dir, name: uri, version: Some(version.version.to_string()) })
         }
     }
+}
+
+/// Where a logged model's files are cached: by its id, which names one immutable set of files, so
+/// a model reached as `runs:/…` and as any number of registered versions is downloaded once, and a
+/// registry name deleted and reused never serves the old files.
+fn logged_model_cache(cache: &Path, model_id: &str) -> PathBuf {
+    cache.join("logged-models").join(model_id)
 }
 
 /// The model directory `path` of a local run whose files never went to the server.
@@ -112,6 +130,22 @@ pub async fn download(client: &MlflowClient, artifact_uri: &str, dest: &Path) ->
     }
     let remote =
         |source: HttpError| RegistryError::Remote { uri: client.endpoint().to_string(), source: Box::new(source) };
+    // Azure ML: each file streamed from Blob storage to disk, never held whole in memory.
+    if artifact_store(artifact_uri) == ArtifactStore::AzureMl {
+        let files = client.list_azureml_artifacts(artifact_uri).await.map_err(remote)?;
+        if files.is_empty() {
+            // Nothing there: no marker, so a later upload is not hidden by an empty cache entry.
+            return Ok(());
+        }
+        for relative in files {
+            if relative.split('/').any(|part| part == ".." || part.is_empty()) {
+                continue;
+            }
+            client.download_azureml_artifact(artifact_uri, &relative, &dest.join(&relative)).await.map_err(remote)?;
+        }
+        std::fs::create_dir_all(dest).map_err(|e| io(dest, e))?;
+        return std::fs::write(&marker, b"").map_err(|e| io(&marker, e));
+    }
     for relative in client.list_artifacts(artifact_uri).await.map_err(remote)? {
         if relative.split('/').any(|part| part == ".." || part.is_empty()) {
             continue;

@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::local::{STAGING_PREFIX, write_file};
 use super::mlflow::{ArtifactStore, LoggedModel, MlflowClient, artifact_store, check_values};
 use super::{LocalStore, Metric, Run, RunStatus, StoreError};
+use crate::azure::blob_transfer::UploadSource;
 
 /// Local tags that record sync progress (never sent to the server).
 pub const TAG_REMOTE_URI: &str = "mlops.sync.remote_uri";
@@ -44,10 +45,11 @@ pub struct PushOutcome {
 /// Where a pushed run's artifacts (the model included) are.
 #[derive(Debug, Clone, Serialize)]
 pub struct ArtifactUpload {
-    /// `uploaded` (through the server's artifact proxy); `written` (the server gave a local path,
+    /// `uploaded` (through the server's artifact proxy, or Azure ML's artifact service to the
+    /// workspace's Blob storage); `written` (the server gave a local path,
     /// and the files were written there, as MLflow's client does); `in-place` (the server reads
-    /// this local store itself); or `local-only` (a location mlops cannot write, such as Azure ML's
-    /// `azureml://…`: the files stay in the local store).
+    /// this local store itself); or `local-only` (a location mlops cannot write, such as `s3://…`:
+    /// the files stay in the local store).
     pub state: &'static str,
     /// Where the files are, when they did not go through the proxy.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -66,7 +68,9 @@ impl ArtifactUpload {
         remote_artifact_uri: &str,
     ) -> Result<Self, StoreError> {
         match artifact_store(remote_artifact_uri) {
-            ArtifactStore::Proxy => Ok(ArtifactUpload { state: "uploaded", local_path: None, reason: None }),
+            ArtifactStore::Proxy | ArtifactStore::AzureMl => {
+                Ok(ArtifactUpload { state: "uploaded", local_path: None, reason: None })
+            }
             ArtifactStore::LocalPath(path) => {
                 let path = std::path::absolute(&path).unwrap_or(path).display().to_string();
                 Ok(ArtifactUpload {
@@ -404,8 +408,9 @@ async fn push_logged_model(
     Ok(model)
 }
 
-/// Puts files below `artifact_uri`: through the artifact proxy (concurrently), or, for a local
-/// path, straight into that directory, as MLflow's `LocalArtifactRepository` does.
+/// Puts files below `artifact_uri`: through the artifact proxy (concurrently); to an Azure ML
+/// workspace's Blob storage (streamed from the files, in blocks); or, for a local path, straight
+/// into that directory, as MLflow's `LocalArtifactRepository` does.
 async fn upload_all(
     client: &MlflowClient,
     dir: &Path,
@@ -418,6 +423,18 @@ async fn upload_all(
             write_file(&root.join(relative), &read_artifact(dir, relative, mlmodel_overrides)?)?;
         }
         return Ok(());
+    }
+    if artifact_store(artifact_uri) == ArtifactStore::AzureMl {
+        let mut items = Vec::with_capacity(files.len());
+        for relative in files {
+            let source = if relative.ends_with("MLmodel") {
+                UploadSource::Bytes(read_artifact(dir, relative, mlmodel_overrides)?.into())
+            } else {
+                UploadSource::File(dir.join(relative))
+            };
+            items.push((relative.clone(), source));
+        }
+        return client.upload_azureml_artifacts(artifact_uri, items).await.map(drop).map_err(remote(client));
     }
     let uploads = files.iter().map(|relative| async move {
         let bytes = read_artifact(dir, relative, mlmodel_overrides)?;

@@ -5,6 +5,7 @@
 
 mod architecture;
 mod azureml;
+mod azureml_artifacts;
 mod bicep;
 mod cicd;
 mod completions;
@@ -33,6 +34,7 @@ mod serve;
 mod servers;
 mod smoke_test;
 mod standin;
+mod standin_script;
 mod support;
 mod tracking;
 mod tracking_azureml;

@@ -2,29 +2,34 @@
 //! a real `mlflow server`, with ARM tokens from its Entra ID. Stock MLflow reads the runs back
 //! through the same endpoint, which keeps the stand-in honest.
 
+use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
 use crate::infra::mlops;
 use crate::mlflow_server::MlflowServer;
+use crate::servers::{Peer, azurite};
 use crate::standin::{self, StandIn};
 use crate::support::{Workspace, diabetes, python, repo, stderr};
 
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
 }
 
-/// A stand-in serving one workspace's MLflow endpoint from the shared MLflow server.
-fn setup() -> (Workspace, StandIn, String) {
+/// A stand-in serving one workspace's MLflow endpoint from the shared MLflow server, and its run
+/// artifacts from an Azurite of its own (kept alive by the returned peer).
+pub fn setup() -> (Workspace, StandIn, String, Peer) {
     let standin = StandIn::start();
     standin.serve_mlflow(&MlflowServer::shared().uri);
+    let blobs = azurite();
+    standin.serve_artifacts(&blobs.base);
     let uri = standin.azureml_tracking_uri("rg-ml", "ws-ml");
-    (Workspace::new(), standin, uri)
+    (Workspace::new(), standin, uri, blobs)
 }
 
 /// `mlops` signed in as the stand-in's service principal.
-fn signed_in(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
+pub fn signed_in(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
     let mut cmd = mlops(ws, standin, args);
     cmd.env("AZURE_TENANT_ID", standin::TENANT)
         .env("AZURE_CLIENT_ID", standin::CLIENT_ID)
@@ -32,7 +37,7 @@ fn signed_in(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
     cmd
 }
 
-fn json_of(out: &Output) -> Value {
+pub fn json_of(out: &Output) -> Value {
     assert!(out.status.success(), "mlops failed: {}", stderr(out));
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
@@ -54,7 +59,7 @@ fn read_with_mlflow(standin: &StandIn, run_id: &str) -> Value {
 
 #[test]
 fn train_lands_a_run_that_mlflow_reads_back() {
-    let (ws, standin, uri) = setup();
+    let (ws, standin, uri, _blobs) = setup();
     let experiment = unique("aml");
     let data = diabetes().display().to_string();
     let out = signed_in(
@@ -68,16 +73,37 @@ fn train_lands_a_run_that_mlflow_reads_back() {
     let sync = &report["sync"];
     assert_eq!(sync["state"], "synced", "{report}");
     assert_eq!(sync["remote_uri"], uri.as_str());
-    // The workspace's artifact store is not writable by mlops: the model stays local, and says so.
+    // The artifacts and the model went to the workspace: its run history service handed out
+    // blob URLs and the files are in its storage, byte for byte.
     let remote_artifacts = sync["remote_artifact_uri"].as_str().expect("artifact uri");
-    assert!(remote_artifacts.starts_with("azureml://"), "{remote_artifacts}");
-    assert_eq!(sync["artifacts"]["state"], "local-only");
-    let local_path = std::path::PathBuf::from(sync["artifacts"]["local_path"].as_str().expect("path"));
-    assert!(local_path.join("model/MLmodel").is_file(), "{}", local_path.display());
-    assert_eq!(report["artifact_uri"], format!("file://{}", local_path.display()), "artifacts reported where they are");
-    assert!(stderr(&out).contains("stay in"), "{}", stderr(&out));
-
-    let remote_id = sync["remote_run_id"].as_str().expect("remote run");
+    assert!(
+        remote_artifacts.starts_with("azureml://") && remote_artifacts.ends_with("/artifacts"),
+        "{remote_artifacts}"
+    );
+    assert_eq!(sync["artifacts"]["state"], "uploaded", "{report}");
+    assert_eq!(report["artifact_uri"], remote_artifacts, "the run's artifact location is the workspace's");
+    let remote_run = sync["remote_run_id"].as_str().expect("remote run");
+    let stored = workspace_files(&_blobs, remote_run);
+    let local_run = sync["local_run_id"].as_str().expect("local run");
+    let local_files = local_artifacts(&ws, local_run);
+    assert!(local_files.keys().any(|k| k == "model/MLmodel"), "{:?}", local_files.keys());
+    let model_id = sync_model_id(&ws, local_run);
+    for (path, bytes) in &local_files {
+        let remote_path = match path.strip_prefix("model/") {
+            Some(rest) => format!("outputs/{model_id}/{rest}"),
+            None => path.clone(),
+        };
+        let got = stored
+            .get(&remote_path)
+            .unwrap_or_else(|| panic!("{remote_path} not in the workspace: {:?}", stored.keys()));
+        if !path.ends_with("MLmodel") {
+            assert_eq!(got, bytes, "{path} differs");
+        }
+    }
+    let puts =
+        standin.log().into_iter().filter(|l| l.method == "PUT" && l.path.contains(".blob.core.windows.net/")).count();
+    assert!(puts >= local_files.len(), "{puts} blob PUTs for {} files", local_files.len());
+    let remote_id = remote_run;
     let local = ws.json(&["runs", "show", sync["local_run_id"].as_str().expect("local run")]);
     let seen = read_with_mlflow(&standin, remote_id);
     assert_eq!(seen["experiment_name"], experiment.as_str());
@@ -104,11 +130,53 @@ fn train_lands_a_run_that_mlflow_reads_back() {
     assert!(plane.iter().any(|l| l.path.starts_with("/mlflow/v2.0/") && l.path.ends_with("/runs/create")));
     assert!(plane.iter().all(|l| l.status != 401 && !l.path.contains("mlflow-artifacts")), "{plane:?}");
     assert!(standin.log().iter().any(|l| l.path.ends_with("/oauth2/v2.0/token")));
+    assert!(standin.log().iter().any(|l| l.path.starts_with("/history/v1.0/") && l.path.ends_with("/batch/metadata")));
+}
+
+/// The blobs of a workspace run's artifacts, by run-relative path.
+pub fn workspace_files(blobs: &Peer, remote_run: &str) -> BTreeMap<String, Vec<u8>> {
+    let container = crate::servers::blob_container(&crate::servers::azurite_connection_string(blobs), "azureml");
+    let prefix = StandIn::artifact_blob_prefix(remote_run);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    runtime.block_on(async {
+        let mut out = BTreeMap::new();
+        for item in container.list_blobs(&prefix).await.expect("list") {
+            let bytes = container.download(&item.name).await.expect("download");
+            out.insert(item.name[prefix.len()..].to_string(), bytes.to_vec());
+        }
+        out
+    })
+}
+
+/// The artifact files of a local run, by path.
+pub fn local_artifacts(ws: &Workspace, local_run: &str) -> BTreeMap<String, Vec<u8>> {
+    let store = mlops::tracking::LocalStore::open(&ws.path().join("mlruns")).expect("store");
+    let dir = store.artifact_dir(local_run).expect("artifact dir");
+    let mut out = BTreeMap::new();
+    let mut pending = vec![dir.clone()];
+    while let Some(current) = pending.pop() {
+        for entry in std::fs::read_dir(&current).expect("read") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let relative = path.strip_prefix(&dir).expect("below").to_string_lossy().replace('\\', "/");
+                out.insert(relative, std::fs::read(&path).expect("read file"));
+            }
+        }
+    }
+    out
+}
+
+/// The workspace's logged model id that a local run's model went to.
+fn sync_model_id(ws: &Workspace, local_run: &str) -> String {
+    let local = ws.json(&["runs", "show", local_run]);
+    local["tags"]["mlops.sync.model_id"].as_str().expect("model id tag").to_string()
 }
 
 #[test]
 fn sync_list_register_and_predict_against_a_workspace() {
-    let (ws, standin, uri) = setup();
+    let (ws, standin, uri, _blobs) = setup();
     let experiment = unique("aml-sync");
     let data = diabetes().display().to_string();
     let local = ws.json(&["train", "--data", &data, "--experiment", &experiment]);
@@ -120,14 +188,17 @@ fn sync_list_register_and_predict_against_a_workspace() {
     assert_eq!(outcome["local_run_id"], local_id);
     assert_eq!(outcome["uploaded"], true);
     assert_eq!(outcome["metric_points"], 4);
-    assert_eq!(outcome["artifacts"], 0);
-    assert_eq!(outcome["logged_model_id"], Value::Null);
-    assert_eq!(outcome["artifact_upload"]["state"], "local-only");
+    assert!(outcome["artifacts"].as_u64().is_some_and(|n| n > 0), "{synced}");
+    assert!(outcome["logged_model_id"].as_str().is_some_and(|m| m.starts_with("m-")), "{synced}");
+    assert_eq!(outcome["artifact_upload"]["state"], "uploaded");
+    let puts_before = standin.log().iter().filter(|l| l.method == "PUT").count();
     let remote_id = outcome["remote_run_id"].as_str().expect("remote id").to_string();
     let again = json_of(
         &signed_in(&ws, &standin, &["runs", "sync", "--to", &uri, local_id, "-o", "json"]).output().expect("run"),
     );
     assert_eq!(again["synced"][0]["uploaded"], false);
+    let puts_after = standin.log().iter().filter(|l| l.method == "PUT").count();
+    assert_eq!(puts_after, puts_before, "a second sync uploads nothing");
     assert_eq!(again["synced"][0]["remote_run_id"], remote_id.as_str());
     assert_eq!(read_with_mlflow(&standin, &remote_id)["metrics"]["mse"], local["metrics"]["mse"]);
 
@@ -140,7 +211,7 @@ fn sync_list_register_and_predict_against_a_workspace() {
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0]["info"]["run_id"], remote_id.as_str());
 
-    // The version records where the files are; predict finds them in the local store.
+    // The version's files are the run's model in the workspace; any machine resolves it.
     let name = unique("diabetes-aml");
     let out = signed_in(
         &ws,
@@ -163,38 +234,119 @@ fn sync_list_register_and_predict_against_a_workspace() {
     .output()
     .expect("run");
     let registered = json_of(&out);
-    assert!(stderr(&out).contains("are not on the server"), "{}", stderr(&out));
     let version = &registered["version"];
     assert_eq!(version["version"], 1, "{registered}");
     assert_eq!(version["aliases"], serde_json::json!(["champion"]));
-    assert_eq!(version["tags"]["mlops.artifacts"], "local-only");
-    assert_eq!(version["tags"]["mlops.local_run_id"], local_id);
-    let model = format!("models:/{name}@champion");
-    let predicted = json_of(
+    assert_eq!(version["tags"]["mlops.artifacts"], Value::Null, "{registered}");
+    assert_eq!(version["model_id"], outcome["logged_model_id"], "{registered}");
+    let here = json_of(
         &signed_in(
             &ws,
             &standin,
-            &["predict", "--model", &model, "--data", &data, "--tracking-uri", &uri, "-o", "json"],
+            &["predict", "--model", &format!("runs:/{local_id}/model"), "--data", &data, "-o", "json"],
         )
         .output()
         .expect("run"),
     );
-    assert_eq!(predicted["predictions"].as_array().map(Vec::len), Some(442));
-    // Elsewhere (an empty local store) the same version is a clear not-found, not a wrong model.
+    assert_eq!(here["predictions"].as_array().map(Vec::len), Some(442));
+    // Elsewhere (an empty local store) the same version, alias and run resolve from the workspace.
+    for model in [format!("models:/{name}@champion"), format!("models:/{name}/1"), format!("runs:/{remote_id}/model")] {
+        let elsewhere = Workspace::new();
+        let predicted = json_of(
+            &signed_in(
+                &elsewhere,
+                &standin,
+                &["predict", "--model", &model, "--data", &data, "--tracking-uri", &uri, "-o", "json"],
+            )
+            .env("MLOPS_CACHE_DIR", elsewhere.path().join("cache"))
+            .output()
+            .expect("run"),
+        );
+        assert_eq!(predicted["predictions"], here["predictions"], "{model}");
+    }
+    // The cache is keyed by the logged model: the version and the run name the same files, so
+    // the second resolution downloads nothing.
+    let shared = Workspace::new();
+    let blob_gets =
+        || standin.log().iter().filter(|l| l.method == "GET" && l.path.contains(".blob.core.windows.net/")).count();
+    for (model, fetches) in [(format!("models:/{name}/1"), true), (format!("runs:/{remote_id}/model"), false)] {
+        let before = blob_gets();
+        json_of(
+            &signed_in(
+                &shared,
+                &standin,
+                &["predict", "--model", &model, "--data", &data, "--tracking-uri", &uri, "-o", "json"],
+            )
+            .env("MLOPS_CACHE_DIR", shared.path().join("cache"))
+            .output()
+            .expect("run"),
+        );
+        assert_eq!(blob_gets() > before, fetches, "{model}");
+    }
+
+    // `model download` into a directory of an empty checkout: the files the run logged.
     let elsewhere = Workspace::new();
-    let out = signed_in(&elsewhere, &standin, &["predict", "--model", &model, "--data", &data, "--tracking-uri", &uri])
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
-    assert!(stderr(&out).contains(&format!("local run {local_id}")), "{}", stderr(&out));
+    let dest = elsewhere.path().join("downloaded");
+    let out = signed_in(
+        &elsewhere,
+        &standin,
+        &["model", "download", &format!("{name}/1"), "--dest", &dest.display().to_string(), "--tracking-uri", &uri],
+    )
+    .env("MLOPS_CACHE_DIR", elsewhere.path().join("cache"))
+    .output()
+    .expect("run");
+    assert!(out.status.success(), "{}", stderr(&out));
+    // `serve --model` in an empty checkout scores with the workspace's model.
+    let elsewhere = Workspace::new();
+    let (ca, url) = (standin.ca_pem.display().to_string(), standin.url());
+    let cache = elsewhere.path().join("cache").display().to_string();
+    let server = crate::servers::MlopsServer::start_with_env(
+        &elsewhere,
+        &["--model", &format!("models:/{name}@champion"), "--tracking-uri", &uri],
+        &[
+            ("AZURE_TENANT_ID", standin::TENANT),
+            ("AZURE_CLIENT_ID", standin::CLIENT_ID),
+            ("AZURE_CLIENT_SECRET", standin::CLIENT_SECRET),
+            ("AZURE_AUTHORITY_HOST", &url),
+            ("AZURE_RESOURCE_MANAGER_ENDPOINT", &url),
+            ("SSL_CERT_FILE", &ca),
+            ("NO_PROXY", "127.0.0.1,localhost"),
+            ("MLOPS_CACHE_DIR", &cache),
+        ],
+    );
+    let first_row: Vec<f64> = std::fs::read_to_string(diabetes())
+        .expect("csv")
+        .lines()
+        .nth(1)
+        .expect("row")
+        .split(',')
+        .take(10)
+        .map(|v| v.parse().expect("number"))
+        .collect();
+    let scored: Value = reqwest::blocking::Client::new()
+        .post(server.url("/score"))
+        .json(&serde_json::json!({"data": [first_row]}))
+        .send()
+        .expect("score")
+        .json()
+        .expect("json");
+    let (got, want) =
+        (scored["result"][0].as_f64().expect("score"), here["predictions"][0].as_f64().expect("prediction"));
+    assert!((got - want).abs() <= 1e-9 * want.abs(), "{got} vs {want}");
+    drop(server.stop());
+
+    let local_model = local_artifacts(&ws, local_id);
+    for (path, bytes) in local_model.iter().filter(|(p, _)| p.starts_with("model/") && !p.ends_with("MLmodel")) {
+        let got = std::fs::read(dest.join(&path["model/".len()..])).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(&got, bytes, "{path}");
+    }
 }
 
 /// `mlops reproduce` against the workspace: the run, its registry and its lineage come from Azure
-/// ML's MLflow endpoint; the model files from the local store that trained it (the workspace takes
-/// no artifact uploads from mlops), and nowhere else.
+/// ML's MLflow endpoint, the model files from the workspace's storage, on any machine.
 #[test]
 fn a_workspace_run_and_its_registered_version_are_reproduced() {
-    let (ws, standin, uri) = setup();
+    let (ws, standin, uri, _blobs) = setup();
     let experiment = unique("aml-repro");
     let data = diabetes().display().to_string();
     let trained = json_of(
@@ -261,14 +413,16 @@ fn a_workspace_run_and_its_registered_version_are_reproduced() {
         assert_eq!(report["run_id"], run_id);
         assert_eq!(report["comparison"]["values"].as_array().map(Vec::len), Some(15));
     }
-    // Elsewhere the model files are not reachable: not found, naming the local run that has them.
+    // Elsewhere (an empty checkout) the model files come from the workspace: the same outcome.
     let elsewhere = Workspace::new();
-    let out = signed_in(&elsewhere, &standin, &["reproduce", &model, "--tracking-uri", &uri])
+    let out = signed_in(&elsewhere, &standin, &["reproduce", &model, "--tracking-uri", &uri, "-o", "json"])
         .env("MLOPS_CACHE_DIR", elsewhere.path().join("cache"))
         .output()
         .expect("run");
-    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
-    assert!(stderr(&out).contains("local run"), "{}", stderr(&out));
+    let report: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {}", stderr(&out)));
+    assert_eq!(out.status.code(), Some(0), "{report:#}");
+    assert_eq!(report["outcome"], "identical");
 }
 
 /// An `az` on a PATH (returned) that hands out `tokens` in turn (then the last one again), each
@@ -304,7 +458,7 @@ fn az_calls(ws: &Workspace) -> usize {
 
 #[test]
 fn tokens_are_reused_until_they_near_expiry_then_renewed() {
-    let (ws, standin, uri) = setup();
+    let (ws, standin, uri, _blobs) = setup();
     let data = diabetes().display().to_string();
     let tokens: Vec<String> = (0..40).map(|_| standin.issue_token()).collect();
     let train = |path: &str| {
@@ -324,16 +478,17 @@ fn tokens_are_reused_until_they_near_expiry_then_renewed() {
     train(&fake_az(&ws, &tokens, 3600));
     assert_eq!(az_calls(&ws), 1);
     // A token within five minutes of expiry is never reused: each request gets a fresh one.
-    let before = standin.log().iter().filter(|l| l.path.starts_with("/mlflow/")).count();
+    let workspace_call = |l: &&standin::Logged| l.path.starts_with("/mlflow/") || l.path.starts_with("/history/");
+    let before = standin.log().iter().filter(workspace_call).count();
     train(&fake_az(&ws, &tokens, 60));
-    let requests = standin.log().iter().filter(|l| l.path.starts_with("/mlflow/")).count() - before;
+    let requests = standin.log().iter().filter(workspace_call).count() - before;
     assert!(requests >= 5, "{requests} requests");
     assert_eq!(az_calls(&ws), requests);
 }
 
 #[test]
 fn rejected_token_is_an_auth_error_that_never_shows_the_token() {
-    let (ws, standin, uri) = setup();
+    let (ws, standin, uri, _blobs) = setup();
     // An `az` that hands out a token Entra never issued.
     let path = fake_az(&ws, &["standin-at-forged0123456789abcdef".to_string()], 3600);
     let data = diabetes().display().to_string();

@@ -79,8 +79,12 @@ pub enum ArtifactStore {
     /// A local path or `file:` URI (`mlflow server --no-serve-artifacts`, or a file-store backend's
     /// own experiments): MLflow's client writes the files there directly, on its own machine.
     LocalPath(std::path::PathBuf),
-    /// Anything else, e.g. Azure ML's `azureml://…`, which its own plugin writes through a separate
-    /// storage service.
+    /// An Azure ML run's artifacts (`azureml://…/experiments/{e}/runs/{r}/artifacts…`): files go
+    /// through the workspace's run history service to Blob storage, as the azureml-mlflow plugin
+    /// moves them.
+    AzureMl,
+    /// Anything else (`s3://…`, an `azureml://` location that names no run), which MLflow's
+    /// client writes through a plugin mlops does not have.
     Elsewhere,
 }
 
@@ -88,6 +92,9 @@ pub enum ArtifactStore {
 pub fn artifact_store(artifact_uri: &str) -> ArtifactStore {
     if artifact_uri.starts_with("mlflow-artifacts:") {
         return ArtifactStore::Proxy;
+    }
+    if super::azureml_artifacts::RunArtifactLocation::parse(artifact_uri).is_some() {
+        return ArtifactStore::AzureMl;
     }
     if let Some(rest) = artifact_uri.strip_prefix("file://") {
         return ArtifactStore::LocalPath(crate::tracking::uri::percent_decode(rest).into());
@@ -103,7 +110,7 @@ pub fn artifact_store(artifact_uri: &str) -> ArtifactStore {
     }
 }
 
-/// Whether mlops can put files below a server's artifact location (proxy or local path).
+/// Whether mlops can put files below a server's artifact location (proxy, local path, Azure ML run).
 pub fn artifacts_writable(artifact_uri: &str) -> bool {
     artifact_store(artifact_uri) != ArtifactStore::Elsewhere
 }
@@ -138,7 +145,8 @@ mod tests {
         );
         assert!(artifact_http_path("./mlruns/1/abc").is_err());
         assert!(artifacts_writable("mlflow-artifacts:/1/abc/artifacts"));
-        assert!(!artifacts_writable("azureml://experiments/e/runs/abc/artifacts"));
+        assert!(artifacts_writable("azureml://h/mlflow/v2.0/subscriptions/s/experiments/e/runs/abc/artifacts"));
+        assert!(!artifacts_writable("azureml://artifacts/LocalUpload/c/model"));
         assert!(!artifacts_writable("s3://bucket/abc"));
         assert_eq!(
             artifact_store("/srv/mlruns/1/abc/artifacts"),

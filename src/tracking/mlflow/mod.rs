@@ -3,12 +3,14 @@
 //! authentication, retries and paging; the calls are grouped by the part of the API they use.
 
 mod artifacts;
+mod azureml_artifacts;
 mod decode;
 mod limits;
 mod logged_models;
 mod runs;
 
 pub use artifacts::{ArtifactStore, artifact_store, artifacts_writable};
+pub use azureml_artifacts::RunArtifactLocation;
 pub use limits::{
     Batch, MAX_ENTITIES_PER_BATCH, MAX_KEY, MAX_METRICS_PER_BATCH, MAX_PARAM_VALUE, MAX_PARAMS_PER_BATCH,
     MAX_TAG_VALUE, MAX_TAGS_PER_BATCH, ValueError, batches, check_values,
@@ -21,6 +23,7 @@ use std::time::Duration;
 use reqwest::{Method, Url};
 use serde_json::{Value, json};
 
+use crate::azure::blob_transfer::{BlobTransfer, NoProgress, TransferProgress};
 use crate::http::{self, HttpError, RetryPolicy, TransportOptions};
 use crate::secret::Secret;
 
@@ -90,6 +93,8 @@ pub struct MlflowClient {
     auth: MlflowAuth,
     /// Shared: the policy is larger than the rest of the client.
     retry: Arc<RetryPolicy>,
+    /// Moves run files to and from Blob storage when the server is an Azure ML workspace.
+    transfer: Arc<BlobTransfer>,
 }
 
 impl MlflowClient {
@@ -101,7 +106,14 @@ impl MlflowClient {
             base.set_path(&format!("{}/", base.path()));
         }
         let http = http::build_client(&options.transport)?;
-        Ok(MlflowClient { base, display: None, http, auth: auth.clone(), retry: Arc::new(options.retry) })
+        let transfer = Arc::new(BlobTransfer::new(http.clone(), options.retry, Arc::new(NoProgress)));
+        Ok(MlflowClient { base, display: None, http, auth: auth.clone(), retry: Arc::new(options.retry), transfer })
+    }
+
+    /// The same client, showing artifact uploads and downloads on `progress`.
+    pub fn with_transfer_progress(mut self, progress: Arc<dyn TransferProgress>) -> Self {
+        self.transfer = Arc::new(BlobTransfer::new(self.http.clone(), *self.retry, progress));
+        self
     }
 
     /// The same client, named by `uri` (the tracking URI the user gave) instead of its REST base.
@@ -141,6 +153,18 @@ impl MlflowClient {
         body: Option<&Value>,
     ) -> Result<Value, HttpError> {
         let url = self.url(path)?;
+        self.request_url(method, url, query, body).await
+    }
+
+    /// [`request`](Self::request) to a full URL (another service of the same host, such as
+    /// Azure ML's run history).
+    async fn request_url(
+        &self,
+        method: Method,
+        url: Url,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<Value, HttpError> {
         let attempt = || async {
             let mut request = self.authorize(self.http.request(method.clone(), url.clone())).await?;
             if !query.is_empty() {

@@ -95,6 +95,34 @@ impl AmlState {
             .and_then(|(_, c)| c.versions.get(version).cloned())
     }
 
+    /// Records a model version registered through the workspace's MLflow endpoint as the model
+    /// asset Azure ML shows for it: type `mlflow_model`, its files at `model_uri` in the datastore.
+    pub fn record_mlflow_model(
+        &mut self,
+        scope: (&str, &str, &str),
+        name: &str,
+        version: &str,
+        model_uri: &str,
+        tags: Value,
+    ) {
+        let (subscription, group, workspace) = scope;
+        let ws_id = format!(
+            "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.MachineLearningServices/workspaces/{workspace}"
+        );
+        let body = json!({
+            "id": format!("{ws_id}/models/{name}/versions/{version}"),
+            "name": version,
+            "type": "Microsoft.MachineLearningServices/workspaces/models/versions",
+            "properties": {"modelType": "mlflow_model", "modelUri": model_uri, "tags": tags, "properties": {},
+                "flavors": {"python_function": {"data": {}}}, "isAnonymous": false, "isArchived": false,
+                "provisioningState": "Succeeded"},
+            "systemData": system_data(),
+        });
+        let ckey = format!("{}/{}", key(&[subscription, group, workspace]), key(&["models", name]));
+        let c = self.assets.entry(ckey).or_insert(Container { name: name.to_string(), versions: BTreeMap::new() });
+        c.versions.insert(version.to_string(), body);
+    }
+
     /// Every job's name and properties as submitted.
     pub fn jobs(&self) -> Vec<(String, Value)> {
         self.jobs.values().map(|j| (j.name.clone(), j.properties.clone())).collect()

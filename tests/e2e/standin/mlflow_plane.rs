@@ -4,7 +4,8 @@
 //!
 //! What is Azure here is what a client can tell apart: the workspace-scoped paths, the bearer
 //! token Entra issued (401 in MLflow's error envelope otherwise), no `mlflow-artifacts` proxy, and
-//! `azureml://` artifact locations in place of the server's `mlflow-artifacts:` ones.
+//! `azureml://` artifact locations in place of the server's `mlflow-artifacts:` ones (whose files
+//! the run history service in `history.rs` keeps).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -113,11 +114,26 @@ pub async fn serve(state: &Arc<Mutex<State>>, call: Call<'_>) -> Response<Full<B
     let bytes = response.bytes().await.unwrap_or_default();
     let body = match serde_json::from_slice::<Value>(&bytes) {
         Ok(mut doc) => {
+            let mut runs = HashMap::new();
+            for model_id in logged_model_locations(&doc) {
+                let url = format!("{upstream}/api/2.0/mlflow/logged-models/{model_id}");
+                let info: Value = match reqwest::get(&url).await {
+                    Ok(r) => r.json().await.unwrap_or_default(),
+                    Err(_) => Value::Null,
+                };
+                if let Some(run) = info["model"]["info"]["source_run_id"].as_str() {
+                    runs.insert(model_id, run.to_string());
+                }
+            }
+            rewrite_model_locations(&mut doc, &artifact_root, &runs);
             rewrite_artifact_locations(&mut doc, &artifact_root);
             Bytes::from(serde_json::to_vec(&doc).unwrap_or_default())
         }
         Err(_) => bytes,
     };
+    if status == 200 && rest.ends_with("model-versions/create") {
+        record_model_asset(state, &workspace_scope, &body);
+    }
     let mut builder = Response::builder().status(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY));
     if let Some(kind) = kind {
         builder = builder.header("content-type", kind);
@@ -126,6 +142,39 @@ pub async fn serve(state: &Arc<Mutex<State>>, call: Call<'_>) -> Response<Full<B
         .header("x-ms-request-id", uuid::Uuid::new_v4().to_string())
         .body(Full::new(body))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// In Azure ML a model version registered through MLflow is a model asset of type
+/// `mlflow_model` whose files are the run's, in the workspace's artifact datastore.
+fn record_model_asset(state: &Arc<Mutex<State>>, workspace_scope: &str, body: &[u8]) {
+    let Ok(doc) = serde_json::from_slice::<Value>(body) else { return };
+    let version = &doc["model_version"];
+    let (Some(name), Some(number), Some(source)) =
+        (version["name"].as_str(), version["version"].as_str(), version["source"].as_str())
+    else {
+        return;
+    };
+    let parts: Vec<&str> = workspace_scope.split('/').collect();
+    let (subscription, group, workspace) = (parts[1], parts[3], parts[7]);
+    let run = version["run_id"].as_str().unwrap_or_default();
+    let path = match source.strip_prefix("models:/") {
+        Some(model_id) => format!("ExperimentRun/dcid.{run}/outputs/{model_id}"),
+        None => match source.split_once("/artifacts/") {
+            Some((_, rest)) => format!("ExperimentRun/dcid.{run}/{rest}"),
+            None => format!("ExperimentRun/dcid.{run}"),
+        },
+    };
+    let model_uri = format!(
+        "azureml://subscriptions/{subscription}/resourcegroups/{group}/workspaces/{workspace}/datastores/workspaceartifactstore/paths/{path}"
+    );
+    let tags: serde_json::Map<String, Value> = version["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| Some((t["key"].as_str()?.to_string(), t["value"].clone())))
+        .collect();
+    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+    s.aml.record_mlflow_model((subscription, group, workspace), name, number, &model_uri, Value::Object(tags));
 }
 
 /// Keeps the step runs in the MLflow server in line with each pipeline job's [`StepPlan`]s until
@@ -236,6 +285,53 @@ fn split(path: &str) -> Option<(String, String, String)> {
     }
     let version = parts[1].to_ascii_lowercase();
     Some((version, scope(super::SUBSCRIPTION, group, workspace), parts.get(10).copied().unwrap_or("").to_string()))
+}
+
+/// The logged model ids named by `mlflow-artifacts:/<e>/models/<id>/artifacts` locations in `doc`.
+fn logged_model_locations(doc: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending = vec![doc];
+    while let Some(value) = pending.pop() {
+        match value {
+            Value::Object(map) => pending.extend(map.values()),
+            Value::Array(items) => pending.extend(items.iter()),
+            Value::String(text) => {
+                if let Some(id) = logged_model_id(text) {
+                    out.push(id);
+                }
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn logged_model_id(location: &str) -> Option<String> {
+    let rest = location.strip_prefix("mlflow-artifacts:")?.trim_start_matches('/');
+    let parts: Vec<&str> = rest.split('/').collect();
+    (parts.len() >= 3 && parts[1] == "models").then(|| parts[2].to_string())
+}
+
+/// A logged model's files are kept with its run's, under `outputs/<model id>` (what the unmodified
+/// plugin does with a logged model whose location is below its run's):
+/// `mlflow-artifacts:/<e>/models/<id>/artifacts` → `<root>/experiments/<e>/runs/<run>/artifacts/outputs/<id>`.
+fn rewrite_model_locations(doc: &mut Value, artifact_root: &str, runs: &HashMap<String, String>) {
+    match doc {
+        Value::Object(map) => map.values_mut().for_each(|v| rewrite_model_locations(v, artifact_root, runs)),
+        Value::Array(items) => items.iter_mut().for_each(|v| rewrite_model_locations(v, artifact_root, runs)),
+        Value::String(text) => {
+            if let Some(id) = logged_model_id(text)
+                && let Some(run) = runs.get(&id)
+            {
+                let experiment = text.trim_start_matches("mlflow-artifacts:").trim_start_matches('/');
+                let experiment = experiment.split('/').next().unwrap_or_default();
+                *text = format!("{artifact_root}/experiments/{experiment}/runs/{run}/artifacts/outputs/{id}");
+            }
+        }
+        _ => {}
+    }
 }
 
 /// `mlflow-artifacts:/1/<run>/artifacts` → `azureml://<host>/mlflow/v2.0/<scope>/experiments/1/runs/<run>/artifacts`,

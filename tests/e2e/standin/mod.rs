@@ -10,6 +10,7 @@ mod aml;
 mod arm;
 mod entra;
 mod expr;
+mod history;
 mod mlflow_plane;
 mod tls;
 
@@ -79,6 +80,7 @@ pub struct State {
     pub cert_public_key: Option<rsa::RsaPublicKey>,
     pub arm: arm::ArmState,
     pub mlflow: mlflow_plane::MlflowPlane,
+    pub artifacts: history::ArtifactPlane,
     pub aml: aml::AmlState,
     pub acr: acr::AcrState,
     pub step: Duration,
@@ -308,6 +310,23 @@ pub async fn handle(
         Some(FaultKind::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             route(&state, Incoming { method: method.clone(), path: path.clone(), query, headers, body })
+        }
+        None if history::owns(&lower) || history::owns_blob(&lower) => {
+            let call = history::Call {
+                method: &method,
+                path: &path,
+                raw_path: &raw_path,
+                query: &query_text,
+                headers: &headers,
+                body,
+            };
+            let response = if history::owns(&lower) {
+                history::serve(&state, call).await
+            } else {
+                history::serve_blob(&state, call).await
+            };
+            log(response.status().as_u16());
+            return Ok(response);
         }
         None if mlflow_plane::owns(&lower) => {
             let call = mlflow_plane::Call { method: &method, path: &path, query: &query_text, headers: &headers, body };
