@@ -138,7 +138,7 @@ fn feature(message: &str) -> String {
     let mut parts = message.split('\'');
     out.push_str(parts.next().unwrap_or_default());
     for (i, part) in parts.enumerate() {
-        let specific = part.contains(['/', '@', ' ']) || part.len() > 30;
+        let specific = part.contains('/');
         // Even parts are inside quotes.
         if i % 2 == 0 && specific {
             out.push_str("'…");
@@ -224,7 +224,8 @@ fn report(root: &Path, results: &[(String, Outcome)], timings: [(&str, &mut Vec<
             Outcome::Crash(p) => println!("CRASH       {name}: {p}"),
             Outcome::KeyOrder if verbose => println!("KEY ORDER   {name}"),
             Outcome::Unsupported(f) if verbose => println!("unsupported {name}: {f}"),
-            Outcome::Identical | Outcome::Equivalent if verbose => println!("equal       {name}"),
+            Outcome::Identical if verbose => println!("equal       {name}"),
+            Outcome::Equivalent if verbose => println!("equivalent  {name}"),
             _ => {}
         }
     }

@@ -243,7 +243,10 @@ fn resource_types_take_the_type_index_casing_and_unknown_ones_are_refused() {
         let text = format!("param p string\nresource s '{unknown}' = {{\n  name: p\n}}\n");
         let err = compile_text(&text).expect_err(unknown);
         assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
-        assert!(err.to_string().contains(&format!("'{unknown}' is not in the bundled Bicep type index")), "{err}");
+        assert!(
+            err.to_string().contains(&format!("'{unknown}', which is not in the bundled Bicep type index")),
+            "{err}"
+        );
         assert!(err.to_string().contains("test.bicep:2:12"), "{err}");
     }
 }

@@ -61,6 +61,9 @@ impl Compiler<'_> {
             out.insert("defaultValue".into(), self.json(default, &Env::default())?);
         }
         let mut metadata = Map::new();
+        // bicep build writes `@metadata`'s keys first and the description after them, whatever the
+        // order of the decorators.
+        let mut description = None;
         for d in &p.decorators {
             match d.name.as_str() {
                 "secure" => {
@@ -68,12 +71,12 @@ impl Compiler<'_> {
                         return Err(Diag::new(ErrorKind::Type, d.span, "'@secure()' takes no arguments"));
                     }
                 }
-                "description" => {
-                    metadata.insert("description".into(), self.description(d)?);
-                }
+                "description" => description = Some(self.description(d)?),
                 "allowed" => match d.args.as_slice() {
                     [e] if matches!(e.kind, ExprKind::Array(_)) => {
-                        if let ExprKind::Array(items) = &e.kind {
+                        // On an array parameter the allowed values are the elements the array may
+                        // hold (`@allowed(['Listen', 'Send']) param rights array`), not arrays.
+                        if let (ExprKind::Array(items), false) = (&e.kind, p.ty.name == "array") {
                             for item in items {
                                 check_literal_type(item, &p.ty.name)?;
                             }
@@ -119,6 +122,9 @@ impl Compiler<'_> {
                 }
             }
         }
+        if let Some(description) = description {
+            metadata.insert("description".into(), description);
+        }
         if !metadata.is_empty() {
             out.insert("metadata".into(), Value::Object(metadata));
         }
@@ -145,6 +151,11 @@ impl Compiler<'_> {
                 }
             }
         }
+        // bicep build writes `type, metadata, value` (or `copy`): key order shows in diffs of the
+        // template and in what-if, so it follows the official compiler.
+        if !metadata.is_empty() {
+            out.insert("metadata".into(), Value::Object(metadata));
+        }
         check_literal_type(&o.value, ty)?;
         if let ExprKind::For(f) = &o.value.kind {
             if ty != "array" {
@@ -160,9 +171,6 @@ impl Compiler<'_> {
             );
         } else {
             out.insert("value".into(), self.json(&o.value, &Env::default())?);
-        }
-        if !metadata.is_empty() {
-            out.insert("metadata".into(), Value::Object(metadata));
         }
         Ok(Value::Object(out))
     }
