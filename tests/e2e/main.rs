@@ -6,6 +6,7 @@
 mod architecture;
 mod azureml;
 mod bicep;
+mod bicep_avm;
 mod cicd;
 mod completions;
 mod conformance;
