@@ -251,6 +251,28 @@ fn resource_types_take_the_type_index_casing_and_unknown_ones_are_refused() {
     }
 }
 
+/// `.?` and `[?]` as bicep build writes them in classic templates (the forms in the Azure Verified
+/// Modules' `main.json` files): a chain of `.` after `.?` folds into one `tryGet`, each further `.?`
+/// nests, and `??` is a left-nested `coalesce`.
+#[test]
+fn safe_dereference_compiles_to_try_get() {
+    let text = "param a object\nparam names object\nparam key string\n                output one string = a.?b\n                output folded string = a.?subnet.name\n                output nested string = a.?project.?name\n                output indexed string = names[?key] ?? key\n                output coalesced object = a.?lock ?? names ?? {}\n                output inner string = a.disk.?id\n";
+    let template = compile_text(text).expect("safe dereference");
+    let outputs = &template["outputs"];
+    assert_eq!(outputs["one"]["value"], "[tryGet(parameters('a'), 'b')]");
+    assert_eq!(outputs["folded"]["value"], "[tryGet(parameters('a'), 'subnet', 'name')]");
+    assert_eq!(outputs["nested"]["value"], "[tryGet(tryGet(parameters('a'), 'project'), 'name')]");
+    assert_eq!(
+        outputs["indexed"]["value"],
+        "[coalesce(tryGet(parameters('names'), parameters('key')), parameters('key'))]"
+    );
+    assert_eq!(
+        outputs["coalesced"]["value"],
+        "[coalesce(coalesce(tryGet(parameters('a'), 'lock'), parameters('names')), createObject())]"
+    );
+    assert_eq!(outputs["inner"]["value"], "[tryGet(parameters('a').disk, 'id')]");
+}
+
 #[test]
 fn non_null_assertions_compile_to_their_operand() {
     let text =

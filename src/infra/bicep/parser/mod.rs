@@ -211,7 +211,8 @@ mod tests {
             ("type t = string\n", "a user-defined type ('type')", 0),
             ("import { a } from 'x.bicep'\n", "a compile-time import ('import {…} from')", 0),
             ("import * as x from 'x.bicep'\n", "a compile-time import ('import * as')", 0),
-            ("param o object\nvar x = o.?a\n", "safe-dereference '.?'", 24),
+            ("param o object\nvar x = o.?a.b()\n", "a method call after safe-dereference '.?'", 28),
+            ("param o object\nvar x = o.?a[0]\n", "an index after safe-dereference '.?'", 27),
             ("var x = {\n  ...{}\n}\n", "the spread operator '...'", 12),
         ];
         for (src, feature, at) in cases {
