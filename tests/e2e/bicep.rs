@@ -273,6 +273,33 @@ fn safe_dereference_compiles_to_try_get() {
     assert_eq!(outputs["inner"]["value"], "[tryGet(parameters('a').disk, 'id')]");
 }
 
+/// `resourceInput<'T@v'>.properties` and `.tags` are objects on every resource type, so they compile;
+/// a deeper path (whose type only the resource schema knows), a reference spelled otherwise than the
+/// type index spells it, or an output of such a type is refused.
+#[test]
+fn top_level_resource_derived_parameter_types_compile() {
+    let text =
+        "@description('Tags.')\nparam tags resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.tags = {}\n";
+    let template = compile_text(text).expect("derived type");
+    assert_eq!(
+        serde_json::to_string(&template["parameters"]["tags"]).expect("json"),
+        r#"{"type":"object","defaultValue":{},"metadata":{"__bicep_resource_derived_type!":{"source":"Microsoft.Storage/storageAccounts@2021-04-01#properties/tags"},"description":"Tags."}}"#
+    );
+    for refused in [
+        "param r resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.properties.accessTier\n",
+        "param r resourceInput<'microsoft.storage/storageAccounts@2021-04-01'>.properties\n",
+        "@secure()\nparam r resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.properties\n",
+        "output r resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.properties = {}\n",
+    ] {
+        let err = compile_text(refused).expect_err(refused);
+        assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{refused}: {err}");
+        assert!(
+            err.to_string().starts_with("unsupported: a resource-derived type ('resourceInput<>') at test.bicep:"),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn non_null_assertions_compile_to_their_operand() {
     let text =

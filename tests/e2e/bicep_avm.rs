@@ -47,6 +47,8 @@ const IDENTICAL: &[&str] = &[
     "avm/res/storage/storage-account/blob-service/container/immutability-policy",
     "avm/res/data-protection/backup-vault/backup-policy",
     "avm/res/network/dns-zone/dnssec-config",
+    // `param properties resourceInput<'T@v'>.properties` is an object with the derived type's source.
+    "avm/res/api-management/service/portalsetting",
     // `rule.?prop` is `tryGet(rule, 'prop')`.
     "avm/res/service-bus/namespace/network-rule-set",
 ];

@@ -30,6 +30,7 @@ impl Compiler<'_> {
 
     pub(super) fn parameter(&self, p: &ParamDecl) -> DResult<Value> {
         let secure = p.decorators.iter().any(|d| d.name == "secure");
+        let derived = p.ty.derived.as_ref().map(|d| derived_type_metadata(p, d)).transpose()?;
         let ty = match (p.ty.name.as_str(), secure) {
             ("string", false) => "string",
             ("string", true) => "securestring",
@@ -61,6 +62,9 @@ impl Compiler<'_> {
             out.insert("defaultValue".into(), self.json(default, &Env::default())?);
         }
         let mut metadata = Map::new();
+        if let Some(derived) = derived {
+            metadata.insert("__bicep_resource_derived_type!".into(), derived);
+        }
         // bicep build writes `@metadata`'s keys first and the description after them, whatever the
         // order of the decorators.
         let mut description = None;
@@ -132,6 +136,9 @@ impl Compiler<'_> {
     }
 
     pub(super) fn output(&self, o: &OutputDecl) -> DResult<Value> {
+        if o.ty.derived.is_some() {
+            return Err(Diag::unsupported(o.ty.span, "a resource-derived type ('resourceInput<>')"));
+        }
         let ty = match o.ty.name.as_str() {
             t @ ("string" | "int" | "bool" | "object" | "array") => t,
             other => {
@@ -174,6 +181,24 @@ impl Compiler<'_> {
         }
         Ok(Value::Object(out))
     }
+}
+
+/// `{"source": "Type@version#properties/<property>"}`, which bicep build writes first in the metadata
+/// of a `resourceInput<'Type@version'>.<property>` parameter. Only a reference spelled exactly as the
+/// type index spells it is accepted: whether bicep build writes the source's spelling or the index's
+/// is not known, so a reference where they differ is refused rather than guessed; so is a derived
+/// type beside `@secure()` or `@metadata`, whose interplay with it is not known either.
+fn derived_type_metadata(p: &ParamDecl, (reference, property): &(String, String)) -> DResult<Value> {
+    let refuse = || Diag::unsupported(p.ty.span, "a resource-derived type ('resourceInput<>')");
+    if p.decorators.iter().any(|d| matches!(d.name.as_str(), "secure" | "metadata")) {
+        return Err(refuse());
+    }
+    let (ty, version) = reference.rsplit_once('@').ok_or_else(refuse)?;
+    match crate::infra::bicep::types::canonical(ty, version) {
+        Some((t, v)) if t == ty && v == version => {}
+        _ => return Err(refuse()),
+    }
+    Ok(json!({"source": format!("{reference}#properties/{property}")}))
 }
 
 /// Rejects a literal whose type plainly differs from the declared one (`param p int = 'x'`).

@@ -203,7 +203,11 @@ mod tests {
             ("param p\n  | 'a'\n  | 'b'\n", "a union type ('a' | 'b')", 10),
             ("param p 'a'\n", "a literal type", 8),
             ("param p { a: string }\n", "a typed object ('{ … }' as a type)", 8),
-            ("param t resourceInput<'A.B/c@2020-01-01'>.tags\n", "a resource-derived type ('resourceInput<>')", 8),
+            (
+                "param t resourceInput<'A.B/c@2020-01-01'>.properties.x\n",
+                "a resource-derived type ('resourceInput<>')",
+                8,
+            ),
             ("output t resourceOutput<'A.B/c@2020-01-01'> = {}\n", "a resource-derived type ('resourceOutput<>')", 9),
             ("@export()\ntype t = string\n", "the decorator '@export()'", 0),
             ("@sealed()\nparam p object\n", "the decorator '@sealed()'", 0),

@@ -158,6 +158,11 @@ impl Parser {
                 if name == "resource" {
                     return Err(Diag::unsupported(span, "a resource-typed parameter or output"));
                 }
+                if name == "resourceInput"
+                    && let Some(derived) = self.top_level_derived_type()
+                {
+                    return Ok(TypeRef { name: "object".into(), span, derived: Some(derived) });
+                }
                 match self.peek() {
                     Tok::Lt if name == "resourceInput" || name == "resourceOutput" => {
                         return Err(Diag::unsupported(span, &format!("a resource-derived type ('{name}<>')")));
@@ -169,7 +174,7 @@ impl Parser {
                     Tok::Dot => return Err(Diag::unsupported(span, "a namespaced type")),
                     _ => {}
                 }
-                Ok(TypeRef { name, span })
+                Ok(TypeRef { name, span, derived: None })
             }
             Tok::Str(_) | Tok::Int(_) | Tok::Minus if self.union_ahead() => {
                 Err(Diag::unsupported(self.span(), "a union type ('a' | 'b')"))
@@ -186,6 +191,28 @@ impl Parser {
             }
             _ => self.error("a type"),
         }
+    }
+
+    /// `<'Type@version'>.properties` or `<'Type@version'>.tags` after `resourceInput`, consumed: both
+    /// are objects on every resource type, so the ARM type is known without the type's schema.
+    /// Anything else (a deeper path, whose type only the schema knows) is left unconsumed.
+    fn top_level_derived_type(&mut self) -> Option<(String, String)> {
+        let (Tok::Lt, Tok::Str(reference), Tok::Gt, Tok::Dot, Tok::Ident(property)) =
+            (self.peek_at(0), self.peek_at(1), self.peek_at(2), self.peek_at(3), self.peek_at(4))
+        else {
+            return None;
+        };
+        let after = self.peek_at(5);
+        if !matches!(property.as_str(), "properties" | "tags")
+            || matches!(after, Tok::Dot | Tok::LBrack | Tok::Question)
+        {
+            return None;
+        }
+        let derived = (reference.clone(), property.clone());
+        for _ in 0..5 {
+            self.bump();
+        }
+        Some(derived)
     }
 
     /// Whether a `|` follows at this bracket level before the type ends (a new line outside
