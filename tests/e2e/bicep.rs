@@ -243,8 +243,60 @@ fn resource_types_take_the_type_index_casing_and_unknown_ones_are_refused() {
         let text = format!("param p string\nresource s '{unknown}' = {{\n  name: p\n}}\n");
         let err = compile_text(&text).expect_err(unknown);
         assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
-        assert!(err.to_string().contains(&format!("'{unknown}' is not in the bundled Bicep type index")), "{err}");
+        assert!(
+            err.to_string().contains(&format!("'{unknown}', which is not in the bundled Bicep type index")),
+            "{err}"
+        );
         assert!(err.to_string().contains("test.bicep:2:12"), "{err}");
+    }
+}
+
+/// `.?` and `[?]` as bicep build writes them in classic templates (the forms in the Azure Verified
+/// Modules' `main.json` files): a chain of `.` after `.?` folds into one `tryGet`, each further `.?`
+/// nests, and `??` is a left-nested `coalesce`.
+#[test]
+fn safe_dereference_compiles_to_try_get() {
+    let text = "param a object\nparam names object\nparam key string\n                output one string = a.?b\n                output folded string = a.?subnet.name\n                output nested string = a.?project.?name\n                output indexed string = names[?key] ?? key\n                output coalesced object = a.?lock ?? names ?? {}\n                output inner string = a.disk.?id\n";
+    let template = compile_text(text).expect("safe dereference");
+    let outputs = &template["outputs"];
+    assert_eq!(outputs["one"]["value"], "[tryGet(parameters('a'), 'b')]");
+    assert_eq!(outputs["folded"]["value"], "[tryGet(parameters('a'), 'subnet', 'name')]");
+    assert_eq!(outputs["nested"]["value"], "[tryGet(tryGet(parameters('a'), 'project'), 'name')]");
+    assert_eq!(
+        outputs["indexed"]["value"],
+        "[coalesce(tryGet(parameters('names'), parameters('key')), parameters('key'))]"
+    );
+    assert_eq!(
+        outputs["coalesced"]["value"],
+        "[coalesce(coalesce(tryGet(parameters('a'), 'lock'), parameters('names')), createObject())]"
+    );
+    assert_eq!(outputs["inner"]["value"], "[tryGet(parameters('a').disk, 'id')]");
+}
+
+/// `resourceInput<'T@v'>.properties` and `.tags` are objects on every resource type, so they compile;
+/// a deeper path (whose type only the resource schema knows), a reference spelled otherwise than the
+/// type index spells it, or an output of such a type is refused.
+#[test]
+fn top_level_resource_derived_parameter_types_compile() {
+    let text =
+        "@description('Tags.')\nparam tags resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.tags = {}\n";
+    let template = compile_text(text).expect("derived type");
+    assert_eq!(
+        serde_json::to_string(&template["parameters"]["tags"]).expect("json"),
+        r#"{"type":"object","defaultValue":{},"metadata":{"__bicep_resource_derived_type!":{"source":"Microsoft.Storage/storageAccounts@2021-04-01#properties/tags"},"description":"Tags."}}"#
+    );
+    for refused in [
+        "param r resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.properties.accessTier\n",
+        "param r resourceInput<'microsoft.storage/storageAccounts@2021-04-01'>.properties\n",
+        "@secure()\nparam r resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.properties\n",
+        "output r resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.properties = {}\n",
+    ] {
+        let err = compile_text(refused).expect_err(refused);
+        assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{refused}: {err}");
+        assert!(
+            err.to_string().starts_with("unsupported: a resource-derived type ('resourceInput<>') at test.bicep:"),
+            "{err}"
+        );
     }
 }
 

@@ -7,6 +7,7 @@ mod architecture;
 mod azureml;
 mod azureml_artifacts;
 mod bicep;
+mod bicep_avm;
 mod cicd;
 mod completions;
 mod conformance;

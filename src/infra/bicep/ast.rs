@@ -131,6 +131,9 @@ pub struct Decorator {
 pub struct TypeRef {
     pub name: String,
     pub span: Span,
+    /// `resourceInput<'Type@version'>.properties` (or `.tags`): the resource type reference and
+    /// the property, for the `__bicep_resource_derived_type!` metadata; `name` is then `object`.
+    pub derived: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone)]

@@ -19,7 +19,7 @@ pub enum ErrorKind {
     Type,
     /// Anything else the official compiler rejects.
     Invalid,
-    /// Valid Bicep outside the subset this compiler implements.
+    /// Valid Bicep outside the subset this compiler implements; the message names the feature.
     Unsupported,
 }
 
@@ -91,6 +91,11 @@ impl BicepError {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A refusal is not a mistake in the file, so it gets no caret: one line that scripts can
+        // match, naming the feature and where it is first used.
+        if self.kind == ErrorKind::Unsupported {
+            return write!(f, "unsupported: {} at {}:{}:{}", self.message, self.file.display(), self.line, self.column);
+        }
         write!(
             f,
             "{}:{}:{}: {}: {}\n{}",
@@ -138,8 +143,9 @@ impl Diag {
         Diag::At { kind, span, message: message.into() }
     }
 
-    pub fn unsupported(span: Span, construct: &str) -> Self {
-        Diag::new(ErrorKind::Unsupported, span, format!("{construct} is not supported by mlops' native Bicep compiler"))
+    /// Valid Bicep this compiler does not implement; `feature` names it as a user would look it up.
+    pub fn unsupported(span: Span, feature: &str) -> Self {
+        Diag::new(ErrorKind::Unsupported, span, feature)
     }
 
     /// Attaches the file name and source text.

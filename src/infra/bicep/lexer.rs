@@ -199,7 +199,9 @@ impl Lexer<'_> {
             [b'.', b'.', b'.'] => (Tok::Ellipsis, 3),
             [b':', b':', _] => (Tok::DoubleColon, 2),
             [b'?', b'?', _] => (Tok::QuestionQuestion, 2),
-            [b'?', b'.', _] => (Tok::QuestionDot, 2),
+            // Bicep's safe dereference is `a.?b`; `?.` is not an operator (`c ?.5` cannot occur:
+            // Bicep has no fractional literals).
+            [b'.', b'?', _] => (Tok::QuestionDot, 2),
             [b'=', b'=', _] => (Tok::Eq, 2),
             [b'=', b'~', _] => (Tok::EqI, 2),
             [b'=', b'>', _] => (Tok::Arrow, 2),

@@ -108,8 +108,11 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
     let mut module_templates = Vec::new();
     for module in &model.modules {
         let decl = module.decl;
+        if decl.path.starts_with("br:") || decl.path.starts_with("br/") {
+            return Err(Diag::unsupported(decl.path_span, "a registry module ('br:')"));
+        }
         if decl.path.contains(':') {
-            return Err(Diag::unsupported(decl.path_span, "a registry or template-spec module"));
+            return Err(Diag::unsupported(decl.path_span, "a template-spec module ('ts:')"));
         }
         if !decl.path.ends_with(".bicep") {
             return Err(Diag::unsupported(decl.path_span, "a module that is not a .bicep file"));

@@ -351,10 +351,10 @@ impl<'a> Model<'a> {
                 return Err(Diag::new(
                     ErrorKind::Unsupported,
                     res.decl.type_span,
+                    // The casing bicep build writes comes from its type index; without the pair
+                    // that casing is unknown, and a guess could differ from the official output.
                     format!(
-                        "the resource type '{}@{}' is not in the bundled Bicep type index (Azure.Bicep.Types.Az {}), \
-                         so the casing bicep build writes for it is unknown and mlops' native Bicep compiler \
-                         does not support it",
+                        "the resource type '{}@{}', which is not in the bundled Bicep type index (Azure.Bicep.Types.Az {})",
                         res.full_type,
                         res.api_version,
                         super::types::index_version()

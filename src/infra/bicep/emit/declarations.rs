@@ -30,6 +30,7 @@ impl Compiler<'_> {
 
     pub(super) fn parameter(&self, p: &ParamDecl) -> DResult<Value> {
         let secure = p.decorators.iter().any(|d| d.name == "secure");
+        let derived = p.ty.derived.as_ref().map(|d| derived_type_metadata(p, d)).transpose()?;
         let ty = match (p.ty.name.as_str(), secure) {
             ("string", false) => "string",
             ("string", true) => "securestring",
@@ -61,6 +62,12 @@ impl Compiler<'_> {
             out.insert("defaultValue".into(), self.json(default, &Env::default())?);
         }
         let mut metadata = Map::new();
+        if let Some(derived) = derived {
+            metadata.insert("__bicep_resource_derived_type!".into(), derived);
+        }
+        // bicep build writes `@metadata`'s keys first and the description after them, whatever the
+        // order of the decorators.
+        let mut description = None;
         for d in &p.decorators {
             match d.name.as_str() {
                 "secure" => {
@@ -68,12 +75,12 @@ impl Compiler<'_> {
                         return Err(Diag::new(ErrorKind::Type, d.span, "'@secure()' takes no arguments"));
                     }
                 }
-                "description" => {
-                    metadata.insert("description".into(), self.description(d)?);
-                }
+                "description" => description = Some(self.description(d)?),
                 "allowed" => match d.args.as_slice() {
                     [e] if matches!(e.kind, ExprKind::Array(_)) => {
-                        if let ExprKind::Array(items) = &e.kind {
+                        // On an array parameter the allowed values are the elements the array may
+                        // hold (`@allowed(['Listen', 'Send']) param rights array`), not arrays.
+                        if let (ExprKind::Array(items), false) = (&e.kind, p.ty.name == "array") {
                             for item in items {
                                 check_literal_type(item, &p.ty.name)?;
                             }
@@ -119,6 +126,9 @@ impl Compiler<'_> {
                 }
             }
         }
+        if let Some(description) = description {
+            metadata.insert("description".into(), description);
+        }
         if !metadata.is_empty() {
             out.insert("metadata".into(), Value::Object(metadata));
         }
@@ -126,6 +136,9 @@ impl Compiler<'_> {
     }
 
     pub(super) fn output(&self, o: &OutputDecl) -> DResult<Value> {
+        if o.ty.derived.is_some() {
+            return Err(Diag::unsupported(o.ty.span, "a resource-derived type ('resourceInput<>')"));
+        }
         let ty = match o.ty.name.as_str() {
             t @ ("string" | "int" | "bool" | "object" | "array") => t,
             other => {
@@ -145,6 +158,11 @@ impl Compiler<'_> {
                 }
             }
         }
+        // bicep build writes `type, metadata, value` (or `copy`): key order shows in diffs of the
+        // template and in what-if, so it follows the official compiler.
+        if !metadata.is_empty() {
+            out.insert("metadata".into(), Value::Object(metadata));
+        }
         check_literal_type(&o.value, ty)?;
         if let ExprKind::For(f) = &o.value.kind {
             if ty != "array" {
@@ -161,11 +179,26 @@ impl Compiler<'_> {
         } else {
             out.insert("value".into(), self.json(&o.value, &Env::default())?);
         }
-        if !metadata.is_empty() {
-            out.insert("metadata".into(), Value::Object(metadata));
-        }
         Ok(Value::Object(out))
     }
+}
+
+/// `{"source": "Type@version#properties/<property>"}`, which bicep build writes first in the metadata
+/// of a `resourceInput<'Type@version'>.<property>` parameter. Only a reference spelled exactly as the
+/// type index spells it is accepted: whether bicep build writes the source's spelling or the index's
+/// is not known, so a reference where they differ is refused rather than guessed; so is a derived
+/// type beside `@secure()` or `@metadata`, whose interplay with it is not known either.
+fn derived_type_metadata(p: &ParamDecl, (reference, property): &(String, String)) -> DResult<Value> {
+    let refuse = || Diag::unsupported(p.ty.span, "a resource-derived type ('resourceInput<>')");
+    if p.decorators.iter().any(|d| matches!(d.name.as_str(), "secure" | "metadata")) {
+        return Err(refuse());
+    }
+    let (ty, version) = reference.rsplit_once('@').ok_or_else(refuse)?;
+    match crate::infra::bicep::types::canonical(ty, version) {
+        Some((t, v)) if t == ty && v == version => {}
+        _ => return Err(refuse()),
+    }
+    Ok(json!({"source": format!("{reference}#properties/{property}")}))
 }
 
 /// Rejects a literal whose type plainly differs from the declared one (`param p int = 'x'`).

@@ -106,8 +106,11 @@ impl Parser {
     }
 
     fn suffixes(&mut self, mut expr: Expr) -> DResult<Expr> {
+        // Inside a safe-dereference chain (`a.?b.c`), bicep build folds each further `.c` into the
+        // same `tryGet(a, 'b', 'c')`: once `b` is missing, the rest is not evaluated either.
+        let mut safe_chain = false;
         loop {
-            if matches!(self.peek(), Tok::Dot | Tok::LBrack | Tok::DoubleColon | Tok::Bang) {
+            if matches!(self.peek(), Tok::Dot | Tok::QuestionDot | Tok::LBrack | Tok::DoubleColon | Tok::Bang) {
                 self.enter()?;
             }
             match self.peek() {
@@ -115,12 +118,17 @@ impl Parser {
                     self.bump();
                     let (name, name_span) = self.ident("a property name")?;
                     if self.at(&Tok::LParen) {
+                        if safe_chain {
+                            return Err(Diag::unsupported(name_span, "a method call after safe-dereference '.?'"));
+                        }
                         self.bump();
                         let args = self.arguments()?;
                         expr = Expr {
                             span: expr.span.to(self.prev_span()),
                             kind: ExprKind::MethodCall { base: Box::new(expr), name, name_span, args },
                         };
+                    } else if safe_chain {
+                        expr = extend_try_get(expr, Expr { span: name_span, kind: ExprKind::Str(name) });
                     } else {
                         expr = Expr {
                             span: expr.span.to(name_span),
@@ -128,32 +136,48 @@ impl Parser {
                         };
                     }
                 }
-                Tok::LBrack => {
-                    self.bump();
-                    self.skip_newlines();
-                    if self.at(&Tok::Question) {
-                        return Err(Diag::unsupported(self.span(), "safe-dereference '[?'"));
+                Tok::QuestionDot => {
+                    let start = self.bump().span;
+                    let (name, name_span) = self.ident("a property name")?;
+                    if self.at(&Tok::LParen) {
+                        return Err(Diag::unsupported(name_span, "a method call after safe-dereference '.?'"));
                     }
+                    expr = try_get(expr, start, Expr { span: name_span, kind: ExprKind::Str(name) });
+                    safe_chain = true;
+                }
+                Tok::LBrack => {
+                    let start = self.bump().span;
+                    self.skip_newlines();
+                    let safe = self.eat(&Tok::Question);
+                    if !safe && safe_chain {
+                        return Err(Diag::unsupported(start, "an index after safe-dereference '.?'"));
+                    }
+                    self.skip_newlines();
                     let index = self.expr()?;
                     self.skip_newlines();
                     let end = self.expect(&Tok::RBrack)?;
-                    expr = Expr {
-                        span: expr.span.to(end),
-                        kind: ExprKind::Index { base: Box::new(expr), index: Box::new(index) },
-                    };
+                    if safe {
+                        expr = try_get(expr, start, index);
+                        safe_chain = true;
+                    } else {
+                        expr = Expr {
+                            span: expr.span.to(end),
+                            kind: ExprKind::Index { base: Box::new(expr), index: Box::new(index) },
+                        };
+                    }
                 }
                 Tok::DoubleColon => {
                     self.bump();
                     let (name, name_span) = self.ident("a nested resource name")?;
                     expr = Expr { span: expr.span.to(name_span), kind: ExprKind::Child { base: Box::new(expr), name } };
                 }
-                Tok::QuestionDot => {
-                    return Err(Diag::unsupported(self.span(), "safe-dereference '.?'"));
-                }
                 Tok::Bang if !matches!(self.peek_at(1), Tok::Ident(_) | Tok::LParen | Tok::Int(_) | Tok::Str(_)) => {
                     // The non-null assertion `x!` only narrows the type; bicep build emits `x` unchanged.
                     let end = self.span();
                     self.bump();
+                    if safe_chain && matches!(self.peek(), Tok::Dot | Tok::LBrack) {
+                        return Err(Diag::unsupported(end, "a non-null assertion inside a safe-dereference chain"));
+                    }
                     expr = Expr { span: expr.span.to(end), kind: expr.kind };
                 }
                 _ => return Ok(expr),
@@ -357,4 +381,21 @@ impl Parser {
         let end = self.expect(&Tok::RBrack)?;
         Ok(Expr { span: start.to(end), kind: ExprKind::For(Box::new(ForExpr { item, index, collection, body })) })
     }
+}
+
+/// `base.?key` and `base[?key]`: bicep build writes `tryGet(base, key)` in classic templates too.
+fn try_get(base: Expr, at: Span, key: Expr) -> Expr {
+    Expr {
+        span: base.span.to(key.span),
+        kind: ExprKind::Call { name: "tryGet".into(), name_span: at, args: vec![base, key] },
+    }
+}
+
+/// Adds one more key to the `tryGet` that a safe-dereference chain built.
+fn extend_try_get(mut expr: Expr, key: Expr) -> Expr {
+    expr.span = expr.span.to(key.span);
+    if let ExprKind::Call { args, .. } = &mut expr.kind {
+        args.push(key);
+    }
+    expr
 }

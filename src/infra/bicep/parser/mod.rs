@@ -192,6 +192,43 @@ mod tests {
         assert!(matches!(v.value.kind, ExprKind::Binary { op: BinOp::Add, .. }));
     }
 
+    /// Newer Bicep is valid Bicep: it is refused by name at its position, never as a syntax error.
+    #[test]
+    fn newer_syntax_is_refused_by_name() {
+        let cases = [
+            ("param p string?\n", "a nullable type ('T?')", 8),
+            ("param p string[]\n", "a typed array ('T[]')", 8),
+            ("param p 'a' | 'b'\n", "a union type ('a' | 'b')", 8),
+            ("param p ('a' | 'b') = 'a'\n", "a union type ('a' | 'b')", 8),
+            ("param p\n  | 'a'\n  | 'b'\n", "a union type ('a' | 'b')", 10),
+            ("param p 'a'\n", "a literal type", 8),
+            ("param p { a: string }\n", "a typed object ('{ … }' as a type)", 8),
+            (
+                "param t resourceInput<'A.B/c@2020-01-01'>.properties.x\n",
+                "a resource-derived type ('resourceInput<>')",
+                8,
+            ),
+            ("output t resourceOutput<'A.B/c@2020-01-01'> = {}\n", "a resource-derived type ('resourceOutput<>')", 9),
+            ("@export()\ntype t = string\n", "the decorator '@export()'", 0),
+            ("@sealed()\nparam p object\n", "the decorator '@sealed()'", 0),
+            ("@discriminator('k')\ntype t = a | b\n", "the decorator '@discriminator()'", 0),
+            ("type t = string\n", "a user-defined type ('type')", 0),
+            ("import { a } from 'x.bicep'\n", "a compile-time import ('import {…} from')", 0),
+            ("import * as x from 'x.bicep'\n", "a compile-time import ('import * as')", 0),
+            ("param o object\nvar x = o.?a.b()\n", "a method call after safe-dereference '.?'", 28),
+            ("param o object\nvar x = o.?a[0]\n", "an index after safe-dereference '.?'", 27),
+            ("var x = {\n  ...{}\n}\n", "the spread operator '...'", 12),
+        ];
+        for (src, feature, at) in cases {
+            match parse(src) {
+                Err(Diag::At { kind: ErrorKind::Unsupported, span, message }) => {
+                    assert_eq!((message.as_str(), span.start), (feature, at), "{src}");
+                }
+                other => panic!("{src}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn reports_syntax_errors() {
         assert!(parse("param\n").is_err());

@@ -1,0 +1,132 @@
+//! Native Bicep on real-world modules: a subset of the Azure Verified Modules compiles to exactly
+//! the official compiler's output, and the rest is refused with one `unsupported:` line.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use serde_json::Value;
+
+/// The subset, checked in with its licence (see its README). A missing copy is a broken checkout.
+fn fixtures() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bicep-avm");
+    assert!(dir.join("LICENSE").is_file(), "the AVM fixtures are missing from {}", dir.display());
+    dir
+}
+
+/// `mlops infra build --stdout FILE` run from the fixtures, so that messages name FILE as given.
+fn build(file: &str) -> Output {
+    let ws = crate::support::Workspace::new();
+    ws.mlops(&["infra", "build", "--stdout", file]).current_dir(fixtures()).output().expect("run mlops")
+}
+
+/// Drops `metadata._generator` (compiler name, version, template hash) at every level.
+fn drop_generator(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+                meta.shift_remove("_generator");
+                if meta.is_empty() {
+                    map.shift_remove("metadata");
+                }
+            }
+            map.values_mut().for_each(drop_generator);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_generator),
+        _ => {}
+    }
+}
+
+const IDENTICAL: &[&str] = &[
+    // `@allowed([...])` on an `array` parameter lists the elements it may hold.
+    "avm/res/event-hub/namespace/authorization-rule",
+    // `@metadata`'s keys come before the description, whatever the decorators' order.
+    "avm/res/automation/automation-account/schedule",
+    "avm/res/cache/redis/firewall-rule",
+    "avm/res/kusto/cluster/principal-assignment",
+    "avm/res/api-management/service/product/api",
+    "avm/res/storage/storage-account/blob-service/container/immutability-policy",
+    "avm/res/data-protection/backup-vault/backup-policy",
+    "avm/res/network/dns-zone/dnssec-config",
+    // `param properties resourceInput<'T@v'>.properties` is an object with the derived type's source.
+    "avm/res/api-management/service/portalsetting",
+    // `rule.?prop` is `tryGet(rule, 'prop')`.
+    "avm/res/service-bus/namespace/network-rule-set",
+];
+
+#[test]
+fn avm_modules_compile_to_the_official_json_key_order_included() {
+    let root = fixtures();
+    for dir in IDENTICAL {
+        let out = build(&format!("{dir}/main.bicep"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{dir}: {stderr}");
+        let mut actual: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+        let text = std::fs::read_to_string(root.join(dir).join("main.json")).expect("main.json");
+        let mut expected: Value = serde_json::from_str(&text).expect("main.json is JSON");
+        drop_generator(&mut actual);
+        drop_generator(&mut expected);
+        assert_eq!(actual, expected, "{dir}");
+        // Value equality ignores key order; users diffing templates and what-if do not.
+        let (actual, expected) = (serde_json::to_string_pretty(&actual), serde_json::to_string_pretty(&expected));
+        assert_eq!(actual.expect("json"), expected.expect("json"), "{dir}: key order");
+    }
+}
+
+#[test]
+fn outputs_are_written_type_metadata_value() {
+    let out = build("avm/res/event-hub/namespace/authorization-rule/main.bicep");
+    let template: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let outputs = template["outputs"].as_object().expect("outputs");
+    assert!(!outputs.is_empty());
+    for (name, output) in outputs {
+        let keys: Vec<&str> = output.as_object().expect("output").keys().map(String::as_str).collect();
+        assert_eq!(keys, ["type", "metadata", "value"], "{name}");
+    }
+    let rights = &template["parameters"]["rights"];
+    assert_eq!(rights["type"], "array");
+    assert_eq!(rights["allowedValues"], serde_json::json!(["Listen", "Manage", "Send"]));
+}
+
+#[test]
+fn avm_modules_beyond_the_subset_are_refused_in_one_line_with_exit_code_6() {
+    let cases = [
+        (
+            "avm/res/web/hosting-environment/configuration--customdnssuffix/main.bicep",
+            "the resource type 'Microsoft.Web/hostingEnvironments@2025-03-01', which is not in the bundled \
+             Bicep type index (Azure.Bicep.Types.Az 0.2.804)",
+            "16:32",
+        ),
+        (
+            "avm/res/storage/storage-account/management-policy/main.bicep",
+            "a resource-derived type ('resourceInput<>')",
+            "9:13",
+        ),
+        ("avm/res/cache/redis/linked-server/main.bicep", "a nullable type ('T?')", "14:32"),
+        ("avm/res/container-registry/registry/scope-map/main.bicep", "a typed array ('T[]')", "11:15"),
+        ("avm/res/synapse/workspace/integration-runtime/main.bicep", "the spread operator '...'", "52:5"),
+        ("avm/res/app/managed-environment/storage/main.bicep", "a union type ('a' | 'b')", "14:12"),
+        ("avm/res/sql/server/database/main.bicep", "a union type ('a' | 'b')", "38:3"),
+        (
+            "avm/res/container-registry/registry/credential-set/main.bicep",
+            "a compile-time import ('import {…} from')",
+            "10:1",
+        ),
+        ("avm/ptn/authorization/resource-role-assignment/main.bicep", "'loadJsonContent()'", "72:15"),
+        ("avm/res/sql/server/vulnerability-assessment/main.bicep", "the decorator '@export()'", "74:1"),
+        ("avm/res/web/site/slot/config/main.bicep", "a typed object ('{ … }' as a type)", "29:26"),
+    ];
+    for (file, feature, at) in cases {
+        let out = build(file);
+        assert_eq!(out.status.code(), Some(6), "{file}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), format!("error: unsupported: {feature} at {file}:{at}\n"));
+        assert!(out.stdout.is_empty(), "{file}: no template for a refused file");
+    }
+    // A refusal inside a local module names the module's file (after `names[?key] ?? key` on line 66
+    // compiled).
+    let out = build("avm/ptn/authorization/role-assignment/main.bicep");
+    assert_eq!(out.status.code(), Some(6));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: unsupported: a resource at this scope at avm/ptn/authorization/role-assignment/modules/management-group.bicep:68:10\n"
+    );
+}
