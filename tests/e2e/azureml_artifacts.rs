@@ -238,12 +238,15 @@ fn the_azureml_mlflow_plugin_reads_what_mlops_wrote_and_mlops_reads_what_it_wrot
     );
 
     // azure-ai-ml's management client sees the version as an mlflow_model asset with the same
-    // tags, its files at the run's model in the artifact datastore.
+    // tags, its files at the run's model in the artifact datastore, and downloads them through
+    // the datastore's listSecrets SAS with its own storage helper.
     standin.create_aml_workspace("rg-ml", "ws-ml", "cpu-cluster");
+    let asset_dest = ws.path().join("asset-download");
     let out = Command::new(crate::support::python())
         .arg(repo().join("tests/python/azureml_model_asset.py"))
         .args([&standin.url(), standin::TENANT, standin::CLIENT_ID, standin::CLIENT_SECRET, standin::SUBSCRIPTION])
         .args(["rg-ml", "ws-ml", &name])
+        .arg(&asset_dest)
         .env("REQUESTS_CA_BUNDLE", &standin.ca_pem)
         .env("NO_PROXY", "127.0.0.1,localhost")
         .env_remove("AZURE_AUTHORITY_HOST")
@@ -263,6 +266,20 @@ fn the_azureml_mlflow_plugin_reads_what_mlops_wrote_and_mlops_reads_what_it_wrot
     for (key, value) in version_tags {
         assert_eq!(&assets[0]["tags"][key], value, "tag {key}");
     }
+    let asset_files = assets[0]["files"].as_object().expect("files");
+    let model_files: Vec<(String, Vec<u8>)> = local_artifacts(&ws, local_id)
+        .into_iter()
+        .filter_map(|(path, bytes)| Some((path.strip_prefix("model/")?.to_string(), bytes)))
+        .collect();
+    assert_eq!(asset_files.len(), model_files.len(), "{asset_files:?}");
+    for (path, bytes) in &model_files {
+        // MLmodel names the workspace's run and model, so it differs from the local one.
+        if path != "MLmodel" {
+            assert_eq!(asset_files.get(path).and_then(Value::as_str), Some(sha256(bytes).as_str()), "{path}");
+        }
+    }
+    let mlmodel = std::fs::read_to_string(asset_dest.join("1/MLmodel")).expect("MLmodel downloaded");
+    assert!(mlmodel.contains(&format!("model_id: {model_id}")), "{mlmodel}");
 
     let dest = ws.path().join("plugin-download");
     let dest_text = dest.display().to_string();

@@ -347,6 +347,17 @@ fn workspace_route(state: &mut State, req: &Incoming, ws: &Workspace, rest: &[&s
                 )
             }
         }
+        ("GET", ["datastores", _]) => match datastore(ws, &o[1]) {
+            Some(body) => Reply::json(200, body),
+            None => Reply::arm_error(
+                404,
+                "UserError",
+                &format!("Datastore {} was not found in workspace {}", o[1], ws.name),
+            ),
+        },
+        ("POST", ["datastores", _, "listsecrets"]) if datastore(ws, &o[1]).is_some() => {
+            Reply::json(200, json!({"secretsType": "Sas", "sasToken": super::history::container_read_token(state)}))
+        }
         (_, [collection @ ("components" | "environments" | "data" | "models"), rest @ ..]) => {
             asset_route(state, req, ws, collection, rest, &o[1..], api)
         }
@@ -354,6 +365,37 @@ fn workspace_route(state: &mut State, req: &Incoming, ws: &Workspace, rest: &[&s
         (_, ["schedules", rest @ ..]) => schedule_route(state, req, ws, rest, &o[1..], api),
         _ => Reply::arm_error(404, "NotFound", &format!("No route for {method} {}", req.path)),
     }
+}
+
+/// The workspace's two blob datastores, both on the artifact container of the stand-in's
+/// storage account (a real workspace gives them containers of its own storage account): the
+/// default `workspaceblobstore`, and `workspaceartifactstore` where run artifacts live and
+/// `mlflow_model` assets point. Credentials are a SAS from `listSecrets`, as azure-ai-ml expects
+/// (Datastore/get.json and listSecrets.json of the REST specs).
+fn datastore(ws: &Workspace, name: &str) -> Option<Value> {
+    let default = match name {
+        "workspaceblobstore" => true,
+        "workspaceartifactstore" => false,
+        _ => return None,
+    };
+    Some(json!({
+        "id": format!("{}/datastores/{name}", ws_id(ws)),
+        "name": name,
+        "type": "Microsoft.MachineLearningServices/workspaces/datastores",
+        "properties": {
+            "datastoreType": "AzureBlob",
+            "accountName": super::history::ACCOUNT,
+            "containerName": super::history::CONTAINER,
+            "endpoint": "core.windows.net",
+            "protocol": "https",
+            "credentials": {"credentialsType": "Sas"},
+            "isDefault": default,
+            "serviceDataAccessAuthIdentity": "None",
+            "description": null,
+            "properties": {},
+            "tags": {},
+        },
+    }))
 }
 
 fn workspace_body(state: &State, ws: &Workspace) -> Value {

@@ -32,10 +32,11 @@ const ACCOUNT_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UV
 /// The workspace's artifact container, as older workspaces name it.
 pub const CONTAINER: &str = "azureml";
 
-/// A SAS the stand-in issued for one blob.
+/// A SAS the stand-in issued for one blob, or (`blob` empty) read access to the whole container.
 #[derive(Debug, Clone)]
 struct Issued {
     blob: String,
+    container: bool,
     write: bool,
     expires: chrono::DateTime<chrono::Utc>,
     /// Requests it may still sign; `None` for no limit.
@@ -214,21 +215,38 @@ pub async fn serve(state: &Arc<Mutex<State>>, call: Call<'_>) -> Response<Full<B
 /// A SAS URL for one blob, recorded so the blob proxy can check it.
 fn issue(state: &Arc<Mutex<State>>, base: &str, blob: &str, write: bool) -> String {
     let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-    let signature = uuid::Uuid::new_v4().simple().to_string();
-    let expires = chrono::Utc::now() + chrono::Duration::hours(1);
-    let uses_left = s.artifacts.sas_uses;
-    s.artifacts.issued.insert(signature.clone(), Issued { blob: blob.to_string(), write, expires, uses_left });
-    let permissions = if write { "rcw" } else { "r" };
-    let query = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("sv", "2020-08-04")
-        .append_pair("sr", "b")
-        .append_pair("sp", permissions)
-        .append_pair("se", &expires.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .append_pair("sig", &signature)
-        .finish();
+    let query = sas_token(&mut s, blob, false, write);
     let encoded: Vec<String> =
         blob.split('/').map(|p| percent_encoding::utf8_percent_encode(p, SEGMENT).to_string()).collect();
     format!("{base}/{ACCOUNT}.blob.core.windows.net/{CONTAINER}/{}?{query}", encoded.join("/"))
+}
+
+/// A read-and-list SAS token for the whole artifact container, as a datastore's `listSecrets`
+/// hands it out (azure-ai-ml then lists and downloads with the storage SDK).
+pub fn container_read_token(s: &mut State) -> String {
+    sas_token(s, "", true, false)
+}
+
+/// Records a SAS and returns its query string.
+fn sas_token(s: &mut State, blob: &str, container: bool, write: bool) -> String {
+    let signature = uuid::Uuid::new_v4().simple().to_string();
+    let expires = chrono::Utc::now() + chrono::Duration::hours(1);
+    let uses_left = s.artifacts.sas_uses;
+    s.artifacts
+        .issued
+        .insert(signature.clone(), Issued { blob: blob.to_string(), container, write, expires, uses_left });
+    let (resource, permissions) = match (container, write) {
+        (true, _) => ("c", "rl"),
+        (false, true) => ("b", "rcw"),
+        (false, false) => ("b", "r"),
+    };
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("sv", "2020-08-04")
+        .append_pair("sr", resource)
+        .append_pair("sp", permissions)
+        .append_pair("se", &expires.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .append_pair("sig", &signature)
+        .finish()
 }
 
 /// Characters escaped in a path segment of a URL handed out.
@@ -271,7 +289,13 @@ pub async fn serve_blob(state: &Arc<Mutex<State>>, call: Call<'_>) -> Response<F
                 "Server failed to authenticate the request: unknown signature.",
             );
         };
-        if issued.blob != blob || (write && !issued.write) {
+        let container = call.path.trim_start_matches('/').split('/').nth(1);
+        let in_scope = if issued.container {
+            !write && container.is_some_and(|c| c.eq_ignore_ascii_case(CONTAINER))
+        } else {
+            issued.blob == blob && (issued.write || !write)
+        };
+        if !in_scope {
             return storage_error(
                 403,
                 "AuthorizationPermissionMismatch",
