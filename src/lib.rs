@@ -35,5 +35,6 @@ pub mod tracking;
 /// Outcomes that are not errors but still deserve a non-zero code (a gate that said
 /// "not better", a what-if with changes) come back as `Ok(code)`.
 pub async fn run(cli: cli::Cli) -> anyhow::Result<u8> {
+    progress::set_quiet(cli.global.quiet);
     commands::dispatch(cli).await
 }

@@ -204,11 +204,22 @@ impl crate::oci::TransferProgress for TransferBar {
     }
 }
 
+/// Whether `-q` was given. Set once per process, like the log level: the artifact bar is made
+/// where a tracking client is built, beneath the many commands that open a store, none of which
+/// otherwise needs to know about `-q`.
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Hides the artifact transfer bar for the rest of the process (`-q`).
+pub fn set_quiet(quiet: bool) {
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Transfers smaller than this in total finish too fast for a bar to help.
 const ARTIFACT_BAR_MIN_BYTES: u64 = 8 * 1024 * 1024;
 
 /// One bar for the artifact uploads and downloads of a command (bytes, throughput, ETA, the
-/// file last started), on a terminal's stderr only, once the bytes add up to a large transfer.
+/// file last started), on a terminal's stderr only, unless `-q`, once the bytes add up to a
+/// large transfer.
 pub struct ArtifactTransferBar {
     enabled: bool,
     state: std::sync::Mutex<(u64, u64, Option<ProgressBar>)>,
@@ -216,7 +227,8 @@ pub struct ArtifactTransferBar {
 
 impl ArtifactTransferBar {
     pub fn new() -> Self {
-        ArtifactTransferBar { enabled: std::io::stderr().is_terminal(), state: std::sync::Mutex::new((0, 0, None)) }
+        let enabled = !QUIET.load(std::sync::atomic::Ordering::Relaxed) && std::io::stderr().is_terminal();
+        ArtifactTransferBar { enabled, state: std::sync::Mutex::new((0, 0, None)) }
     }
 }
 

@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::standin::{self, Fault, FaultKind, StandIn};
-use crate::support::{Workspace, diabetes, repo, stderr};
+use crate::support::{Workspace, diabetes, on_a_terminal, repo, stderr};
 use crate::tracking_azureml::{json_of, local_artifacts, setup, signed_in, unique, workspace_files};
 
 /// A deterministic, incompressible file of `size` bytes.
@@ -36,6 +36,24 @@ fn local_run_with_large_artifact(ws: &Workspace) -> (String, Vec<u8>) {
     let big = noise(10 * 1024 * 1024 + 512 * 1024 + 7);
     std::fs::write(dir.join("big.bin"), &big).expect("write");
     (run_id, big)
+}
+
+/// A sync that moves more than the bar's 8 MiB threshold (`progress` module) shows one byte bar
+/// on a terminal, and none with `-q`.
+#[test]
+fn a_large_upload_shows_a_bar_on_a_terminal_unless_quiet() {
+    let (ws, standin, uri, _blobs) = setup();
+    local_run_with_large_artifact(&ws);
+    let quiet = on_a_terminal(&signed_in(&ws, &standin, &["runs", "sync", "--to", &uri, "-q"]));
+    assert!(!quiet.contains("ETA"), "-q shows no bar: {quiet}");
+    // A second run, so that this sync has a large file to send again.
+    local_run_with_large_artifact(&ws);
+    let shown = on_a_terminal(&signed_in(&ws, &standin, &["runs", "sync", "--to", &uri]));
+    assert!(shown.contains("ETA") && shown.contains("big.bin") && shown.contains("MiB"), "{shown}");
+    local_run_with_large_artifact(&ws);
+    let piped = signed_in(&ws, &standin, &["runs", "sync", "--to", &uri]).output().expect("run");
+    assert!(piped.status.success(), "{}", stderr(&piped));
+    assert!(!stderr(&piped).contains("ETA"), "no bar when stderr is not a terminal: {}", stderr(&piped));
 }
 
 #[test]

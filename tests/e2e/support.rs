@@ -122,3 +122,30 @@ pub fn floats(value: &Value) -> Vec<f64> {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Runs `cmd` (program, arguments, environment and directory as set) on a pseudo-terminal
+/// through util-linux `script`, requires exit 0, and returns what the terminal showed (stdout
+/// and stderr together, escape sequences included).
+pub fn on_a_terminal(cmd: &Command) -> String {
+    let quote = |s: &std::ffi::OsStr| format!("'{}'", s.to_string_lossy().replace('\'', "'\\''"));
+    let command = std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(quote).collect::<Vec<_>>().join(" ");
+    let mut script = Command::new("script");
+    script
+        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
+        .env("TERM", "xterm-256color")
+        .env("COLUMNS", "160")
+        .stdin(Stdio::null());
+    if let Some(dir) = cmd.get_current_dir() {
+        script.current_dir(dir);
+    }
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => script.env(key, value),
+            None => script.env_remove(key),
+        };
+    }
+    let out = script.output().expect("util-linux script runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{command} on a terminal failed: {text}");
+    text
+}

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Workspace, assert_close, floats, python_json, python_output, stderr};
+use crate::support::{Workspace, assert_close, floats, on_a_terminal, python_json, python_output, stderr};
 
 /// The chunk size `mlops` reads with (`data::chunks::DEFAULT_CHUNK_BYTES`).
 const CHUNK: usize = 1 << 20;
@@ -204,29 +204,6 @@ fn profile_and_predict_stream_large_files() {
     assert!(!ws.path().join("p.csv.partial").exists());
 }
 
-/// Runs `mlops ARGS` with stderr on a pseudo-terminal (util-linux `script`) and returns all it
-/// wrote there.
-fn on_a_terminal(ws: &Workspace, args: &[&str]) -> String {
-    let command = std::iter::once(env!("CARGO_BIN_EXE_mlops"))
-        .chain(args.iter().copied())
-        .map(|a| format!("'{a}'"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let out = std::process::Command::new("script")
-        .args(["--quiet", "--return", "--command", &command, "/dev/null"])
-        .current_dir(ws.path())
-        .env("TERM", "xterm-256color")
-        .env("COLUMNS", "160")
-        .env_remove("MLFLOW_TRACKING_URI")
-        .env_remove("RUST_LOG")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("util-linux script runs");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "mlops {args:?} on a terminal failed: {text}");
-    text
-}
-
 #[test]
 fn a_large_file_shows_a_progress_bar_on_a_terminal_only() {
     let ws = Workspace::new();
@@ -242,7 +219,7 @@ fn a_large_file_shows_a_progress_bar_on_a_terminal_only() {
     let data = path.to_str().expect("utf-8");
     let args = ["train", "--data", data, "--target", "y"];
 
-    let shown = on_a_terminal(&ws, &args);
+    let shown = on_a_terminal(&ws.mlops(&args));
     for pass in ["reading", "training", "testing"] {
         assert!(shown.contains(pass), "the {pass} pass has a bar: {shown}");
     }
@@ -251,7 +228,7 @@ fn a_large_file_shows_a_progress_bar_on_a_terminal_only() {
     // Whether a bar is shown is decided once for every command that reads data; `data profile`
     // reads the file once where `train` reads it three times.
     let profile = ["data", "profile", "--data", data];
-    let quiet = on_a_terminal(&ws, &[&profile[..], &["--quiet"]].concat());
+    let quiet = on_a_terminal(&ws.mlops(&[&profile[..], &["--quiet"]].concat()));
     assert!(!quiet.contains("ETA"), "--quiet shows no bar: {quiet}");
     let piped = ws.run(&profile);
     assert!(piped.status.success(), "{}", stderr(&piped));
