@@ -90,8 +90,8 @@ fn compare_with_official(file: &Path, mut actual: Value) -> Outcome {
     let Ok(mut expected) = serde_json::from_str::<Value>(&text) else {
         return Outcome::Different("the official main.json is not JSON".into());
     };
-    drop_generator(&mut actual);
-    drop_generator(&mut expected);
+    compare::drop_generator(&mut actual);
+    compare::drop_generator(&mut expected);
     if actual == expected {
         // serde_json's maps keep insertion order but compare without it; the text does not.
         if serde_json::to_string(&actual).ok() == serde_json::to_string(&expected).ok() {
@@ -103,24 +103,6 @@ fn compare_with_official(file: &Path, mut actual: Value) -> Outcome {
         Outcome::Equivalent
     } else {
         Outcome::Different(compare::first_difference(&actual, &expected).unwrap_or_default())
-    }
-}
-
-/// Removes `metadata._generator` (compiler name, version and template hash) at every level: nested
-/// module templates carry their own.
-fn drop_generator(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::Object(meta)) = map.get_mut("metadata") {
-                meta.shift_remove("_generator");
-                if meta.is_empty() {
-                    map.shift_remove("metadata");
-                }
-            }
-            map.values_mut().for_each(drop_generator);
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_generator),
-        _ => {}
     }
 }
 

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use mlops::infra::bicep::compare;
 use serde_json::Value;
 
 /// The subset, checked in with its licence (see its README). A missing copy is a broken checkout.
@@ -17,23 +18,6 @@ fn fixtures() -> PathBuf {
 fn build(file: &str) -> Output {
     let ws = crate::support::Workspace::new();
     ws.mlops(&["infra", "build", "--stdout", file]).current_dir(fixtures()).output().expect("run mlops")
-}
-
-/// Drops `metadata._generator` (compiler name, version, template hash) at every level.
-fn drop_generator(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::Object(meta)) = map.get_mut("metadata") {
-                meta.shift_remove("_generator");
-                if meta.is_empty() {
-                    map.shift_remove("metadata");
-                }
-            }
-            map.values_mut().for_each(drop_generator);
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_generator),
-        _ => {}
-    }
 }
 
 const IDENTICAL: &[&str] = &[
@@ -63,8 +47,8 @@ fn avm_modules_compile_to_the_official_json_key_order_included() {
         let mut actual: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
         let text = std::fs::read_to_string(root.join(dir).join("main.json")).expect("main.json");
         let mut expected: Value = serde_json::from_str(&text).expect("main.json is JSON");
-        drop_generator(&mut actual);
-        drop_generator(&mut expected);
+        compare::drop_generator(&mut actual);
+        compare::drop_generator(&mut expected);
         assert_eq!(actual, expected, "{dir}");
         // Value equality ignores key order; users diffing templates and what-if do not.
         let (actual, expected) = (serde_json::to_string_pretty(&actual), serde_json::to_string_pretty(&expected));

@@ -22,6 +22,25 @@ pub fn normalise(template: &mut Value) {
     }
 }
 
+/// Removes `metadata._generator` (compiler name, version and template hash) at every level, nested
+/// module templates included, and `metadata` left empty by that: the rest, key order included,
+/// stays as it was, for comparisons that keep key order.
+pub fn drop_generator(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Object(meta)) = map.get_mut("metadata") {
+                meta.shift_remove("_generator");
+                if meta.is_empty() {
+                    map.shift_remove("metadata");
+                }
+            }
+            map.values_mut().for_each(drop_generator);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_generator),
+        _ => {}
+    }
+}
+
 fn normalise_resource(resource: &mut Value) {
     let Some(obj) = resource.as_object_mut() else {
         return;
