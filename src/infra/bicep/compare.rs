@@ -5,20 +5,15 @@ use serde_json::Value;
 
 /// Normalises a template in place for comparison with another compiler's output.
 pub fn normalise(template: &mut Value) {
-    if let Some(obj) = template.as_object_mut() {
-        if let Some(Value::Object(meta)) = obj.get_mut("metadata") {
-            meta.remove("_generator");
-            if meta.is_empty() {
-                obj.remove("metadata");
-            }
-        }
-        if let Some(resources) = obj.get_mut("resources") {
-            match resources {
-                Value::Array(items) => items.iter_mut().for_each(normalise_resource),
-                Value::Object(items) => items.values_mut().for_each(normalise_resource),
-                _ => {}
-            }
-        }
+    drop_generator(template);
+    normalise_resources(template);
+}
+
+fn normalise_resources(template: &mut Value) {
+    match template.get_mut("resources") {
+        Some(Value::Array(items)) => items.iter_mut().for_each(normalise_resource),
+        Some(Value::Object(items)) => items.values_mut().for_each(normalise_resource),
+        _ => {}
     }
 }
 
@@ -52,7 +47,7 @@ fn normalise_resource(resource: &mut Value) {
     if obj.get("type").and_then(Value::as_str) == Some("Microsoft.Resources/deployments") {
         obj.insert("apiVersion".into(), Value::from("<deployments>"));
         if let Some(template) = obj.get_mut("properties").and_then(|p| p.get_mut("template")) {
-            normalise(template);
+            normalise_resources(template);
         }
     }
 }
