@@ -1105,6 +1105,10 @@ pub struct SmokeTestArgs {
     /// reference's 10-feature sample.
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
+    /// Send `azureml-model-deployment: NAME`: an Azure ML endpoint then routes the requests to
+    /// that deployment whatever its traffic (test a deployment before it takes traffic).
+    #[arg(long, value_name = "NAME")]
+    pub deployment: Option<String>,
     /// Where runs:/ and models:/ URIs of --model are looked up.
     #[command(flatten)]
     pub store: StoreArgs,

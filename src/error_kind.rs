@@ -36,13 +36,17 @@ pub enum ErrorKind {
     ReproductionInput,
     /// The gate refused to compare models trained on different features, target or dataset.
     SchemaMismatch,
+    /// A safe rollout failed a stage and put the endpoint's traffic back as it was.
+    RolledBack,
+    /// An online deployment ended Failed or Canceled; the endpoint's traffic was not touched.
+    DeploymentFailed,
     /// Interrupted (Ctrl-C) while waiting; a remote operation goes on.
     Interrupted,
 }
 
 impl ErrorKind {
     /// Every kind, in the order the documentation lists them.
-    pub const ALL: [ErrorKind; 14] = [
+    pub const ALL: [ErrorKind; 16] = [
         ErrorKind::Internal,
         ErrorKind::Usage,
         ErrorKind::GateNotBetter,
@@ -56,6 +60,8 @@ impl ErrorKind {
         ErrorKind::NotReproduced,
         ErrorKind::ReproductionInput,
         ErrorKind::SchemaMismatch,
+        ErrorKind::RolledBack,
+        ErrorKind::DeploymentFailed,
         ErrorKind::Interrupted,
     ];
 }

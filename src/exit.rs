@@ -9,6 +9,8 @@ use crate::azure::blob::BlobError;
 use crate::azure::cloud::CloudError;
 use crate::azure::lro::LroError;
 use crate::azureml::AzureMlError;
+use crate::azureml::deployment_settings::SettingsFileError;
+use crate::azureml::rollout::RolloutError;
 use crate::azureml::step::RemoteStepError;
 use crate::data::DataError;
 use crate::data::datastore::DatastoreError;
@@ -45,6 +47,8 @@ pub const DATA_CHECK_FAILED: u8 = code(ErrorKind::DataCheckFailed);
 pub const INTERRUPTED: u8 = code(ErrorKind::Interrupted);
 pub const NOT_REPRODUCED: u8 = code(ErrorKind::NotReproduced);
 pub const REPRODUCTION_INPUT: u8 = code(ErrorKind::ReproductionInput);
+pub const ROLLED_BACK: u8 = code(ErrorKind::RolledBack);
+pub const DEPLOYMENT_FAILED: u8 = code(ErrorKind::DeploymentFailed);
 
 /// The exit code of each kind of outcome. The one table.
 pub const fn code(kind: ErrorKind) -> u8 {
@@ -62,6 +66,8 @@ pub const fn code(kind: ErrorKind) -> u8 {
         ErrorKind::NotReproduced => 11,
         ErrorKind::ReproductionInput => 12,
         ErrorKind::SchemaMismatch => 13,
+        ErrorKind::RolledBack => 14,
+        ErrorKind::DeploymentFailed => 15,
         ErrorKind::Interrupted => 130,
     }
 }
@@ -115,8 +121,10 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         ReproduceError,
         RequestLogError,
         RidgeError,
+        RolloutError,
         ServeError,
         SettingsError,
+        SettingsFileError,
         SmokeError,
         SplitError,
         StoreError,
@@ -151,8 +159,10 @@ const CLASSIFIED: &[&str] = &[
     "ReproduceError",
     "RequestLogError",
     "RidgeError",
+    "RolloutError",
     "ServeError",
     "SettingsError",
+    "SettingsFileError",
     "SmokeError",
     "SplitError",
     "StoreError",
@@ -204,7 +214,7 @@ mod tests {
     #[test]
     fn the_table_is_stable() {
         let codes: Vec<u8> = ErrorKind::ALL.iter().map(|k| code(*k)).collect();
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 130]);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 130]);
     }
 
     /// The same failure exits the same way wherever it surfaces: an HTTP 403 from an ARM

@@ -1,14 +1,22 @@
 //! Azure Machine Learning through its v2 REST API on the ARM control plane: the workspace, assets
-//! (environments, components), jobs and schedules, and publishing `mlops` pipelines as Azure ML
-//! components and pipeline jobs. No Python, no Azure ML SDK.
+//! (environments, components), jobs and schedules, publishing `mlops` pipelines as Azure ML
+//! components and pipeline jobs, and online endpoints with their deployments and safe rollout.
+//! No Python, no Azure ML SDK.
 
 pub mod assets;
 pub mod cron;
+pub mod deployment_settings;
+pub mod endpoints;
 pub mod jobs;
+pub mod online_deployments;
 pub mod publish;
+pub mod rollout;
+pub mod rollout_target;
 pub mod schedules;
+pub mod scoring;
 pub mod step;
 pub mod steps;
+pub mod traffic;
 pub mod watch;
 pub mod workspace;
 
@@ -35,6 +43,8 @@ pub enum AzureMlError {
     Shape(String),
     #[error("{what} failed: {}", .error.as_ref().map(|e| e.render()).unwrap_or_else(|| "no error details".to_string()))]
     OperationFailed { what: String, error: Option<Box<crate::azure::ErrorDetail>> },
+    #[error("deployment {deployment:?} of endpoint {endpoint:?} failed: {}; its traffic is unchanged", .error.as_ref().map(|e| e.render()).unwrap_or_else(|| "no error details".to_string()))]
+    DeploymentFailed { endpoint: String, deployment: String, error: Option<Box<crate::azure::ErrorDetail>> },
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error(transparent)]
@@ -48,6 +58,7 @@ impl HasKind for AzureMlError {
             AzureMlError::UnknownCompute { .. } => ErrorKind::NotFound,
             AzureMlError::Invalid(_) => ErrorKind::Usage,
             AzureMlError::Shape(_) | AzureMlError::OperationFailed { .. } => ErrorKind::Remote,
+            AzureMlError::DeploymentFailed { .. } => ErrorKind::DeploymentFailed,
             // The same LRO failure exits the same way under `mlops pipeline` as under `mlops infra`.
             AzureMlError::Lro(e) => e.kind(),
             AzureMlError::Http(e) => e.kind(),

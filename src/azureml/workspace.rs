@@ -166,7 +166,12 @@ impl AzureMlClient {
 
     /// `GET` that answers `None` for 404.
     pub async fn get_optional(&self, relative: &str) -> Result<Option<Value>, AzureMlError> {
-        let response = self.arm.send(Method::Get, self.url(relative)?, None).await?;
+        self.get_optional_at(self.url(relative)?).await
+    }
+
+    /// `GET` of a URL built by the caller (another `api-version`) that answers `None` for 404.
+    pub async fn get_optional_at(&self, url: Url) -> Result<Option<Value>, AzureMlError> {
+        let response = self.arm.send(Method::Get, url, None).await?;
         match response.status {
             200 => Ok(Some(response.json()?)),
             404 => Ok(None),
@@ -176,8 +181,13 @@ impl AzureMlClient {
 
     /// Every item of a list, following `nextLink` verbatim.
     pub async fn list(&self, relative: &str) -> Result<Vec<Value>, AzureMlError> {
+        self.list_at(self.url(relative)?).await
+    }
+
+    /// Every item of a list at a URL built by the caller, following `nextLink` verbatim.
+    pub async fn list_at(&self, first: Url) -> Result<Vec<Value>, AzureMlError> {
         let mut items = Vec::new();
-        let mut next = Some(self.url(relative)?);
+        let mut next = Some(first);
         while let Some(url) = next.take() {
             let response = self.arm.expect(Method::Get, url, None, &[200]).await?;
             let page: Value = response.json()?;

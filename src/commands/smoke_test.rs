@@ -27,6 +27,7 @@ pub async fn run(args: &SmokeTestArgs, global: &GlobalArgs) -> anyhow::Result<u8
         timeout: Duration::from_secs_f64(args.timeout),
         probe: if args.get { Probe::Get } else { Probe::Score },
         sample,
+        deployment: args.deployment.clone(),
     };
     let report = smoke::run(&options).await?;
     output::emit(global.output, &report, || {

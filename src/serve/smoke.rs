@@ -32,7 +32,13 @@ pub struct SmokeOptions {
     pub probe: Probe,
     /// The request body, when the model's signature is known here (`--model`).
     pub sample: Option<Value>,
+    /// Sent as `azureml-model-deployment`: an Azure ML endpoint routes the request to this
+    /// deployment whatever its traffic split, so a deployment is tested before it takes traffic.
+    pub deployment: Option<String>,
 }
+
+/// The header that pins a request to one deployment of an Azure ML online endpoint.
+pub const DEPLOYMENT_HEADER: &str = "azureml-model-deployment";
 
 /// Where the sample request came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -199,7 +205,7 @@ pub async fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
         let attempt_timeout = remaining.clamp(Duration::from_millis(100), ATTEMPT_TIMEOUT);
         let mut this_attempt = sample.clone();
         if sample.is_none() {
-            match read_swagger(&client, &url, options.key.as_ref(), attempt_timeout).await {
+            match read_swagger(&client, &url, options, attempt_timeout).await {
                 SwaggerRead::Found(found, source) => {
                     sample = Some((found, source));
                     this_attempt = sample.clone();
@@ -223,6 +229,9 @@ pub async fn run(options: &SmokeOptions) -> Result<SmokeReport, SmokeError> {
         let mut request = request.timeout(attempt_timeout).header("traceparent", &traceparent);
         if let Some(key) = &options.key {
             request = request.bearer_auth(key.expose());
+        }
+        if let Some(deployment) = &options.deployment {
+            request = request.header(DEPLOYMENT_HEADER, deployment);
         }
         let last = match request.send().await {
             Ok(response) => {
@@ -280,10 +289,13 @@ fn not_ready(shown: &str, last: &str, attempt: u32, deadline: Instant) {
 
 /// One try at the service's `/swagger.json`: its example, or the reference sample when the service
 /// answers without one; a service that does not answer yet is not ready.
-async fn read_swagger(client: &reqwest::Client, url: &Url, key: Option<&Secret>, timeout: Duration) -> SwaggerRead {
+async fn read_swagger(client: &reqwest::Client, url: &Url, options: &SmokeOptions, timeout: Duration) -> SwaggerRead {
     let mut request = client.get(swagger_url(url)).timeout(timeout);
-    if let Some(key) = key {
+    if let Some(key) = &options.key {
         request = request.bearer_auth(key.expose());
+    }
+    if let Some(deployment) = &options.deployment {
+        request = request.header(DEPLOYMENT_HEADER, deployment);
     }
     match request.send().await {
         Ok(response) if response.status().is_success() => {
