@@ -84,6 +84,9 @@ pub enum Command {
     /// Run or check a pipeline file (steps that are mlops commands).
     #[command(subcommand, after_help = PIPELINE_EXAMPLES)]
     Pipeline(PipelineCommand),
+    /// Azure ML online endpoints: create, deploy (with safe rollout), traffic, invoke, logs, keys.
+    #[command(subcommand, after_help = ENDPOINT_EXAMPLES)]
+    Endpoint(EndpointCommand),
     /// Retrain a recorded model from its lineage and check it is the same model, bit for bit.
     #[command(after_help = REPRODUCE_EXAMPLES)]
     Reproduce(ReproduceArgs),
@@ -1407,4 +1410,228 @@ pub enum RegistryAuthArg {
     Basic,
     /// An Entra ID token from the Azure credential chain, exchanged for ACR tokens.
     Azure,
+}
+
+const ENDPOINT_EXAMPLES: &str = "\
+Examples:
+  mlops endpoint create diabetes-ep --auth key
+  mlops endpoint deploy diabetes-ep --deployment blue --model models:/diabetes@champion
+  mlops endpoint deploy diabetes-ep --deployment green --model models:/diabetes/4 --rollout 10,50,100
+  mlops endpoint traffic diabetes-ep blue=90 green=10 --mirror green=0
+  mlops endpoint invoke diabetes-ep --data request.json --deployment green
+  mlops endpoint logs diabetes-ep --deployment green --lines 100
+  mlops endpoint keys diabetes-ep                 # the only command that prints keys
+  mlops endpoint delete diabetes-ep --yes
+
+Exit codes: 8 unknown endpoint, deployment or model; 14 a rollout stage failed and traffic was put
+back as it was; 15 the deployment ended Failed (traffic untouched); 2 bad --rollout or traffic.";
+
+/// `mlops endpoint`.
+#[derive(Debug, Subcommand)]
+pub enum EndpointCommand {
+    /// Create an online endpoint (or update its auth mode; its traffic is kept).
+    Create(EndpointCreateArgs),
+    /// Show an endpoint: state, auth mode, scoring URI, traffic, deployments (never its keys).
+    Show(EndpointNameArgs),
+    /// List the workspace's online endpoints.
+    List(EndpointListArgs),
+    /// Delete an endpoint and its deployments.
+    Delete(EndpointDeleteArgs),
+    /// Print the endpoint's keys, or regenerate one.
+    Keys(EndpointKeysArgs),
+    /// Deploy a workspace model to an endpoint, optionally in safe-rollout stages.
+    #[command(after_help = ENDPOINT_DEPLOY_EXAMPLES)]
+    Deploy(EndpointDeployArgs),
+    /// Set live (and mirrored) traffic: DEPLOYMENT=PERCENT, summing to 100.
+    Traffic(EndpointTrafficArgs),
+    /// Send a request file to the scoring URI and print the answer.
+    Invoke(EndpointInvokeArgs),
+    /// Print a deployment's container log.
+    Logs(EndpointLogsArgs),
+}
+
+const ENDPOINT_DEPLOY_EXAMPLES: &str = "\
+Examples:
+  mlops endpoint deploy ep --deployment blue --model models:/diabetes@champion
+  mlops endpoint deploy ep --deployment green --model models:/diabetes/4 --rollout 10,50,100
+  mlops endpoint deploy ep --deployment blue --model models:/diabetes/4 \\
+      --image myacr.azurecr.io/diabetes:4 --settings deploy/settings.yml
+
+Without --image the MLflow model asset is deployed without code; with it, the container built by
+`mlops image build` serves it (liveness /health, readiness /ready, scoring /score on --port).
+--settings takes az ml's deployment YAML keys: environment_variables, request_settings
+(request_timeout_ms, max_concurrent_requests_per_instance, max_queue_wait_ms), liveness_probe and
+readiness_probe (initial_delay, period, timeout, success_threshold, failure_threshold).
+--rollout 10,50,100 deploys with no traffic, then per stage smoke-tests the new deployment alone
+(azureml-model-deployment header) and gives it that percent, the rest split among the deployments
+that had traffic; any failure puts traffic back as it was and exits 14. A deployment that ends
+Failed exits 15 and leaves traffic untouched.";
+
+/// An endpoint name.
+#[derive(Debug, Args)]
+pub struct EndpointNameArgs {
+    /// Endpoint name.
+    pub name: String,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// `mlops endpoint list`.
+#[derive(Debug, Args)]
+pub struct EndpointListArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// How callers of an endpoint authenticate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EndpointAuthArg {
+    /// Keys from `mlops endpoint keys`.
+    Key,
+    /// Azure ML tokens that expire.
+    #[value(name = "aml_token")]
+    AmlToken,
+}
+
+/// Where an endpoint's deployments run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EndpointKindArg {
+    Managed,
+    Kubernetes,
+}
+
+/// `mlops endpoint create`.
+#[derive(Debug, Args)]
+pub struct EndpointCreateArgs {
+    /// Endpoint name (unique in the region).
+    pub name: String,
+    #[arg(long, value_enum, default_value_t = EndpointAuthArg::Key)]
+    pub auth: EndpointAuthArg,
+    #[arg(long, value_enum, default_value_t = EndpointKindArg::Managed)]
+    pub kind: EndpointKindArg,
+    /// The attached Kubernetes compute (with --kind kubernetes).
+    #[arg(long, value_name = "AKS_NAME", required_if_eq("kind", "kubernetes"))]
+    pub compute: Option<String>,
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// `mlops endpoint delete`.
+#[derive(Debug, Args)]
+pub struct EndpointDeleteArgs {
+    /// Endpoint name.
+    pub name: String,
+    /// Delete without asking (required when stdin is not a terminal).
+    #[arg(long)]
+    pub yes: bool,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// Which endpoint key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EndpointKeyArg {
+    Primary,
+    Secondary,
+}
+
+/// `mlops endpoint keys`.
+#[derive(Debug, Args)]
+pub struct EndpointKeysArgs {
+    /// Endpoint name.
+    pub name: String,
+    /// Replace this key with a new random one first.
+    #[arg(long, value_enum, value_name = "KEY")]
+    pub regenerate: Option<EndpointKeyArg>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// `mlops endpoint deploy`.
+#[derive(Debug, Args)]
+pub struct EndpointDeployArgs {
+    /// Endpoint name.
+    pub name: String,
+    /// Deployment name (blue, green, …).
+    #[arg(long, value_name = "NAME")]
+    pub deployment: String,
+    /// A model asset of the workspace: models:/NAME@ALIAS or models:/NAME/VERSION.
+    #[arg(long, value_name = "MODEL")]
+    pub model: String,
+    #[arg(long, value_name = "SKU", default_value = "Standard_DS3_v2")]
+    pub instance_type: String,
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub instance_count: u32,
+    /// The scoring container built by `mlops image build` (default: no-code MLflow deployment).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: Option<String>,
+    /// The port `mlops serve` listens on in --image.
+    #[arg(long, value_name = "PORT", default_value_t = 5001, requires = "image")]
+    pub port: u16,
+    /// YAML or JSON: environment_variables, request_settings, liveness_probe, readiness_probe.
+    #[arg(long, value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Safe rollout stages, percents of live traffic, increasing and ending at 100 (e.g. 10,50,100).
+    #[arg(long, value_name = "P1,P2,…,100")]
+    pub rollout: Option<String>,
+    /// Seconds each rollout stage's smoke test waits for the deployment to answer.
+    #[arg(long, value_name = "SECS", default_value_t = 120.0)]
+    pub smoke_timeout: f64,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// `mlops endpoint traffic`.
+#[derive(Debug, Args)]
+pub struct EndpointTrafficArgs {
+    /// Endpoint name.
+    pub name: String,
+    /// DEPLOYMENT=PERCENT, summing to 100.
+    #[arg(value_name = "DEPLOYMENT=PERCENT", required = true)]
+    pub traffic: Vec<String>,
+    /// DEPLOYMENT=PERCENT copied to one deployment without live traffic (at most 50).
+    #[arg(long, value_name = "DEPLOYMENT=PERCENT")]
+    pub mirror: Vec<String>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// `mlops endpoint invoke`.
+#[derive(Debug, Args)]
+pub struct EndpointInvokeArgs {
+    /// Endpoint name.
+    pub name: String,
+    /// The request body (JSON), sent as is.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Send to this deployment whatever the traffic (azureml-model-deployment).
+    #[arg(long, value_name = "NAME")]
+    pub deployment: Option<String>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+/// Which container of a deployment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogContainerArg {
+    InferenceServer,
+    StorageInitializer,
+}
+
+/// `mlops endpoint logs`.
+#[derive(Debug, Args)]
+pub struct EndpointLogsArgs {
+    /// Endpoint name.
+    pub name: String,
+    #[arg(long, value_name = "NAME")]
+    pub deployment: String,
+    /// The last N lines.
+    #[arg(long, value_name = "N")]
+    pub lines: Option<u32>,
+    #[arg(long, value_enum, default_value_t = LogContainerArg::InferenceServer)]
+    pub container: LogContainerArg,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
 }

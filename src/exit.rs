@@ -11,6 +11,7 @@ use crate::azure::lro::LroError;
 use crate::azureml::AzureMlError;
 use crate::azureml::deployment_settings::SettingsFileError;
 use crate::azureml::rollout::RolloutError;
+use crate::azureml::scoring::RequestFileError;
 use crate::azureml::step::RemoteStepError;
 use crate::data::DataError;
 use crate::data::datastore::DatastoreError;
@@ -119,6 +120,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         RegistryError,
         RemoteStepError,
         ReproduceError,
+        RequestFileError,
         RequestLogError,
         RidgeError,
         RolloutError,
@@ -157,6 +159,7 @@ const CLASSIFIED: &[&str] = &[
     "RegistryError",
     "RemoteStepError",
     "ReproduceError",
+    "RequestFileError",
     "RequestLogError",
     "RidgeError",
     "RolloutError",

@@ -41,6 +41,27 @@ fn write_result<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> 
     Ok(())
 }
 
+/// Writes a result that is itself a secret the user asked for (`mlops endpoint keys`): the one
+/// output that is not masked, since masking would print `***` in place of what was requested.
+pub fn emit_requested_secret<T: Serialize>(
+    format: Format,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> anyhow::Result<()> {
+    let mut rendered = match format {
+        Format::Json => serde_json::to_string_pretty(value)?,
+        Format::Text => text(),
+    };
+    if !rendered.ends_with('\n') {
+        rendered.push('\n');
+    }
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(rendered.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 /// Writes one result of a stream as a line: compact JSON, or the text `text` renders.
 pub fn emit_line<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
     let write = || -> std::io::Result<()> {

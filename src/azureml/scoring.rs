@@ -7,6 +7,25 @@ use crate::http::{self, HttpError, RetryPolicy};
 use crate::secret::Secret;
 use crate::serve::smoke::DEPLOYMENT_HEADER;
 
+/// A request file that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read the request file {}: {source}", path.display())]
+pub struct RequestFileError {
+    pub path: std::path::PathBuf,
+    pub source: std::io::Error,
+}
+
+impl crate::error_kind::HasKind for RequestFileError {
+    fn kind(&self) -> crate::error_kind::ErrorKind {
+        crate::error_kind::ErrorKind::Input
+    }
+}
+
+/// Reads the body of a request, as is.
+pub fn read_request(path: &std::path::Path) -> Result<Vec<u8>, RequestFileError> {
+    std::fs::read(path).map_err(|source| RequestFileError { path: path.to_path_buf(), source })
+}
+
 /// One scoring request.
 #[derive(Debug, Clone)]
 pub struct ScoringRequest {

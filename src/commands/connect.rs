@@ -137,3 +137,20 @@ pub async fn model(model: &str, store: &StoreArgs) -> anyhow::Result<ResolvedMod
 fn unreachable_store<T>(uri: &TrackingUri) -> anyhow::Result<T> {
     anyhow::bail!("internal error: tracking settings for {uri} were resolved without its client settings")
 }
+
+/// The model registry of an Azure ML workspace (its MLflow endpoint, signed in with the workspace
+/// client's credential): where `models:/NAME@ALIAS` of a workspace model is resolved.
+pub fn azureml_registry(
+    settings: &AzureMlSettings,
+    client: &AzureMlClient,
+) -> anyhow::Result<crate::registry::Registry> {
+    let uri = client.workspace().mlflow_tracking_uri.as_deref().ok_or_else(|| {
+        anyhow::anyhow!("workspace {:?} does not say where its MLflow endpoint is", client.workspace().name)
+    })?;
+    let TrackingUri::AzureMl(aml) = TrackingUri::parse(uri)? else {
+        anyhow::bail!("workspace {:?} names an MLflow endpoint that is not azureml://: {uri}", client.workspace().name);
+    };
+    let mlflow = crate::settings::mlflow_settings(MlflowAuth::None)?;
+    let mlflow = azureml_client_signed_in(&aml, client.arm().credential(), settings.azure.cloud.arm_scope(), mlflow)?;
+    Ok(crate::registry::Registry::Remote(crate::registry::RemoteRegistry::new(mlflow)))
+}

@@ -4,6 +4,7 @@ mod azureml;
 mod connect;
 mod data;
 mod docs;
+mod endpoint;
 mod image;
 mod infra;
 mod infra_build;
@@ -34,6 +35,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<u8> {
         Command::SmokeTest(args) => smoke_test::run(args, global).await,
         Command::Data(command) => data::run(command, global).await,
         Command::Pipeline(command) => pipeline::run(command, global).await,
+        Command::Endpoint(command) => endpoint::run(command, global).await,
         Command::Reproduce(args) => reproduce::run(args, global).await,
         Command::Init(args) => init::run(args, global),
         Command::Completions(args) => docs::completions(args),
