@@ -25,6 +25,7 @@ mod inputs;
 mod kill9;
 mod mlflow_server;
 mod notebooks;
+mod online_endpoints;
 mod pipeline;
 mod predict;
 mod registry;

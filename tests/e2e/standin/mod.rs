@@ -8,10 +8,12 @@
 mod acr;
 mod aml;
 mod arm;
+mod endpoints;
 mod entra;
 mod expr;
 mod history;
 mod mlflow_plane;
+mod serving;
 mod tls;
 
 use std::collections::{HashMap, HashSet};
@@ -83,6 +85,7 @@ pub struct State {
     pub artifacts: history::ArtifactPlane,
     pub aml: aml::AmlState,
     pub acr: acr::AcrState,
+    pub online: endpoints::OnlineState,
     pub step: Duration,
 }
 
