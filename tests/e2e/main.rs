@@ -26,6 +26,7 @@ mod kill9;
 mod mlflow_server;
 mod notebooks;
 mod online_endpoints;
+mod online_scoring;
 mod pipeline;
 mod predict;
 mod registry;

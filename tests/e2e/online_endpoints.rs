@@ -2,12 +2,15 @@
 //! clients drive them: create with the `mfeOperationsStatus` LRO, lists, keys, tokens, PATCH,
 //! the traffic rules the service enforces, and delete.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, Response};
 use serde_json::{Value, json};
 
+use crate::servers::{Peer, azurite};
 use crate::standin::{self, StandIn};
+use crate::support::{Workspace, diabetes};
 
 pub const RG: &str = "rg-ml";
 pub const WS: &str = "ws-ml";
@@ -87,24 +90,30 @@ impl Arm {
     }
 }
 
-/// A stand-in with the workspace and an `mlflow_model` asset `diabetes:1` recorded in it.
-pub fn standin_with_model() -> (StandIn, String) {
+/// A stand-in with the workspace, its artifact storage (kept alive by the returned peer) and
+/// the trained diabetes model (its directory returned too) registered as the `mlflow_model` asset `diabetes:1`; deployments
+/// serve with this build's `mlops`.
+pub fn standin_with_model() -> (StandIn, String, Peer, Workspace, PathBuf) {
     let standin = StandIn::start();
     standin.create_aml_workspace(RG, WS, "cpu-cluster");
-    standin.with_aml(|a| {
-        a.record_mlflow_model(
-            (standin::SUBSCRIPTION, RG, WS),
-            "diabetes",
-            "1",
-            "azureml://datastores/workspaceartifactstore/paths/models/diabetes",
-            json!({}),
-        )
-    });
-    let model = format!(
-        "/subscriptions/{}/resourceGroups/{RG}/providers/Microsoft.MachineLearningServices/workspaces/{WS}/models/diabetes/versions/1",
-        standin::SUBSCRIPTION
-    );
-    (standin, model)
+    let blobs = azurite();
+    standin.serve_artifacts(&blobs.base);
+    standin.serve_deployments_with(std::path::Path::new(env!("CARGO_BIN_EXE_mlops")));
+    let ws = Workspace::new();
+    let dir = trained_model(&ws);
+    let model = standin.upload_model((RG, WS), "diabetes", "1", &dir);
+    (standin, model, blobs, ws, dir)
+}
+
+/// A model `mlops train` made in `ws`'s local store.
+pub fn trained_model(ws: &Workspace) -> PathBuf {
+    let trained = ws.json(&["train", "--data", &diabetes().display().to_string()]);
+    let run_id = trained["run_id"].as_str().expect("run id");
+    mlops::tracking::LocalStore::open(&ws.path().join("mlruns"))
+        .expect("store")
+        .artifact_dir(run_id)
+        .expect("artifacts")
+        .join("model")
 }
 
 pub fn endpoint_body(auth: &str, traffic: Value) -> Value {
@@ -128,7 +137,7 @@ fn error_code(body: &Value) -> String {
 
 #[test]
 fn an_endpoint_is_created_listed_keyed_patched_and_deleted() {
-    let (standin, _) = standin_with_model();
+    let (standin, _, _blobs, _ws, _) = standin_with_model();
     let arm = Arm::new(&standin);
     let url = arm.endpoint("ep-one");
     let response = arm.send("PUT", &url, EP_API, Some(endpoint_body("Key", json!({}))));
@@ -230,7 +239,7 @@ fn an_endpoint_is_created_listed_keyed_patched_and_deleted() {
 
 #[test]
 fn bad_endpoint_and_deployment_bodies_get_the_service_errors() {
-    let (standin, model) = standin_with_model();
+    let (standin, model, _blobs, _ws, _) = standin_with_model();
     let arm = Arm::new(&standin);
     let url = arm.endpoint("ep-bad");
     let mut no_location = endpoint_body("Key", json!({}));
@@ -275,7 +284,7 @@ fn bad_endpoint_and_deployment_bodies_get_the_service_errors() {
 
 #[test]
 fn traffic_rules_hold_and_a_deployment_with_traffic_cannot_be_deleted() {
-    let (standin, model) = standin_with_model();
+    let (standin, model, _blobs, _ws, _) = standin_with_model();
     let arm = Arm::new(&standin);
     let url = arm.endpoint("ep-traffic");
     arm.put_and_wait(&url, MLOPS_API, endpoint_body("Key", json!({})));
@@ -354,7 +363,7 @@ fn traffic_rules_hold_and_a_deployment_with_traffic_cannot_be_deleted() {
 
 #[test]
 fn other_machine_learning_routes_still_check_the_api_version() {
-    let (standin, _) = standin_with_model();
+    let (standin, _, _blobs, _ws, _) = standin_with_model();
     let arm = Arm::new(&standin);
     let (status, body) = arm.json("GET", &format!("{}/jobs", arm.workspace()), EP_API, None);
     assert_eq!(status, 400);

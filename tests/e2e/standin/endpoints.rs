@@ -67,6 +67,8 @@ pub struct OnlineState {
     /// Endpoints by lower-case `<workspace key>/<name>`.
     pub endpoints: BTreeMap<String, Endpoint>,
     operations: HashMap<String, Operation>,
+    /// The `mlops` binary deployments serve their models with.
+    pub mlops: Option<std::path::PathBuf>,
 }
 
 /// `true` for requests whose api-version is not checked: azure-ai-ml pins older previews for

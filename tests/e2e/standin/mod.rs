@@ -13,6 +13,7 @@ mod entra;
 mod expr;
 mod history;
 mod mlflow_plane;
+mod scoring;
 mod serving;
 mod tls;
 
@@ -190,6 +191,11 @@ impl StandIn {
         f(&mut self.state().aml)
     }
 
+    /// The `mlops` binary online deployments run (`mlops serve`) for their models.
+    pub fn serve_deployments_with(&self, mlops: &std::path::Path) {
+        self.state().online.mlops = Some(mlops.to_path_buf());
+    }
+
     /// The ids of the resources recorded in a resource group.
     pub fn resources(&self, group: &str) -> Vec<String> {
         self.state().arm.resource_ids(SUBSCRIPTION, group)
@@ -328,6 +334,11 @@ pub async fn handle(
             } else {
                 history::serve_blob(&state, call).await
             };
+            log(response.status().as_u16());
+            return Ok(response);
+        }
+        None if scoring::owns(&lower) => {
+            let response = scoring::serve(&state, &method, &path, &headers, body).await;
             log(response.status().as_u16());
             return Ok(response);
         }
