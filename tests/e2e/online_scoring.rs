@@ -182,3 +182,77 @@ fn a_broken_model_ends_failed_with_its_logs() {
     let server = logs("InferenceServer");
     assert!(server.to_lowercase().contains("error"), "{server}");
 }
+
+/// The official azure-ai-ml (MLClient, unchanged) deploys the registered model, sets traffic,
+/// invokes the endpoint with a split-DataFrame request file, reads logs and keys, sees a broken
+/// model fail, and deletes the endpoint; no server is left behind.
+#[test]
+fn azure_ai_ml_deploys_scores_and_deletes_an_endpoint() {
+    let (standin, model, _blobs, ws, dir) = standin_with_model();
+    let broken_dir = ws.path().join("broken-model");
+    std::fs::create_dir_all(&broken_dir).expect("mkdir");
+    for entry in std::fs::read_dir(&dir).expect("model dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().expect("name").to_owned();
+        if path.is_file() {
+            let bytes = if name == "MLmodel" { std::fs::read(&path).expect("read") } else { b"{ broken".to_vec() };
+            std::fs::write(broken_dir.join(name), bytes).expect("write");
+        }
+    }
+    let broken = standin.upload_model((RG, WS), "broken", "1", &broken_dir);
+    let (request, expected) = request_and_expected(&ws, &dir);
+    let request_file = ws.write("request.json", &request.to_string());
+    let out = std::process::Command::new(crate::support::python())
+        .arg(crate::support::repo().join("tests/python/azureml_endpoint_conformance.py"))
+        .args([
+            &standin.url(),
+            crate::standin::TENANT,
+            crate::standin::CLIENT_ID,
+            crate::standin::CLIENT_SECRET,
+            crate::standin::SUBSCRIPTION,
+            RG,
+            WS,
+            &model,
+            &broken,
+            &request_file.display().to_string(),
+        ])
+        .env("AZUREML_DEV_URL_MFE", standin.url())
+        .env("REQUESTS_CA_BUNDLE", &standin.ca_pem)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "azureml_endpoint_conformance.py failed:\n{}", crate::support::stderr(&out));
+    // azure-ai-ml prints progress dots (no newline) on stdout while it waits; the answer is the
+    // JSON object after them.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let answer = text.find('{').map_or("", |at| &text[at..]);
+    let seen: Value = serde_json::from_str(answer).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(seen["endpoint_state"], "Succeeded", "{seen}");
+    assert_eq!(seen["deployment_state"], "Succeeded");
+    assert_eq!(seen["traffic"], json!({"blue": 100}));
+    assert_eq!(seen["auth_mode"], "key");
+    assert_eq!(seen["deployment_model"], model.as_str());
+    assert_eq!(seen["request_timeout_ms"], 5000);
+    for field in ["predictions", "pinned_predictions"] {
+        let got = floats(&seen[field]);
+        assert_eq!(got.len(), expected.len());
+        for (g, e) in got.iter().zip(&expected) {
+            assert_close(*g, *e, 1e-9, field);
+        }
+    }
+    assert!(seen["storage_log"].as_str().unwrap_or("").contains("Downloaded MLmodel"), "{seen}");
+    assert!(seen["server_log"].is_string());
+    assert_eq!(seen["primary_changed"], true);
+    assert_eq!(seen["secondary_kept"], true);
+    assert_eq!((seen["old_key_status"].as_u64(), seen["new_key_status"].as_u64()), (Some(401), Some(200)));
+    assert!(seen["broken"].as_str().unwrap_or("").contains("exited"), "{seen}");
+    assert_eq!(seen["broken_state"], "Failed");
+    assert!(seen["broken_log"].as_str().unwrap_or("").to_lowercase().contains("error"), "{seen}");
+    assert_eq!(seen["endpoints_after_delete"], json!([]));
+    let ports = standin.deployment_ports();
+    assert_eq!(ports.len(), 2, "{ports:?}");
+    for port in ports {
+        eventually("the servers to stop", || std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+    }
+}

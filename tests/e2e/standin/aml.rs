@@ -15,7 +15,9 @@ use checks::{check_component, check_data, check_environment, check_job, check_sc
 
 use super::{Incoming, Reply, State};
 
-const API_VERSIONS: &[&str] = &["2024-10-01", "2025-09-01", "2025-12-01", "2026-07-01"];
+/// `2024-10-01-preview` is what azure-ai-ml 1.35.2 reads workspaces with (its online endpoint
+/// operations look the workspace's location up first).
+const API_VERSIONS: &[&str] = &["2024-10-01", "2024-10-01-preview", "2025-09-01", "2025-12-01", "2026-07-01"];
 /// Items per page of a list (one, so that clients must follow `nextLink`).
 const PAGE: usize = 1;
 

@@ -69,6 +69,8 @@ pub struct OnlineState {
     operations: HashMap<String, Operation>,
     /// The `mlops` binary deployments serve their models with.
     pub mlops: Option<std::path::PathBuf>,
+    /// The port of every deployment server started.
+    pub served: Vec<u16>,
 }
 
 /// `true` for requests whose api-version is not checked: azure-ai-ml pins older previews for
@@ -638,6 +640,7 @@ fn put_deployment(state: &mut State, req: &Incoming, scope: &Scope, key: &str, n
         Ok(run) => run,
         Err(reply) => return reply,
     };
+    state.online.served.push(run.listen_port);
     let endpoint = state.online.endpoints.get_mut(key).expect("checked by the caller");
     let dkey = name.to_ascii_lowercase();
     let created = !endpoint.deployments.contains_key(&dkey);

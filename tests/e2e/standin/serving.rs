@@ -28,6 +28,8 @@ struct Shared {
 /// `mlops serve` on a free port (the InferenceServer log) until its readiness probe passes
 /// (Succeeded) or it exits or never gets ready (Failed). Dropping it kills the server.
 pub struct Run {
+    /// The port its server is given.
+    pub listen_port: u16,
     shared: Arc<Mutex<Shared>>,
     stop: Arc<AtomicBool>,
     _dir: Option<tempfile::TempDir>,
@@ -113,6 +115,11 @@ impl super::StandIn {
 }
 
 impl super::StandIn {
+    /// The port of every deployment server started, for tests that check none is left.
+    pub fn deployment_ports(&self) -> Vec<u16> {
+        self.state().online.served.clone()
+    }
+
     /// The port of a ready deployment's `mlops serve`, for tests that look behind the endpoint.
     pub fn deployment_port(&self, endpoint: &str, deployment: &str) -> Option<u16> {
         let s = self.state();
@@ -287,6 +294,7 @@ struct Job {
     blobs: Option<mlops::azure::blob::BlobContainerClient>,
     model_uri: String,
     dir: PathBuf,
+    port: u16,
     probe: Probe,
 }
 
@@ -312,7 +320,9 @@ pub fn start(state: &State, _scope: &Scope, _name: &str, properties: &Value) -> 
         timeout: duration("timeout"),
         failure_threshold: readiness["failureThreshold"].as_u64().unwrap_or(30).max(1),
     };
-    let dir = tempfile::tempdir().map_err(|e| Reply::arm_error(500, "InternalServerError", &e.to_string()))?;
+    let internal = |e: std::io::Error| Reply::arm_error(500, "InternalServerError", &e.to_string());
+    let dir = tempfile::tempdir().map_err(internal)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(internal)?.port();
     let shared = Arc::new(Mutex::new(Shared::default()));
     let stop = Arc::new(AtomicBool::new(false));
     let job = Job {
@@ -322,10 +332,11 @@ pub fn start(state: &State, _scope: &Scope, _name: &str, properties: &Value) -> 
         blobs: super::history::container_client(state),
         model_uri,
         dir: dir.path().to_path_buf(),
+        port,
         probe,
     };
     std::thread::spawn(move || job.run());
-    Ok(Run { shared, stop, _dir: Some(dir) })
+    Ok(Run { listen_port: port, shared, stop, _dir: Some(dir) })
 }
 
 impl Job {
@@ -352,10 +363,7 @@ impl Job {
         let Some(mlops) = self.mlops.clone() else {
             return self.fail("the stand-in was started without an mlops binary to serve models with".into());
         };
-        let port = match std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()) {
-            Ok(addr) => addr.port(),
-            Err(e) => return self.fail(format!("no free port: {e}")),
-        };
+        let port = self.port;
         let spawned = Command::new(&mlops)
             .args(["serve", "--model"])
             .arg(&model_dir)
