@@ -256,3 +256,37 @@ fn azure_ai_ml_deploys_scores_and_deletes_an_endpoint() {
         eventually("the servers to stop", || std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
     }
 }
+
+/// AMLToken endpoints take the tokens `token` issues and not the keys; dropping the stand-in
+/// stops the servers its deployments run.
+#[test]
+fn aml_token_auth_and_no_server_outlives_the_standin() {
+    let (standin, model, _blobs, ws, dir) = standin_with_model();
+    let arm = Arm::new(&standin);
+    let url = arm.endpoint("ep-token");
+    arm.put_and_wait(&url, API, endpoint_body("AMLToken", json!({})));
+    let done = arm.put_and_wait(&format!("{url}/deployments/blue"), API, deployment_body(&model));
+    assert_eq!(done["status"], "Succeeded", "{done}");
+    let mut body = endpoint_body("AMLToken", json!({"blue": 100}));
+    body["properties"]["mirrorTraffic"] = json!({});
+    arm.put_and_wait(&url, API, body);
+    let (_, endpoint) = arm.json("GET", &url, API, None);
+    let scoring_uri = endpoint["properties"]["scoringUri"].as_str().expect("scoringUri").to_string();
+    let (request, expected) = request_and_expected(&ws, &dir);
+    let score = |secret: &str| {
+        let response = arm.http.post(&scoring_uri).bearer_auth(secret).json(&request).send().expect("score");
+        (response.status().as_u16(), response.text().expect("text"))
+    };
+    let (_, keys) = arm.json("POST", &format!("{url}/listKeys"), API, None);
+    assert_eq!(score(keys["primaryKey"].as_str().expect("key")).0, 401, "keys do not score on an AMLToken endpoint");
+    let (_, token) = arm.json("POST", &format!("{url}/token"), API, None);
+    let (status, answer) = score(token["accessToken"].as_str().expect("token"));
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(floats(&serde_json::from_str(&answer).expect("list")).len(), expected.len());
+
+    let ports = standin.deployment_ports();
+    assert_eq!(ports.len(), 1);
+    assert!(std::net::TcpStream::connect(("127.0.0.1", ports[0])).is_ok(), "the server runs");
+    drop(standin);
+    eventually("the server to stop", || std::net::TcpStream::connect(("127.0.0.1", ports[0])).is_err());
+}
