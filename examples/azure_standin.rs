@@ -1,6 +1,6 @@
 //! The HTTPS Azure stand-in the end-to-end tests use (Entra ID, ARM, Azure ML with its MLflow
 //! endpoint and run history artifact service), as a process of its own: `scripts/azure-standin
-//! --state DIR`. It starts a real `mlflow server` and an Azurite behind it, prints one JSON line
+//! --state DIR [--mlops PATH]`. It starts a real `mlflow server` and an Azurite behind it, prints one JSON line
 //! (`{"env": {...}, "tracking_uri", "subscription", "resource_group", "workspace"}`) once ready,
 //! and serves until SIGTERM or Ctrl-C, then stops them.
 //!
@@ -35,10 +35,35 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let state = match args.as_slice() {
-        [flag, dir] if flag == "--state" => PathBuf::from(dir),
-        _ => return Err("usage: scripts/azure-standin --state DIR".to_string()),
+    let usage = || "usage: scripts/azure-standin --state DIR [--mlops PATH]".to_string();
+    let (mut state, mut mlops) = (None, None);
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest.next().ok_or_else(usage)?;
+        match flag.as_str() {
+            "--state" => state = Some(PathBuf::from(value)),
+            "--mlops" => mlops = Some(PathBuf::from(value)),
+            _ => return Err(usage()),
+        }
+    }
+    let state = state.ok_or_else(usage)?;
+    // Online deployments run `mlops serve`: by default the one built beside this example
+    // (target/<profile>/mlops, next to target/<profile>/examples/).
+    let mlops = match mlops {
+        Some(path) => path,
+        None => std::env::current_exe()
+            .map_err(|e| e.to_string())?
+            .parent()
+            .and_then(Path::parent)
+            .map(|dir| dir.join("mlops"))
+            .ok_or_else(usage)?,
     };
+    if !mlops.exists() {
+        return Err(format!(
+            "the mlops binary {} is missing: build it (cargo build) or pass --mlops PATH",
+            mlops.display()
+        ));
+    }
     std::fs::create_dir_all(&state).map_err(|e| format!("{}: {e}", state.display()))?;
     let state = std::path::absolute(&state).map_err(|e| e.to_string())?;
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -95,6 +120,7 @@ fn run() -> Result<(), String> {
     standin.create_aml_workspace(GROUP, WORKSPACE, COMPUTE);
     standin.serve_mlflow(&mlflow_url);
     standin.serve_artifacts(&azurite_url);
+    standin.serve_deployments_with(&mlops);
     let ca = state.join("ca.pem");
     std::fs::copy(&standin.ca_pem, &ca).map_err(|e| format!("{}: {e}", ca.display()))?;
     let url = standin.url();

@@ -16,7 +16,7 @@ use ndarray::ArrayView2;
 use serde::Serialize;
 
 use super::error::ApiError;
-use super::input::{self, Batch, Route, Schema};
+use super::input::{self, Batch, Route, Schema, ScoreContract};
 use super::metrics::Metrics;
 use super::request_log::{ModelInfo, RequestLog, RequestRecord};
 use crate::ml::model::LinearModel;
@@ -111,9 +111,13 @@ async fn score(
     body: Body,
 ) -> Result<Response, ApiError> {
     let body = read_body(&state, &headers, body, false).await?;
-    let batch = input::parse_request(Route::Score, content_type(&headers), &body, state.schema())?;
+    let (batch, contract) = input::score_request(&input::parse_json(&body)?, state.schema())?;
     let predictions = state.predict(&batch)?;
-    let response = json_response(&ScoreResponse { result: &predictions });
+    let response = match contract {
+        ScoreContract::Reference => json_response(&ScoreResponse { result: &predictions }),
+        // Azure ML's MLflow no-code server answers the predictions themselves.
+        ScoreContract::AzureMl => json_response(&predictions),
+    };
     state.log_request("/score", context, batch, predictions);
     Ok(response)
 }

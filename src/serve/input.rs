@@ -1,9 +1,14 @@
 //! Request bodies → a batch of feature rows in the model's column order, with a 400/413/415
 //! error naming the problem for anything else.
 //!
-//! Two contracts: the reference's `/score` (`{"data": [[f1, …, fn], …]}`, columns by position) and
+//! Three contracts: the reference's `/score` (`{"data": [[f1, …, fn], …]}`, columns by position),
+//! Azure ML's MLflow no-code `/score` (`{"input_data": …}`, in `azureml`), and
 //! `mlflow models serve`'s `/invocations` (`dataframe_split`, `dataframe_records`, `instances`,
 //! `inputs` JSON, or CSV with a header; columns by name, extra columns ignored as MLflow does).
+
+mod azureml;
+
+pub use azureml::{ScoreContract, score_request};
 
 use serde_json::{Map, Value};
 
@@ -49,7 +54,7 @@ pub fn parse_request(
 ) -> Result<Batch, ApiError> {
     let kind = content_kind(content_type, route == Route::Invocations)?;
     match (route, kind) {
-        (Route::Score, _) => score_body(&parse_json(body)?, schema),
+        (Route::Score, _) => score_request(&parse_json(body)?, schema).map(|(batch, _)| batch),
         (Route::Invocations, BodyKind::Json) => invocations_json(&parse_json(body)?, schema),
         (Route::Invocations, BodyKind::Csv) => invocations_csv(body, schema),
     }
@@ -160,54 +165,54 @@ pub fn invocations_json(doc: &Value, schema: Schema<'_>) -> Result<Batch, ApiErr
     };
     let value = &object[*format];
     match *format {
-        "dataframe_split" => dataframe_split(value, schema),
+        "dataframe_split" => dataframe_split(value, "dataframe_split", schema),
         "dataframe_records" => records(value, "dataframe_records", schema),
         _ => tensor_input(value, format, schema),
     }
 }
 
-fn dataframe_split(value: &Value, schema: Schema<'_>) -> Result<Batch, ApiError> {
+fn dataframe_split(value: &Value, what: &str, schema: Schema<'_>) -> Result<Batch, ApiError> {
     let expected = "expected {\"columns\": [names], \"data\": [[values], …]}";
     let Some(split) = value.as_object() else {
-        return Err(ApiError::bad_request(format!("\"dataframe_split\" is {}, {expected}", kind_of(value))));
+        return Err(ApiError::bad_request(format!("\"{what}\" is {}, {expected}", kind_of(value))));
     };
     let columns = match split.get("columns").and_then(Value::as_array) {
         Some(columns) => columns
             .iter()
             .map(|c| c.as_str())
             .collect::<Option<Vec<&str>>>()
-            .ok_or_else(|| ApiError::bad_request("\"dataframe_split.columns\" must be a list of strings"))?,
+            .ok_or_else(|| ApiError::bad_request(format!("\"{what}.columns\" must be a list of strings")))?,
         None => {
             return Err(ApiError::bad_request(format!(
-                "\"dataframe_split\" has no \"columns\": the model's signature names its inputs ({}), {expected}",
+                "\"{what}\" has no \"columns\": the model's signature names its inputs ({}), {expected}",
                 schema.features.join(", ")
             )));
         }
     };
     let Some(rows) = split.get("data").and_then(Value::as_array) else {
-        return Err(ApiError::bad_request(format!("\"dataframe_split\" has no \"data\" list, {expected}")));
+        return Err(ApiError::bad_request(format!("\"{what}\" has no \"data\" list, {expected}")));
     };
     let positions = column_positions(&columns, schema.features)?;
-    check_rows(rows.len(), "\"dataframe_split.data\"", schema)?;
+    check_rows(rows.len(), &format!("\"{what}.data\""), schema)?;
     let mut values = Vec::with_capacity(rows.len() * schema.features.len());
     for (i, row) in rows.iter().enumerate() {
-        let what = format!("dataframe_split.data[{i}]");
+        let here = format!("{what}.data[{i}]");
         let Some(cells) = row.as_array() else {
             return Err(ApiError::bad_request(format!(
-                "{what} is {}, expected a list of {} values",
+                "{here} is {}, expected a list of {} values",
                 kind_of(row),
                 columns.len()
             )));
         };
         if cells.len() != columns.len() {
             return Err(ApiError::bad_request(format!(
-                "{what} has {} values for {} columns",
+                "{here} has {} values for {} columns",
                 cells.len(),
                 columns.len()
             )));
         }
         for (feature, &pos) in schema.features.iter().zip(&positions) {
-            values.push(number(&cells[pos], &what, feature)?);
+            values.push(number(&cells[pos], &here, feature)?);
         }
     }
     Ok(Batch { rows: rows.len(), values })

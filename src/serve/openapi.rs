@@ -51,7 +51,7 @@ pub fn document(model: &ModelInfo, max_batch_rows: usize) -> Value {
         },
         "paths": {
             "/score": {"post": {
-                "summary": "Score rows (MLOpsPython's contract).",
+                "summary": "Score rows: MLOpsPython's {\"data\": …} → {\"result\": […]}, or Azure ML's MLflow no-code {\"input_data\": …} → […].",
                 "parameters": [
                     {"name": "X-Ms-Request-Id", "in": "header", "required": false, "schema": {"type": "string"}, "description": "Request id; generated and returned when absent."},
                     {"name": "traceparent", "in": "header", "required": false, "schema": {"type": "string"}, "description": "W3C trace context, kept in the request log."},

@@ -25,6 +25,8 @@ mod inputs;
 mod kill9;
 mod mlflow_server;
 mod notebooks;
+mod online_endpoints;
+mod online_scoring;
 mod pipeline;
 mod predict;
 mod registry;

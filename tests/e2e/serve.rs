@@ -101,6 +101,26 @@ fn both_contracts_score_like_scikit_learn() {
     let (status, body) = post(&client, &server.url("/score"), "application/json", json!({"data": rows}).to_string());
     assert_eq!(status, 200, "{body}");
     assert_all_close(&floats(&body["result"]), &expected, "/score");
+    // Azure ML's MLflow no-code bodies on the same route, answered with a plain list.
+    let index: Vec<usize> = (0..rows.len()).collect();
+    let reversed: Vec<&str> = FEATURES.iter().rev().copied().collect();
+    let reversed_rows: Vec<Vec<f64>> = rows.iter().map(|r| r.iter().rev().copied().collect()).collect();
+    for azure in [
+        json!({"input_data": {"columns": reversed, "index": index, "data": reversed_rows}}),
+        json!({"input_data": rows}),
+    ] {
+        let (status, body) = post(&client, &server.url("/score"), "application/json", azure.to_string());
+        assert_eq!(status, 200, "{body}");
+        assert_all_close(&floats(&body), &expected, "/score input_data");
+    }
+    let (status, body) = post(
+        &client,
+        &server.url("/score"),
+        "application/json",
+        json!({"input_data": {"columns": FEATURES, "data": rows}}).to_string(),
+    );
+    assert_eq!(status, 400);
+    assert!(body.to_string().contains("index"), "{body}");
 
     for (format, content_type, text) in invocation_bodies(&rows) {
         let (status, body) = post(&client, &server.url("/invocations"), content_type, text);
@@ -109,7 +129,7 @@ fn both_contracts_score_like_scikit_learn() {
     }
     let (out, summary) = server.stop();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(summary["rows_scored"], json!(rows.len() * 6));
+    assert_eq!(summary["rows_scored"], json!(rows.len() * 8));
 }
 
 #[test]

@@ -15,7 +15,9 @@ use checks::{check_component, check_data, check_environment, check_job, check_sc
 
 use super::{Incoming, Reply, State};
 
-const API_VERSIONS: &[&str] = &["2024-10-01", "2025-09-01", "2025-12-01", "2026-07-01"];
+/// `2024-10-01-preview` is what azure-ai-ml 1.35.2 reads workspaces with (its online endpoint
+/// operations look the workspace's location up first).
+const API_VERSIONS: &[&str] = &["2024-10-01", "2024-10-01-preview", "2025-09-01", "2025-12-01", "2026-07-01"];
 /// Items per page of a list (one, so that clients must follow `nextLink`).
 const PAGE: usize = 1;
 
@@ -233,7 +235,7 @@ pub fn route(state: &mut State, req: &Incoming) -> Option<Reply> {
             "The api-version query parameter (?api-version=) is required for all requests.",
         ));
     };
-    if !API_VERSIONS.contains(&api.as_str()) {
+    if !API_VERSIONS.contains(&api.as_str()) && !super::endpoints::any_api_version(&lower) {
         return Some(Reply::arm_error(
             400,
             "InvalidApiVersionParameter",
@@ -363,6 +365,16 @@ fn workspace_route(state: &mut State, req: &Incoming, ws: &Workspace, rest: &[&s
         }
         (_, ["jobs", rest @ ..]) => job_route(state, req, ws, rest, &o[1..], api),
         (_, ["schedules", rest @ ..]) => schedule_route(state, req, ws, rest, &o[1..], api),
+        (_, ["onlineendpoints", rest @ ..]) => {
+            let scope = super::endpoints::Scope {
+                id: ws_id(ws),
+                key: ws_key(ws),
+                workspace: &ws.name,
+                subscription: &ws.subscription,
+                location: &ws.location,
+            };
+            super::endpoints::route(state, req, &scope, rest, o, api)
+        }
         _ => Reply::arm_error(404, "NotFound", &format!("No route for {method} {}", req.path)),
     }
 }
@@ -557,7 +569,7 @@ fn not_found(collection: &str, name: &str) -> Reply {
 }
 
 /// One page of a list, from `$skiptoken`, with an absolute `nextLink` when more remain.
-fn page(state: &State, req: &Incoming, items: Vec<Value>, api: &str) -> Reply {
+pub(super) fn page(state: &State, req: &Incoming, items: Vec<Value>, api: &str) -> Reply {
     let skip = req.query.get("$skiptoken").and_then(|s| s.parse::<usize>().ok()).unwrap_or(0);
     let end = (skip + PAGE).min(items.len());
     let mut body = json!({"value": items.get(skip..end).unwrap_or_default()});
@@ -752,6 +764,9 @@ fn schedule_route(state: &mut State, req: &Incoming, ws: &Workspace, rest: &[&st
 }
 
 fn operation_status(state: &State, id: &str) -> Reply {
+    if let Some(reply) = super::endpoints::operation_status(state, id) {
+        return reply;
+    }
     match state.aml.operations.get(id) {
         Some(op) => {
             let done = op.started.elapsed() >= state.step;
@@ -770,6 +785,9 @@ fn operation_status(state: &State, id: &str) -> Reply {
 }
 
 fn operation_result(state: &State, id: &str) -> Reply {
+    if let Some(reply) = super::endpoints::operation_result(state, id) {
+        return reply;
+    }
     match state.aml.operations.get(id) {
         Some(op) if op.started.elapsed() < state.step => Reply::empty(202).header("Retry-After", "1"),
         Some(_) => Reply::empty(200),

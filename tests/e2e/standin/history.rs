@@ -382,3 +382,19 @@ fn storage_error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>
         .body(Full::new(Bytes::from(body)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
+
+/// The workspace's artifact container in Azurite, read with the account key: how the stand-in
+/// itself fetches a model's files for a deployment (Azure's storage initializer reads the
+/// datastore with the workspace's identity). `None` until artifacts are served.
+pub fn container_client(s: &State) -> Option<mlops::azure::blob::BlobContainerClient> {
+    let azurite = s.artifacts.azurite.as_ref()?;
+    mlops::azure::blob::BlobContainerClient::new(
+        &format!("{azurite}/{CONTAINER}"),
+        mlops::azure::blob::BlobCredential::SharedKey {
+            account: ACCOUNT.to_string(),
+            key: mlops::secret::Secret::new(ACCOUNT_KEY),
+        },
+        None,
+    )
+    .ok()
+}

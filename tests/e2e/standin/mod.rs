@@ -8,10 +8,13 @@
 mod acr;
 mod aml;
 mod arm;
+mod endpoints;
 mod entra;
 mod expr;
 mod history;
 mod mlflow_plane;
+mod scoring;
+mod serving;
 mod tls;
 
 use std::collections::{HashMap, HashSet};
@@ -83,6 +86,7 @@ pub struct State {
     pub artifacts: history::ArtifactPlane,
     pub aml: aml::AmlState,
     pub acr: acr::AcrState,
+    pub online: endpoints::OnlineState,
     pub step: Duration,
 }
 
@@ -185,6 +189,11 @@ impl StandIn {
     /// Azure ML state (assets, jobs, schedules) for assertions and test-driven outcomes.
     pub fn with_aml<T>(&self, f: impl FnOnce(&mut aml::AmlState) -> T) -> T {
         f(&mut self.state().aml)
+    }
+
+    /// The `mlops` binary online deployments run (`mlops serve`) for their models.
+    pub fn serve_deployments_with(&self, mlops: &std::path::Path) {
+        self.state().online.mlops = Some(mlops.to_path_buf());
     }
 
     /// The ids of the resources recorded in a resource group.
@@ -325,6 +334,11 @@ pub async fn handle(
             } else {
                 history::serve_blob(&state, call).await
             };
+            log(response.status().as_u16());
+            return Ok(response);
+        }
+        None if scoring::owns(&lower) => {
+            let response = scoring::serve(&state, &method, &path, &headers, body).await;
             log(response.status().as_u16());
             return Ok(response);
         }

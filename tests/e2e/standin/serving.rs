@@ -1,0 +1,509 @@
+//! What an online deployment runs: its properties checked and completed with Azure's
+//! defaults, and its provisioning state and logs.
+
+use std::io::Read as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::endpoints::Scope;
+use super::{Reply, State};
+
+/// What a deployment's run has got to, shared with the thread that drives it.
+#[derive(Default)]
+struct Shared {
+    phase: Option<&'static str>,
+    failure: Option<String>,
+    port: Option<u16>,
+    storage_log: String,
+    server_log: String,
+    child: Option<Child>,
+}
+
+/// A deployment's lifecycle: the model's files downloaded (the StorageInitializer log), then
+/// `mlops serve` on a free port (the InferenceServer log) until its readiness probe passes
+/// (Succeeded) or it exits or never gets ready (Failed). Dropping it kills the server.
+pub struct Run {
+    /// The port its server is given.
+    pub listen_port: u16,
+    shared: Arc<Mutex<Shared>>,
+    stop: Arc<AtomicBool>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Run {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn state(&self) -> &'static str {
+        self.lock().phase.unwrap_or("Creating")
+    }
+
+    pub fn failure(&self) -> Option<String> {
+        self.lock().failure.clone()
+    }
+
+    /// The port of a ready server.
+    pub fn port(&self) -> Option<u16> {
+        let shared = self.lock();
+        (shared.phase == Some("Succeeded")).then_some(shared.port).flatten()
+    }
+
+    /// The log of one container (`InferenceServer`, `StorageInitializer`).
+    pub fn log(&self, container: &str) -> Option<String> {
+        let shared = self.lock();
+        match container {
+            "InferenceServer" => Some(shared.server_log.clone()),
+            "StorageInitializer" => Some(shared.storage_log.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn stop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(mut child) = self.lock().child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl super::StandIn {
+    /// Puts a model directory's files in the workspace's artifact datastore (Azurite, after
+    /// [`serve_artifacts`](super::StandIn::serve_artifacts)) and records them as the
+    /// `mlflow_model` asset `<name>:<version>`, as a registration would. Returns its ARM id.
+    pub fn upload_model(&self, scope: (&str, &str), name: &str, version: &str, dir: &std::path::Path) -> String {
+        let (group, workspace) = scope;
+        let client = super::history::container_client(&self.state()).expect("serve_artifacts first");
+        let prefix = format!("models/{name}/{version}");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(current) = pending.pop() {
+            for entry in std::fs::read_dir(&current).expect("model dir") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let relative = path.strip_prefix(dir).expect("inside").to_string_lossy().replace('\\', "/");
+                let bytes = std::fs::read(&path).expect("model file");
+                runtime
+                    .block_on(client.upload(&format!("{prefix}/{relative}"), bytes.into(), "application/octet-stream"))
+                    .expect("upload a model file");
+            }
+        }
+        let sub = super::SUBSCRIPTION;
+        let uri = format!(
+            "azureml://subscriptions/{sub}/resourcegroups/{group}/workspaces/{workspace}/datastores/workspaceartifactstore/paths/{prefix}"
+        );
+        self.state().aml.record_mlflow_model((sub, group, workspace), name, version, &uri, json!({}));
+        format!(
+            "/subscriptions/{sub}/resourceGroups/{group}/providers/Microsoft.MachineLearningServices/workspaces/{workspace}/models/{name}/versions/{version}"
+        )
+    }
+}
+
+impl super::StandIn {
+    /// The port of every deployment server started, for tests that check none is left.
+    pub fn deployment_ports(&self) -> Vec<u16> {
+        self.state().online.served.clone()
+    }
+
+    /// The port of a ready deployment's `mlops serve`, for tests that look behind the endpoint.
+    pub fn deployment_port(&self, endpoint: &str, deployment: &str) -> Option<u16> {
+        let s = self.state();
+        let e = s.online.endpoints.values().find(|e| e.name == endpoint)?;
+        e.deployments.get(&deployment.to_ascii_lowercase())?.run.port()
+    }
+}
+
+fn user_error(message: &str, target: &str) -> Reply {
+    Reply::json(
+        400,
+        json!({"error": {"code": "UserError", "message": message,
+            "details": [{"code": "BadArgument", "message": message, "target": target}]}}),
+    )
+}
+
+/// The `<name>` and `<version>` of an asset ARM id `…/workspaces/<ws>/<collection>/<name>/versions/<version>`.
+fn asset_id<'a>(id: &'a str, collection: &str) -> Option<(&'a str, &'a str)> {
+    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [.., ws, c, name, versions, version]
+            if c.eq_ignore_ascii_case(collection) && versions.eq_ignore_ascii_case("versions") && !ws.is_empty() =>
+        {
+            Some((name, version))
+        }
+        _ => None,
+    }
+}
+
+/// Checks a deployment's properties against what the service accepts and fills in the
+/// defaults it reports back (request settings and probes from the managed online deployment
+/// YAML reference: request timeout 5 s, one concurrent request, probes every 10 s after 10 s,
+/// 2 s timeout, 30 failures).
+pub fn check_deployment(state: &State, scope: &Scope, mut properties: Value) -> Result<Value, Reply> {
+    let compute = properties["endpointComputeType"].as_str().unwrap_or("Managed");
+    if compute != "Managed" {
+        return Err(user_error(
+            &format!(
+                "endpointComputeType {compute:?} is not supported here; managed online endpoints take \"Managed\""
+            ),
+            "properties.endpointComputeType",
+        ));
+    }
+    let model_type = match properties["model"].as_str() {
+        Some(id) => {
+            let Some((name, version)) = asset_id(id, "models") else {
+                return Err(user_error(
+                    &format!("properties.model {id:?} is not a model asset id (…/models/<name>/versions/<version>)"),
+                    "properties.model",
+                ));
+            };
+            let Some(model) = state.aml.version("models", name, version) else {
+                return Err(user_error(
+                    &format!("Model {name}:{version} was not found in workspace {}", scope.workspace),
+                    "properties.model",
+                ));
+            };
+            model["properties"]["modelType"].as_str().unwrap_or("custom_model").to_string()
+        }
+        None => String::new(),
+    };
+    match properties["environmentId"].as_str() {
+        Some(id) => {
+            let found = asset_id(id, "environments").and_then(|(n, v)| state.aml.version("environments", n, v));
+            if found.is_none() {
+                return Err(user_error(
+                    &format!(
+                        "properties.environmentId {id:?} names no environment version of workspace {}",
+                        scope.workspace
+                    ),
+                    "properties.environmentId",
+                ));
+            }
+        }
+        // MLflow models deploy without environment and code ("no-code deployment"); any other
+        // model needs an environment to run in.
+        None if model_type == "mlflow_model" => {}
+        None if model_type.is_empty() => {
+            return Err(user_error(
+                "A deployment needs properties.model or properties.environmentId",
+                "properties.model",
+            ));
+        }
+        None => {
+            return Err(user_error(
+                &format!(
+                    "Model type {model_type} needs properties.environmentId; only mlflow_model deploys without one"
+                ),
+                "properties.environmentId",
+            ));
+        }
+    }
+    let defaults = json!({
+        "endpointComputeType": "Managed",
+        "scaleSettings": {"scaleType": "Default"},
+        "requestSettings": {"requestTimeout": "PT5S", "maxConcurrentRequestsPerInstance": 1, "maxQueueWait": "PT0.5S"},
+        "livenessProbe": probe_defaults(),
+        "readinessProbe": probe_defaults(),
+        "appInsightsEnabled": false,
+        "egressPublicNetworkAccess": "Enabled",
+        "properties": {},
+    });
+    for (key, default) in defaults.as_object().into_iter().flatten() {
+        let slot = &mut properties[key.as_str()];
+        if slot.is_null() {
+            *slot = default.clone();
+        } else if let (Some(given), Some(default)) = (slot.as_object_mut(), default.as_object()) {
+            for (k, v) in default {
+                given.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    if let Some(p) = properties.as_object_mut() {
+        p.remove("provisioningState");
+    }
+    for field in [
+        "requestSettings.requestTimeout",
+        "readinessProbe.initialDelay",
+        "readinessProbe.period",
+        "readinessProbe.timeout",
+    ] {
+        let (outer, inner) = field.split_once('.').unwrap_or_default();
+        let text = properties[outer][inner].as_str().unwrap_or_default();
+        if iso_duration(text).is_none() {
+            return Err(user_error(
+                &format!("properties.{field} {text:?} is not an ISO 8601 duration such as PT10S"),
+                &format!("properties.{field}"),
+            ));
+        }
+    }
+    Ok(properties)
+}
+
+fn probe_defaults() -> Value {
+    json!({"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "period": "PT10S", "initialDelay": "PT10S"})
+}
+
+/// An ISO 8601 duration of days, hours, minutes and (fractional) seconds: `PT0.5S`, `PT1M30S`.
+pub fn iso_duration(text: &str) -> Option<Duration> {
+    let rest = text.strip_prefix('P')?;
+    let (days, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, t),
+        None => (rest, ""),
+    };
+    let mut seconds = 0f64;
+    if !days.is_empty() {
+        seconds += days.strip_suffix('D')?.parse::<f64>().ok()? * 86400.0;
+    }
+    let mut number = String::new();
+    for c in time.chars() {
+        let unit = match c {
+            'H' => 3600.0,
+            'M' => 60.0,
+            'S' => 1.0,
+            _ => {
+                number.push(c);
+                continue;
+            }
+        };
+        seconds += number.parse::<f64>().ok()? * unit;
+        number.clear();
+    }
+    (number.is_empty() && (!days.is_empty() || !time.is_empty()) && seconds.is_finite())
+        .then(|| Duration::from_secs_f64(seconds))
+}
+
+/// What the thread of one run needs.
+struct Job {
+    shared: Arc<Mutex<Shared>>,
+    stop: Arc<AtomicBool>,
+    mlops: Option<PathBuf>,
+    blobs: Option<mlops::azure::blob::BlobContainerClient>,
+    model_uri: String,
+    dir: PathBuf,
+    port: u16,
+    probe: Probe,
+}
+
+struct Probe {
+    initial_delay: Duration,
+    period: Duration,
+    timeout: Duration,
+    failure_threshold: u64,
+}
+
+/// Starts a deployment's run on a thread of its own; `properties` are checked already.
+pub fn start(state: &State, _scope: &Scope, _name: &str, properties: &Value) -> Result<Run, Reply> {
+    let model = properties["model"].as_str().and_then(|id| asset_id(id, "models"));
+    let model_uri = model
+        .and_then(|(n, v)| state.aml.version("models", n, v))
+        .and_then(|m| m["properties"]["modelUri"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    let readiness = &properties["readinessProbe"];
+    let duration = |field: &str| iso_duration(readiness[field].as_str().unwrap_or_default()).unwrap_or_default();
+    let probe = Probe {
+        initial_delay: duration("initialDelay"),
+        period: duration("period"),
+        timeout: duration("timeout"),
+        failure_threshold: readiness["failureThreshold"].as_u64().unwrap_or(30).max(1),
+    };
+    let internal = |e: std::io::Error| Reply::arm_error(500, "InternalServerError", &e.to_string());
+    let dir = tempfile::tempdir().map_err(internal)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(internal)?.port();
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let job = Job {
+        shared: shared.clone(),
+        stop: stop.clone(),
+        mlops: state.online.mlops.clone(),
+        blobs: super::history::container_client(state),
+        model_uri,
+        dir: dir.path().to_path_buf(),
+        port,
+        probe,
+    };
+    std::thread::spawn(move || job.run());
+    Ok(Run { listen_port: port, shared, stop, _dir: Some(dir) })
+}
+
+impl Job {
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn fail(&self, message: String) {
+        let mut shared = self.lock();
+        if let Some(mut child) = shared.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        shared.phase = Some("Failed");
+        shared.failure = Some(message);
+    }
+
+    fn run(self) {
+        let model_dir = self.dir.join("model");
+        if let Err(message) = self.download(&model_dir) {
+            self.lock().storage_log.push_str(&format!("error: {message}\n"));
+            return self.fail(format!("The storage initializer failed: {message}"));
+        }
+        let Some(mlops) = self.mlops.clone() else {
+            return self.fail("the stand-in was started without an mlops binary to serve models with".into());
+        };
+        let port = self.port;
+        let spawned = Command::new(&mlops)
+            .args(["serve", "--model"])
+            .arg(&model_dir)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(child) => child,
+            Err(e) => return self.fail(format!("cannot start {}: {e}", mlops.display())),
+        };
+        for stream in [
+            child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child.stderr.take().map(|s| Box::new(s) as _),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let shared = self.shared.clone();
+            std::thread::spawn(move || pump(stream, &shared));
+        }
+        {
+            let mut shared = self.lock();
+            shared.port = Some(port);
+            if self.stop.load(Ordering::SeqCst) {
+                let _ = child.kill();
+                let _ = child.wait();
+                return;
+            }
+            shared.child = Some(child);
+        }
+        self.probe(port);
+    }
+
+    /// Copies the blobs below the model's datastore path into `dest`, logging each.
+    fn download(&self, dest: &std::path::Path) -> Result<(), String> {
+        let prefix = match self.model_uri.split_once("/paths/") {
+            Some((_, path)) => format!("{}/", path.trim_end_matches('/')),
+            None => return Err(format!("the model's URI {:?} names no datastore path", self.model_uri)),
+        };
+        let Some(blobs) = &self.blobs else {
+            return Err("the workspace has no blob storage (serve_artifacts was not called)".into());
+        };
+        self.lock().storage_log.push_str(&format!("Downloading model files from {}\n", self.model_uri));
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        let items = runtime.block_on(blobs.list_blobs(&prefix)).map_err(|e| e.to_string())?;
+        if items.is_empty() {
+            return Err(format!("no files under {prefix}"));
+        }
+        for item in items {
+            let relative = item.name[prefix.len()..].to_string();
+            let bytes = runtime.block_on(blobs.download(&item.name)).map_err(|e| e.to_string())?;
+            let path = dest.join(&relative);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            }
+            std::fs::write(&path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            self.lock().storage_log.push_str(&format!("Downloaded {relative} ({} bytes)\n", bytes.len()));
+        }
+        self.lock().storage_log.push_str("Model files ready\n");
+        Ok(())
+    }
+
+    /// Azure's readiness probe: after `initialDelay`, a GET every `period`; ready on the first
+    /// success, failed after `failureThreshold` failures in a row or when the server exits.
+    fn probe(&self, port: u16) {
+        let client = match reqwest::blocking::Client::builder()
+            .timeout(self.probe.timeout.max(Duration::from_millis(100)))
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => return self.fail(format!("cannot build the probe client: {e}")),
+        };
+        let wait = |d: Duration| {
+            let until = Instant::now() + d;
+            while Instant::now() < until {
+                if self.stop.load(Ordering::SeqCst) {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(20).min(until.saturating_duration_since(Instant::now())));
+            }
+            !self.stop.load(Ordering::SeqCst)
+        };
+        if !wait(self.probe.initial_delay) {
+            return;
+        }
+        let mut failures = 0;
+        loop {
+            let exited = self.lock().child.as_mut().map(|c| c.try_wait());
+            match exited {
+                Some(Ok(Some(status))) => {
+                    return self.fail(format!(
+                        "The inference server exited ({status}) before it was ready; see its log with getLogs"
+                    ));
+                }
+                None => return,
+                _ => {}
+            }
+            let ready =
+                client.get(format!("http://127.0.0.1:{port}/ready")).send().is_ok_and(|r| r.status().is_success());
+            if ready {
+                self.lock().phase = Some("Succeeded");
+                return;
+            }
+            failures += 1;
+            if failures >= self.probe.failure_threshold {
+                return self.fail(format!("The readiness probe failed {failures} times in a row"));
+            }
+            if !wait(self.probe.period) {
+                return;
+            }
+        }
+    }
+}
+
+/// Appends a server's output to its log as it comes.
+fn pump(mut stream: Box<dyn std::io::Read + Send>, shared: &Mutex<Shared>) {
+    let mut buffer = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buffer) {
+        if n == 0 {
+            break;
+        }
+        let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+        shared.lock().unwrap_or_else(|p| p.into_inner()).server_log.push_str(&text);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso_durations() {
+        assert_eq!(iso_duration("PT10S"), Some(Duration::from_secs(10)));
+        assert_eq!(iso_duration("PT0.5S"), Some(Duration::from_millis(500)));
+        assert_eq!(iso_duration("PT1M30S"), Some(Duration::from_secs(90)));
+        assert_eq!(iso_duration("P1DT1H"), Some(Duration::from_secs(90000)));
+        assert_eq!(iso_duration("10S"), None);
+        assert_eq!(iso_duration("PT"), None);
+        assert_eq!(iso_duration("PT5"), None);
+    }
+}
