@@ -1414,7 +1414,7 @@ pub enum RegistryAuthArg {
 
 const ENDPOINT_EXAMPLES: &str = "\
 Examples:
-  mlops endpoint create diabetes-ep --auth key
+  mlops endpoint create diabetes-ep --auth-mode key
   mlops endpoint deploy diabetes-ep --deployment blue --model models:/diabetes@champion
   mlops endpoint deploy diabetes-ep --deployment green --model models:/diabetes/4 --rollout 10,50,100
   mlops endpoint traffic diabetes-ep blue=90 green=10 --mirror green=0
@@ -1505,8 +1505,9 @@ pub enum EndpointKindArg {
 pub struct EndpointCreateArgs {
     /// Endpoint name (unique in the region).
     pub name: String,
+    /// How scoring callers authenticate (`--auth` is taken: it picks how mlops signs in to Azure).
     #[arg(long, value_enum, default_value_t = EndpointAuthArg::Key)]
-    pub auth: EndpointAuthArg,
+    pub auth_mode: EndpointAuthArg,
     #[arg(long, value_enum, default_value_t = EndpointKindArg::Managed)]
     pub kind: EndpointKindArg,
     /// The attached Kubernetes compute (with --kind kubernetes).

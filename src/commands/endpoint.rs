@@ -48,7 +48,7 @@ pub async fn run(command: &EndpointCommand, global: &GlobalArgs) -> anyhow::Resu
                 Some(c) if args.kind == EndpointKindArg::Kubernetes => Some(ml.compute_id(c).await?),
                 _ => None,
             };
-            let auth_mode = match args.auth {
+            let auth_mode = match args.auth_mode {
                 EndpointAuthArg::Key => AuthMode::Key,
                 EndpointAuthArg::AmlToken => AuthMode::AmlToken,
             };

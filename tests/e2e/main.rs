@@ -13,6 +13,7 @@ mod completions;
 mod conformance;
 mod data;
 mod docs;
+mod endpoints;
 mod fault_proxy;
 mod faults;
 mod image;

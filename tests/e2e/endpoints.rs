@@ -1,0 +1,237 @@
+//! `mlops endpoint` against the stand-in's online endpoints, whose deployments really run
+//! `mlops serve` on the model asset's files: the control plane, invoke, safe rollout with a
+//! client scoring throughout, a broken deployment that leaves traffic untouched, and bad input.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use serde_json::{Value, json};
+
+use crate::online_endpoints::{Arm, RG, WS, standin_with_model, trained_model};
+use crate::standin::{self, StandIn};
+use crate::support::{Workspace, assert_close, diabetes, floats, repo, stderr};
+
+fn mlops(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
+    let mut cmd = crate::infra::mlops(ws, standin, args);
+    cmd.env("AZURE_TENANT_ID", standin::TENANT)
+        .env("AZURE_CLIENT_ID", standin::CLIENT_ID)
+        .env("AZURE_CLIENT_SECRET", standin::CLIENT_SECRET)
+        .env("AZUREML_WORKSPACE_NAME", WS)
+        .env("AZURE_RESOURCE_GROUP", RG)
+        .env("SSL_CERT_FILE", &standin.ca_pem);
+    cmd
+}
+
+fn run(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Output {
+    mlops(ws, standin, args).output().expect("run mlops")
+}
+
+fn json_ok(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Value {
+    let out = run(ws, standin, &[args, &["-o", "json"]].concat());
+    assert!(out.status.success(), "mlops {args:?} failed: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+fn fixture(name: &str) -> String {
+    repo().join("tests/fixtures/endpoints").join(name).display().to_string()
+}
+
+/// Twenty diabetes rows as Azure ML's split DataFrame request file, and `mlops predict`'s answers.
+fn request_file(ws: &Workspace, model_dir: &std::path::Path) -> (PathBuf, Vec<f64>) {
+    let mut reader = csv::Reader::from_path(diabetes()).expect("csv");
+    let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
+    let features: Vec<usize> = (0..header.len()).filter(|i| header[*i] != "Y").collect();
+    let rows: Vec<Vec<f64>> = reader
+        .records()
+        .take(20)
+        .map(|r| {
+            let r = r.expect("row");
+            features.iter().map(|i| r[*i].parse().expect("number")).collect()
+        })
+        .collect();
+    let columns: Vec<&String> = features.iter().map(|i| &header[*i]).collect();
+    let csv_path = ws.path().join("rows.csv");
+    let mut writer = csv::Writer::from_path(&csv_path).expect("csv");
+    writer.write_record(&columns).expect("header");
+    for row in &rows {
+        writer.write_record(row.iter().map(f64::to_string)).expect("row");
+    }
+    writer.flush().expect("flush");
+    let predicted =
+        ws.json(&["predict", "--model", &model_dir.display().to_string(), "--data", &csv_path.display().to_string()]);
+    let index: Vec<usize> = (0..rows.len()).collect();
+    let body = json!({"input_data": {"columns": columns, "index": index, "data": rows}});
+    let path = ws.path().join("request.json");
+    std::fs::write(&path, body.to_string()).expect("request file");
+    (path, floats(&predicted["predictions"]))
+}
+
+fn deploy(ws: &Workspace, standin: &StandIn, endpoint: &str, deployment: &str, model: &str, extra: &[&str]) -> Output {
+    let settings = fixture("fast-probes.yml");
+    let args = [
+        &["endpoint", "deploy", endpoint, "--deployment", deployment, "--model", model, "--settings"][..],
+        &[settings.as_str()],
+        extra,
+        &["-o", "json"],
+    ]
+    .concat();
+    run(ws, standin, &args)
+}
+
+#[test]
+fn endpoint_control_plane_and_errors() {
+    let (standin, _, _blobs, ws, _) = standin_with_model();
+    let created = json_ok(&ws, &standin, &["endpoint", "create", "ep-cli", "--auth-mode", "key"]);
+    assert_eq!(created["name"], "ep-cli");
+    assert_eq!(created["auth_mode"], "Key");
+    assert_eq!(created["provisioning_state"], "Succeeded");
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-cli"]);
+    assert!(shown["scoring_uri"].as_str().is_some_and(|u| u.starts_with("https://")), "{shown}");
+    assert_eq!(shown["deployments"], json!([]));
+    let show_text = run(&ws, &standin, &["endpoint", "show", "ep-cli"]);
+    let listed = json_ok(&ws, &standin, &["endpoint", "list"]);
+    assert_eq!(listed["endpoints"].as_array().map(|a| a.len()), Some(1), "{listed}");
+    let keys = json_ok(&ws, &standin, &["endpoint", "keys", "ep-cli"]);
+    let primary = keys["primaryKey"].as_str().expect("primary").to_string();
+    assert!(primary.len() > 8);
+    // The key prints only through `keys`.
+    assert!(!String::from_utf8_lossy(&show_text.stdout).contains(&primary));
+    let regenerated = json_ok(&ws, &standin, &["endpoint", "keys", "ep-cli", "--regenerate", "primary"]);
+    assert_ne!(regenerated["primaryKey"], keys["primaryKey"]);
+    assert_eq!(regenerated["secondaryKey"], keys["secondaryKey"]);
+
+    // Errors: unknown endpoint (8), bad --rollout and traffic (2), bad settings file (6).
+    let out = run(&ws, &standin, &["endpoint", "show", "nope"]);
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+    assert!(stderr(&out).contains("\"nope\""), "{}", stderr(&out));
+    let out = run(
+        &ws,
+        &standin,
+        &[
+            "endpoint",
+            "deploy",
+            "ep-cli",
+            "--deployment",
+            "g",
+            "--model",
+            "models:/diabetes/1",
+            "--rollout",
+            "50,10,100",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("the stages must increase"), "{}", stderr(&out));
+    let out = run(
+        &ws,
+        &standin,
+        &["endpoint", "deploy", "ep-cli", "--deployment", "g", "--model", "models:/diabetes/1", "--rollout", "10,50"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("the last stage must be 100"), "{}", stderr(&out));
+    let bad = fixture("bad-settings.yml");
+    let out = run(
+        &ws,
+        &standin,
+        &["endpoint", "deploy", "ep-cli", "--deployment", "g", "--model", "models:/diabetes/1", "--settings", &bad],
+    );
+    assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("bad-settings.yml:2:") && stderr(&out).contains("request_timeout"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&ws, &standin, &["endpoint", "traffic", "ep-cli", "blue=90"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("add up to 100, not 90"), "{}", stderr(&out));
+    let out =
+        run(&ws, &standin, &["endpoint", "deploy", "ep-cli", "--deployment", "g", "--model", "models:/diabetes/7"]);
+    assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
+
+    let out = mlops(&ws, &standin, &["endpoint", "delete", "ep-cli"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("without --yes"), "{}", stderr(&out));
+    json_ok(&ws, &standin, &["endpoint", "delete", "ep-cli", "--yes"]);
+    assert_eq!(run(&ws, &standin, &["endpoint", "show", "ep-cli"]).status.code(), Some(8));
+}
+
+#[test]
+fn blue_serves_green_rolls_out_without_a_failed_request_and_a_broken_green_changes_nothing() {
+    let (standin, _, _blobs, ws, dir) = standin_with_model();
+    json_ok(&ws, &standin, &["endpoint", "create", "ep-roll"]);
+    let out = deploy(&ws, &standin, "ep-roll", "blue", "models:/diabetes/1", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-roll"]);
+    assert_eq!(shown["traffic"], json!({"blue": 100}), "a first deployment takes all traffic");
+
+    // Invoke answers what `mlops predict` answers for the same rows.
+    let (request, expected) = request_file(&ws, &dir);
+    let request = request.display().to_string();
+    let answer = json_ok(&ws, &standin, &["endpoint", "invoke", "ep-roll", "--data", &request]);
+    let got = floats(&answer);
+    assert_eq!(got.len(), expected.len());
+    for (g, e) in got.iter().zip(&expected) {
+        assert_close(*g, *e, 1e-9, "invoke against predict");
+    }
+
+    // A client scores without pause during the rollout; none of its requests may fail.
+    let scoring_uri = shown["scoring_uri"].as_str().expect("scoring uri").to_string();
+    let key = json_ok(&ws, &standin, &["endpoint", "keys", "ep-roll"])["primaryKey"].as_str().expect("key").to_string();
+    let body = std::fs::read(&request).expect("request");
+    let arm = Arm::new(&standin);
+    let (stop, ok, failed) =
+        (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let client = {
+        let (stop, ok, failed, http) = (stop.clone(), ok.clone(), failed.clone(), arm.http.clone());
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let response = http
+                    .post(&scoring_uri)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body.clone())
+                    .send();
+                match response {
+                    Ok(r) if r.status().is_success() => ok.fetch_add(1, Ordering::SeqCst),
+                    _ => failed.fetch_add(1, Ordering::SeqCst),
+                };
+            }
+        })
+    };
+    let out = deploy(&ws, &standin, "ep-roll", "green", "models:/diabetes/1", &["--rollout", "10,50,100"]);
+    stop.store(true, Ordering::SeqCst);
+    client.join().expect("client thread");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report["outcome"], "completed");
+    assert_eq!(
+        report["stages"].as_array().map(|s| s.iter().map(|s| s["percent"].clone()).collect::<Vec<_>>()),
+        Some(vec![json!(10), json!(50), json!(100)])
+    );
+    assert_eq!(report["final_traffic"], json!({"blue": 0, "green": 100}));
+    assert!(ok.load(Ordering::SeqCst) > 0, "the client sent requests");
+    assert_eq!(failed.load(Ordering::SeqCst), 0, "requests failed during the rollout");
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-roll"]);
+    assert_eq!(shown["traffic"], json!({"blue": 0, "green": 100}));
+    let logs = json_ok(&ws, &standin, &["endpoint", "logs", "ep-roll", "--deployment", "green", "--lines", "5"]);
+    assert!(logs["content"].is_string());
+
+    // A model whose files are corrupt: the deployment ends Failed (15), traffic untouched.
+    let broken = trained_model(&ws);
+    for entry in std::fs::read_dir(&broken).expect("model dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n != "MLmodel") && path.is_file() {
+            std::fs::write(&path, b"{ not a model").expect("break");
+        }
+    }
+    standin.upload_model((RG, WS), "broken", "1", &broken);
+    let out = deploy(&ws, &standin, "ep-roll", "blue", "models:/broken/1", &["--rollout", "10,100"]);
+    assert_eq!(out.status.code(), Some(15), "{}", stderr(&out));
+    assert!(stderr(&out).contains("traffic is unchanged"), "{}", stderr(&out));
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-roll"]);
+    assert_eq!(shown["traffic"], json!({"blue": 0, "green": 100}));
+}
