@@ -32,7 +32,8 @@ Examples:
 Exit codes: 0 ok, 1 internal, 2 usage, 3 gate not better, 4 what-if changes,
 5 data check failed, 6 bad input file, 7 training impossible, 8 not found,
 9 remote service, 10 authentication, 11 reproduction differs, 12 reproduction input missing or
-changed, 13 gate refused: different schema or dataset, 130 interrupted (docs/exit-codes.md).";
+changed, 13 gate refused: different schema or dataset, 14 rollout rolled back, 15 online
+deployment failed, 130 interrupted (docs/exit-codes.md).";
 
 /// Flags every command takes.
 #[derive(Debug, Args)]

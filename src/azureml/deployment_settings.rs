@@ -159,7 +159,7 @@ impl ProbeSettings {
 
 /// Milliseconds as an ISO 8601 duration (`PT5S`, `PT0.5S`), as the SDK sends them.
 fn iso_millis(ms: u64) -> String {
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         return format!("PT{}S", ms / 1000);
     }
     let fraction = format!("{:03}", ms % 1000);

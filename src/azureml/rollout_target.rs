@@ -15,6 +15,9 @@ use crate::infra::deploy::Progress;
 use crate::secret::Secret;
 use crate::serve::smoke::{self, Probe, SmokeOptions};
 
+/// Makes the progress display of one ARM operation from its title.
+pub type ProgressFactory = Box<dyn FnMut(&str) -> Box<dyn Progress>>;
+
 /// A rollout of `deployment` behind `endpoint`.
 pub struct EndpointRollout {
     pub endpoints: OnlineEndpointsClient,
@@ -27,7 +30,7 @@ pub struct EndpointRollout {
     /// The smoke test's rows, when the model's signature is known here.
     pub sample: Option<Value>,
     /// Where the waits on ARM operations report (one per operation).
-    pub progress: Box<dyn FnMut(&str) -> Box<dyn Progress>>,
+    pub progress: ProgressFactory,
     pub(crate) scoring: Option<(String, Secret)>,
 }
 
