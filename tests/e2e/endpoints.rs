@@ -235,3 +235,41 @@ fn blue_serves_green_rolls_out_without_a_failed_request_and_a_broken_green_chang
     let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-roll"]);
     assert_eq!(shown["traffic"], json!({"blue": 0, "green": 100}));
 }
+
+/// A green that provisions but answers the smoke test wrongly (its coefficients overflow every
+/// prediction of the sample rows, so its server refuses them) is rolled back: traffic is exactly
+/// blue=100 again and the exit code is 14.
+#[test]
+fn a_green_that_fails_its_smoke_test_is_rolled_back() {
+    let (standin, _, _blobs, ws, _) = standin_with_model();
+    json_ok(&ws, &standin, &["endpoint", "create", "ep-back"]);
+    let out = deploy(&ws, &standin, "ep-back", "blue", "models:/diabetes/1", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let overflowing = trained_model(&ws);
+    let path = overflowing.join("model.json");
+    let mut model: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("model.json")).expect("json");
+    let features = model["coefficients"].as_array().expect("coefficients").len();
+    model["coefficients"] = json!(vec![1.7e308; features]);
+    std::fs::write(&path, model.to_string()).expect("write model.json");
+    standin.upload_model((RG, WS), "overflowing", "1", &overflowing);
+
+    let out = deploy(
+        &ws,
+        &standin,
+        "ep-back",
+        "green",
+        "models:/overflowing/1",
+        &["--rollout", "10,50,100", "--smoke-timeout", "60"],
+    );
+    assert_eq!(out.status.code(), Some(14), "{}", stderr(&out));
+    assert!(stderr(&out).contains("rolled back"), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report on stdout");
+    assert_eq!(report["outcome"], "rolled-back");
+    assert_eq!(report["final_traffic"], json!({"blue": 100}));
+    assert_eq!(report["stages"][0]["passed"], false, "{report}");
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-back"]);
+    assert_eq!(shown["traffic"], json!({"blue": 100}));
+    let names: Vec<&str> =
+        shown["deployments"].as_array().expect("deployments").iter().filter_map(|d| d["name"].as_str()).collect();
+    assert!(names.contains(&"green"), "the failed deployment stays for its logs: {names:?}");
+}
