@@ -273,3 +273,54 @@ fn a_green_that_fails_its_smoke_test_is_rolled_back() {
         shown["deployments"].as_array().expect("deployments").iter().filter_map(|d| d["name"].as_str()).collect();
     assert!(names.contains(&"green"), "the failed deployment stays for its logs: {names:?}");
 }
+
+/// The official azure-ai-ml client on the endpoints `mlops` works with.
+fn azure_ai_ml(standin: &StandIn, args: &[&str]) -> Value {
+    let out = Command::new(crate::support::python())
+        .arg(repo().join("tests/python/azureml_endpoint_crosstool.py"))
+        .args([
+            &standin.url(),
+            standin::TENANT,
+            standin::CLIENT_ID,
+            standin::CLIENT_SECRET,
+            standin::SUBSCRIPTION,
+            RG,
+            WS,
+        ])
+        .args(args)
+        .env("AZUREML_DEV_URL_MFE", standin.url())
+        .env("REQUESTS_CA_BUNDLE", &standin.ca_pem)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .output()
+        .expect("python");
+    assert!(out.status.success(), "azureml_endpoint_crosstool.py failed:\n{}", stderr(&out));
+    // azure-ai-ml prints progress dots (no newline) on stdout while it waits.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let answer = text.find('{').map_or("", |at| &text[at..]);
+    serde_json::from_str(answer).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[test]
+fn azure_ai_ml_and_mlops_see_the_same_endpoints() {
+    let (standin, model, _blobs, ws, _) = standin_with_model();
+    // Made by azure-ai-ml, shown and deleted by mlops.
+    assert_eq!(azure_ai_ml(&standin, &["create", "ep-sdk"])["state"], "Succeeded");
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-sdk"]);
+    assert_eq!(shown["auth_mode"], "Key");
+    assert_eq!(shown["description"], "made by azure-ai-ml");
+    json_ok(&ws, &standin, &["endpoint", "delete", "ep-sdk", "--yes"]);
+    assert_eq!(run(&ws, &standin, &["endpoint", "show", "ep-sdk"]).status.code(), Some(8));
+
+    // Made and deployed by mlops, read by azure-ai-ml.
+    json_ok(&ws, &standin, &["endpoint", "create", "ep-mlops"]);
+    let out = deploy(&ws, &standin, "ep-mlops", "blue", "models:/diabetes/1", &["--instance-count", "2"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen = azure_ai_ml(&standin, &["read", "ep-mlops", "blue"]);
+    assert_eq!(seen["auth_mode"], "key");
+    assert_eq!(seen["traffic"], json!({"blue": 100}));
+    assert_eq!(seen["deployment_state"], "Succeeded");
+    assert_eq!(seen["instance_count"], 2);
+    assert_eq!(seen["instance_type"], "Standard_DS3_v2");
+    assert!(seen["model"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(&model)), "{seen} vs {model}");
+}
