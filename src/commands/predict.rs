@@ -153,6 +153,11 @@ impl PartialFile {
     }
 
     fn writer(&self) -> anyhow::Result<BufWriter<std::fs::File>> {
+        // A pipeline's output path may name a folder that does not exist yet.
+        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot write predictions to {}", self.path.display()))?;
+        }
         let file = std::fs::File::create(&self.partial)
             .with_context(|| format!("cannot write predictions to {}", self.path.display()))?;
         Ok(BufWriter::new(file))
