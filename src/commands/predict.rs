@@ -127,6 +127,10 @@ impl Destination {
         match self {
             Destination::File(path) => Ok(path.display().to_string()),
             Destination::Blob { client, name, shown, temp: _temp } => {
+                // A missing container is made when the credential may; a container SAS names one that exists.
+                if client.may_create_container() {
+                    client.create().await.with_context(|| format!("cannot create the container of {shown}"))?;
+                }
                 client
                     .upload_file(&name, &path, "text/csv")
                     .await
