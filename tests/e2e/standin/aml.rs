@@ -580,9 +580,14 @@ fn page(state: &State, req: &Incoming, items: Vec<Value>, api: &str) -> Reply {
 impl Job {
     fn status(&self, now: Instant, step: Duration) -> &'static str {
         if let Some(execution) = &self.execution {
-            return match execution.lock().unwrap_or_else(|e| e.into_inner()).status.as_str() {
-                "Completed" => "Completed",
-                "Failed" => "Failed",
+            let mut execution = execution.lock().unwrap_or_else(|e| e.into_inner());
+            // A cancel stops the running step (the executor kills it) and starts no other.
+            execution.cancel |= self.cancel_requested.is_some();
+            return match (execution.status.as_str(), execution.cancel) {
+                ("Running", true) => "CancelRequested",
+                (_, true) => "Canceled",
+                ("Completed", _) => "Completed",
+                ("Failed", _) => "Failed",
                 _ => "Running",
             };
         }

@@ -4,7 +4,8 @@
 //! directory, `${{inputs.X}}` replaced by the job's literal values or by the path of a `uri_file`
 //! input downloaded from the stand-in's datastore (Azurite), `${{outputs.result}}` by a folder that
 //! is uploaded to the datastore (`azureml/{job}/{step}/result/…`) when the step ends. The job is
-//! Running while steps run and Completed or Failed by their exit codes, not by a clock.
+//! Running while steps run and Completed or Failed by their exit codes, not by a clock; a cancel (or
+//! the stand-in stopping) kills the running step and starts no other.
 //!
 //! Still simulated: the compute (no container image: `mlops` comes from the test's build via
 //! `PATH`), the mount (a download), and the compute's storage access (each step gets the datastore's
@@ -45,6 +46,8 @@ pub struct Execution {
     /// Each step that ran, with its exit code and the tail of its stderr.
     pub steps: Vec<(String, Option<i32>, String)>,
     pub error: Option<String>,
+    /// Set by a cancel or when the stand-in stops: the running step is killed, no other starts.
+    pub cancel: bool,
 }
 
 /// Starts running `steps` (in order) of job `job` on a thread; the returned cell follows it.
@@ -77,6 +80,9 @@ fn run_all(
     let container = container_client(&executor.azurite, DATASTORE_CONTAINER);
     let outputs = root.path().join("outputs");
     for step in steps {
+        if shared.lock().unwrap_or_else(|e| e.into_inner()).cancel {
+            return Err("canceled".to_string());
+        }
         let work = root.path().join("work").join(&step.name);
         std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
         let mut command = step.command.clone();
@@ -104,7 +110,7 @@ fn run_all(
         let result = outputs.join(&step.name);
         std::fs::create_dir_all(&result).map_err(|e| e.to_string())?;
         command = command.replace("${{outputs.result}}", &result.display().to_string());
-        let (code, tail) = run_step(executor, &command, &work)?;
+        let (code, tail) = run_step(executor, &command, &work, shared)?;
         shared.lock().unwrap_or_else(|e| e.into_inner()).steps.push((step.name.clone(), code, tail.clone()));
         for entry in std::fs::read_dir(&result).map_err(|e| e.to_string())? {
             let path = entry.map_err(|e| e.to_string())?.path();
@@ -121,7 +127,12 @@ fn run_all(
 }
 
 /// Runs one step's command, killed if it outlives [`STEP_LIMIT`]; its exit code and stderr tail.
-fn run_step(executor: &Executor, command: &str, work: &Path) -> Result<(Option<i32>, String), String> {
+fn run_step(
+    executor: &Executor,
+    command: &str,
+    work: &Path,
+    shared: &Mutex<Execution>,
+) -> Result<(Option<i32>, String), String> {
     let bin_dir = executor.bin.parent().unwrap_or(Path::new("/"));
     let stderr_path = work.join("stderr.txt");
     let stderr = std::fs::File::create(&stderr_path).map_err(|e| e.to_string())?;
@@ -141,6 +152,9 @@ fn run_step(executor: &Executor, command: &str, work: &Path) -> Result<(Option<i
     let code = loop {
         if let Some(status) = child.0.try_wait().map_err(|e| e.to_string())? {
             break status.code();
+        }
+        if shared.lock().unwrap_or_else(|e| e.into_inner()).cancel {
+            return Err("canceled".to_string());
         }
         if Instant::now() > deadline {
             return Err(format!("the step ran longer than {STEP_LIMIT:?} and was killed: {command}"));
@@ -214,6 +228,15 @@ impl super::super::StandIn {
     pub fn execute_jobs(&self, bin: &Path, azurite: &str) {
         self.state().aml.executor =
             Some(Executor { bin: bin.to_path_buf(), azurite: azurite.trim_end_matches('/').to_string() });
+    }
+}
+
+/// When the stand-in stops, running steps are killed rather than left behind.
+impl Drop for super::AmlState {
+    fn drop(&mut self) {
+        for execution in self.jobs.values().filter_map(|job| job.execution.as_ref()) {
+            execution.lock().unwrap_or_else(|e| e.into_inner()).cancel = true;
+        }
     }
 }
 
