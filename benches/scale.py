@@ -16,6 +16,12 @@ rational arithmetic), and prints a table with the ratios. Files are deleted unle
 With --profile it also times `mlops data profile` and `mlops data validate` (against the profile
 of the same file) on each file against pandas and polars computing the same per-column statistics
 (benches/python/scale_profile_reference.py), and checks that the means agree.
+
+With --predict it also times `mlops predict --out FILE` (batch scoring: every row's prediction
+with its row id and model version) against what MLOpsPython's batch scoring does — pandas
+`read_csv` of the whole file and scikit-learn `Ridge.predict` — and pandas reading 100,000-row
+chunks (benches/python/scale_predict_reference.py), all with the same coefficients, and checks the
+predictions agree. `--predict-only` skips the training comparison (the files are the same).
 """
 import argparse
 import fractions
@@ -38,6 +44,7 @@ PYTHON_SIDES = {
 }
 REFERENCE = os.path.join(ROOT, "benches", "python", "scale_reference.py")
 PROFILE_REFERENCE = os.path.join(ROOT, "benches", "python", "scale_profile_reference.py")
+PREDICT_REFERENCE = os.path.join(ROOT, "benches", "python", "scale_predict_reference.py")
 
 
 def generate(path, rows, seed=7):
@@ -125,15 +132,23 @@ def main():
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--profile", action="store_true", help="also time data profile and data validate")
+    parser.add_argument("--predict", action="store_true", help="also time batch scoring (mlops predict)")
+    parser.add_argument("--predict-only", action="store_true", help="time batch scoring only")
     args = parser.parse_args()
     mlops = release_binary()
-    results, profiles = {}, {}
+    results, profiles, predictions = {}, {}, {}
     for rows in args.rows:
         path = os.path.join(args.dir, f"mlops-scale-{rows}.csv")
         if not os.path.exists(path):
             print(f"writing {path} ...", file=sys.stderr)
             generate(path, rows)
         size_mb = os.path.getsize(path) / 1e6
+        if args.predict or args.predict_only:
+            predictions[rows] = (size_mb, predict_sides(mlops, path, args.runs, args.dir))
+        if args.predict_only:
+            if not args.keep:
+                os.remove(path)
+            continue
         cat = cat_rate(path)
         sides = {}
         with tempfile.TemporaryDirectory() as store:
@@ -155,9 +170,61 @@ def main():
             profiles[rows] = (size_mb, profile_sides(mlops, path, args.runs))
         if not args.keep:
             os.remove(path)
-    report(results)
+    if results:
+        report(results)
     if profiles:
         report_profiles(profiles)
+    if predictions:
+        report_predictions(predictions)
+
+
+def predict_sides(mlops, path, runs, scratch_dir):
+    """Best wall time and its peak RSS per batch-scoring side, and the largest relative difference
+    between mlops' predictions and scikit-learn's (whole-file pandas)."""
+    with tempfile.TemporaryDirectory(dir=scratch_dir) as scratch:
+        trained = subprocess.run(
+            [mlops, "train", "--data", path, "--tracking-uri", os.path.join(scratch, "mlruns"), "-q", "-o", "json"],
+            check=True, capture_output=True, text=True,
+        )
+        model = json.loads(trained.stdout)["model"]["path"]
+        outs = {label: os.path.join(scratch, f"{i}.csv") for i, label in enumerate(PREDICT_SIDES)}
+        commands = {
+            "mlops predict": [mlops, "predict", "--model", model, "--data", path, "--out", outs["mlops predict"], "-q", "-o", "json"],
+            **{
+                label: [sys.executable, PREDICT_REFERENCE, mode, os.path.join(model, "model.json"), path, outs[label]]
+                for label, mode in PREDICT_SIDES.items() if mode
+            },
+        }
+        sides = {}
+        for _ in range(runs):
+            for label, cmd in commands.items():
+                print(f"{path}: {label} ...", file=sys.stderr)
+                seconds, rss, _ = timed(cmd)
+                if label not in sides or seconds < sides[label][0]:
+                    sides[label] = (seconds, rss)
+        import pandas as pd
+
+        ours = pd.read_csv(outs["mlops predict"], usecols=["prediction"])["prediction"].to_numpy()
+        theirs = pd.read_csv(outs["pandas + scikit-learn"], usecols=["prediction"])["prediction"].to_numpy()
+        agreement = relative(ours, theirs)
+    return sides, agreement
+
+
+PREDICT_SIDES = {"mlops predict": None, "pandas + scikit-learn": "pandas", "pandas (100k-row chunks) + scikit-learn": "pandas-chunked"}
+
+
+def report_predictions(predictions):
+    print()
+    print("| rows | file | side | wall (s) | peak RSS (MB) | MB/s | vs pandas wall | vs pandas RSS | predictions vs scikit-learn |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for rows, (size_mb, (sides, agreement)) in predictions.items():
+        pandas_wall, pandas_rss = sides["pandas + scikit-learn"]
+        for label, (wall, rss) in sides.items():
+            shown = f"{agreement:.1e}" if label == "mlops predict" else ""
+            print(
+                f"| {rows:,} | {size_mb:,.0f} MB | {label} | {wall:.2f} | {rss:,.0f} | {size_mb / wall:,.0f} "
+                f"| {wall / pandas_wall:.2f}× | 1/{pandas_rss / rss:.1f} | {shown} |"
+            )
 
 
 def profile_sides(mlops, path, runs):

@@ -714,20 +714,40 @@ pub struct TrainArgs {
 const PREDICT_EXAMPLES: &str = "\
 Examples:
   mlops predict --model mlruns/0/<run-id>/artifacts/model --data data/diabetes.csv
-  mlops predict --model runs:/<run-id>/model --data new.csv --out predictions.csv";
+  mlops predict --model models:/diabetes-model@champion --data new.csv --id-column patient --out predictions.csv
+  AZURE_STORAGE_CONNECTION_STRING=... mlops predict --model runs:/<run-id>/model --data new.csv \\
+      --out blob:predictions/2024-06-01.csv -o json
+
+Each output row is row_id,prediction,model_version: row_id is the --id-column cell (or the 0-based
+data row number), model_version the registry version a models:/ URI resolved to, the run id of a
+runs:/ URI, or for a directory the run id its MLmodel records (else the directory as given).
+Rows are scored in parallel chunks (--threads) and written in input order; the numbers do not depend
+on the thread count. Memory does not grow with the rows in any output mode: -o json streams the
+predictions, and with --out reports only the row count and where they went.";
 
 /// `mlops predict`.
 #[derive(Debug, Args)]
 pub struct PredictArgs {
-    /// Model: a model directory or runs:/RUN_ID/model.
+    /// Model: a model directory, runs:/RUN_ID/model or models:/NAME/VERSION|@ALIAS.
     #[arg(long, value_name = "MODEL")]
     pub model: String,
     /// CSV file with the model's feature columns (extra columns are ignored).
     #[arg(long, value_name = "CSV")]
     pub data: PathBuf,
-    /// Write the predictions as CSV to this file instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    pub out: Option<PathBuf>,
+    /// Column whose cells identify the rows in the output [default: the 0-based data row number].
+    #[arg(long, value_name = "COLUMN")]
+    pub id_column: Option<String>,
+    /// Write the predictions as CSV here instead of stdout: a file (written whole or not at all),
+    /// blob:CONTAINER/PATH (with a connection string) or https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH
+    /// (with --out-sas or a connection string), uploaded only once complete.
+    #[arg(long, value_name = "DEST")]
+    pub out: Option<String>,
+    /// Storage connection string for a blob --out.
+    #[arg(long, value_name = "STRING", env = env_vars::AZURE_STORAGE_CONNECTION_STRING, hide_env_values = true)]
+    pub storage_connection_string: Option<String>,
+    /// SAS token (query string) for an https:// --out.
+    #[arg(long, value_name = "SAS", env = env_vars::MLOPS_PREDICT_OUT_SAS, hide_env_values = true)]
+    pub out_sas: Option<String>,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]

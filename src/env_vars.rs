@@ -102,6 +102,8 @@ pub const MLOPS_REQUEST_LOG: &str = "MLOPS_REQUEST_LOG";
 pub const MLOPS_REQUEST_LOG_SAS: &str = "MLOPS_REQUEST_LOG_SAS";
 /// SAS token for an `https://` datastore of `mlops data register` (flag `--datastore-sas`). Never logged.
 pub const MLOPS_DATASTORE_SAS: &str = "MLOPS_DATASTORE_SAS";
+/// SAS token for an `https://` blob `--out` of `mlops predict` (flag `--out-sas`). Never logged.
+pub const MLOPS_PREDICT_OUT_SAS: &str = "MLOPS_PREDICT_OUT_SAS";
 /// SAS token for an `https://` blob container watched by `mlops pipeline watch` (flag `--source-sas`). Never logged.
 pub const MLOPS_WATCH_SOURCE_SAS: &str = "MLOPS_WATCH_SOURCE_SAS";
 /// Storage connection string (flag `--storage-connection-string`), the Azure SDKs' usual name. Never logged.

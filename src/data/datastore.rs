@@ -98,6 +98,37 @@ pub fn container_client(
         .map_err(|e| e.to_string())
 }
 
+/// Splits a blob location, `blob:CONTAINER/PATH` or `https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH`
+/// (path-style `http(s)://HOST:PORT/ACCOUNT/CONTAINER/PATH` when the host is an IP address or
+/// `localhost`, as for Azurite), into its container location and the blob's name; `None` when
+/// `location` is not a blob location at all (a local path).
+pub fn split_blob_location(location: &str) -> Option<Result<(String, String), String>> {
+    let split = |container_and_blob: &str| {
+        match container_and_blob.split_once('/') {
+        Some((container, blob)) if !container.is_empty() && !blob.is_empty() && !blob.ends_with('/') => {
+            Ok((container.to_string(), blob.to_string()))
+        }
+        _ => Err("expected a container and a blob name: blob:CONTAINER/PATH or https://ACCOUNT.blob.core.windows.net/CONTAINER/PATH".to_string()),
+    }
+    };
+    if let Some(rest) = location.strip_prefix("blob:") {
+        return Some(split(rest).map(|(container, blob)| (format!("blob:{container}"), blob)));
+    }
+    let scheme = ["https://", "http://"].into_iter().find(|s| location.starts_with(s))?;
+    if location.contains('?') {
+        return Some(Err("put the SAS token in its flag or variable, not in the URL".to_string()));
+    }
+    let rest = &location[scheme.len()..];
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let hostname = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    let path_style = hostname == "localhost" || hostname.parse::<std::net::IpAddr>().is_ok();
+    let (prefix, path) = match path.split_once('/') {
+        Some((account, path)) if path_style => (format!("{scheme}{host}/{account}"), path),
+        _ => (format!("{scheme}{host}"), path),
+    };
+    Some(split(path).map(|(container, blob)| (format!("{prefix}/{container}"), blob)))
+}
+
 /// Uploads a version's file under its content-addressed name; returns the blob's URL.
 pub async fn upload_dataset(client: &BlobContainerClient, dataset: &DatasetVersion) -> Result<String, DatastoreError> {
     let name = blob_name(dataset);
@@ -113,4 +144,27 @@ pub async fn upload_dataset(client: &BlobContainerClient, dataset: &DatasetVersi
     client.create().await.map_err(upload_error)?;
     client.upload(&name, Bytes::from(bytes), "text/csv").await.map_err(upload_error)?;
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_locations_split_into_container_and_blob() {
+        let ok = |l: &str| split_blob_location(l).expect("a blob location").expect("valid");
+        assert_eq!(ok("blob:out/a/b.csv"), ("blob:out".to_string(), "a/b.csv".to_string()));
+        assert_eq!(
+            ok("https://acct.blob.core.windows.net/out/p.csv"),
+            ("https://acct.blob.core.windows.net/out".to_string(), "p.csv".to_string())
+        );
+        assert_eq!(
+            ok("http://127.0.0.1:10000/devstoreaccount1/out/d/p.csv"),
+            ("http://127.0.0.1:10000/devstoreaccount1/out".to_string(), "d/p.csv".to_string())
+        );
+        assert!(split_blob_location("preds.csv").is_none());
+        assert!(split_blob_location("blob:out").expect("blob").is_err());
+        assert!(split_blob_location("blob:out/dir/").expect("blob").is_err());
+        assert!(split_blob_location("https://a.blob.core.windows.net/c/p?sig=x").expect("blob").is_err());
+    }
 }

@@ -6,6 +6,7 @@ pub mod model;
 pub mod mt19937;
 pub mod params;
 pub mod predict;
+pub mod predictions;
 pub mod ridge;
 pub mod split;
 pub mod stream;

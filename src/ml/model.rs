@@ -161,6 +161,14 @@ fn mlmodel_yaml(model: &LinearModel, meta: &ModelMetadata) -> String {
     yaml_serde::to_string(&doc).unwrap_or_default()
 }
 
+/// The run that produced the model in `dir`, as its `MLmodel` records it (`None` when the file
+/// is missing, unreadable or names no run).
+pub fn recorded_run_id(dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(dir.join("MLmodel")).ok()?;
+    let doc: serde_json::Value = yaml_serde::from_str(&text).ok()?;
+    doc.get("run_id")?.as_str().filter(|id| !id.is_empty()).map(str::to_string)
+}
+
 /// Reads the linear model of an MLflow Model directory written by [`save`].
 pub fn load(dir: &Path) -> Result<LinearModel, ModelError> {
     let path = dir.join(MODEL_FILE);

@@ -11,9 +11,9 @@ use serde_json::Value;
 use crate::standin::{self, Fault, FaultKind, StandIn};
 use crate::support::{Workspace, repo, stderr};
 
-const RG: &str = "rg-ml";
-const WS: &str = "mlw-test";
-const COMPUTE: &str = "cpu-cluster";
+pub const RG: &str = "rg-ml";
+pub const WS: &str = "mlw-test";
+pub const COMPUTE: &str = "cpu-cluster";
 /// The training data as Azure ML reads it: `data_path` is a `type: data` parameter (a `uri_file` input).
 const DATA: &str = "data_path=https://mlopsdata.blob.core.windows.net/landing/diabetes.csv";
 
@@ -36,7 +36,7 @@ fn setup() -> (Workspace, StandIn) {
 }
 
 /// `mlops` signed in to the stand-in with a client secret, workspace from the environment.
-fn mlops(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
+pub fn mlops(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
     let mut cmd = crate::infra::mlops(ws, standin, args);
     cmd.env("AZURE_TENANT_ID", standin::TENANT)
         .env("AZURE_CLIENT_ID", standin::CLIENT_ID)

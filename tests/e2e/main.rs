@@ -6,6 +6,7 @@
 mod architecture;
 mod azureml;
 mod azureml_artifacts;
+mod batch_score;
 mod bicep;
 mod bicep_avm;
 mod cicd;

@@ -10,6 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod checks;
+mod execute;
+
+pub use execute::Executor;
 
 use checks::{check_component, check_data, check_environment, check_job, check_schedule};
 
@@ -42,6 +45,8 @@ struct Job {
     created: Instant,
     fails: bool,
     cancel_requested: Option<Instant>,
+    /// Set when the job's steps really run ([`execute`]): the status follows them.
+    execution: Option<std::sync::Arc<std::sync::Mutex<execute::Execution>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -66,6 +71,8 @@ pub struct AmlState {
     operations: HashMap<String, Operation>,
     /// Jobs whose properties contain one of these strings end Failed.
     pub failing_jobs: Vec<String>,
+    /// When set, submitted pipeline jobs run their steps for real.
+    pub executor: Option<Executor>,
 }
 
 fn key(parts: &[&str]) -> String {
@@ -584,6 +591,18 @@ pub(super) fn page(state: &State, req: &Incoming, items: Vec<Value>, api: &str) 
 
 impl Job {
     fn status(&self, now: Instant, step: Duration) -> &'static str {
+        if let Some(execution) = &self.execution {
+            let mut execution = execution.lock().unwrap_or_else(|e| e.into_inner());
+            // A cancel stops the running step (the executor kills it) and starts no other.
+            execution.cancel |= self.cancel_requested.is_some();
+            return match (execution.status.as_str(), execution.cancel) {
+                ("Running", true) => "CancelRequested",
+                (_, true) => "Canceled",
+                ("Completed", _) => "Completed",
+                ("Failed", _) => "Failed",
+                _ => "Running",
+            };
+        }
         if let Some(at) = self.cancel_requested {
             return if now.duration_since(at) < step { "CancelRequested" } else { "Canceled" };
         }
@@ -609,8 +628,12 @@ fn job_body(state: &State, ws: &Workspace, job: &Job, status: &str) -> Value {
         "Tracking": {"jobServiceType": "Tracking", "endpoint": format!("azureml://{host}/mlflow/v1.0{}", ws_id(ws))},
     });
     if status == "Failed" {
-        props["error"] =
-            json!({"code": "UserError", "message": "Execution failed: a step exited with a non-zero code (stand-in)"});
+        let message = job
+            .execution
+            .as_ref()
+            .and_then(|e| e.lock().unwrap_or_else(|e| e.into_inner()).error.clone())
+            .unwrap_or_else(|| "a step exited with a non-zero code (stand-in)".to_string());
+        props["error"] = json!({"code": "UserError", "message": format!("Execution failed: {message}")});
     }
     json!({"id": format!("{}/jobs/{}", ws_id(ws), job.name), "name": job.name,
         "type": "Microsoft.MachineLearningServices/workspaces/jobs", "properties": props, "systemData": system_data()})
@@ -654,7 +677,8 @@ fn job_route(state: &mut State, req: &Incoming, ws: &Workspace, rest: &[&str], o
             }
             let text = properties.to_string();
             let fails = state.aml.failing_jobs.iter().any(|f| text.contains(f.as_str()));
-            let job = Job { name: name.clone(), properties, created: now, fails, cancel_requested: None };
+            let execution = execute::start_pipeline_job(&state.aml, name, &properties);
+            let job = Job { name: name.clone(), properties, created: now, fails, cancel_requested: None, execution };
             let body = job_body(state, ws, &job, "NotStarted");
             state.aml.jobs.insert(jkey(name), job);
             Reply::json(201, body)

@@ -28,7 +28,8 @@ use super::{StandIn, State};
 
 /// The storage account name in the URLs handed out (Azurite's development account).
 pub const ACCOUNT: &str = "devstoreaccount1";
-const ACCOUNT_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+pub const ACCOUNT_KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 /// The workspace's artifact container, as older workspaces name it.
 pub const CONTAINER: &str = "azureml";
 
