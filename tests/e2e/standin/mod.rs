@@ -8,6 +8,8 @@
 mod acr;
 mod aml;
 mod arm;
+mod deployment_checks;
+mod deployments;
 mod endpoints;
 mod entra;
 mod expr;

@@ -12,8 +12,8 @@ use hyper::{HeaderMap, Response, StatusCode};
 use serde_json::json;
 
 use super::State;
+use super::deployment_checks::iso_duration;
 use super::endpoints::Endpoint;
-use super::serving::iso_duration;
 
 pub fn owns(lower_path: &str) -> bool {
     lower_path.starts_with("/inference/")
