@@ -8,6 +8,7 @@
 mod acr;
 mod aml;
 mod arm;
+mod container;
 mod deployment_checks;
 mod deployments;
 mod endpoints;

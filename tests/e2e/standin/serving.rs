@@ -31,6 +31,8 @@ struct Shared {
 pub struct Run {
     /// The port its server is given.
     pub listen_port: u16,
+    /// Where its server scores (the environment's `inferenceConfig.scoringRoute`, or `/score`).
+    pub scoring_path: String,
     shared: Arc<Mutex<Shared>>,
     stop: Arc<AtomicBool>,
     _dir: Option<tempfile::TempDir>,
@@ -139,6 +141,10 @@ struct Job {
     dir: PathBuf,
     port: u16,
     probe: Probe,
+    /// The environment's image, for custom-container deployments.
+    image: Option<Result<super::container::Image, String>>,
+    inference: Value,
+    readiness_path: String,
 }
 
 struct Probe {
@@ -163,6 +169,17 @@ pub fn start(state: &State, _scope: &Scope, _name: &str, properties: &Value) -> 
         timeout: duration("timeout"),
         failure_threshold: readiness["failureThreshold"].as_u64().unwrap_or(30).max(1),
     };
+    let environment = properties["environmentId"]
+        .as_str()
+        .and_then(|id| asset_id(id, "environments"))
+        .and_then(|(n, v)| state.aml.version("environments", n, v));
+    let image = environment.as_ref().map(|e| match e["properties"]["image"].as_str() {
+        Some(reference) => super::container::pull(state, reference),
+        None => Err("the environment has no image".to_string()),
+    });
+    let inference = environment.map(|e| e["properties"]["inferenceConfig"].clone()).unwrap_or(Value::Null);
+    let route = |name: &str, default: &str| inference[name]["path"].as_str().unwrap_or(default).to_string();
+    let (readiness_path, scoring_path) = (route("readinessRoute", "/ready"), route("scoringRoute", "/score"));
     let internal = |e: std::io::Error| Reply::arm_error(500, "InternalServerError", &e.to_string());
     let dir = tempfile::tempdir().map_err(internal)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(internal)?.port();
@@ -177,9 +194,12 @@ pub fn start(state: &State, _scope: &Scope, _name: &str, properties: &Value) -> 
         dir: dir.path().to_path_buf(),
         port,
         probe,
+        image,
+        inference,
+        readiness_path,
     };
     std::thread::spawn(move || job.run());
-    Ok(Run { listen_port: port, shared, stop, _dir: Some(dir) })
+    Ok(Run { listen_port: port, scoring_path, shared, stop, _dir: Some(dir) })
 }
 
 impl Job {
@@ -199,25 +219,54 @@ impl Job {
 
     fn run(self) {
         let model_dir = self.dir.join("model");
-        if let Err(message) = self.download(&model_dir) {
+        // A custom container may come without a model; a no-code deployment always has one.
+        if (!self.model_uri.is_empty() || self.image.is_none())
+            && let Err(message) = self.download(&model_dir)
+        {
             self.lock().storage_log.push_str(&format!("error: {message}\n"));
             return self.fail(format!("The storage initializer failed: {message}"));
         }
-        let Some(mlops) = self.mlops.clone() else {
-            return self.fail("the stand-in was started without an mlops binary to serve models with".into());
-        };
         let port = self.port;
-        let spawned = Command::new(&mlops)
-            .args(["serve", "--model"])
-            .arg(&model_dir)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
+        let mut command = match &self.image {
+            Some(Err(message)) => {
+                self.lock().storage_log.push_str(&format!("error: pulling the image failed: {message}\n"));
+                return self.fail(format!("The image could not be pulled: {message}"));
+            }
+            Some(Ok(image)) => {
+                self.lock().storage_log.push_str(&format!("Pulled image {}\n", image.reference));
+                let root = self.dir.join("rootfs");
+                let command = image.unpack(&root).and_then(|()| image.command(&root, port, &self.inference));
+                match command {
+                    Ok(mut command) => {
+                        if !self.model_uri.is_empty() {
+                            command.env("AZUREML_MODEL_DIR", &model_dir);
+                        }
+                        command
+                    }
+                    Err(message) => {
+                        self.lock().server_log.push_str(&format!("error: {message}\n"));
+                        return self.fail(format!("The container cannot start: {message}"));
+                    }
+                }
+            }
+            None => {
+                let Some(mlops) = self.mlops.clone() else {
+                    return self.fail("the stand-in was started without an mlops binary to serve models with".into());
+                };
+                let mut command = Command::new(mlops);
+                command.args(["serve", "--model"]).arg(&model_dir).args([
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                ]);
+                command
+            }
+        };
+        let spawned = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
         let mut child = match spawned {
             Ok(child) => child,
-            Err(e) => return self.fail(format!("cannot start {}: {e}", mlops.display())),
+            Err(e) => return self.fail(format!("cannot start {:?}: {e}", command.get_program())),
         };
         for stream in [
             child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
@@ -306,8 +355,10 @@ impl Job {
                 None => return,
                 _ => {}
             }
-            let ready =
-                client.get(format!("http://127.0.0.1:{port}/ready")).send().is_ok_and(|r| r.status().is_success());
+            let ready = client
+                .get(format!("http://127.0.0.1:{port}{}", self.readiness_path))
+                .send()
+                .is_ok_and(|r| r.status().is_success());
             if ready {
                 self.lock().phase = Some("Succeeded");
                 return;
