@@ -290,3 +290,80 @@ fn aml_token_auth_and_no_server_outlives_the_standin() {
     drop(standin);
     eventually("the server to stop", || std::net::TcpStream::connect(("127.0.0.1", ports[0])).is_err());
 }
+
+/// A custom-container deployment: the environment's image, pushed by `mlops image push` to the
+/// stand-in's registry, is pulled and unpacked, and its own entrypoint serves the baked-in
+/// model; an `inferenceConfig` port the image does not expose fails the deployment.
+#[test]
+fn a_custom_container_runs_the_image_entrypoint_from_the_registry() {
+    let (standin, _, _blobs, ws, dir) = standin_with_model();
+    let run_id = dir.parent().and_then(|p| p.parent()).and_then(|p| p.file_name()).expect("run dir");
+    let run_id = run_id.to_string_lossy().to_string();
+    ws.json(&["image", "build", "--model", &format!("runs:/{run_id}/model"), "--out", "img"]);
+    let tag = format!("127.0.0.1:{}/mlops/diabetes:1", standin.port);
+    let out = ws
+        .mlops(&["image", "push", "img", "--tag", &tag, "--username", crate::standin::ACR_ADMIN_USER, "-o", "json"])
+        .env("MLOPS_REGISTRY_PASSWORD", crate::standin::ACR_ADMIN_PASSWORD)
+        .env("SSL_CERT_FILE", &standin.ca_pem)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .output()
+        .expect("push");
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+
+    let arm = Arm::new(&standin);
+    let workspace_id = arm.workspace().trim_start_matches(&standin.url()).to_string();
+    let environment = |name: &str, port: u16| {
+        let body = json!({"properties": {"image": tag, "osType": "Linux", "inferenceConfig": {
+            "livenessRoute": {"path": "/health", "port": port},
+            "readinessRoute": {"path": "/ready", "port": port},
+            "scoringRoute": {"path": "/score", "port": port}}}});
+        let url = format!("{}/environments/{name}/versions/1", arm.workspace());
+        let (status, answer) = arm.json("PUT", &url, API, Some(body));
+        assert!(status == 200 || status == 201, "{answer}");
+        format!("{workspace_id}/environments/{name}/versions/1")
+    };
+    let deployment = |environment_id: &str| {
+        let mut body = deployment_body("");
+        let properties = body["properties"].as_object_mut().expect("properties");
+        properties.remove("model");
+        properties.insert("environmentId".into(), json!(environment_id));
+        body
+    };
+    let url = arm.endpoint("ep-image");
+    arm.put_and_wait(&url, API, endpoint_body("Key", json!({})));
+    let done = arm.put_and_wait(&format!("{url}/deployments/blue"), API, deployment(&environment("serve", 5001)));
+    assert_eq!(done["status"], "Succeeded", "{done}");
+    let wrong = arm.put_and_wait(&format!("{url}/deployments/red"), API, deployment(&environment("wrong-port", 8080)));
+    assert_eq!(wrong["status"], "Failed", "{wrong}");
+    assert!(wrong["error"]["message"].as_str().unwrap_or("").contains("8080"), "{wrong}");
+
+    let mut body = endpoint_body("Key", json!({"blue": 100}));
+    body["properties"]["mirrorTraffic"] = json!({});
+    arm.put_and_wait(&url, API, body);
+    let (_, endpoint) = arm.json("GET", &url, API, None);
+    let (_, keys) = arm.json("POST", &format!("{url}/listKeys"), API, None);
+    let (request, expected) = request_and_expected(&ws, &dir);
+    let response = arm
+        .http
+        .post(endpoint["properties"]["scoringUri"].as_str().expect("uri"))
+        .bearer_auth(keys["primaryKey"].as_str().expect("key"))
+        .json(&request)
+        .send()
+        .expect("score");
+    assert_eq!(response.status().as_u16(), 200);
+    let got = floats(&response.json::<Value>().expect("list"));
+    for (g, e) in got.iter().zip(&expected) {
+        assert_close(*g, *e, 1e-9, "prediction from the image");
+    }
+    assert_eq!(got.len(), expected.len());
+    let (_, logs) = arm.json(
+        "POST",
+        &format!("{url}/deployments/blue/getLogs"),
+        API,
+        Some(json!({"containerType": "StorageInitializer"})),
+    );
+    assert!(logs["content"].as_str().unwrap_or("").contains(&format!("Pulled image {tag}")), "{logs}");
+    // The image's own binary serves the model baked into the image's root filesystem.
+    let (_, server) = arm.json("POST", &format!("{url}/deployments/blue/getLogs"), API, Some(json!({"tail": 20})));
+    assert!(server["content"].as_str().unwrap_or("").contains("rootfs/model"), "{server}");
+}

@@ -32,6 +32,13 @@ pub struct AcrState {
     pub scopes: Vec<String>,
 }
 
+impl AcrState {
+    /// A stored blob (layer or config) by digest.
+    pub fn blob(&self, digest: &str) -> Option<&[u8]> {
+        self.blobs.get(digest).map(Vec::as_slice)
+    }
+}
+
 fn form(req: &Incoming) -> HashMap<String, String> {
     url::form_urlencoded::parse(&req.body).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }

@@ -8,6 +8,9 @@
 mod acr;
 mod aml;
 mod arm;
+mod container;
+mod deployment_checks;
+mod deployments;
 mod endpoints;
 mod entra;
 mod expr;

@@ -12,8 +12,8 @@ use hyper::{HeaderMap, Response, StatusCode};
 use serde_json::json;
 
 use super::State;
+use super::deployment_checks::iso_duration;
 use super::endpoints::Endpoint;
-use super::serving::iso_duration;
 
 pub fn owns(lower_path: &str) -> bool {
     lower_path.starts_with("/inference/")
@@ -40,8 +40,9 @@ fn status_code_name(status: u16) -> &'static str {
 /// Where one request goes: the deployment's server, its timeout, and a mirror copy's server.
 struct Plan {
     port: u16,
+    path: String,
     timeout: Duration,
-    mirror: Option<u16>,
+    mirror: Option<(u16, String)>,
 }
 
 /// Smooth weighted round-robin (nginx's): every pick adds each weight to its deployment's
@@ -125,8 +126,11 @@ fn plan(state: &mut State, endpoint_name: &str, headers: &HeaderMap) -> Result<P
         .as_str()
         .and_then(iso_duration)
         .unwrap_or(Duration::from_secs(5));
-    let mirror = mirror.and_then(|m| endpoint.deployments.get(&m.to_ascii_lowercase())).and_then(|d| d.run.port());
-    Ok(Plan { port, timeout, mirror })
+    let mirror = mirror
+        .and_then(|m| endpoint.deployments.get(&m.to_ascii_lowercase()))
+        .and_then(|d| Some((d.run.port()?, d.run.scoring_path.clone())));
+    let path = deployment.run.scoring_path.clone();
+    Ok(Plan { port, path, timeout, mirror })
 }
 
 pub async fn serve(
@@ -158,20 +162,23 @@ pub async fn serve(
         Ok(c) => c,
         Err(e) => return reply(500, &format!("cannot build the proxy client: {e}")),
     };
-    if let Some(port) = plan.mirror {
-        let (client, content_type, body, route) =
-            (client.clone(), content_type.clone(), body.clone(), route.to_string());
+    if let Some((port, mirror_path)) = plan.mirror {
+        let (client, content_type, body) = (client.clone(), content_type.clone(), body.clone());
         // The mirror's answer is discarded, as Azure does.
         tokio::spawn(async move {
             let _ = client
-                .post(format!("http://127.0.0.1:{port}/{route}"))
+                .post(format!("http://127.0.0.1:{port}{mirror_path}"))
                 .header("content-type", content_type)
                 .body(body)
                 .send()
                 .await;
         });
     }
-    let url = format!("http://127.0.0.1:{}/{route}", plan.port);
+    let url = if route == "score" {
+        format!("http://127.0.0.1:{}{}", plan.port, plan.path)
+    } else {
+        format!("http://127.0.0.1:{}/{route}", plan.port)
+    };
     let sent = if route == "score" {
         client.post(url).header("content-type", content_type).body(body).send().await
     } else {

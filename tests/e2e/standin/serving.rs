@@ -1,5 +1,5 @@
-//! What an online deployment runs: its properties checked and completed with Azure's
-//! defaults, and its provisioning state and logs.
+//! What an online deployment runs: the model's files fetched from the workspace's datastore,
+//! `mlops serve` on them until Azure's readiness probe passes, its provisioning state and logs.
 
 use std::io::Read as _;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use super::deployment_checks::{asset_id, iso_duration};
 use super::endpoints::Scope;
 use super::{Reply, State};
 
@@ -30,6 +31,8 @@ struct Shared {
 pub struct Run {
     /// The port its server is given.
     pub listen_port: u16,
+    /// Where its server scores (the environment's `inferenceConfig.scoringRoute`, or `/score`).
+    pub scoring_path: String,
     shared: Arc<Mutex<Shared>>,
     stop: Arc<AtomicBool>,
     _dir: Option<tempfile::TempDir>,
@@ -128,164 +131,6 @@ impl super::StandIn {
     }
 }
 
-fn user_error(message: &str, target: &str) -> Reply {
-    Reply::json(
-        400,
-        json!({"error": {"code": "UserError", "message": message,
-            "details": [{"code": "BadArgument", "message": message, "target": target}]}}),
-    )
-}
-
-/// The `<name>` and `<version>` of an asset ARM id `…/workspaces/<ws>/<collection>/<name>/versions/<version>`.
-fn asset_id<'a>(id: &'a str, collection: &str) -> Option<(&'a str, &'a str)> {
-    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
-    match parts.as_slice() {
-        [.., ws, c, name, versions, version]
-            if c.eq_ignore_ascii_case(collection) && versions.eq_ignore_ascii_case("versions") && !ws.is_empty() =>
-        {
-            Some((name, version))
-        }
-        _ => None,
-    }
-}
-
-/// Checks a deployment's properties against what the service accepts and fills in the
-/// defaults it reports back (request settings and probes from the managed online deployment
-/// YAML reference: request timeout 5 s, one concurrent request, probes every 10 s after 10 s,
-/// 2 s timeout, 30 failures).
-pub fn check_deployment(state: &State, scope: &Scope, mut properties: Value) -> Result<Value, Reply> {
-    let compute = properties["endpointComputeType"].as_str().unwrap_or("Managed");
-    if compute != "Managed" {
-        return Err(user_error(
-            &format!(
-                "endpointComputeType {compute:?} is not supported here; managed online endpoints take \"Managed\""
-            ),
-            "properties.endpointComputeType",
-        ));
-    }
-    let model_type = match properties["model"].as_str() {
-        Some(id) => {
-            let Some((name, version)) = asset_id(id, "models") else {
-                return Err(user_error(
-                    &format!("properties.model {id:?} is not a model asset id (…/models/<name>/versions/<version>)"),
-                    "properties.model",
-                ));
-            };
-            let Some(model) = state.aml.version("models", name, version) else {
-                return Err(user_error(
-                    &format!("Model {name}:{version} was not found in workspace {}", scope.workspace),
-                    "properties.model",
-                ));
-            };
-            model["properties"]["modelType"].as_str().unwrap_or("custom_model").to_string()
-        }
-        None => String::new(),
-    };
-    match properties["environmentId"].as_str() {
-        Some(id) => {
-            let found = asset_id(id, "environments").and_then(|(n, v)| state.aml.version("environments", n, v));
-            if found.is_none() {
-                return Err(user_error(
-                    &format!(
-                        "properties.environmentId {id:?} names no environment version of workspace {}",
-                        scope.workspace
-                    ),
-                    "properties.environmentId",
-                ));
-            }
-        }
-        // MLflow models deploy without environment and code ("no-code deployment"); any other
-        // model needs an environment to run in.
-        None if model_type == "mlflow_model" => {}
-        None if model_type.is_empty() => {
-            return Err(user_error(
-                "A deployment needs properties.model or properties.environmentId",
-                "properties.model",
-            ));
-        }
-        None => {
-            return Err(user_error(
-                &format!(
-                    "Model type {model_type} needs properties.environmentId; only mlflow_model deploys without one"
-                ),
-                "properties.environmentId",
-            ));
-        }
-    }
-    let defaults = json!({
-        "endpointComputeType": "Managed",
-        "scaleSettings": {"scaleType": "Default"},
-        "requestSettings": {"requestTimeout": "PT5S", "maxConcurrentRequestsPerInstance": 1, "maxQueueWait": "PT0.5S"},
-        "livenessProbe": probe_defaults(),
-        "readinessProbe": probe_defaults(),
-        "appInsightsEnabled": false,
-        "egressPublicNetworkAccess": "Enabled",
-        "properties": {},
-    });
-    for (key, default) in defaults.as_object().into_iter().flatten() {
-        let slot = &mut properties[key.as_str()];
-        if slot.is_null() {
-            *slot = default.clone();
-        } else if let (Some(given), Some(default)) = (slot.as_object_mut(), default.as_object()) {
-            for (k, v) in default {
-                given.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-    }
-    if let Some(p) = properties.as_object_mut() {
-        p.remove("provisioningState");
-    }
-    for field in [
-        "requestSettings.requestTimeout",
-        "readinessProbe.initialDelay",
-        "readinessProbe.period",
-        "readinessProbe.timeout",
-    ] {
-        let (outer, inner) = field.split_once('.').unwrap_or_default();
-        let text = properties[outer][inner].as_str().unwrap_or_default();
-        if iso_duration(text).is_none() {
-            return Err(user_error(
-                &format!("properties.{field} {text:?} is not an ISO 8601 duration such as PT10S"),
-                &format!("properties.{field}"),
-            ));
-        }
-    }
-    Ok(properties)
-}
-
-fn probe_defaults() -> Value {
-    json!({"failureThreshold": 30, "successThreshold": 1, "timeout": "PT2S", "period": "PT10S", "initialDelay": "PT10S"})
-}
-
-/// An ISO 8601 duration of days, hours, minutes and (fractional) seconds: `PT0.5S`, `PT1M30S`.
-pub fn iso_duration(text: &str) -> Option<Duration> {
-    let rest = text.strip_prefix('P')?;
-    let (days, time) = match rest.split_once('T') {
-        Some((d, t)) => (d, t),
-        None => (rest, ""),
-    };
-    let mut seconds = 0f64;
-    if !days.is_empty() {
-        seconds += days.strip_suffix('D')?.parse::<f64>().ok()? * 86400.0;
-    }
-    let mut number = String::new();
-    for c in time.chars() {
-        let unit = match c {
-            'H' => 3600.0,
-            'M' => 60.0,
-            'S' => 1.0,
-            _ => {
-                number.push(c);
-                continue;
-            }
-        };
-        seconds += number.parse::<f64>().ok()? * unit;
-        number.clear();
-    }
-    (number.is_empty() && (!days.is_empty() || !time.is_empty()) && seconds.is_finite())
-        .then(|| Duration::from_secs_f64(seconds))
-}
-
 /// What the thread of one run needs.
 struct Job {
     shared: Arc<Mutex<Shared>>,
@@ -296,6 +141,10 @@ struct Job {
     dir: PathBuf,
     port: u16,
     probe: Probe,
+    /// The environment's image, for custom-container deployments.
+    image: Option<Result<super::container::Image, String>>,
+    inference: Value,
+    readiness_path: String,
 }
 
 struct Probe {
@@ -320,6 +169,17 @@ pub fn start(state: &State, _scope: &Scope, _name: &str, properties: &Value) -> 
         timeout: duration("timeout"),
         failure_threshold: readiness["failureThreshold"].as_u64().unwrap_or(30).max(1),
     };
+    let environment = properties["environmentId"]
+        .as_str()
+        .and_then(|id| asset_id(id, "environments"))
+        .and_then(|(n, v)| state.aml.version("environments", n, v));
+    let image = environment.as_ref().map(|e| match e["properties"]["image"].as_str() {
+        Some(reference) => super::container::pull(state, reference),
+        None => Err("the environment has no image".to_string()),
+    });
+    let inference = environment.map(|e| e["properties"]["inferenceConfig"].clone()).unwrap_or(Value::Null);
+    let route = |name: &str, default: &str| inference[name]["path"].as_str().unwrap_or(default).to_string();
+    let (readiness_path, scoring_path) = (route("readinessRoute", "/ready"), route("scoringRoute", "/score"));
     let internal = |e: std::io::Error| Reply::arm_error(500, "InternalServerError", &e.to_string());
     let dir = tempfile::tempdir().map_err(internal)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(internal)?.port();
@@ -334,9 +194,12 @@ pub fn start(state: &State, _scope: &Scope, _name: &str, properties: &Value) -> 
         dir: dir.path().to_path_buf(),
         port,
         probe,
+        image,
+        inference,
+        readiness_path,
     };
     std::thread::spawn(move || job.run());
-    Ok(Run { listen_port: port, shared, stop, _dir: Some(dir) })
+    Ok(Run { listen_port: port, scoring_path, shared, stop, _dir: Some(dir) })
 }
 
 impl Job {
@@ -356,25 +219,54 @@ impl Job {
 
     fn run(self) {
         let model_dir = self.dir.join("model");
-        if let Err(message) = self.download(&model_dir) {
+        // A custom container may come without a model; a no-code deployment always has one.
+        if (!self.model_uri.is_empty() || self.image.is_none())
+            && let Err(message) = self.download(&model_dir)
+        {
             self.lock().storage_log.push_str(&format!("error: {message}\n"));
             return self.fail(format!("The storage initializer failed: {message}"));
         }
-        let Some(mlops) = self.mlops.clone() else {
-            return self.fail("the stand-in was started without an mlops binary to serve models with".into());
-        };
         let port = self.port;
-        let spawned = Command::new(&mlops)
-            .args(["serve", "--model"])
-            .arg(&model_dir)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn();
+        let mut command = match &self.image {
+            Some(Err(message)) => {
+                self.lock().storage_log.push_str(&format!("error: pulling the image failed: {message}\n"));
+                return self.fail(format!("The image could not be pulled: {message}"));
+            }
+            Some(Ok(image)) => {
+                self.lock().storage_log.push_str(&format!("Pulled image {}\n", image.reference));
+                let root = self.dir.join("rootfs");
+                let command = image.unpack(&root).and_then(|()| image.command(&root, port, &self.inference));
+                match command {
+                    Ok(mut command) => {
+                        if !self.model_uri.is_empty() {
+                            command.env("AZUREML_MODEL_DIR", &model_dir);
+                        }
+                        command
+                    }
+                    Err(message) => {
+                        self.lock().server_log.push_str(&format!("error: {message}\n"));
+                        return self.fail(format!("The container cannot start: {message}"));
+                    }
+                }
+            }
+            None => {
+                let Some(mlops) = self.mlops.clone() else {
+                    return self.fail("the stand-in was started without an mlops binary to serve models with".into());
+                };
+                let mut command = Command::new(mlops);
+                command.args(["serve", "--model"]).arg(&model_dir).args([
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                ]);
+                command
+            }
+        };
+        let spawned = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn();
         let mut child = match spawned {
             Ok(child) => child,
-            Err(e) => return self.fail(format!("cannot start {}: {e}", mlops.display())),
+            Err(e) => return self.fail(format!("cannot start {:?}: {e}", command.get_program())),
         };
         for stream in [
             child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
@@ -463,8 +355,10 @@ impl Job {
                 None => return,
                 _ => {}
             }
-            let ready =
-                client.get(format!("http://127.0.0.1:{port}/ready")).send().is_ok_and(|r| r.status().is_success());
+            let ready = client
+                .get(format!("http://127.0.0.1:{port}{}", self.readiness_path))
+                .send()
+                .is_ok_and(|r| r.status().is_success());
             if ready {
                 self.lock().phase = Some("Succeeded");
                 return;
@@ -489,21 +383,5 @@ fn pump(mut stream: Box<dyn std::io::Read + Send>, shared: &Mutex<Shared>) {
         }
         let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
         shared.lock().unwrap_or_else(|p| p.into_inner()).server_log.push_str(&text);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn iso_durations() {
-        assert_eq!(iso_duration("PT10S"), Some(Duration::from_secs(10)));
-        assert_eq!(iso_duration("PT0.5S"), Some(Duration::from_millis(500)));
-        assert_eq!(iso_duration("PT1M30S"), Some(Duration::from_secs(90)));
-        assert_eq!(iso_duration("P1DT1H"), Some(Duration::from_secs(90000)));
-        assert_eq!(iso_duration("10S"), None);
-        assert_eq!(iso_duration("PT"), None);
-        assert_eq!(iso_duration("PT5"), None);
     }
 }
