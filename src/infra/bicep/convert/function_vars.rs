@@ -7,9 +7,17 @@ use crate::infra::bicep::ast::*;
 /// The functions hoisted when they are not assigned directly to a variable.
 const HOISTED: [&str; 2] = ["loadTextContent", "loadFileAsBase64"];
 
-/// The hoisted calls of a file in document order: the `N` of `$fxv#N` is the position here. Each is
-/// `(name, name_span.start, args)`; the start of the function name identifies the call.
-pub fn collect(stmts: &[Stmt]) -> Vec<(String, usize, Vec<Expr>)> {
+/// One hoisted call.
+#[derive(Debug, Clone)]
+pub struct HoistedCall {
+    pub function: String,
+    /// Where the function name starts: identifies the call when it is compiled.
+    pub start: usize,
+    pub args: Vec<Expr>,
+}
+
+/// The hoisted calls of a file in document order: the `N` of `$fxv#N` is the position here.
+pub fn collect(stmts: &[Stmt]) -> Vec<HoistedCall> {
     let mut out = Vec::new();
     for stmt in stmts {
         match stmt {
@@ -47,7 +55,7 @@ pub fn collect(stmts: &[Stmt]) -> Vec<(String, usize, Vec<Expr>)> {
     out
 }
 
-type Found = Vec<(String, usize, Vec<Expr>)>;
+type Found = Vec<HoistedCall>;
 
 fn resource(r: &ResourceDecl, out: &mut Found) {
     decorators(&r.decorators, out);
@@ -119,7 +127,7 @@ fn expr(e: &Expr, out: &mut Found) {
 
 fn hoist(name: &str, start: usize, args: &[Expr], out: &mut Found) {
     if HOISTED.contains(&name) {
-        out.push((name.to_string(), start, args.to_vec()));
+        out.push(HoistedCall { function: name.to_string(), start, args: args.to_vec() });
     }
 }
 

@@ -50,7 +50,7 @@ pub struct Compiler<'a> {
     /// The compiled templates of the modules, in declaration order.
     pub module_templates: Vec<serde_json::Value>,
     /// The `load*` calls hoisted into `$fxv#N` variables, in the order of `N`.
-    pub function_vars: Vec<(String, usize, Vec<Expr>)>,
+    pub function_vars: Vec<function_vars::HoistedCall>,
 }
 
 impl Compiler<'_> {
@@ -378,8 +378,8 @@ impl Compiler<'_> {
         }
         match kind {
             Builtin::Any => self.arm(&args[0], env),
-            Builtin::Load => match self.function_vars.iter().position(|(_, start, _)| *start == name_span.start) {
-                Some(n) => Ok(Arm::call("variables", vec![Arm::str(&function_vars::name(n))])),
+            Builtin::Load => match self.function_vars.iter().position(|call| call.start == name_span.start) {
+                Some(n) => Ok(Arm::call("variables", vec![Arm::str(function_vars::name(n))])),
                 None => load::load(self, name, name_span, args),
             },
             Builtin::Unsupported => Err(Diag::unsupported(name_span, &format!("'{name}()'"))),

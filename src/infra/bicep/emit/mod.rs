@@ -124,12 +124,12 @@ impl Compiler<'_> {
         let mut vars = Map::new();
         // The hoisted `load*` calls come first, ordered by name as bicep build orders them
         // (`$fxv#10` before `$fxv#2`).
-        let mut hoisted: Vec<(String, &(String, usize, Vec<Expr>))> =
+        let mut hoisted: Vec<_> =
             self.function_vars.iter().enumerate().map(|(n, call)| (function_vars::name(n), call)).collect();
         hoisted.sort_by(|a, b| a.0.cmp(&b.0));
-        for (name, (function, start, args)) in hoisted {
-            let span = crate::infra::bicep::error::Span::new(*start, *start + function.len());
-            vars.insert(name, load::load(self, function, span, args)?.to_json());
+        for (name, call) in hoisted {
+            let span = crate::infra::bicep::error::Span::new(call.start, call.start + call.function.len());
+            vars.insert(name, load::load(self, &call.function, span, &call.args)?.to_json());
         }
         for (v, decl) in self.model.vars.iter().enumerate() {
             if let Some(d) = decl.decorators.first() {
