@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench bicep_avm -- PATH [--verbose]`, where PATH is a checkout of
 //! Azure/bicep-registry-modules (about 75 MB, so it is not in the repository); without PATH, the
-//! 22 modules of `tests/fixtures/bicep-avm`. Every
+//! 23 modules of `tests/fixtures/bicep-avm`. Every
 //! `avm/**/main.bicep` with a sibling `main.json` (the official compiler's output, committed by the
 //! module's authors) is compiled and sorted into one bucket: equal, different, a clean
 //! `unsupported:` refusal, any other error (every such file is valid Bicep, so that is a false

@@ -35,6 +35,8 @@ const IDENTICAL: &[&str] = &[
     "avm/res/api-management/service/portalsetting",
     // `rule.?prop` is `tryGet(rule, 'prop')`.
     "avm/res/service-bus/namespace/network-rule-set",
+    // `loadTextContent` inside an expression or as a property value becomes a `$fxv#N` variable.
+    "avm/ptn/azd/apim-api",
 ];
 
 #[test]

@@ -134,7 +134,13 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
         }
         module_templates.push(compile_at(&child, stack).map_err(Diag::Done)?);
     }
-    let compiler = Compiler { model: &model, dir, inline: deps::runtime_variables(&model), module_templates };
+    let compiler = Compiler {
+        model: &model,
+        dir,
+        inline: deps::runtime_variables(&model),
+        module_templates,
+        function_vars: convert::function_vars::collect(&stmts),
+    };
     compiler.template()
 }
 

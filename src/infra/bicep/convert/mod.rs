@@ -1,5 +1,6 @@
 //! Expression conversion: Bicep expressions to ARM expressions and template JSON values.
 
+pub(crate) mod function_vars;
 pub(crate) mod load;
 pub(crate) mod resources;
 
@@ -48,6 +49,8 @@ pub struct Compiler<'a> {
     pub inline: Vec<bool>,
     /// The compiled templates of the modules, in declaration order.
     pub module_templates: Vec<serde_json::Value>,
+    /// The `load*` calls hoisted into `$fxv#N` variables, in the order of `N`.
+    pub function_vars: Vec<function_vars::HoistedCall>,
 }
 
 impl Compiler<'_> {
@@ -375,7 +378,10 @@ impl Compiler<'_> {
         }
         match kind {
             Builtin::Any => self.arm(&args[0], env),
-            Builtin::Load => load::load(self, name, name_span, args),
+            Builtin::Load => match self.function_vars.iter().position(|call| call.start == name_span.start) {
+                Some(n) => Ok(Arm::call("variables", vec![Arm::str(function_vars::name(n))])),
+                None => load::load(self, name, name_span, args),
+            },
             Builtin::Unsupported => Err(Diag::unsupported(name_span, &format!("'{name}()'"))),
             Builtin::Plain | Builtin::Runtime => {
                 let args = args.iter().map(|a| self.arm(a, env)).collect::<DResult<Vec<_>>>()?;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::arm::Arm;
 use super::ast::*;
 use super::convert::resources::Target;
-use super::convert::{Compiler, Env};
+use super::convert::{Compiler, Env, function_vars, load};
 use super::error::{DResult, Diag, ErrorKind};
 
 /// The `_generator` block: this compiler, never presented as `bicep`.
@@ -122,6 +122,15 @@ impl Compiler<'_> {
     fn variables(&self) -> DResult<Map<String, Value>> {
         let mut copies = Vec::new();
         let mut vars = Map::new();
+        // The hoisted `load*` calls come first, ordered by name as bicep build orders them
+        // (`$fxv#10` before `$fxv#2`).
+        let mut hoisted: Vec<_> =
+            self.function_vars.iter().enumerate().map(|(n, call)| (function_vars::name(n), call)).collect();
+        hoisted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, call) in hoisted {
+            let span = crate::infra::bicep::error::Span::new(call.start, call.start + call.function.len());
+            vars.insert(name, load::load(self, &call.function, span, &call.args)?.to_json());
+        }
         for (v, decl) in self.model.vars.iter().enumerate() {
             if let Some(d) = decl.decorators.first() {
                 return Err(Diag::unsupported(d.span, &format!("the decorator '@{}' on a variable", d.name)));
