@@ -18,6 +18,7 @@ use crate::image::ImageError;
 use crate::infra::InfraError;
 use crate::infra::bicep::BicepError;
 use crate::infra::prepare::PrepareError;
+use crate::infra::restore::RestoreError;
 use crate::init::InitError;
 use crate::ml::model::ModelError;
 use crate::ml::params::ParamsError;
@@ -114,6 +115,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         RemoteStepError,
         ReproduceError,
         RequestLogError,
+        RestoreError,
         RidgeError,
         ServeError,
         SettingsError,
@@ -150,6 +152,7 @@ const CLASSIFIED: &[&str] = &[
     "RemoteStepError",
     "ReproduceError",
     "RequestLogError",
+    "RestoreError",
     "RidgeError",
     "ServeError",
     "SettingsError",

@@ -25,7 +25,9 @@ use crate::settings::{self, AzureSettings};
 
 pub async fn run(command: &InfraCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     match command {
-        InfraCommand::Build(args) => super::infra_build::run(args, global),
+        InfraCommand::Build(args) => super::infra_build::run(args, global).await,
+        InfraCommand::Restore(args) => super::infra_restore::run(args, global).await,
+        InfraCommand::Publish(args) => super::infra_restore::publish(args, global).await,
         InfraCommand::Deploy(args) => deploy(args, global).await,
         InfraCommand::Validate(args) => validate(args, global).await,
         InfraCommand::WhatIf(args) => what_if(&args.template, args.exit_code, global).await,

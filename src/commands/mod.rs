@@ -7,6 +7,7 @@ mod docs;
 mod image;
 mod infra;
 mod infra_build;
+mod infra_restore;
 mod init;
 mod model;
 mod pipeline;
