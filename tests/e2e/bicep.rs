@@ -206,7 +206,8 @@ fn diagnostics_name_the_problem_and_its_position() {
         ("func f() string => 'x'\n", ErrorKind::Unsupported, (1, 1)),
         ("type t = string\n", ErrorKind::Unsupported, (1, 1)),
         ("var x = map([1], i => i)\n", ErrorKind::Unsupported, (1, 18)),
-        ("module m 'br:x.azurecr.io/m:1' = {\n  name: 'm'\n}\n", ErrorKind::Unsupported, (1, 10)),
+        // Compiling never fetches: an unrestored registry module is named with how to restore it.
+        ("module m 'br:x.azurecr.io/m:1' = {\n  name: 'm'\n}\n", ErrorKind::Invalid, (1, 10)),
         (
             "resource a 'Microsoft.Storage/storageAccounts@2021-04-01' = {\n  name: b.name\n}\n\
              resource b 'Microsoft.Storage/storageAccounts@2021-04-01' = {\n  name: a.name\n}\n",

@@ -8,6 +8,7 @@ mod azureml;
 mod azureml_artifacts;
 mod bicep;
 mod bicep_avm;
+mod bicep_registry;
 mod cicd;
 mod completions;
 mod conformance;
