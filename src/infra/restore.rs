@@ -25,7 +25,7 @@ pub enum RestoreError {
         line: usize,
         reference: String,
         #[source]
-        source: OciError,
+        source: Box<OciError>,
     },
     #[error("{}:{line}: module '{reference}': {message}", file.display())]
     Artifact { file: PathBuf, line: usize, reference: String, message: String },
@@ -42,7 +42,7 @@ impl HasKind for RestoreError {
         match self {
             RestoreError::Bicep(e) => HasKind::kind(e),
             RestoreError::Reference { .. } => ErrorKind::Input,
-            RestoreError::Registry { source, .. } => match source {
+            RestoreError::Registry { source, .. } => match source.as_ref() {
                 // A missing manifest or repository is the reference's fault, not the registry's.
                 OciError::Http { source, .. } if source.status == Some(404) => ErrorKind::NotFound,
                 other => other.kind(),
@@ -112,7 +112,12 @@ fn reference_error(using: &RegistryUse, message: String) -> RestoreError {
 }
 
 fn registry_error(using: &RegistryUse, source: OciError) -> RestoreError {
-    RestoreError::Registry { file: using.file.clone(), line: using.line, reference: using.reference.clone(), source }
+    RestoreError::Registry {
+        file: using.file.clone(),
+        line: using.line,
+        reference: using.reference.clone(),
+        source: Box::new(source),
+    }
 }
 
 fn artifact_error(using: &RegistryUse, message: String) -> RestoreError {

@@ -213,20 +213,20 @@ mod tests {
     #[test]
     fn references_parse_as_the_official_tool_reads_them() {
         let c = config();
-        let m = c.parse("br/public:avm/res/network/virtual-network:0.5.2").unwrap();
+        let m = c.parse("br/public:avm/res/network/virtual-network:0.5.2").expect("parses");
         assert_eq!(
             (m.registry.as_str(), m.repository.as_str()),
             ("mcr.microsoft.com", "bicep/avm/res/network/virtual-network")
         );
         assert_eq!(m.tag.as_deref(), Some("0.5.2"));
-        let m = c.parse("br:localhost:5000/mods/storage:V1").unwrap();
+        let m = c.parse("br:localhost:5000/mods/storage:V1").expect("parses");
         assert_eq!((m.registry.as_str(), m.repository.as_str()), ("localhost:5000", "mods/storage"));
         assert_eq!(c.cache_dir(&m), PathBuf::from("/c/br/localhost$5000/mods$storage/V1$1"));
         let digest = format!("sha256:{}", "a".repeat(64));
-        let m = c.parse(&format!("br/mine:x/y@{digest}")).unwrap();
+        let m = c.parse(&format!("br/mine:x/y@{digest}")).expect("parses");
         assert_eq!(m.digest.as_deref(), Some(digest.as_str()));
         assert!(c.cache_dir(&m).ends_with(format!("x$y/sha256#{}", "a".repeat(64))));
-        assert!(c.parse("br/nope:x:1").unwrap_err().contains("unknown module alias 'nope'"));
+        assert!(c.parse("br/nope:x:1").expect_err("refused").contains("unknown module alias 'nope'"));
         assert!(c.parse("br:host/Upper:1").is_err());
         assert!(c.parse("br:host/x").is_err());
         assert!(c.parse("br:host/x@sha256:12").is_err());
