@@ -68,8 +68,8 @@ impl Config {
         let file = start.ancestors().skip(1).map(|d| d.join("bicepconfig.json")).find(|f| f.is_file());
         if let Some(file) = &file {
             let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let json: Value =
-                serde_json::from_str(&text).map_err(|e| format!("{}: not valid JSON: {e}", file.display()))?;
+            let json: Value = serde_json::from_str(&strip_comments(&text))
+                .map_err(|e| format!("{}: not valid JSON: {e}", file.display()))?;
             if let Some(br) = json["moduleAliases"]["br"].as_object() {
                 for (name, alias) in br {
                     let Some(registry) = alias["registry"].as_str() else {
@@ -180,6 +180,49 @@ impl Config {
     }
 }
 
+/// bicepconfig.json is JSON with comments (`//` and `/* */`), as the official tool reads it;
+/// comments become spaces so that serde_json's error positions still match the file.
+fn strip_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if c == '\\' {
+                out.extend(chars.next());
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match (c, chars.peek()) {
+            ('"', _) => {
+                in_string = true;
+                out.push(c);
+            }
+            ('/', Some('/')) => {
+                while chars.peek().is_some_and(|&n| n != '\n') {
+                    chars.next();
+                }
+            }
+            ('/', Some('*')) => {
+                chars.next();
+                let mut last = ' ';
+                for n in chars.by_ref() {
+                    out.push(if n == '\n' { '\n' } else { ' ' });
+                    if last == '*' && n == '/' {
+                        break;
+                    }
+                    last = n;
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 fn valid_segment(s: &str) -> bool {
     // ^[a-z0-9]+([._-][a-z0-9]+)*$
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
@@ -230,6 +273,14 @@ mod tests {
         assert!(c.parse("br:host/Upper:1").is_err());
         assert!(c.parse("br:host/x").is_err());
         assert!(c.parse("br:host/x@sha256:12").is_err());
+    }
+
+    #[test]
+    fn bicepconfig_comments_are_ignored_but_strings_kept() {
+        let text = "// head\n{ \"a\": \"x//y\", /* b */ \"c\": 1 }";
+        let json: Value = serde_json::from_str(&strip_comments(text)).expect("valid after stripping");
+        assert_eq!(json["a"], "x//y");
+        assert_eq!(json["c"], 1);
     }
 
     #[test]
