@@ -16,8 +16,11 @@ use std::time::{Duration, Instant};
 use mlops::infra::bicep::{self, BicepError, ErrorKind, compare};
 use serde_json::Value;
 
+#[path = "bicep_avm/registry_step.rs"]
+mod registry_step;
+
 /// Where one file ended up.
-enum Outcome {
+pub(crate) enum Outcome {
     /// The same JSON, keys in the same order, after dropping `metadata._generator`.
     Identical,
     /// The same JSON with keys in another order somewhere.
@@ -32,6 +35,17 @@ enum Outcome {
 }
 
 fn main() {
+    // Registry modules are read from the module cache, whose root only the environment (or a
+    // bicepconfig.json) sets: run again as a child with a cache of its own, loaded below.
+    if std::env::var_os(bicep::registry::CACHE_ENV).is_none() {
+        let cache = tempfile::tempdir().expect("temp dir for the module cache");
+        let status = std::process::Command::new(std::env::current_exe().expect("own path"))
+            .args(std::env::args_os().skip(1))
+            .env(bicep::registry::CACHE_ENV, cache.path())
+            .status()
+            .expect("run the benchmark with a module cache");
+        std::process::exit(status.code().unwrap_or(1));
+    }
     let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
     let verbose = args.iter().any(|a| a == "--verbose" || a == "-v");
     // Without a path, the subset committed for the tests: `cargo test --all-targets` (the test
@@ -44,6 +58,8 @@ fn main() {
     walk(&root.join("avm"), &mut files);
     files.sort();
     assert!(!files.is_empty(), "no avm/**/main.bicep with a main.json beside it under {}", root.display());
+
+    let registry = registry_step::load_cache(&root, &files);
 
     // A panic is a result here, not the end of the run; its message goes into the table instead.
     std::panic::set_hook(Box::new(|_| {}));
@@ -70,6 +86,7 @@ fn main() {
         results.push((file.strip_prefix(&root).unwrap_or(file).display().to_string(), outcome));
     }
     report(&root, &results, [("every file", &mut times), ("files that compile", &mut compiled_times)], verbose);
+    registry_step::report(&registry, &results, verbose);
 }
 
 /// Every `main.bicep` under `dir` with a `main.json` beside it.

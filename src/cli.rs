@@ -845,6 +845,12 @@ pub enum InfraCommand {
     /// Compile a .bicep file to an ARM template, natively (no az, no bicep CLI).
     #[command(after_help = INFRA_BUILD_EXAMPLES)]
     Build(InfraBuildArgs),
+    /// Fetch the registry modules (`br:`, `br/<alias>:`) a .bicep file uses into the module cache.
+    #[command(after_help = INFRA_RESTORE_EXAMPLES)]
+    Restore(InfraRestoreArgs),
+    /// Push a .bicep file (compiled) or an ARM .json template to a registry as a Bicep module.
+    #[command(after_help = INFRA_PUBLISH_EXAMPLES)]
+    Publish(InfraPublishArgs),
     /// Deploy a template (PUT the deployment and wait for it, like `az deployment group create`).
     Deploy(InfraDeployArgs),
     /// Ask ARM whether a deployment would be accepted, without deploying.
@@ -1023,7 +1029,61 @@ Examples:
   mlops infra build main.bicep --outfile out/azuredeploy.json
   mlops infra build main.bicep --stdout | jq .resources
 
+Registry modules (br:, br/public:, br/<alias>: from bicepconfig.json) are restored first into
+the module cache (~/.bicep, bicepconfig.json cacheRootDirectory, or MLOPS_BICEP_CACHE); a cached
+module needs no network. --no-restore compiles from the cache only.
+
 Invalid or unsupported Bicep exits with code 6 and a file:line:column diagnostic.";
+
+const INFRA_RESTORE_EXAMPLES: &str = "\
+Examples:
+  mlops infra restore main.bicep                      fetch missing br: modules into the cache
+  mlops infra restore main.bicep --force -o json      fetch all again; list what came from where
+  mlops infra restore main.bicep --plain-http         a registry on this machine (br:localhost:5000/...)
+  MLOPS_BICEP_CACHE=/tmp/bicep mlops infra restore main.bicep
+
+Aliases: br/public: is mcr.microsoft.com/bicep; others come from moduleAliases.br in the nearest
+bicepconfig.json above the file. Sign-in: anonymous, --username with MLOPS_REGISTRY_PASSWORD, or
+Entra ID exchanged for ACR tokens (default for *.azurecr.*).
+Exit codes: 6 bad reference or unknown alias, 8 module not found, 9 registry unreachable or not a
+Bicep module, 10 sign-in refused (401/403).";
+
+const INFRA_PUBLISH_EXAMPLES: &str = "\
+Examples:
+  mlops infra publish storage.bicep --target br:myreg.azurecr.io/bicep/storage:1.0.0
+  mlops infra publish main.json --target br:localhost:5000/mods/vnet:0.5.2 --plain-http
+  mlops infra publish storage.bicep --target br/mine:storage:v2      alias from bicepconfig.json
+
+The artifact is laid out as `bicep publish` writes it (module artifact type, `{}` config, one
+ARM template layer), so the official tool and `mlops infra restore` both read it.";
+
+/// `mlops infra publish`.
+#[derive(Debug, Args)]
+pub struct InfraPublishArgs {
+    /// A .bicep file (compiled natively) or an ARM .json template (published byte for byte).
+    pub file: PathBuf,
+    /// The module reference to publish as: br:<registry>/<repository>:<tag> or br/<alias>:<path>:<tag>.
+    #[arg(long, value_name = "REF")]
+    pub target: String,
+    #[command(flatten, next_help_heading = "Registry")]
+    pub registry: RegistryArgs,
+    #[command(flatten, next_help_heading = "Azure sign-in (ACR registries)")]
+    pub azure: AzureArgs,
+}
+
+/// `mlops infra restore`.
+#[derive(Debug, Args)]
+pub struct InfraRestoreArgs {
+    /// The .bicep file whose registry modules to restore.
+    pub file: PathBuf,
+    /// Fetch modules that are already cached again.
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten, next_help_heading = "Registry")]
+    pub registry: RegistryArgs,
+    #[command(flatten, next_help_heading = "Azure sign-in (ACR registries)")]
+    pub azure: AzureArgs,
+}
 
 /// `mlops infra build`.
 #[derive(Debug, Args)]
@@ -1036,6 +1096,13 @@ pub struct InfraBuildArgs {
     /// Write the template to stdout instead of a file.
     #[arg(long)]
     pub stdout: bool,
+    /// Do not fetch registry modules; use only what the module cache holds.
+    #[arg(long)]
+    pub no_restore: bool,
+    #[command(flatten, next_help_heading = "Registry")]
+    pub registry: RegistryArgs,
+    #[command(flatten, next_help_heading = "Azure sign-in (ACR registries)")]
+    pub azure: AzureArgs,
 }
 
 const SERVE_EXAMPLES: &str = "\

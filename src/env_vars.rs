@@ -116,6 +116,8 @@ pub const MLOPS_REGISTRY_USERNAME: &str = "MLOPS_REGISTRY_USERNAME";
 pub const MLOPS_REGISTRY_PASSWORD: &str = "MLOPS_REGISTRY_PASSWORD";
 /// Where models downloaded from a tracking server are cached (default `$XDG_CACHE_HOME/mlops`).
 pub const MLOPS_CACHE_DIR: &str = "MLOPS_CACHE_DIR";
+/// Where restored Bicep registry modules are cached, overriding bicepconfig.json's `cacheRootDirectory` and `~/.bicep`.
+pub const MLOPS_BICEP_CACHE: &str = "MLOPS_BICEP_CACHE";
 /// Base directory for caches (XDG); `mlops` uses `$XDG_CACHE_HOME/mlops`.
 pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
 /// Azure DevOps build id, recorded on registered model versions as `BuildId`.

@@ -21,6 +21,7 @@ use crate::image::ImageError;
 use crate::infra::InfraError;
 use crate::infra::bicep::BicepError;
 use crate::infra::prepare::PrepareError;
+use crate::infra::restore::RestoreError;
 use crate::init::InitError;
 use crate::ml::model::ModelError;
 use crate::ml::params::ParamsError;
@@ -122,6 +123,7 @@ fn classify(cause: &(dyn std::error::Error + 'static)) -> Option<ErrorKind> {
         ReproduceError,
         RequestFileError,
         RequestLogError,
+        RestoreError,
         RidgeError,
         RolloutError,
         ServeError,
@@ -161,6 +163,7 @@ const CLASSIFIED: &[&str] = &[
     "ReproduceError",
     "RequestFileError",
     "RequestLogError",
+    "RestoreError",
     "RidgeError",
     "RolloutError",
     "ServeError",

@@ -11,7 +11,8 @@ use crate::azure::arm::{ArmClient, ArmClientOptions};
 use crate::azure::deployments::{DeploymentScope, DeploymentsClient, ResourceGroupsClient, Validation, check_name};
 use crate::azure::lro::PollInterval;
 use crate::cli::{
-    BicepArg, GlobalArgs, InfraCommand, InfraDeployArgs, InfraNameArgs, InfraTemplateArgs, ModeArg, ScopeArg,
+    BicepArg, GlobalArgs, InfraCommand, InfraDeployArgs, InfraNameArgs, InfraTemplateArgs, ModeArg, RegistryArgs,
+    ScopeArg,
 };
 use crate::error_kind::UsageError;
 use crate::exit;
@@ -25,13 +26,26 @@ use crate::settings::{self, AzureSettings};
 
 pub async fn run(command: &InfraCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     match command {
-        InfraCommand::Build(args) => super::infra_build::run(args, global),
+        InfraCommand::Build(args) => super::infra_build::run(args, global).await,
+        InfraCommand::Restore(args) => super::infra_restore::run(args, global).await,
+        InfraCommand::Publish(args) => super::infra_restore::publish(args, global).await,
         InfraCommand::Deploy(args) => deploy(args, global).await,
         InfraCommand::Validate(args) => validate(args, global).await,
         InfraCommand::WhatIf(args) => what_if(&args.template, args.exit_code, global).await,
         InfraCommand::Show(args) => show(args, global).await,
         InfraCommand::Cancel(args) => cancel(args, global).await,
     }
+}
+
+/// Fetches the registry modules of a .bicep template the native compiler will read (anonymous, or
+/// Entra ID for ACR hosts; `mlops infra restore` has the other sign-in flags).
+async fn restore_modules(args: &InfraTemplateArgs) -> anyhow::Result<()> {
+    let bicep = args.template.extension().is_some_and(|e| e.eq_ignore_ascii_case("bicep"));
+    if bicep && args.bicep != BicepArg::External {
+        let registry = RegistryArgs { registry_auth: None, username: None, password_stdin: false, plain_http: false };
+        super::infra_restore::restore(&args.template, false, &registry, &args.azure).await?;
+    }
+    Ok(())
 }
 
 /// Everything that can be checked without a request: settings, template, parameters, names.
@@ -93,6 +107,7 @@ async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u
         return what_if(&args.template, false, global).await;
     }
     let azure = settings::resolve_azure(&args.template.azure)?;
+    restore_modules(&args.template).await?;
     let prepared = prepare(&args.template, &azure)?;
     if args.confirm_with_what_if && !args.yes && !std::io::stdin().is_terminal() {
         return Err(UsageError(
@@ -195,6 +210,7 @@ async fn run_what_if(
 
 async fn what_if(args: &InfraTemplateArgs, exit_code: bool, global: &GlobalArgs) -> anyhow::Result<u8> {
     let azure = settings::resolve_azure(&args.azure)?;
+    restore_modules(args).await?;
     let Prepared { scope, name, body } = prepare(args, &azure)?;
     let (client, _) = connect(&azure).await?;
     let Some(result) = run_what_if(&client, &scope, &name, &body, global).await? else {
@@ -209,6 +225,7 @@ async fn what_if(args: &InfraTemplateArgs, exit_code: bool, global: &GlobalArgs)
 
 async fn validate(args: &InfraTemplateArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let azure = settings::resolve_azure(&args.azure)?;
+    restore_modules(args).await?;
     let Prepared { scope, name, body } = prepare(args, &azure)?;
     let (client, _) = connect(&azure).await?;
     let (validation, poller) = client.validate(&scope, &name, &body).await?;

@@ -18,7 +18,10 @@ struct BuildResult {
     bytes: usize,
 }
 
-pub fn run(args: &InfraBuildArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+pub async fn run(args: &InfraBuildArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
+    if !args.no_restore {
+        super::infra_restore::restore(&args.file, false, &args.registry, &args.azure).await?;
+    }
     let template = bicep::compile_file(&args.file)?;
     let text = bicep::to_pretty_json(&template);
     if args.stdout {

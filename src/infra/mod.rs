@@ -5,6 +5,8 @@ pub mod deploy;
 pub mod error;
 pub mod parameters;
 pub mod prepare;
+pub mod publish;
+pub mod restore;
 pub mod template;
 pub mod whatif;
 

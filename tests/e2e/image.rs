@@ -17,15 +17,15 @@ use crate::support::{Workspace, diabetes, floats, stderr};
 const REGISTRY: &str = "/usr/bin/docker-registry";
 
 /// A `docker-registry` child process on a free port with its own storage; killed when dropped.
-struct Registry {
+pub struct Registry {
     child: Child,
-    host: String,
+    pub host: String,
     _dir: tempfile::TempDir,
 }
 
 impl Registry {
     /// `htpasswd`: a user and password that Basic sign-in requires.
-    fn start(htpasswd: Option<(&str, &str)>) -> Registry {
+    pub fn start(htpasswd: Option<(&str, &str)>) -> Registry {
         assert!(Path::new(REGISTRY).is_file(), "{REGISTRY} is missing: scripts/test.sh installs docker-registry");
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();

@@ -9,6 +9,7 @@ mod azureml_artifacts;
 mod batch_score;
 mod bicep;
 mod bicep_avm;
+mod bicep_registry;
 mod cicd;
 mod completions;
 mod conformance;

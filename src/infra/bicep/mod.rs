@@ -14,6 +14,7 @@ mod functions;
 mod lexer;
 mod model;
 mod parser;
+pub mod registry;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -108,8 +109,9 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
     let mut module_templates = Vec::new();
     for module in &model.modules {
         let decl = module.decl;
-        if decl.path.starts_with("br:") || decl.path.starts_with("br/") {
-            return Err(Diag::unsupported(decl.path_span, "a registry module ('br:')"));
+        if registry::is_registry(&decl.path) {
+            module_templates.push(registry_template(path, &decl.path, decl.path_span)?);
+            continue;
         }
         if decl.path.contains(':') {
             return Err(Diag::unsupported(decl.path_span, "a template-spec module ('ts:')"));
@@ -142,6 +144,67 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
         function_vars: convert::function_vars::collect(&stmts),
     };
     compiler.template()
+}
+
+/// The restored template of a registry module; compiling never touches the network, so a module
+/// missing from the cache is an error that says how to restore it.
+fn registry_template(file: &Path, reference: &str, span: error::Span) -> DResult<Value> {
+    let config = registry::Config::for_file(file).map_err(|m| Diag::new(ErrorKind::Invalid, span, m))?;
+    let module = config.parse(reference).map_err(|m| Diag::new(ErrorKind::Invalid, span, m))?;
+    match config.cached_template(&module) {
+        Some(Ok(template)) => Ok(template),
+        Some(Err(m)) => Err(Diag::new(ErrorKind::Invalid, span, m)),
+        None => {
+            let resolved = if module.to_string() == reference { String::new() } else { format!(" ({module})") };
+            let message = format!(
+                "the module '{reference}'{resolved} is not restored in {}; run `mlops infra restore {}`",
+                config.cache_root.display(),
+                file.display()
+            );
+            Err(Diag::new(ErrorKind::Invalid, span, message))
+        }
+    }
+}
+
+/// A registry module used by a template: the reference as written and where.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RegistryUse {
+    pub reference: String,
+    pub file: PathBuf,
+    pub line: usize,
+}
+
+/// Every registry module reference in `path` and the local modules it uses, in source order.
+/// Only parses, so it works before the modules are restored.
+pub fn registry_modules(path: &Path) -> Result<Vec<RegistryUse>, BicepError> {
+    let mut out = Vec::new();
+    collect_registry_modules(path, &mut Vec::new(), &mut out)?;
+    Ok(out)
+}
+
+fn collect_registry_modules(
+    path: &Path,
+    seen: &mut Vec<PathBuf>,
+    out: &mut Vec<RegistryUse>,
+) -> Result<(), BicepError> {
+    if seen.contains(&normalise(path)) {
+        return Ok(());
+    }
+    seen.push(normalise(path));
+    let bytes = std::fs::read(path).map_err(|source| BicepError::Io { path: path.to_path_buf(), source })?;
+    let text = decode_source(path, &bytes)?;
+    let stmts = parser::parse(text).map_err(|d| d.locate(path, text))?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    for stmt in &stmts {
+        let ast::Stmt::Module(decl) = stmt else { continue };
+        if registry::is_registry(&decl.path) {
+            let line = text[..decl.path_span.start.min(text.len())].matches('\n').count() + 1;
+            out.push(RegistryUse { reference: decl.path.clone(), file: path.to_path_buf(), line });
+        } else if decl.path.ends_with(".bicep") && dir.join(&decl.path).is_file() {
+            collect_registry_modules(&dir.join(&decl.path), seen, out)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
