@@ -42,12 +42,9 @@ const GITHUB_BUILD: &str = "      - name: Build mlops
 const GITHUB_INSTALL: &str = "      - name: Install mlops
         run: cargo install --locked --root \"$HOME/.mlops\" --git \"${{ vars.MLOPS_SOURCE }}\" mlops && echo \"$HOME/.mlops/bin\" >> \"$GITHUB_PATH\"
 ";
-const AZURE_BUILD: &str = "  - script: cargo build --release --locked && echo \"##vso[task.prependpath]$(Build.SourcesDirectory)/target/release\"
-    displayName: Build mlops
-";
-const AZURE_INSTALL: &str = "  - script: cargo install --locked --root \"$(Agent.ToolsDirectory)/mlops\" --git \"$(MLOPS_SOURCE)\" mlops && echo \"##vso[task.prependpath]$(Agent.ToolsDirectory)/mlops/bin\"
-    displayName: Install mlops
-";
+// Without indentation: the step sits at different depths (a job's steps, a deployment job's strategy).
+const AZURE_BUILD: &str = "- script: cargo build --release --locked && echo \"##vso[task.prependpath]$(Build.SourcesDirectory)/target/release\"";
+const AZURE_INSTALL: &str = "- script: cargo install --locked --root \"$(Agent.ToolsDirectory)/mlops\" --git \"$(MLOPS_SOURCE)\" mlops && echo \"##vso[task.prependpath]$(Agent.ToolsDirectory)/mlops/bin\"";
 
 /// A repository file's text that a rendering expected and did not find.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,6 +92,7 @@ fn ci(file: &'static str, text: &str, names: &ProjectNames, github: bool) -> Res
         edit(file, &text, ", \"src/**\"]", "]").or(Ok::<_, Drift>(text))?
     } else {
         let text = edit(file, text, AZURE_BUILD, AZURE_INSTALL)?;
+        let text = edit(file, &text, "displayName: Build mlops", "displayName: Install mlops")?;
         edit(file, &text, ", src/*]", "]").or(Ok::<_, Drift>(text))?
     };
     // A comment about the repository's own sources does not hold for a project.

@@ -198,11 +198,9 @@ fn sha256(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-fn assert_close(a: &Value, b: &Value) {
-    let (a, b) = (a.as_array().expect("numbers"), b.as_array().expect("numbers"));
+fn assert_close(a: &[f64], b: &[f64]) {
     assert_eq!(a.len(), b.len());
-    for (x, y) in a.iter().zip(b) {
-        let (x, y) = (x.as_f64().expect("number"), y.as_f64().expect("number"));
+    for (&x, &y) in a.iter().zip(b) {
         assert!((x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1e-300), "{x} vs {y}");
     }
 }
@@ -302,7 +300,7 @@ fn the_azureml_mlflow_plugin_reads_what_mlops_wrote_and_mlops_reads_what_it_wrot
     let dest = ws.path().join("plugin-download");
     let dest_text = dest.display().to_string();
     let seen = plugin(&standin, &uri, &["read", run_id, &format!("models:/{name}/1"), &data, &dest_text]);
-    assert_close(&seen["predictions"], &ours["predictions"]);
+    assert_close(&crate::support::floats(&seen["predictions"]), &crate::support::predicted(&ours));
     let model_id =
         ws.json(&["runs", "show", local_id])["tags"]["mlops.sync.model_id"].as_str().expect("model id").to_string();
     let files = seen["files"].as_object().expect("files");
@@ -349,7 +347,7 @@ fn the_azureml_mlflow_plugin_reads_what_mlops_wrote_and_mlops_reads_what_it_wrot
         .output()
         .expect("run"),
     );
-    assert_close(&predicted["predictions"], &ours["predictions"]);
+    assert_close(&crate::support::predicted(&predicted), &crate::support::predicted(&ours));
 }
 
 /// The published diabetes pipeline's steps as Azure ML runs them: each on its own node, in an

@@ -65,7 +65,7 @@ fn request_file(ws: &Workspace, model_dir: &std::path::Path) -> (PathBuf, Vec<f6
     let body = json!({"input_data": {"columns": columns, "index": index, "data": rows}});
     let path = ws.path().join("request.json");
     std::fs::write(&path, body.to_string()).expect("request file");
-    (path, floats(&predicted["predictions"]))
+    (path, crate::support::predicted(&predicted))
 }
 
 fn deploy(ws: &Workspace, standin: &StandIn, endpoint: &str, deployment: &str, model: &str, extra: &[&str]) -> Output {

@@ -175,7 +175,7 @@ fn pushed_image_reads_back_with_skopeo_and_its_root_filesystem_serves_the_model(
     let csv = ws.write("rows.csv", &feature_csv(&rows));
     let predicted =
         ws.json(&["predict", "--model", &format!("runs:/{run_id}/model"), "--data", &csv.display().to_string()]);
-    let expected = floats(&predicted["predictions"]);
+    let expected = crate::support::predicted(&predicted);
     assert_eq!(served.len(), expected.len());
     for (s, e) in served.iter().zip(&expected) {
         assert!((s - e).abs() <= 1e-9, "served {s} vs mlops predict {e}");

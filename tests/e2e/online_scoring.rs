@@ -58,7 +58,7 @@ fn request_and_expected(ws: &Workspace, model_dir: &std::path::Path) -> (Value, 
     let predicted =
         ws.json(&["predict", "--model", &model_dir.display().to_string(), "--data", &csv_path.display().to_string()]);
     let index: Vec<usize> = (0..rows.len()).collect();
-    (json!({"input_data": {"columns": columns, "index": index, "data": rows}}), floats(&predicted["predictions"]))
+    (json!({"input_data": {"columns": columns, "index": index, "data": rows}}), crate::support::predicted(&predicted))
 }
 
 #[test]

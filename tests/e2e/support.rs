@@ -118,6 +118,13 @@ pub fn floats(value: &Value) -> Vec<f64> {
     value.as_array().expect("array").iter().map(|v| v.as_f64().expect("number")).collect()
 }
 
+/// The predicted values of an `mlops predict -o json` report, in input order
+/// (each row is `{"row_id": …, "prediction": …}`).
+pub fn predicted(report: &Value) -> Vec<f64> {
+    let rows = report["predictions"].as_array().unwrap_or_else(|| panic!("predictions in {report}"));
+    rows.iter().map(|row| row["prediction"].as_f64().unwrap_or_else(|| panic!("prediction in {row}"))).collect()
+}
+
 /// stderr of a finished command, as text.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::fault_proxy::{FaultProxy, Mode};
 use crate::mlflow_server::{MlflowServer, free_port};
-use crate::support::{Workspace, assert_close, diabetes, floats, python_json, stderr};
+use crate::support::{Workspace, assert_close, diabetes, floats, predicted, python_json, stderr};
 
 /// Fast retries, so that fault tests do not wait MLflow's default minutes.
 const FAST_RETRIES: [(&str, &str); 2] =
@@ -90,9 +90,8 @@ fn online_run_looks_like_one_logged_by_mlflow() {
 
     // The Python client loads runs:/<id>/model from the server and predicts as mlops does.
     let data = diabetes().display().to_string();
-    let ours = floats(
-        &ws.json(&["predict", "--model", report["model"]["path"].as_str().expect("path"), "--data", &data])["predictions"],
-    );
+    let ours =
+        predicted(&ws.json(&["predict", "--model", report["model"]["path"].as_str().expect("path"), "--data", &data]));
     let theirs =
         floats(&python_json("pyfunc_predict.py", &[&format!("runs:/{run_id}/model"), &data, &server.uri], None));
     assert_eq!(theirs.len(), ours.len());
@@ -338,7 +337,7 @@ fn server_without_artifact_proxy_gets_files_where_mlflow_writes_them() {
     let mut cmd =
         ws.mlops(&["predict", "--model", &model, "--data", &data, "--tracking-uri", &server.uri, "-o", "json"]);
     let by_mlops = json_of(&cmd.env("MLOPS_CACHE_DIR", &cache).output().expect("predict"));
-    let by_mlops = floats(&by_mlops["predictions"]);
+    let by_mlops = predicted(&by_mlops);
     assert_eq!(by_mlops.len(), 442);
     for (i, (a, b)) in by_mlops.iter().zip(&by_mlflow).enumerate() {
         assert_close(*a, *b, 1e-12, &format!("prediction {i}"));

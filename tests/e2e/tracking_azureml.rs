@@ -330,8 +330,10 @@ fn sync_list_register_and_predict_against_a_workspace() {
         .expect("score")
         .json()
         .expect("json");
-    let (got, want) =
-        (scored["result"][0].as_f64().expect("score"), here["predictions"][0].as_f64().expect("prediction"));
+    let (got, want) = (
+        scored["result"][0].as_f64().expect("score"),
+        here["predictions"][0]["prediction"].as_f64().expect("prediction"),
+    );
     assert!((got - want).abs() <= 1e-9 * want.abs(), "{got} vs {want}");
     drop(server.stop());
 

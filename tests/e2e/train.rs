@@ -65,7 +65,7 @@ fn check_parity(ws: &Workspace, target: &str, cases: &[Case]) {
         // Test-set predictions: score the whole file with the saved model and pick the test rows.
         let model = report["model"]["path"].as_str().expect("model path");
         let predicted = ws.json(&["predict", "--model", model, "--data", &case.data]);
-        let all = floats(&predicted["predictions"]);
+        let all = crate::support::predicted(&predicted);
         let test_indices = reference["test_indices"].as_array().expect("indices");
         for (index, expected) in test_indices.iter().zip(floats(&reference["test_predictions"])) {
             let row = index.as_u64().expect("index") as usize;
