@@ -324,3 +324,58 @@ fn azure_ai_ml_and_mlops_see_the_same_endpoints() {
     assert_eq!(seen["instance_type"], "Standard_DS3_v2");
     assert!(seen["model"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(&model)), "{seen} vs {model}");
 }
+
+/// The CD workflows deploy `models:/NAME@champion`: the alias resolves through the workspace's
+/// MLflow registry (where `mlops model register --alias` put it) to the version it names, and the
+/// deployment serves that version's files, not the newest.
+#[test]
+fn the_champion_alias_resolves_through_the_workspace_registry() {
+    use crate::tracking_azureml::{json_of, signed_in, unique};
+    let standin = StandIn::start();
+    standin.create_aml_workspace(RG, WS, "cpu-cluster");
+    standin.serve_mlflow(&crate::mlflow_server::MlflowServer::shared().uri);
+    let blobs = crate::servers::azurite();
+    standin.serve_artifacts(&blobs.base);
+    standin.serve_deployments_with(std::path::Path::new(env!("CARGO_BIN_EXE_mlops")));
+    let uri = standin.azureml_tracking_uri(RG, WS);
+    let ws = Workspace::new();
+    let data = diabetes().display().to_string();
+    let name = unique("champion");
+
+    // Two versions with different models; the champion is the first.
+    let mut model_dirs = Vec::new();
+    for alpha in ["0.5", "50"] {
+        let local = ws.json(&["train", "--data", &data, "--alpha", alpha]);
+        let local_id = local["run_id"].as_str().expect("run id").to_string();
+        model_dirs.push(local["model"]["path"].as_str().expect("model path").to_string());
+        let synced = json_of(
+            &signed_in(&ws, &standin, &["runs", "sync", "--to", &uri, &local_id, "-o", "json"]).output().expect("sync"),
+        );
+        let remote_id = synced["synced"][0]["remote_run_id"].as_str().expect("remote id").to_string();
+        let mut register = vec!["model", "register", "--run-id", &remote_id, "--name", &name];
+        if alpha == "0.5" {
+            register.extend(["--alias", "champion"]);
+        }
+        register.extend(["--tracking-uri", &uri, "-o", "json"]);
+        json_of(&signed_in(&ws, &standin, &register).output().expect("register"));
+    }
+
+    json_ok(&ws, &standin, &["endpoint", "create", "ep-alias"]);
+    let out = deploy(&ws, &standin, "ep-alias", "blue", &format!("models:/{name}@champion"), &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let seen = azure_ai_ml(&standin, &["read", "ep-alias", "blue"]);
+    assert!(
+        seen["model"].as_str().is_some_and(|m| m.to_ascii_lowercase().ends_with(&format!("/models/{name}/versions/1"))),
+        "the champion is version 1: {seen}"
+    );
+    // It scores like version 1's model, and unlike version 2's.
+    let (request, champion) = request_file(&ws, std::path::Path::new(&model_dirs[0]));
+    let (_, challenger) = request_file(&ws, std::path::Path::new(&model_dirs[1]));
+    let answer =
+        floats(&json_ok(&ws, &standin, &["endpoint", "invoke", "ep-alias", "--data", &request.display().to_string()]));
+    assert_eq!(answer.len(), champion.len());
+    for ((got, want), other) in answer.iter().zip(&champion).zip(&challenger) {
+        assert_close(*got, *want, 1e-9, "the champion's predictions");
+        assert!((got - other).abs() > 1e-6, "version 2 would answer {other}, the endpoint answered {got}");
+    }
+}
