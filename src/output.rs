@@ -21,24 +21,7 @@ pub enum Format {
 ///
 /// A closed stdout (`mlops … | head`) is not an error: the reader has what it wanted.
 pub fn emit<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) -> anyhow::Result<()> {
-    match write_result(format, value, text) {
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
-}
-
-fn write_result<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) -> std::io::Result<()> {
-    let mut rendered = match format {
-        Format::Json => serde_json::to_string_pretty(value)?,
-        Format::Text => text(),
-    };
-    if !rendered.ends_with('\n') {
-        rendered.push('\n');
-    }
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(mask(&rendered).as_bytes())?;
-    stdout.flush()?;
-    Ok(())
+    write_result(&mask(&render(format, value, text)?))
 }
 
 /// Writes a result that is itself a secret the user asked for (`mlops endpoint keys`): the one
@@ -48,6 +31,11 @@ pub fn emit_requested_secret<T: Serialize>(
     value: &T,
     text: impl FnOnce() -> String,
 ) -> anyhow::Result<()> {
+    write_result(&render(format, value, text)?)
+}
+
+/// The result as pretty JSON or as `text` renders it, ending in a newline.
+fn render<T: Serialize>(format: Format, value: &T, text: impl FnOnce() -> String) -> serde_json::Result<String> {
     let mut rendered = match format {
         Format::Json => serde_json::to_string_pretty(value)?,
         Format::Text => text(),
@@ -55,6 +43,10 @@ pub fn emit_requested_secret<T: Serialize>(
     if !rendered.ends_with('\n') {
         rendered.push('\n');
     }
+    Ok(rendered)
+}
+
+fn write_result(rendered: &str) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match stdout.write_all(rendered.as_bytes()).and_then(|()| stdout.flush()) {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

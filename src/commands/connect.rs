@@ -11,11 +11,13 @@ use crate::azure::AzureCredential;
 use crate::azure::arm::{ArmClient, ArmClientOptions};
 use crate::azureml::AzureMlClient;
 use crate::azureml::steps::StepReader;
-use crate::cli::StoreArgs;
+use crate::cli::{AzureArgs, StoreArgs};
 use crate::http::RetryPolicy;
+use crate::oci::Credentials;
 use crate::registry::{ResolvedModel, resolve_model};
 use crate::settings::{
-    AzureMlSettings, AzureSettings, MlflowSettings, TrackingSettings, cache_dir, project_file, resolve_store,
+    AzureMlSettings, AzureSettings, MlflowSettings, RegistryAuth, TrackingSettings, cache_dir, project_file,
+    resolve_store,
 };
 use crate::tracking::mlflow::{AzureToken, MlflowAuth, MlflowClient};
 use crate::tracking::uri::AzureMlUri;
@@ -153,4 +155,24 @@ pub fn azureml_registry(
     let mlflow = crate::settings::mlflow_settings(MlflowAuth::None)?;
     let mlflow = azureml_client_signed_in(&aml, client.arm().credential(), settings.azure.cloud.arm_scope(), mlflow)?;
     Ok(crate::registry::Registry::Remote(crate::registry::RemoteRegistry::new(mlflow)))
+}
+
+/// The OCI credentials a registry sign-in names; `azure` exchanges an Entra ID token for
+/// registry tokens (ACR), so it needs the Azure sign-in flags.
+pub fn registry_credentials(auth: &RegistryAuth, azure: &AzureArgs) -> anyhow::Result<Credentials> {
+    Ok(match auth {
+        RegistryAuth::Anonymous => Credentials::Anonymous,
+        RegistryAuth::Basic { username, password } => {
+            Credentials::Basic { username: username.clone(), password: password.clone() }
+        }
+        RegistryAuth::Azure => {
+            let azure = crate::settings::resolve_azure(azure)?;
+            let credential = AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?;
+            Credentials::Entra {
+                credential: Arc::new(credential),
+                scope: azure.cloud.arm_scope(),
+                tenant: azure.auth.tenant_id.clone(),
+            }
+        }
+    })
 }

@@ -1,19 +1,17 @@
 //! `mlops image build | push`: OCI images of a model, built and pushed without a container engine.
 
 use std::io::Read;
-use std::sync::Arc;
 
 use anyhow::Context;
 use serde::Serialize;
 
-use crate::azure::AzureCredential;
 use crate::cli::{AzureArgs, GlobalArgs, ImageBuildArgs, ImageCommand, ImagePushArgs, RegistryArgs};
 use crate::error_kind::{ErrorKind, HasKind, UsageError};
 use crate::image::{self, BaseImage, BuildSpec, LayerSummary, ModelInfo, ModelSource};
 use crate::oci::{self, Credentials, Image, OciClient, OciClientOptions, PushReport, Reference};
 use crate::output;
 use crate::progress::TransferBar;
-use crate::settings::{self, RegistryAuth};
+use crate::settings;
 use crate::tracking::ModelRef;
 
 /// `distroless` as a `--base`: glibc and CA certificates, no shell, user `nonroot` (65532).
@@ -196,21 +194,8 @@ fn client(
     let own = target.is_none_or(|t| t.registry == reference.registry);
     let stdin_password = if registry.password_stdin && own { Some(read_stdin()?) } else { None };
     let settings = settings::resolve_registry(registry, &reference.registry, stdin_password)?;
-    let credentials = match (&settings.auth, own) {
-        (_, false) | (RegistryAuth::Anonymous, _) => Credentials::Anonymous,
-        (RegistryAuth::Basic { username, password }, true) => {
-            Credentials::Basic { username: username.clone(), password: password.clone() }
-        }
-        (RegistryAuth::Azure, true) => {
-            let azure = settings::resolve_azure(azure)?;
-            let credential = AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?;
-            Credentials::Entra {
-                credential: Arc::new(credential),
-                scope: azure.cloud.arm_scope(),
-                tenant: azure.auth.tenant_id.clone(),
-            }
-        }
-    };
+    let credentials =
+        if own { super::connect::registry_credentials(&settings.auth, azure)? } else { Credentials::Anonymous };
     let options = OciClientOptions {
         transport: settings.transport,
         // A public base image is on HTTPS whatever the image's own registry speaks.

@@ -3,19 +3,17 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::azure::AzureCredential;
 use crate::cli::{AzureArgs, GlobalArgs, InfraPublishArgs, InfraRestoreArgs, RegistryArgs};
 use crate::error_kind::UsageError;
 use crate::exit;
 use crate::infra::bicep::{self, registry};
 use crate::infra::restore::{self, Restored};
-use crate::oci::{Credentials, OciClient, OciClientOptions, OciError};
+use crate::oci::{OciClient, OciClientOptions, OciError};
 use crate::output;
-use crate::settings::{self, RegistryAuth};
+use crate::settings;
 
 pub async fn run(args: &InfraRestoreArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let restored = restore(&args.file, args.force, &args.registry, &args.azure).await?;
@@ -70,22 +68,8 @@ fn client(
 ) -> Result<OciClient, OciError> {
     let auth_error = |message: String| OciError::Auth { registry: host.to_string(), message };
     let settings = settings::resolve_registry(registry, host, stdin_password).map_err(|e| auth_error(e.to_string()))?;
-    let credentials = match &settings.auth {
-        RegistryAuth::Anonymous => Credentials::Anonymous,
-        RegistryAuth::Basic { username, password } => {
-            Credentials::Basic { username: username.clone(), password: password.clone() }
-        }
-        RegistryAuth::Azure => {
-            let azure = settings::resolve_azure(azure).map_err(|e| auth_error(format!("{e:#}")))?;
-            let credential = AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)
-                .map_err(|e| auth_error(format!("{e:#}")))?;
-            Credentials::Entra {
-                credential: Arc::new(credential),
-                scope: azure.cloud.arm_scope(),
-                tenant: azure.auth.tenant_id.clone(),
-            }
-        }
-    };
+    let credentials =
+        super::connect::registry_credentials(&settings.auth, azure).map_err(|e| auth_error(format!("{e:#}")))?;
     let options = OciClientOptions {
         transport: settings.transport,
         plain_http: settings.plain_http,

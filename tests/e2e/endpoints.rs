@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::online_endpoints::{Arm, RG, WS, standin_with_model, trained_model};
+use crate::online_endpoints::{Arm, RG, WS, request_and_expected, standin_with_model, trained_model};
 use crate::standin::{self, StandIn};
 use crate::support::{Workspace, assert_close, diabetes, floats, repo, stderr};
 
@@ -40,32 +40,10 @@ fn fixture(name: &str) -> String {
 
 /// Twenty diabetes rows as Azure ML's split DataFrame request file, and `mlops predict`'s answers.
 fn request_file(ws: &Workspace, model_dir: &std::path::Path) -> (PathBuf, Vec<f64>) {
-    let mut reader = csv::Reader::from_path(diabetes()).expect("csv");
-    let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
-    let features: Vec<usize> = (0..header.len()).filter(|i| header[*i] != "Y").collect();
-    let rows: Vec<Vec<f64>> = reader
-        .records()
-        .take(20)
-        .map(|r| {
-            let r = r.expect("row");
-            features.iter().map(|i| r[*i].parse().expect("number")).collect()
-        })
-        .collect();
-    let columns: Vec<&String> = features.iter().map(|i| &header[*i]).collect();
-    let csv_path = ws.path().join("rows.csv");
-    let mut writer = csv::Writer::from_path(&csv_path).expect("csv");
-    writer.write_record(&columns).expect("header");
-    for row in &rows {
-        writer.write_record(row.iter().map(f64::to_string)).expect("row");
-    }
-    writer.flush().expect("flush");
-    let predicted =
-        ws.json(&["predict", "--model", &model_dir.display().to_string(), "--data", &csv_path.display().to_string()]);
-    let index: Vec<usize> = (0..rows.len()).collect();
-    let body = json!({"input_data": {"columns": columns, "index": index, "data": rows}});
+    let (body, expected) = request_and_expected(ws, model_dir);
     let path = ws.path().join("request.json");
     std::fs::write(&path, body.to_string()).expect("request file");
-    (path, crate::support::predicted(&predicted))
+    (path, expected)
 }
 
 fn deploy(ws: &Workspace, standin: &StandIn, endpoint: &str, deployment: &str, model: &str, extra: &[&str]) -> Output {

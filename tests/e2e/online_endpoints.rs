@@ -116,6 +116,33 @@ pub fn trained_model(ws: &Workspace) -> PathBuf {
         .join("model")
 }
 
+/// Twenty diabetes rows as Azure ML's split DataFrame request, and `mlops predict`'s answers.
+pub fn request_and_expected(ws: &Workspace, model_dir: &std::path::Path) -> (Value, Vec<f64>) {
+    let mut reader = csv::Reader::from_path(diabetes()).expect("csv");
+    let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
+    let features: Vec<usize> = (0..header.len()).filter(|i| header[*i] != "Y").collect();
+    let rows: Vec<Vec<f64>> = reader
+        .records()
+        .take(20)
+        .map(|r| {
+            let r = r.expect("row");
+            features.iter().map(|i| r[*i].parse().expect("number")).collect()
+        })
+        .collect();
+    let columns: Vec<&String> = features.iter().map(|i| &header[*i]).collect();
+    let csv_path = ws.path().join("rows.csv");
+    let mut writer = csv::Writer::from_path(&csv_path).expect("csv");
+    writer.write_record(&columns).expect("header");
+    for row in &rows {
+        writer.write_record(row.iter().map(f64::to_string)).expect("row");
+    }
+    writer.flush().expect("flush");
+    let predicted =
+        ws.json(&["predict", "--model", &model_dir.display().to_string(), "--data", &csv_path.display().to_string()]);
+    let index: Vec<usize> = (0..rows.len()).collect();
+    (json!({"input_data": {"columns": columns, "index": index, "data": rows}}), crate::support::predicted(&predicted))
+}
+
 pub fn endpoint_body(auth: &str, traffic: Value) -> Value {
     json!({"location": "westeurope", "identity": {"type": "SystemAssigned"}, "tags": {"team": "ml"},
         "properties": {"authMode": auth, "description": "diabetes", "traffic": traffic}})

@@ -6,8 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::online_endpoints::{Arm, RG, WS, deployment_body, endpoint_body, standin_with_model, trained_model};
-use crate::support::{Workspace, assert_close, diabetes, floats};
+use crate::online_endpoints::{
+    Arm, RG, WS, deployment_body, endpoint_body, request_and_expected, standin_with_model, trained_model,
+};
+use crate::support::{assert_close, floats};
 
 const API: &str = "2024-10-01";
 
@@ -32,33 +34,6 @@ fn eventually(what: &str, f: impl Fn() -> bool) {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// The diabetes rows as Azure ML's split DataFrame request, and `mlops predict`'s answers.
-fn request_and_expected(ws: &Workspace, model_dir: &std::path::Path) -> (Value, Vec<f64>) {
-    let mut reader = csv::Reader::from_path(diabetes()).expect("csv");
-    let header: Vec<String> = reader.headers().expect("header").iter().map(str::to_string).collect();
-    let features: Vec<usize> = (0..header.len()).filter(|i| header[*i] != "Y").collect();
-    let rows: Vec<Vec<f64>> = reader
-        .records()
-        .take(20)
-        .map(|r| {
-            let r = r.expect("row");
-            features.iter().map(|i| r[*i].parse().expect("number")).collect()
-        })
-        .collect();
-    let columns: Vec<&String> = features.iter().map(|i| &header[*i]).collect();
-    let csv_path = ws.path().join("rows.csv");
-    let mut writer = csv::Writer::from_path(&csv_path).expect("csv");
-    writer.write_record(&columns).expect("header");
-    for row in &rows {
-        writer.write_record(row.iter().map(f64::to_string)).expect("row");
-    }
-    writer.flush().expect("flush");
-    let predicted =
-        ws.json(&["predict", "--model", &model_dir.display().to_string(), "--data", &csv_path.display().to_string()]);
-    let index: Vec<usize> = (0..rows.len()).collect();
-    (json!({"input_data": {"columns": columns, "index": index, "data": rows}}), crate::support::predicted(&predicted))
 }
 
 #[test]
