@@ -1512,7 +1512,8 @@ Examples:
   mlops endpoint delete diabetes-ep --yes
 
 Exit codes: 8 unknown endpoint, deployment or model; 14 a rollout stage failed and traffic was put
-back as it was; 15 the deployment ended Failed (traffic untouched); 2 bad --rollout or traffic.";
+back as it was; 15 the deployment ended Failed (traffic untouched); 2 bad --rollout or traffic;
+130 Ctrl-C (stops waiting; a rollout already in a stage puts traffic back first).";
 
 /// `mlops endpoint`.
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,9 @@
 //! percent of live traffic; on any failure put traffic back exactly as it was. Written against
 //! [`RolloutTarget`] so the logic is tested without HTTP.
 
+use std::future::Future;
+use std::pin::Pin;
+
 use serde::Serialize;
 
 use super::AzureMlError;
@@ -21,6 +24,9 @@ pub trait RolloutTarget {
     /// Sets live and mirrored traffic and waits until the endpoint has it.
     async fn set_traffic(&mut self, traffic: &Traffic, mirror: &Traffic) -> Result<(), AzureMlError>;
 }
+
+/// Resolves when the user asks to stop (Ctrl-C).
+pub type Interrupt<'a> = Pin<&'a mut (dyn Future<Output = ()> + Send)>;
 
 /// Why a rollout did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +50,12 @@ pub enum RolloutError {
         traffic: Traffic,
         rollback: String,
     },
+    #[error(
+        "interrupted while deployment {deployment:?} was provisioning: it goes on in Azure ML (`mlops endpoint show {endpoint}`); traffic untouched"
+    )]
+    InterruptedProvisioning { endpoint: String, deployment: String },
+    #[error("interrupted at the {stage}% stage of deployment {deployment:?}: traffic of {endpoint:?} is back at {}", traffic::render(.traffic))]
+    Interrupted { endpoint: String, deployment: String, stage: u32, traffic: Traffic },
 }
 
 impl HasKind for RolloutError {
@@ -53,6 +65,7 @@ impl HasKind for RolloutError {
             RolloutError::Service(e) => e.kind(),
             RolloutError::RolledBack { .. } => ErrorKind::RolledBack,
             RolloutError::RollbackFailed { .. } => ErrorKind::Remote,
+            RolloutError::InterruptedProvisioning { .. } | RolloutError::Interrupted { .. } => ErrorKind::Interrupted,
         }
     }
 }
@@ -107,13 +120,16 @@ pub struct RolloutReport {
 ///
 /// Returns the report of a completed rollout; a failed stage ends in [`RolloutError::RolledBack`]
 /// (with the report of what happened) once traffic is back as it was. A deployment that fails to
-/// provision ends before any traffic is touched.
+/// provision ends before any traffic is touched. `interrupt` (Ctrl-C) stops waiting for the
+/// provisioning (which goes on) or, once a stage has begun, rolls traffic back like a failure:
+/// a half-done rollout is never left behind by a user who stopped watching it.
 pub async fn roll_out(
     target: &mut dyn RolloutTarget,
     endpoint: &str,
     deployment: &str,
     stages: &[u32],
     note: &mut dyn FnMut(String),
+    mut interrupt: Interrupt<'_>,
 ) -> Result<RolloutReport, (Option<RolloutReport>, RolloutError)> {
     let (before, mirror) = target.traffic().await.map_err(|e| (None, e.into()))?;
     if let Some(percent) = before.get(deployment).copied().filter(|p| *p > 0) {
@@ -122,7 +138,17 @@ pub async fn roll_out(
         return Err((None, err));
     }
     note(format!("deploying {deployment} to {endpoint} with no traffic (live: {})", traffic::render(&before)));
-    target.deploy().await.map_err(|e| (None, e.into()))?;
+    tokio::select! {
+        biased;
+        deployed = target.deploy() => deployed.map_err(|e| (None, e.into()))?,
+        () = &mut interrupt => {
+            let err = RolloutError::InterruptedProvisioning {
+                endpoint: endpoint.to_string(),
+                deployment: deployment.to_string(),
+            };
+            return Err((None, err));
+        }
+    }
     // With nobody else taking traffic, a partial stage would leave the rest of the traffic nowhere.
     let others = before.iter().any(|(k, v)| k != deployment && *v > 0);
     let stages: Vec<u32> = if others { stages.to_vec() } else { vec![100] };
@@ -140,7 +166,14 @@ pub async fn roll_out(
     };
     for percent in stages {
         note(format!("stage {percent}%: smoke-testing {deployment}"));
-        let failure = match target.smoke_test().await {
+        let mut interrupted = false;
+        let smoke = tokio::select! {
+            biased;
+            smoke = target.smoke_test() => smoke,
+            () = &mut interrupt => { interrupted = true; Err("interrupted (Ctrl-C)".to_string()) }
+        };
+        let failure = match smoke {
+            Err(reason) if interrupted => Some(reason),
             Err(reason) => {
                 report.stages.push(StageReport { percent, smoke_test: reason.clone(), passed: false, traffic: None });
                 Some(format!("smoke test: {reason}"))
@@ -153,14 +186,25 @@ pub async fn roll_out(
                     passed: true,
                     traffic: Some(next.clone()),
                 });
-                match target.set_traffic(&next, &stage_mirror).await {
-                    Ok(()) => {
+                // Interrupted while the update is applied: the endpoint may have it; the
+                // rollback below puts the previous traffic back either way.
+                let set = tokio::select! {
+                    biased;
+                    set = target.set_traffic(&next, &stage_mirror) => Some(set),
+                    () = &mut interrupt => None,
+                };
+                match set {
+                    None => {
+                        interrupted = true;
+                        Some("interrupted (Ctrl-C)".to_string())
+                    }
+                    Some(Ok(())) => {
                         note(format!("stage {percent}%: traffic {}", traffic::render(&next)));
                         report.final_traffic = next;
                         report.mirror_traffic = stage_mirror.clone();
                         None
                     }
-                    Err(e) => Some(format!("setting traffic: {e}")),
+                    Some(Err(e)) => Some(format!("setting traffic: {e}")),
                 }
             }
         };
@@ -172,6 +216,15 @@ pub async fn roll_out(
                     report.outcome = "rolled-back".to_string();
                     report.final_traffic = before.clone();
                     report.mirror_traffic = mirror.clone();
+                    if interrupted {
+                        let err = RolloutError::Interrupted {
+                            endpoint: common.0,
+                            deployment: common.1,
+                            stage: percent,
+                            traffic: before,
+                        };
+                        return Err((Some(report), err));
+                    }
                     let err = RolloutError::RolledBack {
                         endpoint: common.0,
                         deployment: common.1,
@@ -211,6 +264,8 @@ mod tests {
         deploy_fails: bool,
         fail_smoke_at: Option<usize>,
         fail_set_at: Option<usize>,
+        /// The smoke test of this call (1-based) never answers.
+        hang_smoke_at: Option<usize>,
         smokes: usize,
         sets: Vec<Traffic>,
     }
@@ -232,6 +287,9 @@ mod tests {
         }
         async fn smoke_test(&mut self) -> Result<String, String> {
             self.smokes += 1;
+            if self.hang_smoke_at == Some(self.smokes) {
+                std::future::pending::<()>().await;
+            }
             if self.fail_smoke_at.is_some_and(|n| self.smokes >= n) { Err("HTTP 500".into()) } else { Ok("ok".into()) }
         }
         async fn set_traffic(&mut self, traffic: &Traffic, mirror: &Traffic) -> Result<(), AzureMlError> {
@@ -251,7 +309,7 @@ mod tests {
 
     async fn run(fake: &mut Fake, stages: &[u32]) -> Result<RolloutReport, (Option<RolloutReport>, RolloutError)> {
         let mut lines = Vec::new();
-        roll_out(fake, "ep", "green", stages, &mut |l| lines.push(l)).await
+        roll_out(fake, "ep", "green", stages, &mut |l| lines.push(l), std::pin::pin!(std::future::pending())).await
     }
 
     #[tokio::test]
@@ -300,6 +358,46 @@ mod tests {
         let (_, err) = run(&mut fake, &[10, 100]).await.expect_err("rollback failed");
         assert_eq!(err.kind(), ErrorKind::Remote);
         assert!(err.to_string().contains("blue=100"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn ctrl_c_during_a_stage_rolls_back_and_during_provisioning_touches_nothing() {
+        let before = map(&[("blue", 100)]);
+        let mut fake = Fake { traffic: before.clone(), hang_smoke_at: Some(2), ..Fake::default() };
+        let mut lines = Vec::new();
+        let (report, err) =
+            roll_out(&mut fake, "ep", "green", &[10, 50, 100], &mut |l| lines.push(l), std::pin::pin!(async {}))
+                .await
+                .expect_err("interrupted");
+        // The interrupt is ready from the start; only a step that waits gives way to it.
+        assert!(matches!(err, RolloutError::Interrupted { stage: 50, .. }), "{err}");
+        assert_eq!(err.kind(), ErrorKind::Interrupted);
+        assert_eq!(fake.traffic, before, "traffic back as it was");
+        assert_eq!(report.expect("report").outcome, "rolled-back");
+
+        struct Hanging(Fake);
+        #[async_trait::async_trait(?Send)]
+        impl RolloutTarget for Hanging {
+            async fn traffic(&mut self) -> Result<(Traffic, Traffic), AzureMlError> {
+                self.0.traffic().await
+            }
+            async fn deploy(&mut self) -> Result<(), AzureMlError> {
+                std::future::pending().await
+            }
+            async fn smoke_test(&mut self) -> Result<String, String> {
+                self.0.smoke_test().await
+            }
+            async fn set_traffic(&mut self, traffic: &Traffic, mirror: &Traffic) -> Result<(), AzureMlError> {
+                self.0.set_traffic(traffic, mirror).await
+            }
+        }
+        let mut hanging = Hanging(Fake { traffic: before.clone(), ..Fake::default() });
+        let (report, err) =
+            roll_out(&mut hanging, "ep", "green", &[10, 100], &mut |l| lines.push(l), std::pin::pin!(async {}))
+                .await
+                .expect_err("interrupted");
+        assert!(matches!(err, RolloutError::InterruptedProvisioning { .. }), "{err}");
+        assert!(report.is_none() && hanging.0.sets.is_empty());
     }
 
     #[tokio::test]

@@ -37,11 +37,50 @@ pub async fn run(command: &EndpointCommand, global: &GlobalArgs) -> anyhow::Resu
     let checked = precheck(command)?;
     let settings = settings::resolve_azureml(workspace, &settings::project_file()?)?;
     let ml = super::connect::azureml(&settings).await?;
-    let endpoints = OnlineEndpointsClient::new(ml.clone());
-    let deployments = OnlineDeploymentsClient::new(ml.clone());
+    let connected = Connected {
+        endpoints: OnlineEndpointsClient::new(ml.clone()),
+        deployments: OnlineDeploymentsClient::new(ml.clone()),
+        settings,
+        ml,
+    };
     let name = name.map(String::as_str).unwrap_or_default();
     let quiet = global.quiet;
     let progress = |title: &str| DeploymentProgress::new(quiet, title);
+    let mut interrupt = super::signals::interrupt();
+    if let EndpointCommand::Deploy(args) = command {
+        return deploy(args, checked, connected, global, interrupt.as_mut()).await;
+    }
+    // Ctrl-C stops waiting; what was asked of Azure ML goes on there.
+    let act = async { act(command, checked, name, &connected, global, &progress).await };
+    tokio::select! {
+        done = act => done,
+        () = interrupt.as_mut() => {
+            output::to_stderr(format!(
+                "stopped waiting: the operation on endpoint {name} goes on in Azure ML; follow it with `mlops endpoint show {name}`"
+            ));
+            Ok(crate::exit::INTERRUPTED)
+        }
+    }
+}
+
+/// The workspace signed in to, and its endpoint clients.
+struct Connected {
+    settings: AzureMlSettings,
+    ml: AzureMlClient,
+    endpoints: OnlineEndpointsClient,
+    deployments: OnlineDeploymentsClient,
+}
+
+/// Every subcommand but `deploy`.
+async fn act(
+    command: &EndpointCommand,
+    checked: Checked,
+    name: &str,
+    connected: &Connected,
+    global: &GlobalArgs,
+    progress: &dyn Fn(&str) -> DeploymentProgress,
+) -> anyhow::Result<u8> {
+    let Connected { settings, ml, endpoints, deployments } = connected;
     match command {
         EndpointCommand::Create(args) => {
             let compute = match &args.compute {
@@ -96,9 +135,8 @@ pub async fn run(command: &EndpointCommand, global: &GlobalArgs) -> anyhow::Resu
                 format!("primary:   {}\nsecondary: {}", keys.primary.expose(), keys.secondary.expose())
             })?;
         }
-        EndpointCommand::Deploy(args) => {
-            return deploy(args, checked, &settings, &ml, endpoints, deployments, global).await;
-        }
+        // `run` hands deploy its own Ctrl-C (a rollout rolls back on it) before coming here.
+        EndpointCommand::Deploy(_) => anyhow::bail!("internal: mlops endpoint deploy has its own handler"),
         EndpointCommand::Traffic(_) => {
             let (live, mirror) = checked.traffic.unwrap_or_default();
             let endpoint = endpoints
@@ -249,12 +287,12 @@ fn show_endpoint(
 async fn deploy(
     args: &EndpointDeployArgs,
     checked: Checked,
-    settings: &AzureMlSettings,
-    ml: &AzureMlClient,
-    endpoints: OnlineEndpointsClient,
-    deployments: OnlineDeploymentsClient,
+    connected: Connected,
     global: &GlobalArgs,
+    interrupt: rollout::Interrupt<'_>,
 ) -> anyhow::Result<u8> {
+    let Connected { settings, ml, endpoints, deployments } = connected;
+    let (settings, ml) = (&settings, &ml);
     let quiet = global.quiet;
     let (model_name, selector) = model_reference(&args.model)?;
     let version = match selector {
@@ -283,22 +321,29 @@ async fn deploy(
     };
     let Some(stages) = checked.stages else {
         let title = format!("deployment {} of {}", args.deployment, args.name);
-        let deployed = deployments
-            .create_or_update(&args.name, &args.deployment, &spec, &mut DeploymentProgress::new(quiet, &title))
-            .await?;
-        // A first deployment takes all traffic: an endpoint without traffic answers nobody.
-        if endpoint.traffic.values().all(|p| *p == 0) {
-            let live = traffic::Traffic::from([(args.deployment.clone(), 100)]);
-            let title = format!("traffic of {}", args.name);
-            endpoints
-                .update_traffic(
-                    &args.name,
-                    &live,
-                    &endpoint.mirror_traffic,
-                    &mut DeploymentProgress::new(quiet, &title),
-                )
+        let apply = async {
+            let deployed = deployments
+                .create_or_update(&args.name, &args.deployment, &spec, &mut DeploymentProgress::new(quiet, &title))
                 .await?;
-        }
+            // A first deployment takes all traffic: an endpoint without traffic answers nobody.
+            if endpoint.traffic.values().all(|p| *p == 0) {
+                let live = traffic::Traffic::from([(args.deployment.clone(), 100)]);
+                let title = format!("traffic of {}", args.name);
+                let mut progress = DeploymentProgress::new(quiet, &title);
+                endpoints.update_traffic(&args.name, &live, &endpoint.mirror_traffic, &mut progress).await?;
+            }
+            anyhow::Ok(deployed)
+        };
+        let deployed = tokio::select! {
+            deployed = apply => deployed?,
+            () = interrupt => {
+                output::to_stderr(format!(
+                    "stopped waiting: deployment {} of {} goes on in Azure ML; follow it with `mlops endpoint show {}`",
+                    args.deployment, args.name, args.name
+                ));
+                return Ok(crate::exit::INTERRUPTED);
+            }
+        };
         output::emit(global.output, &deployed, || {
             format!("deployment {} of {} is {}", deployed.name, args.name, deployed.provisioning_state)
         })?;
@@ -316,7 +361,7 @@ async fn deploy(
         scoring: None,
     };
     let mut note = |line: String| output::note(quiet, line);
-    match rollout::roll_out(&mut target, &args.name, &args.deployment, &stages, &mut note).await {
+    match rollout::roll_out(&mut target, &args.name, &args.deployment, &stages, &mut note, interrupt).await {
         Ok(report) => {
             output::emit(global.output, &report, || {
                 format!("rolled out {}: traffic {}", args.deployment, traffic::render(&report.final_traffic))

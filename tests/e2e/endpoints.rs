@@ -357,3 +357,55 @@ fn the_champion_alias_resolves_through_the_workspace_registry() {
         assert!((got - other).abs() > 1e-6, "version 2 would answer {other}, the endpoint answered {got}");
     }
 }
+
+/// Ctrl-C while the new deployment provisions stops waiting (exit 130) and leaves the endpoint's
+/// traffic as it was; the deployment goes on (still Creating), nothing is deleted or shifted.
+#[test]
+fn ctrl_c_during_provisioning_stops_waiting_and_leaves_traffic() {
+    let (standin, _, _blobs, ws, _) = standin_with_model();
+    json_ok(&ws, &standin, &["endpoint", "create", "ep-int"]);
+    let out = deploy(&ws, &standin, "ep-int", "blue", "models:/diabetes/1", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let slow = fixture("slow-probes.yml");
+    let args = [
+        "endpoint",
+        "deploy",
+        "ep-int",
+        "--deployment",
+        "green",
+        "--model",
+        "models:/diabetes/1",
+        "--settings",
+        &slow,
+        "--rollout",
+        "10,100",
+        "-o",
+        "json",
+    ];
+    let child = mlops(&ws, &standin, &args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Interrupt once mlops is polling the operation of the deployment it created (a GET after
+    // its PUT).
+    let started = std::time::Instant::now();
+    let polled = |log: &[crate::standin::Logged]| {
+        let at = log.iter().position(|l| l.method == "PUT" && l.path.ends_with("/deployments/green"));
+        at.is_some_and(|at| log[at + 1..].iter().any(|l| l.method == "GET"))
+    };
+    while !polled(&standin.log()) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "mlops never polled the deployment");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    assert!(err.contains("goes on in Azure ML") && err.contains("traffic untouched"), "{err}");
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-int"]);
+    assert_eq!(shown["traffic"], json!({"blue": 100}), "{shown}");
+    let green = shown["deployments"].as_array().expect("deployments").iter().find(|d| d["name"] == "green").cloned();
+    assert_eq!(green.map(|d| d["provisioning_state"].clone()), Some(json!("Creating")), "{shown}");
+}
