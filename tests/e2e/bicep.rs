@@ -205,7 +205,7 @@ fn diagnostics_name_the_problem_and_its_position() {
         ("var x = (1 + \n", ErrorKind::Syntax, (2, 1)),
         ("var s = 'abc\n", ErrorKind::Syntax, (1, 9)),
         ("func f() string => 'x'\n", ErrorKind::Unsupported, (1, 1)),
-        ("type t = string\n", ErrorKind::Unsupported, (1, 1)),
+        ("type t = string[0]\n", ErrorKind::Unsupported, (1, 16)),
         ("var x = map([1], i => i)\n", ErrorKind::Unsupported, (1, 18)),
         // Compiling never fetches: an unrestored registry module is named with how to restore it.
         ("module m 'br:x.azurecr.io/m:1' = {\n  name: 'm'\n}\n", ErrorKind::Invalid, (1, 10)),
@@ -285,7 +285,7 @@ fn top_level_resource_derived_parameter_types_compile() {
     let template = compile_text(text).expect("derived type");
     assert_eq!(
         serde_json::to_string(&template["parameters"]["tags"]).expect("json"),
-        r#"{"type":"object","defaultValue":{},"metadata":{"__bicep_resource_derived_type!":{"source":"Microsoft.Storage/storageAccounts@2021-04-01#properties/tags"},"description":"Tags."}}"#
+        r#"{"type":"object","metadata":{"__bicep_resource_derived_type!":{"source":"Microsoft.Storage/storageAccounts@2021-04-01#properties/tags"},"description":"Tags."},"defaultValue":{}}"#
     );
     for refused in [
         "param r resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.properties.accessTier\n",

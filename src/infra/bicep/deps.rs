@@ -202,10 +202,11 @@ impl Compiler<'_> {
             Target::Res(r) => {
                 let res = &self.model.resources[r];
                 self.walk(&res.decl.value, &self.res_env(r, None)?, &mut out, &mut seen_vars, &mut seen_existing)?;
-                // Enclosing resources are dependencies; a `parent:` property is an ordinary reference.
+                // Enclosing resources are dependencies (weak ones: an existing ancestor is passed
+                // through); a `parent:` property is an ordinary reference.
                 let mut ancestor = res.lexical_parent;
                 while let Some(p) = ancestor {
-                    self.add_res(p, None, &mut out, &mut seen_vars, &mut seen_existing)?;
+                    self.add_res(p, None, true, &mut out, &mut seen_vars, &mut seen_existing)?;
                     ancestor = self.model.resources[p].lexical_parent;
                 }
             }
@@ -235,21 +236,26 @@ impl Compiler<'_> {
         }
     }
 
+    /// A dependency on resource `r`. An existing resource is not deployed, so classic output
+    /// depends on what it depends on instead; with symbolic names it is a dependency itself unless
+    /// the reference is weak (reads only its id, name, type or API version, calls a function on it,
+    /// or names it as `parent` or `scope`: `ResourceDependencyVisitor.IsWeakReference`).
     fn add_res(
         &self,
         r: usize,
         index: Option<Arm>,
+        weak: bool,
         out: &mut Vec<Dep>,
         seen_vars: &mut [bool],
         seen_existing: &mut [bool],
     ) -> DResult<()> {
         let res = &self.model.resources[r];
-        if res.decl.existing {
+        if res.decl.existing && (weak || !self.symbolic) {
             if !seen_existing[r] {
                 seen_existing[r] = true;
                 self.walk(&res.decl.value, &self.res_env(r, None)?, out, seen_vars, seen_existing)?;
                 if let Some(p) = res.lexical_parent {
-                    self.add_res(p, None, out, seen_vars, seen_existing)?;
+                    self.add_res(p, None, true, out, seen_vars, seen_existing)?;
                 }
             }
             return Ok(());
@@ -269,14 +275,37 @@ impl Compiler<'_> {
         seen_vars: &mut [bool],
         seen_existing: &mut [bool],
     ) -> DResult<()> {
+        self.walk_ref(e, env, false, out, seen_vars, seen_existing)
+    }
+
+    /// [`Self::walk`], where `weak` says that `e`, if it names a resource, is a weak reference.
+    fn walk_ref(
+        &self,
+        e: &Expr,
+        env: &Env,
+        weak: bool,
+        out: &mut Vec<Dep>,
+        seen_vars: &mut [bool],
+        seen_existing: &mut [bool],
+    ) -> DResult<()> {
         match &e.kind {
+            ExprKind::Member { base, name } if matches!(name.as_str(), "id" | "name" | "type" | "apiVersion") => {
+                return self.walk_ref(base, env, true, out, seen_vars, seen_existing);
+            }
+            ExprKind::MethodCall { base, args, .. } => {
+                self.walk_ref(base, env, true, out, seen_vars, seen_existing)?;
+                for a in args {
+                    self.walk(a, env, out, seen_vars, seen_existing)?;
+                }
+                return Ok(());
+            }
             ExprKind::Ident(name) if env.local(name).is_none() => {
                 match self.model.lookup(name, env.res) {
                     Some(Sym::Var(v)) if !seen_vars[v] => {
                         seen_vars[v] = true;
                         self.walk(&self.model.vars[v].value, &Env::default(), out, seen_vars, seen_existing)?;
                     }
-                    Some(Sym::Res(r)) => self.add_res(r, None, out, seen_vars, seen_existing)?,
+                    Some(Sym::Res(r)) => self.add_res(r, None, weak, out, seen_vars, seen_existing)?,
                     Some(Sym::Module(m)) => {
                         let dep = Dep { target: Target::Module(m), index: None };
                         if !out.contains(&dep) {
@@ -292,7 +321,7 @@ impl Compiler<'_> {
                     self.walk(index, env, out, seen_vars, seen_existing)?;
                     let idx = if mentions_any(index, &env.property_locals) { None } else { Some(idx) };
                     match t {
-                        Target::Res(r) => self.add_res(r, idx, out, seen_vars, seen_existing)?,
+                        Target::Res(r) => self.add_res(r, idx, weak, out, seen_vars, seen_existing)?,
                         Target::Module(_) => {
                             let dep = Dep { target: t, index: idx };
                             if !out.contains(&dep) {
@@ -306,7 +335,7 @@ impl Compiler<'_> {
             }
             ExprKind::Child { .. } => {
                 if let Some((Target::Res(r), _)) = self.target(e, env)? {
-                    self.add_res(r, None, out, seen_vars, seen_existing)?;
+                    self.add_res(r, None, weak, out, seen_vars, seen_existing)?;
                 }
                 return Ok(());
             }
@@ -316,8 +345,15 @@ impl Compiler<'_> {
                 return self.walk(&f.body, &inner, out, seen_vars, seen_existing);
             }
             ExprKind::Object(items) => {
+                // `parent:` and `scope:` of a declaration's own body are weak references.
+                let body = self.model.resources.iter().any(|r| std::ptr::eq(r.body, items.as_slice()))
+                    || self.model.modules.iter().any(|m| std::ptr::eq(m.body, items.as_slice()));
                 for item in items {
                     let ObjItem::Prop(p) = item else { continue };
+                    if body && matches!(p.key.as_str(), "parent" | "scope") && p.key_expr.is_none() {
+                        self.walk_ref(&p.value, env, true, out, seen_vars, seen_existing)?;
+                        continue;
+                    }
                     if let Some(k) = &p.key_expr {
                         self.walk(k, env, out, seen_vars, seen_existing)?;
                     }

@@ -1,4 +1,5 @@
-//! Native Bicep: compiles a subset of Bicep to the classic ARM JSON that `bicep build` emits.
+//! Native Bicep: compiles a subset of Bicep to the ARM JSON that `bicep build` emits (classic or
+//! languageVersion 2.0, as the official compiler chooses).
 //!
 //! The rule: for every input, either the official compiler's output (up to the normalisation in
 //! [`compare`]) or an error that names the problem or the unsupported construct and its location.
@@ -11,6 +12,7 @@ mod deps;
 mod emit;
 mod error;
 mod functions;
+mod language_version;
 mod lexer;
 mod model;
 mod parser;
@@ -140,6 +142,7 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
         model: &model,
         dir,
         inline: deps::runtime_variables(&model),
+        symbolic: language_version::symbolic_names(&model, &module_templates),
         module_templates,
         function_vars: convert::function_vars::collect(&stmts),
     };

@@ -76,6 +76,9 @@ pub struct Model<'a> {
     pub modules: Vec<Module<'a>>,
     pub outputs: Vec<&'a OutputDecl>,
     pub globals: HashMap<String, Sym>,
+    /// `type` declarations, in source order; their names share the file's one namespace.
+    pub types: Vec<&'a TypeDecl>,
+    pub type_names: HashMap<String, usize>,
 }
 
 /// Splits a declaration value into its condition, loop and object body.
@@ -127,6 +130,8 @@ impl<'a> Model<'a> {
             modules: Vec::new(),
             outputs: Vec::new(),
             globals: HashMap::new(),
+            types: Vec::new(),
+            type_names: HashMap::new(),
         };
         let mut seen_scope = false;
         let mut output_names: HashMap<&str, Span> = HashMap::new();
@@ -159,6 +164,18 @@ impl<'a> Model<'a> {
                     };
                 }
                 Stmt::Metadata(m) => model.metadata.push(m),
+                Stmt::Type(t) => {
+                    if model.globals.contains_key(&t.name)
+                        || model.type_names.insert(t.name.clone(), model.types.len()).is_some()
+                    {
+                        return Err(Diag::new(
+                            ErrorKind::Duplicate,
+                            t.name_span,
+                            format!("the identifier '{}' is declared more than once", t.name),
+                        ));
+                    }
+                    model.types.push(t);
+                }
                 Stmt::Param(p) => {
                     model.declare(&p.name, p.name_span, Sym::Param(model.params.len()))?;
                     model.params.push(p);
@@ -200,7 +217,7 @@ impl<'a> Model<'a> {
                 format!("'{name}' is a namespace and cannot be redeclared"),
             ));
         }
-        if self.globals.insert(name.to_string(), sym).is_some() {
+        if self.globals.insert(name.to_string(), sym).is_some() || self.type_names.contains_key(name) {
             return Err(Diag::new(
                 ErrorKind::Duplicate,
                 span,

@@ -47,6 +47,8 @@ pub struct Compiler<'a> {
     pub dir: PathBuf,
     /// Variables whose value reads runtime state and is inlined at each use.
     pub inline: Vec<bool>,
+    /// languageVersion 2.0: resources keyed by symbolic name, referenced by it.
+    pub symbolic: bool,
     /// The compiled templates of the modules, in declaration order.
     pub module_templates: Vec<serde_json::Value>,
     /// The `load*` calls hoisted into `$fxv#N` variables, in the order of `N`.
@@ -286,11 +288,12 @@ impl Compiler<'_> {
             && let Some((Target::Module(m), idx)) = self.target(inner, env)?
         {
             self.check_output(m, name, e)?;
-            let id = self.module_id(m, idx.as_ref())?;
-            return Ok(Arm::call("reference", vec![id, Arm::str(DEPLOYMENTS_API_VERSION)])
-                .prop("outputs")
-                .prop(name)
-                .prop("value"));
+            let target = if self.symbolic {
+                vec![self.symbol_ref(Target::Module(m), idx.as_ref())]
+            } else {
+                vec![self.module_id(m, idx.as_ref())?, Arm::str(DEPLOYMENTS_API_VERSION)]
+            };
+            return Ok(Arm::call("reference", target).prop("outputs").prop(name).prop("value"));
         }
         Ok(self.arm(base, env)?.prop(name))
     }
@@ -304,10 +307,25 @@ impl Compiler<'_> {
             "name" => self.res_name(r, idx)?,
             "type" => Arm::str(&res.full_type),
             "apiVersion" => Arm::str(&res.api_version),
+            "properties" if self.symbolic => Arm::call("reference", vec![self.symbol_ref(Target::Res(r), idx)]),
             "properties" => Arm::call("reference", vec![self.res_id(r, idx)?, Arm::str(&res.api_version)]),
-            other => Arm::call("reference", vec![self.res_id(r, idx)?, Arm::str(&res.api_version), Arm::str("full")])
-                .prop(other),
+            other => self.full_reference(r, idx)?.prop(other),
         })
+    }
+
+    /// `reference(<id or symbol>, '<apiVersion>', 'full')`.
+    fn full_reference(&self, r: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let target = if self.symbolic { self.symbol_ref(Target::Res(r), idx) } else { self.res_id(r, idx)? };
+        Ok(Arm::call("reference", vec![target, Arm::str(&self.model.resources[r].api_version), Arm::str("full")]))
+    }
+
+    /// A resource's or module's symbolic name, `format('name[{0}]', i)` for a loop element.
+    pub fn symbol_ref(&self, t: Target, idx: Option<&Arm>) -> Arm {
+        let name = self.copy_name(t);
+        match idx {
+            None => Arm::Str(name),
+            Some(i) => Arm::call("format", vec![Arm::Str(format!("{name}[{{0}}]")), i.clone()]),
+        }
     }
 
     /// A resource or module used as a whole value.
@@ -315,8 +333,7 @@ impl Compiler<'_> {
         match t {
             Target::Res(r) => {
                 self.check_index(t, idx, e)?;
-                let res = &self.model.resources[r];
-                Ok(Arm::call("reference", vec![self.res_id(r, idx)?, Arm::str(&res.api_version), Arm::str("full")]))
+                self.full_reference(r, idx)
             }
             Target::Module(_) => Err(Diag::unsupported(e.span, "a module used as a whole value")),
         }
@@ -340,7 +357,12 @@ impl Compiler<'_> {
         if let Some((Target::Res(r), idx)) = self.target(base, env)? {
             self.check_index(Target::Res(r), idx.as_ref(), base)?;
             if name.starts_with("list") {
-                let mut call_args = vec![self.res_id(r, idx.as_ref())?];
+                let target = if self.symbolic {
+                    self.symbol_ref(Target::Res(r), idx.as_ref())
+                } else {
+                    self.res_id(r, idx.as_ref())?
+                };
+                let mut call_args = vec![target];
                 if args.is_empty() {
                     call_args.push(Arm::str(&self.model.resources[r].api_version));
                 }

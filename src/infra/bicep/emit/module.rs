@@ -132,8 +132,16 @@ impl Compiler<'_> {
                 return Err(Diag::new(ErrorKind::Type, span, format!("the module has no parameter '{key}'")));
             }
         }
+        let template = &self.module_templates[m];
+        // A nullable parameter (itself or through the definition it refers to) is optional.
+        let nullable = |decl: &Value| {
+            decl["nullable"] == Value::Bool(true)
+                || decl["$ref"].as_str().and_then(|r| r.strip_prefix("#/definitions/")).is_some_and(|name| {
+                    !name.contains('/') && template["definitions"][name]["nullable"] == Value::Bool(true)
+                })
+        };
         for (key, decl) in &declared {
-            if decl.get("defaultValue").is_none() && !given.contains_key(key) {
+            if decl.get("defaultValue").is_none() && !nullable(decl) && !given.contains_key(key) {
                 return Err(Diag::new(
                     ErrorKind::Type,
                     span,
@@ -145,8 +153,14 @@ impl Compiler<'_> {
     }
 
     pub fn check_output(&self, m: usize, name: &str, e: &Expr) -> DResult<()> {
-        if self.module_templates[m]["outputs"].get(name).is_none() {
+        let Some(output) = self.module_templates[m]["outputs"].get(name) else {
             return Err(Diag::new(ErrorKind::Type, e.span, format!("the module has no output '{name}'")));
+        };
+        if output["type"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("securestring") || t.eq_ignore_ascii_case("secureobject"))
+        {
+            return Err(Diag::unsupported(e.span, "a module's secure output ('listOutputsWithSecureValues')"));
         }
         Ok(())
     }
