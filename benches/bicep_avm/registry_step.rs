@@ -52,6 +52,14 @@ pub fn load_cache(root: &Path, files: &[PathBuf]) -> Registry {
 /// those of the local modules it uses from their nested templates in it.
 fn load_file(file: &Path, official: &Value, usage: &mut FileUse, out: &mut Registry, depth: usize) {
     let text = std::fs::read_to_string(file).unwrap_or_default();
+    // A classic template lists its modules last, in declaration order, as deployments.
+    let module_count = text.lines().filter(|l| l.trim_start().starts_with("module ")).count();
+    let classic: Vec<&Value> = official["resources"]
+        .as_array()
+        .map(|all| all.iter().filter(|r| r["type"] == "Microsoft.Resources/deployments").collect())
+        .unwrap_or_default();
+    let classic = &classic[classic.len().saturating_sub(module_count)..];
+    let mut module_index = 0;
     for line in text.lines().map(str::trim_start) {
         let quoted = line.split('\'').nth(1).unwrap_or_default();
         if line.starts_with("import ") && is_registry(quoted) {
@@ -61,12 +69,11 @@ fn load_file(file: &Path, official: &Value, usage: &mut FileUse, out: &mut Regis
         let symbol = rest.split_whitespace().next().unwrap_or_default();
         // A 2.0 template keys its resources by symbol; a classic one lists them.
         let template = match &official["resources"] {
-            Value::Array(resources) => resources
-                .iter()
-                .find(|r| r["name"].as_str() == Some(symbol))
-                .map_or(&Value::Null, |r| &r["properties"]["template"]),
+            Value::Array(_) if classic.len() == module_count => &classic[module_index]["properties"]["template"],
+            Value::Array(_) => &Value::Null,
             resources => &resources[symbol]["properties"]["template"],
         };
+        module_index += 1;
         if !is_registry(quoted) {
             if quoted.ends_with(".bicep") && depth < 8 && !template.is_null() {
                 let child = file.parent().unwrap_or(Path::new(".")).join(quoted);

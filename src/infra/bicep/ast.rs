@@ -94,6 +94,11 @@ pub enum ExprKind {
         other: Box<Expr>,
     },
     Paren(Box<Expr>),
+    /// `x => body`, `(x, i) => body`: an argument of `map`, `filter`, `reduce` and the like.
+    Lambda {
+        params: Vec<(String, Span)>,
+        body: Box<Expr>,
+    },
 }
 
 #[derive(Debug, Clone)]

@@ -55,6 +55,11 @@ fn children<'e>(e: &'e Expr, locals: &[String], f: &mut dyn FnMut(&'e Expr, &[St
             f(other, locals);
         }
         ExprKind::Paren(inner) => f(inner, locals),
+        ExprKind::Lambda { params, body } => {
+            let mut inner = locals.to_vec();
+            inner.extend(params.iter().map(|(n, _)| n.clone()));
+            f(body, &inner);
+        }
         ExprKind::Str(_) | ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::Null | ExprKind::Ident(_) => {}
     }
 }
@@ -338,6 +343,11 @@ impl Compiler<'_> {
                     self.add_res(r, None, weak, out, seen_vars, seen_existing)?;
                 }
                 return Ok(());
+            }
+            ExprKind::Lambda { .. } => {
+                let inner = self.lambda_env(e, env);
+                let ExprKind::Lambda { body, .. } = &e.kind else { return Ok(()) };
+                return self.walk(body, &inner, out, seen_vars, seen_existing);
             }
             ExprKind::For(f) => {
                 self.walk(&f.collection, env, out, seen_vars, seen_existing)?;

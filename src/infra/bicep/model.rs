@@ -83,6 +83,18 @@ pub struct Model<'a> {
 
 /// Splits a declaration value into its condition, loop and object body.
 pub fn shape(value: &Expr) -> DResult<(Option<&Expr>, Option<&ForExpr>, &[ObjItem])> {
+    let body = match &value.kind {
+        ExprKind::If { body, .. } => body,
+        ExprKind::For(f) => match &f.body.kind {
+            ExprKind::If { body, .. } => body,
+            _ => &f.body,
+        },
+        _ => value,
+    };
+    // The parser lowers an object with `...` to a `shallowMerge` call.
+    if matches!(&body.kind, ExprKind::Call { name, .. } if name == "shallowMerge") {
+        return Err(Diag::unsupported(body.span, "the spread operator '...' in a resource or module body"));
+    }
     match &value.kind {
         ExprKind::Object(items) => Ok((None, None, items)),
         ExprKind::If { cond, body } => match &body.kind {

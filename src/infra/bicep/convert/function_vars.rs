@@ -113,6 +113,7 @@ fn expr(e: &Expr, out: &mut Found) {
             expr(index, out);
         }
         ExprKind::Unary { operand, .. } => expr(operand, out),
+        ExprKind::Lambda { body, .. } => expr(body, out),
         ExprKind::Binary { lhs, rhs, .. } => {
             expr(lhs, out);
             expr(rhs, out);

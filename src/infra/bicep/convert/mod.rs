@@ -245,7 +245,23 @@ impl Compiler<'_> {
             ExprKind::Ternary { cond, then, other } => {
                 Arm::call("if", vec![self.arm(cond, env)?, self.arm(then, env)?, self.arm(other, env)?])
             }
+            ExprKind::Lambda { params, body } => {
+                let mut args: Vec<Arm> = params.iter().map(|(p, _)| Arm::str(p)).collect();
+                args.push(self.arm(body, &self.lambda_env(e, env))?);
+                Arm::Call("lambda".into(), args)
+            }
         })
+    }
+
+    /// Inside a lambda its parameters are `lambdaVariables('name')`.
+    pub fn lambda_env(&self, e: &Expr, env: &Env) -> Env {
+        let mut inner = env.clone();
+        if let ExprKind::Lambda { params, .. } = &e.kind {
+            for (p, _) in params {
+                inner = inner.with(p, Arm::call("lambdaVariables", vec![Arm::str(p)]));
+            }
+        }
+        inner
     }
 
     fn int(&self, n: u64, e: &Expr) -> DResult<i64> {

@@ -72,8 +72,15 @@ impl Compiler<'_> {
         for item in module.body {
             match item {
                 ObjItem::Prop(p) if p.key == "params" => {
-                    let ExprKind::Object(items) = &p.value.kind else {
-                        return Err(Diag::new(ErrorKind::Type, p.value.span, "'params' must be an object"));
+                    let items = match &p.value.kind {
+                        ExprKind::Object(items) => items,
+                        ExprKind::Call { name, .. } if name == "shallowMerge" => {
+                            return Err(Diag::unsupported(
+                                p.value.span,
+                                "the spread operator '...' in module 'params'",
+                            ));
+                        }
+                        _ => return Err(Diag::new(ErrorKind::Type, p.value.span, "'params' must be an object")),
                     };
                     for item in items {
                         let ObjItem::Prop(param) = item else { continue };
