@@ -237,6 +237,18 @@ impl Compiler<'_> {
                 with("extensionResourceId", vec![rg_scope(args)])
             }
             (Placement::Subscription(args), _) => with("subscriptionResourceId", args.clone()),
+            // `ScopeHelper.FormatFullyQualifiedResourceId`: a management group is the scope of an
+            // extension resource id, `managementGroup().id` for the template's own.
+            (Placement::Default, TargetScope::ManagementGroup) => {
+                with("extensionResourceId", vec![Arm::call("managementGroup", vec![]).prop("id")])
+            }
+            (Placement::ManagementGroup(args), _) if args.len() == 1 => {
+                let mg = Arm::call(
+                    "tenantResourceId",
+                    vec![Arm::str("Microsoft.Management/managementGroups"), args[0].clone()],
+                );
+                with("extensionResourceId", vec![mg])
+            }
             _ => return Err(Diag::unsupported(span, "a resource at this scope")),
         })
     }

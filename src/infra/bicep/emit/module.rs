@@ -20,17 +20,22 @@ impl Compiler<'_> {
         }
         let env = self.module_env(m, None)?;
         let mut out = Map::new();
-        if let Some(c) = module.condition {
-            out.insert("condition".into(), self.json(c, &env)?);
-        }
         if let Some(f) = module.for_loop {
             out.insert("copy".into(), self.copy(&module.decl.name, f, &module.decl.decorators, &Env::default())?);
+        }
+        if let Some(c) = module.condition {
+            out.insert("condition".into(), self.json(c, &env)?);
         }
         out.insert("type".into(), Value::from("Microsoft.Resources/deployments"));
         out.insert("apiVersion".into(), Value::from(DEPLOYMENTS_API_VERSION));
         out.insert("name".into(), self.module_name(m, None)?.to_json());
         self.description_metadata(&module.decl.decorators, &mut out)?;
-        let deployment_location = || Arm::call("deployment", vec![]).prop("location").to_json();
+        // A deployment to another kind of scope needs a location; at resource-group scope
+        // `deployment()` has none, so bicep build takes the resource group's.
+        let deployment_location = || {
+            let source = if self.model.scope == TargetScope::ResourceGroup { "resourceGroup" } else { "deployment" };
+            Arm::call(source, vec![]).prop("location").to_json()
+        };
         match self.module_placement(m)? {
             Placement::Default => {
                 if self.model.scope != TargetScope::ResourceGroup {
@@ -50,6 +55,9 @@ impl Compiler<'_> {
             },
             Placement::Subscription(args) => {
                 if let [sub] = args.as_slice() {
+                    out.insert("subscriptionId".into(), sub.to_json());
+                } else if self.model.scope == TargetScope::ResourceGroup {
+                    let sub = Arm::call("subscription", vec![]).prop("subscriptionId");
                     out.insert("subscriptionId".into(), sub.to_json());
                 }
                 out.insert("location".into(), deployment_location());

@@ -77,12 +77,13 @@ impl Compiler<'_> {
             cur = self.model.resources[i].lexical_parent;
         }
         conds.reverse();
-        if let Some(c) = self.condition(&conds)? {
-            out.insert("condition".into(), c);
-        }
+        // `copy` before `condition`, as `TemplateWriter.EmitResource` writes them.
         if let Some(f) = res.for_loop {
             let outer = Env { res: res.lexical_parent, ..Env::default() };
             out.insert("copy".into(), self.copy(&self.copy_name(Target::Res(r)), f, &res.decl.decorators, &outer)?);
+        }
+        if let Some(c) = self.condition(&conds)? {
+            out.insert("condition".into(), c);
         }
         if res.decl.existing {
             out.insert("existing".into(), Value::Bool(true));
