@@ -54,6 +54,10 @@ const IDENTICAL: &[&str] = &[
     // Local modules at management-group scope: `extensionResourceId(managementGroup().id, …)`,
     // `copy` before `condition`.
     "avm/ptn/authorization/role-assignment",
+    // `@discriminator('authType')` on a `@secure()` union of declared object types.
+    "avm/res/machine-learning-services/workspace/connection",
+    // A union with a nullable member (`'Disabled' | 'Enabled'?`) admits null.
+    "avm/res/dev-test-lab/lab/schedule",
     // Nested resources in the order Bicep's symbol visitor meets them (deepest scopes first).
     "avm/res/net-app/net-app-account/backup-vault/backup",
 ];

@@ -44,7 +44,7 @@ impl Compiler<'_> {
         {
             return Err(Diag::unsupported(p.ty.span, "a resource-derived type ('resourceInput<>')"));
         }
-        let mut out = self.type_props(&p.ty)?;
+        let mut out = self.schema(&p.decorators, &p.ty)?;
         if let Some(default) = &p.default {
             if let Some(ty) = primitive {
                 check_literal_type(default, ty)?;
@@ -90,7 +90,7 @@ impl Compiler<'_> {
             let variant = if *output { "resourceOutput" } else { "resourceInput" };
             return Err(Diag::unsupported(o.ty.span, &format!("a resource-derived type ('{variant}<>')")));
         }
-        let mut out = self.type_modifiers(&o.decorators, self.type_props(&o.ty)?, &[])?;
+        let mut out = self.type_modifiers(&o.decorators, self.schema(&o.decorators, &o.ty)?, &[])?;
         let ty = out.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
         let ty = ty.as_str();
         if let Some(p) = primitive(&o.ty) {

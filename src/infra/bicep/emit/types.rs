@@ -113,12 +113,12 @@ impl Compiler<'_> {
                 out.insert("type".into(), Value::from("object"));
                 let mut schemata = Map::new();
                 for p in props {
-                    let schema = self.type_modifiers(&p.decorators, self.type_props(&p.ty)?, &[])?;
+                    let schema = self.type_modifiers(&p.decorators, self.schema(&p.decorators, &p.ty)?, &[])?;
                     schemata.insert(p.name.clone(), Value::Object(schema));
                 }
                 out.insert("properties".into(), Value::Object(schemata));
                 if let Some(a) = additional {
-                    let schema = self.type_modifiers(&a.decorators, self.type_props(&a.ty)?, &[])?;
+                    let schema = self.type_modifiers(&a.decorators, self.schema(&a.decorators, &a.ty)?, &[])?;
                     out.insert("additionalProperties".into(), Value::Object(schema));
                 }
             }
@@ -144,6 +144,66 @@ impl Compiler<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// The schema of a declared type: a tagged union when the declaration has `@discriminator`.
+    pub(super) fn schema(&self, decorators: &[Decorator], t: &TypeNode) -> DResult<Map<String, Value>> {
+        let Some(d) = decorators.iter().find(|d| d.name == "discriminator") else {
+            return self.type_props(t);
+        };
+        let property = match d.args.as_slice() {
+            [Expr { kind: ExprKind::Str(p), .. }] => p,
+            _ => return Err(Diag::new(ErrorKind::Type, d.span, "'@discriminator' expects one string literal")),
+        };
+        let (members, nullable) = match &t.kind {
+            TypeKind::Union(members) => (members, false),
+            TypeKind::Nullable(inner) => match &inner.kind {
+                TypeKind::Union(members) => (members, true),
+                _ => return Err(Diag::unsupported(t.span, "this '@discriminator' type")),
+            },
+            _ => return Err(Diag::unsupported(t.span, "this '@discriminator' type")),
+        };
+        // `GetDiscriminatedUnionMappingEntries`: each member, in source order, keyed by the string
+        // literal its object type gives the discriminator property.
+        let mut mapping = Map::new();
+        for member in members {
+            let (object, schema) = match &member.kind {
+                TypeKind::Named(_) => (self.declared_object(member)?, self.type_props(member)?),
+                TypeKind::Object { props, .. } => (props.as_slice(), self.type_props(member)?),
+                _ => return Err(Diag::unsupported(member.span, "this '@discriminator' union member")),
+            };
+            let key = object.iter().find(|p| p.name == *property).and_then(|p| match &p.ty.kind {
+                TypeKind::Literal(LiteralType::Str(v)) => Some(v.clone()),
+                _ => None,
+            });
+            let Some(key) = key else {
+                return Err(Diag::unsupported(member.span, "this '@discriminator' union member"));
+            };
+            mapping.insert(key, Value::Object(schema));
+        }
+        let mut out = Map::new();
+        out.insert("type".into(), Value::from("object"));
+        out.insert("discriminator".into(), json!({"propertyName": property, "mapping": mapping}));
+        if nullable {
+            out.insert("nullable".into(), Value::Bool(true));
+        }
+        Ok(out)
+    }
+
+    /// The properties of the object type a type name stands for, through aliases.
+    fn declared_object<'t>(&'t self, t: &'t TypeNode) -> DResult<&'t [TypeProp]> {
+        let mut cur = t;
+        for _ in 0..=self.model.types.len() {
+            match &cur.kind {
+                TypeKind::Named(name) => match self.model.type_names.get(name) {
+                    Some(&i) => cur = &self.model.types[i].value,
+                    None => break,
+                },
+                TypeKind::Object { props, .. } => return Ok(props),
+                _ => break,
+            }
+        }
+        Err(Diag::unsupported(t.span, "this '@discriminator' union member"))
     }
 
     /// `{"$ref": ...}` for `alias.a.b`: the pointer into `definitions`, and the declared type of the
@@ -211,6 +271,11 @@ impl Compiler<'_> {
                 out.push(l);
                 Ok(())
             }
+            // `'a' | 'b'?`: the nullable member makes the whole union admit null.
+            TypeKind::Nullable(inner) => {
+                out.push(&LiteralType::Null);
+                self.flatten_union(inner, out)
+            }
             _ => Err(Diag::unsupported(t.span, "a union member that is not a literal")),
         }
     }
@@ -259,7 +324,15 @@ impl Compiler<'_> {
         for d in decorators {
             let known = matches!(
                 d.name.as_str(),
-                "secure" | "sealed" | "metadata" | "description" | "minLength" | "maxLength" | "minValue" | "maxValue"
+                "secure"
+                    | "sealed"
+                    | "metadata"
+                    | "description"
+                    | "minLength"
+                    | "maxLength"
+                    | "minValue"
+                    | "maxValue"
+                    | "discriminator"
             ) || extra.contains(&d.name.as_str());
             if !known {
                 return Err(Diag::unsupported(d.span, &format!("the decorator '@{}' here", d.name)));
@@ -314,7 +387,7 @@ impl Compiler<'_> {
             if let Some(d) = t.decorators.iter().find(|d| d.name == "allowed") {
                 return Err(Diag::unsupported(d.span, "'@allowed' on a type declaration"));
             }
-            let schema = self.type_modifiers(&t.decorators, self.type_props(&t.value)?, &["export"])?;
+            let schema = self.type_modifiers(&t.decorators, self.schema(&t.decorators, &t.value)?, &["export"])?;
             out.insert(t.name.clone(), Value::Object(schema));
         }
         Ok(out)
