@@ -1,4 +1,4 @@
-//! Dependencies: variables that must be inlined, variable cycles, and implicit `dependsOn`.
+//! Dependencies: variables that must be inlined, and implicit `dependsOn`.
 
 use super::arm::Arm;
 use super::ast::*;
@@ -9,7 +9,7 @@ use super::functions::{self, Builtin};
 use super::model::{Model, Sym};
 
 /// Calls `f` on every direct sub-expression of `e`, with the loop variables bound for bodies.
-fn children<'e>(e: &'e Expr, locals: &[String], f: &mut dyn FnMut(&'e Expr, &[String])) {
+pub(super) fn children<'e>(e: &'e Expr, locals: &[String], f: &mut dyn FnMut(&'e Expr, &[String])) {
     match &e.kind {
         ExprKind::Interp { holes, .. } => holes.iter().for_each(|h| f(h, locals)),
         ExprKind::Object(items) => {
@@ -64,7 +64,7 @@ fn children<'e>(e: &'e Expr, locals: &[String], f: &mut dyn FnMut(&'e Expr, &[St
     }
 }
 
-fn global(model: &Model<'_>, name: &str, locals: &[String]) -> Option<Sym> {
+pub(super) fn global(model: &Model<'_>, name: &str, locals: &[String]) -> Option<Sym> {
     if locals.iter().any(|l| l == name) { None } else { model.globals.get(name).copied() }
 }
 
@@ -81,46 +81,6 @@ fn mentions_any(e: &Expr, names: &[String]) -> bool {
     let mut found = false;
     children(e, &[], &mut |c, _| found = found || mentions_any(c, names));
     found
-}
-
-/// Rejects variables whose values refer to themselves, directly or through other variables.
-pub fn check_variable_cycles(model: &Model<'_>) -> DResult<()> {
-    // 0 = unvisited, 1 = in progress, 2 = done
-    let mut state = vec![0u8; model.vars.len()];
-    for v in 0..model.vars.len() {
-        visit_var(model, v, &mut state)?;
-    }
-    Ok(())
-}
-
-fn visit_var(model: &Model<'_>, v: usize, state: &mut [u8]) -> DResult<()> {
-    if state[v] == 2 {
-        return Ok(());
-    }
-    state[v] = 1;
-    let mut refs = Vec::new();
-    collect_var_refs(model, &model.vars[v].value, &[], &mut refs);
-    for (w, span) in refs {
-        if state[w] == 1 {
-            return Err(Diag::new(
-                ErrorKind::Cycle,
-                span,
-                format!("the variable '{}' depends on itself through '{}'", model.vars[v].name, model.vars[w].name),
-            ));
-        }
-        visit_var(model, w, state)?;
-    }
-    state[v] = 2;
-    Ok(())
-}
-
-fn collect_var_refs(model: &Model<'_>, e: &Expr, locals: &[String], out: &mut Vec<(usize, super::error::Span)>) {
-    if let ExprKind::Ident(name) = &e.kind
-        && let Some(Sym::Var(w)) = global(model, name, locals)
-    {
-        out.push((w, e.span));
-    }
-    children(e, locals, &mut |c, l| collect_var_refs(model, c, l, out));
 }
 
 /// Which variables read runtime state (`reference`, `list*`, resource properties, module
@@ -388,46 +348,5 @@ impl Compiler<'_> {
             }
         });
         result
-    }
-
-    /// Rejects resources and modules that depend on each other in a cycle.
-    pub fn check_dependency_cycles(&self, graph: &[(Target, Vec<Dep>)]) -> DResult<()> {
-        let find = |t: Target| graph.iter().position(|(x, _)| *x == t);
-        let mut state = vec![0u8; graph.len()];
-        fn visit(
-            i: usize,
-            graph: &[(Target, Vec<Dep>)],
-            state: &mut [u8],
-            find: &dyn Fn(Target) -> Option<usize>,
-        ) -> Result<(), usize> {
-            if state[i] == 2 {
-                return Ok(());
-            }
-            if state[i] == 1 {
-                return Err(i);
-            }
-            state[i] = 1;
-            for d in &graph[i].1 {
-                if let Some(j) = find(d.target) {
-                    visit(j, graph, state, find)?;
-                }
-            }
-            state[i] = 2;
-            Ok(())
-        }
-        for i in 0..graph.len() {
-            if let Err(j) = visit(i, graph, &mut state, &find) {
-                let (span, name) = match graph[j].0 {
-                    Target::Res(r) => (self.model.resources[r].decl.name_span, &self.model.resources[r].decl.name),
-                    Target::Module(m) => (self.model.modules[m].decl.name_span, &self.model.modules[m].decl.name),
-                };
-                return Err(Diag::new(
-                    ErrorKind::Cycle,
-                    span,
-                    format!("'{name}' depends on itself through a cycle of references"),
-                ));
-            }
-        }
-        Ok(())
     }
 }

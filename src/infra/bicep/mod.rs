@@ -8,6 +8,7 @@ mod arm;
 mod ast;
 pub mod compare;
 mod convert;
+mod cycles;
 mod deps;
 mod emit;
 mod error;
@@ -17,6 +18,7 @@ mod lexer;
 mod model;
 mod parser;
 pub mod registry;
+mod shape;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -106,7 +108,7 @@ fn compile_text(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> Result<Val
 fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<Value> {
     let stmts = parser::parse(text)?;
     let model = Model::build(&stmts)?;
-    deps::check_variable_cycles(&model)?;
+    cycles::check_variable_cycles(&model)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut module_templates = Vec::new();
     for module in &model.modules {

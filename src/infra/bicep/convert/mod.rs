@@ -329,21 +329,6 @@ impl Compiler<'_> {
         })
     }
 
-    /// `reference(<id or symbol>, '<apiVersion>', 'full')`.
-    fn full_reference(&self, r: usize, idx: Option<&Arm>) -> DResult<Arm> {
-        let target = if self.symbolic { self.symbol_ref(Target::Res(r), idx) } else { self.res_id(r, idx)? };
-        Ok(Arm::call("reference", vec![target, Arm::str(&self.model.resources[r].api_version), Arm::str("full")]))
-    }
-
-    /// A resource's or module's symbolic name, `format('name[{0}]', i)` for a loop element.
-    pub fn symbol_ref(&self, t: Target, idx: Option<&Arm>) -> Arm {
-        let name = self.copy_name(t);
-        match idx {
-            None => Arm::Str(name),
-            Some(i) => Arm::call("format", vec![Arm::Str(format!("{name}[{{0}}]")), i.clone()]),
-        }
-    }
-
     /// A resource or module used as a whole value.
     fn whole(&self, t: Target, idx: Option<&Arm>, e: &Expr) -> DResult<Arm> {
         match t {

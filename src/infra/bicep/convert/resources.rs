@@ -284,4 +284,19 @@ impl Compiler<'_> {
         let placement = self.module_placement(m)?;
         self.scoped_id(&placement, tail, self.model.modules[m].decl.name_span)
     }
+
+    /// `reference(<id or symbol>, '<apiVersion>', 'full')`.
+    pub fn full_reference(&self, r: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let target = if self.symbolic { self.symbol_ref(Target::Res(r), idx) } else { self.res_id(r, idx)? };
+        Ok(Arm::call("reference", vec![target, Arm::str(&self.model.resources[r].api_version), Arm::str("full")]))
+    }
+
+    /// A resource's or module's symbolic name, `format('name[{0}]', i)` for a loop element.
+    pub fn symbol_ref(&self, t: Target, idx: Option<&Arm>) -> Arm {
+        let name = self.copy_name(t);
+        match idx {
+            None => Arm::Str(name),
+            Some(i) => Arm::call("format", vec![Arm::Str(format!("{name}[{{0}}]")), i.clone()]),
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Parser: tokens to statements and expressions, by recursive descent with precedence climbing.
 //! This file holds the token cursor; `statements` and `expressions` hold the grammar.
 
+mod collections;
 mod expressions;
 mod statements;
 mod types;
