@@ -205,8 +205,12 @@ fn diagnostics_name_the_problem_and_its_position() {
         ("var x = (1 + \n", ErrorKind::Syntax, (2, 1)),
         ("var s = 'abc\n", ErrorKind::Syntax, (1, 9)),
         ("func f() string => 'x'\n", ErrorKind::Unsupported, (1, 1)),
-        ("type t = string\n", ErrorKind::Unsupported, (1, 1)),
-        ("var x = map([1], i => i)\n", ErrorKind::Unsupported, (1, 18)),
+        ("type t = string[0]\n", ErrorKind::Unsupported, (1, 16)),
+        (
+            "resource r 'Microsoft.Storage/storageAccounts@2021-04-01' = {\n  ...{}\n}\n",
+            ErrorKind::Unsupported,
+            (1, 61),
+        ),
         // Compiling never fetches: an unrestored registry module is named with how to restore it.
         ("module m 'br:x.azurecr.io/m:1' = {\n  name: 'm'\n}\n", ErrorKind::Invalid, (1, 10)),
         (
@@ -275,6 +279,44 @@ fn safe_dereference_compiles_to_try_get() {
     assert_eq!(outputs["inner"]["value"], "[tryGet(parameters('a').disk, 'id')]");
 }
 
+/// Lambdas and spread, lowered as `ExpressionBuilder` / `ExpressionConverter` lower them.
+#[test]
+fn lambdas_and_spread_compile_as_bicep_build_writes_them() {
+    let text = "param p object\nparam q array\nvar a = [1, 2]\n\
+                output m array = map(a, x => x + 1)\n\
+                output r int = reduce(q, 0, (cur, next) => cur + next)\n\
+                output o object = { a: 1, ...p }\n\
+                output s array = [1, ...q]\n";
+    let template = compile_text(text).expect("lambdas and spread");
+    let outputs = &template["outputs"];
+    assert_eq!(outputs["m"]["value"], "[map(variables('a'), lambda('x', add(lambdaVariables('x'), 1)))]");
+    assert_eq!(
+        outputs["r"]["value"],
+        "[reduce(parameters('q'), 0, lambda('cur', 'next', add(lambdaVariables('cur'), lambdaVariables('next'))))]"
+    );
+    assert_eq!(outputs["o"]["value"], "[shallowMerge(createArray(createObject('a', 1), parameters('p')))]");
+    assert_eq!(outputs["s"]["value"], "[flatten(createArray(createArray(1), parameters('q')))]");
+}
+
+/// Types make the template languageVersion 2.0, with `definitions`, `nullable`, `items`, sorted
+/// union members and `$ref`, in `TemplateWriter`'s key order.
+#[test]
+fn the_type_system_compiles_to_language_version_2() {
+    let text = "@export()\n@description('A pair.')\ntype pair = {\n  @minLength(1)\n  name: string\n  size: ('b' | 'a' | 1)?\n}\n\
+                param p pair[]?\nparam n string? = null\nparam t pair.size\n";
+    let template = compile_text(text).expect("types");
+    assert_eq!(template["languageVersion"], "2.0");
+    assert_eq!(
+        serde_json::to_string(&template["definitions"]).expect("json"),
+        r##"{"pair":{"type":"object","properties":{"name":{"type":"string","minLength":1},"size":{"type":"string","allowedValues":["a","b",1],"nullable":true}},"metadata":{"__bicep_export!":true,"description":"A pair."}}}"##
+    );
+    assert_eq!(
+        serde_json::to_string(&template["parameters"]).expect("json"),
+        r##"{"p":{"type":"array","items":{"$ref":"#/definitions/pair"},"nullable":true},"n":{"type":"string","nullable":true,"defaultValue":null},"t":{"$ref":"#/definitions/pair/properties/size"}}"##
+    );
+    assert!(template["resources"].is_object());
+}
+
 /// `resourceInput<'T@v'>.properties` and `.tags` are objects on every resource type, so they compile;
 /// a deeper path (whose type only the resource schema knows), a reference spelled otherwise than the
 /// type index spells it, or an output of such a type is refused.
@@ -285,7 +327,7 @@ fn top_level_resource_derived_parameter_types_compile() {
     let template = compile_text(text).expect("derived type");
     assert_eq!(
         serde_json::to_string(&template["parameters"]["tags"]).expect("json"),
-        r#"{"type":"object","defaultValue":{},"metadata":{"__bicep_resource_derived_type!":{"source":"Microsoft.Storage/storageAccounts@2021-04-01#properties/tags"},"description":"Tags."}}"#
+        r#"{"type":"object","metadata":{"__bicep_resource_derived_type!":{"source":"Microsoft.Storage/storageAccounts@2021-04-01#properties/tags"},"description":"Tags."},"defaultValue":{}}"#
     );
     for refused in [
         "param r resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.properties.accessTier\n",

@@ -94,6 +94,11 @@ pub enum ExprKind {
         other: Box<Expr>,
     },
     Paren(Box<Expr>),
+    /// `x => body`, `(x, i) => body`: an argument of `map`, `filter`, `reduce` and the like.
+    Lambda {
+        params: Vec<(String, Span)>,
+        body: Box<Expr>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -127,13 +132,64 @@ pub struct Decorator {
     pub span: Span,
 }
 
+/// A type expression: a parameter's, output's or variable's type, or a `type` declaration's value.
 #[derive(Debug, Clone)]
-pub struct TypeRef {
-    pub name: String,
+pub struct TypeNode {
+    pub kind: TypeKind,
     pub span: Span,
-    /// `resourceInput<'Type@version'>.properties` (or `.tags`): the resource type reference and
-    /// the property, for the `__bicep_resource_derived_type!` metadata; `name` is then `object`.
-    pub derived: Option<(String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TypeKind {
+    /// `string`, `object`, ... or the name of a `type` declaration.
+    Named(String),
+    /// `'a'`, `1`, `-1`, `true`, `false`, `null`.
+    Literal(LiteralType),
+    /// `T?`.
+    Nullable(Box<TypeNode>),
+    /// `T[]`.
+    Array(Box<TypeNode>),
+    /// `a | b | ...`, members in source order.
+    Union(Vec<TypeNode>),
+    /// `{ a: T, *: U }`.
+    Object { props: Vec<TypeProp>, additional: Option<Box<TypeProp>> },
+    /// `[T, U]`.
+    Tuple(Vec<TypeItem>),
+    /// `T.prop`: a property of a declared object type.
+    Property(Box<TypeNode>, String),
+    /// `resourceInput<'Type@version'>.a.b` (`output` for `resourceOutput`).
+    Derived { output: bool, reference: String, path: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiteralType {
+    Str(String),
+    Int(i64),
+    Bool(bool),
+    Null,
+}
+
+/// A property of an object type (`*` for additional properties).
+#[derive(Debug, Clone)]
+pub struct TypeProp {
+    pub decorators: Vec<Decorator>,
+    pub name: String,
+    pub ty: TypeNode,
+}
+
+/// An item of a tuple type.
+#[derive(Debug, Clone)]
+pub struct TypeItem {
+    pub decorators: Vec<Decorator>,
+    pub ty: TypeNode,
+}
+
+#[derive(Debug, Clone)]
+pub struct TypeDecl {
+    pub decorators: Vec<Decorator>,
+    pub name: String,
+    pub name_span: Span,
+    pub value: TypeNode,
 }
 
 #[derive(Debug, Clone)]
@@ -141,7 +197,7 @@ pub struct ParamDecl {
     pub decorators: Vec<Decorator>,
     pub name: String,
     pub name_span: Span,
-    pub ty: TypeRef,
+    pub ty: TypeNode,
     pub default: Option<Expr>,
 }
 
@@ -150,6 +206,8 @@ pub struct VarDecl {
     pub decorators: Vec<Decorator>,
     pub name: String,
     pub name_span: Span,
+    /// A typed variable's declared type (`var x string = ...`).
+    pub ty: Option<TypeNode>,
     pub value: Expr,
 }
 
@@ -179,7 +237,7 @@ pub struct OutputDecl {
     pub decorators: Vec<Decorator>,
     pub name: String,
     pub name_span: Span,
-    pub ty: TypeRef,
+    pub ty: TypeNode,
     pub value: Expr,
 }
 
@@ -195,6 +253,7 @@ pub enum Stmt {
     TargetScope(Expr),
     Metadata(MetadataDecl),
     Param(ParamDecl),
+    Type(TypeDecl),
     Var(VarDecl),
     Resource(ResourceDecl),
     Module(ModuleDecl),

@@ -1,4 +1,4 @@
-//! Dependencies: variables that must be inlined, variable cycles, and implicit `dependsOn`.
+//! Dependencies: variables that must be inlined, and implicit `dependsOn`.
 
 use super::arm::Arm;
 use super::ast::*;
@@ -9,7 +9,7 @@ use super::functions::{self, Builtin};
 use super::model::{Model, Sym};
 
 /// Calls `f` on every direct sub-expression of `e`, with the loop variables bound for bodies.
-fn children<'e>(e: &'e Expr, locals: &[String], f: &mut dyn FnMut(&'e Expr, &[String])) {
+pub(super) fn children<'e>(e: &'e Expr, locals: &[String], f: &mut dyn FnMut(&'e Expr, &[String])) {
     match &e.kind {
         ExprKind::Interp { holes, .. } => holes.iter().for_each(|h| f(h, locals)),
         ExprKind::Object(items) => {
@@ -55,11 +55,16 @@ fn children<'e>(e: &'e Expr, locals: &[String], f: &mut dyn FnMut(&'e Expr, &[St
             f(other, locals);
         }
         ExprKind::Paren(inner) => f(inner, locals),
+        ExprKind::Lambda { params, body } => {
+            let mut inner = locals.to_vec();
+            inner.extend(params.iter().map(|(n, _)| n.clone()));
+            f(body, &inner);
+        }
         ExprKind::Str(_) | ExprKind::Int(_) | ExprKind::Bool(_) | ExprKind::Null | ExprKind::Ident(_) => {}
     }
 }
 
-fn global(model: &Model<'_>, name: &str, locals: &[String]) -> Option<Sym> {
+pub(super) fn global(model: &Model<'_>, name: &str, locals: &[String]) -> Option<Sym> {
     if locals.iter().any(|l| l == name) { None } else { model.globals.get(name).copied() }
 }
 
@@ -76,46 +81,6 @@ fn mentions_any(e: &Expr, names: &[String]) -> bool {
     let mut found = false;
     children(e, &[], &mut |c, _| found = found || mentions_any(c, names));
     found
-}
-
-/// Rejects variables whose values refer to themselves, directly or through other variables.
-pub fn check_variable_cycles(model: &Model<'_>) -> DResult<()> {
-    // 0 = unvisited, 1 = in progress, 2 = done
-    let mut state = vec![0u8; model.vars.len()];
-    for v in 0..model.vars.len() {
-        visit_var(model, v, &mut state)?;
-    }
-    Ok(())
-}
-
-fn visit_var(model: &Model<'_>, v: usize, state: &mut [u8]) -> DResult<()> {
-    if state[v] == 2 {
-        return Ok(());
-    }
-    state[v] = 1;
-    let mut refs = Vec::new();
-    collect_var_refs(model, &model.vars[v].value, &[], &mut refs);
-    for (w, span) in refs {
-        if state[w] == 1 {
-            return Err(Diag::new(
-                ErrorKind::Cycle,
-                span,
-                format!("the variable '{}' depends on itself through '{}'", model.vars[v].name, model.vars[w].name),
-            ));
-        }
-        visit_var(model, w, state)?;
-    }
-    state[v] = 2;
-    Ok(())
-}
-
-fn collect_var_refs(model: &Model<'_>, e: &Expr, locals: &[String], out: &mut Vec<(usize, super::error::Span)>) {
-    if let ExprKind::Ident(name) = &e.kind
-        && let Some(Sym::Var(w)) = global(model, name, locals)
-    {
-        out.push((w, e.span));
-    }
-    children(e, locals, &mut |c, l| collect_var_refs(model, c, l, out));
 }
 
 /// Which variables read runtime state (`reference`, `list*`, resource properties, module
@@ -202,10 +167,11 @@ impl Compiler<'_> {
             Target::Res(r) => {
                 let res = &self.model.resources[r];
                 self.walk(&res.decl.value, &self.res_env(r, None)?, &mut out, &mut seen_vars, &mut seen_existing)?;
-                // Enclosing resources are dependencies; a `parent:` property is an ordinary reference.
+                // Enclosing resources are dependencies (weak ones: an existing ancestor is passed
+                // through); a `parent:` property is an ordinary reference.
                 let mut ancestor = res.lexical_parent;
                 while let Some(p) = ancestor {
-                    self.add_res(p, None, &mut out, &mut seen_vars, &mut seen_existing)?;
+                    self.add_res(p, None, true, &mut out, &mut seen_vars, &mut seen_existing)?;
                     ancestor = self.model.resources[p].lexical_parent;
                 }
             }
@@ -235,21 +201,26 @@ impl Compiler<'_> {
         }
     }
 
+    /// A dependency on resource `r`. An existing resource is not deployed, so classic output
+    /// depends on what it depends on instead; with symbolic names it is a dependency itself unless
+    /// the reference is weak (reads only its id, name, type or API version, calls a function on it,
+    /// or names it as `parent` or `scope`: `ResourceDependencyVisitor.IsWeakReference`).
     fn add_res(
         &self,
         r: usize,
         index: Option<Arm>,
+        weak: bool,
         out: &mut Vec<Dep>,
         seen_vars: &mut [bool],
         seen_existing: &mut [bool],
     ) -> DResult<()> {
         let res = &self.model.resources[r];
-        if res.decl.existing {
+        if res.decl.existing && (weak || !self.symbolic) {
             if !seen_existing[r] {
                 seen_existing[r] = true;
                 self.walk(&res.decl.value, &self.res_env(r, None)?, out, seen_vars, seen_existing)?;
                 if let Some(p) = res.lexical_parent {
-                    self.add_res(p, None, out, seen_vars, seen_existing)?;
+                    self.add_res(p, None, true, out, seen_vars, seen_existing)?;
                 }
             }
             return Ok(());
@@ -269,14 +240,37 @@ impl Compiler<'_> {
         seen_vars: &mut [bool],
         seen_existing: &mut [bool],
     ) -> DResult<()> {
+        self.walk_ref(e, env, false, out, seen_vars, seen_existing)
+    }
+
+    /// [`Self::walk`], where `weak` says that `e`, if it names a resource, is a weak reference.
+    fn walk_ref(
+        &self,
+        e: &Expr,
+        env: &Env,
+        weak: bool,
+        out: &mut Vec<Dep>,
+        seen_vars: &mut [bool],
+        seen_existing: &mut [bool],
+    ) -> DResult<()> {
         match &e.kind {
+            ExprKind::Member { base, name } if matches!(name.as_str(), "id" | "name" | "type" | "apiVersion") => {
+                return self.walk_ref(base, env, true, out, seen_vars, seen_existing);
+            }
+            ExprKind::MethodCall { base, args, .. } => {
+                self.walk_ref(base, env, true, out, seen_vars, seen_existing)?;
+                for a in args {
+                    self.walk(a, env, out, seen_vars, seen_existing)?;
+                }
+                return Ok(());
+            }
             ExprKind::Ident(name) if env.local(name).is_none() => {
                 match self.model.lookup(name, env.res) {
                     Some(Sym::Var(v)) if !seen_vars[v] => {
                         seen_vars[v] = true;
                         self.walk(&self.model.vars[v].value, &Env::default(), out, seen_vars, seen_existing)?;
                     }
-                    Some(Sym::Res(r)) => self.add_res(r, None, out, seen_vars, seen_existing)?,
+                    Some(Sym::Res(r)) => self.add_res(r, None, weak, out, seen_vars, seen_existing)?,
                     Some(Sym::Module(m)) => {
                         let dep = Dep { target: Target::Module(m), index: None };
                         if !out.contains(&dep) {
@@ -292,7 +286,7 @@ impl Compiler<'_> {
                     self.walk(index, env, out, seen_vars, seen_existing)?;
                     let idx = if mentions_any(index, &env.property_locals) { None } else { Some(idx) };
                     match t {
-                        Target::Res(r) => self.add_res(r, idx, out, seen_vars, seen_existing)?,
+                        Target::Res(r) => self.add_res(r, idx, weak, out, seen_vars, seen_existing)?,
                         Target::Module(_) => {
                             let dep = Dep { target: t, index: idx };
                             if !out.contains(&dep) {
@@ -306,9 +300,14 @@ impl Compiler<'_> {
             }
             ExprKind::Child { .. } => {
                 if let Some((Target::Res(r), _)) = self.target(e, env)? {
-                    self.add_res(r, None, out, seen_vars, seen_existing)?;
+                    self.add_res(r, None, weak, out, seen_vars, seen_existing)?;
                 }
                 return Ok(());
+            }
+            ExprKind::Lambda { .. } => {
+                let inner = self.lambda_env(e, env);
+                let ExprKind::Lambda { body, .. } = &e.kind else { return Ok(()) };
+                return self.walk(body, &inner, out, seen_vars, seen_existing);
             }
             ExprKind::For(f) => {
                 self.walk(&f.collection, env, out, seen_vars, seen_existing)?;
@@ -316,8 +315,15 @@ impl Compiler<'_> {
                 return self.walk(&f.body, &inner, out, seen_vars, seen_existing);
             }
             ExprKind::Object(items) => {
+                // `parent:` and `scope:` of a declaration's own body are weak references.
+                let body = self.model.resources.iter().any(|r| std::ptr::eq(r.body, items.as_slice()))
+                    || self.model.modules.iter().any(|m| std::ptr::eq(m.body, items.as_slice()));
                 for item in items {
                     let ObjItem::Prop(p) = item else { continue };
+                    if body && matches!(p.key.as_str(), "parent" | "scope") && p.key_expr.is_none() {
+                        self.walk_ref(&p.value, env, true, out, seen_vars, seen_existing)?;
+                        continue;
+                    }
                     if let Some(k) = &p.key_expr {
                         self.walk(k, env, out, seen_vars, seen_existing)?;
                     }
@@ -342,46 +348,5 @@ impl Compiler<'_> {
             }
         });
         result
-    }
-
-    /// Rejects resources and modules that depend on each other in a cycle.
-    pub fn check_dependency_cycles(&self, graph: &[(Target, Vec<Dep>)]) -> DResult<()> {
-        let find = |t: Target| graph.iter().position(|(x, _)| *x == t);
-        let mut state = vec![0u8; graph.len()];
-        fn visit(
-            i: usize,
-            graph: &[(Target, Vec<Dep>)],
-            state: &mut [u8],
-            find: &dyn Fn(Target) -> Option<usize>,
-        ) -> Result<(), usize> {
-            if state[i] == 2 {
-                return Ok(());
-            }
-            if state[i] == 1 {
-                return Err(i);
-            }
-            state[i] = 1;
-            for d in &graph[i].1 {
-                if let Some(j) = find(d.target) {
-                    visit(j, graph, state, find)?;
-                }
-            }
-            state[i] = 2;
-            Ok(())
-        }
-        for i in 0..graph.len() {
-            if let Err(j) = visit(i, graph, &mut state, &find) {
-                let (span, name) = match graph[j].0 {
-                    Target::Res(r) => (self.model.resources[r].decl.name_span, &self.model.resources[r].decl.name),
-                    Target::Module(m) => (self.model.modules[m].decl.name_span, &self.model.modules[m].decl.name),
-                };
-                return Err(Diag::new(
-                    ErrorKind::Cycle,
-                    span,
-                    format!("'{name}' depends on itself through a cycle of references"),
-                ));
-            }
-        }
-        Ok(())
     }
 }

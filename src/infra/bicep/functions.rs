@@ -93,13 +93,13 @@ const TABLE: &[(&str, usize, usize, Builtin)] = &[
     ("uriComponent", 1, 1, Builtin::Plain),
     ("uriComponentToString", 1, 1, Builtin::Plain),
     ("utcNow", 0, 1, Builtin::Plain),
-    ("filter", 2, 2, Builtin::Unsupported),
-    ("map", 2, 2, Builtin::Unsupported),
-    ("mapValues", 2, 2, Builtin::Unsupported),
-    ("reduce", 3, 3, Builtin::Unsupported),
-    ("sort", 2, 2, Builtin::Unsupported),
-    ("toObject", 2, 3, Builtin::Unsupported),
-    ("groupBy", 2, 2, Builtin::Unsupported),
+    ("filter", 2, 2, Builtin::Plain),
+    ("map", 2, 2, Builtin::Plain),
+    ("mapValues", 2, 2, Builtin::Plain),
+    ("reduce", 3, 3, Builtin::Plain),
+    ("sort", 2, 2, Builtin::Plain),
+    ("toObject", 2, 3, Builtin::Plain),
+    ("groupBy", 2, 2, Builtin::Plain),
     ("getSecret", 1, 2, Builtin::Unsupported),
     ("externalInput", 1, 2, Builtin::Unsupported),
     ("readEnvironmentVariable", 1, 2, Builtin::Unsupported),
@@ -130,6 +130,7 @@ mod tests {
         assert!(lookup("tolower").is_none());
         assert_eq!(suggest("tolower"), Some("toLower"));
         assert_eq!(lookup("listKeys").map(|l| l.0), Some(Builtin::Runtime));
-        assert_eq!(lookup("map").map(|l| l.0), Some(Builtin::Unsupported));
+        assert_eq!(lookup("map").map(|l| l.0), Some(Builtin::Plain));
+        assert_eq!(lookup("getSecret").map(|l| l.0), Some(Builtin::Unsupported));
     }
 }

@@ -1,4 +1,5 @@
-//! Native Bicep: compiles a subset of Bicep to the classic ARM JSON that `bicep build` emits.
+//! Native Bicep: compiles a subset of Bicep to the ARM JSON that `bicep build` emits (classic or
+//! languageVersion 2.0, as the official compiler chooses).
 //!
 //! The rule: for every input, either the official compiler's output (up to the normalisation in
 //! [`compare`]) or an error that names the problem or the unsupported construct and its location.
@@ -7,14 +8,17 @@ mod arm;
 mod ast;
 pub mod compare;
 mod convert;
+mod cycles;
 mod deps;
 mod emit;
 mod error;
 mod functions;
+mod language_version;
 mod lexer;
 mod model;
 mod parser;
 pub mod registry;
+mod shape;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -104,7 +108,7 @@ fn compile_text(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> Result<Val
 fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<Value> {
     let stmts = parser::parse(text)?;
     let model = Model::build(&stmts)?;
-    deps::check_variable_cycles(&model)?;
+    cycles::check_variable_cycles(&model)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut module_templates = Vec::new();
     for module in &model.modules {
@@ -140,6 +144,7 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
         model: &model,
         dir,
         inline: deps::runtime_variables(&model),
+        symbolic: language_version::symbolic_names(&model, &module_templates),
         module_templates,
         function_vars: convert::function_vars::collect(&stmts),
     };

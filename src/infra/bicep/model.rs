@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use super::ast::*;
 use super::error::{DResult, Diag, ErrorKind, Span};
+pub use super::shape::shape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TargetScope {
@@ -76,28 +77,9 @@ pub struct Model<'a> {
     pub modules: Vec<Module<'a>>,
     pub outputs: Vec<&'a OutputDecl>,
     pub globals: HashMap<String, Sym>,
-}
-
-/// Splits a declaration value into its condition, loop and object body.
-pub fn shape(value: &Expr) -> DResult<(Option<&Expr>, Option<&ForExpr>, &[ObjItem])> {
-    match &value.kind {
-        ExprKind::Object(items) => Ok((None, None, items)),
-        ExprKind::If { cond, body } => match &body.kind {
-            ExprKind::Object(items) => Ok((Some(cond), None, items)),
-            _ => Err(Diag::new(ErrorKind::Syntax, body.span, "expected an object")),
-        },
-        ExprKind::For(f) => match &f.body.kind {
-            ExprKind::Object(items) => Ok((None, Some(f), items)),
-            ExprKind::If { cond, body } => match &body.kind {
-                ExprKind::Object(items) => Ok((Some(cond), Some(f), items)),
-                _ => Err(Diag::new(ErrorKind::Syntax, body.span, "expected an object")),
-            },
-            _ => {
-                Err(Diag::new(ErrorKind::Type, f.body.span, "the body of a resource or module loop must be an object"))
-            }
-        },
-        _ => Err(Diag::new(ErrorKind::Syntax, value.span, "expected an object")),
-    }
+    /// `type` declarations, in source order; their names share the file's one namespace.
+    pub types: Vec<&'a TypeDecl>,
+    pub type_names: HashMap<String, usize>,
 }
 
 fn split_type(decl: &ResourceDecl) -> DResult<(String, Option<String>)> {
@@ -127,6 +109,8 @@ impl<'a> Model<'a> {
             modules: Vec::new(),
             outputs: Vec::new(),
             globals: HashMap::new(),
+            types: Vec::new(),
+            type_names: HashMap::new(),
         };
         let mut seen_scope = false;
         let mut output_names: HashMap<&str, Span> = HashMap::new();
@@ -159,6 +143,18 @@ impl<'a> Model<'a> {
                     };
                 }
                 Stmt::Metadata(m) => model.metadata.push(m),
+                Stmt::Type(t) => {
+                    if model.globals.contains_key(&t.name)
+                        || model.type_names.insert(t.name.clone(), model.types.len()).is_some()
+                    {
+                        return Err(Diag::new(
+                            ErrorKind::Duplicate,
+                            t.name_span,
+                            format!("the identifier '{}' is declared more than once", t.name),
+                        ));
+                    }
+                    model.types.push(t);
+                }
                 Stmt::Param(p) => {
                     model.declare(&p.name, p.name_span, Sym::Param(model.params.len()))?;
                     model.params.push(p);
@@ -200,7 +196,7 @@ impl<'a> Model<'a> {
                 format!("'{name}' is a namespace and cannot be redeclared"),
             ));
         }
-        if self.globals.insert(name.to_string(), sym).is_some() {
+        if self.globals.insert(name.to_string(), sym).is_some() || self.type_names.contains_key(name) {
             return Err(Diag::new(
                 ErrorKind::Duplicate,
                 span,

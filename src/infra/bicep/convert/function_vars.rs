@@ -23,6 +23,7 @@ pub fn collect(stmts: &[Stmt]) -> Vec<HoistedCall> {
         match stmt {
             Stmt::TargetScope(e) => expr(e, &mut out),
             Stmt::Metadata(m) => expr(&m.value, &mut out),
+            Stmt::Type(t) => decorators(&t.decorators, &mut out),
             Stmt::Param(p) => {
                 decorators(&p.decorators, &mut out);
                 if let Some(d) = &p.default {
@@ -112,6 +113,7 @@ fn expr(e: &Expr, out: &mut Found) {
             expr(index, out);
         }
         ExprKind::Unary { operand, .. } => expr(operand, out),
+        ExprKind::Lambda { body, .. } => expr(body, out),
         ExprKind::Binary { lhs, rhs, .. } => {
             expr(lhs, out);
             expr(rhs, out);

@@ -47,6 +47,8 @@ pub struct Compiler<'a> {
     pub dir: PathBuf,
     /// Variables whose value reads runtime state and is inlined at each use.
     pub inline: Vec<bool>,
+    /// languageVersion 2.0: resources keyed by symbolic name, referenced by it.
+    pub symbolic: bool,
     /// The compiled templates of the modules, in declaration order.
     pub module_templates: Vec<serde_json::Value>,
     /// The `load*` calls hoisted into `$fxv#N` variables, in the order of `N`.
@@ -243,7 +245,23 @@ impl Compiler<'_> {
             ExprKind::Ternary { cond, then, other } => {
                 Arm::call("if", vec![self.arm(cond, env)?, self.arm(then, env)?, self.arm(other, env)?])
             }
+            ExprKind::Lambda { params, body } => {
+                let mut args: Vec<Arm> = params.iter().map(|(p, _)| Arm::str(p)).collect();
+                args.push(self.arm(body, &self.lambda_env(e, env))?);
+                Arm::Call("lambda".into(), args)
+            }
         })
+    }
+
+    /// Inside a lambda its parameters are `lambdaVariables('name')`.
+    pub fn lambda_env(&self, e: &Expr, env: &Env) -> Env {
+        let mut inner = env.clone();
+        if let ExprKind::Lambda { params, .. } = &e.kind {
+            for (p, _) in params {
+                inner = inner.with(p, Arm::call("lambdaVariables", vec![Arm::str(p)]));
+            }
+        }
+        inner
     }
 
     fn int(&self, n: u64, e: &Expr) -> DResult<i64> {
@@ -286,11 +304,12 @@ impl Compiler<'_> {
             && let Some((Target::Module(m), idx)) = self.target(inner, env)?
         {
             self.check_output(m, name, e)?;
-            let id = self.module_id(m, idx.as_ref())?;
-            return Ok(Arm::call("reference", vec![id, Arm::str(DEPLOYMENTS_API_VERSION)])
-                .prop("outputs")
-                .prop(name)
-                .prop("value"));
+            let target = if self.symbolic {
+                vec![self.symbol_ref(Target::Module(m), idx.as_ref())]
+            } else {
+                vec![self.module_id(m, idx.as_ref())?, Arm::str(DEPLOYMENTS_API_VERSION)]
+            };
+            return Ok(Arm::call("reference", target).prop("outputs").prop(name).prop("value"));
         }
         Ok(self.arm(base, env)?.prop(name))
     }
@@ -304,9 +323,9 @@ impl Compiler<'_> {
             "name" => self.res_name(r, idx)?,
             "type" => Arm::str(&res.full_type),
             "apiVersion" => Arm::str(&res.api_version),
+            "properties" if self.symbolic => Arm::call("reference", vec![self.symbol_ref(Target::Res(r), idx)]),
             "properties" => Arm::call("reference", vec![self.res_id(r, idx)?, Arm::str(&res.api_version)]),
-            other => Arm::call("reference", vec![self.res_id(r, idx)?, Arm::str(&res.api_version), Arm::str("full")])
-                .prop(other),
+            other => self.full_reference(r, idx)?.prop(other),
         })
     }
 
@@ -315,8 +334,7 @@ impl Compiler<'_> {
         match t {
             Target::Res(r) => {
                 self.check_index(t, idx, e)?;
-                let res = &self.model.resources[r];
-                Ok(Arm::call("reference", vec![self.res_id(r, idx)?, Arm::str(&res.api_version), Arm::str("full")]))
+                self.full_reference(r, idx)
             }
             Target::Module(_) => Err(Diag::unsupported(e.span, "a module used as a whole value")),
         }
@@ -340,7 +358,12 @@ impl Compiler<'_> {
         if let Some((Target::Res(r), idx)) = self.target(base, env)? {
             self.check_index(Target::Res(r), idx.as_ref(), base)?;
             if name.starts_with("list") {
-                let mut call_args = vec![self.res_id(r, idx.as_ref())?];
+                let target = if self.symbolic {
+                    self.symbol_ref(Target::Res(r), idx.as_ref())
+                } else {
+                    self.res_id(r, idx.as_ref())?
+                };
+                let mut call_args = vec![target];
                 if args.is_empty() {
                     call_args.push(Arm::str(&self.model.resources[r].api_version));
                 }

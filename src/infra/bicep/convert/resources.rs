@@ -237,6 +237,18 @@ impl Compiler<'_> {
                 with("extensionResourceId", vec![rg_scope(args)])
             }
             (Placement::Subscription(args), _) => with("subscriptionResourceId", args.clone()),
+            // `ScopeHelper.FormatFullyQualifiedResourceId`: a management group is the scope of an
+            // extension resource id, `managementGroup().id` for the template's own.
+            (Placement::Default, TargetScope::ManagementGroup) => {
+                with("extensionResourceId", vec![Arm::call("managementGroup", vec![]).prop("id")])
+            }
+            (Placement::ManagementGroup(args), _) if args.len() == 1 => {
+                let mg = Arm::call(
+                    "tenantResourceId",
+                    vec![Arm::str("Microsoft.Management/managementGroups"), args[0].clone()],
+                );
+                with("extensionResourceId", vec![mg])
+            }
             _ => return Err(Diag::unsupported(span, "a resource at this scope")),
         })
     }
@@ -271,5 +283,20 @@ impl Compiler<'_> {
         let tail = vec![Arm::str("Microsoft.Resources/deployments"), self.module_name(m, idx)?];
         let placement = self.module_placement(m)?;
         self.scoped_id(&placement, tail, self.model.modules[m].decl.name_span)
+    }
+
+    /// `reference(<id or symbol>, '<apiVersion>', 'full')`.
+    pub fn full_reference(&self, r: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let target = if self.symbolic { self.symbol_ref(Target::Res(r), idx) } else { self.res_id(r, idx)? };
+        Ok(Arm::call("reference", vec![target, Arm::str(&self.model.resources[r].api_version), Arm::str("full")]))
+    }
+
+    /// A resource's or module's symbolic name, `format('name[{0}]', i)` for a loop element.
+    pub fn symbol_ref(&self, t: Target, idx: Option<&Arm>) -> Arm {
+        let name = self.copy_name(t);
+        match idx {
+            None => Arm::Str(name),
+            Some(i) => Arm::call("format", vec![Arm::Str(format!("{name}[{{0}}]")), i.clone()]),
+        }
     }
 }

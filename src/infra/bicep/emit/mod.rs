@@ -5,6 +5,8 @@ mod declarations;
 mod module;
 mod module_params;
 mod resource;
+mod symbolic;
+mod types;
 
 use serde_json::{Map, Value, json};
 
@@ -24,6 +26,9 @@ impl Compiler<'_> {
         let model = self.model;
         let mut t = Map::new();
         t.insert("$schema".into(), Value::from(model.scope.schema()));
+        if self.symbolic {
+            t.insert("languageVersion".into(), Value::from("2.0"));
+        }
         t.insert("contentVersion".into(), Value::from("1.0.0.0"));
         let mut metadata = Map::new();
         metadata.insert("_generator".into(), generator());
@@ -34,6 +39,11 @@ impl Compiler<'_> {
             metadata.insert(m.name.clone(), self.json(&m.value, &Env::default())?);
         }
         t.insert("metadata".into(), Value::Object(metadata));
+
+        let definitions = self.definitions()?;
+        if !definitions.is_empty() {
+            t.insert("definitions".into(), Value::Object(definitions));
+        }
 
         let mut params = Map::new();
         for p in &model.params {
@@ -66,18 +76,22 @@ impl Compiler<'_> {
             }
         }
         order.extend((0..model.resources.len()).filter(|&r| model.resources[r].lexical_parent.is_none()));
-        let mut resources = Vec::new();
-        for r in order {
-            if !model.resources[r].decl.existing {
-                resources.push(self.resource(r, &graph[r].1)?);
+        if self.symbolic {
+            t.insert("resources".into(), Value::Object(self.symbolic_resources(&order, &graph)?));
+        } else {
+            let mut resources = Vec::new();
+            for r in order {
+                if !model.resources[r].decl.existing {
+                    resources.push(self.resource(r, &graph[r].1)?);
+                }
             }
-        }
-        for (target, deps) in &graph {
-            if let Target::Module(m) = *target {
-                resources.push(self.module(m, deps)?);
+            for (target, deps) in &graph {
+                if let Target::Module(m) = *target {
+                    resources.push(self.module(m, deps)?);
+                }
             }
+            t.insert("resources".into(), Value::Array(resources));
         }
-        t.insert("resources".into(), Value::Array(resources));
 
         let mut outputs = Map::new();
         for o in &model.outputs {
@@ -90,7 +104,7 @@ impl Compiler<'_> {
     }
 
     /// The `copy` name of a loop: the symbol, qualified by enclosing resources (`parent::child`).
-    fn copy_name(&self, t: Target) -> String {
+    pub(crate) fn copy_name(&self, t: Target) -> String {
         let Target::Res(r) = t else {
             return self.symbol_name(t).to_string();
         };
@@ -112,11 +126,13 @@ impl Compiler<'_> {
         Ok(())
     }
 
+    /// The nested resources of `r` in the order Bicep's symbol visitor meets them: each body's
+    /// nested scopes first (recursively), then the resources declared in the body itself.
     fn nested_post_order(&self, r: usize, out: &mut Vec<usize>) {
         for &c in &self.model.resources[r].children {
             self.nested_post_order(c, out);
-            out.push(c);
         }
+        out.extend(&self.model.resources[r].children);
     }
 
     fn variables(&self) -> DResult<Map<String, Value>> {

@@ -20,17 +20,22 @@ impl Compiler<'_> {
         }
         let env = self.module_env(m, None)?;
         let mut out = Map::new();
-        if let Some(c) = module.condition {
-            out.insert("condition".into(), self.json(c, &env)?);
-        }
         if let Some(f) = module.for_loop {
             out.insert("copy".into(), self.copy(&module.decl.name, f, &module.decl.decorators, &Env::default())?);
+        }
+        if let Some(c) = module.condition {
+            out.insert("condition".into(), self.json(c, &env)?);
         }
         out.insert("type".into(), Value::from("Microsoft.Resources/deployments"));
         out.insert("apiVersion".into(), Value::from(DEPLOYMENTS_API_VERSION));
         out.insert("name".into(), self.module_name(m, None)?.to_json());
         self.description_metadata(&module.decl.decorators, &mut out)?;
-        let deployment_location = || Arm::call("deployment", vec![]).prop("location").to_json();
+        // A deployment to another kind of scope needs a location; at resource-group scope
+        // `deployment()` has none, so bicep build takes the resource group's.
+        let deployment_location = || {
+            let source = if self.model.scope == TargetScope::ResourceGroup { "resourceGroup" } else { "deployment" };
+            Arm::call(source, vec![]).prop("location").to_json()
+        };
         match self.module_placement(m)? {
             Placement::Default => {
                 if self.model.scope != TargetScope::ResourceGroup {
@@ -50,6 +55,9 @@ impl Compiler<'_> {
             },
             Placement::Subscription(args) => {
                 if let [sub] = args.as_slice() {
+                    out.insert("subscriptionId".into(), sub.to_json());
+                } else if self.model.scope == TargetScope::ResourceGroup {
+                    let sub = Arm::call("subscription", vec![]).prop("subscriptionId");
                     out.insert("subscriptionId".into(), sub.to_json());
                 }
                 out.insert("location".into(), deployment_location());
@@ -72,8 +80,15 @@ impl Compiler<'_> {
         for item in module.body {
             match item {
                 ObjItem::Prop(p) if p.key == "params" => {
-                    let ExprKind::Object(items) = &p.value.kind else {
-                        return Err(Diag::new(ErrorKind::Type, p.value.span, "'params' must be an object"));
+                    let items = match &p.value.kind {
+                        ExprKind::Object(items) => items,
+                        ExprKind::Call { name, .. } if name == "shallowMerge" => {
+                            return Err(Diag::unsupported(
+                                p.value.span,
+                                "the spread operator '...' in module 'params'",
+                            ));
+                        }
+                        _ => return Err(Diag::new(ErrorKind::Type, p.value.span, "'params' must be an object")),
                     };
                     for item in items {
                         let ObjItem::Prop(param) = item else { continue };
@@ -132,8 +147,16 @@ impl Compiler<'_> {
                 return Err(Diag::new(ErrorKind::Type, span, format!("the module has no parameter '{key}'")));
             }
         }
+        let template = &self.module_templates[m];
+        // A nullable parameter (itself or through the definition it refers to) is optional.
+        let nullable = |decl: &Value| {
+            decl["nullable"] == Value::Bool(true)
+                || decl["$ref"].as_str().and_then(|r| r.strip_prefix("#/definitions/")).is_some_and(|name| {
+                    !name.contains('/') && template["definitions"][name]["nullable"] == Value::Bool(true)
+                })
+        };
         for (key, decl) in &declared {
-            if decl.get("defaultValue").is_none() && !given.contains_key(key) {
+            if decl.get("defaultValue").is_none() && !nullable(decl) && !given.contains_key(key) {
                 return Err(Diag::new(
                     ErrorKind::Type,
                     span,
@@ -145,8 +168,14 @@ impl Compiler<'_> {
     }
 
     pub fn check_output(&self, m: usize, name: &str, e: &Expr) -> DResult<()> {
-        if self.module_templates[m]["outputs"].get(name).is_none() {
+        let Some(output) = self.module_templates[m]["outputs"].get(name) else {
             return Err(Diag::new(ErrorKind::Type, e.span, format!("the module has no output '{name}'")));
+        };
+        if output["type"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case("securestring") || t.eq_ignore_ascii_case("secureobject"))
+        {
+            return Err(Diag::unsupported(e.span, "a module's secure output ('listOutputsWithSecureValues')"));
         }
         Ok(())
     }

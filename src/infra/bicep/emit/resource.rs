@@ -45,6 +45,7 @@ impl Compiler<'_> {
         for d in deps {
             let value = match (d.target, &d.index) {
                 (t, None) if self.is_loop(t) => Value::from(self.copy_name(t)),
+                (t, idx) if self.symbolic => self.symbol_ref(t, idx.as_ref()).to_json(),
                 (Target::Res(r), idx) => self.res_id(r, idx.as_ref())?.to_json(),
                 (Target::Module(m), idx) => self.module_id(m, idx.as_ref())?.to_json(),
             };
@@ -76,18 +77,25 @@ impl Compiler<'_> {
             cur = self.model.resources[i].lexical_parent;
         }
         conds.reverse();
-        if let Some(c) = self.condition(&conds)? {
-            out.insert("condition".into(), c);
-        }
+        // `copy` before `condition`, as `TemplateWriter.EmitResource` writes them.
         if let Some(f) = res.for_loop {
             let outer = Env { res: res.lexical_parent, ..Env::default() };
             out.insert("copy".into(), self.copy(&self.copy_name(Target::Res(r)), f, &res.decl.decorators, &outer)?);
         }
+        if let Some(c) = self.condition(&conds)? {
+            out.insert("condition".into(), c);
+        }
+        if res.decl.existing {
+            out.insert("existing".into(), Value::Bool(true));
+        }
         out.insert("type".into(), Value::from(res.full_type.as_str()));
         out.insert("apiVersion".into(), Value::from(res.api_version.as_str()));
-        out.insert("name".into(), self.res_name(r, None)?.to_json());
-        self.description_metadata(&res.decl.decorators, &mut out)?;
+        if res.decl.existing {
+            self.existing_scope(r, &mut out)?;
+        }
+        // The scope comes before the name (`ExpressionBuilder.EmitResourceScopeProperties`).
         match self.res_placement(r, None)? {
+            _ if res.decl.existing => {}
             Placement::Default => {}
             Placement::Extension(id) if res.parent.is_none() => {
                 out.insert("scope".into(), id.to_json());
@@ -98,6 +106,8 @@ impl Compiler<'_> {
                 return Err(Diag::unsupported(span, "a new resource in another scope (use a module)"));
             }
         }
+        out.insert("name".into(), self.res_name(r, None)?.to_json());
+        self.description_metadata(&res.decl.decorators, &mut out)?;
         for item in res.body {
             let ObjItem::Prop(p) = item else { continue };
             if matches!(p.key.as_str(), "name" | "parent" | "scope" | "dependsOn") {
@@ -105,6 +115,12 @@ impl Compiler<'_> {
                     self.check_explicit_depends_on(&p.value, &env)?;
                 }
                 continue;
+            }
+            if res.decl.existing {
+                return Err(Diag::unsupported(
+                    p.key_span,
+                    "a property other than name, parent and scope on an existing resource",
+                ));
             }
             if out.contains_key(&p.key) {
                 return Err(Diag::new(

@@ -2,7 +2,7 @@
 
 use super::Parser;
 use crate::infra::bicep::ast::*;
-use crate::infra::bicep::error::{DResult, Diag, Span};
+use crate::infra::bicep::error::{DResult, Diag, ErrorKind, Span};
 use crate::infra::bicep::lexer::Tok;
 
 impl Parser {
@@ -192,6 +192,7 @@ impl Parser {
             return Ok(args);
         }
         loop {
+            self.arg_start = self.pos;
             args.push(self.expr()?);
             self.skip_newlines();
             if self.eat(&Tok::Comma) {
@@ -205,6 +206,7 @@ impl Parser {
 
     fn primary(&mut self) -> DResult<Expr> {
         let span = self.span();
+        let lambda_ok = self.pos == self.arg_start;
         let kind = match self.peek().clone() {
             Tok::Int(n) => {
                 self.bump();
@@ -220,26 +222,20 @@ impl Parser {
             Tok::LParen => {
                 self.bump();
                 self.skip_newlines();
-                if self.at(&Tok::RParen) && matches!(self.peek_at(1), Tok::Arrow) {
-                    return Err(Diag::unsupported(span, "a lambda expression"));
+                if let Some(params) = self.lambda_params() {
+                    return self.lambda(span, params, lambda_ok);
                 }
                 self.enter()?;
                 let inner = self.expr()?;
                 self.depth -= 1;
                 self.skip_newlines();
-                if self.at(&Tok::Comma) {
-                    return Err(Diag::unsupported(span, "a lambda expression"));
-                }
                 let end = self.expect(&Tok::RParen)?;
-                if self.at(&Tok::Arrow) {
-                    return Err(Diag::unsupported(span, "a lambda expression"));
-                }
                 return Ok(Expr { span: span.to(end), kind: ExprKind::Paren(Box::new(inner)) });
             }
             Tok::Ident(name) => {
                 self.bump();
                 if self.at(&Tok::Arrow) {
-                    return Err(Diag::unsupported(span, "a lambda expression"));
+                    return self.lambda(span, vec![(name, span)], lambda_ok);
                 }
                 if self.at(&Tok::LParen) {
                     self.bump();
@@ -256,13 +252,50 @@ impl Parser {
                     _ => ExprKind::Ident(name),
                 }
             }
-            Tok::Ellipsis => return Err(Diag::unsupported(span, "the spread operator '...'")),
+            Tok::Ellipsis => {
+                return Err(Diag::new(ErrorKind::Syntax, span, "'...' is allowed only in an object or array"));
+            }
             _ => return self.error("an expression"),
         };
         Ok(Expr { kind, span })
     }
 
-    fn interpolation(&mut self, first: String) -> DResult<Expr> {
+    /// After `(`: the parameter list of a lambda (`)` or `a, b)` followed by `=>`), consumed up
+    /// to the arrow; `None` (nothing consumed) for a parenthesised expression.
+    fn lambda_params(&mut self) -> Option<Vec<(String, Span)>> {
+        let mut ahead = 0;
+        let mut params = Vec::new();
+        loop {
+            match self.peek_at(ahead) {
+                Tok::RParen if matches!(self.peek_at(ahead + 1), Tok::Arrow) => break,
+                Tok::Ident(name) if matches!(self.peek_at(ahead + 1), Tok::Comma | Tok::RParen) => {
+                    params.push((name.clone(), self.tokens[(self.pos + ahead).min(self.tokens.len() - 1)].span));
+                    ahead += if matches!(self.peek_at(ahead + 1), Tok::Comma) { 2 } else { 1 };
+                }
+                Tok::NewLine => ahead += 1,
+                _ => return None,
+            }
+        }
+        for _ in 0..=ahead {
+            self.bump();
+        }
+        Some(params)
+    }
+
+    /// `=> body`, after the parameters.
+    fn lambda(&mut self, start: Span, params: Vec<(String, Span)>, allowed: bool) -> DResult<Expr> {
+        if !allowed {
+            return Err(Diag::unsupported(start, "a lambda expression outside a function's arguments"));
+        }
+        self.expect(&Tok::Arrow)?;
+        self.skip_newlines();
+        self.enter()?;
+        let body = self.expr()?;
+        self.depth -= 1;
+        Ok(Expr { span: start.to(body.span), kind: ExprKind::Lambda { params, body: Box::new(body) } })
+    }
+
+    pub(super) fn interpolation(&mut self, first: String) -> DResult<Expr> {
         let start = self.bump().span;
         let mut parts = vec![first];
         let mut holes = Vec::new();
@@ -285,79 +318,7 @@ impl Parser {
         }
     }
 
-    pub(super) fn object(&mut self) -> DResult<Expr> {
-        let start = self.expect(&Tok::LBrace)?;
-        self.enter()?;
-        let mut items = Vec::new();
-        loop {
-            self.skip_newlines();
-            if self.at(&Tok::RBrace) {
-                break;
-            }
-            let decorators = self.decorators()?;
-            if self.at_word("resource") && matches!(self.peek_at(1), Tok::Ident(_)) {
-                self.bump();
-                items.push(ObjItem::Resource(Box::new(self.resource(decorators)?)));
-            } else {
-                if let Some(d) = decorators.first() {
-                    return Err(Diag::unsupported(d.span, "a decorator on an object property"));
-                }
-                if self.at(&Tok::Ellipsis) {
-                    return Err(Diag::unsupported(self.span(), "the spread operator '...'"));
-                }
-                let (key, key_span, key_expr) = match self.peek().clone() {
-                    Tok::Ident(k) | Tok::Str(k) | Tok::Multiline(k) => (k, self.bump().span, None),
-                    Tok::StrLeft(first) => {
-                        let e = self.interpolation(first)?;
-                        (String::new(), e.span, Some(Box::new(e)))
-                    }
-                    _ => return self.error("a property name"),
-                };
-                self.expect(&Tok::Colon)?;
-                let value = self.expr()?;
-                items.push(ObjItem::Prop(ObjProp { key, key_span, key_expr, value }));
-            }
-            if self.eat(&Tok::Comma) || self.at(&Tok::NewLine) {
-                continue;
-            }
-            if !self.at(&Tok::RBrace) {
-                return self.error("a new line, ',' or '}'");
-            }
-        }
-        let end = self.bump().span;
-        self.depth -= 1;
-        Ok(Expr { span: start.to(end), kind: ExprKind::Object(items) })
-    }
-
-    pub(super) fn array(&mut self) -> DResult<Expr> {
-        let start = self.expect(&Tok::LBrack)?;
-        self.enter()?;
-        self.skip_newlines();
-        if self.at_word("for") {
-            let result = self.for_expr(start);
-            self.depth -= 1;
-            return result;
-        }
-        let mut items = Vec::new();
-        loop {
-            self.skip_newlines();
-            if self.at(&Tok::RBrack) {
-                break;
-            }
-            items.push(self.expr()?);
-            if self.eat(&Tok::Comma) || self.at(&Tok::NewLine) {
-                continue;
-            }
-            if !self.at(&Tok::RBrack) {
-                return self.error("a new line, ',' or ']'");
-            }
-        }
-        let end = self.bump().span;
-        self.depth -= 1;
-        Ok(Expr { span: start.to(end), kind: ExprKind::Array(items) })
-    }
-
-    fn for_expr(&mut self, start: Span) -> DResult<Expr> {
+    pub(super) fn for_expr(&mut self, start: Span) -> DResult<Expr> {
         self.bump();
         let (item, index) = if self.eat(&Tok::LParen) {
             let item = self.ident("a loop item variable")?;

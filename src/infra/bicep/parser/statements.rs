@@ -32,11 +32,6 @@ impl Parser {
             } else if self.at(&Tok::Dot) {
                 return Err(Diag::unsupported(name_span, "a decorator from a namespace"));
             }
-            // They only ever decorate the type system's declarations, none of which compile yet;
-            // refusing them here names them rather than the declaration under them.
-            if matches!(name.as_str(), "export" | "sealed" | "discriminator") {
-                return Err(Diag::unsupported(start, &format!("the decorator '@{name}()'")));
-            }
             self.expect(&Tok::LParen)?;
             let args = self.arguments()?;
             decorators.push(Decorator { name, args, span: start.to(self.prev_span()) });
@@ -60,18 +55,16 @@ impl Parser {
             }
             "param" => {
                 let (name, name_span) = self.ident("a parameter name")?;
-                let ty = self.type_ref()?;
+                let ty = self.type_expr()?;
                 let default = if self.eat(&Tok::Assign) { Some(self.expr()?) } else { None };
                 Ok(Stmt::Param(ParamDecl { decorators, name, name_span, ty, default }))
             }
             "var" => {
                 let (name, name_span) = self.ident("a variable name")?;
-                if !self.at(&Tok::Assign) {
-                    return Err(Diag::unsupported(self.span(), "a typed variable"));
-                }
-                self.bump();
+                let ty = if self.at(&Tok::Assign) { None } else { Some(self.type_expr()?) };
+                self.expect(&Tok::Assign)?;
                 let value = self.expr()?;
-                Ok(Stmt::Var(VarDecl { decorators, name, name_span, value }))
+                Ok(Stmt::Var(VarDecl { decorators, name, name_span, ty, value }))
             }
             "resource" => Ok(Stmt::Resource(self.resource(decorators)?)),
             "module" => {
@@ -86,12 +79,12 @@ impl Parser {
             }
             "output" => {
                 let (name, name_span) = self.ident("an output name")?;
-                let ty = self.type_ref()?;
+                let ty = self.type_expr()?;
                 self.expect(&Tok::Assign)?;
                 let value = self.expr()?;
                 Ok(Stmt::Output(OutputDecl { decorators, name, name_span, ty, value }))
             }
-            "type" => Err(Diag::unsupported(kw_span, "a user-defined type ('type')")),
+            "type" => Ok(Stmt::Type(self.type_declaration(decorators)?)),
             "func" => Err(Diag::unsupported(kw_span, "a user-defined function")),
             "import" => Err(Diag::unsupported(
                 kw_span,
@@ -146,92 +139,5 @@ impl Parser {
         self.expect(&Tok::RParen)?;
         let body = self.object()?;
         Ok(Expr { span: start.to(body.span), kind: ExprKind::If { cond: Box::new(cond), body: Box::new(body) } })
-    }
-
-    /// A parameter's or output's type. Only the classic primitive names compile; every newer form is
-    /// recognised far enough to be refused by name, because a syntax error on valid Bicep would
-    /// tell the user their file is wrong.
-    fn type_ref(&mut self) -> DResult<TypeRef> {
-        match self.peek().clone() {
-            Tok::Ident(name) => {
-                let span = self.bump().span;
-                if name == "resource" {
-                    return Err(Diag::unsupported(span, "a resource-typed parameter or output"));
-                }
-                if name == "resourceInput"
-                    && let Some(derived) = self.top_level_derived_type()
-                {
-                    return Ok(TypeRef { name: "object".into(), span, derived: Some(derived) });
-                }
-                match self.peek() {
-                    Tok::Lt if name == "resourceInput" || name == "resourceOutput" => {
-                        return Err(Diag::unsupported(span, &format!("a resource-derived type ('{name}<>')")));
-                    }
-                    Tok::Lt => return Err(Diag::unsupported(span, "a parameterised type")),
-                    Tok::LBrack => return Err(Diag::unsupported(span, "a typed array ('T[]')")),
-                    Tok::Question => return Err(Diag::unsupported(span, "a nullable type ('T?')")),
-                    Tok::Pipe => return Err(Diag::unsupported(span, "a union type ('a' | 'b')")),
-                    Tok::Dot => return Err(Diag::unsupported(span, "a namespaced type")),
-                    _ => {}
-                }
-                Ok(TypeRef { name, span, derived: None })
-            }
-            Tok::Str(_) | Tok::Int(_) | Tok::Minus if self.union_ahead() => {
-                Err(Diag::unsupported(self.span(), "a union type ('a' | 'b')"))
-            }
-            Tok::Str(_) | Tok::Int(_) | Tok::Minus => Err(Diag::unsupported(self.span(), "a literal type")),
-            Tok::LBrace => Err(Diag::unsupported(self.span(), "a typed object ('{ … }' as a type)")),
-            Tok::LBrack => Err(Diag::unsupported(self.span(), "a tuple type ('[ … ]' as a type)")),
-            Tok::LParen if self.union_ahead() => Err(Diag::unsupported(self.span(), "a union type ('a' | 'b')")),
-            Tok::LParen => Err(Diag::unsupported(self.span(), "a parenthesised type")),
-            // A union may start on the next line, each member after a leading `|`.
-            Tok::NewLine if self.next_after_newlines() == &Tok::Pipe => {
-                self.skip_newlines();
-                Err(Diag::unsupported(self.span(), "a union type ('a' | 'b')"))
-            }
-            _ => self.error("a type"),
-        }
-    }
-
-    /// `<'Type@version'>.properties` or `<'Type@version'>.tags` after `resourceInput`, consumed: both
-    /// are objects on every resource type, so the ARM type is known without the type's schema.
-    /// Anything else (a deeper path, whose type only the schema knows) is left unconsumed.
-    fn top_level_derived_type(&mut self) -> Option<(String, String)> {
-        let (Tok::Lt, Tok::Str(reference), Tok::Gt, Tok::Dot, Tok::Ident(property)) =
-            (self.peek_at(0), self.peek_at(1), self.peek_at(2), self.peek_at(3), self.peek_at(4))
-        else {
-            return None;
-        };
-        let after = self.peek_at(5);
-        if !matches!(property.as_str(), "properties" | "tags")
-            || matches!(after, Tok::Dot | Tok::LBrack | Tok::Question)
-        {
-            return None;
-        }
-        let derived = (reference.clone(), property.clone());
-        for _ in 0..5 {
-            self.bump();
-        }
-        Some(derived)
-    }
-
-    /// Whether a `|` follows at this bracket level before the type ends (a new line outside
-    /// brackets, `=` or the end of the file): `('a' | 'b')` and `'a' | 'b'` are unions.
-    fn union_ahead(&self) -> bool {
-        let mut depth = 0usize;
-        for token in &self.tokens[self.pos..] {
-            match token.tok {
-                Tok::LParen | Tok::LBrack | Tok::LBrace => depth += 1,
-                Tok::RParen | Tok::RBrack | Tok::RBrace => match depth.checked_sub(1) {
-                    Some(d) => depth = d,
-                    None => return false,
-                },
-                Tok::Pipe if depth <= 1 => return true,
-                Tok::NewLine | Tok::Assign if depth == 0 => return false,
-                Tok::Eof => return false,
-                _ => {}
-            }
-        }
-        false
     }
 }

@@ -1,0 +1,395 @@
+//! Template assembly: type expressions as ARM type schemata (`type`, `nullable`, `items`,
+//! `allowedValues`, `$ref`, resource-derived metadata), the decorators that modify them, and the
+//! `definitions` section of `type` declarations — in the key order `bicep build` writes
+//! (`TemplateWriter.TypePropertiesForTypeExpression` and `ApplyTypeModifiers`).
+
+use serde_json::{Map, Value, json};
+
+use crate::infra::bicep::ast::*;
+use crate::infra::bicep::convert::{Compiler, Env};
+use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+
+/// Sets `key` as `MergeProperty` does: in place when present (objects merged deeply), else last.
+pub(super) fn merge(map: &mut Map<String, Value>, key: &str, value: Value) {
+    match (map.get_mut(key), value) {
+        (Some(Value::Object(old)), Value::Object(new)) => {
+            for (k, v) in new {
+                merge(old, &k, v);
+            }
+        }
+        (Some(old), value) => *old = value,
+        (None, value) => {
+            map.insert(key.to_string(), value);
+        }
+    }
+}
+
+fn literal_json(l: &LiteralType) -> Value {
+    match l {
+        LiteralType::Str(s) => Value::from(s.as_str()),
+        LiteralType::Int(n) => Value::from(*n),
+        LiteralType::Bool(b) => Value::from(*b),
+        LiteralType::Null => Value::Null,
+    }
+}
+
+fn literal_type_name(l: &LiteralType) -> Option<&'static str> {
+    match l {
+        LiteralType::Str(_) => Some("string"),
+        LiteralType::Int(_) => Some("int"),
+        LiteralType::Bool(_) => Some("bool"),
+        LiteralType::Null => None,
+    }
+}
+
+/// The name Bicep gives a literal type, by which union members are ordered (ordinal comparison).
+fn literal_sort_name(l: &LiteralType) -> String {
+    match l {
+        LiteralType::Str(s) => {
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('\'', "\\'")
+                .replace('\n', "\\n")
+                .replace('\r', "\\r")
+                .replace('\t', "\\t")
+                .replace("${", "\\${");
+            format!("'{escaped}'")
+        }
+        LiteralType::Int(n) => n.to_string(),
+        LiteralType::Bool(b) => b.to_string(),
+        LiteralType::Null => "null".into(),
+    }
+}
+
+/// RFC 6901 escaping of one JSON pointer segment.
+fn pointer_segment(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+impl Compiler<'_> {
+    /// The schema of a type expression.
+    pub(super) fn type_props(&self, t: &TypeNode) -> DResult<Map<String, Value>> {
+        let mut out = Map::new();
+        match &t.kind {
+            TypeKind::Named(name) => match name.as_str() {
+                "any" => {}
+                "string" | "int" | "bool" | "object" | "array" => {
+                    out.insert("type".into(), Value::from(name.as_str()));
+                }
+                alias if self.model.type_names.contains_key(alias) => {
+                    out.insert("$ref".into(), Value::from(format!("#/definitions/{}", pointer_segment(alias))));
+                }
+                other => {
+                    return Err(Diag::new(ErrorKind::Undefined, t.span, format!("'{other}' is not a known type")));
+                }
+            },
+            TypeKind::Literal(LiteralType::Null) => return Err(Diag::unsupported(t.span, "the type 'null'")),
+            TypeKind::Literal(l) => {
+                out.insert("type".into(), Value::from(literal_type_name(l).unwrap_or_default()));
+                out.insert("allowedValues".into(), json!([literal_json(l)]));
+            }
+            TypeKind::Nullable(inner) => {
+                out = self.type_props(inner)?;
+                merge(&mut out, "nullable", Value::Bool(true));
+            }
+            TypeKind::Array(inner) => {
+                out.insert("type".into(), Value::from("array"));
+                match self.allowed_values(inner)? {
+                    Some(values) => out.insert("allowedValues".into(), values),
+                    None => out.insert("items".into(), Value::Object(self.type_props(inner)?)),
+                };
+            }
+            TypeKind::Union(_) => {
+                let (nullable, name, values) = self.union(t)?;
+                if let Some(name) = name {
+                    out.insert("type".into(), Value::from(name));
+                }
+                out.insert("allowedValues".into(), values);
+                if nullable {
+                    out.insert("nullable".into(), Value::Bool(true));
+                }
+            }
+            TypeKind::Object { props, additional } => {
+                out.insert("type".into(), Value::from("object"));
+                let mut schemata = Map::new();
+                for p in props {
+                    let schema = self.type_modifiers(&p.decorators, self.schema(&p.decorators, &p.ty)?, &[])?;
+                    schemata.insert(p.name.clone(), Value::Object(schema));
+                }
+                out.insert("properties".into(), Value::Object(schemata));
+                if let Some(a) = additional {
+                    let schema = self.type_modifiers(&a.decorators, self.schema(&a.decorators, &a.ty)?, &[])?;
+                    out.insert("additionalProperties".into(), Value::Object(schema));
+                }
+            }
+            TypeKind::Tuple(items) => {
+                out.insert("type".into(), Value::from("array"));
+                let mut prefix = Vec::new();
+                for item in items {
+                    prefix.push(Value::Object(self.type_modifiers(
+                        &item.decorators,
+                        self.type_props(&item.ty)?,
+                        &[],
+                    )?));
+                }
+                out.insert("prefixItems".into(), Value::Array(prefix));
+                out.insert("items".into(), Value::Bool(false));
+            }
+            TypeKind::Property(..) => {
+                let (pointer, _) = self.resolve_property(t)?;
+                out.insert("$ref".into(), Value::from(pointer));
+            }
+            TypeKind::Derived { output, reference, path } => {
+                return self.derived_type(t, *output, reference, path);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The schema of a declared type: a tagged union when the declaration has `@discriminator`.
+    pub(super) fn schema(&self, decorators: &[Decorator], t: &TypeNode) -> DResult<Map<String, Value>> {
+        let Some(d) = decorators.iter().find(|d| d.name == "discriminator") else {
+            return self.type_props(t);
+        };
+        let property = match d.args.as_slice() {
+            [Expr { kind: ExprKind::Str(p), .. }] => p,
+            _ => return Err(Diag::new(ErrorKind::Type, d.span, "'@discriminator' expects one string literal")),
+        };
+        let (members, nullable) = match &t.kind {
+            TypeKind::Union(members) => (members, false),
+            TypeKind::Nullable(inner) => match &inner.kind {
+                TypeKind::Union(members) => (members, true),
+                _ => return Err(Diag::unsupported(t.span, "this '@discriminator' type")),
+            },
+            _ => return Err(Diag::unsupported(t.span, "this '@discriminator' type")),
+        };
+        // `GetDiscriminatedUnionMappingEntries`: each member, in source order, keyed by the string
+        // literal its object type gives the discriminator property.
+        let mut mapping = Map::new();
+        for member in members {
+            let (object, schema) = match &member.kind {
+                TypeKind::Named(_) => (self.declared_object(member)?, self.type_props(member)?),
+                TypeKind::Object { props, .. } => (props.as_slice(), self.type_props(member)?),
+                _ => return Err(Diag::unsupported(member.span, "this '@discriminator' union member")),
+            };
+            let key = object.iter().find(|p| p.name == *property).and_then(|p| match &p.ty.kind {
+                TypeKind::Literal(LiteralType::Str(v)) => Some(v.clone()),
+                _ => None,
+            });
+            let Some(key) = key else {
+                return Err(Diag::unsupported(member.span, "this '@discriminator' union member"));
+            };
+            mapping.insert(key, Value::Object(schema));
+        }
+        let mut out = Map::new();
+        out.insert("type".into(), Value::from("object"));
+        out.insert("discriminator".into(), json!({"propertyName": property, "mapping": mapping}));
+        if nullable {
+            out.insert("nullable".into(), Value::Bool(true));
+        }
+        Ok(out)
+    }
+
+    /// The properties of the object type a type name stands for, through aliases.
+    fn declared_object<'t>(&'t self, t: &'t TypeNode) -> DResult<&'t [TypeProp]> {
+        let mut cur = t;
+        for _ in 0..=self.model.types.len() {
+            match &cur.kind {
+                TypeKind::Named(name) => match self.model.type_names.get(name) {
+                    Some(&i) => cur = &self.model.types[i].value,
+                    None => break,
+                },
+                TypeKind::Object { props, .. } => return Ok(props),
+                _ => break,
+            }
+        }
+        Err(Diag::unsupported(t.span, "this '@discriminator' union member"))
+    }
+
+    /// `{"$ref": ...}` for `alias.a.b`: the pointer into `definitions`, and the declared type of the
+    /// property, following aliases to the object type that declares it.
+    fn resolve_property<'t>(&'t self, t: &'t TypeNode) -> DResult<(String, &'t TypeNode)> {
+        let refuse = || Diag::unsupported(t.span, "this type member access");
+        match &t.kind {
+            TypeKind::Named(name) => {
+                let &i = self.model.type_names.get(name).ok_or_else(refuse)?;
+                Ok((format!("#/definitions/{}", pointer_segment(name)), &self.model.types[i].value))
+            }
+            TypeKind::Property(base, name) => {
+                let (mut pointer, mut decl) = self.resolve_property(base)?;
+                // Through aliases to the object type (`TraceToObjectDeclaration`).
+                for _ in 0..=self.model.types.len() {
+                    match &decl.kind {
+                        TypeKind::Named(_) | TypeKind::Property(..) => (pointer, decl) = self.resolve_property(decl)?,
+                        TypeKind::Object { props, .. } => {
+                            let p = props.iter().find(|p| p.name.eq_ignore_ascii_case(name)).ok_or_else(|| {
+                                Diag::new(ErrorKind::Type, t.span, format!("the type has no property '{name}'"))
+                            })?;
+                            return Ok((format!("{pointer}/properties/{}", pointer_segment(&p.name)), &p.ty));
+                        }
+                        _ => return Err(refuse()),
+                    }
+                }
+                Err(refuse())
+            }
+            _ => Err(refuse()),
+        }
+    }
+
+    /// The allowed values of a literal or union item type (`('a' | 'b')[]`), if it is one.
+    fn allowed_values(&self, t: &TypeNode) -> DResult<Option<Value>> {
+        Ok(match &t.kind {
+            TypeKind::Literal(l) => Some(json!([literal_json(l)])),
+            TypeKind::Union(_) => Some(self.union(t)?.2),
+            _ => None,
+        })
+    }
+
+    /// A union of literals: whether it admits null, the ARM type of its first member in Bicep's
+    /// order, and its members (deduplicated, ordered by their Bicep names as `TypeHelper` orders them).
+    fn union(&self, t: &TypeNode) -> DResult<(bool, Option<&'static str>, Value)> {
+        let mut members = Vec::new();
+        self.flatten_union(t, &mut members)?;
+        let mut named: Vec<(String, &LiteralType)> = members.into_iter().map(|l| (literal_sort_name(l), l)).collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        named.dedup_by(|a, b| a.0 == b.0);
+        let nullable = named.iter().any(|(_, l)| **l == LiteralType::Null);
+        named.retain(|(_, l)| **l != LiteralType::Null);
+        let name = named.first().and_then(|(_, l)| literal_type_name(l));
+        Ok((nullable, name, Value::Array(named.iter().map(|(_, l)| literal_json(l)).collect())))
+    }
+
+    fn flatten_union<'t>(&self, t: &'t TypeNode, out: &mut Vec<&'t LiteralType>) -> DResult<()> {
+        match &t.kind {
+            TypeKind::Union(members) => {
+                for m in members {
+                    self.flatten_union(m, out)?;
+                }
+                Ok(())
+            }
+            TypeKind::Literal(l) => {
+                out.push(l);
+                Ok(())
+            }
+            // `'a' | 'b'?`: the nullable member makes the whole union admit null.
+            TypeKind::Nullable(inner) => {
+                out.push(&LiteralType::Null);
+                self.flatten_union(inner, out)
+            }
+            _ => Err(Diag::unsupported(t.span, "a union member that is not a literal")),
+        }
+    }
+
+    /// `resourceInput<'T@v'>.properties` and `.tags` (and the whole input): objects on every
+    /// resource type, so their ARM type is known without the type's schema. A deeper path's type
+    /// only the schema knows, so it is refused. The reference must be spelled as the type index
+    /// spells it: whether bicep build writes the source's spelling or the index's is not known.
+    fn derived_type(
+        &self,
+        t: &TypeNode,
+        output: bool,
+        reference: &str,
+        path: &[String],
+    ) -> DResult<Map<String, Value>> {
+        let variant = if output { "resourceOutput" } else { "resourceInput" };
+        let refuse = || Diag::unsupported(t.span, &format!("a resource-derived type ('{variant}<>')"));
+        if !matches!(path, [] | [_]) || path.first().is_some_and(|p| p != "properties" && p != "tags") {
+            return Err(refuse());
+        }
+        let (ty, version) = reference.rsplit_once('@').ok_or_else(refuse)?;
+        match crate::infra::bicep::types::canonical(ty, version) {
+            Some((t, v)) if t == ty && v == version => {}
+            _ => return Err(refuse()),
+        }
+        let source = match path.first() {
+            Some(p) => format!("{reference}#properties/{p}"),
+            None => reference.to_string(),
+        };
+        let derived = if output { json!({"source": source, "output": true}) } else { json!({"source": source}) };
+        let mut out = Map::new();
+        out.insert("type".into(), Value::from("object"));
+        out.insert("metadata".into(), json!({"__bicep_resource_derived_type!": derived}));
+        Ok(out)
+    }
+
+    /// The decorators of a declaration or type member applied to its schema, in the order
+    /// `ApplyTypeModifiers` applies them whatever their order in the source.
+    pub(super) fn type_modifiers(
+        &self,
+        decorators: &[Decorator],
+        mut out: Map<String, Value>,
+        extra: &[&str],
+    ) -> DResult<Map<String, Value>> {
+        let find = |name: &str| decorators.iter().find(|d| d.name == name);
+        for d in decorators {
+            let known = matches!(
+                d.name.as_str(),
+                "secure"
+                    | "sealed"
+                    | "metadata"
+                    | "description"
+                    | "minLength"
+                    | "maxLength"
+                    | "minValue"
+                    | "maxValue"
+                    | "discriminator"
+            ) || extra.contains(&d.name.as_str());
+            if !known {
+                return Err(Diag::unsupported(d.span, &format!("the decorator '@{}' here", d.name)));
+            }
+        }
+        if let Some(d) = find("secure") {
+            if !d.args.is_empty() {
+                return Err(Diag::new(ErrorKind::Type, d.span, "'@secure()' takes no arguments"));
+            }
+            let secure = match out.get("type").and_then(Value::as_str) {
+                Some("string") => "securestring",
+                Some("object") => "secureObject",
+                _ => {
+                    return Err(Diag::new(
+                        ErrorKind::Type,
+                        d.span,
+                        "'@secure()' applies only to string and object types",
+                    ));
+                }
+            };
+            merge(&mut out, "type", Value::from(secure));
+        }
+        if find("sealed").is_some() {
+            merge(&mut out, "additionalProperties", Value::Bool(false));
+        }
+        if find("export").is_some() {
+            merge(&mut out, "metadata", json!({"__bicep_export!": true}));
+        }
+        if let Some(d) = find("metadata") {
+            match d.args.as_slice() {
+                [e] if matches!(e.kind, ExprKind::Object(_)) => {
+                    merge(&mut out, "metadata", self.json(e, &Env::default())?)
+                }
+                _ => return Err(Diag::new(ErrorKind::Type, d.span, "'@metadata' expects one object")),
+            }
+        }
+        for name in ["minLength", "maxLength", "minValue", "maxValue"] {
+            if let Some(d) = find(name) {
+                merge(&mut out, name, self.literal_int(d)?);
+            }
+        }
+        if let Some(d) = find("description") {
+            merge(&mut out, "metadata", json!({"description": self.description(d)?}));
+        }
+        Ok(out)
+    }
+
+    /// The `definitions` section: each `type` declaration's schema, in source order.
+    pub(super) fn definitions(&self) -> DResult<Map<String, Value>> {
+        let mut out = Map::new();
+        for t in &self.model.types {
+            if let Some(d) = t.decorators.iter().find(|d| d.name == "allowed") {
+                return Err(Diag::unsupported(d.span, "'@allowed' on a type declaration"));
+            }
+            let schema = self.type_modifiers(&t.decorators, self.schema(&t.decorators, &t.value)?, &["export"])?;
+            out.insert(t.name.clone(), Value::Object(schema));
+        }
+        Ok(out)
+    }
+}
