@@ -1,4 +1,4 @@
-//! `mlops infra deploy | validate | what-if | show | cancel`.
+//! `mlops infra deploy | validate | what-if | show | cancel` (stacks: `infra_stack`).
 
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
@@ -34,12 +34,14 @@ pub async fn run(command: &InfraCommand, global: &GlobalArgs) -> anyhow::Result<
         InfraCommand::WhatIf(args) => what_if(&args.template, args.exit_code, global).await,
         InfraCommand::Show(args) => show(args, global).await,
         InfraCommand::Cancel(args) => cancel(args, global).await,
+        InfraCommand::Delete(args) => super::infra_stack::delete(args, global).await,
+        InfraCommand::Stack(command) => super::infra_stack::run(command, global).await,
     }
 }
 
 /// Fetches the registry modules of a .bicep template the native compiler will read (anonymous, or
 /// Entra ID for ACR hosts; `mlops infra restore` has the other sign-in flags).
-async fn restore_modules(args: &InfraTemplateArgs) -> anyhow::Result<()> {
+pub(super) async fn restore_modules(args: &InfraTemplateArgs) -> anyhow::Result<()> {
     let bicep = args.template.extension().is_some_and(|e| e.eq_ignore_ascii_case("bicep"));
     if bicep && args.bicep != BicepArg::External {
         let registry = RegistryArgs { registry_auth: None, username: None, password_stdin: false, plain_http: false };
@@ -49,7 +51,7 @@ async fn restore_modules(args: &InfraTemplateArgs) -> anyhow::Result<()> {
 }
 
 /// Everything that can be checked without a request: settings, template, parameters, names.
-fn prepare(args: &InfraTemplateArgs, azure: &AzureSettings) -> anyhow::Result<Prepared> {
+pub(super) fn prepare(args: &InfraTemplateArgs, azure: &AzureSettings) -> anyhow::Result<Prepared> {
     let options = PrepareOptions {
         template: &args.template,
         compiler: match args.bicep {
@@ -74,24 +76,57 @@ fn prepare(args: &InfraTemplateArgs, azure: &AzureSettings) -> anyhow::Result<Pr
     Ok(crate::infra::prepare::prepare(&options)?)
 }
 
-fn subscription(azure: &AzureSettings) -> anyhow::Result<String> {
+pub(super) fn subscription(azure: &AzureSettings) -> anyhow::Result<String> {
     azure.subscription.clone().ok_or_else(|| {
         UsageError("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID".to_string()).into()
     })
 }
 
 /// Signs in (failing early with the credentials tried) and builds the clients.
-async fn connect(azure: &AzureSettings) -> anyhow::Result<(DeploymentsClient, ResourceGroupsClient)> {
+pub(super) async fn connect(azure: &AzureSettings) -> anyhow::Result<(DeploymentsClient, ResourceGroupsClient)> {
+    let arm = arm_client(azure, crate::azure::arm::DEFAULT_API_VERSION).await?;
+    Ok((DeploymentsClient::new(arm.clone(), PollInterval::default()), ResourceGroupsClient::new(arm)))
+}
+
+/// Signs in (failing early with the credentials tried) and builds an ARM client for `api_version`.
+pub(super) async fn arm_client(azure: &AzureSettings, api_version: &str) -> anyhow::Result<ArmClient> {
     let credential = Arc::new(AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?);
     let scope = azure.cloud.arm_scope();
     credential.token(&[scope.as_str()]).await?;
     let options = ArmClientOptions {
+        api_version: api_version.to_string(),
         retry: azure.network.retry(),
         timeout: azure.network.timeout,
-        ..ArmClientOptions::default()
     };
-    let arm = ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(options))?;
-    Ok((DeploymentsClient::new(arm.clone(), PollInterval::default()), ResourceGroupsClient::new(arm)))
+    Ok(ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(options))?)
+}
+
+/// Creates the resource group of a resource-group deployment when it is missing and a location
+/// was given; without one, a missing group is an error that says to pass --location.
+pub(super) async fn ensure_group(
+    groups: &ResourceGroupsClient,
+    scope: &DeploymentScope,
+    location: Option<&str>,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let DeploymentScope::ResourceGroup { subscription, resource_group } = scope else {
+        return Ok(());
+    };
+    if groups.check_existence(subscription, resource_group).await? {
+        return Ok(());
+    }
+    match location {
+        Some(location) => {
+            groups.create_or_update(subscription, resource_group, location).await?;
+            output::note(quiet, format!("created resource group {resource_group} in {location}"));
+            Ok(())
+        }
+        None => Err(InfraError::NotFound {
+            name: resource_group.clone(),
+            scope: format!("subscription {subscription} (pass --location to create the resource group)"),
+        })
+        .context("resource group not found"),
+    }
 }
 
 fn follow_hint(scope: &DeploymentScope, name: &str) -> String {
@@ -106,6 +141,9 @@ async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u
     if args.what_if {
         return what_if(&args.template, false, global).await;
     }
+    if args.stack.name.is_some() {
+        return super::infra_stack::deploy(args, global).await;
+    }
     let azure = settings::resolve_azure(&args.template.azure)?;
     restore_modules(&args.template).await?;
     let prepared = prepare(&args.template, &azure)?;
@@ -117,23 +155,7 @@ async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u
     }
     let (client, groups) = connect(&azure).await?;
     let Prepared { scope, name, body } = prepared;
-    if let DeploymentScope::ResourceGroup { subscription, resource_group } = &scope
-        && !groups.check_existence(subscription, resource_group).await?
-    {
-        match &args.template.location {
-            Some(location) => {
-                groups.create_or_update(subscription, resource_group, location).await?;
-                output::note(global.quiet, format!("created resource group {resource_group} in {location}"));
-            }
-            None => {
-                return Err(InfraError::NotFound {
-                    name: resource_group.clone(),
-                    scope: format!("subscription {subscription} (pass --location to create the resource group)"),
-                })
-                .context("resource group not found");
-            }
-        }
-    }
+    ensure_group(&groups, &scope, args.template.location.as_deref(), global.quiet).await?;
     if args.confirm_with_what_if {
         let result = run_what_if(&client, &scope, &name, &body, global).await?;
         let Some(result) = result else {
@@ -318,21 +340,27 @@ fn print_deployment(format: Format, resource: &Value) -> anyhow::Result<()> {
             text("duration"),
             text("correlationId"),
         );
-        if let Some(outputs) = props.get("outputs").and_then(Value::as_object).filter(|o| !o.is_empty()) {
-            let rows: Vec<Vec<String>> = outputs
-                .iter()
-                .map(|(k, v)| {
-                    let value = match v.get("value") {
-                        Some(Value::String(s)) => s.clone(),
-                        Some(other) => other.to_string(),
-                        None => "(secure)".to_string(),
-                    };
-                    vec![k.clone(), v.get("type").and_then(Value::as_str).unwrap_or("").to_string(), value]
-                })
-                .collect();
-            out.push_str("\nOutputs:\n");
-            out.push_str(&output::table(&["NAME", "TYPE", "VALUE"], &rows));
-        }
+        out.push_str(&outputs_table(&props));
         out
     })
+}
+
+/// The `Outputs:` table of a deployment's or stack's properties (empty without outputs); a
+/// secure output, which ARM returns without a value, shows as `(secure)`.
+pub(super) fn outputs_table(props: &Value) -> String {
+    let Some(outputs) = props.get("outputs").and_then(Value::as_object).filter(|o| !o.is_empty()) else {
+        return String::new();
+    };
+    let rows: Vec<Vec<String>> = outputs
+        .iter()
+        .map(|(k, v)| {
+            let value = match v.get("value") {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => "(secure)".to_string(),
+            };
+            vec![k.clone(), v.get("type").and_then(Value::as_str).unwrap_or("").to_string(), value]
+        })
+        .collect();
+    format!("\nOutputs:\n{}", output::table(&["NAME", "TYPE", "VALUE"], &rows))
 }

@@ -9,6 +9,7 @@ mod image;
 mod infra;
 mod infra_build;
 mod infra_restore;
+mod infra_stack;
 mod init;
 mod model;
 mod pipeline;
