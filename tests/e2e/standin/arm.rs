@@ -15,6 +15,8 @@ use super::{Incoming, Reply, State};
 
 const API_VERSIONS: &[&str] =
     &["2024-03-01", "2024-07-01", "2024-11-01", "2025-03-01", "2025-04-01", "2026-06-01", "2026-09-01"];
+/// Deployment stacks have versions of their own besides the ones above.
+const STACK_API_VERSIONS: &[&str] = &["2024-03-01", "2025-07-01"];
 /// Before this, a new deployment is Accepted; then Running, one resource per step.
 const ACCEPTED_FOR: Duration = Duration::from_millis(100);
 
@@ -265,7 +267,18 @@ pub fn route(state: &mut State, req: &Incoming) -> Reply {
             "The api-version query parameter (?api-version=) is required for all requests.",
         );
     };
-    if !API_VERSIONS.contains(&api_version.as_str()) {
+    let lower_path = req.path.to_ascii_lowercase();
+    let segments: Vec<&str> = lower_path.trim_matches('/').split('/').collect();
+    // A resource provider's own resources take that provider's API versions, not ARM's.
+    if let ["subscriptions", _, "resourcegroups", _, "providers", namespace, _, _, ..] = segments.as_slice()
+        && *namespace != "microsoft.resources"
+        && req.method == "GET"
+    {
+        let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        return resource(state, parts[1], parts[3], &req.path);
+    }
+    let stacks_version = lower_path.contains("/deploymentstack") && STACK_API_VERSIONS.contains(&api_version.as_str());
+    if !API_VERSIONS.contains(&api_version.as_str()) && !stacks_version {
         return Reply::arm_error(
             400,
             "InvalidApiVersionParameter",
@@ -315,9 +328,6 @@ pub fn route(state: &mut State, req: &Incoming) -> Reply {
             "deploymentstackoperationstatus",
             _,
         ] if method == "GET" => stacks::operation_status(state, &o[7]),
-        ["subscriptions", _, "resourcegroups", _, "providers", _, _, ..] if method == "GET" => {
-            resource(state, &o[1], &o[3], &req.path)
-        }
         ["subscriptions", _, "operationresults", _] if method == "GET" => operation_result(state, &o[3]),
         _ => Reply::arm_error(404, "NotFound", &format!("No route for {method} {}", req.path)),
     };

@@ -217,7 +217,7 @@ pub fn route(
             }
         }
         ("PUT", [_]) => put(state, req, sub, group.map(String::as_str), &scope, &original[0], api, now),
-        ("DELETE", [_]) => delete(state, req, sub, &scope, &original[0], api, now),
+        ("DELETE", [_]) => delete(state, req, sub, &scope, &original[0], now),
         _ => Reply::arm_error(404, "NotFound", &format!("No route for {} {}", req.method, req.path)),
     }
 }
@@ -353,7 +353,7 @@ pub fn operation_status(state: &mut State, operation: &str) -> Reply {
     Reply::json(200, body)
 }
 
-fn delete(state: &mut State, req: &Incoming, sub: &str, scope: &str, name: &str, api: &str, now: Instant) -> Reply {
+fn delete(state: &mut State, req: &Incoming, sub: &str, scope: &str, name: &str, now: Instant) -> Reply {
     let key = format!("{scope}/providers/Microsoft.Resources/deploymentStacks/{name}").to_ascii_lowercase();
     let current = state.arm.settle_stack(&key, now);
     if current == "NotFound" {
@@ -384,6 +384,7 @@ fn delete(state: &mut State, req: &Incoming, sub: &str, scope: &str, name: &str,
     let id = format!("stackdel-{}", uuid::Uuid::new_v4().simple());
     state.arm.results.insert(id.clone(), (1, Reply::empty(200)));
     Reply::empty(202)
-        .header("Location", format!("{}/subscriptions/{sub}/operationresults/{id}?api-version={api}", state.base))
+        // ARM's operation results take ARM's own api-version, whatever the stack request used.
+        .header("Location", format!("{}/subscriptions/{sub}/operationresults/{id}?api-version=2024-03-01", state.base))
         .header("Retry-After", "1")
 }
