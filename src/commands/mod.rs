@@ -8,6 +8,7 @@ mod endpoint;
 mod image;
 mod infra;
 mod infra_build;
+mod infra_common;
 mod infra_restore;
 mod infra_stack;
 mod init;
