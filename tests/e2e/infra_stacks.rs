@@ -341,3 +341,111 @@ fn deploy_follows_the_async_operation_with_per_resource_progress() {
     assert!(put.query.contains("api-version=2024-03-01"), "{}", put.query);
     assert!(log.iter().any(|l| l.path.contains("/deploymentStackOperationStatus/")));
 }
+
+#[test]
+fn a_subscription_stack_deletes_the_resource_groups_it_created_with_delete_all() {
+    let ws = Workspace::new();
+    let standin = StandIn::start();
+    standin.set_step(Duration::from_millis(100));
+    ws.write(
+        "rg.json",
+        r#"{"$schema":"https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#","contentVersion":"1.0.0.0",
+      "parameters":{"rgName":{"type":"string"}},
+      "resources":[{"type":"Microsoft.Resources/resourceGroups","apiVersion":"2025-04-01","name":"[parameters('rgName')]","location":"[deployment().location]"}]}"#,
+    );
+    let stack = json_out(&run(
+        &ws,
+        &standin,
+        &[
+            "infra",
+            "deploy",
+            "--stack",
+            "env",
+            "--scope",
+            "subscription",
+            "-l",
+            "westeurope",
+            "-f",
+            "rg.json",
+            "-p",
+            "rgName=rg-env",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(stack["location"], "westeurope");
+    assert_eq!(ids(&stack, "resources"), [format!("/subscriptions/{}/resourceGroups/rg-env", standin::SUBSCRIPTION)]);
+    assert!(standin.resource_group_exists("rg-env"));
+
+    // deleteResources keeps resource groups; the stack is gone, the group stays.
+    let listed = json_out(&run(&ws, &standin, &["infra", "stack", "list", "-o", "json"]));
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed:#}");
+    let kept = json_out(&run(
+        &ws,
+        &standin,
+        &["infra", "delete", "--stack", "env", "--action-on-unmanage", "deleteResources", "--yes", "-o", "json"],
+    ));
+    assert_eq!(kept["detachedResources"].as_array().map(Vec::len), Some(1), "{kept:#}");
+    assert!(standin.resource_group_exists("rg-env"));
+
+    // Deployed again, then deleted with deleteAll: the group goes too.
+    let again = run(
+        &ws,
+        &standin,
+        &[
+            "infra",
+            "deploy",
+            "--stack",
+            "env",
+            "--scope",
+            "subscription",
+            "-l",
+            "westeurope",
+            "-f",
+            "rg.json",
+            "-p",
+            "rgName=rg-env",
+        ],
+    );
+    assert!(again.status.success(), "{}", stderr(&again));
+    let deleted = json_out(&run(
+        &ws,
+        &standin,
+        &["infra", "delete", "--stack", "env", "--action-on-unmanage", "delete", "--yes", "-o", "json"],
+    ));
+    assert_eq!(deleted["actionOnUnmanage"], "deleteAll", "`delete` is short for deleteAll");
+    assert_eq!(deleted["deletedResources"].as_array().map(Vec::len), Some(1), "{deleted:#}");
+    assert!(!standin.resource_group_exists("rg-env"));
+}
+
+#[test]
+fn ctrl_c_stops_waiting_and_the_stack_goes_on() {
+    let (ws, standin) = setup();
+    // Long enough that the stack is still deploying when it is shown again, on a loaded machine too.
+    standin.set_step(Duration::from_secs(15));
+    let child = mlops(
+        &ws,
+        &standin,
+        &["infra", "deploy", "--stack", "app", "-g", "rg-test", "-f", "main.json", "-p", "baseName=app"],
+    )
+    .env("AZURE_TENANT_ID", standin::TENANT)
+    .env("AZURE_CLIENT_ID", standin::CLIENT_ID)
+    .env("AZURE_CLIENT_SECRET", standin::CLIENT_SECRET)
+    .stderr(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    let started = std::time::Instant::now();
+    while !standin.log().iter().any(|l| l.path.contains("/deploymentStackOperationStatus/")) {
+        assert!(started.elapsed() < Duration::from_secs(30), "never polled");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("mlops infra stack show app -g rg-test"), "{}", stderr(&out));
+    assert!(!standin.log().iter().any(|l| l.method == "DELETE"), "Ctrl-C must not delete");
+    let shown = json_out(&run(&ws, &standin, &["infra", "stack", "show", "app", "-g", "rg-test", "-o", "json"]));
+    assert_eq!(shown["properties"]["provisioningState"], "deploying", "the stack goes on: {shown:#}");
+}

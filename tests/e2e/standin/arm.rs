@@ -102,6 +102,11 @@ impl ArmState {
             .unwrap_or_default()
     }
 
+    pub fn group_exists(&mut self, subscription: &str, name: &str) -> bool {
+        self.resource_ids(subscription, name);
+        self.groups.contains_key(&group_key(subscription, name))
+    }
+
     /// Removes one resource (or a whole resource group) by id; whether it was there.
     fn remove_resource(&mut self, id: &str) -> bool {
         let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
