@@ -70,7 +70,7 @@ pub enum Command {
     /// Model registry: register, evaluate (the gate), aliases, browse, download.
     #[command(subcommand, after_help = MODEL_EXAMPLES)]
     Model(ModelCommand),
-    /// Provision Azure infrastructure from ARM/Bicep templates (build, deploy, validate, what-if, show, cancel).
+    /// Provision Azure infrastructure from ARM/Bicep templates (build, deploy, validate, what-if, show, cancel, stacks).
     #[command(subcommand, after_help = INFRA_EXAMPLES)]
     Infra(InfraCommand),
     /// Serve a model over HTTP (MLOpsPython's /score and MLflow's /invocations).
@@ -836,6 +836,12 @@ Examples:
   mlops infra show main -g rg-mlops -o json
   mlops infra cancel main -g rg-mlops
 
+Deployment stacks (tear-down: the stack manages what it deployed):
+  mlops infra deploy --stack mlops-env -g rg-mlops -f environment_setup/src/main.json -p @environment_setup/src/parameters.json
+  mlops infra deploy --stack mlops-env -g rg-mlops -f main.json --action-on-unmanage deleteResources
+  mlops infra stack show mlops-env -g rg-mlops -o json
+  mlops infra delete --stack mlops-env -g rg-mlops --action-on-unmanage deleteAll --yes
+
 Sign-in: --auth, or the first configured of client-secret, client-certificate, workload-identity,
 github-oidc, azure-pipelines, managed-identity, azure-cli.";
 
@@ -851,7 +857,8 @@ pub enum InfraCommand {
     /// Push a .bicep file (compiled) or an ARM .json template to a registry as a Bicep module.
     #[command(after_help = INFRA_PUBLISH_EXAMPLES)]
     Publish(InfraPublishArgs),
-    /// Deploy a template (PUT the deployment and wait for it, like `az deployment group create`).
+    /// Deploy a template (PUT the deployment and wait for it, like `az deployment group create`),
+    /// or as a deployment stack with --stack (like `az stack group create`).
     Deploy(InfraDeployArgs),
     /// Ask ARM whether a deployment would be accepted, without deploying.
     Validate(InfraTemplateArgs),
@@ -861,6 +868,88 @@ pub enum InfraCommand {
     Show(InfraNameArgs),
     /// Cancel a deployment that is still running.
     Cancel(InfraNameArgs),
+    /// Delete a deployment stack, detaching or deleting the resources it manages.
+    #[command(after_help = INFRA_DELETE_EXAMPLES)]
+    Delete(InfraDeleteArgs),
+    /// Deployment stacks: show one, list them.
+    #[command(subcommand)]
+    Stack(InfraStackCommand),
+}
+
+const INFRA_DELETE_EXAMPLES: &str = "\
+Examples:
+  mlops infra delete --stack mlops-env -g rg-mlops --action-on-unmanage deleteAll --yes
+  mlops infra delete --stack mlops-env -g rg-mlops                 asks; keeps (detaches) the resources
+  mlops infra delete --stack env --action-on-unmanage deleteAll    subscription stack: its resource groups too
+
+--action-on-unmanage takes az's names: detachAll (default: nothing is deleted), deleteResources
+(resources deleted, resource groups kept), deleteAll (resources and resource groups deleted).
+Without a terminal to ask on, --yes is required (exit 2). A stack that does not exist exits 8.";
+
+/// `mlops infra stack …`.
+#[derive(Debug, Subcommand)]
+pub enum InfraStackCommand {
+    /// Show a deployment stack: state, managed, detached and deleted resources, outputs.
+    Show(InfraNameArgs),
+    /// List the deployment stacks of a resource group (or of the subscription without -g).
+    List(InfraStackListArgs),
+}
+
+/// `mlops infra stack list`.
+#[derive(Debug, Args)]
+pub struct InfraStackListArgs {
+    /// Resource group whose stacks to list; without it, the subscription's stacks.
+    #[arg(short = 'g', long, value_name = "RG")]
+    pub resource_group: Option<String>,
+    #[command(flatten)]
+    pub azure: AzureArgs,
+}
+
+/// az's `--action-on-unmanage` names (`detach` and `delete` are short for detachAll and deleteAll).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnmanageArg {
+    /// Keep every resource and resource group the stack stops managing.
+    #[value(name = "detachAll", alias = "detach")]
+    DetachAll,
+    /// Delete resources; keep resource groups.
+    #[value(name = "deleteResources")]
+    DeleteResources,
+    /// Delete resources and resource groups.
+    #[value(name = "deleteAll", alias = "delete")]
+    DeleteAll,
+}
+
+/// `denySettings.mode` for `--deny-settings-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DenyModeArg {
+    #[value(name = "none")]
+    None,
+    #[value(name = "denyDelete")]
+    DenyDelete,
+    #[value(name = "denyWriteAndDelete")]
+    DenyWriteAndDelete,
+}
+
+/// `mlops infra delete`.
+#[derive(Debug, Args)]
+pub struct InfraDeleteArgs {
+    /// The deployment stack to delete.
+    #[arg(long, value_name = "NAME")]
+    pub stack: String,
+    /// Resource group of the stack; without it, a subscription stack.
+    #[arg(short = 'g', long, value_name = "RG")]
+    pub resource_group: Option<String>,
+    /// What happens to the resources the stack manages [default: detachAll].
+    #[arg(long, value_enum, value_name = "ACTION")]
+    pub action_on_unmanage: Option<UnmanageArg>,
+    /// Delete without asking (required without a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Return right after ARM accepted the delete.
+    #[arg(long)]
+    pub no_wait: bool,
+    #[command(flatten)]
+    pub azure: AzureArgs,
 }
 
 /// Where runs, models and the offline journal are: shared by every command that uses the store.
@@ -999,6 +1088,35 @@ pub struct InfraDeployArgs {
     /// Answer yes to the confirmation (required without a terminal).
     #[arg(short = 'y', long)]
     pub yes: bool,
+    #[command(flatten, next_help_heading = "Deployment stack")]
+    pub stack: InfraStackArgs,
+}
+
+/// What makes `mlops infra deploy` deploy a stack (`--stack NAME`) instead of a plain deployment.
+#[derive(Debug, Args)]
+pub struct InfraStackArgs {
+    /// Deploy as the deployment stack NAME, which manages what it deploys (tear it down with
+    /// `mlops infra delete --stack NAME`).
+    #[arg(id = "stack", long = "stack", value_name = "NAME", conflicts_with_all = ["what_if", "confirm_with_what_if", "name"])]
+    pub name: Option<String>,
+    /// What happens to resources a re-deploy leaves out [default: detachAll].
+    #[arg(long, value_enum, value_name = "ACTION", requires = "stack")]
+    pub action_on_unmanage: Option<UnmanageArg>,
+    /// Deny assignments on the managed resources [default: none].
+    #[arg(long, value_enum, value_name = "MODE", requires = "stack")]
+    pub deny_settings_mode: Option<DenyModeArg>,
+    /// Principal ids the deny settings do not apply to.
+    #[arg(long, value_name = "ID", num_args = 1.., requires = "stack")]
+    pub deny_settings_excluded_principals: Vec<String>,
+    /// Operations the deny settings allow (e.g. Microsoft.Storage/storageAccounts/write).
+    #[arg(long, value_name = "ACTION", num_args = 1.., requires = "stack")]
+    pub deny_settings_excluded_actions: Vec<String>,
+    /// Apply the deny settings to child resources too.
+    #[arg(long, requires = "stack")]
+    pub deny_settings_apply_to_child_scopes: bool,
+    /// The stack's description.
+    #[arg(long, value_name = "TEXT", requires = "stack")]
+    pub description: Option<String>,
 }
 
 /// `mlops infra what-if`.

@@ -10,6 +10,7 @@ pub mod credential;
 pub mod deployments;
 pub mod error;
 pub mod lro;
+pub mod stacks;
 
 pub use crate::secret::Secret;
 pub use arm::{ArmClient, ArmClientOptions, ArmResponse};

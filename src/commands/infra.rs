@@ -1,24 +1,16 @@
-//! `mlops infra deploy | validate | what-if | show | cancel`.
+//! `mlops infra deploy | validate | what-if | show | cancel` (stacks: `infra_stack`).
 
 use std::io::{IsTerminal, Write};
-use std::sync::Arc;
 
-use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::azure::AzureCredential;
-use crate::azure::arm::{ArmClient, ArmClientOptions};
-use crate::azure::deployments::{DeploymentScope, DeploymentsClient, ResourceGroupsClient, Validation, check_name};
-use crate::azure::lro::PollInterval;
-use crate::cli::{
-    BicepArg, GlobalArgs, InfraCommand, InfraDeployArgs, InfraNameArgs, InfraTemplateArgs, ModeArg, RegistryArgs,
-    ScopeArg,
-};
+use super::infra_common::{connect, ensure_group, outputs_table, prepare, restore_modules, subscription};
+use crate::azure::deployments::{DeploymentScope, DeploymentsClient, Validation, check_name};
+use crate::cli::{GlobalArgs, InfraCommand, InfraDeployArgs, InfraNameArgs, InfraTemplateArgs};
 use crate::error_kind::UsageError;
 use crate::exit;
-use crate::infra::deploy::{self, Mode, Waited};
-use crate::infra::prepare::{PrepareOptions, Prepared};
-use crate::infra::template::{self, TemplateScope};
+use crate::infra::deploy::{self, Waited};
+use crate::infra::prepare::Prepared;
 use crate::infra::{InfraError, whatif};
 use crate::output::{self, Format};
 use crate::progress::DeploymentProgress;
@@ -34,64 +26,9 @@ pub async fn run(command: &InfraCommand, global: &GlobalArgs) -> anyhow::Result<
         InfraCommand::WhatIf(args) => what_if(&args.template, args.exit_code, global).await,
         InfraCommand::Show(args) => show(args, global).await,
         InfraCommand::Cancel(args) => cancel(args, global).await,
+        InfraCommand::Delete(args) => super::infra_stack::delete(args, global).await,
+        InfraCommand::Stack(command) => super::infra_stack::run(command, global).await,
     }
-}
-
-/// Fetches the registry modules of a .bicep template the native compiler will read (anonymous, or
-/// Entra ID for ACR hosts; `mlops infra restore` has the other sign-in flags).
-async fn restore_modules(args: &InfraTemplateArgs) -> anyhow::Result<()> {
-    let bicep = args.template.extension().is_some_and(|e| e.eq_ignore_ascii_case("bicep"));
-    if bicep && args.bicep != BicepArg::External {
-        let registry = RegistryArgs { registry_auth: None, username: None, password_stdin: false, plain_http: false };
-        super::infra_restore::restore(&args.template, false, &registry, &args.azure).await?;
-    }
-    Ok(())
-}
-
-/// Everything that can be checked without a request: settings, template, parameters, names.
-fn prepare(args: &InfraTemplateArgs, azure: &AzureSettings) -> anyhow::Result<Prepared> {
-    let options = PrepareOptions {
-        template: &args.template,
-        compiler: match args.bicep {
-            BicepArg::Native => template::BicepCompiler::Native,
-            BicepArg::External => template::BicepCompiler::External,
-            BicepArg::Check => template::BicepCompiler::Check,
-        },
-        scope: args.scope.map(|scope| match scope {
-            ScopeArg::ResourceGroup => TemplateScope::ResourceGroup,
-            ScopeArg::Subscription => TemplateScope::Subscription,
-        }),
-        subscription: subscription(azure)?,
-        resource_group: args.resource_group.as_deref(),
-        location: args.location.as_deref(),
-        mode: match args.mode {
-            ModeArg::Incremental => Mode::Incremental,
-            ModeArg::Complete => Mode::Complete,
-        },
-        parameters: &args.parameters,
-        name: args.name.as_deref(),
-    };
-    Ok(crate::infra::prepare::prepare(&options)?)
-}
-
-fn subscription(azure: &AzureSettings) -> anyhow::Result<String> {
-    azure.subscription.clone().ok_or_else(|| {
-        UsageError("no subscription: pass --subscription or set AZURE_SUBSCRIPTION_ID".to_string()).into()
-    })
-}
-
-/// Signs in (failing early with the credentials tried) and builds the clients.
-async fn connect(azure: &AzureSettings) -> anyhow::Result<(DeploymentsClient, ResourceGroupsClient)> {
-    let credential = Arc::new(AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?);
-    let scope = azure.cloud.arm_scope();
-    credential.token(&[scope.as_str()]).await?;
-    let options = ArmClientOptions {
-        retry: azure.network.retry(),
-        timeout: azure.network.timeout,
-        ..ArmClientOptions::default()
-    };
-    let arm = ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(options))?;
-    Ok((DeploymentsClient::new(arm.clone(), PollInterval::default()), ResourceGroupsClient::new(arm)))
 }
 
 fn follow_hint(scope: &DeploymentScope, name: &str) -> String {
@@ -106,6 +43,9 @@ async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u
     if args.what_if {
         return what_if(&args.template, false, global).await;
     }
+    if args.stack.name.is_some() {
+        return super::infra_stack::deploy(args, global).await;
+    }
     let azure = settings::resolve_azure(&args.template.azure)?;
     restore_modules(&args.template).await?;
     let prepared = prepare(&args.template, &azure)?;
@@ -117,23 +57,7 @@ async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u
     }
     let (client, groups) = connect(&azure).await?;
     let Prepared { scope, name, body } = prepared;
-    if let DeploymentScope::ResourceGroup { subscription, resource_group } = &scope
-        && !groups.check_existence(subscription, resource_group).await?
-    {
-        match &args.template.location {
-            Some(location) => {
-                groups.create_or_update(subscription, resource_group, location).await?;
-                output::note(global.quiet, format!("created resource group {resource_group} in {location}"));
-            }
-            None => {
-                return Err(InfraError::NotFound {
-                    name: resource_group.clone(),
-                    scope: format!("subscription {subscription} (pass --location to create the resource group)"),
-                })
-                .context("resource group not found");
-            }
-        }
-    }
+    ensure_group(&groups, &scope, args.template.location.as_deref(), global.quiet).await?;
     if args.confirm_with_what_if {
         let result = run_what_if(&client, &scope, &name, &body, global).await?;
         let Some(result) = result else {
@@ -318,21 +242,7 @@ fn print_deployment(format: Format, resource: &Value) -> anyhow::Result<()> {
             text("duration"),
             text("correlationId"),
         );
-        if let Some(outputs) = props.get("outputs").and_then(Value::as_object).filter(|o| !o.is_empty()) {
-            let rows: Vec<Vec<String>> = outputs
-                .iter()
-                .map(|(k, v)| {
-                    let value = match v.get("value") {
-                        Some(Value::String(s)) => s.clone(),
-                        Some(other) => other.to_string(),
-                        None => "(secure)".to_string(),
-                    };
-                    vec![k.clone(), v.get("type").and_then(Value::as_str).unwrap_or("").to_string(), value]
-                })
-                .collect();
-            out.push_str("\nOutputs:\n");
-            out.push_str(&output::table(&["NAME", "TYPE", "VALUE"], &rows));
-        }
+        out.push_str(&outputs_table(&props));
         out
     })
 }

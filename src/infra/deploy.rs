@@ -72,7 +72,8 @@ pub enum Waited {
     Interrupted,
 }
 
-type Interrupt<'a> = Pin<&'a mut (dyn Future<Output = ()> + Send)>;
+/// Resolves when the user asks to stop waiting (Ctrl-C).
+pub type Interrupt<'a> = Pin<&'a mut (dyn Future<Output = ()> + Send)>;
 
 /// Follows a deployment to its end, listing its operations between polls.
 pub async fn wait_for_deployment(

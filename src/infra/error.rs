@@ -58,6 +58,8 @@ pub enum InfraError {
     DeploymentFailed { name: String, state: String, details: String },
     #[error("deployment {name} not found in {scope}")]
     NotFound { name: String, scope: String },
+    #[error("deployment stack {name} not found in {scope}")]
+    StackNotFound { name: String, scope: String },
     #[error("{0}")]
     Http(#[from] HttpError),
     #[error("{0}")]
@@ -88,7 +90,7 @@ impl HasKind for InfraError {
             InfraError::ScopeMismatch { .. } | InfraError::InlineJson { .. } | InfraError::Argument { .. } => {
                 ErrorKind::Usage
             }
-            InfraError::NotFound { .. } => ErrorKind::NotFound,
+            InfraError::NotFound { .. } | InfraError::StackNotFound { .. } => ErrorKind::NotFound,
             InfraError::Rejected { .. } | InfraError::DeploymentFailed { .. } => ErrorKind::Remote,
             InfraError::Http(err) => err.kind(),
             InfraError::Lro(err) => err.kind(),

@@ -1,4 +1,5 @@
-//! Provisioning: ARM templates and parameters, what-if rendering, and running deployments.
+//! Provisioning: ARM templates and parameters, what-if rendering, and running deployments and
+//! deployment stacks.
 
 pub mod bicep;
 pub mod deploy;
@@ -7,6 +8,7 @@ pub mod parameters;
 pub mod prepare;
 pub mod publish;
 pub mod restore;
+pub mod stack;
 pub mod template;
 pub mod whatif;
 

@@ -48,3 +48,57 @@ fn python_sdk_runs_unchanged_against_the_standin() {
     assert!(log.iter().any(|l| l.path.contains("/operationresults/")));
     assert!(log.iter().any(|l| l.path.ends_with("/cancel") && l.status == 204));
 }
+
+/// The template of `infra_stacks.rs`: a storage account always, a Log Analytics workspace while
+/// `withLogs` is true.
+const STACK_TEMPLATE: &str = r#"{"$schema":"https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#","contentVersion":"1.0.0.0",
+"parameters":{"baseName":{"type":"string"},"withLogs":{"type":"bool","defaultValue":true}},
+"resources":[{"type":"Microsoft.Storage/storageAccounts","apiVersion":"2023-05-01","name":"[format('st{0}', parameters('baseName'))]","location":"[resourceGroup().location]","kind":"StorageV2","sku":{"name":"Standard_LRS"}},
+{"condition":"[parameters('withLogs')]","type":"Microsoft.OperationalInsights/workspaces","apiVersion":"2023-09-01","name":"[format('log-{0}', parameters('baseName'))]","location":"[resourceGroup().location]","properties":{}}],
+"outputs":{"name":{"type":"string","value":"[format('st{0}', parameters('baseName'))]"}}}"#;
+
+#[test]
+fn python_deployment_stacks_client_accepts_the_standins_stacks() {
+    let standin = StandIn::start();
+    standin.set_step(Duration::from_millis(100));
+    let mut child = Command::new(python())
+        .arg(crate::support::repo().join("tests/python/stacks_conformance.py"))
+        .args([&standin.url(), standin::TENANT, standin::CLIENT_ID, standin::CLIENT_SECRET, standin::SUBSCRIPTION])
+        .env("REQUESTS_CA_BUNDLE", &standin.ca_pem)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python");
+    child.stdin.take().expect("stdin").write_all(STACK_TEMPLATE.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("python");
+    assert!(out.status.success(), "the SDK failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let group = format!("/subscriptions/{}/resourceGroups/rg-stack/providers", standin::SUBSCRIPTION);
+    assert_eq!(seen["state"], "succeeded");
+    assert_eq!(
+        seen["managed"],
+        serde_json::json!([
+            format!("{group}/Microsoft.OperationalInsights/workspaces/log-py"),
+            format!("{group}/Microsoft.Storage/storageAccounts/stpy"),
+        ])
+    );
+    assert_eq!(seen["statuses"], serde_json::json!(["managed"]));
+    assert_eq!(seen["outputs"]["name"]["value"], "stpy");
+    assert_eq!(seen["log_exists_before"], true);
+    assert_eq!(
+        seen["deleted"],
+        serde_json::json!([format!("{group}/Microsoft.OperationalInsights/workspaces/log-py")])
+    );
+    assert_eq!(seen["log_exists_after"], false);
+    assert_eq!(seen["listed"], serde_json::json!(["pystack"]));
+    assert_eq!(seen["storage_exists_after_delete"], false);
+    assert_eq!(seen["stack_after_delete"], "not found");
+    // The SDK followed the stand-in's async-operation URL for the PUTs and its Location for the DELETE.
+    let log = standin.log();
+    assert!(log.iter().any(|l| l.path.contains("/deploymentStackOperationStatus/")));
+    assert!(log.iter().any(|l| l.method == "DELETE" && l.query.contains("unmanageAction.Resources=delete")));
+    assert!(log.iter().any(|l| l.path.contains("/operationresults/")));
+}

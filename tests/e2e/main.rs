@@ -23,6 +23,7 @@ mod infra;
 mod infra_auth;
 mod infra_environment;
 mod infra_inputs;
+mod infra_stacks;
 mod init;
 mod inputs;
 mod kill9;

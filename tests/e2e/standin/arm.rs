@@ -1,6 +1,9 @@
 //! Azure Resource Manager: resource groups and template deployments at resource-group and
 //! subscription scope, with ARM's status machine, async-operation URLs, what-if and Complete mode
-//! computed from the resources earlier deployments recorded.
+//! computed from the resources earlier deployments recorded; deployment stacks (`stacks`) manage
+//! what their deployments create.
+
+mod stacks;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -12,6 +15,8 @@ use super::{Incoming, Reply, State};
 
 const API_VERSIONS: &[&str] =
     &["2024-03-01", "2024-07-01", "2024-11-01", "2025-03-01", "2025-04-01", "2026-06-01", "2026-09-01"];
+/// Deployment stacks have versions of their own besides the ones above.
+const STACK_API_VERSIONS: &[&str] = &["2024-03-01", "2025-07-01"];
 /// Before this, a new deployment is Accepted; then Running, one resource per step.
 const ACCEPTED_FOR: Duration = Duration::from_millis(100);
 
@@ -66,6 +71,9 @@ pub struct ArmState {
     groups: HashMap<(String, String), Group>,
     deployments: HashMap<String, Deployment>,
     results: HashMap<String, (u32, Reply)>,
+    stacks: HashMap<String, stacks::Stack>,
+    /// Async-operation id → the key of the stack whose PUT it follows.
+    stack_operations: HashMap<String, String>,
     pub failing: Vec<FailingResource>,
 }
 
@@ -84,10 +92,34 @@ impl ArmState {
         for key in keys {
             self.advance(&key, now);
         }
+        let stacks: Vec<String> = self.stacks.keys().cloned().collect();
+        for key in stacks {
+            self.settle_stack(&key, now);
+        }
         self.groups
             .get(&(subscription.to_ascii_lowercase(), name.to_ascii_lowercase()))
             .map(|g| g.resources.values().map(|r| r.id.clone()).collect())
             .unwrap_or_default()
+    }
+
+    pub fn group_exists(&mut self, subscription: &str, name: &str) -> bool {
+        self.resource_ids(subscription, name);
+        self.groups.contains_key(&group_key(subscription, name))
+    }
+
+    /// Removes one resource (or a whole resource group) by id; whether it was there.
+    fn remove_resource(&mut self, id: &str) -> bool {
+        let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["subscriptions", sub, rg, group] if rg.eq_ignore_ascii_case("resourceGroups") => {
+                self.groups.remove(&group_key(sub, group)).is_some()
+            }
+            ["subscriptions", sub, rg, group, ..] if rg.eq_ignore_ascii_case("resourceGroups") => self
+                .groups
+                .get_mut(&group_key(sub, group))
+                .is_some_and(|g| g.resources.remove(&id.to_ascii_lowercase()).is_some()),
+            _ => false,
+        }
     }
 
     /// The state a deployment is in now; records its resources the first time it is seen done.
@@ -240,7 +272,18 @@ pub fn route(state: &mut State, req: &Incoming) -> Reply {
             "The api-version query parameter (?api-version=) is required for all requests.",
         );
     };
-    if !API_VERSIONS.contains(&api_version.as_str()) {
+    let lower_path = req.path.to_ascii_lowercase();
+    let segments: Vec<&str> = lower_path.trim_matches('/').split('/').collect();
+    // A resource provider's own resources take that provider's API versions, not ARM's.
+    if let ["subscriptions", _, "resourcegroups", _, "providers", namespace, _, _, ..] = segments.as_slice()
+        && *namespace != "microsoft.resources"
+        && req.method == "GET"
+    {
+        let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
+        return resource(state, parts[1], parts[3], &req.path);
+    }
+    let stacks_version = lower_path.contains("/deploymentstack") && STACK_API_VERSIONS.contains(&api_version.as_str());
+    if !API_VERSIONS.contains(&api_version.as_str()) && !stacks_version {
         return Reply::arm_error(
             400,
             "InvalidApiVersionParameter",
@@ -267,6 +310,29 @@ pub fn route(state: &mut State, req: &Incoming) -> Reply {
         ["subscriptions", _, "providers", "microsoft.resources", "deployments", _, rest @ ..] => {
             deployment(state, req, &o[1], None, &o[5], rest, &api)
         }
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            "microsoft.resources",
+            "deploymentstacks",
+            rest @ ..,
+        ] => stacks::route(state, req, &o[1], Some(&o[3]), &o[7..], rest, &api),
+        ["subscriptions", _, "providers", "microsoft.resources", "deploymentstacks", rest @ ..] => {
+            stacks::route(state, req, &o[1], None, &o[5..], rest, &api)
+        }
+        [
+            "subscriptions",
+            _,
+            "providers",
+            "microsoft.resources",
+            "locations",
+            _,
+            "deploymentstackoperationstatus",
+            _,
+        ] if method == "GET" => stacks::operation_status(state, &o[7]),
         ["subscriptions", _, "operationresults", _] if method == "GET" => operation_result(state, &o[3]),
         _ => Reply::arm_error(404, "NotFound", &format!("No route for {method} {}", req.path)),
     };
@@ -283,6 +349,32 @@ fn unauthorized(code: &str, message: &str, base: &str) -> Reply {
             super::TENANT
         ),
     )
+}
+
+/// A resource the store holds, as its provider would return it; 404 once it is deleted.
+fn resource(state: &mut State, sub: &str, group: &str, path: &str) -> Reply {
+    state.arm.resource_ids(sub, group);
+    let Some(g) = state.arm.groups.get(&group_key(sub, group)) else {
+        return Reply::arm_error(
+            404,
+            "ResourceGroupNotFound",
+            &format!("Resource group '{group}' could not be found."),
+        );
+    };
+    let id = path.trim_end_matches('/').to_ascii_lowercase();
+    match g.resources.get(&id) {
+        Some(r) => Reply::json(200, r.body.clone()),
+        None => {
+            let short = path.split_once("/providers/").map_or(path, |(_, rest)| rest).trim_end_matches('/');
+            Reply::arm_error(
+                404,
+                "ResourceNotFound",
+                &format!(
+                    "The Resource '{short}' under resource group '{group}' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+                ),
+            )
+        }
+    }
 }
 
 fn group_key(sub: &str, name: &str) -> (String, String) {
@@ -379,35 +471,13 @@ fn deployment(
                 }
             }
             let body = req.json().unwrap_or(Value::Null);
-            let prepared = match prepare(state, &body, sub, group.map(String::as_str), name) {
-                Ok(p) => p,
+            let d = match new_deployment(state, &body, sub, group.map(String::as_str), name, now) {
+                Ok(d) => d,
                 Err(reply) => return reply,
             };
             let existed = state.arm.deployments.contains_key(&key);
-            let failing = state.arm.failing.iter().find_map(|f| {
-                prepared.resources.iter().position(|r| r.name.eq_ignore_ascii_case(&f.name)).map(|i| (i, f.clone()))
-            });
-            let correlation_id = uuid::Uuid::new_v4().to_string();
+            let correlation_id = d.correlation_id.clone();
             let operation_id = format!("{}", 8584906571590370902u64 + now.elapsed().as_nanos() as u64 % 1000);
-            let d = Deployment {
-                id: id.clone(),
-                name: name.to_string(),
-                subscription: sub.to_string(),
-                group: group.cloned(),
-                location: body.get("location").and_then(Value::as_str).map(str::to_string),
-                mode: prepared.mode,
-                started: now,
-                started_at: chrono::Utc::now(),
-                step: state.step,
-                resources: prepared.resources,
-                outputs: prepared.outputs,
-                parameters: prepared.parameters,
-                correlation_id: correlation_id.clone(),
-                canceled_at: None,
-                failing,
-                applied: false,
-                template_hash: prepared.template_hash,
-            };
             let body = d.resource(now);
             state.arm.deployments.insert(key, d);
             Reply::json(if existed { 200 } else { 201 }, body)
@@ -522,6 +592,44 @@ fn deployment(
         }
         _ => Reply::arm_error(404, "NotFound", &format!("No route for {} {}", req.method, req.path)),
     }
+}
+
+/// A deployment checked and started from a PUT body (a plain deployment's or a stack's).
+fn new_deployment(
+    state: &State,
+    body: &Value,
+    sub: &str,
+    group: Option<&str>,
+    name: &str,
+    now: Instant,
+) -> Result<Deployment, Reply> {
+    let scope = match group {
+        Some(g) => format!("/subscriptions/{sub}/resourceGroups/{g}"),
+        None => format!("/subscriptions/{sub}"),
+    };
+    let prepared = prepare(state, body, sub, group, name)?;
+    let failing = state.arm.failing.iter().find_map(|f| {
+        prepared.resources.iter().position(|r| r.name.eq_ignore_ascii_case(&f.name)).map(|i| (i, f.clone()))
+    });
+    Ok(Deployment {
+        id: format!("{scope}/providers/Microsoft.Resources/deployments/{name}"),
+        name: name.to_string(),
+        subscription: sub.to_string(),
+        group: group.map(str::to_string),
+        location: body.get("location").and_then(Value::as_str).map(str::to_string),
+        mode: prepared.mode,
+        started: now,
+        started_at: chrono::Utc::now(),
+        step: state.step,
+        resources: prepared.resources,
+        outputs: prepared.outputs,
+        parameters: prepared.parameters,
+        correlation_id: uuid::Uuid::new_v4().to_string(),
+        canceled_at: None,
+        failing,
+        applied: false,
+        template_hash: prepared.template_hash,
+    })
 }
 
 fn operation_result(state: &mut State, id: &str) -> Reply {

@@ -199,6 +199,11 @@ impl StandIn {
         self.state().online.mlops = Some(mlops.to_path_buf());
     }
 
+    /// Whether a resource group exists (deployments and stacks brought up to date first).
+    pub fn resource_group_exists(&self, name: &str) -> bool {
+        self.state().arm.group_exists(SUBSCRIPTION, name)
+    }
+
     /// The ids of the resources recorded in a resource group.
     pub fn resources(&self, group: &str) -> Vec<String> {
         self.state().arm.resource_ids(SUBSCRIPTION, group)
