@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 use super::error::InfraError;
 use super::parameters::Parameters;
 use super::template::Template;
+use crate::azure::arm::ArmClient;
 use crate::azure::deployments::{DeploymentScope, DeploymentsClient};
 use crate::azure::error::ErrorDetail;
 use crate::azure::lro::{PollOutcome, Poller};
@@ -75,6 +76,59 @@ pub enum Waited {
 /// Resolves when the user asks to stop waiting (Ctrl-C).
 pub type Interrupt<'a> = Pin<&'a mut (dyn Future<Output = ()> + Send)>;
 
+/// Polls `poller` until the operation ends, sleeping as ARM asks (`Retry-After`) and showing
+/// its status; `between` runs after every poll (per-resource lines). `None`: the interrupt fired
+/// first and waiting stopped (the operation goes on in Azure). The one poll loop of `mlops infra`.
+pub async fn poll_to_end(
+    arm: &ArmClient,
+    poller: &mut Poller,
+    progress: &mut dyn Progress,
+    interrupt: &mut Interrupt<'_>,
+    mut between: impl AsyncFnMut(&mut dyn Progress),
+) -> Result<Option<PollOutcome>, InfraError> {
+    loop {
+        let outcome = tokio::select! {
+            outcome = poller.poll(arm) => outcome?,
+            () = &mut *interrupt => { progress.finish(); return Ok(None); }
+        };
+        between(&mut *progress).await;
+        match outcome {
+            PollOutcome::Running { status, warning } => {
+                progress.status(&status);
+                if let Some(warning) = warning {
+                    progress.warning(&format!("a poll failed, still waiting: {warning}"));
+                }
+            }
+            ended => {
+                progress.finish();
+                return Ok(Some(ended));
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(poller.delay()) => {}
+            () = &mut *interrupt => { progress.finish(); return Ok(None); }
+        }
+    }
+}
+
+/// An operation that ended Failed or Canceled as an error about `what` (`failed` / `canceled`
+/// say how, as a phrase after its name); Succeeded is `Ok`.
+pub fn ended_ok(outcome: PollOutcome, what: &str, failed: &str, canceled: &str) -> Result<(), InfraError> {
+    match outcome {
+        PollOutcome::Failed(error) => Err(InfraError::DeploymentFailed {
+            name: what.to_string(),
+            state: failed.to_string(),
+            details: error.map(|e| e.render()).unwrap_or_else(|| "no error details".to_string()),
+        }),
+        PollOutcome::Canceled => Err(InfraError::DeploymentFailed {
+            name: what.to_string(),
+            state: canceled.to_string(),
+            details: String::new(),
+        }),
+        PollOutcome::Running { .. } | PollOutcome::Succeeded => Ok(()),
+    }
+}
+
 /// Follows a deployment to its end, listing its operations between polls.
 pub async fn wait_for_deployment(
     client: &DeploymentsClient,
@@ -84,33 +138,16 @@ pub async fn wait_for_deployment(
     progress: &mut dyn Progress,
     mut interrupt: Interrupt<'_>,
 ) -> Result<Waited, InfraError> {
-    loop {
-        let outcome = tokio::select! {
-            outcome = poller.poll(client.arm()) => outcome?,
-            () = &mut interrupt => { progress.finish(); return Ok(Waited::Interrupted); }
-        };
-        match client.list_operations(scope, name).await {
-            Ok(operations) => progress.resources(&resources(&operations)),
-            Err(err) => progress.warning(&format!(
-                "could not list the deployment's operations: {}",
-                err.to_string().lines().next().unwrap_or_default()
-            )),
-        }
-        match &outcome {
-            PollOutcome::Running { status, warning } => {
-                progress.status(status);
-                if let Some(warning) = warning {
-                    progress.warning(&format!("a poll failed, still waiting: {warning}"));
-                }
-            }
-            _ => break,
-        }
-        tokio::select! {
-            () = tokio::time::sleep(poller.delay()) => {}
-            () = &mut interrupt => { progress.finish(); return Ok(Waited::Interrupted); }
-        }
+    let list = async |progress: &mut dyn Progress| match client.list_operations(scope, name).await {
+        Ok(operations) => progress.resources(&resources(&operations)),
+        Err(err) => progress.warning(&format!(
+            "could not list the deployment's operations: {}",
+            err.to_string().lines().next().unwrap_or_default()
+        )),
+    };
+    if poll_to_end(client.arm(), poller, progress, &mut interrupt, list).await?.is_none() {
+        return Ok(Waited::Interrupted);
     }
-    progress.finish();
     let resource = poller.result(client.arm()).await?;
     Ok(Waited::Finished(resource.json()?))
 }
@@ -122,42 +159,10 @@ pub async fn wait_for_result(
     progress: &mut dyn Progress,
     mut interrupt: Interrupt<'_>,
 ) -> Result<Waited, InfraError> {
-    loop {
-        let outcome = tokio::select! {
-            outcome = poller.poll(client.arm()) => outcome?,
-            () = &mut interrupt => { progress.finish(); return Ok(Waited::Interrupted); }
-        };
-        match outcome {
-            PollOutcome::Running { status, warning } => {
-                progress.status(&status);
-                if let Some(warning) = warning {
-                    progress.warning(&format!("a poll failed, still waiting: {warning}"));
-                }
-            }
-            PollOutcome::Succeeded => break,
-            PollOutcome::Failed(error) => {
-                progress.finish();
-                return Err(InfraError::DeploymentFailed {
-                    name: "what-if".to_string(),
-                    state: "failed".to_string(),
-                    details: error.map(|e| e.render()).unwrap_or_else(|| "no error details".to_string()),
-                });
-            }
-            PollOutcome::Canceled => {
-                progress.finish();
-                return Err(InfraError::DeploymentFailed {
-                    name: "what-if".to_string(),
-                    state: "was canceled".to_string(),
-                    details: String::new(),
-                });
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(poller.delay()) => {}
-            () = &mut interrupt => { progress.finish(); return Ok(Waited::Interrupted); }
-        }
-    }
-    progress.finish();
+    let Some(outcome) = poll_to_end(client.arm(), poller, progress, &mut interrupt, async |_| {}).await? else {
+        return Ok(Waited::Interrupted);
+    };
+    ended_ok(outcome, "what-if", "failed", "was canceled")?;
     let result = poller.result(client.arm()).await?;
     if result.body.is_empty() {
         return Ok(Waited::Finished(Value::Null));

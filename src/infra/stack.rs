@@ -3,10 +3,10 @@
 
 use serde_json::{Value, json};
 
-use super::deploy::{Progress, Waited, resources};
+use super::deploy::{Progress, Waited, ended_ok, poll_to_end, resources};
 use super::error::InfraError;
 use crate::azure::deployments::{DeploymentScope, DeploymentsClient};
-use crate::azure::lro::{PollOutcome, Poller};
+use crate::azure::lro::Poller;
 use crate::azure::stacks::{ActionOnUnmanage, DeploymentStacksClient, UnmanageAction};
 
 /// az's `--action-on-unmanage` values.
@@ -146,11 +146,7 @@ pub async fn wait_for_stack(
     mut interrupt: super::deploy::Interrupt<'_>,
 ) -> Result<Waited, InfraError> {
     let mut deployment: Option<String> = None;
-    loop {
-        let outcome = tokio::select! {
-            outcome = poller.poll(stacks.arm()) => outcome?,
-            () = &mut interrupt => { progress.finish(); return Ok(Waited::Interrupted); }
-        };
+    let list = async |progress: &mut dyn Progress| {
         if deployment.is_none() {
             deployment = stacks.get(scope, name).await.ok().as_ref().and_then(deployment_name);
         }
@@ -163,21 +159,10 @@ pub async fn wait_for_stack(
                 )),
             }
         }
-        match &outcome {
-            PollOutcome::Running { status, warning } => {
-                progress.status(status);
-                if let Some(warning) = warning {
-                    progress.warning(&format!("a poll failed, still waiting: {warning}"));
-                }
-            }
-            _ => break,
-        }
-        tokio::select! {
-            () = tokio::time::sleep(poller.delay()) => {}
-            () = &mut interrupt => { progress.finish(); return Ok(Waited::Interrupted); }
-        }
+    };
+    if poll_to_end(stacks.arm(), poller, progress, &mut interrupt, list).await?.is_none() {
+        return Ok(Waited::Interrupted);
     }
-    progress.finish();
     let resource = poller.result(stacks.arm()).await?;
     Ok(Waited::Finished(resource.json()?))
 }
@@ -190,42 +175,10 @@ pub async fn wait_for_delete(
     progress: &mut dyn Progress,
     mut interrupt: super::deploy::Interrupt<'_>,
 ) -> Result<Waited, InfraError> {
-    loop {
-        let outcome = tokio::select! {
-            outcome = poller.poll(stacks.arm()) => outcome?,
-            () = &mut interrupt => { progress.finish(); return Ok(Waited::Interrupted); }
-        };
-        match outcome {
-            PollOutcome::Running { status, warning } => {
-                progress.status(&status);
-                if let Some(warning) = warning {
-                    progress.warning(&format!("a poll failed, still waiting: {warning}"));
-                }
-            }
-            PollOutcome::Succeeded => break,
-            PollOutcome::Failed(error) => {
-                progress.finish();
-                return Err(InfraError::DeploymentFailed {
-                    name: format!("stack {name}"),
-                    state: "could not be deleted".to_string(),
-                    details: error.map(|e| e.render()).unwrap_or_else(|| "no error details".to_string()),
-                });
-            }
-            PollOutcome::Canceled => {
-                progress.finish();
-                return Err(InfraError::DeploymentFailed {
-                    name: format!("stack {name}"),
-                    state: "deletion was canceled".to_string(),
-                    details: String::new(),
-                });
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(poller.delay()) => {}
-            () = &mut interrupt => { progress.finish(); return Ok(Waited::Interrupted); }
-        }
-    }
-    progress.finish();
+    let Some(outcome) = poll_to_end(stacks.arm(), poller, progress, &mut interrupt, async |_| {}).await? else {
+        return Ok(Waited::Interrupted);
+    };
+    ended_ok(outcome, &format!("stack {name}"), "could not be deleted", "deletion was canceled")?;
     Ok(Waited::Finished(Value::Null))
 }
 
