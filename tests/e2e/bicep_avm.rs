@@ -83,7 +83,7 @@ fn outputs_are_written_type_metadata_value() {
 fn avm_modules_beyond_the_subset_are_refused_in_one_line_with_exit_code_6() {
     let cases = [
         (
-            // In no version of the index; bicep build writes it as spelled, with a warning.
+            // In neither 0.2.804 nor 0.2.896; bicep build writes it as spelled, with a warning (BCP081).
             "avm/res/dev-test-lab/lab/secret/main.bicep",
             "the resource type 'Microsoft.DevTestLab/labs/secrets@2018-10-15-preview', which is not in the \
              bundled Bicep type index (Azure.Bicep.Types.Az 0.2.896)",
