@@ -16,7 +16,8 @@ The package's version is Nerdbank.GitVersioning's `<version.json version>.<git h
 script computes it from the commit (height = commits since `version.json` last changed its
 version) and refuses a commit whose height differs from --version. The heights of the commits that
 Bicep's own bumps name (0.2.859, 0.2.871, 0.2.881, 0.2.891, 0.2.896) are each the "Update types"
-(or extension) commit landed the day before the bump, which is how the mapping was checked.
+(or, for 0.2.891, extension) commit landed one to three days before that bump, which is how the
+mapping was checked.
 
 The index itself is `generated/index.json`; when the clone has it (a snapshot may lack files of
 several MB), its keys are used and checked against the rebuilt ones, otherwise it is rebuilt as
@@ -24,13 +25,14 @@ bicep-types' `buildIndex` builds it: every `generated/**/types.json` in order of
 case, each `ResourceType`'s `name` (`Type@apiVersion`) once, the first spelling winning among keys
 equal but for case. That rebuild was checked against the index inside the 0.2.804 assembly
 (npm @azure/mcp-linux-x64 2.0.5, the previous source of this table): the same 28,111 keys, casing
-included, at each commit from 74f74ad8e to 40b81e6ba. (That assembly names commit 9aca8c0b20, which
-is not on the repository's main history, so its height could not be checked the same way.) One line per type casing: `<type>\\t<apiVersion> <apiVersion> ...`.
+included, at each commit from 74f74ad8e to 40b81e6ba (heights 789-802). That assembly names commit
+9aca8c0b20, which is not on the repository's main history, so its height could not be checked the
+same way. Output: one line per type casing, `<type>\\t<apiVersion> <apiVersion> ...`.
 
 Usage (one command; the clone needs its full history for the height):
     git clone https://github.com/Azure/bicep-types-az /tmp/bicep-types-az
     scripts/bicep-type-index.py /tmp/bicep-types-az > src/infra/bicep/type_index.tsv
-Options: --version 0.2.N (default 0.2.896) with --commit REV (default the commit of 0.2.896).
+Another version: --version 0.2.N --commit REV --pinned-by 'Bicep vX.Y.Z' (all three together).
 """
 import argparse
 import collections
