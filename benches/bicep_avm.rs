@@ -46,11 +46,15 @@ fn main() {
             .expect("run the benchmark with a module cache");
         std::process::exit(status.code().unwrap_or(1));
     }
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    // `cargo bench` passes `--bench`; `cargo test` does not, and passes its test-name filter
+    // instead (`scripts/test.sh infra`), which is not a corpus path.
+    let benching = all.iter().any(|a| a == "--bench");
+    let args: Vec<String> = all.into_iter().filter(|a| a != "--bench").collect();
     let verbose = args.iter().any(|a| a == "--verbose" || a == "-v");
     // Without a path, the subset committed for the tests: `cargo test --all-targets` (the test
     // command) runs every bench once, so the benchmark itself stays exercised.
-    let root = match args.iter().find(|a| !a.starts_with('-')) {
+    let root = match args.iter().find(|a| benching && !a.starts_with('-')) {
         Some(path) => PathBuf::from(path),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bicep-avm"),
     };

@@ -168,6 +168,34 @@ impl ArmClient {
         let response = self.send(method, url, body).await?;
         if ok.contains(&response.status) { Ok(response) } else { Err(response.into_error()) }
     }
+
+    /// Every item of an ARM list (`value`), following `nextLink` as ARM wrote it. Our
+    /// `api-version` is added only when a `nextLink` lacks one: ARM's usually carry theirs, and
+    /// a page URL must not be rewritten beyond that (its skip token is opaque).
+    pub async fn list(&self, first: Url) -> Result<Vec<serde_json::Value>, HttpError> {
+        let mut items = Vec::new();
+        let mut next = Some(first);
+        while let Some(url) = next.take() {
+            let page: serde_json::Value = self.expect(Method::Get, url, None, &[200]).await?.json()?;
+            if let Some(values) = page.get("value").and_then(serde_json::Value::as_array) {
+                items.extend(values.iter().cloned());
+            }
+            next = page
+                .get("nextLink")
+                .and_then(serde_json::Value::as_str)
+                .filter(|s| !s.is_empty())
+                .and_then(|s| Url::parse(s).ok())
+                .map(|url| self.with_api_version(url));
+        }
+        Ok(items)
+    }
+
+    fn with_api_version(&self, mut url: Url) -> Url {
+        if !url.query_pairs().any(|(k, _)| k == "api-version") {
+            url.query_pairs_mut().append_pair("api-version", &self.api_version);
+        }
+        url
+    }
 }
 
 fn method_name(method: Method) -> &'static str {

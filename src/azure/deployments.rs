@@ -1,7 +1,7 @@
 //! `Microsoft.Resources`: resource groups and template deployments at resource-group and
 //! subscription scope.
 
-use azure_core::http::{Method, Url};
+use azure_core::http::Method;
 use serde_json::Value;
 
 use super::arm::{ArmClient, ArmResponse};
@@ -120,30 +120,7 @@ impl DeploymentsClient {
 
     /// Every operation of a deployment (one per resource), following `nextLink`.
     pub async fn list_operations(&self, scope: &DeploymentScope, name: &str) -> Result<Vec<Value>, HttpError> {
-        let mut url = self.arm.url(&scope.operations(name))?;
-        let mut all = Vec::new();
-        loop {
-            let page: Value = self.arm.expect(Method::Get, url.clone(), None, &[200]).await?.json()?;
-            if let Some(items) = page.get("value").and_then(Value::as_array) {
-                all.extend(items.iter().cloned());
-            }
-            match page.get("nextLink").and_then(Value::as_str).map(Url::parse) {
-                Some(Ok(next)) => url = self.next_link(next),
-                _ => return Ok(all),
-            }
-        }
-    }
-
-    /// A `nextLink` verbatim, with our `api-version` only if ARM left it out.
-    fn next_link(&self, mut next: Url) -> Url {
-        if !next.query_pairs().any(|(k, _)| k == "api-version")
-            && let Ok(ours) = self.arm.url("/")
-            && let Some((_, v)) = ours.query_pairs().find(|(k, _)| k == "api-version")
-        {
-            let v = v.into_owned();
-            next.query_pairs_mut().append_pair("api-version", &v);
-        }
-        next
+        self.arm.list(self.arm.url(&scope.operations(name))?).await
     }
 }
 

@@ -93,18 +93,7 @@ impl DeploymentStacksClient {
 
     /// Every stack at the scope, following `nextLink`.
     pub async fn list(&self, scope: &DeploymentScope) -> Result<Vec<Value>, HttpError> {
-        let mut url = self.arm.url(&stacks_path(scope))?;
-        let mut all = Vec::new();
-        loop {
-            let page: Value = self.arm.expect(Method::Get, url.clone(), None, &[200]).await?.json()?;
-            if let Some(items) = page.get("value").and_then(Value::as_array) {
-                all.extend(items.iter().cloned());
-            }
-            match page.get("nextLink").and_then(Value::as_str).map(Url::parse) {
-                Some(Ok(next)) => url = next,
-                _ => return Ok(all),
-            }
-        }
+        self.arm.list(self.arm.url(&stacks_path(scope))?).await
     }
 
     /// `DELETE` the stack, detaching or deleting what it manages: 200/204 done, 202 + `Location`

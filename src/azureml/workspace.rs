@@ -179,25 +179,14 @@ impl AzureMlClient {
         }
     }
 
-    /// Every item of a list, following `nextLink` verbatim.
+    /// Every item of a list, following `nextLink` ([`ArmClient::list`]).
     pub async fn list(&self, relative: &str) -> Result<Vec<Value>, AzureMlError> {
         self.list_at(self.url(relative)?).await
     }
 
-    /// Every item of a list at a URL built by the caller, following `nextLink` verbatim.
+    /// Every item of a list at a URL built by the caller, following `nextLink`.
     pub async fn list_at(&self, first: Url) -> Result<Vec<Value>, AzureMlError> {
-        let mut items = Vec::new();
-        let mut next = Some(first);
-        while let Some(url) = next.take() {
-            let response = self.arm.expect(Method::Get, url, None, &[200]).await?;
-            let page: Value = response.json()?;
-            if let Some(values) = page.get("value").and_then(Value::as_array) {
-                items.extend(values.iter().cloned());
-            }
-            next =
-                page.get("nextLink").and_then(Value::as_str).filter(|s| !s.is_empty()).and_then(|s| Url::parse(s).ok());
-        }
-        Ok(items)
+        Ok(self.arm.list(first).await?)
     }
 
     /// A synchronous `PUT` (assets, jobs): 200 or 201 with the resource.

@@ -17,21 +17,7 @@ const TEMPLATE: &str = r#"{"$schema":"https://schema.management.azure.com/schema
 fn python_sdk_runs_unchanged_against_the_standin() {
     let standin = StandIn::start();
     standin.set_step(Duration::from_millis(300));
-    let mut child = Command::new(python())
-        .arg(crate::support::repo().join("tests/python/azure_conformance.py"))
-        .args([&standin.url(), standin::TENANT, standin::CLIENT_ID, standin::CLIENT_SECRET, standin::SUBSCRIPTION])
-        .env("REQUESTS_CA_BUNDLE", &standin.ca_pem)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env_remove("AZURE_AUTHORITY_HOST")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start python");
-    child.stdin.take().expect("stdin").write_all(TEMPLATE.as_bytes()).expect("write");
-    let out = child.wait_with_output().expect("python");
-    assert!(out.status.success(), "the SDK failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let seen = run_sdk_script(&standin, "tests/python/azure_conformance.py", TEMPLATE);
     assert_eq!(seen["exists_before"], false);
     assert_eq!(seen["exists_after"], true);
     assert_eq!(seen["group_id"], format!("/subscriptions/{}/resourceGroups/rg-py", standin::SUBSCRIPTION));
@@ -61,21 +47,7 @@ const STACK_TEMPLATE: &str = r#"{"$schema":"https://schema.management.azure.com/
 fn python_deployment_stacks_client_accepts_the_standins_stacks() {
     let standin = StandIn::start();
     standin.set_step(Duration::from_millis(100));
-    let mut child = Command::new(python())
-        .arg(crate::support::repo().join("tests/python/stacks_conformance.py"))
-        .args([&standin.url(), standin::TENANT, standin::CLIENT_ID, standin::CLIENT_SECRET, standin::SUBSCRIPTION])
-        .env("REQUESTS_CA_BUNDLE", &standin.ca_pem)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .env_remove("AZURE_AUTHORITY_HOST")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start python");
-    child.stdin.take().expect("stdin").write_all(STACK_TEMPLATE.as_bytes()).expect("write");
-    let out = child.wait_with_output().expect("python");
-    assert!(out.status.success(), "the SDK failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let seen = run_sdk_script(&standin, "tests/python/stacks_conformance.py", STACK_TEMPLATE);
     let group = format!("/subscriptions/{}/resourceGroups/rg-stack/providers", standin::SUBSCRIPTION);
     assert_eq!(seen["state"], "succeeded");
     assert_eq!(
@@ -101,4 +73,24 @@ fn python_deployment_stacks_client_accepts_the_standins_stacks() {
     assert!(log.iter().any(|l| l.path.contains("/deploymentStackOperationStatus/")));
     assert!(log.iter().any(|l| l.method == "DELETE" && l.query.contains("unmanageAction.Resources=delete")));
     assert!(log.iter().any(|l| l.path.contains("/operationresults/")));
+}
+
+/// Runs an SDK script with the stand-in's URL and test principal as arguments and `stdin` as its
+/// standard input, trusting the stand-in's CA as `requests` does, and returns what it printed.
+fn run_sdk_script(standin: &StandIn, script: &str, stdin: &str) -> serde_json::Value {
+    let mut child = Command::new(python())
+        .arg(crate::support::repo().join(script))
+        .args([&standin.url(), standin::TENANT, standin::CLIENT_ID, standin::CLIENT_SECRET, standin::SUBSCRIPTION])
+        .env("REQUESTS_CA_BUNDLE", &standin.ca_pem)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .env_remove("AZURE_AUTHORITY_HOST")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python");
+    child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write");
+    let out = child.wait_with_output().expect("python");
+    assert!(out.status.success(), "the SDK failed ({script}):\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
 }

@@ -73,7 +73,7 @@ fn with_secret(mut cmd: Command) -> Command {
 }
 
 /// Runs `mlops args` against the stand-in, signed in as the test service principal.
-fn as_principal(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Output {
+pub(crate) fn as_principal(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Output {
     run(&mut with_secret(mlops(ws, standin, args)))
 }
 
@@ -81,7 +81,7 @@ fn run(cmd: &mut Command) -> Output {
     cmd.output().expect("run mlops")
 }
 
-fn json_out(out: &Output) -> Value {
+pub(crate) fn json_out(out: &Output) -> Value {
     assert!(out.status.success(), "mlops failed ({:?}): {}", out.status.code(), stderr(out));
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))

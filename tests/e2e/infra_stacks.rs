@@ -2,12 +2,11 @@
 //! stack show | list`) against the stand-in, whose stacks really manage what they deploy: what a
 //! re-deploy leaves out, and everything on delete, is detached or deleted from its resource store.
 
-use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::infra::mlops;
+use crate::infra::{as_principal as run, json_out, mlops};
 use crate::standin::{self, FailingResource, StandIn};
 use crate::support::{Workspace, repo, stderr};
 
@@ -28,21 +27,6 @@ const TEMPLATE: &str = r#"{
   ],
   "outputs": {"storageAccountName": {"type": "string", "value": "[format('st{0}', parameters('baseName'))]"}}
 }"#;
-
-fn run(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Output {
-    mlops(ws, standin, args)
-        .env("AZURE_TENANT_ID", standin::TENANT)
-        .env("AZURE_CLIENT_ID", standin::CLIENT_ID)
-        .env("AZURE_CLIENT_SECRET", standin::CLIENT_SECRET)
-        .output()
-        .expect("run mlops")
-}
-
-fn json_out(out: &Output) -> Value {
-    assert!(out.status.success(), "mlops failed ({:?}): {}", out.status.code(), stderr(out));
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
-}
 
 fn setup() -> (Workspace, StandIn) {
     let ws = Workspace::new();
