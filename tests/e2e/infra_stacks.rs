@@ -337,26 +337,21 @@ fn a_subscription_stack_deletes_the_resource_groups_it_created_with_delete_all()
       "parameters":{"rgName":{"type":"string"}},
       "resources":[{"type":"Microsoft.Resources/resourceGroups","apiVersion":"2025-04-01","name":"[parameters('rgName')]","location":"[deployment().location]"}]}"#,
     );
-    let stack = json_out(&run(
-        &ws,
-        &standin,
-        &[
-            "infra",
-            "deploy",
-            "--stack",
-            "env",
-            "--scope",
-            "subscription",
-            "-l",
-            "westeurope",
-            "-f",
-            "rg.json",
-            "-p",
-            "rgName=rg-env",
-            "-o",
-            "json",
-        ],
-    ));
+    let deploy = [
+        "infra",
+        "deploy",
+        "--stack",
+        "env",
+        "--scope",
+        "subscription",
+        "-l",
+        "westeurope",
+        "-f",
+        "rg.json",
+        "-p",
+        "rgName=rg-env",
+    ];
+    let stack = json_out(&run(&ws, &standin, &[&deploy[..], &["-o", "json"]].concat()));
     assert_eq!(stack["location"], "westeurope");
     assert_eq!(ids(&stack, "resources"), [format!("/subscriptions/{}/resourceGroups/rg-env", standin::SUBSCRIPTION)]);
     assert!(standin.resource_group_exists("rg-env"));
@@ -373,24 +368,7 @@ fn a_subscription_stack_deletes_the_resource_groups_it_created_with_delete_all()
     assert!(standin.resource_group_exists("rg-env"));
 
     // Deployed again, then deleted with deleteAll: the group goes too.
-    let again = run(
-        &ws,
-        &standin,
-        &[
-            "infra",
-            "deploy",
-            "--stack",
-            "env",
-            "--scope",
-            "subscription",
-            "-l",
-            "westeurope",
-            "-f",
-            "rg.json",
-            "-p",
-            "rgName=rg-env",
-        ],
-    );
+    let again = run(&ws, &standin, &deploy);
     assert!(again.status.success(), "{}", stderr(&again));
     let deleted = json_out(&run(
         &ws,
