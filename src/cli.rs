@@ -1768,8 +1768,10 @@ pub struct EndpointDeployArgs {
     /// A model asset of the workspace: models:/NAME@ALIAS or models:/NAME/VERSION.
     #[arg(long, value_name = "MODEL")]
     pub model: String,
-    #[arg(long, value_name = "SKU", default_value = "Standard_DS3_v2")]
-    pub instance_type: String,
+    /// VM size of a managed endpoint (default Standard_DS3_v2); on a Kubernetes endpoint an
+    /// instance type the cluster defines (default: the cluster's default instance type).
+    #[arg(long, value_name = "SKU")]
+    pub instance_type: Option<String>,
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub instance_count: u32,
     /// The scoring container built by `mlops image build` (default: no-code MLflow deployment).

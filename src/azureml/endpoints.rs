@@ -118,6 +118,13 @@ pub struct EndpointKeys {
     pub secondary: Secret,
 }
 
+/// What `mlops endpoint keys` prints: keys or a token, by the endpoint's auth mode.
+#[derive(Debug, Clone)]
+pub enum EndpointCredentials {
+    Keys(EndpointKeys),
+    Token(EndpointToken),
+}
+
 /// Which key `regenerateKeys` replaces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyType {
@@ -285,6 +292,20 @@ impl OnlineEndpointsClient {
             .map(Secret::new)
             .ok_or_else(|| AzureMlError::Shape("accessToken in the answer to token".to_string()))?;
         Ok(EndpointToken { access_token: token, expiry_time_utc: body.get("expiryTimeUtc").and_then(Value::as_i64) })
+    }
+
+    /// What callers of this endpoint authenticate with, as azure-ai-ml's `get_keys` gives it: the
+    /// two keys of a `Key` endpoint, a fresh token of an `AMLToken` one. `AADToken` endpoints
+    /// take the caller's own Entra token, so there is nothing to fetch.
+    pub async fn credentials(&self, endpoint: &OnlineEndpoint) -> Result<EndpointCredentials, AzureMlError> {
+        match endpoint.auth() {
+            Some(AuthMode::Key) => Ok(EndpointCredentials::Keys(self.list_keys(&endpoint.name).await?)),
+            Some(AuthMode::AmlToken) => Ok(EndpointCredentials::Token(self.get_token(&endpoint.name).await?)),
+            _ => Err(AzureMlError::Invalid(format!(
+                "endpoint {:?} uses auth mode {:?}: callers sign in with their own Entra token (scope https://ml.azure.com/.default); it has no keys or AML tokens",
+                endpoint.name, endpoint.auth_mode
+            ))),
+        }
     }
 
     /// The secret a scoring request carries for this endpoint's auth mode: the primary key or an
