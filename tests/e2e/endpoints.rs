@@ -13,7 +13,7 @@ use crate::online_endpoints::{Arm, RG, WS, request_and_expected, standin_with_mo
 use crate::standin::{self, StandIn};
 use crate::support::{Workspace, assert_close, diabetes, floats, repo, stderr};
 
-fn mlops(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
+pub fn mlops(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
     let mut cmd = crate::infra::mlops(ws, standin, args);
     cmd.env("AZURE_TENANT_ID", standin::TENANT)
         .env("AZURE_CLIENT_ID", standin::CLIENT_ID)
@@ -24,29 +24,36 @@ fn mlops(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
     cmd
 }
 
-fn run(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Output {
+pub fn run(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Output {
     mlops(ws, standin, args).output().expect("run mlops")
 }
 
-fn json_ok(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Value {
+pub fn json_ok(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Value {
     let out = run(ws, standin, &[args, &["-o", "json"]].concat());
     assert!(out.status.success(), "mlops {args:?} failed: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 
-fn fixture(name: &str) -> String {
+pub fn fixture(name: &str) -> String {
     repo().join("tests/fixtures/endpoints").join(name).display().to_string()
 }
 
 /// Twenty diabetes rows as Azure ML's split DataFrame request file, and `mlops predict`'s answers.
-fn request_file(ws: &Workspace, model_dir: &std::path::Path) -> (PathBuf, Vec<f64>) {
+pub fn request_file(ws: &Workspace, model_dir: &std::path::Path) -> (PathBuf, Vec<f64>) {
     let (body, expected) = request_and_expected(ws, model_dir);
     let path = ws.path().join("request.json");
     std::fs::write(&path, body.to_string()).expect("request file");
     (path, expected)
 }
 
-fn deploy(ws: &Workspace, standin: &StandIn, endpoint: &str, deployment: &str, model: &str, extra: &[&str]) -> Output {
+pub fn deploy(
+    ws: &Workspace,
+    standin: &StandIn,
+    endpoint: &str,
+    deployment: &str,
+    model: &str,
+    extra: &[&str],
+) -> Output {
     let settings = fixture("fast-probes.yml");
     let args = [
         &["endpoint", "deploy", endpoint, "--deployment", deployment, "--model", model, "--settings"][..],

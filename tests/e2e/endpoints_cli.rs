@@ -1,0 +1,295 @@
+//! `mlops endpoint` beyond create-deploy-invoke: what `deploy --image` sends and that the pushed
+//! container serves, `aml_token` endpoints (invoke, `keys` giving a token), mirrored traffic set
+//! through the CLI, Kubernetes endpoints, log tails, and the errors of bad flags, each with its
+//! documented exit code and the field it names.
+
+use serde_json::{Value, json};
+
+use crate::endpoints::{deploy, json_ok, request_file, run};
+use crate::online_endpoints::{Arm, RG, WS, standin_with_model};
+use crate::standin::{Logged, StandIn};
+use crate::support::{Workspace, assert_close, floats, stderr};
+
+/// The body of the last write (`method`) whose path ends with `suffix` (compared in lower case).
+fn sent(standin: &StandIn, method: &str, suffix: &str) -> Value {
+    let suffix = suffix.to_ascii_lowercase();
+    standin
+        .log()
+        .into_iter()
+        .rev()
+        .find(|l| l.method == method && l.path.to_ascii_lowercase().ends_with(&suffix))
+        .and_then(|l| l.body)
+        .unwrap_or_else(|| panic!("no {method} …{suffix} with a JSON body was sent"))
+}
+
+fn writes_to(standin: &StandIn, path_contains: &str) -> Vec<Logged> {
+    let needle = path_contains.to_ascii_lowercase();
+    standin.log().into_iter().filter(|l| l.method != "GET" && l.path.to_ascii_lowercase().contains(&needle)).collect()
+}
+
+/// Asserts exit `code` and that stderr says every one of `says`.
+fn fails(out: &std::process::Output, code: i32, says: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    for s in says {
+        assert!(err.contains(s), "stderr lacks {s:?}: {err}");
+    }
+}
+
+/// `mlops image build` of the model in `dir` (a run of `ws`'s local store), pushed to the
+/// stand-in's registry; returns the image reference.
+fn pushed_image(ws: &Workspace, standin: &StandIn, dir: &std::path::Path) -> String {
+    let run_id = dir.parent().and_then(|p| p.parent()).and_then(|p| p.file_name()).expect("run dir");
+    let run_id = run_id.to_string_lossy().to_string();
+    ws.json(&["image", "build", "--model", &format!("runs:/{run_id}/model"), "--out", "img"]);
+    let tag = format!("127.0.0.1:{}/mlops/diabetes:1", standin.port);
+    let out = ws
+        .mlops(&["image", "push", "img", "--tag", &tag, "--username", crate::standin::ACR_ADMIN_USER, "-o", "json"])
+        .env("MLOPS_REGISTRY_PASSWORD", crate::standin::ACR_ADMIN_PASSWORD)
+        .env("SSL_CERT_FILE", &standin.ca_pem)
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .output()
+        .expect("push");
+    assert!(out.status.success(), "{}", stderr(&out));
+    tag
+}
+
+/// `deploy --image`: the `mlops-scoring` environment carries the image and its three routes on
+/// `--port`, the deployment PUT has what the service requires (compute type, model and
+/// environment ids, instance type and count, the probes and variables of `--settings`), and the
+/// container pulled from the registry answers what `mlops predict` answers. A port the image
+/// does not expose fails the deployment (15); logs tail; bad sizes are refused before sending.
+#[test]
+fn deploy_with_image_sends_the_container_and_it_serves_predictions() {
+    let (standin, model, _blobs, ws, dir) = standin_with_model();
+    let tag = pushed_image(&ws, &standin, &dir);
+    json_ok(&ws, &standin, &["endpoint", "create", "ep-image"]);
+    let out = deploy(&ws, &standin, "ep-image", "blue", "models:/diabetes/1", &["--image", &tag]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deployed: Value = serde_json::from_slice(&out.stdout).expect("deployment JSON");
+    assert_eq!(deployed["provisioning_state"], "Succeeded");
+
+    let environment = sent(&standin, "PUT", "/environments/mlops-scoring/versions/1");
+    let props = &environment["properties"];
+    assert_eq!(props["image"], tag.as_str());
+    assert_eq!(props["osType"], "Linux");
+    assert_eq!(
+        props["inferenceConfig"],
+        json!({"livenessRoute": {"path": "/health", "port": 5001},
+               "readinessRoute": {"path": "/ready", "port": 5001},
+               "scoringRoute": {"path": "/score", "port": 5001}})
+    );
+    let body = sent(&standin, "PUT", "/onlineEndpoints/ep-image/deployments/blue");
+    assert_eq!(body["location"], "westeurope");
+    assert_eq!(body["sku"], json!({"name": "Default", "capacity": 1}));
+    let props = &body["properties"];
+    assert_eq!(props["endpointComputeType"], "Managed");
+    assert!(props["model"].as_str().is_some_and(|m| m.eq_ignore_ascii_case(&model)), "{body}");
+    let environment_id = props["environmentId"].as_str().expect("environmentId");
+    assert!(environment_id.ends_with("/workspaces/ws-ml/environments/mlops-scoring/versions/1"), "{body}");
+    assert_eq!(deployed["environment"], environment_id);
+    assert_eq!(props["instanceType"], "Standard_DS3_v2");
+    assert_eq!(props["scaleSettings"], json!({"scaleType": "Default"}));
+    assert_eq!(
+        props["readinessProbe"],
+        json!({"initialDelay": "PT0S", "period": "PT1S", "timeout": "PT2S", "failureThreshold": 100})
+    );
+    assert_eq!(props["environmentVariables"], json!({"MLOPS_LOG": "info"}));
+    assert!(props.get("codeConfiguration").is_none(), "a custom container has no scoring script: {body}");
+
+    let (request, expected) = request_file(&ws, &dir);
+    let answer = json_ok(&ws, &standin, &["endpoint", "invoke", "ep-image", "--data", &request.display().to_string()]);
+    let got = floats(&answer);
+    assert_eq!(got.len(), expected.len());
+    for (g, e) in got.iter().zip(&expected) {
+        assert_close(*g, *e, 1e-9, "the container's predictions");
+    }
+
+    // The storage initializer fetched the model, then pulled the image; `--lines` tails a log
+    // (both logs are complete once the deployment is ready).
+    let logs = |extra: &[&str]| {
+        let args = [&["endpoint", "logs", "ep-image", "--deployment", "blue"][..], extra].concat();
+        json_ok(&ws, &standin, &args)["content"].as_str().expect("content").to_string()
+    };
+    let storage = logs(&["--container", "storage-initializer"]);
+    let lines: Vec<&str> = storage.lines().collect();
+    assert!(lines.len() > 3 && lines[0].starts_with("Downloading model files from azureml://"), "{storage}");
+    assert_eq!(lines[lines.len() - 2..], ["Model files ready".to_string(), format!("Pulled image {tag}")]);
+    let tail = logs(&["--container", "storage-initializer", "--lines", "2"]);
+    assert_eq!(tail, format!("Model files ready\nPulled image {tag}\n"));
+    let server = logs(&["--lines", "1"]);
+    assert!(server.starts_with("mlops serve: listening on ") && server.lines().count() == 1, "{server:?}");
+    let logged = writes_to(&standin, "/deployments/blue/getlogs");
+    assert_eq!(
+        logged.iter().map(|l| l.body.clone().unwrap_or_default()).collect::<Vec<_>>(),
+        [
+            json!({"containerType": "StorageInitializer"}),
+            json!({"containerType": "StorageInitializer", "tail": 2}),
+            json!({"containerType": "InferenceServer", "tail": 1})
+        ]
+    );
+    let out = run(&ws, &standin, &["endpoint", "logs", "ep-image", "--deployment", "nope"]);
+    fails(&out, 8, &["\"ep-image/nope\""]);
+
+    // The image exposes 5001 only: a deployment declaring 8080 ends Failed, traffic untouched.
+    let out = deploy(&ws, &standin, "ep-image", "red", "models:/diabetes/1", &["--image", &tag, "--port", "8080"]);
+    fails(&out, 15, &["\"red\"", "8080", "traffic is unchanged"]);
+    let environment = sent(&standin, "PUT", "/environments/mlops-scoring/versions/2");
+    assert_eq!(environment["properties"]["inferenceConfig"]["scoringRoute"], json!({"path": "/score", "port": 8080}));
+    assert_eq!(json_ok(&ws, &standin, &["endpoint", "show", "ep-image"])["traffic"], json!({"blue": 100}));
+
+    // Sizes and ports the service would refuse are refused before anything is sent.
+    let before = writes_to(&standin, "/deployments/").len();
+    let base = ["endpoint", "deploy", "ep-image", "--deployment", "green", "--model", "models:/diabetes/1"];
+    let out = run(&ws, &standin, &[&base[..], &["--instance-count", "0"]].concat());
+    fails(&out, 2, &["--instance-count must be at least 1"]);
+    let out = run(&ws, &standin, &[&base[..], &["--image", &tag, "--port", "0"]].concat());
+    fails(&out, 2, &["--port"]);
+    let out = run(&ws, &standin, &[&base[..], &["--port", "5002"]].concat());
+    fails(&out, 2, &["--image"]);
+    let out = run(&ws, &standin, &["endpoint", "logs", "ep-image", "--deployment", "blue", "--lines=-1"]);
+    fails(&out, 2, &["--lines"]);
+    assert_eq!(writes_to(&standin, "/deployments/").len(), before, "a refused flag sent a deployment write");
+}
+
+/// An `aml_token` endpoint: invoke signs with a token from `token` (never `listKeys`), the
+/// scoring URI refuses no secret and a key, `keys` prints the token as azure-ai-ml's `get_keys`
+/// gives it, and `--regenerate` is refused as azure-ai-ml refuses it. Then mirrored traffic set
+/// through `traffic --mirror`, shown by `show`, cleared by a `traffic` without it, and every
+/// invalid mirror refused with the flag it names.
+#[test]
+fn aml_token_endpoints_and_mirrored_traffic_through_the_cli() {
+    let (standin, _, _blobs, ws, dir) = standin_with_model();
+    let created = json_ok(&ws, &standin, &["endpoint", "create", "ep-tok", "--auth-mode", "aml_token"]);
+    assert_eq!(created["auth_mode"], "AMLToken");
+    assert_eq!(sent(&standin, "PUT", "/onlineEndpoints/ep-tok")["properties"]["authMode"], "AMLToken");
+    for deployment in ["blue", "green"] {
+        let out = deploy(&ws, &standin, "ep-tok", deployment, "models:/diabetes/1", &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-tok"]);
+    assert_eq!(shown["traffic"], json!({"blue": 100}), "the first deployment took the traffic");
+
+    let (request, expected) = request_file(&ws, &dir);
+    let request = request.display().to_string();
+    let answer = floats(&json_ok(&ws, &standin, &["endpoint", "invoke", "ep-tok", "--data", &request]));
+    assert_eq!(answer.len(), expected.len());
+    for (g, e) in answer.iter().zip(&expected) {
+        assert_close(*g, *e, 1e-9, "invoke with a token");
+    }
+    assert!(writes_to(&standin, "/onlineEndpoints/ep-tok/token").iter().any(|l| l.status == 200));
+    assert!(writes_to(&standin, "/onlineEndpoints/ep-tok/listKeys").is_empty(), "no keys for an AMLToken endpoint");
+
+    let keys = json_ok(&ws, &standin, &["endpoint", "keys", "ep-tok"]);
+    let token = keys["accessToken"].as_str().expect("accessToken").to_string();
+    assert_eq!(keys["tokenType"], "Bearer");
+    assert!(keys["expiryTimeUtc"].as_i64().is_some_and(|t| t > chrono::Utc::now().timestamp()), "{keys}");
+    assert!(keys.get("primaryKey").is_none(), "{keys}");
+    let text = run(&ws, &standin, &["endpoint", "keys", "ep-tok"]);
+    assert!(String::from_utf8_lossy(&text.stdout).starts_with("token:   "), "{}", stderr(&text));
+    assert!(writes_to(&standin, "/onlineEndpoints/ep-tok/listKeys").is_empty());
+
+    let arm = Arm::new(&standin);
+    let scoring_uri = shown["scoring_uri"].as_str().expect("scoring uri");
+    let score = |secret: Option<&str>| {
+        let mut call = arm.http.post(scoring_uri).header("content-type", "application/json");
+        if let Some(secret) = secret {
+            call = call.bearer_auth(secret);
+        }
+        call.body(std::fs::read(&request).expect("request")).send().expect("score").status().as_u16()
+    };
+    assert_eq!(score(None), 401, "no secret");
+    let (_, keys_of) = arm.json("POST", &format!("{}/listKeys", arm.endpoint("ep-tok")), "2024-10-01", None);
+    assert_eq!(score(keys_of["primaryKey"].as_str()), 401, "a key on an AMLToken endpoint");
+    assert_eq!(score(Some(&token)), 200, "the token `keys` printed");
+
+    let out = run(&ws, &standin, &["endpoint", "keys", "ep-tok", "--regenerate", "primary"]);
+    fails(&out, 2, &["--regenerate", "\"ep-tok\" does not use keys", "AMLToken"]);
+    assert!(writes_to(&standin, "/regenerateKeys").is_empty(), "nothing was regenerated");
+
+    // Mirrored traffic: set, shown (JSON and text), then cleared by a `traffic` without it.
+    let set = json_ok(&ws, &standin, &["endpoint", "traffic", "ep-tok", "blue=100", "--mirror", "green=10"]);
+    assert_eq!(set["mirror_traffic"], json!({"green": 10}));
+    let body = sent(&standin, "PUT", "/onlineEndpoints/ep-tok");
+    assert_eq!(body["properties"]["traffic"], json!({"blue": 100}));
+    assert_eq!(body["properties"]["mirrorTraffic"], json!({"green": 10}));
+    assert_eq!(body["properties"]["authMode"], "AMLToken", "a traffic change keeps the auth mode");
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-tok"]);
+    assert_eq!((&shown["traffic"], &shown["mirror_traffic"]), (&json!({"blue": 100}), &json!({"green": 10})));
+    let text = String::from_utf8_lossy(&run(&ws, &standin, &["endpoint", "show", "ep-tok"]).stdout).into_owned();
+    assert!(text.contains("mirror       green=10\n"), "{text}");
+
+    let puts = writes_to(&standin, "/onlineEndpoints/ep-tok").len();
+    for (args, code, says) in [
+        (&["blue=100", "--mirror", "green=60"][..], 2, &["--mirror green=60", "at most 50"][..]),
+        (&["blue=100", "--mirror", "blue=10"], 2, &["--mirror blue", "not both"]),
+        (&["blue=90", "green=10", "--mirror", "green=10"], 2, &["--mirror green", "not both"]),
+        (&["blue=100", "--mirror", "green=10", "--mirror", "red=5"], 2, &["--mirror", "one deployment only"]),
+        (&["blue=100", "--mirror", "green"], 2, &["--mirror \"green\"", "DEPLOYMENT=PERCENT"]),
+        (&["blue=100", "--mirror", "green=ten"], 2, &["--mirror \"green=ten\"", "whole number"]),
+        (&["blue=100", "--mirror", "red=10"], 8, &["--mirror \"red\"", "\"ep-tok/red\""]),
+        (&["red=100"], 8, &["traffic \"red\"", "\"ep-tok/red\""]),
+        (&["blue=60", "green=30"], 2, &["add up to 100, not 90"]),
+    ] {
+        let out = run(&ws, &standin, &[&["endpoint", "traffic", "ep-tok"][..], args].concat());
+        fails(&out, code, says);
+    }
+    assert_eq!(writes_to(&standin, "/onlineEndpoints/ep-tok").len(), puts, "a refused traffic change was sent");
+    let cleared = json_ok(&ws, &standin, &["endpoint", "traffic", "ep-tok", "blue=100"]);
+    assert_eq!((&cleared["traffic"], &cleared["mirror_traffic"]), (&json!({"blue": 100}), &json!({})));
+}
+
+/// `--kind kubernetes --compute AKS`: the compute must be given, exist and be an attached
+/// Kubernetes compute (a compute cluster is refused), all before anything is created; the
+/// endpoint PUT carries the compute's ARM id and its deployments are `Kubernetes` ones that
+/// leave the instance type to the cluster. Azure ML mirrors no traffic there.
+#[test]
+fn kubernetes_endpoints_send_their_compute_and_kubernetes_deployments() {
+    let (standin, _, _blobs, ws, dir) = standin_with_model();
+    standin.attach_kubernetes_compute(RG, WS, "aks-ml");
+    let create = |extra: &[&str]| run(&ws, &standin, &[&["endpoint", "create", "ep-k8s"][..], extra].concat());
+    fails(&create(&["--kind", "kubernetes"]), 2, &["--compute"]);
+    fails(&create(&["--kind", "kubernetes", "--compute", "nope"]), 8, &["compute \"nope\" not found"]);
+    fails(
+        &create(&["--kind", "kubernetes", "--compute", "cpu-cluster"]),
+        2,
+        &["--compute \"cpu-cluster\"", "AmlCompute", "not an attached Kubernetes compute"],
+    );
+    fails(&create(&["--compute", "aks-ml"]), 2, &["--compute \"aks-ml\"", "--kind kubernetes"]);
+    assert!(writes_to(&standin, "/onlineEndpoints").is_empty(), "a refused create sent a write");
+
+    let created =
+        json_ok(&ws, &standin, &["endpoint", "create", "ep-k8s", "--kind", "kubernetes", "--compute", "aks-ml"]);
+    assert_eq!(created["kind"], "kubernetes");
+    let compute = created["compute"].as_str().expect("compute").to_string();
+    assert!(compute.ends_with("/workspaces/ws-ml/computes/aks-ml"), "{created}");
+    let body = sent(&standin, "PUT", "/onlineEndpoints/ep-k8s");
+    assert_eq!(body["properties"]["compute"], compute.as_str());
+    assert_eq!(body["properties"]["authMode"], "Key");
+    assert_eq!(body["identity"], json!({"type": "SystemAssigned"}));
+
+    let out = deploy(&ws, &standin, "ep-k8s", "blue", "models:/diabetes/1", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let deployed: Value = serde_json::from_slice(&out.stdout).expect("deployment JSON");
+    assert_eq!(deployed["compute_type"], "Kubernetes");
+    assert_eq!(deployed["instance_type"], "defaultinstancetype", "the cluster's default");
+    let props = sent(&standin, "PUT", "/onlineEndpoints/ep-k8s/deployments/blue")["properties"].clone();
+    assert_eq!(props["endpointComputeType"], "Kubernetes");
+    assert!(props.get("instanceType").is_none(), "no managed VM size on Kubernetes: {props}");
+    let (request, expected) = request_file(&ws, &dir);
+    let answer =
+        floats(&json_ok(&ws, &standin, &["endpoint", "invoke", "ep-k8s", "--data", &request.display().to_string()]));
+    assert_eq!(answer.len(), expected.len());
+
+    // A managed VM size is not an instance type of the cluster: the service's refusal names it.
+    let out = deploy(&ws, &standin, "ep-k8s", "green", "models:/diabetes/1", &["--instance-type", "Standard_DS3_v2"]);
+    fails(&out, 9, &["Standard_DS3_v2", "properties.instanceType"]);
+    let out = deploy(&ws, &standin, "ep-k8s", "green", "models:/diabetes/1", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let puts = writes_to(&standin, "/onlineEndpoints/ep-k8s").len();
+    let out = run(&ws, &standin, &["endpoint", "traffic", "ep-k8s", "blue=100", "--mirror", "green=10"]);
+    fails(&out, 2, &["--mirror", "Kubernetes compute", "aks-ml"]);
+    assert_eq!(writes_to(&standin, "/onlineEndpoints/ep-k8s").len(), puts, "the mirror was sent");
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-k8s"]);
+    assert_eq!((&shown["traffic"], &shown["mirror_traffic"]), (&json!({"blue": 100}), &json!({})));
+}
