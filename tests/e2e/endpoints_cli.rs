@@ -293,3 +293,61 @@ fn kubernetes_endpoints_send_their_compute_and_kubernetes_deployments() {
     let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-k8s"]);
     assert_eq!((&shown["traffic"], &shown["mirror_traffic"]), (&json!({"blue": 100}), &json!({})));
 }
+
+/// `invoke --deployment` reaches the pinned deployment whatever the traffic, an unknown one is
+/// exit 8, a request file that is not JSON exit 6 before anything is sent. Re-running `create`
+/// changes the definition and keeps live and mirrored traffic. A rollout refuses the deployment
+/// that takes the live traffic (2) and makes a mirrored one live and no longer mirrored.
+#[test]
+fn pinned_invoke_create_again_and_a_rollout_over_a_mirror() {
+    use crate::online_scoring::{eventually, scored};
+    let (standin, _, _blobs, ws, dir) = standin_with_model();
+    json_ok(&ws, &standin, &["endpoint", "create", "ep-pin"]);
+    for deployment in ["blue", "green"] {
+        let out = deploy(&ws, &standin, "ep-pin", deployment, "models:/diabetes/1", &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let (request, expected) = request_file(&ws, &dir);
+    let request = request.display().to_string();
+    let green = standin.deployment_port("ep-pin", "green").expect("green serves");
+    let blue = standin.deployment_port("ep-pin", "blue").expect("blue serves");
+    let blue_before = scored(blue);
+    let answer =
+        floats(&json_ok(&ws, &standin, &["endpoint", "invoke", "ep-pin", "--data", &request, "--deployment", "green"]));
+    assert_eq!(answer.len(), expected.len());
+    eventually("green to count the pinned request", || scored(green) == 1);
+    assert_eq!(scored(blue), blue_before, "blue takes all live traffic but was not asked");
+
+    let out = run(&ws, &standin, &["endpoint", "invoke", "ep-pin", "--data", &request, "--deployment", "nope"]);
+    fails(&out, 8, &["nope"]);
+    let scoring = || standin.log().iter().filter(|l| l.path.starts_with("/inference/")).count();
+    let sent_before = scoring();
+    let broken = ws.path().join("broken.json");
+    std::fs::write(&broken, "{\"input_data\": [[1, 2]\n").expect("write");
+    let out = run(&ws, &standin, &["endpoint", "invoke", "ep-pin", "--data", &broken.display().to_string()]);
+    fails(&out, 6, &["broken.json:2:"]);
+    let out = run(&ws, &standin, &["endpoint", "invoke", "ep-pin", "--data", "no-such.json"]);
+    fails(&out, 6, &["no-such.json"]);
+    assert_eq!(scoring(), sent_before, "a bad request file was sent");
+
+    // `create` again: a new description, the same traffic.
+    json_ok(&ws, &standin, &["endpoint", "traffic", "ep-pin", "blue=100", "--mirror", "green=20"]);
+    let again = json_ok(&ws, &standin, &["endpoint", "create", "ep-pin", "--description", "diabetes, second take"]);
+    assert_eq!(again["description"], "diabetes, second take");
+    assert_eq!((&again["traffic"], &again["mirror_traffic"]), (&json!({"blue": 100}), &json!({"green": 20})));
+    let body = sent(&standin, "PUT", "/onlineEndpoints/ep-pin");
+    assert_eq!(body["properties"]["traffic"], json!({"blue": 100}));
+    assert_eq!(body["properties"]["mirrorTraffic"], json!({"green": 20}));
+
+    let out = deploy(&ws, &standin, "ep-pin", "blue", "models:/diabetes/1", &["--rollout", "10,100"]);
+    fails(&out, 2, &["\"blue\" already takes 100%", "another deployment name"]);
+    let out = deploy(&ws, &standin, "ep-pin", "green", "models:/diabetes/1", &["--rollout", "50,100"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report["outcome"], "completed");
+    assert_eq!(report["previous_traffic"], json!({"blue": 100}));
+    assert_eq!(report["stages"][0]["traffic"], json!({"blue": 50, "green": 50}));
+    assert_eq!((&report["final_traffic"], &report["mirror_traffic"]), (&json!({"blue": 0, "green": 100}), &json!({})));
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-pin"]);
+    assert_eq!((&shown["traffic"], &shown["mirror_traffic"]), (&json!({"blue": 0, "green": 100}), &json!({})));
+}
