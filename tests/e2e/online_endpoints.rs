@@ -440,6 +440,7 @@ fn kubernetes_endpoints_and_custom_containers_get_the_service_rules() {
     let (_, blue) = arm.json("GET", &format!("{url}/deployments/blue"), DEP_API, None);
     assert_eq!(blue["properties"]["instanceType"], "defaultinstancetype");
     assert_eq!(blue["properties"]["endpointComputeType"], "Kubernetes");
+    assert_eq!(blue["properties"]["containerResourceRequirements"]["containerResourceLimits"]["memory"], "2Gi");
     let mut mirrored = on("aks-ml");
     mirrored["properties"]["traffic"] = json!({"blue": 100});
     mirrored["properties"]["mirrorTraffic"] = json!({"green": 10});

@@ -62,6 +62,15 @@ pub fn check_deployment(state: &State, scope: &Scope, kubernetes: bool, mut prop
     if kubernetes && properties["instanceType"].is_null() {
         properties["instanceType"] = json!("defaultinstancetype");
     }
+    // What the default instance type gives a container (the Kubernetes instance-type docs).
+    // azure-ai-ml 1.35.2 reads this object back from every Kubernetes deployment, and fails
+    // without it, so the service is taken to always return it (inferred).
+    if kubernetes && properties["containerResourceRequirements"].is_null() {
+        properties["containerResourceRequirements"] = json!({
+            "containerResourceRequests": {"cpu": "100m", "memory": "2Gi"},
+            "containerResourceLimits": {"cpu": "2", "memory": "2Gi"}
+        });
+    }
     let model_type = match properties["model"].as_str() {
         Some(id) => {
             let Some((name, version)) = asset_id(id, "models") else {
