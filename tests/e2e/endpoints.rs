@@ -260,7 +260,7 @@ fn a_green_that_fails_its_smoke_test_is_rolled_back() {
 }
 
 /// The official azure-ai-ml client on the endpoints `mlops` works with.
-fn azure_ai_ml(standin: &StandIn, args: &[&str]) -> Value {
+pub fn azure_ai_ml(standin: &StandIn, args: &[&str]) -> Value {
     let out = Command::new(crate::support::python())
         .arg(repo().join("tests/python/azureml_endpoint_crosstool.py"))
         .args([

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::endpoints::{deploy, json_ok, request_file, run};
+use crate::endpoints::{azure_ai_ml, deploy, json_ok, request_file, run};
 use crate::online_endpoints::{Arm, RG, WS, standin_with_model};
 use crate::standin::{Logged, StandIn};
 use crate::support::{Workspace, assert_close, floats, stderr};
@@ -96,6 +96,9 @@ fn deploy_with_image_sends_the_container_and_it_serves_predictions() {
     );
     assert_eq!(props["environmentVariables"], json!({"MLOPS_LOG": "info"}));
     assert!(props.get("codeConfiguration").is_none(), "a custom container has no scoring script: {body}");
+    let seen = azure_ai_ml(&standin, &["read", "ep-image", "blue"]);
+    assert_eq!(seen["deployment_type"], "ManagedOnlineDeployment");
+    assert!(seen["environment"].as_str().is_some_and(|e| e.contains("mlops-scoring")), "{seen}");
 
     let (request, expected) = request_file(&ws, &dir);
     let answer = json_ok(&ws, &standin, &["endpoint", "invoke", "ep-image", "--data", &request.display().to_string()]);
@@ -203,6 +206,10 @@ fn aml_token_endpoints_and_mirrored_traffic_through_the_cli() {
     assert_eq!(score(keys_of["primaryKey"].as_str()), 401, "a key on an AMLToken endpoint");
     assert_eq!(score(Some(&token)), 200, "the token `keys` printed");
 
+    // azure-ai-ml's get_keys gives a token too, and refuses to regenerate keys the same way.
+    let seen = azure_ai_ml(&standin, &["keys", "ep-tok"]);
+    assert_eq!((&seen["type"], &seen["has_access_token"]), (&json!("EndpointAuthToken"), &json!(true)), "{seen}");
+    assert!(seen["regenerate"].as_str().is_some_and(|m| m.contains("does not use keys for authentication")), "{seen}");
     let out = run(&ws, &standin, &["endpoint", "keys", "ep-tok", "--regenerate", "primary"]);
     fails(&out, 2, &["--regenerate", "\"ep-tok\" does not use keys", "AMLToken"]);
     assert!(writes_to(&standin, "/regenerateKeys").is_empty(), "nothing was regenerated");
@@ -218,6 +225,7 @@ fn aml_token_endpoints_and_mirrored_traffic_through_the_cli() {
     assert_eq!((&shown["traffic"], &shown["mirror_traffic"]), (&json!({"blue": 100}), &json!({"green": 10})));
     let text = String::from_utf8_lossy(&run(&ws, &standin, &["endpoint", "show", "ep-tok"]).stdout).into_owned();
     assert!(text.contains("mirror       green=10\n"), "{text}");
+    assert_eq!(azure_ai_ml(&standin, &["read", "ep-tok", "green"])["mirror_traffic"], json!({"green": 10}));
 
     let puts = writes_to(&standin, "/onlineEndpoints/ep-tok").len();
     for (args, code, says) in [
@@ -276,6 +284,14 @@ fn kubernetes_endpoints_send_their_compute_and_kubernetes_deployments() {
     let props = sent(&standin, "PUT", "/onlineEndpoints/ep-k8s/deployments/blue")["properties"].clone();
     assert_eq!(props["endpointComputeType"], "Kubernetes");
     assert!(props.get("instanceType").is_none(), "no managed VM size on Kubernetes: {props}");
+    let seen = azure_ai_ml(&standin, &["read", "ep-k8s", "blue"]);
+    assert_eq!(
+        (&seen["endpoint_type"], &seen["deployment_type"]),
+        (&json!("KubernetesOnlineEndpoint"), &json!("KubernetesOnlineDeployment")),
+        "{seen}"
+    );
+    assert!(seen["compute"].as_str().is_some_and(|c| c.eq_ignore_ascii_case(&compute)), "{seen}");
+    assert_eq!(seen["instance_type"], "defaultinstancetype");
     let (request, expected) = request_file(&ws, &dir);
     let answer =
         floats(&json_ok(&ws, &standin, &["endpoint", "invoke", "ep-k8s", "--data", &request.display().to_string()]));
