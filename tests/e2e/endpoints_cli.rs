@@ -367,3 +367,62 @@ fn pinned_invoke_create_again_and_a_rollout_over_a_mirror() {
     let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-pin"]);
     assert_eq!((&shown["traffic"], &shown["mirror_traffic"]), (&json!({"blue": 0, "green": 100}), &json!({})));
 }
+
+/// Runs `args`, interrupts it (SIGINT) once it polls the operation of its PUT to `put_suffix`,
+/// and returns its output.
+fn interrupted_while_polling(
+    ws: &Workspace,
+    standin: &StandIn,
+    args: &[&str],
+    put_suffix: &str,
+) -> std::process::Output {
+    let earlier = standin.log().len();
+    let child = crate::endpoints::mlops(ws, standin, args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let suffix = put_suffix.to_ascii_lowercase();
+    let polled = |log: &[Logged]| {
+        let log = &log[earlier..];
+        let at = log.iter().position(|l| l.method == "PUT" && l.path.to_ascii_lowercase().ends_with(&suffix));
+        at.is_some_and(|at| log[at + 1..].iter().any(|l| l.method == "GET" && l.path.contains("mfeOperationsStatus")))
+    };
+    let started = std::time::Instant::now();
+    while !polled(&standin.log()) {
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "mlops never polled its operation");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    child.wait_with_output().expect("wait")
+}
+
+/// Ctrl-C while `create` or `traffic` waits stops waiting (130) and says how to follow; what was
+/// asked goes on in Azure ML: the endpoint exists, the new traffic is in place.
+#[test]
+fn ctrl_c_while_create_or_traffic_waits_leaves_the_operation_going() {
+    let (standin, _, _blobs, ws, _) = standin_with_model();
+    json_ok(&ws, &standin, &["endpoint", "create", "ep-wait"]);
+    for deployment in ["blue", "green"] {
+        let out = deploy(&ws, &standin, "ep-wait", deployment, "models:/diabetes/1", &[]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // Endpoint operations now take ten minutes, far longer than any test waits.
+    standin.set_step(std::time::Duration::from_secs(600));
+
+    let out = interrupted_while_polling(&ws, &standin, &["endpoint", "create", "ep-slow"], "/onlineEndpoints/ep-slow");
+    fails(&out, 130, &["stopped waiting", "goes on in Azure ML", "mlops endpoint show ep-slow"]);
+    assert_eq!(json_ok(&ws, &standin, &["endpoint", "show", "ep-slow"])["provisioning_state"], "Creating");
+
+    let out = interrupted_while_polling(
+        &ws,
+        &standin,
+        &["endpoint", "traffic", "ep-wait", "blue=50", "green=50"],
+        "/onlineEndpoints/ep-wait",
+    );
+    fails(&out, 130, &["goes on in Azure ML", "mlops endpoint show ep-wait"]);
+    let shown = json_ok(&ws, &standin, &["endpoint", "show", "ep-wait"]);
+    assert_eq!(shown["provisioning_state"], "Updating");
+    assert_eq!(shown["traffic"], json!({"blue": 50, "green": 50}));
+}
