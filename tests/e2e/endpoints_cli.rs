@@ -245,6 +245,17 @@ fn aml_token_endpoints_and_mirrored_traffic_through_the_cli() {
     assert_eq!(writes_to(&standin, "/onlineEndpoints/ep-tok").len(), puts, "a refused traffic change was sent");
     let cleared = json_ok(&ws, &standin, &["endpoint", "traffic", "ep-tok", "blue=100"]);
     assert_eq!((&cleared["traffic"], &cleared["mirror_traffic"]), (&json!({"blue": 100}), &json!({})));
+
+    // A rollout's smoke tests on an AMLToken endpoint sign with tokens too.
+    let tokens = writes_to(&standin, "/onlineEndpoints/ep-tok/token").len();
+    let key_lists = writes_to(&standin, "/onlineEndpoints/ep-tok/listKeys").len();
+    let out = deploy(&ws, &standin, "ep-tok", "green", "models:/diabetes/1", &["--rollout", "50,100"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("report");
+    assert_eq!(report["outcome"], "completed");
+    assert_eq!(report["final_traffic"], json!({"blue": 0, "green": 100}));
+    assert!(writes_to(&standin, "/onlineEndpoints/ep-tok/token").len() > tokens, "the smoke tests took tokens");
+    assert_eq!(writes_to(&standin, "/onlineEndpoints/ep-tok/listKeys").len(), key_lists, "the rollout listed keys");
 }
 
 /// `--kind kubernetes --compute AKS`: the compute must be given, exist and be an attached
@@ -275,6 +286,11 @@ fn kubernetes_endpoints_send_their_compute_and_kubernetes_deployments() {
     assert_eq!(body["properties"]["compute"], compute.as_str());
     assert_eq!(body["properties"]["authMode"], "Key");
     assert_eq!(body["identity"], json!({"type": "SystemAssigned"}));
+    let listed = json_ok(&ws, &standin, &["endpoint", "list"]);
+    assert_eq!(listed["endpoints"][0]["kind"], "kubernetes");
+    assert_eq!(listed["endpoints"][0]["compute"], compute.as_str());
+    let text = String::from_utf8_lossy(&run(&ws, &standin, &["endpoint", "show", "ep-k8s"]).stdout).into_owned();
+    assert!(text.contains("kind         kubernetes\n"), "{text}");
 
     let out = deploy(&ws, &standin, "ep-k8s", "blue", "models:/diabetes/1", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -345,6 +361,13 @@ fn pinned_invoke_create_again_and_a_rollout_over_a_mirror() {
     let out = run(&ws, &standin, &["endpoint", "invoke", "ep-pin", "--data", "no-such.json"]);
     fails(&out, 6, &["no-such.json"]);
     assert_eq!(scoring(), sent_before, "a bad request file was sent");
+
+    // Regenerating the secondary key changes only it.
+    let keys = json_ok(&ws, &standin, &["endpoint", "keys", "ep-pin"]);
+    let regenerated = json_ok(&ws, &standin, &["endpoint", "keys", "ep-pin", "--regenerate", "secondary"]);
+    assert_eq!(regenerated["primaryKey"], keys["primaryKey"]);
+    assert_ne!(regenerated["secondaryKey"], keys["secondaryKey"]);
+    assert_eq!(sent(&standin, "POST", "/onlineEndpoints/ep-pin/regenerateKeys"), json!({"keyType": "Secondary"}));
 
     // `create` again: a new description, the same traffic.
     json_ok(&ws, &standin, &["endpoint", "traffic", "ep-pin", "blue=100", "--mirror", "green=20"]);
