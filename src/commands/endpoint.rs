@@ -134,8 +134,13 @@ async fn act(
             if let Some(key) = args.regenerate {
                 // azure-ai-ml refuses the same way, before any call that changes something.
                 if endpoint.auth() != Some(AuthMode::Key) {
+                    let hint = if endpoint.auth() == Some(AuthMode::AmlToken) {
+                        format!("; `mlops endpoint keys {name}` prints a fresh token")
+                    } else {
+                        String::new()
+                    };
                     return Err(UsageError(format!(
-                        "--regenerate: endpoint {name:?} does not use keys for authentication (auth mode {}); `mlops endpoint keys {name}` prints a fresh token",
+                        "--regenerate: endpoint {name:?} does not use keys for authentication (auth mode {}){hint}",
                         endpoint.auth_mode
                     ))
                     .into());

@@ -211,7 +211,7 @@ fn aml_token_endpoints_and_mirrored_traffic_through_the_cli() {
     assert_eq!((&seen["type"], &seen["has_access_token"]), (&json!("EndpointAuthToken"), &json!(true)), "{seen}");
     assert!(seen["regenerate"].as_str().is_some_and(|m| m.contains("does not use keys for authentication")), "{seen}");
     let out = run(&ws, &standin, &["endpoint", "keys", "ep-tok", "--regenerate", "primary"]);
-    fails(&out, 2, &["--regenerate", "\"ep-tok\" does not use keys", "AMLToken"]);
+    fails(&out, 2, &["--regenerate", "\"ep-tok\" does not use keys", "AMLToken", "prints a fresh token"]);
     assert!(writes_to(&standin, "/regenerateKeys").is_empty(), "nothing was regenerated");
 
     // Mirrored traffic: set, shown (JSON and text), then cleared by a `traffic` without it.
