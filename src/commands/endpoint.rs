@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::azureml::endpoints::{
-    AuthMode, EndpointCredentials, EndpointSpec, KeyType, OnlineEndpoint, OnlineEndpointsClient,
+    self, AuthMode, EndpointCredentials, EndpointSpec, KeyType, OnlineEndpoint, OnlineEndpointsClient,
 };
 use crate::azureml::online_deployments::{
     DeploymentSpec, LogContainer, OnlineDeployment, OnlineDeploymentsClient, ScoringContainer,
@@ -241,12 +241,14 @@ fn precheck(command: &EndpointCommand) -> anyhow::Result<Checked> {
                 return Err(UsageError("not deleted".to_string()).into());
             }
         }
-        EndpointCommand::Create(args) if args.kind == EndpointKindArg::Managed && args.compute.is_some() => {
-            return Err(UsageError(format!(
-                "--compute {:?}: a compute is for --kind kubernetes; managed endpoints run on Azure's own instances",
-                args.compute.as_deref().unwrap_or_default()
-            ))
-            .into());
+        EndpointCommand::Create(args) => {
+            endpoints::check_name("endpoint name", &args.name)?;
+            if let (EndpointKindArg::Managed, Some(compute)) = (args.kind, &args.compute) {
+                return Err(UsageError(format!(
+                    "--compute {compute:?}: a compute is for --kind kubernetes; managed endpoints run on Azure's own instances"
+                ))
+                .into());
+            }
         }
         EndpointCommand::Traffic(args) => {
             let live = traffic::parse_assignments(&args.traffic, "traffic")?;
@@ -258,6 +260,7 @@ fn precheck(command: &EndpointCommand) -> anyhow::Result<Checked> {
             if let Some(text) = &args.rollout {
                 checked.stages = Some(rollout::parse_stages(text)?);
             }
+            endpoints::check_name("--deployment", &args.deployment)?;
             if args.instance_count == 0 {
                 return Err(UsageError("--instance-count must be at least 1".to_string()).into());
             }

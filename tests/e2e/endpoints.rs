@@ -99,7 +99,7 @@ fn endpoint_control_plane_and_errors() {
             "deploy",
             "ep-cli",
             "--deployment",
-            "g",
+            "green",
             "--model",
             "models:/diabetes/1",
             "--rollout",
@@ -111,7 +111,17 @@ fn endpoint_control_plane_and_errors() {
     let out = run(
         &ws,
         &standin,
-        &["endpoint", "deploy", "ep-cli", "--deployment", "g", "--model", "models:/diabetes/1", "--rollout", "10,50"],
+        &[
+            "endpoint",
+            "deploy",
+            "ep-cli",
+            "--deployment",
+            "green",
+            "--model",
+            "models:/diabetes/1",
+            "--rollout",
+            "10,50",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("the last stage must be 100"), "{}", stderr(&out));
@@ -119,7 +129,7 @@ fn endpoint_control_plane_and_errors() {
     let out = run(
         &ws,
         &standin,
-        &["endpoint", "deploy", "ep-cli", "--deployment", "g", "--model", "models:/diabetes/1", "--settings", &bad],
+        &["endpoint", "deploy", "ep-cli", "--deployment", "green", "--model", "models:/diabetes/1", "--settings", &bad],
     );
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert!(
@@ -131,7 +141,7 @@ fn endpoint_control_plane_and_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("add up to 100, not 90"), "{}", stderr(&out));
     let out =
-        run(&ws, &standin, &["endpoint", "deploy", "ep-cli", "--deployment", "g", "--model", "models:/diabetes/7"]);
+        run(&ws, &standin, &["endpoint", "deploy", "ep-cli", "--deployment", "green", "--model", "models:/diabetes/7"]);
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
 
     let out = mlops(&ws, &standin, &["endpoint", "delete", "ep-cli"])

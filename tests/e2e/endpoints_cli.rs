@@ -144,6 +144,9 @@ fn deploy_with_image_sends_the_container_and_it_serves_predictions() {
     // Sizes and ports the service would refuse are refused before anything is sent.
     let before = writes_to(&standin, "/deployments/").len();
     let base = ["endpoint", "deploy", "ep-image", "--deployment", "green", "--model", "models:/diabetes/1"];
+    let out =
+        run(&ws, &standin, &["endpoint", "deploy", "ep-image", "--deployment", "g_1", "--model", "models:/diabetes/1"]);
+    fails(&out, 2, &["--deployment \"g_1\"", "3 to 32 characters"]);
     let out = run(&ws, &standin, &[&base[..], &["--instance-count", "0"]].concat());
     fails(&out, 2, &["--instance-count must be at least 1"]);
     let out = run(&ws, &standin, &[&base[..], &["--image", &tag, "--port", "0"]].concat());
@@ -275,6 +278,8 @@ fn kubernetes_endpoints_send_their_compute_and_kubernetes_deployments() {
         &["--compute \"cpu-cluster\"", "AmlCompute", "not an attached Kubernetes compute"],
     );
     fails(&create(&["--compute", "aks-ml"]), 2, &["--compute \"aks-ml\"", "--kind kubernetes"]);
+    let out = run(&ws, &standin, &["endpoint", "create", "9-lives"]);
+    fails(&out, 2, &["endpoint name \"9-lives\"", "a letter first"]);
     assert!(writes_to(&standin, "/onlineEndpoints").is_empty(), "a refused create sent a write");
 
     let created =
