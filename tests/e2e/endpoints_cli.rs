@@ -1,7 +1,8 @@
 //! `mlops endpoint` beyond create-deploy-invoke: what `deploy --image` sends and that the pushed
-//! container serves, `aml_token` endpoints (invoke, `keys` giving a token), mirrored traffic set
-//! through the CLI, Kubernetes endpoints, log tails, and the errors of bad flags, each with its
-//! documented exit code and the field it names.
+//! container serves, `aml_token` endpoints (invoke, `keys` giving a token, rollouts), mirrored
+//! traffic set through the CLI, Kubernetes endpoints, log tails, pinned invokes, `create` run
+//! again, Ctrl-C while waiting, and the errors of bad flags, each with its documented exit code
+//! and the field it names. azure-ai-ml reads back what mlops made.
 
 use serde_json::{Value, json};
 
