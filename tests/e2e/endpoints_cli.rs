@@ -260,6 +260,20 @@ fn aml_token_endpoints_and_mirrored_traffic_through_the_cli() {
     assert_eq!(report["final_traffic"], json!({"blue": 0, "green": 100}));
     assert!(writes_to(&standin, "/onlineEndpoints/ep-tok/token").len() > tokens, "the smoke tests took tokens");
     assert_eq!(writes_to(&standin, "/onlineEndpoints/ep-tok/listKeys").len(), key_lists, "the rollout listed keys");
+
+    // An AADToken endpoint (made by another client) has neither keys nor AML tokens to give.
+    arm.put_and_wait(
+        &arm.endpoint("ep-aad"),
+        "2024-10-01",
+        crate::online_endpoints::endpoint_body("AADToken", json!({})),
+    );
+    fails(&run(&ws, &standin, &["endpoint", "keys", "ep-aad"]), 2, &["\"ep-aad\"", "AADToken", "Entra token"]);
+    let out = run(&ws, &standin, &["endpoint", "keys", "ep-aad", "--regenerate", "primary"]);
+    fails(&out, 2, &["\"ep-aad\" does not use keys for authentication (auth mode AADToken)"]);
+    assert!(!stderr(&out).contains("fresh token"), "{}", stderr(&out));
+    let out = run(&ws, &standin, &["endpoint", "invoke", "ep-aad", "--data", &request]);
+    fails(&out, 2, &["\"ep-aad\"", "key and aml_token endpoints only"]);
+    assert!(writes_to(&standin, "/onlineEndpoints/ep-aad/").is_empty(), "nothing was asked of ep-aad but reads");
 }
 
 /// `--kind kubernetes --compute AKS`: the compute must be given, exist and be an attached
