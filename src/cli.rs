@@ -1626,12 +1626,13 @@ Examples:
   mlops endpoint traffic diabetes-ep blue=90 green=10 --mirror green=0
   mlops endpoint invoke diabetes-ep --data request.json --deployment green
   mlops endpoint logs diabetes-ep --deployment green --lines 100
-  mlops endpoint keys diabetes-ep                 # the only command that prints keys
+  mlops endpoint keys diabetes-ep                 # the only command that prints keys or tokens
   mlops endpoint delete diabetes-ep --yes
 
-Exit codes: 8 unknown endpoint, deployment or model; 14 a rollout stage failed and traffic was put
-back as it was; 15 the deployment ended Failed (traffic untouched); 2 bad --rollout or traffic;
-130 Ctrl-C (stops waiting; a rollout already in a stage puts traffic back first).";
+Exit codes: 8 unknown endpoint, deployment, model or compute; 14 a rollout stage failed and
+traffic was put back as it was; 15 the deployment ended Failed (traffic untouched); 2 bad
+--rollout, traffic, --mirror, --compute or sizes, --regenerate without keys; 6 a bad --settings
+or --data file; 130 Ctrl-C (stops waiting; a rollout already in a stage puts traffic back first).";
 
 /// `mlops endpoint`.
 #[derive(Debug, Subcommand)]
@@ -1644,7 +1645,7 @@ pub enum EndpointCommand {
     List(EndpointListArgs),
     /// Delete an endpoint and its deployments.
     Delete(EndpointDeleteArgs),
-    /// Print the endpoint's keys, or regenerate one.
+    /// Print the endpoint's keys (an aml_token endpoint's token), or regenerate a key.
     Keys(EndpointKeysArgs),
     /// Deploy a workspace model to an endpoint, optionally in safe-rollout stages.
     #[command(after_help = ENDPOINT_DEPLOY_EXAMPLES)]
@@ -1768,8 +1769,10 @@ pub struct EndpointDeployArgs {
     /// A model asset of the workspace: models:/NAME@ALIAS or models:/NAME/VERSION.
     #[arg(long, value_name = "MODEL")]
     pub model: String,
-    #[arg(long, value_name = "SKU", default_value = "Standard_DS3_v2")]
-    pub instance_type: String,
+    /// VM size of a managed endpoint (default Standard_DS3_v2); on a Kubernetes endpoint an
+    /// instance type the cluster defines (default: the cluster's default instance type).
+    #[arg(long, value_name = "SKU")]
+    pub instance_type: Option<String>,
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub instance_count: u32,
     /// The scoring container built by `mlops image build` (default: no-code MLflow deployment).

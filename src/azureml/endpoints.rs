@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::{AzureMlClient, AzureMlError};
 use crate::azure::ArmResponse;
 use crate::azure::lro::{PollOutcome, Poller};
+use crate::error_kind::UsageError;
 use crate::infra::deploy::Progress;
 use crate::secret::Secret;
 
@@ -44,6 +45,22 @@ impl AuthMode {
             .into_iter()
             .find(|m| m.rest().eq_ignore_ascii_case(text))
     }
+}
+
+/// Checks an endpoint or deployment name against the service's rule (azure-ai-ml's
+/// `validate_endpoint_or_deployment_name`): 3 to 32 characters, a letter first, then letters,
+/// digits and '-', and no '-' last. `flag` names where the name came from.
+pub fn check_name(flag: &str, name: &str) -> Result<(), UsageError> {
+    let ok = (3..=32).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        && !name.ends_with('-');
+    if ok {
+        return Ok(());
+    }
+    Err(UsageError(format!(
+        "{flag} {name:?}: a name is 3 to 32 characters, a letter first, then letters, digits and '-', not ending in '-'"
+    )))
 }
 
 /// What to create: the endpoint's authentication and where it runs.
@@ -116,6 +133,13 @@ fn percentages(value: Option<&Value>) -> BTreeMap<String, u32> {
 pub struct EndpointKeys {
     pub primary: Secret,
     pub secondary: Secret,
+}
+
+/// What `mlops endpoint keys` prints: keys or a token, by the endpoint's auth mode.
+#[derive(Debug, Clone)]
+pub enum EndpointCredentials {
+    Keys(EndpointKeys),
+    Token(EndpointToken),
 }
 
 /// Which key `regenerateKeys` replaces.
@@ -287,6 +311,20 @@ impl OnlineEndpointsClient {
         Ok(EndpointToken { access_token: token, expiry_time_utc: body.get("expiryTimeUtc").and_then(Value::as_i64) })
     }
 
+    /// What callers of this endpoint authenticate with, as azure-ai-ml's `get_keys` gives it: the
+    /// two keys of a `Key` endpoint, a fresh token of an `AMLToken` one. `AADToken` endpoints
+    /// take the caller's own Entra token, so there is nothing to fetch.
+    pub async fn credentials(&self, endpoint: &OnlineEndpoint) -> Result<EndpointCredentials, AzureMlError> {
+        match endpoint.auth() {
+            Some(AuthMode::Key) => Ok(EndpointCredentials::Keys(self.list_keys(&endpoint.name).await?)),
+            Some(AuthMode::AmlToken) => Ok(EndpointCredentials::Token(self.get_token(&endpoint.name).await?)),
+            _ => Err(AzureMlError::Invalid(format!(
+                "endpoint {:?} uses auth mode {:?}: callers sign in with their own Entra token (scope https://ml.azure.com/.default); it has no keys or AML tokens",
+                endpoint.name, endpoint.auth_mode
+            ))),
+        }
+    }
+
     /// The secret a scoring request carries for this endpoint's auth mode: the primary key or an
     /// AML token. `AADToken` endpoints take an Entra token, which this client does not hold.
     pub async fn scoring_secret(&self, endpoint: &OnlineEndpoint) -> Result<Secret, AzureMlError> {
@@ -432,6 +470,17 @@ mod tests {
                    "properties": {"authMode": "Key", "description": "d",
                                   "traffic": {"blue": 90, "green": 10}, "mirrorTraffic": {}}})
         );
+    }
+
+    #[test]
+    fn names_follow_the_service_rule() {
+        for good in ["ep1", "diabetes-ep", "Blue", &"a".repeat(32)] {
+            assert!(check_name("NAME", good).is_ok(), "{good}");
+        }
+        for bad in ["ep", "1-ep", "ep-", "ep_1", "ép1", &"a".repeat(33)] {
+            let err = check_name("--deployment", bad).expect_err(bad).0;
+            assert!(err.starts_with(&format!("--deployment {bad:?}: ")), "{err}");
+        }
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub struct DeploymentSpec {
     pub model: String,
     /// ARM id of the environment version; `None` deploys an MLflow model without code.
     pub environment: Option<String>,
-    pub instance_type: String,
+    /// `None` on a Kubernetes endpoint leaves the choice to the cluster (its default instance type).
+    pub instance_type: Option<String>,
     pub instance_count: u32,
     /// On an endpoint with an attached Kubernetes compute.
     pub kubernetes: bool,
@@ -61,7 +62,9 @@ pub fn deployment_body(location: &str, spec: &DeploymentSpec) -> Value {
     let mut properties = Map::new();
     properties.insert("endpointComputeType".to_string(), json!(if spec.kubernetes { "Kubernetes" } else { "Managed" }));
     properties.insert("model".to_string(), json!(spec.model));
-    properties.insert("instanceType".to_string(), json!(spec.instance_type));
+    if let Some(instance_type) = &spec.instance_type {
+        properties.insert("instanceType".to_string(), json!(instance_type));
+    }
     properties.insert("scaleSettings".to_string(), json!({"scaleType": "Default"}));
     if let Some(environment) = &spec.environment {
         properties.insert("environmentId".to_string(), json!(environment));
@@ -249,7 +252,7 @@ mod tests {
         let spec = DeploymentSpec {
             model: "/ws/models/diabetes/versions/3".to_string(),
             environment: None,
-            instance_type: "Standard_DS3_v2".to_string(),
+            instance_type: Some("Standard_DS3_v2".to_string()),
             instance_count: 2,
             kubernetes: false,
             settings: DeploymentSettings {
@@ -271,11 +274,16 @@ mod tests {
                 }
             })
         );
-        let container =
-            DeploymentSpec { environment: Some("/ws/environments/e/versions/1".into()), kubernetes: true, ..spec };
+        let container = DeploymentSpec {
+            environment: Some("/ws/environments/e/versions/1".into()),
+            kubernetes: true,
+            instance_type: None,
+            ..spec
+        };
         let body = deployment_body("westeurope", &container);
         assert_eq!(body["properties"]["environmentId"], "/ws/environments/e/versions/1");
         assert_eq!(body["properties"]["endpointComputeType"], "Kubernetes");
+        assert!(body["properties"].get("instanceType").is_none(), "the cluster's default instance type: {body}");
     }
 
     #[test]

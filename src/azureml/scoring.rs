@@ -7,12 +7,14 @@ use crate::http::{self, HttpError, RetryPolicy};
 use crate::secret::Secret;
 use crate::serve::smoke::DEPLOYMENT_HEADER;
 
-/// A request file that cannot be read.
+/// A request file that cannot be read, or is not JSON (the service would refuse it only after
+/// the round trip, with the model server's words).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot read the request file {}: {source}", path.display())]
-pub struct RequestFileError {
-    pub path: std::path::PathBuf,
-    pub source: std::io::Error,
+pub enum RequestFileError {
+    #[error("cannot read the request file {}: {source}", path.display())]
+    Read { path: std::path::PathBuf, source: std::io::Error },
+    #[error("request file {}:{source}", path.display())]
+    Invalid { path: std::path::PathBuf, source: crate::decode::DecodeError },
 }
 
 impl crate::error_kind::HasKind for RequestFileError {
@@ -21,9 +23,12 @@ impl crate::error_kind::HasKind for RequestFileError {
     }
 }
 
-/// Reads the body of a request, as is.
+/// Reads the body of a request, checked to be one JSON document and then sent as is.
 pub fn read_request(path: &std::path::Path) -> Result<Vec<u8>, RequestFileError> {
-    std::fs::read(path).map_err(|source| RequestFileError { path: path.to_path_buf(), source })
+    let bytes = std::fs::read(path).map_err(|source| RequestFileError::Read { path: path.to_path_buf(), source })?;
+    crate::decode::json_bytes(&bytes)
+        .map_err(|source| RequestFileError::Invalid { path: path.to_path_buf(), source })?;
+    Ok(bytes)
 }
 
 /// One scoring request.
@@ -64,4 +69,22 @@ pub async fn invoke(
         response.bytes().await.map(|b| b.to_vec()).map_err(|e| HttpError::from_reqwest_error(&Method::POST, &url, e))
     };
     http::send_with_retries(retry, &Method::POST, &url, attempt).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_file_is_json_sent_as_is() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("request.json");
+        std::fs::write(&path, b"{\"input_data\": [[1, 2]]}\n").expect("write");
+        assert_eq!(read_request(&path).expect("read"), b"{\"input_data\": [[1, 2]]}\n");
+        std::fs::write(&path, b"{\"input_data\": [[1, 2]\n").expect("write");
+        let err = read_request(&path).expect_err("not JSON").to_string();
+        assert!(err.starts_with("request file ") && err.contains("request.json:2:"), "{err}");
+        let missing = read_request(&dir.path().join("none.json")).expect_err("missing").to_string();
+        assert!(missing.starts_with("cannot read the request file"), "{missing}");
+    }
 }

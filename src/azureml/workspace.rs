@@ -149,6 +149,33 @@ impl AzureMlClient {
         }
     }
 
+    /// The ARM id of an attached Kubernetes compute, after checking that it exists and is one: an
+    /// endpoint on a compute cluster (`AmlCompute`) would be refused by the service only later.
+    pub async fn kubernetes_compute_id(&self, name: &str) -> Result<String, AzureMlError> {
+        let relative = format!("computes/{name}");
+        let response = self.arm.send(Method::Get, self.url(&relative)?, None).await?;
+        match response.status {
+            200 => {
+                let body: Value = response.json()?;
+                let kind = body.pointer("/properties/computeType").and_then(Value::as_str);
+                match kind {
+                    Some(k) if k.eq_ignore_ascii_case("Kubernetes") => Ok(self.id(&relative)),
+                    other => Err(AzureMlError::Invalid(format!(
+                        "--compute {name:?}: compute {name:?} of workspace {:?} is {}, not an attached Kubernetes compute",
+                        self.workspace.name,
+                        other.unwrap_or("of no known type")
+                    ))),
+                }
+            }
+            404 => Err(AzureMlError::UnknownCompute {
+                name: name.to_string(),
+                workspace: self.workspace.name.clone(),
+                source: response.into_error(),
+            }),
+            _ => Err(response.into_error().into()),
+        }
+    }
+
     /// `GET` that maps 404 to [`AzureMlError::NotFound`].
     pub async fn get(&self, kind: &'static str, name: &str, relative: &str) -> Result<Value, AzureMlError> {
         let response = self.arm.send(Method::Get, self.url(relative)?, None).await?;

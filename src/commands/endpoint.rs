@@ -7,19 +7,24 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::azureml::endpoints::{AuthMode, EndpointSpec, KeyType, OnlineEndpoint, OnlineEndpointsClient};
+use crate::azureml::endpoints::{
+    self, AuthMode, EndpointCredentials, EndpointSpec, KeyType, OnlineEndpoint, OnlineEndpointsClient,
+};
 use crate::azureml::online_deployments::{
     DeploymentSpec, LogContainer, OnlineDeployment, OnlineDeploymentsClient, ScoringContainer,
 };
 use crate::azureml::rollout::{self, RolloutError};
 use crate::azureml::rollout_target::EndpointRollout;
-use crate::azureml::{AzureMlClient, deployment_settings, scoring, traffic};
+use crate::azureml::{AzureMlClient, AzureMlError, deployment_settings, scoring, traffic};
 use crate::cli::*;
 use crate::error_kind::UsageError;
 use crate::output;
 use crate::progress::DeploymentProgress;
 use crate::settings::{self, AzureMlSettings};
 use crate::tracking::{ModelRef, VersionSelector};
+
+/// The VM size of a managed deployment when `--instance-type` is not given.
+const MANAGED_INSTANCE_TYPE: &str = "Standard_DS3_v2";
 
 pub async fn run(command: &EndpointCommand, global: &GlobalArgs) -> anyhow::Result<u8> {
     let (workspace, name) = match command {
@@ -84,8 +89,8 @@ async fn act(
     match command {
         EndpointCommand::Create(args) => {
             let compute = match &args.compute {
-                Some(c) if args.kind == EndpointKindArg::Kubernetes => Some(ml.compute_id(c).await?),
-                _ => None,
+                Some(c) => Some(ml.kubernetes_compute_id(c).await?),
+                None => None,
             };
             let auth_mode = match args.auth_mode {
                 EndpointAuthArg::Key => AuthMode::Key,
@@ -125,20 +130,49 @@ async fn act(
             })?;
         }
         EndpointCommand::Keys(args) => {
+            let endpoint = endpoints.get(name).await?;
             if let Some(key) = args.regenerate {
+                // azure-ai-ml refuses the same way, before any call that changes something.
+                if endpoint.auth() != Some(AuthMode::Key) {
+                    let hint = if endpoint.auth() == Some(AuthMode::AmlToken) {
+                        format!("; `mlops endpoint keys {name}` prints a fresh token")
+                    } else {
+                        String::new()
+                    };
+                    return Err(UsageError(format!(
+                        "--regenerate: endpoint {name:?} does not use keys for authentication (auth mode {}){hint}",
+                        endpoint.auth_mode
+                    ))
+                    .into());
+                }
                 let key = if key == EndpointKeyArg::Primary { KeyType::Primary } else { KeyType::Secondary };
                 endpoints.regenerate_keys(name, key, &mut progress(&format!("regenerating a key of {name}"))).await?;
             }
-            let keys = endpoints.list_keys(name).await?;
-            let value = json!({"primaryKey": keys.primary.expose(), "secondaryKey": keys.secondary.expose()});
-            output::emit_requested_secret(global.output, &value, || {
-                format!("primary:   {}\nsecondary: {}", keys.primary.expose(), keys.secondary.expose())
-            })?;
+            match endpoints.credentials(&endpoint).await? {
+                EndpointCredentials::Keys(keys) => {
+                    let value = json!({"primaryKey": keys.primary.expose(), "secondaryKey": keys.secondary.expose()});
+                    output::emit_requested_secret(global.output, &value, || {
+                        format!("primary:   {}\nsecondary: {}", keys.primary.expose(), keys.secondary.expose())
+                    })?;
+                }
+                EndpointCredentials::Token(token) => {
+                    let value = json!({"accessToken": token.access_token.expose(), "tokenType": "Bearer",
+                        "expiryTimeUtc": token.expiry_time_utc});
+                    output::emit_requested_secret(global.output, &value, || {
+                        let expires = token
+                            .expiry_time_utc
+                            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                            .map_or_else(|| "-".to_string(), |t| t.to_rfc3339());
+                        format!("token:   {}\nexpires: {expires}", token.access_token.expose())
+                    })?;
+                }
+            }
         }
         // `run` hands deploy its own Ctrl-C (a rollout rolls back on it) before coming here.
         EndpointCommand::Deploy(_) => anyhow::bail!("internal: mlops endpoint deploy has its own handler"),
         EndpointCommand::Traffic(_) => {
             let (live, mirror) = checked.traffic.unwrap_or_default();
+            check_traffic_targets(connected, name, &live, &mirror).await?;
             let endpoint = endpoints
                 .update_traffic(name, &live, &mirror, &mut progress(&format!("setting traffic of {name}")))
                 .await?;
@@ -207,6 +241,15 @@ fn precheck(command: &EndpointCommand) -> anyhow::Result<Checked> {
                 return Err(UsageError("not deleted".to_string()).into());
             }
         }
+        EndpointCommand::Create(args) => {
+            endpoints::check_name("endpoint name", &args.name)?;
+            if let (EndpointKindArg::Managed, Some(compute)) = (args.kind, &args.compute) {
+                return Err(UsageError(format!(
+                    "--compute {compute:?}: a compute is for --kind kubernetes; managed endpoints run on Azure's own instances"
+                ))
+                .into());
+            }
+        }
         EndpointCommand::Traffic(args) => {
             let live = traffic::parse_assignments(&args.traffic, "traffic")?;
             let mirror = traffic::parse_assignments(&args.mirror, "--mirror")?;
@@ -216,6 +259,13 @@ fn precheck(command: &EndpointCommand) -> anyhow::Result<Checked> {
         EndpointCommand::Deploy(args) => {
             if let Some(text) = &args.rollout {
                 checked.stages = Some(rollout::parse_stages(text)?);
+            }
+            endpoints::check_name("--deployment", &args.deployment)?;
+            if args.instance_count == 0 {
+                return Err(UsageError("--instance-count must be at least 1".to_string()).into());
+            }
+            if args.port == 0 {
+                return Err(UsageError("--port must be a port from 1 to 65535, not 0".to_string()).into());
             }
             if !(args.smoke_timeout.is_finite() && args.smoke_timeout > 0.0) {
                 return Err(UsageError(format!(
@@ -235,6 +285,38 @@ fn precheck(command: &EndpointCommand) -> anyhow::Result<Checked> {
         _ => {}
     }
     Ok(checked)
+}
+
+/// Every deployment a traffic map names exists (exit 8 otherwise, naming it), and a Kubernetes
+/// endpoint gets no mirrored traffic, which the service supports on managed endpoints only.
+async fn check_traffic_targets(
+    connected: &Connected,
+    name: &str,
+    live: &traffic::Traffic,
+    mirror: &traffic::Traffic,
+) -> anyhow::Result<()> {
+    let existing = connected.deployments.list(name).await?;
+    let unknown = live.keys().chain(mirror.keys()).find(|d| !existing.iter().any(|e| e.name.eq_ignore_ascii_case(d)));
+    if let Some(deployment) = unknown {
+        let flag = if live.contains_key(deployment) { "traffic" } else { "--mirror" };
+        return Err(anyhow::Error::new(AzureMlError::NotFound {
+            kind: "online deployment",
+            name: format!("{name}/{deployment}"),
+            workspace: connected.ml.workspace().name.clone(),
+            source: None,
+        })
+        .context(format!("{flag} {deployment:?}: endpoint {name:?} has no such deployment")));
+    }
+    if mirror.values().any(|p| *p > 0) {
+        let endpoint = connected.endpoints.get(name).await?;
+        if let Some(compute) = &endpoint.compute {
+            return Err(UsageError(format!(
+                "--mirror: endpoint {name:?} runs on the Kubernetes compute {compute}, where Azure ML does not mirror traffic"
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// `models:/NAME@ALIAS`, `models:/NAME/VERSION` or `models:/NAME/latest`.
@@ -314,7 +396,10 @@ async fn deploy(
     let spec = DeploymentSpec {
         model,
         environment,
-        instance_type: args.instance_type.clone(),
+        instance_type: args
+            .instance_type
+            .clone()
+            .or_else(|| endpoint.compute.is_none().then(|| MANAGED_INSTANCE_TYPE.to_string())),
         instance_count: args.instance_count,
         kubernetes: endpoint.compute.is_some(),
         settings: checked.settings,

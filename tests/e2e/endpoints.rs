@@ -13,7 +13,7 @@ use crate::online_endpoints::{Arm, RG, WS, request_and_expected, standin_with_mo
 use crate::standin::{self, StandIn};
 use crate::support::{Workspace, assert_close, diabetes, floats, repo, stderr};
 
-fn mlops(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
+pub fn mlops(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
     let mut cmd = crate::infra::mlops(ws, standin, args);
     cmd.env("AZURE_TENANT_ID", standin::TENANT)
         .env("AZURE_CLIENT_ID", standin::CLIENT_ID)
@@ -24,29 +24,36 @@ fn mlops(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Command {
     cmd
 }
 
-fn run(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Output {
+pub fn run(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Output {
     mlops(ws, standin, args).output().expect("run mlops")
 }
 
-fn json_ok(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Value {
+pub fn json_ok(ws: &Workspace, standin: &StandIn, args: &[&str]) -> Value {
     let out = run(ws, standin, &[args, &["-o", "json"]].concat());
     assert!(out.status.success(), "mlops {args:?} failed: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("JSON on stdout")
 }
 
-fn fixture(name: &str) -> String {
+pub fn fixture(name: &str) -> String {
     repo().join("tests/fixtures/endpoints").join(name).display().to_string()
 }
 
 /// Twenty diabetes rows as Azure ML's split DataFrame request file, and `mlops predict`'s answers.
-fn request_file(ws: &Workspace, model_dir: &std::path::Path) -> (PathBuf, Vec<f64>) {
+pub fn request_file(ws: &Workspace, model_dir: &std::path::Path) -> (PathBuf, Vec<f64>) {
     let (body, expected) = request_and_expected(ws, model_dir);
     let path = ws.path().join("request.json");
     std::fs::write(&path, body.to_string()).expect("request file");
     (path, expected)
 }
 
-fn deploy(ws: &Workspace, standin: &StandIn, endpoint: &str, deployment: &str, model: &str, extra: &[&str]) -> Output {
+pub fn deploy(
+    ws: &Workspace,
+    standin: &StandIn,
+    endpoint: &str,
+    deployment: &str,
+    model: &str,
+    extra: &[&str],
+) -> Output {
     let settings = fixture("fast-probes.yml");
     let args = [
         &["endpoint", "deploy", endpoint, "--deployment", deployment, "--model", model, "--settings"][..],
@@ -92,7 +99,7 @@ fn endpoint_control_plane_and_errors() {
             "deploy",
             "ep-cli",
             "--deployment",
-            "g",
+            "green",
             "--model",
             "models:/diabetes/1",
             "--rollout",
@@ -104,7 +111,17 @@ fn endpoint_control_plane_and_errors() {
     let out = run(
         &ws,
         &standin,
-        &["endpoint", "deploy", "ep-cli", "--deployment", "g", "--model", "models:/diabetes/1", "--rollout", "10,50"],
+        &[
+            "endpoint",
+            "deploy",
+            "ep-cli",
+            "--deployment",
+            "green",
+            "--model",
+            "models:/diabetes/1",
+            "--rollout",
+            "10,50",
+        ],
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("the last stage must be 100"), "{}", stderr(&out));
@@ -112,7 +129,7 @@ fn endpoint_control_plane_and_errors() {
     let out = run(
         &ws,
         &standin,
-        &["endpoint", "deploy", "ep-cli", "--deployment", "g", "--model", "models:/diabetes/1", "--settings", &bad],
+        &["endpoint", "deploy", "ep-cli", "--deployment", "green", "--model", "models:/diabetes/1", "--settings", &bad],
     );
     assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
     assert!(
@@ -124,7 +141,7 @@ fn endpoint_control_plane_and_errors() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("add up to 100, not 90"), "{}", stderr(&out));
     let out =
-        run(&ws, &standin, &["endpoint", "deploy", "ep-cli", "--deployment", "g", "--model", "models:/diabetes/7"]);
+        run(&ws, &standin, &["endpoint", "deploy", "ep-cli", "--deployment", "green", "--model", "models:/diabetes/7"]);
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
 
     let out = mlops(&ws, &standin, &["endpoint", "delete", "ep-cli"])
@@ -253,7 +270,7 @@ fn a_green_that_fails_its_smoke_test_is_rolled_back() {
 }
 
 /// The official azure-ai-ml client on the endpoints `mlops` works with.
-fn azure_ai_ml(standin: &StandIn, args: &[&str]) -> Value {
+pub fn azure_ai_ml(standin: &StandIn, args: &[&str]) -> Value {
     let out = Command::new(crate::support::python())
         .arg(repo().join("tests/python/azureml_endpoint_crosstool.py"))
         .args([

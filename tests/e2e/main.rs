@@ -16,6 +16,7 @@ mod conformance;
 mod data;
 mod docs;
 mod endpoints;
+mod endpoints_cli;
 mod fault_proxy;
 mod faults;
 mod image;

@@ -396,3 +396,73 @@ fn other_machine_learning_routes_still_check_the_api_version() {
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "InvalidApiVersionParameter");
 }
+
+/// Kubernetes endpoints: `properties.compute` must be the ARM id of a Kubernetes compute of the
+/// workspace; their deployments are `Kubernetes` ones whose instance type the cluster defines
+/// (its default when none is sent); mirrored traffic is refused there. A custom container
+/// without a scoring script needs its environment's three routes.
+#[test]
+fn kubernetes_endpoints_and_custom_containers_get_the_service_rules() {
+    let (standin, model, _blobs, _ws, _) = standin_with_model();
+    standin.attach_kubernetes_compute(RG, WS, "aks-ml");
+    let arm = Arm::new(&standin);
+    let workspace_id = arm.workspace().trim_start_matches(&standin.url()).to_string();
+    let url = arm.endpoint("ep-k8s");
+    let on = |compute: &str| {
+        let mut body = endpoint_body("Key", json!({}));
+        body["properties"]["compute"] = json!(format!("{workspace_id}/computes/{compute}"));
+        body
+    };
+    for compute in ["nothing", "cpu-cluster"] {
+        let (status, body) = arm.json("PUT", &url, MLOPS_API, Some(on(compute)));
+        assert_eq!(status, 400, "{compute}: {body}");
+        assert_eq!(body["error"]["details"][0]["target"], "properties.compute", "{body}");
+    }
+    assert_eq!(arm.put_and_wait(&url, MLOPS_API, on("aks-ml"))["status"], "Succeeded");
+    let (_, got) = arm.json("GET", &url, MLOPS_API, None);
+    assert_eq!(got["properties"]["compute"], format!("{workspace_id}/computes/aks-ml"));
+
+    let deployment =
+        |name: &str, body: Value| arm.json("PUT", &format!("{url}/deployments/{name}"), DEP_API, Some(body));
+    let (status, body) = deployment("blue", deployment_body(&model));
+    assert_eq!(status, 400, "a Managed deployment on a Kubernetes endpoint: {body}");
+    assert_eq!(body["error"]["details"][0]["target"], "properties.endpointComputeType");
+    let mut kubernetes = deployment_body(&model);
+    kubernetes["properties"]["endpointComputeType"] = json!("Kubernetes");
+    let (status, body) = deployment("blue", kubernetes.clone());
+    assert_eq!(status, 400, "a VM size is no instance type of the cluster: {body}");
+    assert_eq!(body["error"]["details"][0]["target"], "properties.instanceType");
+    kubernetes["properties"].as_object_mut().expect("properties").remove("instanceType");
+    for name in ["blue", "green"] {
+        let done = arm.put_and_wait(&format!("{url}/deployments/{name}"), DEP_API, kubernetes.clone());
+        assert_eq!(done["status"], "Succeeded", "{done}");
+    }
+    let (_, blue) = arm.json("GET", &format!("{url}/deployments/blue"), DEP_API, None);
+    assert_eq!(blue["properties"]["instanceType"], "defaultinstancetype");
+    assert_eq!(blue["properties"]["endpointComputeType"], "Kubernetes");
+    assert_eq!(blue["properties"]["containerResourceRequirements"]["containerResourceLimits"]["memory"], "2Gi");
+    let mut mirrored = on("aks-ml");
+    mirrored["properties"]["traffic"] = json!({"blue": 100});
+    mirrored["properties"]["mirrorTraffic"] = json!({"green": 10});
+    let (status, body) = arm.json("PUT", &url, MLOPS_API, Some(mirrored));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["target"], "properties.mirrorTraffic");
+
+    // An image-only environment without inferenceConfig cannot be deployed without code.
+    let environment = format!("{}/environments/bare/versions/1", arm.workspace());
+    let (status, answer) = arm.json(
+        "PUT",
+        &environment,
+        MLOPS_API,
+        Some(json!({"properties": {"image": "acr.io/x:1", "osType": "Linux"}})),
+    );
+    assert!(status == 200 || status == 201, "{answer}");
+    let managed = arm.endpoint("ep-bare");
+    arm.put_and_wait(&managed, MLOPS_API, endpoint_body("Key", json!({})));
+    let mut bare = deployment_body(&model);
+    bare["properties"]["environmentId"] = json!(format!("{workspace_id}/environments/bare/versions/1"));
+    let (status, body) = arm.json("PUT", &format!("{managed}/deployments/blue"), DEP_API, Some(bare));
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"]["details"][0]["target"], "properties.environmentId");
+    assert!(body["error"]["message"].as_str().unwrap_or("").contains("inferenceConfig.livenessRoute"), "{body}");
+}

@@ -14,7 +14,7 @@ use crate::support::{assert_close, floats};
 const API: &str = "2024-10-01";
 
 /// `/score` requests the deployment's server answered 200, from its metrics.
-fn scored(port: u16) -> u64 {
+pub fn scored(port: u16) -> u64 {
     let text =
         reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics")).expect("metrics").text().expect("text");
     text.lines()
@@ -28,7 +28,7 @@ fn scored(port: u16) -> u64 {
 }
 
 /// Waits (generous deadline) until `f` holds.
-fn eventually(what: &str, f: impl Fn() -> bool) {
+pub fn eventually(what: &str, f: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");

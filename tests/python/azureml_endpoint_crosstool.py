@@ -1,9 +1,10 @@
 """The official azure-ai-ml (MLClient, unchanged) on the same endpoints as `mlops endpoint`:
 `create NAME` makes a key-auth endpoint; `read NAME DEPLOYMENT` prints what it sees of an endpoint
-and one of its deployments as one JSON object.
+and one of its deployments as one JSON object; `keys NAME` what `get_keys` gives and whether
+`begin_regenerate_keys` is allowed (never the secrets themselves).
 
 Usage: azureml_endpoint_crosstool.py BASE_URL TENANT CLIENT_ID SECRET SUBSCRIPTION RESOURCE_GROUP
-       WORKSPACE (create NAME | read NAME DEPLOYMENT)
+       WORKSPACE (create NAME | read NAME DEPLOYMENT | keys NAME)
 """
 
 import json
@@ -11,6 +12,7 @@ import sys
 
 from azure.ai.ml import MLClient
 from azure.ai.ml.entities import ManagedOnlineEndpoint
+from azure.ai.ml.exceptions import ValidationException
 from azure.identity import ClientSecretCredential
 
 base, tenant, client_id, secret, subscription, rg, ws, action, name = sys.argv[1:10]
@@ -22,6 +24,23 @@ if action == "create":
         ManagedOnlineEndpoint(name=name, auth_mode="key", description="made by azure-ai-ml")
     ).result()
     print(json.dumps({"name": endpoint.name, "state": endpoint.provisioning_state}))
+elif action == "keys":
+    credentials = ml.online_endpoints.get_keys(name)
+    try:
+        ml.online_endpoints.begin_regenerate_keys(name, key_type="secondary").result()
+        regenerate = "allowed"
+    except ValidationException as err:
+        regenerate = str(err)
+    print(
+        json.dumps(
+            {
+                "type": type(credentials).__name__,
+                "has_access_token": bool(getattr(credentials, "access_token", None)),
+                "has_primary_key": bool(getattr(credentials, "primary_key", None)),
+                "regenerate": regenerate,
+            }
+        )
+    )
 else:
     deployment_name = sys.argv[10]
     endpoint = ml.online_endpoints.get(name)
@@ -38,6 +57,11 @@ else:
                 "model": deployment.model,
                 "instance_type": deployment.instance_type,
                 "instance_count": deployment.instance_count,
+                "endpoint_type": type(endpoint).__name__,
+                "compute": getattr(endpoint, "compute", None),
+                "mirror_traffic": getattr(endpoint, "mirror_traffic", None),
+                "deployment_type": type(deployment).__name__,
+                "environment": deployment.environment if isinstance(deployment.environment, str) else None,
             }
         )
     )

@@ -4,7 +4,7 @@
 //! bodies are checked against the shapes the service accepts; what it would reject gets a 400
 //! ARM error envelope.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -64,7 +64,8 @@ struct Operation {
 #[derive(Default)]
 pub struct AmlState {
     workspaces: HashMap<String, Workspace>,
-    computes: HashSet<String>,
+    /// Compute type (`AmlCompute`, `Kubernetes`) by workspace and name.
+    computes: HashMap<String, &'static str>,
     assets: HashMap<String, Container>,
     jobs: HashMap<String, Job>,
     schedules: HashMap<String, Schedule>,
@@ -93,7 +94,21 @@ impl AmlState {
     }
 
     pub fn create_compute(&mut self, subscription: &str, group: &str, workspace: &str, name: &str) {
-        self.computes.insert(key(&[subscription, group, workspace, name]));
+        self.computes.insert(key(&[subscription, group, workspace, name]), "AmlCompute");
+    }
+
+    /// An attached Kubernetes compute (an AKS or Arc cluster with the Azure ML extension).
+    pub fn attach_kubernetes(&mut self, subscription: &str, group: &str, workspace: &str, name: &str) {
+        self.computes.insert(key(&[subscription, group, workspace, name]), "Kubernetes");
+    }
+
+    /// The type of the compute an ARM id (`…/workspaces/<ws>/computes/<name>`) names.
+    pub fn compute_type(&self, id: &str) -> Option<&'static str> {
+        let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+        if parts.len() != 10 || !parts[8].eq_ignore_ascii_case("computes") {
+            return None;
+        }
+        self.computes.get(&key(&[parts[1], parts[3], parts[7], parts[9]])).copied()
     }
 
     /// One stored version's body.
@@ -340,13 +355,18 @@ fn workspace_route(state: &mut State, req: &Incoming, ws: &Workspace, rest: &[&s
     match (method, rest) {
         ("GET", []) => Reply::json(200, workspace_body(state, ws)),
         ("GET", ["computes", _]) => {
-            if state.aml.computes.contains(&key(&[&ws.subscription, &ws.group, &ws.name, &o[1]])) {
+            if let Some(kind) = state.aml.computes.get(&key(&[&ws.subscription, &ws.group, &ws.name, &o[1]])) {
+                let properties = if *kind == "Kubernetes" {
+                    json!({"namespace": "default", "defaultInstanceType": "defaultinstancetype"})
+                } else {
+                    json!({"vmSize": "STANDARD_DS3_V2", "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4}})
+                };
                 Reply::json(
                     200,
                     json!({"id": format!("{}/computes/{}", ws_id(ws), o[1]), "name": o[1],
                         "type": "Microsoft.MachineLearningServices/workspaces/computes", "location": ws.location,
-                        "properties": {"computeType": "AmlCompute", "provisioningState": "Succeeded",
-                            "properties": {"vmSize": "STANDARD_DS3_V2", "scaleSettings": {"minNodeCount": 0, "maxNodeCount": 4}}}}),
+                        "properties": {"computeType": kind, "provisioningState": "Succeeded",
+                            "properties": properties}}),
                 )
             } else {
                 Reply::arm_error(

@@ -33,15 +33,43 @@ pub fn asset_id<'a>(id: &'a str, collection: &str) -> Option<(&'a str, &'a str)>
 /// defaults it reports back (request settings and probes from the managed online deployment
 /// YAML reference: request timeout 5 s, one concurrent request, probes every 10 s after 10 s,
 /// 2 s timeout, 30 failures).
-pub fn check_deployment(state: &State, scope: &Scope, mut properties: Value) -> Result<Value, Reply> {
+/// `kubernetes` says whether the endpoint runs on an attached Kubernetes compute: its
+/// deployments are `Kubernetes` ones, whose instance type is one the cluster defines
+/// (`defaultinstancetype` when none is named), and a managed endpoint's are `Managed`.
+pub fn check_deployment(state: &State, scope: &Scope, kubernetes: bool, mut properties: Value) -> Result<Value, Reply> {
     let compute = properties["endpointComputeType"].as_str().unwrap_or("Managed");
-    if compute != "Managed" {
+    let expected = if kubernetes { "Kubernetes" } else { "Managed" };
+    if compute != expected {
         return Err(user_error(
             &format!(
-                "endpointComputeType {compute:?} is not supported here; managed online endpoints take \"Managed\""
+                "endpointComputeType {compute:?} does not match the endpoint: {} online endpoints take {expected:?}",
+                if kubernetes { "Kubernetes" } else { "managed" }
             ),
             "properties.endpointComputeType",
         ));
+    }
+    if kubernetes
+        && let Some(instance_type) = properties["instanceType"].as_str()
+        && !instance_type.eq_ignore_ascii_case("defaultinstancetype")
+    {
+        return Err(user_error(
+            &format!(
+                "Instance type {instance_type} is not defined in the Kubernetes compute; it has defaultinstancetype"
+            ),
+            "properties.instanceType",
+        ));
+    }
+    if kubernetes && properties["instanceType"].is_null() {
+        properties["instanceType"] = json!("defaultinstancetype");
+    }
+    // What the default instance type gives a container (the Kubernetes instance-type docs).
+    // azure-ai-ml 1.35.2 reads this object back from every Kubernetes deployment, and fails
+    // without it, so the service is taken to always return it (inferred).
+    if kubernetes && properties["containerResourceRequirements"].is_null() {
+        properties["containerResourceRequirements"] = json!({
+            "containerResourceRequests": {"cpu": "100m", "memory": "2Gi"},
+            "containerResourceLimits": {"cpu": "2", "memory": "2Gi"}
+        });
     }
     let model_type = match properties["model"].as_str() {
         Some(id) => {
@@ -64,7 +92,7 @@ pub fn check_deployment(state: &State, scope: &Scope, mut properties: Value) -> 
     match properties["environmentId"].as_str() {
         Some(id) => {
             let found = asset_id(id, "environments").and_then(|(n, v)| state.aml.version("environments", n, v));
-            if found.is_none() {
+            let Some(environment) = found else {
                 return Err(user_error(
                     &format!(
                         "properties.environmentId {id:?} names no environment version of workspace {}",
@@ -72,6 +100,9 @@ pub fn check_deployment(state: &State, scope: &Scope, mut properties: Value) -> 
                     ),
                     "properties.environmentId",
                 ));
+            };
+            if properties["codeConfiguration"].is_null() {
+                check_inference_config(id, &environment["properties"]["inferenceConfig"])?;
             }
         }
         // MLflow models deploy without environment and code ("no-code deployment"); any other
@@ -93,7 +124,7 @@ pub fn check_deployment(state: &State, scope: &Scope, mut properties: Value) -> 
         }
     }
     let defaults = json!({
-        "endpointComputeType": "Managed",
+        "endpointComputeType": expected,
         "scaleSettings": {"scaleType": "Default"},
         "requestSettings": {"requestTimeout": "PT5S", "maxConcurrentRequestsPerInstance": 1, "maxQueueWait": "PT0.5S"},
         "livenessProbe": probe_defaults(),
@@ -131,6 +162,27 @@ pub fn check_deployment(state: &State, scope: &Scope, mut properties: Value) -> 
         }
     }
     Ok(properties)
+}
+
+/// A custom container without a scoring script (BYOC) is reached only through the routes its
+/// environment declares, so all three must be there, each with a path and a port (the
+/// environment `Route` of the REST spec requires both; the deployment-time refusal is inferred
+/// from the custom-container docs, which always declare the three).
+fn check_inference_config(environment: &str, inference: &Value) -> Result<(), Reply> {
+    for route in ["livenessRoute", "readinessRoute", "scoringRoute"] {
+        let given = &inference[route];
+        let path_ok = given["path"].as_str().is_some_and(|p| p.starts_with('/'));
+        let port_ok = given["port"].as_u64().is_some_and(|p| (1..=65535).contains(&p));
+        if !(path_ok && port_ok) {
+            return Err(user_error(
+                &format!(
+                    "Environment {environment} has no inferenceConfig.{route} with a path and a port; a custom container without codeConfiguration needs its liveness, readiness and scoring routes"
+                ),
+                "properties.environmentId",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn probe_defaults() -> Value {

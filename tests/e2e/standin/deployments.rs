@@ -158,7 +158,8 @@ fn put_deployment(state: &mut State, req: &Incoming, scope: &Scope, key: &str, n
     let Some(properties) = body.get("properties").cloned().filter(Value::is_object) else {
         return user_error(400, "Required", "The request body must have 'properties'.", "properties");
     };
-    let properties = match super::deployment_checks::check_deployment(state, scope, properties) {
+    let kubernetes = super::endpoints::on_kubernetes(&state.online.endpoints[key].properties);
+    let properties = match super::deployment_checks::check_deployment(state, scope, kubernetes, properties) {
         Ok(p) => p,
         Err(reply) => return reply,
     };

@@ -250,6 +250,9 @@ fn put_endpoint(state: &mut State, req: &Incoming, scope: &Scope, name: &str, ap
             p.remove(computed);
         }
     }
+    if let Err(reply) = check_compute(state, &properties) {
+        return reply;
+    }
     let existing = state.online.endpoints.get(&key);
     let deployments: Vec<String> =
         existing.map(|e| e.deployments.values().map(|d| d.name.clone()).collect()).unwrap_or_default();
@@ -393,6 +396,49 @@ fn check_traffic(properties: &Value, deployments: &[String], endpoint: &str) -> 
         ));
     }
     Ok(())
+}
+
+/// A Kubernetes endpoint's `properties.compute`: the ARM id of a Kubernetes compute attached
+/// to the workspace (azure-ai-ml sends the compute's ARM id). Mirrored traffic is not supported
+/// on Kubernetes endpoints (the safe-rollout docs); the wording and codes are inferred.
+fn check_compute(state: &State, properties: &Value) -> Result<(), Reply> {
+    let Some(compute) = properties["compute"].as_str().filter(|c| !c.is_empty()) else {
+        return Ok(());
+    };
+    match state.aml.compute_type(compute) {
+        Some("Kubernetes") => {}
+        Some(other) => {
+            return Err(user_error(
+                400,
+                "BadArgument",
+                &format!("Compute {compute} is of type {other}; an online endpoint runs on a Kubernetes compute"),
+                "properties.compute",
+            ));
+        }
+        None => {
+            return Err(user_error(
+                400,
+                "BadArgument",
+                &format!("Compute {compute} was not found; attach a Kubernetes compute to the workspace first"),
+                "properties.compute",
+            ));
+        }
+    }
+    let mirrored = properties["mirrorTraffic"].as_object().is_some_and(|m| m.values().any(|p| p.as_i64() > Some(0)));
+    if mirrored {
+        return Err(user_error(
+            400,
+            "BadArgument",
+            "Mirror traffic is not supported on Kubernetes online endpoints",
+            "properties.mirrorTraffic",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an endpoint runs on an attached Kubernetes compute.
+pub fn on_kubernetes(properties: &Value) -> bool {
+    properties["compute"].as_str().is_some_and(|c| !c.is_empty())
 }
 
 /// PATCH takes what the spec's `PartialMinimalTrackedResourceWithIdentity` has, `tags` and

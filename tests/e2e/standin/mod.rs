@@ -74,6 +74,9 @@ pub struct Logged {
     /// 0 when the connection was reset.
     pub status: u16,
     pub authorization: Option<String>,
+    /// The JSON body of a write to online endpoints or environments, for tests that check what
+    /// a client sent (other bodies are not kept).
+    pub body: Option<Value>,
 }
 
 #[derive(Default)]
@@ -189,6 +192,11 @@ impl StandIn {
         s.aml.create_compute(SUBSCRIPTION, group, name, compute);
     }
 
+    /// Attaches a Kubernetes compute (an AKS cluster with the Azure ML extension) to a workspace.
+    pub fn attach_kubernetes_compute(&self, group: &str, workspace: &str, name: &str) {
+        self.state().aml.attach_kubernetes(SUBSCRIPTION, group, workspace, name);
+    }
+
     /// Azure ML state (assets, jobs, schedules) for assertions and test-driven outcomes.
     pub fn with_aml<T>(&self, f: impl FnOnce(&mut aml::AmlState) -> T) -> T {
         f(&mut self.state().aml)
@@ -287,6 +295,9 @@ pub async fn handle(
         headers.get("authorization").and_then(|v| v.to_str().ok()).map(|v| v.chars().take(20).collect::<String>());
     let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let lower = path.to_ascii_lowercase();
+    let kept = (method != "GET" && (lower.contains("/onlineendpoints") || lower.contains("/environments/")))
+        .then(|| serde_json::from_slice::<Value>(&body).ok())
+        .flatten();
 
     let fault = {
         let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
@@ -309,6 +320,7 @@ pub async fn handle(
             at: Instant::now(),
             status,
             authorization: authorization.clone(),
+            body: kept.clone(),
         });
     };
     let reply = match fault {

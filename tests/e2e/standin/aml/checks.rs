@@ -181,7 +181,7 @@ pub(super) fn check_job(state: &State, ws: &Workspace, p: &Value) -> Result<(), 
         let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
         parts.len() == 10
             && parts[8].eq_ignore_ascii_case("computes")
-            && state.aml.computes.contains(&key(&[parts[1], parts[3], parts[7], parts[9]]))
+            && state.aml.computes.contains_key(&key(&[parts[1], parts[3], parts[7], parts[9]]))
     };
     let _ = ws;
     match p.get("jobType").and_then(Value::as_str) {
