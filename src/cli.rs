@@ -1241,6 +1241,11 @@ pub struct ServeArgs {
     /// Model: a directory, runs:/RUN_ID/model, models:/NAME@ALIAS, models:/NAME/VERSION or models:/NAME/latest.
     #[arg(long, value_name = "MODEL", env = env_vars::MLOPS_MODEL)]
     pub model: String,
+    /// The model Azure ML mounted for this online deployment (set by Azure ML in the container):
+    /// served instead of --model, so a deployment serves the model asset it names, not the one
+    /// baked into its image.
+    #[arg(long, value_name = "DIR", env = env_vars::AZUREML_MODEL_DIR, hide = true)]
+    pub azureml_model_dir: Option<std::path::PathBuf>,
     /// Address to listen on (0.0.0.0 in a container).
     #[arg(long, value_name = "HOST", default_value = "127.0.0.1")]
     pub host: std::net::IpAddr,

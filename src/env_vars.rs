@@ -96,6 +96,9 @@ pub const MSI_ENDPOINT: &str = "MSI_ENDPOINT";
 pub const PATH: &str = "PATH";
 /// Model of `mlops serve` (flag `--model`), so a container image can set it once.
 pub const MLOPS_MODEL: &str = "MLOPS_MODEL";
+/// Where Azure ML mounts an online deployment's model asset in its container; `mlops serve`
+/// serves that model rather than `--model` (the one baked into the image).
+pub const AZUREML_MODEL_DIR: &str = "AZUREML_MODEL_DIR";
 /// Request-log destination of `mlops serve` (flag `--request-log`).
 pub const MLOPS_REQUEST_LOG: &str = "MLOPS_REQUEST_LOG";
 /// SAS token for an `https://` blob request log (flag `--request-log-sas`). Never logged.

@@ -9,13 +9,31 @@ use crate::cli::{GlobalArgs, ServeArgs};
 use crate::error_kind::UsageError;
 use crate::ml::model;
 use crate::output;
+use crate::registry::ResolvedModel;
 use crate::secret::Secret;
 use crate::serve::request_log::{BlobSecrets, SinkLimits, sink_config};
 use crate::serve::{self, ServeOptions, ServeSummary, ServedModel};
 
 pub async fn run(args: &ServeArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
-    let resolved = super::connect::model(&args.model, &args.store).await?;
-    let model = model::load(&resolved.dir).with_context(|| format!("cannot serve model {}", args.model))?;
+    let resolved = match &args.azureml_model_dir {
+        // Azure ML mounted the deployment's model asset: that is the model the deployment
+        // records, whatever the image carries (see docs/endpoints.md).
+        Some(mounted) => {
+            let dir = model::find_in(mounted).with_context(|| {
+                format!("cannot serve the model Azure ML mounted at AZUREML_MODEL_DIR={}", mounted.display())
+            })?;
+            if !global.quiet {
+                eprintln!(
+                    "mlops serve: serving the deployment's model from {} (AZUREML_MODEL_DIR), not {}",
+                    dir.display(),
+                    args.model
+                );
+            }
+            ResolvedModel { name: dir.display().to_string(), dir, version: None }
+        }
+        None => super::connect::model(&args.model, &args.store).await?,
+    };
+    let model = model::load(&resolved.dir).with_context(|| format!("cannot serve model {}", resolved.name))?;
     if !(args.request_log_interval.is_finite() && args.request_log_interval > 0.0) {
         return Err(UsageError(format!(
             "--request-log-interval must be a positive number of seconds, got {}",

@@ -70,6 +70,8 @@ pub enum ModelError {
     },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+    #[error("{} holds {} models ({}); it must hold one", dir.display(), found.len(), found.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    Several { dir: PathBuf, found: Vec<PathBuf> },
 }
 
 impl HasKind for ModelError {
@@ -169,6 +171,33 @@ pub fn recorded_run_id(dir: &Path) -> Option<String> {
     doc.get("run_id")?.as_str().filter(|id| !id.is_empty()).map(str::to_string)
 }
 
+/// The model directory inside `root`: `root` itself, or the one directory at the shallowest
+/// level below it (at most two down) that holds a model. Azure ML mounts a deployment's model
+/// asset at `AZUREML_MODEL_DIR` with the asset's own folder inside (`…/model/MLmodel` for a model
+/// logged under `model`), so the model is usually one level down.
+pub fn find_in(root: &Path) -> Result<PathBuf, ModelError> {
+    if !root.is_dir() {
+        return Err(ModelError::Missing { dir: root.to_path_buf() });
+    }
+    let mut level = vec![root.to_path_buf()];
+    for _ in 0..3 {
+        let mut found: Vec<PathBuf> = level.iter().filter(|d| d.join(MODEL_FILE).is_file()).cloned().collect();
+        found.sort();
+        match found.len() {
+            0 => {}
+            1 => return Ok(found.remove(0)),
+            _ => return Err(ModelError::Several { dir: root.to_path_buf(), found }),
+        }
+        level = level
+            .iter()
+            .filter_map(|d| std::fs::read_dir(d).ok())
+            .flat_map(|entries| entries.filter_map(Result::ok).map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+    }
+    Err(ModelError::NotAModel { dir: root.to_path_buf() })
+}
+
 /// Reads the linear model of an MLflow Model directory written by [`save`].
 pub fn load(dir: &Path) -> Result<LinearModel, ModelError> {
     let path = dir.join(MODEL_FILE);
@@ -235,5 +264,26 @@ mod tests {
         assert_eq!(err.to_string(), format!("model directory {} does not exist", missing.display()));
         std::fs::write(dir.path().join(MODEL_FILE), "{\"format\": \"other\"}").expect("write");
         assert!(matches!(load(dir.path()), Err(ModelError::Invalid { .. })));
+    }
+
+    #[test]
+    fn finds_the_one_model_azure_ml_mounted() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let put = |rel: &str| {
+            let dir = root.path().join(rel);
+            std::fs::create_dir_all(&dir).expect("dir");
+            std::fs::write(dir.join(MODEL_FILE), "{}").expect("write");
+            dir
+        };
+        assert!(matches!(find_in(root.path()), Err(ModelError::NotAModel { .. })));
+        assert!(matches!(find_in(&root.path().join("nope")), Err(ModelError::Missing { .. })));
+        std::fs::create_dir_all(root.path().join("empty/deeper/still")).expect("dirs");
+        let model = put("model");
+        assert_eq!(find_in(root.path()).expect("one level down"), model);
+        let other = put("other");
+        let err = find_in(root.path()).expect_err("two models");
+        assert!(matches!(&err, ModelError::Several { found, .. } if found == &[model.clone(), other]), "{err}");
+        put("");
+        assert_eq!(find_in(root.path()).expect("the root wins"), root.path());
     }
 }

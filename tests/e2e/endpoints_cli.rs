@@ -63,7 +63,14 @@ fn pushed_image(ws: &Workspace, standin: &StandIn, dir: &std::path::Path) -> Str
 #[test]
 fn deploy_with_image_sends_the_container_and_it_serves_predictions() {
     let (standin, model, _blobs, ws, dir) = standin_with_model();
-    let tag = pushed_image(&ws, &standin, &dir);
+    // The image carries another model than the asset deployed: Azure ML mounts the asset at
+    // AZUREML_MODEL_DIR, and that is what the deployment must serve.
+    let trained = ws.json(&["train", "--data", &crate::support::diabetes().display().to_string(), "--alpha", "5"]);
+    let other = mlops::tracking::LocalStore::open(&ws.path().join("mlruns"))
+        .and_then(|store| store.artifact_dir(trained["run_id"].as_str().expect("run id")))
+        .expect("the second run's artifacts")
+        .join("model");
+    let tag = pushed_image(&ws, &standin, &other);
     json_ok(&ws, &standin, &["endpoint", "create", "ep-image"]);
     let out = deploy(&ws, &standin, "ep-image", "blue", "models:/diabetes/1", &["--image", &tag]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -102,6 +109,8 @@ fn deploy_with_image_sends_the_container_and_it_serves_predictions() {
     assert!(seen["environment"].as_str().is_some_and(|e| e.contains("mlops-scoring")), "{seen}");
 
     let (request, expected) = request_file(&ws, &dir);
+    let (_, baked) = request_file(&ws, &other);
+    assert!(baked.iter().zip(&expected).any(|(b, e)| (b - e).abs() > 1e-6), "the two models must differ");
     let answer = json_ok(&ws, &standin, &["endpoint", "invoke", "ep-image", "--data", &request.display().to_string()]);
     let got = floats(&answer);
     assert_eq!(got.len(), expected.len());
