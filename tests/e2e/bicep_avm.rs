@@ -66,6 +66,9 @@ const IDENTICAL: &[&str] = &[
     "avm/res/web/hosting-environment/configuration--customdnssuffix",
     "avm/res/sql/server/firewall-rule",
     "avm/res/web/static-site/custom-domain",
+    // `dependsOn` sorted by qualified symbol name, culture-aware: `app::slot` before
+    // `applicationInsights`.
+    "avm/res/web/site/slot/config",
 ];
 
 #[test]

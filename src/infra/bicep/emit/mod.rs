@@ -103,21 +103,6 @@ impl Compiler<'_> {
         Ok(Value::Object(t))
     }
 
-    /// The `copy` name of a loop: the symbol, qualified by enclosing resources (`parent::child`).
-    pub(crate) fn copy_name(&self, t: Target) -> String {
-        let Target::Res(r) = t else {
-            return self.symbol_name(t).to_string();
-        };
-        let mut parts = vec![self.model.resources[r].decl.name.as_str()];
-        let mut cur = self.model.resources[r].lexical_parent;
-        while let Some(p) = cur {
-            parts.push(&self.model.resources[p].decl.name);
-            cur = self.model.resources[p].lexical_parent;
-        }
-        parts.reverse();
-        parts.join("::")
-    }
-
     /// `@description` on a resource or module becomes `metadata.description`.
     fn description_metadata(&self, decorators: &[Decorator], out: &mut Map<String, Value>) -> DResult<()> {
         if let Some(d) = decorators.iter().find(|d| d.name == "description") {
