@@ -92,9 +92,6 @@ impl Compiler<'_> {
                     };
                     for item in items {
                         let ObjItem::Prop(param) = item else { continue };
-                        if matches!(param.value.kind, ExprKind::For(_)) {
-                            return Err(Diag::unsupported(param.value.span, "a loop as a module parameter value"));
-                        }
                         if params.contains_key(&param.key) {
                             return Err(Diag::new(
                                 ErrorKind::Duplicate,

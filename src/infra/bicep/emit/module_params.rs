@@ -1,5 +1,6 @@
 //! Module parameter values as `bicep build` passes them to a nested deployment: `{"value": ...}`,
-//! a Key Vault reference for `getSecret()`, and a ternary of those as one `if()` expression.
+//! a Key Vault reference for `getSecret()`, a ternary of those as one `if()` expression, and a loop
+//! as a `copy` named `value`.
 
 use serde_json::{Map, Value, json};
 
@@ -26,6 +27,9 @@ fn unparen(e: &Expr) -> &Expr {
 impl Compiler<'_> {
     /// The entry for one parameter in the `parameters` of module `m`'s deployment.
     pub(super) fn module_param(&self, m: usize, param: &ObjProp, env: &Env) -> DResult<Value> {
+        if let ExprKind::For(f) = &param.value.kind {
+            return Ok(json!({"copy": [self.param_loop(f, env)?]}));
+        }
         let value = unparen(&param.value);
         if let Some(secret) = self.secret_ref(m, &param.key, value, env)? {
             let mut reference = Map::new();
@@ -42,6 +46,21 @@ impl Compiler<'_> {
             return Ok(self.param_entry(m, &param.key, value, env)?.to_json());
         }
         Ok(json!({"value": self.json(&param.value, env)?}))
+    }
+
+    /// A loop as a parameter value: a property copy loop named `value`, the name of the property
+    /// it fills once ARM unwraps `{"value": ...}` (`TemplateWriter.EmitModuleParameters`).
+    fn param_loop(&self, f: &ForExpr, env: &Env) -> DResult<Value> {
+        if matches!(f.body.kind, ExprKind::If { .. }) {
+            return Err(Diag::unsupported(f.body.span, "a filtered loop as a module parameter value"));
+        }
+        let body_env = self.loop_env(f, env, Arm::call("copyIndex", vec![Arm::str("value")]))?;
+        // Unlike other copy loops, the input is always one expression (`EmitCopyObject` with a
+        // copy index override), even an object; Bicep then renames every `copyIndex('…')` in it to
+        // `copyIndex('value')`, which only a loop nested in the body could notice, and a loop
+        // inside an expression is refused.
+        let input = self.arm(&f.body, &body_env)?.to_json();
+        Ok(json!({"name": "value", "count": self.loop_count(f, env)?, "input": input}))
     }
 
     /// A parameter entry as an expression (`createObject('value', ...)` and so on).
@@ -114,5 +133,31 @@ impl Compiler<'_> {
         };
         self.check_index(Target::Res(r), idx.as_ref(), base)?;
         Ok(Some(SecretRef { vault_id: self.res_id(r, idx.as_ref())?, name, version }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_loop_as_a_module_parameter_is_a_copy_named_value_with_one_expression_as_input() {
+        // As bicep build writes avm/ptn/azd/ml-project's `roleAssignments`.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("m.bicep"), "param xs array\nparam n string\n").expect("write");
+        let text = "param ids array\n\
+            module m 'm.bicep' = {\n  name: 'm'\n  params: {\n    \
+              xs: [for id in ids: {\n      role: id\n      kind: 'x'\n    }]\n    n: 'n'\n  }\n}\n";
+        let t = compile_str(&dir.path().join("main.bicep"), text).expect("compiles");
+        let params = &t["resources"][0]["properties"]["parameters"];
+        assert_eq!(
+            params["xs"],
+            serde_json::json!({"copy": [{
+                "name": "value",
+                "count": "[length(parameters('ids'))]",
+                "input": "[createObject('role', parameters('ids')[copyIndex('value')], 'kind', 'x')]",
+            }]})
+        );
+        assert_eq!(params["n"], serde_json::json!({"value": "n"}));
     }
 }
