@@ -71,6 +71,10 @@ const IDENTICAL: &[&str] = &[
     "avm/res/web/site/slot/config",
     // `fail('…')` in a resource name, passed to ARM as it is.
     "avm/res/document-db/mongo-cluster/firewall-rule",
+    // New resources with `scope: tenant()` from management-group scope (`"scope": "/"`), the second
+    // in a local module inside a module loop.
+    "avm/res/management/management-group",
+    "avm/ptn/mgmt-groups/subscription-placement",
 ];
 
 #[test]

@@ -8,6 +8,7 @@ use crate::infra::bicep::convert::resources::{Placement, Target};
 use crate::infra::bicep::convert::{Compiler, Env};
 use crate::infra::bicep::deps::Dep;
 use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::model::TargetScope;
 
 impl Compiler<'_> {
     fn condition(&self, conds: &[(&Expr, Env)]) -> DResult<Option<Value>> {
@@ -101,6 +102,13 @@ impl Compiler<'_> {
                 out.insert("scope".into(), id.to_json());
             }
             Placement::Extension(_) => {}
+            // A tenant resource may be deployed from any scope (`ScopeHelper.IsDeployableResourceScope`);
+            // a child inherits its parent's scope data, so it says so too.
+            Placement::Tenant => {
+                if self.model.scope != TargetScope::Tenant {
+                    out.insert("scope".into(), Value::from("/"));
+                }
+            }
             _ => {
                 let span = prop(res.body, "scope").map_or(res.decl.name_span, |p| p.value.span);
                 return Err(Diag::unsupported(span, "a new resource in another scope (use a module)"));
@@ -161,5 +169,28 @@ impl Compiler<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_new_tenant_resource_from_another_scope_gets_scope_slash() {
+        let text = "targetScope = 'managementGroup'\n\
+            resource mg 'Microsoft.Management/managementGroups@2023-04-01' = {\n  name: 'x'\n  scope: tenant()\n}\n";
+        let t = compile_str(Path::new("main.bicep"), text).expect("compiles");
+        assert_eq!(t["resources"][0]["scope"], "/");
+        // At tenant scope it is the template's own scope: nothing to say.
+        let t = compile_str(Path::new("main.bicep"), &text.replace("managementGroup'", "tenant'")).expect("compiles");
+        assert!(t["resources"][0].get("scope").is_none(), "{t}");
+        // Any other scope still needs a module (BCP139).
+        let other = "targetScope = 'subscription'\n\
+            resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {\n  name: 'x'\n  location: 'l'\n  scope: subscription('s')\n}\n";
+        let err = compile_str(Path::new("main.bicep"), other).expect_err("refused").to_string();
+        assert!(err.contains("a new resource in another scope"), "{err}");
     }
 }
