@@ -75,6 +75,8 @@ const IDENTICAL: &[&str] = &[
     // in a local module inside a module loop.
     "avm/res/management/management-group",
     "avm/ptn/mgmt-groups/subscription-placement",
+    // A module without `name`: the generated `'<symbol>-${uniqueString(…)}'` and languageVersion 2.0.
+    "avm/res/sql/server/auditing-setting",
 ];
 
 #[test]
