@@ -314,6 +314,35 @@ impl Compiler<'_> {
         Ok(self.arm(base, env)?.prop(name))
     }
 
+    /// `mod.?outputs.x…` (parsed as `tryGet(mod, 'outputs', 'x', …)`): the module's reference, guarded
+    /// by its condition, and the output's `value` (`ExpressionConverter.ConvertModulePropertyAccess`).
+    fn safe_module_outputs(&self, args: &[Expr], env: &Env) -> DResult<Option<Arm>> {
+        let [base, outputs, output, rest @ ..] = args else { return Ok(None) };
+        let (ExprKind::Str(outputs), ExprKind::Str(name)) = (&outputs.kind, &output.kind) else {
+            return Ok(None);
+        };
+        let Some((Target::Module(m), idx)) = self.target(base, env)? else { return Ok(None) };
+        if outputs != "outputs" {
+            return Ok(None);
+        }
+        self.check_index(Target::Module(m), idx.as_ref(), base)?;
+        self.check_output(m, name, output)?;
+        let target = if self.symbolic {
+            vec![self.symbol_ref(Target::Module(m), idx.as_ref())]
+        } else {
+            vec![self.module_id(m, idx.as_ref())?, Arm::str(DEPLOYMENTS_API_VERSION)]
+        };
+        let mut reference = Arm::call("reference", target);
+        if let Some(c) = self.model.modules[m].condition {
+            reference = Arm::call("if", vec![self.arm(c, &self.module_env(m, idx.as_ref())?)?, reference, Arm::Null]);
+        }
+        let mut call_args = vec![reference, Arm::str("outputs"), Arm::str(name), Arm::str("value")];
+        for a in rest {
+            call_args.push(self.arm(a, env)?);
+        }
+        Ok(Some(Arm::Call("tryGet".into(), call_args)))
+    }
+
     fn res_member(&self, r: usize, idx: Option<&Arm>, name: &str, e: &Expr) -> DResult<Arm> {
         self.check_index(Target::Res(r), idx, e)?;
         let res = &self.model.resources[r];
@@ -399,6 +428,11 @@ impl Compiler<'_> {
                 format!("'{name}' expects {expected} argument(s) but got {}", args.len()),
             ));
         }
+        if name == "tryGet"
+            && let Some(outputs) = self.safe_module_outputs(args, env)?
+        {
+            return Ok(outputs);
+        }
         match kind {
             Builtin::Any => self.arm(&args[0], env),
             Builtin::Load => match self.function_vars.iter().position(|call| call.start == name_span.start) {
@@ -416,4 +450,39 @@ impl Compiler<'_> {
 
 pub fn undefined(name: &str, e: &Expr) -> Diag {
     Diag::new(ErrorKind::Undefined, e.span, format!("the name '{name}' does not exist in the current context"))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_safe_read_of_a_module_output_is_guarded_by_the_module_condition() {
+        // As bicep build writes avm/ptn/authorization/policy-exemption's outputs.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("m.bicep"), "output name string = 'n'\n").expect("write");
+        let text = "param on bool\nmodule a 'm.bicep' = if (on) {\n  name: 'a'\n}\n\
+                    module b 'm.bicep' = {\n  name: 'b'\n}\n\
+                    output x string = a.?outputs.name ?? b.?outputs.name ?? ''\n";
+        let t = compile_str(&dir.path().join("main.bicep"), text).expect("compiles");
+        assert_eq!(
+            t["outputs"]["x"]["value"],
+            "[coalesce(coalesce(tryGet(if(parameters('on'), reference(resourceId('Microsoft.Resources/deployments', 'a'), \
+             '2025-04-01'), null()), 'outputs', 'name', 'value'), tryGet(reference(resourceId('Microsoft.Resources/deployments', \
+             'b'), '2025-04-01'), 'outputs', 'name', 'value')), '')]"
+        );
+        let t = compile_str(&dir.path().join("main.bicep"), &format!("type t = string\n{text}")).expect("compiles");
+        assert_eq!(
+            t["outputs"]["x"]["value"],
+            "[coalesce(coalesce(tryGet(if(parameters('on'), reference('a'), null()), 'outputs', 'name', 'value'), \
+             tryGet(reference('b'), 'outputs', 'name', 'value')), '')]"
+        );
+        let err = compile_str(
+            &dir.path().join("main.bicep"),
+            "module a 'm.bicep' = {\n  name: 'a'\n}\noutput x string = a.?outputs.nope\n",
+        )
+        .expect_err("no such output")
+        .to_string();
+        assert!(err.contains("the module has no output 'nope'"), "{err}");
+    }
 }
