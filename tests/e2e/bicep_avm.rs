@@ -79,6 +79,8 @@ const IDENTICAL: &[&str] = &[
     "avm/res/sql/server/auditing-setting",
     // `mod.?outputs.x` on conditional modules: `tryGet(if(cond, reference('mod'), null()), …)`.
     "avm/ptn/authorization/policy-exemption",
+    // Existing nested resources under a parent in another resource group.
+    "avm/res/digital-twins/digital-twins-instance/endpoint",
 ];
 
 #[test]
