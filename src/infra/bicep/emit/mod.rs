@@ -130,7 +130,7 @@ impl Compiler<'_> {
         hoisted.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, call) in hoisted {
             let span = crate::infra::bicep::error::Span::new(call.start, call.start + call.function.len());
-            vars.insert(name, load::load(self, &call.function, span, &call.args)?.to_json());
+            vars.insert(name, load::load_value(self, &call.function, span, &call.args)?);
         }
         for (v, decl) in self.model.vars.iter().enumerate() {
             if let Some(d) = decl.decorators.first() {
