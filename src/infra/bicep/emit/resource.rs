@@ -102,6 +102,9 @@ impl Compiler<'_> {
                 out.insert("scope".into(), id.to_json());
             }
             Placement::Extension(_) => {}
+            // `resourceGroup()` or `subscription()` naming the template's own scope.
+            Placement::ResourceGroup(args) if args.is_empty() && self.model.scope == TargetScope::ResourceGroup => {}
+            Placement::Subscription(args) if args.is_empty() && self.model.scope == TargetScope::Subscription => {}
             // A tenant resource may be deployed from any scope (`ScopeHelper.IsDeployableResourceScope`);
             // a child inherits its parent's scope data, so it says so too.
             Placement::Tenant => {
@@ -179,13 +182,18 @@ mod tests {
     use crate::infra::bicep::compile_str;
 
     #[test]
-    fn a_new_tenant_resource_from_another_scope_gets_scope_slash() {
+    fn a_new_resource_at_the_tenant_or_its_own_scope_needs_no_module() {
         let text = "targetScope = 'managementGroup'\n\
             resource mg 'Microsoft.Management/managementGroups@2023-04-01' = {\n  name: 'x'\n  scope: tenant()\n}\n";
         let t = compile_str(Path::new("main.bicep"), text).expect("compiles");
         assert_eq!(t["resources"][0]["scope"], "/");
         // At tenant scope it is the template's own scope: nothing to say.
         let t = compile_str(Path::new("main.bicep"), &text.replace("managementGroup'", "tenant'")).expect("compiles");
+        assert!(t["resources"][0].get("scope").is_none(), "{t}");
+        // Naming the template's own scope says nothing.
+        let own = "resource r 'Microsoft.Authorization/locks@2020-05-01' = {\n  name: 'x'\n  scope: resourceGroup()\n  \
+                   properties: {\n    level: 'CanNotDelete'\n  }\n}\n";
+        let t = compile_str(Path::new("main.bicep"), own).expect("compiles");
         assert!(t["resources"][0].get("scope").is_none(), "{t}");
         // Any other scope still needs a module (BCP139).
         let other = "targetScope = 'subscription'\n\
