@@ -133,8 +133,13 @@ impl Compiler<'_> {
             vars.insert(name, load::load_value(self, &call.function, span, &call.args)?);
         }
         for (v, decl) in self.model.vars.iter().enumerate() {
-            if let Some(d) = decl.decorators.first() {
-                return Err(Diag::unsupported(d.span, &format!("the decorator '@{}' on a variable", d.name)));
+            // A variable's description is for readers of the source: bicep build does not write it
+            // (`EmitVariablesIfPresent`), unless the variable is exported, which is refused here.
+            for d in &decl.decorators {
+                if d.name != "description" {
+                    return Err(Diag::unsupported(d.span, &format!("the decorator '@{}' on a variable", d.name)));
+                }
+                self.description(d)?;
             }
             if self.inline[v] {
                 if matches!(decl.value.kind, ExprKind::For(_)) {
@@ -166,5 +171,21 @@ impl Compiler<'_> {
         with_copy.insert("copy".into(), Value::Array(copies));
         with_copy.extend(vars);
         Ok(with_copy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_variable_description_is_not_written_and_other_variable_decorators_are_refused() {
+        let t = compile_str(Path::new("main.bicep"), "@description('why')\nvar v = 1\noutput o int = v\n")
+            .expect("compiles");
+        assert_eq!(t["variables"], serde_json::json!({"v": 1}));
+        let err = compile_str(Path::new("main.bicep"), "@export()\nvar v = 1\n").expect_err("refused").to_string();
+        assert!(err.contains("unsupported: the decorator '@export' on a variable"), "{err}");
     }
 }
