@@ -9,6 +9,7 @@ use crate::infra::bicep::ast::*;
 use crate::infra::bicep::convert::resources::Target;
 use crate::infra::bicep::convert::{Compiler, Env};
 use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::model::Sym;
 
 /// `vault.getSecret(name[, version])` assigned to a module parameter.
 struct SecretRef<'e> {
@@ -30,8 +31,28 @@ impl Compiler<'_> {
         if let ExprKind::For(f) = &param.value.kind {
             return Ok(json!({"copy": [self.param_loop(f, env)?]}));
         }
-        let value = unparen(&param.value);
-        if let Some(secret) = self.secret_ref(m, &param.key, value, env)? {
+        self.param_value(m, &param.key, &param.value, env)
+    }
+
+    /// A variable that is inlined (it reads runtime values) as its value: Bicep looks at the
+    /// expression after inlining, so a ternary inside such a variable is split as well.
+    fn inlined_var<'s>(&'s self, e: &Expr, env: &Env) -> Option<&'s Expr> {
+        let ExprKind::Ident(name) = &unparen(e).kind else { return None };
+        if env.local(name).is_some() {
+            return None;
+        }
+        match self.model.lookup(name, env.res) {
+            Some(Sym::Var(v)) if self.inline[v] => Some(&self.model.vars[v].value),
+            _ => None,
+        }
+    }
+
+    fn param_value(&self, m: usize, key: &str, value: &Expr, env: &Env) -> DResult<Value> {
+        if let Some(inner) = self.inlined_var(value, env) {
+            return self.param_value(m, key, inner, &Env::default());
+        }
+        let value = unparen(value);
+        if let Some(secret) = self.secret_ref(m, key, value, env)? {
             let mut reference = Map::new();
             reference.insert("keyVault".into(), json!({"id": secret.vault_id.to_json()}));
             reference.insert("secretName".into(), self.json(secret.name, env)?);
@@ -43,9 +64,9 @@ impl Compiler<'_> {
         // Bicep turns a ternary into a choice between two whole entries, so that either branch
         // may be a Key Vault reference; it does so whether or not one is.
         if matches!(value.kind, ExprKind::Ternary { .. }) {
-            return Ok(self.param_entry(m, &param.key, value, env)?.to_json());
+            return Ok(self.param_entry(m, key, value, env)?.to_json());
         }
-        Ok(json!({"value": self.json(&param.value, env)?}))
+        Ok(json!({"value": self.json(value, env)?}))
     }
 
     /// A loop as a parameter value: a property copy loop named `value`, the name of the property
@@ -65,6 +86,9 @@ impl Compiler<'_> {
 
     /// A parameter entry as an expression (`createObject('value', ...)` and so on).
     fn param_entry(&self, m: usize, key: &str, e: &Expr, env: &Env) -> DResult<Arm> {
+        if let Some(inner) = self.inlined_var(e, env) {
+            return self.param_entry(m, key, inner, &Env::default());
+        }
         let e = unparen(e);
         if let ExprKind::Ternary { cond, then, other } = &e.kind {
             return Ok(Arm::call(
@@ -159,5 +183,40 @@ mod tests {
             }]})
         );
         assert_eq!(params["n"], serde_json::json!({"value": "n"}));
+    }
+
+    #[test]
+    fn a_ternary_inside_an_inlined_variable_is_split_into_two_entries() {
+        // As in avm/ptn/aca-lza/hosting-environment: Bicep converts the parameter after inlining
+        // the variable, which reads a module output.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("m.bicep"),
+            "param p string
+output o string = 'x'
+",
+        )
+        .expect("write");
+        let text = "param on bool
+module a 'm.bicep' = {
+  name: 'a'
+  params: {
+    p: ''
+  }
+}
+            var v = on ? a.outputs.o : ''
+            module b 'm.bicep' = {
+  name: 'b'
+  params: {
+    p: (v)
+  }
+}
+";
+        let t = compile_str(&dir.path().join("main.bicep"), text).expect("compiles");
+        assert_eq!(
+            t["resources"][1]["properties"]["parameters"]["p"],
+            "[if(parameters('on'), createObject('value', reference(resourceId('Microsoft.Resources/deployments', 'a'), \
+             '2025-04-01').outputs.o.value), createObject('value', ''))]"
+        );
     }
 }
