@@ -29,7 +29,6 @@ impl Compiler<'_> {
         out.insert("type".into(), Value::from("Microsoft.Resources/deployments"));
         out.insert("apiVersion".into(), Value::from(DEPLOYMENTS_API_VERSION));
         out.insert("name".into(), self.module_name(m, None)?.to_json());
-        self.description_metadata(&module.decl.decorators, &mut out)?;
         // A deployment to another kind of scope needs a location; at resource-group scope
         // `deployment()` has none, so bicep build takes the resource group's.
         let deployment_location = || {
@@ -132,6 +131,8 @@ impl Compiler<'_> {
         if !deps.is_empty() {
             out.insert("dependsOn".into(), self.depends_on(deps)?);
         }
+        // Last, after `dependsOn`, as `TemplateWriter` applies it (`ApplyDescription`).
+        self.description_metadata(&module.decl.decorators, &mut out)?;
         Ok(Value::Object(out))
     }
 

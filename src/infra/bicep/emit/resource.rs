@@ -118,7 +118,6 @@ impl Compiler<'_> {
             }
         }
         out.insert("name".into(), self.res_name(r, None)?.to_json());
-        self.description_metadata(&res.decl.decorators, &mut out)?;
         for item in res.body {
             let ObjItem::Prop(p) = item else { continue };
             if matches!(p.key.as_str(), "name" | "parent" | "scope" | "dependsOn") {
@@ -149,6 +148,8 @@ impl Compiler<'_> {
         if !deps.is_empty() {
             out.insert("dependsOn".into(), self.depends_on(deps)?);
         }
+        // Last, after `dependsOn`, as `TemplateWriter` applies it (`ApplyDescription`).
+        self.description_metadata(&res.decl.decorators, &mut out)?;
         Ok(Value::Object(out))
     }
 
@@ -180,6 +181,22 @@ mod tests {
     use std::path::Path;
 
     use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_description_comes_last_after_depends_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("m.bicep"), "param p string = ''\n").expect("write");
+        let text = "resource a 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: 'a'\n  location: 'l'\n  \
+                    kind: 'StorageV2'\n  sku: {\n    name: 'Standard_LRS'\n  }\n}\n\
+                    @description('d')\nresource l 'Microsoft.Authorization/locks@2020-05-01' = {\n  name: 'l'\n  scope: a\n  \
+                    properties: {\n    level: 'CanNotDelete'\n  }\n  dependsOn: [\n    m\n  ]\n}\n\
+                    @description('d')\nmodule m 'm.bicep' = {\n  name: 'm'\n  dependsOn: [\n    a\n  ]\n}\n";
+        let t = compile_str(&dir.path().join("main.bicep"), text).expect("compiles");
+        for r in t["resources"].as_array().expect("resources").iter().skip(1) {
+            let keys: Vec<&str> = r.as_object().expect("resource").keys().map(String::as_str).collect();
+            assert_eq!(keys[keys.len() - 2..], ["dependsOn", "metadata"], "{r}");
+        }
+    }
 
     #[test]
     fn a_new_resource_at_the_tenant_or_its_own_scope_needs_no_module() {
