@@ -304,19 +304,28 @@ impl Compiler<'_> {
             && let Some((Target::Module(m), idx)) = self.target(inner, env)?
         {
             self.check_output(m, name, e)?;
-            let target = if self.symbolic {
-                vec![self.symbol_ref(Target::Module(m), idx.as_ref())]
-            } else {
-                vec![self.module_id(m, idx.as_ref())?, Arm::str(DEPLOYMENTS_API_VERSION)]
-            };
-            return Ok(Arm::call("reference", target).prop("outputs").prop(name).prop("value"));
+            return Ok(self.module_reference(m, idx.as_ref())?.prop("outputs").prop(name).prop("value"));
         }
         Ok(self.arm(base, env)?.prop(name))
     }
 
     /// `mod.?outputs.x…` (parsed as `tryGet(mod, 'outputs', 'x', …)`): the module's reference, guarded
-    /// by its condition, and the output's `value` (`ExpressionConverter.ConvertModulePropertyAccess`).
+    /// by its condition, and the output's `value` (`ExpressionConverter.ConvertModulePropertyAccess`);
+    /// `mod.outputs.?x` reads `value` from what `tryGet` found.
     fn safe_module_outputs(&self, args: &[Expr], env: &Env) -> DResult<Option<Arm>> {
+        // `mod.outputs.?x`: the output may be missing, the module is not in question.
+        if let [outputs, output] = args
+            && let ExprKind::Member { base, name: outputs_name } = &outputs.kind
+            && outputs_name == "outputs"
+            && let ExprKind::Str(name) = &output.kind
+            && let Some((Target::Module(m), idx)) = self.target(base, env)?
+        {
+            self.check_index(Target::Module(m), idx.as_ref(), base)?;
+            self.check_output(m, name, output)?;
+            let all = self.module_reference(m, idx.as_ref())?.prop("outputs");
+            let one = Arm::call("tryGet", vec![all, Arm::str(name)]);
+            return Ok(Some(Arm::call("tryGet", vec![one, Arm::str("value")])));
+        }
         let [base, outputs, output, rest @ ..] = args else { return Ok(None) };
         let (ExprKind::Str(outputs), ExprKind::Str(name)) = (&outputs.kind, &output.kind) else {
             return Ok(None);
@@ -327,12 +336,7 @@ impl Compiler<'_> {
         }
         self.check_index(Target::Module(m), idx.as_ref(), base)?;
         self.check_output(m, name, output)?;
-        let target = if self.symbolic {
-            vec![self.symbol_ref(Target::Module(m), idx.as_ref())]
-        } else {
-            vec![self.module_id(m, idx.as_ref())?, Arm::str(DEPLOYMENTS_API_VERSION)]
-        };
-        let mut reference = Arm::call("reference", target);
+        let mut reference = self.module_reference(m, idx.as_ref())?;
         if let Some(c) = self.model.modules[m].condition {
             reference = Arm::call("if", vec![self.arm(c, &self.module_env(m, idx.as_ref())?)?, reference, Arm::Null]);
         }
@@ -341,6 +345,16 @@ impl Compiler<'_> {
             call_args.push(self.arm(a, env)?);
         }
         Ok(Some(Arm::Call("tryGet".into(), call_args)))
+    }
+
+    /// `reference(…)` of a module's deployment (`GetModuleReferenceExpression`).
+    fn module_reference(&self, m: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let target = if self.symbolic {
+            vec![self.symbol_ref(Target::Module(m), idx)]
+        } else {
+            vec![self.module_id(m, idx)?, Arm::str(DEPLOYMENTS_API_VERSION)]
+        };
+        Ok(Arm::call("reference", target))
     }
 
     fn res_member(&self, r: usize, idx: Option<&Arm>, name: &str, e: &Expr) -> DResult<Arm> {
@@ -477,6 +491,13 @@ mod tests {
             "[coalesce(coalesce(tryGet(if(parameters('on'), reference('a'), null()), 'outputs', 'name', 'value'), \
              tryGet(reference('b'), 'outputs', 'name', 'value')), '')]"
         );
+        // avm/ptn/azd/ml-hub-dependencies: a safe read of the output alone is not guarded.
+        let t = compile_str(
+            &dir.path().join("main.bicep"),
+            "type t = string\nparam on bool\nmodule a 'm.bicep' = if (on) {\n  name: 'a'\n}\noutput x string = a.outputs.?name\n",
+        )
+        .expect("compiles");
+        assert_eq!(t["outputs"]["x"]["value"], "[tryGet(tryGet(reference('a').outputs, 'name'), 'value')]");
         let err = compile_str(
             &dir.path().join("main.bicep"),
             "module a 'm.bicep' = {\n  name: 'a'\n}\noutput x string = a.?outputs.nope\n",
