@@ -180,17 +180,13 @@ mod tests {
         std::fs::write(dir.path().join("f.json"), r#"{"f": 1.5}"#).expect("write");
         let t = compile(
             dir.path(),
-            "var whole = loadJsonContent('t.json')
-output o object = whole
-output a string = loadJsonContent('t.json').a
-",
+            "var whole = loadJsonContent('t.json')\noutput o object = whole\noutput a string = loadJsonContent('t.json').a\n",
         );
         let vars = t["variables"].as_object().expect("variables");
         assert_eq!(vars["$fxv#0"], serde_json::json!({"a": "[[x]", "n": 1, "l": [true, null]}));
         assert_eq!(vars["whole"], "[variables('$fxv#0')]");
         assert_eq!(t["outputs"]["a"]["value"], "[variables('$fxv#1').a]");
-        let err = compile_str(&dir.path().join("main.bicep"), "output o object = loadJsonContent('f.json')
-")
+        let err = compile_str(&dir.path().join("main.bicep"), "output o object = loadJsonContent('f.json')\n")
             .expect_err("a fractional number is refused")
             .to_string();
         assert!(err.contains("unsupported: a fractional number"), "{err}");
