@@ -303,7 +303,17 @@ impl Compiler<'_> {
             && outputs == "outputs"
             && let Some((Target::Module(m), idx)) = self.target(inner, env)?
         {
-            self.check_output(m, name, e)?;
+            // A secure output is read with its own API, which returns the values without the
+            // `outputs`/`value` wrapping (`ConvertModuleOutputPropertyAccessExpression`).
+            if self.check_output(m, name, e)? {
+                let target = if self.symbolic {
+                    self.symbol_ref(Target::Module(m), idx.as_ref())
+                } else {
+                    self.module_id(m, idx.as_ref())?
+                };
+                let list = Arm::call("listOutputsWithSecureValues", vec![target, Arm::str(DEPLOYMENTS_API_VERSION)]);
+                return Ok(list.prop(name));
+            }
             return Ok(self.module_reference(m, idx.as_ref())?.prop("outputs").prop(name).prop("value"));
         }
         Ok(self.arm(base, env)?.prop(name))
@@ -321,7 +331,9 @@ impl Compiler<'_> {
             && let Some((Target::Module(m), idx)) = self.target(base, env)?
         {
             self.check_index(Target::Module(m), idx.as_ref(), base)?;
-            self.check_output(m, name, output)?;
+            if self.check_output(m, name, output)? {
+                return Err(Diag::unsupported(output.span, "a safe read of a module's secure output"));
+            }
             let all = self.module_reference(m, idx.as_ref())?.prop("outputs");
             let one = Arm::call("tryGet", vec![all, Arm::str(name)]);
             return Ok(Some(Arm::call("tryGet", vec![one, Arm::str("value")])));
@@ -335,7 +347,9 @@ impl Compiler<'_> {
             return Ok(None);
         }
         self.check_index(Target::Module(m), idx.as_ref(), base)?;
-        self.check_output(m, name, output)?;
+        if self.check_output(m, name, output)? {
+            return Err(Diag::unsupported(output.span, "a safe read of a module's secure output"));
+        }
         let mut reference = self.module_reference(m, idx.as_ref())?;
         if let Some(c) = self.model.modules[m].condition {
             reference = Arm::call("if", vec![self.arm(c, &self.module_env(m, idx.as_ref())?)?, reference, Arm::Null]);
@@ -469,6 +483,23 @@ pub fn undefined(name: &str, e: &Expr) -> Diag {
 #[cfg(test)]
 mod tests {
     use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_secure_module_output_is_read_with_list_outputs_with_secure_values() {
+        // As avm/ptn/dev-ops/cicd-agents-and-runners reads a workspace module's shared key.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("m.bicep"), "@secure()\noutput key string = 'k'\noutput id string = 'i'\n")
+            .expect("write");
+        let text =
+            "module a 'm.bicep' = {\n  name: 'a'\n}\noutput k string = a.outputs.key\noutput i string = a.outputs.id\n";
+        let t = compile_str(&dir.path().join("main.bicep"), text).expect("compiles");
+        assert_eq!(t["languageVersion"], "2.0");
+        assert_eq!(t["outputs"]["k"]["value"], "[listOutputsWithSecureValues('a', '2025-04-01').key]");
+        assert_eq!(t["outputs"]["i"]["value"], "[reference('a').outputs.id.value]");
+        let safe = "module a 'm.bicep' = {\n  name: 'a'\n}\noutput k string? = a.outputs.?key\n";
+        let err = compile_str(&dir.path().join("main.bicep"), safe).expect_err("refused").to_string();
+        assert!(err.contains("unsupported: a safe read of a module's secure output"), "{err}");
+    }
 
     #[test]
     fn a_safe_read_of_a_module_output_is_guarded_by_the_module_condition() {

@@ -165,16 +165,13 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    pub fn check_output(&self, m: usize, name: &str, e: &Expr) -> DResult<()> {
+    /// Checks that module `m` has the output `name`; whether it is secure.
+    pub fn check_output(&self, m: usize, name: &str, e: &Expr) -> DResult<bool> {
         let Some(output) = self.module_templates[m]["outputs"].get(name) else {
             return Err(Diag::new(ErrorKind::Type, e.span, format!("the module has no output '{name}'")));
         };
-        if output["type"]
+        Ok(output["type"]
             .as_str()
-            .is_some_and(|t| t.eq_ignore_ascii_case("securestring") || t.eq_ignore_ascii_case("secureobject"))
-        {
-            return Err(Diag::unsupported(e.span, "a module's secure output ('listOutputsWithSecureValues')"));
-        }
-        Ok(())
+            .is_some_and(|t| t.eq_ignore_ascii_case("securestring") || t.eq_ignore_ascii_case("secureobject")))
     }
 }
