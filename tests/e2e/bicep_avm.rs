@@ -83,6 +83,8 @@ const IDENTICAL: &[&str] = &[
     "avm/res/digital-twins/digital-twins-instance/endpoint",
     // `loadJsonContent` of a template under `modules/`, a `$fxv#0` variable with `[[` escapes.
     "avm/ptn/authorization/resource-role-assignment",
+    // A module in another subscription's resource group (with its file under `modules/`).
+    "avm/res/sql/server/vulnerability-assessment",
 ];
 
 #[test]
