@@ -2,6 +2,7 @@
 
 use super::arm::Arm;
 use super::ast::*;
+use super::collation;
 use super::convert::resources::Target;
 use super::convert::{Compiler, Env};
 use super::error::{DResult, Diag, ErrorKind};
@@ -158,7 +159,8 @@ pub struct Dep {
 }
 
 impl Compiler<'_> {
-    /// The dependencies of a resource or module declaration, deduplicated, sorted by symbol.
+    /// The dependencies of a resource or module declaration, deduplicated, sorted by qualified symbol
+    /// name as `ExpressionBuilder.BuildDependencyExpressions` sorts them.
     pub fn dependencies(&self, t: Target) -> DResult<Vec<Dep>> {
         let mut out = Vec::new();
         let mut seen_vars = vec![false; self.model.vars.len()];
@@ -190,7 +192,7 @@ impl Compiler<'_> {
         // A dependency on a whole collection makes indexed ones on the same collection redundant.
         let whole: Vec<Target> = out.iter().filter(|d| d.index.is_none()).map(|d| d.target).collect();
         out.retain(|d| d.index.is_none() || !whole.contains(&d.target));
-        out.sort_by_key(|d| self.symbol_name(d.target).to_lowercase());
+        out.sort_by(|a, b| collation::compare(&self.copy_name(a.target), &self.copy_name(b.target)));
         Ok(out)
     }
 
@@ -199,6 +201,23 @@ impl Compiler<'_> {
             Target::Res(r) => &self.model.resources[r].decl.name,
             Target::Module(m) => &self.model.modules[m].decl.name,
         }
+    }
+
+    /// The symbolic name of a declaration, qualified by enclosing resources (`parent::child`): the
+    /// `copy` name of a loop, the key of a languageVersion 2.0 resource, and what `dependsOn` is
+    /// sorted by.
+    pub(crate) fn copy_name(&self, t: Target) -> String {
+        let Target::Res(r) = t else {
+            return self.symbol_name(t).to_string();
+        };
+        let mut parts = vec![self.model.resources[r].decl.name.as_str()];
+        let mut cur = self.model.resources[r].lexical_parent;
+        while let Some(p) = cur {
+            parts.push(&self.model.resources[p].decl.name);
+            cur = self.model.resources[p].lexical_parent;
+        }
+        parts.reverse();
+        parts.join("::")
     }
 
     /// A dependency on resource `r`. An existing resource is not deployed, so classic output
@@ -348,5 +367,26 @@ impl Compiler<'_> {
             }
         });
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn depends_on_is_sorted_by_qualified_symbol_name_culture_aware() {
+        // avm/res/web/site/slot/config: `app::slot` sorts before `applicationInsights` (and `a_b`
+        // before `a1`, `hubrg` before `hubVNET`), not by the nested resource's own name.
+        let text = "type t = string\n\
+            resource app 'Microsoft.Web/sites@2024-04-01' existing = {\n  name: 'a'\n  \
+              resource slot 'slots' existing = {\n    name: 's'\n  }\n}\n\
+            resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {\n  name: 'i'\n  location: 'l'\n  kind: 'web'\n}\n\
+            resource config 'Microsoft.Web/sites/slots/config@2024-04-01' = {\n  parent: app::slot\n  name: 'appsettings'\n  \
+              properties: {\n    k: applicationInsights.properties.ConnectionString\n    s: app::slot.kind\n  }\n}\n";
+        let t = compile_str(Path::new("main.bicep"), text).expect("compiles");
+        assert_eq!(t["resources"]["config"]["dependsOn"], serde_json::json!(["app::slot", "applicationInsights"]));
     }
 }

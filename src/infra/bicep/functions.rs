@@ -93,6 +93,8 @@ const TABLE: &[(&str, usize, usize, Builtin)] = &[
     ("uriComponent", 1, 1, Builtin::Plain),
     ("uriComponentToString", 1, 1, Builtin::Plain),
     ("utcNow", 0, 1, Builtin::Plain),
+    // ARM raises the error when it evaluates the call, so it passes through like any other.
+    ("fail", 1, 1, Builtin::Plain),
     ("filter", 2, 2, Builtin::Plain),
     ("map", 2, 2, Builtin::Plain),
     ("mapValues", 2, 2, Builtin::Plain),
@@ -103,7 +105,6 @@ const TABLE: &[(&str, usize, usize, Builtin)] = &[
     ("getSecret", 1, 2, Builtin::Unsupported),
     ("externalInput", 1, 2, Builtin::Unsupported),
     ("readEnvironmentVariable", 1, 2, Builtin::Unsupported),
-    ("fail", 1, 1, Builtin::Unsupported),
     ("nameof", 1, 1, Builtin::Unsupported),
 ];
 
@@ -132,5 +133,7 @@ mod tests {
         assert_eq!(lookup("listKeys").map(|l| l.0), Some(Builtin::Runtime));
         assert_eq!(lookup("map").map(|l| l.0), Some(Builtin::Plain));
         assert_eq!(lookup("getSecret").map(|l| l.0), Some(Builtin::Unsupported));
+        // ARM raises the error when it evaluates the call; bicep build passes it on.
+        assert_eq!(lookup("fail"), Some((Builtin::Plain, 1, 1)));
     }
 }

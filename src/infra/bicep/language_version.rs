@@ -2,7 +2,7 @@
 //! `EmitterSettings.EnableSymbolicNames` that can hold for the subset this compiler accepts.
 //!
 //! The others (extensions, user-defined functions, compile-time imports, a whole resource
-//! collection used as a value, modules without a name, `@onlyIfNotExists`, `@retryOn`) are refused
+//! collection used as a value, `@onlyIfNotExists`, `@retryOn`) are refused
 //! before a template is written, so they never decide between the two forms here.
 
 use serde_json::Value;
@@ -20,6 +20,7 @@ pub fn symbolic_names(model: &Model<'_>, module_templates: &[Value]) -> bool {
         || model.outputs.iter().any(|o| uses_type_syntax(&o.ty))
         || model.vars.iter().filter_map(|v| v.ty.as_ref()).any(uses_type_syntax)
         || model.resources.iter().any(|r| r.decl.existing && prop(r.body, "dependsOn").is_some())
+        || model.modules.iter().any(|m| prop(m.body, "name").is_none())
 }
 
 /// Object, array, tuple, union or nullable type syntax anywhere in the type (a literal type, a

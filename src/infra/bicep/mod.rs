@@ -6,6 +6,7 @@
 
 mod arm;
 mod ast;
+mod collation;
 pub mod compare;
 mod convert;
 mod cycles;

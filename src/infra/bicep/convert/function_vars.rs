@@ -1,11 +1,15 @@
 //! The `$fxv#N` variables: `bicep build` hoists a `loadTextContent` or `loadFileAsBase64` call that
-//! is not the whole value of a `var` into a variable of its own (`FunctionVariableGeneratorVisitor`),
-//! numbered in the order the calls appear in the file, and writes `variables('$fxv#N')` at the call.
+//! is not the whole value of a `var`, and every `loadJsonContent` call, into a variable of its own
+//! (`FunctionVariableGeneratorVisitor`), numbered in the order the calls appear in the file, and
+//! writes `variables('$fxv#N')` at the call.
 
 use crate::infra::bicep::ast::*;
 
-/// The functions hoisted when they are not assigned directly to a variable.
+/// The functions hoisted when they are not assigned directly to a variable
+/// (`FunctionFlags.GenerateIntermediateVariableOnIndirectAssignment`).
 const HOISTED: [&str; 2] = ["loadTextContent", "loadFileAsBase64"];
+/// The functions hoisted wherever they are (`FunctionFlags.GenerateIntermediateVariableAlways`).
+const ALWAYS_HOISTED: [&str; 1] = ["loadJsonContent"];
 
 /// One hoisted call.
 #[derive(Debug, Clone)]
@@ -34,6 +38,7 @@ pub fn collect(stmts: &[Stmt]) -> Vec<HoistedCall> {
                 decorators(&v.decorators, &mut out);
                 // The one place a call stays inline: the whole value of a variable.
                 match &v.value.kind {
+                    ExprKind::Call { name, .. } if ALWAYS_HOISTED.contains(&name.as_str()) => expr(&v.value, &mut out),
                     ExprKind::Call { args, .. } => args.iter().for_each(|a| expr(a, &mut out)),
                     ExprKind::MethodCall { base, args, .. } => {
                         expr(base, &mut out);
@@ -128,7 +133,7 @@ fn expr(e: &Expr, out: &mut Found) {
 }
 
 fn hoist(name: &str, start: usize, args: &[Expr], out: &mut Found) {
-    if HOISTED.contains(&name) {
+    if HOISTED.contains(&name) || ALWAYS_HOISTED.contains(&name) {
         out.push(HoistedCall { function: name.to_string(), start, args: args.to_vec() });
     }
 }
@@ -166,6 +171,25 @@ mod tests {
         assert_eq!(vars["direct"], "A");
         assert_eq!(vars["wrapped"], "[replace(variables('$fxv#0'), 'A', 'x')]");
         assert_eq!(t["outputs"]["o"]["value"], "[variables('$fxv#1')]");
+    }
+
+    #[test]
+    fn load_json_content_is_always_a_variable_with_expression_strings_escaped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("t.json"), r#"{"a": "[x]", "n": 1, "l": [true, null]}"#).expect("write");
+        std::fs::write(dir.path().join("f.json"), r#"{"f": 1.5}"#).expect("write");
+        let t = compile(
+            dir.path(),
+            "var whole = loadJsonContent('t.json')\noutput o object = whole\noutput a string = loadJsonContent('t.json').a\n",
+        );
+        let vars = t["variables"].as_object().expect("variables");
+        assert_eq!(vars["$fxv#0"], serde_json::json!({"a": "[[x]", "n": 1, "l": [true, null]}));
+        assert_eq!(vars["whole"], "[variables('$fxv#0')]");
+        assert_eq!(t["outputs"]["a"]["value"], "[variables('$fxv#1').a]");
+        let err = compile_str(&dir.path().join("main.bicep"), "output o object = loadJsonContent('f.json')\n")
+            .expect_err("a fractional number is refused")
+            .to_string();
+        assert!(err.contains("unsupported: a fractional number"), "{err}");
     }
 
     #[test]

@@ -303,15 +303,72 @@ impl Compiler<'_> {
             && outputs == "outputs"
             && let Some((Target::Module(m), idx)) = self.target(inner, env)?
         {
-            self.check_output(m, name, e)?;
-            let target = if self.symbolic {
-                vec![self.symbol_ref(Target::Module(m), idx.as_ref())]
-            } else {
-                vec![self.module_id(m, idx.as_ref())?, Arm::str(DEPLOYMENTS_API_VERSION)]
-            };
-            return Ok(Arm::call("reference", target).prop("outputs").prop(name).prop("value"));
+            // A secure output is read with its own API, which returns the values without the
+            // `outputs`/`value` wrapping (`ConvertModuleOutputPropertyAccessExpression`).
+            if self.check_output(m, name, e)? {
+                let target = if self.symbolic {
+                    self.symbol_ref(Target::Module(m), idx.as_ref())
+                } else {
+                    self.module_id(m, idx.as_ref())?
+                };
+                let list = Arm::call("listOutputsWithSecureValues", vec![target, Arm::str(DEPLOYMENTS_API_VERSION)]);
+                return Ok(list.prop(name));
+            }
+            return Ok(self.module_reference(m, idx.as_ref())?.prop("outputs").prop(name).prop("value"));
         }
         Ok(self.arm(base, env)?.prop(name))
+    }
+
+    /// `mod.?outputs.x…` (parsed as `tryGet(mod, 'outputs', 'x', …)`): the module's reference, guarded
+    /// by its condition, and the output's `value` (`ExpressionConverter.ConvertModulePropertyAccess`);
+    /// `mod.outputs.?x` reads `value` from what `tryGet` found.
+    fn safe_module_outputs(&self, args: &[Expr], env: &Env) -> DResult<Option<Arm>> {
+        // `mod.outputs.?x`: the output may be missing, the module is not in question.
+        if let [outputs, output] = args
+            && let ExprKind::Member { base, name: outputs_name } = &outputs.kind
+            && outputs_name == "outputs"
+            && let ExprKind::Str(name) = &output.kind
+            && let Some((Target::Module(m), idx)) = self.target(base, env)?
+        {
+            self.check_index(Target::Module(m), idx.as_ref(), base)?;
+            if self.check_output(m, name, output)? {
+                return Err(Diag::unsupported(output.span, "a safe read of a module's secure output"));
+            }
+            let all = self.module_reference(m, idx.as_ref())?.prop("outputs");
+            let one = Arm::call("tryGet", vec![all, Arm::str(name)]);
+            return Ok(Some(Arm::call("tryGet", vec![one, Arm::str("value")])));
+        }
+        let [base, outputs, output, rest @ ..] = args else { return Ok(None) };
+        let (ExprKind::Str(outputs), ExprKind::Str(name)) = (&outputs.kind, &output.kind) else {
+            return Ok(None);
+        };
+        let Some((Target::Module(m), idx)) = self.target(base, env)? else { return Ok(None) };
+        if outputs != "outputs" {
+            return Ok(None);
+        }
+        self.check_index(Target::Module(m), idx.as_ref(), base)?;
+        if self.check_output(m, name, output)? {
+            return Err(Diag::unsupported(output.span, "a safe read of a module's secure output"));
+        }
+        let mut reference = self.module_reference(m, idx.as_ref())?;
+        if let Some(c) = self.model.modules[m].condition {
+            reference = Arm::call("if", vec![self.arm(c, &self.module_env(m, idx.as_ref())?)?, reference, Arm::Null]);
+        }
+        let mut call_args = vec![reference, Arm::str("outputs"), Arm::str(name), Arm::str("value")];
+        for a in rest {
+            call_args.push(self.arm(a, env)?);
+        }
+        Ok(Some(Arm::Call("tryGet".into(), call_args)))
+    }
+
+    /// `reference(…)` of a module's deployment (`GetModuleReferenceExpression`).
+    fn module_reference(&self, m: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let target = if self.symbolic {
+            vec![self.symbol_ref(Target::Module(m), idx)]
+        } else {
+            vec![self.module_id(m, idx)?, Arm::str(DEPLOYMENTS_API_VERSION)]
+        };
+        Ok(Arm::call("reference", target))
     }
 
     fn res_member(&self, r: usize, idx: Option<&Arm>, name: &str, e: &Expr) -> DResult<Arm> {
@@ -399,6 +456,11 @@ impl Compiler<'_> {
                 format!("'{name}' expects {expected} argument(s) but got {}", args.len()),
             ));
         }
+        if name == "tryGet"
+            && let Some(outputs) = self.safe_module_outputs(args, env)?
+        {
+            return Ok(outputs);
+        }
         match kind {
             Builtin::Any => self.arm(&args[0], env),
             Builtin::Load => match self.function_vars.iter().position(|call| call.start == name_span.start) {
@@ -416,4 +478,63 @@ impl Compiler<'_> {
 
 pub fn undefined(name: &str, e: &Expr) -> Diag {
     Diag::new(ErrorKind::Undefined, e.span, format!("the name '{name}' does not exist in the current context"))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_secure_module_output_is_read_with_list_outputs_with_secure_values() {
+        // As avm/ptn/dev-ops/cicd-agents-and-runners reads a workspace module's shared key.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("m.bicep"), "@secure()\noutput key string = 'k'\noutput id string = 'i'\n")
+            .expect("write");
+        let text =
+            "module a 'm.bicep' = {\n  name: 'a'\n}\noutput k string = a.outputs.key\noutput i string = a.outputs.id\n";
+        let t = compile_str(&dir.path().join("main.bicep"), text).expect("compiles");
+        assert_eq!(t["languageVersion"], "2.0");
+        assert_eq!(t["outputs"]["k"]["value"], "[listOutputsWithSecureValues('a', '2025-04-01').key]");
+        assert_eq!(t["outputs"]["i"]["value"], "[reference('a').outputs.id.value]");
+        let safe = "module a 'm.bicep' = {\n  name: 'a'\n}\noutput k string? = a.outputs.?key\n";
+        let err = compile_str(&dir.path().join("main.bicep"), safe).expect_err("refused").to_string();
+        assert!(err.contains("unsupported: a safe read of a module's secure output"), "{err}");
+    }
+
+    #[test]
+    fn a_safe_read_of_a_module_output_is_guarded_by_the_module_condition() {
+        // As bicep build writes avm/ptn/authorization/policy-exemption's outputs.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("m.bicep"), "output name string = 'n'\n").expect("write");
+        let text = "param on bool\nmodule a 'm.bicep' = if (on) {\n  name: 'a'\n}\n\
+                    module b 'm.bicep' = {\n  name: 'b'\n}\n\
+                    output x string = a.?outputs.name ?? b.?outputs.name ?? ''\n";
+        let t = compile_str(&dir.path().join("main.bicep"), text).expect("compiles");
+        assert_eq!(
+            t["outputs"]["x"]["value"],
+            "[coalesce(coalesce(tryGet(if(parameters('on'), reference(resourceId('Microsoft.Resources/deployments', 'a'), \
+             '2025-04-01'), null()), 'outputs', 'name', 'value'), tryGet(reference(resourceId('Microsoft.Resources/deployments', \
+             'b'), '2025-04-01'), 'outputs', 'name', 'value')), '')]"
+        );
+        let t = compile_str(&dir.path().join("main.bicep"), &format!("type t = string\n{text}")).expect("compiles");
+        assert_eq!(
+            t["outputs"]["x"]["value"],
+            "[coalesce(coalesce(tryGet(if(parameters('on'), reference('a'), null()), 'outputs', 'name', 'value'), \
+             tryGet(reference('b'), 'outputs', 'name', 'value')), '')]"
+        );
+        // avm/ptn/azd/ml-hub-dependencies: a safe read of the output alone is not guarded.
+        let t = compile_str(
+            &dir.path().join("main.bicep"),
+            "type t = string\nparam on bool\nmodule a 'm.bicep' = if (on) {\n  name: 'a'\n}\noutput x string = a.outputs.?name\n",
+        )
+        .expect("compiles");
+        assert_eq!(t["outputs"]["x"]["value"], "[tryGet(tryGet(reference('a').outputs, 'name'), 'value')]");
+        let err = compile_str(
+            &dir.path().join("main.bicep"),
+            "module a 'm.bicep' = {\n  name: 'a'\n}\noutput x string = a.?outputs.nope\n",
+        )
+        .expect_err("no such output")
+        .to_string();
+        assert!(err.contains("the module has no output 'nope'"), "{err}");
+    }
 }

@@ -266,9 +266,34 @@ impl Compiler<'_> {
     pub fn module_name(&self, m: usize, idx: Option<&Arm>) -> DResult<Arm> {
         let module = &self.model.modules[m];
         let Some(p) = prop(module.body, "name") else {
-            return Err(Diag::unsupported(module.decl.name_span, "a module without a 'name'"));
+            return Ok(self.generated_module_name(m, idx));
         };
         self.arm(&p.value, &self.module_env(m, idx)?)
+    }
+
+    /// The name bicep build gives a module without `name` (`ExpressionFactory.CreateGeneratedModuleName`):
+    /// `'<symbol>-${uniqueString('<symbol>', deployment().name)}'`, with the element index before the
+    /// hash in a loop, the symbol cut so that the whole fits ARM's 64-character deployment names.
+    fn generated_module_name(&self, m: usize, idx: Option<&Arm>) -> Arm {
+        const MAX_DEPLOYMENT_NAME: usize = 64;
+        const UNIQUE_STRING_LENGTH: usize = 13;
+        // The digits of the largest copy index ARM allows (800).
+        const COPY_INDEX_LENGTH: usize = 3;
+        let module = &self.model.modules[m];
+        let symbol = module.decl.name.as_str();
+        let hash = Arm::call("uniqueString", vec![Arm::str(symbol), Arm::call("deployment", vec![]).prop("name")]);
+        let mut args = Vec::new();
+        let mut reserved = UNIQUE_STRING_LENGTH + 1;
+        if module.for_loop.is_some() {
+            args.push(idx.cloned().unwrap_or_else(|| Arm::call("copyIndex", vec![])));
+            reserved += COPY_INDEX_LENGTH + 1;
+        }
+        args.push(hash);
+        let prefix: String = symbol.chars().take(MAX_DEPLOYMENT_NAME - reserved).collect();
+        let format =
+            if module.for_loop.is_some() { format!("{prefix}-{{0}}-{{1}}") } else { format!("{prefix}-{{0}}") };
+        args.insert(0, Arm::Str(format));
+        Arm::Call("format".into(), args)
     }
 
     pub fn module_placement(&self, m: usize) -> DResult<Placement> {
@@ -298,5 +323,30 @@ impl Compiler<'_> {
             None => Arm::Str(name),
             Some(i) => Arm::call("format", vec![Arm::Str(format!("{name}[{{0}}]")), i.clone()]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_module_without_name_gets_the_generated_name_and_symbolic_names() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("m.bicep"), "param p string = ''\n").expect("write");
+        let long = "m".repeat(60);
+        let text = format!(
+            "module a 'm.bicep' = {{}}\nmodule b 'm.bicep' = [for x in range(0, 2): {{}}]\nmodule {long} 'm.bicep' = {{}}\n\
+             output n string = b[1].name\n"
+        );
+        let t = compile_str(&dir.path().join("main.bicep"), &text).expect("compiles");
+        assert_eq!(t["languageVersion"], "2.0");
+        let r = &t["resources"];
+        assert_eq!(r["a"]["name"], "[format('a-{0}', uniqueString('a', deployment().name))]");
+        assert_eq!(r["b"]["name"], "[format('b-{0}-{1}', copyIndex(), uniqueString('b', deployment().name))]");
+        // 64 characters at most: 50 of the symbol, a dash and the 13 of uniqueString.
+        let cut = "m".repeat(50);
+        assert_eq!(r[&long]["name"], format!("[format('{cut}-{{0}}', uniqueString('{long}', deployment().name))]"));
+        assert_eq!(t["outputs"]["n"]["value"], "[format('b-{0}-{1}', 1, uniqueString('b', deployment().name))]");
     }
 }

@@ -103,21 +103,6 @@ impl Compiler<'_> {
         Ok(Value::Object(t))
     }
 
-    /// The `copy` name of a loop: the symbol, qualified by enclosing resources (`parent::child`).
-    pub(crate) fn copy_name(&self, t: Target) -> String {
-        let Target::Res(r) = t else {
-            return self.symbol_name(t).to_string();
-        };
-        let mut parts = vec![self.model.resources[r].decl.name.as_str()];
-        let mut cur = self.model.resources[r].lexical_parent;
-        while let Some(p) = cur {
-            parts.push(&self.model.resources[p].decl.name);
-            cur = self.model.resources[p].lexical_parent;
-        }
-        parts.reverse();
-        parts.join("::")
-    }
-
     /// `@description` on a resource or module becomes `metadata.description`.
     fn description_metadata(&self, decorators: &[Decorator], out: &mut Map<String, Value>) -> DResult<()> {
         if let Some(d) = decorators.iter().find(|d| d.name == "description") {
@@ -145,11 +130,16 @@ impl Compiler<'_> {
         hoisted.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, call) in hoisted {
             let span = crate::infra::bicep::error::Span::new(call.start, call.start + call.function.len());
-            vars.insert(name, load::load(self, &call.function, span, &call.args)?.to_json());
+            vars.insert(name, load::load_value(self, &call.function, span, &call.args)?);
         }
         for (v, decl) in self.model.vars.iter().enumerate() {
-            if let Some(d) = decl.decorators.first() {
-                return Err(Diag::unsupported(d.span, &format!("the decorator '@{}' on a variable", d.name)));
+            // A variable's description is for readers of the source: bicep build does not write it
+            // (`EmitVariablesIfPresent`), unless the variable is exported, which is refused here.
+            for d in &decl.decorators {
+                if d.name != "description" {
+                    return Err(Diag::unsupported(d.span, &format!("the decorator '@{}' on a variable", d.name)));
+                }
+                self.description(d)?;
             }
             if self.inline[v] {
                 if matches!(decl.value.kind, ExprKind::For(_)) {
@@ -181,5 +171,21 @@ impl Compiler<'_> {
         with_copy.insert("copy".into(), Value::Array(copies));
         with_copy.extend(vars);
         Ok(with_copy)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_variable_description_is_not_written_and_other_variable_decorators_are_refused() {
+        let t = compile_str(Path::new("main.bicep"), "@description('why')\nvar v = 1\noutput o int = v\n")
+            .expect("compiles");
+        assert_eq!(t["variables"], serde_json::json!({"v": 1}));
+        let err = compile_str(Path::new("main.bicep"), "@export()\nvar v = 1\n").expect_err("refused").to_string();
+        assert!(err.contains("unsupported: the decorator '@export' on a variable"), "{err}");
     }
 }

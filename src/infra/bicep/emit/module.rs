@@ -29,7 +29,6 @@ impl Compiler<'_> {
         out.insert("type".into(), Value::from("Microsoft.Resources/deployments"));
         out.insert("apiVersion".into(), Value::from(DEPLOYMENTS_API_VERSION));
         out.insert("name".into(), self.module_name(m, None)?.to_json());
-        self.description_metadata(&module.decl.decorators, &mut out)?;
         // A deployment to another kind of scope needs a location; at resource-group scope
         // `deployment()` has none, so bicep build takes the resource group's.
         let deployment_location = || {
@@ -92,9 +91,6 @@ impl Compiler<'_> {
                     };
                     for item in items {
                         let ObjItem::Prop(param) = item else { continue };
-                        if matches!(param.value.kind, ExprKind::For(_)) {
-                            return Err(Diag::unsupported(param.value.span, "a loop as a module parameter value"));
-                        }
                         if params.contains_key(&param.key) {
                             return Err(Diag::new(
                                 ErrorKind::Duplicate,
@@ -135,6 +131,8 @@ impl Compiler<'_> {
         if !deps.is_empty() {
             out.insert("dependsOn".into(), self.depends_on(deps)?);
         }
+        // Last, after `dependsOn`, as `TemplateWriter` applies it (`ApplyDescription`).
+        self.description_metadata(&module.decl.decorators, &mut out)?;
         Ok(Value::Object(out))
     }
 
@@ -167,16 +165,13 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    pub fn check_output(&self, m: usize, name: &str, e: &Expr) -> DResult<()> {
+    /// Checks that module `m` has the output `name`; whether it is secure.
+    pub fn check_output(&self, m: usize, name: &str, e: &Expr) -> DResult<bool> {
         let Some(output) = self.module_templates[m]["outputs"].get(name) else {
             return Err(Diag::new(ErrorKind::Type, e.span, format!("the module has no output '{name}'")));
         };
-        if output["type"]
+        Ok(output["type"]
             .as_str()
-            .is_some_and(|t| t.eq_ignore_ascii_case("securestring") || t.eq_ignore_ascii_case("secureobject"))
-        {
-            return Err(Diag::unsupported(e.span, "a module's secure output ('listOutputsWithSecureValues')"));
-        }
-        Ok(())
+            .is_some_and(|t| t.eq_ignore_ascii_case("securestring") || t.eq_ignore_ascii_case("secureobject")))
     }
 }

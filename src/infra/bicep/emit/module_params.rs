@@ -1,5 +1,6 @@
 //! Module parameter values as `bicep build` passes them to a nested deployment: `{"value": ...}`,
-//! a Key Vault reference for `getSecret()`, and a ternary of those as one `if()` expression.
+//! a Key Vault reference for `getSecret()`, a ternary of those as one `if()` expression, and a loop
+//! as a `copy` named `value`.
 
 use serde_json::{Map, Value, json};
 
@@ -8,6 +9,7 @@ use crate::infra::bicep::ast::*;
 use crate::infra::bicep::convert::resources::Target;
 use crate::infra::bicep::convert::{Compiler, Env};
 use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::model::Sym;
 
 /// `vault.getSecret(name[, version])` assigned to a module parameter.
 struct SecretRef<'e> {
@@ -26,8 +28,31 @@ fn unparen(e: &Expr) -> &Expr {
 impl Compiler<'_> {
     /// The entry for one parameter in the `parameters` of module `m`'s deployment.
     pub(super) fn module_param(&self, m: usize, param: &ObjProp, env: &Env) -> DResult<Value> {
-        let value = unparen(&param.value);
-        if let Some(secret) = self.secret_ref(m, &param.key, value, env)? {
+        if let ExprKind::For(f) = &param.value.kind {
+            return Ok(json!({"copy": [self.param_loop(f, env)?]}));
+        }
+        self.param_value(m, &param.key, &param.value, env)
+    }
+
+    /// A variable that is inlined (it reads runtime values) as its value: Bicep looks at the
+    /// expression after inlining, so a ternary inside such a variable is split as well.
+    fn inlined_var<'s>(&'s self, e: &Expr, env: &Env) -> Option<&'s Expr> {
+        let ExprKind::Ident(name) = &unparen(e).kind else { return None };
+        if env.local(name).is_some() {
+            return None;
+        }
+        match self.model.lookup(name, env.res) {
+            Some(Sym::Var(v)) if self.inline[v] => Some(&self.model.vars[v].value),
+            _ => None,
+        }
+    }
+
+    fn param_value(&self, m: usize, key: &str, value: &Expr, env: &Env) -> DResult<Value> {
+        if let Some(inner) = self.inlined_var(value, env) {
+            return self.param_value(m, key, inner, &Env::default());
+        }
+        let value = unparen(value);
+        if let Some(secret) = self.secret_ref(m, key, value, env)? {
             let mut reference = Map::new();
             reference.insert("keyVault".into(), json!({"id": secret.vault_id.to_json()}));
             reference.insert("secretName".into(), self.json(secret.name, env)?);
@@ -39,13 +64,31 @@ impl Compiler<'_> {
         // Bicep turns a ternary into a choice between two whole entries, so that either branch
         // may be a Key Vault reference; it does so whether or not one is.
         if matches!(value.kind, ExprKind::Ternary { .. }) {
-            return Ok(self.param_entry(m, &param.key, value, env)?.to_json());
+            return Ok(self.param_entry(m, key, value, env)?.to_json());
         }
-        Ok(json!({"value": self.json(&param.value, env)?}))
+        Ok(json!({"value": self.json(value, env)?}))
+    }
+
+    /// A loop as a parameter value: a property copy loop named `value`, the name of the property
+    /// it fills once ARM unwraps `{"value": ...}` (`TemplateWriter.EmitModuleParameters`).
+    fn param_loop(&self, f: &ForExpr, env: &Env) -> DResult<Value> {
+        if matches!(f.body.kind, ExprKind::If { .. }) {
+            return Err(Diag::unsupported(f.body.span, "a filtered loop as a module parameter value"));
+        }
+        let body_env = self.loop_env(f, env, Arm::call("copyIndex", vec![Arm::str("value")]))?;
+        // Unlike other copy loops, the input is always one expression (`EmitCopyObject` with a
+        // copy index override), even an object; Bicep then renames every `copyIndex('…')` in it to
+        // `copyIndex('value')`, which only a loop nested in the body could notice, and a loop
+        // inside an expression is refused.
+        let input = self.arm(&f.body, &body_env)?.to_json();
+        Ok(json!({"name": "value", "count": self.loop_count(f, env)?, "input": input}))
     }
 
     /// A parameter entry as an expression (`createObject('value', ...)` and so on).
     fn param_entry(&self, m: usize, key: &str, e: &Expr, env: &Env) -> DResult<Arm> {
+        if let Some(inner) = self.inlined_var(e, env) {
+            return self.param_entry(m, key, inner, &Env::default());
+        }
         let e = unparen(e);
         if let ExprKind::Ternary { cond, then, other } = &e.kind {
             return Ok(Arm::call(
@@ -114,5 +157,66 @@ impl Compiler<'_> {
         };
         self.check_index(Target::Res(r), idx.as_ref(), base)?;
         Ok(Some(SecretRef { vault_id: self.res_id(r, idx.as_ref())?, name, version }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_loop_as_a_module_parameter_is_a_copy_named_value_with_one_expression_as_input() {
+        // As bicep build writes avm/ptn/azd/ml-project's `roleAssignments`.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("m.bicep"), "param xs array\nparam n string\n").expect("write");
+        let text = "param ids array\n\
+            module m 'm.bicep' = {\n  name: 'm'\n  params: {\n    \
+              xs: [for id in ids: {\n      role: id\n      kind: 'x'\n    }]\n    n: 'n'\n  }\n}\n";
+        let t = compile_str(&dir.path().join("main.bicep"), text).expect("compiles");
+        let params = &t["resources"][0]["properties"]["parameters"];
+        assert_eq!(
+            params["xs"],
+            serde_json::json!({"copy": [{
+                "name": "value",
+                "count": "[length(parameters('ids'))]",
+                "input": "[createObject('role', parameters('ids')[copyIndex('value')], 'kind', 'x')]",
+            }]})
+        );
+        assert_eq!(params["n"], serde_json::json!({"value": "n"}));
+    }
+
+    #[test]
+    fn a_ternary_inside_an_inlined_variable_is_split_into_two_entries() {
+        // As in avm/ptn/aca-lza/hosting-environment: Bicep converts the parameter after inlining
+        // the variable, which reads a module output.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("m.bicep"),
+            "param p string
+output o string = 'x'
+",
+        )
+        .expect("write");
+        let text = "param on bool
+module a 'm.bicep' = {
+  name: 'a'
+  params: {
+    p: ''
+  }
+}
+            var v = on ? a.outputs.o : ''
+            module b 'm.bicep' = {
+  name: 'b'
+  params: {
+    p: (v)
+  }
+}
+";
+        let t = compile_str(&dir.path().join("main.bicep"), text).expect("compiles");
+        assert_eq!(
+            t["resources"][1]["properties"]["parameters"]["p"],
+            "[if(parameters('on'), createObject('value', reference(resourceId('Microsoft.Resources/deployments', 'a'), \
+             '2025-04-01').outputs.o.value), createObject('value', ''))]"
+        );
     }
 }

@@ -8,6 +8,7 @@ use crate::infra::bicep::convert::resources::{Placement, Target};
 use crate::infra::bicep::convert::{Compiler, Env};
 use crate::infra::bicep::deps::Dep;
 use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::model::TargetScope;
 
 impl Compiler<'_> {
     fn condition(&self, conds: &[(&Expr, Env)]) -> DResult<Option<Value>> {
@@ -101,13 +102,22 @@ impl Compiler<'_> {
                 out.insert("scope".into(), id.to_json());
             }
             Placement::Extension(_) => {}
+            // `resourceGroup()` or `subscription()` naming the template's own scope.
+            Placement::ResourceGroup(args) if args.is_empty() && self.model.scope == TargetScope::ResourceGroup => {}
+            Placement::Subscription(args) if args.is_empty() && self.model.scope == TargetScope::Subscription => {}
+            // A tenant resource may be deployed from any scope (`ScopeHelper.IsDeployableResourceScope`);
+            // a child inherits its parent's scope data, so it says so too.
+            Placement::Tenant => {
+                if self.model.scope != TargetScope::Tenant {
+                    out.insert("scope".into(), Value::from("/"));
+                }
+            }
             _ => {
                 let span = prop(res.body, "scope").map_or(res.decl.name_span, |p| p.value.span);
                 return Err(Diag::unsupported(span, "a new resource in another scope (use a module)"));
             }
         }
         out.insert("name".into(), self.res_name(r, None)?.to_json());
-        self.description_metadata(&res.decl.decorators, &mut out)?;
         for item in res.body {
             let ObjItem::Prop(p) = item else { continue };
             if matches!(p.key.as_str(), "name" | "parent" | "scope" | "dependsOn") {
@@ -138,6 +148,8 @@ impl Compiler<'_> {
         if !deps.is_empty() {
             out.insert("dependsOn".into(), self.depends_on(deps)?);
         }
+        // Last, after `dependsOn`, as `TemplateWriter` applies it (`ApplyDescription`).
+        self.description_metadata(&res.decl.decorators, &mut out)?;
         Ok(Value::Object(out))
     }
 
@@ -161,5 +173,49 @@ impl Compiler<'_> {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_description_comes_last_after_depends_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("m.bicep"), "param p string = ''\n").expect("write");
+        let text = "resource a 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: 'a'\n  location: 'l'\n  \
+                    kind: 'StorageV2'\n  sku: {\n    name: 'Standard_LRS'\n  }\n}\n\
+                    @description('d')\nresource l 'Microsoft.Authorization/locks@2020-05-01' = {\n  name: 'l'\n  scope: a\n  \
+                    properties: {\n    level: 'CanNotDelete'\n  }\n  dependsOn: [\n    m\n  ]\n}\n\
+                    @description('d')\nmodule m 'm.bicep' = {\n  name: 'm'\n  dependsOn: [\n    a\n  ]\n}\n";
+        let t = compile_str(&dir.path().join("main.bicep"), text).expect("compiles");
+        for r in t["resources"].as_array().expect("resources").iter().skip(1) {
+            let keys: Vec<&str> = r.as_object().expect("resource").keys().map(String::as_str).collect();
+            assert_eq!(keys[keys.len() - 2..], ["dependsOn", "metadata"], "{r}");
+        }
+    }
+
+    #[test]
+    fn a_new_resource_at_the_tenant_or_its_own_scope_needs_no_module() {
+        let text = "targetScope = 'managementGroup'\n\
+            resource mg 'Microsoft.Management/managementGroups@2023-04-01' = {\n  name: 'x'\n  scope: tenant()\n}\n";
+        let t = compile_str(Path::new("main.bicep"), text).expect("compiles");
+        assert_eq!(t["resources"][0]["scope"], "/");
+        // At tenant scope it is the template's own scope: nothing to say.
+        let t = compile_str(Path::new("main.bicep"), &text.replace("managementGroup'", "tenant'")).expect("compiles");
+        assert!(t["resources"][0].get("scope").is_none(), "{t}");
+        // Naming the template's own scope says nothing.
+        let own = "resource r 'Microsoft.Authorization/locks@2020-05-01' = {\n  name: 'x'\n  scope: resourceGroup()\n  \
+                   properties: {\n    level: 'CanNotDelete'\n  }\n}\n";
+        let t = compile_str(Path::new("main.bicep"), own).expect("compiles");
+        assert!(t["resources"][0].get("scope").is_none(), "{t}");
+        // Any other scope still needs a module (BCP139).
+        let other = "targetScope = 'subscription'\n\
+            resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {\n  name: 'x'\n  location: 'l'\n  scope: subscription('s')\n}\n";
+        let err = compile_str(Path::new("main.bicep"), other).expect_err("refused").to_string();
+        assert!(err.contains("a new resource in another scope"), "{err}");
     }
 }

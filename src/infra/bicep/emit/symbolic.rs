@@ -39,7 +39,9 @@ impl Compiler<'_> {
             let span = prop(res.body, "scope").map_or(res.decl.name_span, |p| p.value.span);
             Err(Diag::unsupported(span, "an existing resource at this scope"))
         };
-        if res.parent.is_some() && !matches!(placement, Placement::Default) {
+        // A child inherits its root's scope data (`ScopeHelper.GetResourceScopeInfo`), so an existing
+        // child of a resource in another resource group or subscription says where it is too.
+        if res.parent.is_some() && matches!(placement, Placement::Extension(_)) {
             return refuse();
         }
         match placement {
@@ -76,5 +78,27 @@ impl Compiler<'_> {
             Placement::ManagementGroup(_) => return refuse(),
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn an_existing_child_in_another_resource_group_names_its_scope() {
+        let text = "type t = string\n\
+            resource ns 'Microsoft.EventHub/namespaces@2024-01-01' existing = {\n  name: 'ns'\n  scope: resourceGroup('s', 'g')\n  \
+              resource hub 'eventhubs@2024-01-01' existing = {\n    name: 'h'\n  }\n}\n\
+            output id string = ns::hub.id\n";
+        let t = compile_str(Path::new("main.bicep"), text).expect("compiles");
+        let hub = &t["resources"]["ns::hub"];
+        let keys: Vec<&str> = hub.as_object().expect("resource").keys().map(String::as_str).collect();
+        assert_eq!(keys, ["existing", "type", "apiVersion", "subscriptionId", "resourceGroup", "name"]);
+        assert_eq!(hub["subscriptionId"], "s");
+        assert_eq!(hub["resourceGroup"], "g");
+        assert_eq!(hub["name"], "[format('{0}/{1}', 'ns', 'h')]");
     }
 }

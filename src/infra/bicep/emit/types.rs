@@ -61,6 +61,57 @@ fn literal_sort_name(l: &LiteralType) -> String {
     }
 }
 
+/// One member of a union of literals.
+enum Member<'t> {
+    Literal(&'t LiteralType),
+    /// An object type whose properties are all literal types, in declaration order.
+    Object(Vec<(&'t str, &'t LiteralType)>),
+}
+
+impl Member<'_> {
+    /// Bicep's name of the type (`{ cpu: '1', memory: '2Gi' }` for an object).
+    fn sort_name(&self) -> String {
+        match self {
+            Member::Literal(l) => literal_sort_name(l),
+            // `ObjectTypeNameBuilder`: `{`, then ` key: type` joined by `,`, then ` }`.
+            Member::Object(fields) => {
+                let mut name = String::from("{");
+                for (i, (key, value)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        name.push(',');
+                    }
+                    let identifier = key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    let key = if identifier {
+                        key.to_string()
+                    } else {
+                        literal_sort_name(&LiteralType::Str(key.to_string()))
+                    };
+                    name.push_str(&format!(" {key}: {}", literal_sort_name(value)));
+                }
+                name.push_str(" }");
+                name
+            }
+        }
+    }
+
+    fn type_name(&self) -> Option<&'static str> {
+        match self {
+            Member::Literal(l) => literal_type_name(l),
+            Member::Object(_) => Some("object"),
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            Member::Literal(l) => literal_json(l),
+            Member::Object(fields) => {
+                Value::Object(fields.iter().map(|(k, v)| (k.to_string(), literal_json(v))).collect())
+            }
+        }
+    }
+}
+
 /// RFC 6901 escaping of one JSON pointer segment.
 fn pointer_segment(s: &str) -> String {
     s.replace('~', "~0").replace('/', "~1")
@@ -250,16 +301,17 @@ impl Compiler<'_> {
     fn union(&self, t: &TypeNode) -> DResult<(bool, Option<&'static str>, Value)> {
         let mut members = Vec::new();
         self.flatten_union(t, &mut members)?;
-        let mut named: Vec<(String, &LiteralType)> = members.into_iter().map(|l| (literal_sort_name(l), l)).collect();
+        let mut named: Vec<(String, Member<'_>)> = members.into_iter().map(|m| (m.sort_name(), m)).collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         named.dedup_by(|a, b| a.0 == b.0);
-        let nullable = named.iter().any(|(_, l)| **l == LiteralType::Null);
-        named.retain(|(_, l)| **l != LiteralType::Null);
-        let name = named.first().and_then(|(_, l)| literal_type_name(l));
-        Ok((nullable, name, Value::Array(named.iter().map(|(_, l)| literal_json(l)).collect())))
+        let is_null = |m: &Member<'_>| matches!(m, Member::Literal(LiteralType::Null));
+        let nullable = named.iter().any(|(_, m)| is_null(m));
+        named.retain(|(_, m)| !is_null(m));
+        let name = named.first().and_then(|(_, m)| m.type_name());
+        Ok((nullable, name, Value::Array(named.iter().map(|(_, m)| m.json()).collect())))
     }
 
-    fn flatten_union<'t>(&self, t: &'t TypeNode, out: &mut Vec<&'t LiteralType>) -> DResult<()> {
+    fn flatten_union<'t>(&self, t: &'t TypeNode, out: &mut Vec<Member<'t>>) -> DResult<()> {
         match &t.kind {
             TypeKind::Union(members) => {
                 for m in members {
@@ -268,13 +320,27 @@ impl Compiler<'_> {
                 Ok(())
             }
             TypeKind::Literal(l) => {
-                out.push(l);
+                out.push(Member::Literal(l));
                 Ok(())
             }
             // `'a' | 'b'?`: the nullable member makes the whole union admit null.
             TypeKind::Nullable(inner) => {
-                out.push(&LiteralType::Null);
+                out.push(Member::Literal(&LiteralType::Null));
                 self.flatten_union(inner, out)
+            }
+            // `{ cpu: '1', memory: '2Gi' }`: an object of literals is a literal value too.
+            TypeKind::Object { props, additional: None }
+                if props.iter().all(|p| p.decorators.is_empty() && matches!(p.ty.kind, TypeKind::Literal(_))) =>
+            {
+                let fields = props
+                    .iter()
+                    .filter_map(|p| match &p.ty.kind {
+                        TypeKind::Literal(l) => Some((p.name.as_str(), l)),
+                        _ => None,
+                    })
+                    .collect();
+                out.push(Member::Object(fields));
+                Ok(())
             }
             _ => Err(Diag::unsupported(t.span, "a union member that is not a literal")),
         }
@@ -391,5 +457,36 @@ impl Compiler<'_> {
             out.insert(t.name.clone(), Value::Object(schema));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::infra::bicep::compile_str;
+
+    #[test]
+    fn a_union_of_object_literals_is_allowed_values_ordered_by_type_name() {
+        // From avm/ptn/dev-ops/cicd-agents-and-runners' `acaResourcesType`, whose official
+        // `allowedValues` keep this order, which is also the order of the type names
+        // (`{ cpu: '1', … }` before `{ cpu: '1.25', … }`); here declared shuffled.
+        let text =
+            "type t = { cpu: '1.25', memory: '2.5Gi' } | { cpu: '0.5', memory: '1Gi' } | { cpu: '1', memory: '2Gi' }\n";
+        let t = compile_str(Path::new("main.bicep"), text).expect("compiles");
+        assert_eq!(
+            t["definitions"]["t"],
+            serde_json::json!({
+                "type": "object",
+                "allowedValues": [
+                    {"cpu": "0.5", "memory": "1Gi"},
+                    {"cpu": "1", "memory": "2Gi"},
+                    {"cpu": "1.25", "memory": "2.5Gi"},
+                ],
+            })
+        );
+        let other = "type t = { cpu: string } | { cpu: '1' }\n";
+        let err = compile_str(Path::new("main.bicep"), other).expect_err("refused").to_string();
+        assert!(err.contains("a union member that is not a literal"), "{err}");
     }
 }
