@@ -53,6 +53,8 @@ pub struct Compiler<'a> {
     pub module_templates: Vec<serde_json::Value>,
     /// The `load*` calls hoisted into `$fxv#N` variables, in the order of `N`.
     pub function_vars: Vec<function_vars::HoistedCall>,
+    /// What the file's compile-time imports bring in.
+    pub imports: crate::infra::bicep::imports::Closure,
 }
 
 impl Compiler<'_> {

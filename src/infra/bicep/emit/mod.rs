@@ -103,6 +103,11 @@ impl Compiler<'_> {
         Ok(Value::Object(t))
     }
 
+    /// The `definitions` section alone: what an importing file reads from a Bicep file.
+    pub fn type_definitions(&self) -> DResult<Map<String, Value>> {
+        self.definitions()
+    }
+
     /// The `copy` name of a loop: the symbol, qualified by enclosing resources (`parent::child`).
     pub(crate) fn copy_name(&self, t: Target) -> String {
         let Target::Res(r) = t else {
