@@ -401,6 +401,18 @@ impl Compiler<'_> {
                 format!("'{name}' expects {expected} argument(s) but got {}", args.len()),
             ));
         }
+        // `r.?p` on a conditional resource or module: bicep build guards the base with
+        // `if(<condition>, …, null())` (`ExpressionConverter.guardOnResourceCondition`), not written here.
+        if let (true, Some(Expr { kind: ExprKind::Ident(base), .. })) = (name == "tryGet", args.first()) {
+            let conditional = match self.model.lookup(base, env.res).filter(|_| env.local(base).is_none()) {
+                Some(Sym::Res(r)) => self.model.resources[r].condition.is_some(),
+                Some(Sym::Module(m)) => self.model.modules[m].condition.is_some(),
+                _ => false,
+            };
+            if conditional {
+                return Err(Diag::unsupported(args[0].span, "safe access ('.?') on a conditional resource or module"));
+            }
+        }
         match kind {
             Builtin::Any => self.arm(&args[0], env),
             Builtin::Load => match self.function_vars.iter().position(|call| call.start == name_span.start) {
