@@ -226,38 +226,80 @@ fn rewrite_refs(v: &mut Value, rename: &impl Fn(&str) -> Option<String>) {
 }
 
 /// The declaration as `ArmDeclarationToExpressionConverter` reads it back and `TemplateWriter`
-/// writes it again: the type's own keys in place; then the metadata other than the description
-/// and the export flag, the length and value bounds, the description and finally
-/// `__bicep_imported_from!`, each merged into `metadata` as `ApplyTypeModifiers` merges them.
+/// writes it again, with `__bicep_imported_from!` merged into its metadata last.
 fn redeclare(value: Value, imported_from: Map<String, Value>) -> Map<String, Value> {
-    let Value::Object(mut map) = value else { return Map::new() };
-    let bounds = ["minLength", "maxLength", "minValue", "maxValue"];
-    let mut metadata = match map.remove("metadata") {
+    let Value::Object(map) = value else { return Map::new() };
+    let mut map = reemit(map);
+    let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    if let Value::Object(m) = metadata {
+        m.insert(IMPORTED_FROM.into(), Value::Object(imported_from));
+    }
+    map
+}
+
+/// One schema node read back as a type expression with modifiers and written again: the type's
+/// own keys in place (its nested schemata likewise), then `nullable` (a nullable type wraps the
+/// rest), the metadata other than the description and the export flag, the length and value
+/// bounds, and the description, each merged as `ApplyTypeModifiers` merges it. A template
+/// written by an older compiler may have had another order (`metadata` before `nullable` on a
+/// resource-derived type), which the round trip does not keep.
+fn reemit(mut map: Map<String, Value>) -> Map<String, Value> {
+    const BOUNDS: [&str; 4] = ["minLength", "maxLength", "minValue", "maxValue"];
+    let nullable = map.shift_remove("nullable");
+    let mut metadata = match map.shift_remove("metadata") {
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
-    let bound_values: Vec<(&str, Value)> = bounds.iter().filter_map(|b| map.remove(*b).map(|v| (*b, v))).collect();
+    let bounds: Vec<(&str, Value)> = BOUNDS.iter().filter_map(|b| map.shift_remove(*b).map(|v| (*b, v))).collect();
+    let mut out = Map::new();
+    for (key, value) in map {
+        let value = match (key.as_str(), value) {
+            ("properties", Value::Object(props)) => {
+                Value::Object(props.into_iter().map(|(k, v)| (k, reemit_value(v))).collect())
+            }
+            ("additionalProperties" | "items", v) => reemit_value(v),
+            ("prefixItems", Value::Array(items)) => Value::Array(items.into_iter().map(reemit_value).collect()),
+            ("discriminator", Value::Object(mut d)) => {
+                if let Some(Value::Object(mapping)) = d.shift_remove("mapping") {
+                    let mapping = mapping.into_iter().map(|(k, v)| (k, reemit_value(v))).collect();
+                    d.insert("mapping".into(), Value::Object(mapping));
+                }
+                Value::Object(d)
+            }
+            (_, v) => v,
+        };
+        out.insert(key, value);
+    }
+    if let Some(n) = nullable {
+        out.insert("nullable".into(), n);
+    }
     let description = metadata
         .keys()
         .find(|k| k.eq_ignore_ascii_case("description"))
         .cloned()
-        .and_then(|k| metadata.remove(&k))
+        .and_then(|k| metadata.shift_remove(&k))
         .filter(Value::is_string);
     metadata.retain(|k, _| k != EXPORT && !k.eq_ignore_ascii_case("description"));
     if !metadata.is_empty() {
-        map.insert("metadata".into(), Value::Object(metadata));
+        out.insert("metadata".into(), Value::Object(metadata));
     }
-    for (bound, value) in bound_values {
-        map.insert(bound.into(), value);
+    for (bound, value) in bounds {
+        out.insert(bound.into(), value);
     }
-    let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(m) = metadata {
-        if let Some(d) = description {
+    if let Some(d) = description {
+        let metadata = out.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(m) = metadata {
             m.insert("description".into(), d);
         }
-        m.insert(IMPORTED_FROM.into(), Value::Object(imported_from));
     }
-    map
+    out
+}
+
+fn reemit_value(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(reemit(m)),
+        other => other,
+    }
 }
 
 /// The order of .NET's culture-aware string comparison (ICU root collation), which orders the
@@ -351,6 +393,28 @@ mod tests {
         s.other_exports.push("v".into());
         let err = closure(&[s], &[(&import(&[("v", None)]), 0)]).expect_err("a variable");
         assert!(matches!(err, Diag::At { kind: ErrorKind::Unsupported, .. }), "{err:?}");
+    }
+
+    /// `bicep build` reads an imported type back as a type expression and writes it again, so a
+    /// template from an older compiler comes out in today's key order.
+    #[test]
+    fn nested_schemata_are_written_again_in_the_current_key_order() {
+        let node = json!({
+            "type": "object",
+            "metadata": {"__bicep_resource_derived_type!": {"source": "A/b@1#properties/tags"}, "description": "d"},
+            "nullable": true
+        });
+        let out = reemit(node.as_object().cloned().unwrap_or_default());
+        assert_eq!(
+            serde_json::to_string(&out).expect("json"),
+            r#"{"type":"object","nullable":true,"metadata":{"__bicep_resource_derived_type!":{"source":"A/b@1#properties/tags"},"description":"d"}}"#
+        );
+        let node = json!({"type": "string", "metadata": {"description": "d"}, "maxLength": 3});
+        let out = reemit(node.as_object().cloned().unwrap_or_default());
+        assert_eq!(
+            serde_json::to_string(&out).expect("json"),
+            r#"{"type":"string","maxLength":3,"metadata":{"description":"d"}}"#
+        );
     }
 
     #[test]
