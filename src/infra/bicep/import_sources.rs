@@ -42,11 +42,13 @@ impl Loader {
 
     fn load(&mut self, importer: &Path, decl: &ImportDecl) -> DResult<usize> {
         if registry::is_registry(&decl.path) {
-            let (id, template) = registry_template(importer, &decl.path, decl.path_span)?;
-            return Ok(match self.by_id.get(&id) {
-                Some(&i) => i,
-                None => self.add(arm_source(id, &template)),
-            });
+            // Each version is read and parsed once, however many statements import from it.
+            let (config, module) = registry_reference(importer, &decl.path, decl.path_span)?;
+            if let Some(&i) = self.by_id.get(&module.to_string()) {
+                return Ok(i);
+            }
+            let template = cached_template(&config, &module, importer, &decl.path, decl.path_span)?;
+            return Ok(self.add(arm_source(module.to_string(), &template)));
         }
         if decl.path.contains(':') {
             return Err(Diag::unsupported(decl.path_span, "an import from a template spec ('ts:')"));
@@ -190,13 +192,29 @@ fn relative(dir: &Path, file: &Path) -> String {
     out.join("/")
 }
 
-/// The restored template of a registry module and its fully qualified reference; compiling never
-/// touches the network, so a module missing from the cache is an error that says how to restore it.
-pub fn registry_template(file: &Path, reference: &str, span: Span) -> DResult<(String, Value)> {
+/// The restored template of a registry module; compiling never touches the network, so a module
+/// missing from the cache is an error that says how to restore it.
+pub fn registry_template(file: &Path, reference: &str, span: Span) -> DResult<Value> {
+    let (config, module) = registry_reference(file, reference, span)?;
+    cached_template(&config, &module, file, reference, span)
+}
+
+/// The registry configuration that applies to `file`, and `reference` resolved by it.
+fn registry_reference(file: &Path, reference: &str, span: Span) -> DResult<(registry::Config, registry::ModuleRef)> {
     let config = registry::Config::for_file(file).map_err(|m| Diag::new(ErrorKind::Invalid, span, m))?;
     let module = config.parse(reference).map_err(|m| Diag::new(ErrorKind::Invalid, span, m))?;
-    match config.cached_template(&module) {
-        Some(Ok(template)) => Ok((module.to_string(), template)),
+    Ok((config, module))
+}
+
+fn cached_template(
+    config: &registry::Config,
+    module: &registry::ModuleRef,
+    file: &Path,
+    reference: &str,
+    span: Span,
+) -> DResult<Value> {
+    match config.cached_template(module) {
+        Some(Ok(template)) => Ok(template),
         Some(Err(m)) => Err(Diag::new(ErrorKind::Invalid, span, m)),
         None => {
             let resolved = if module.to_string() == reference { String::new() } else { format!(" ({module})") };

@@ -116,7 +116,7 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
     for module in &model.modules {
         let decl = module.decl;
         if registry::is_registry(&decl.path) {
-            module_templates.push(import_sources::registry_template(path, &decl.path, decl.path_span)?.1);
+            module_templates.push(import_sources::registry_template(path, &decl.path, decl.path_span)?);
             continue;
         }
         if decl.path.contains(':') {
