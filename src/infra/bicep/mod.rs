@@ -205,6 +205,20 @@ fn collect_registry_modules(
 mod tests {
     use super::*;
 
+    /// `mlops infra restore` fetches what imports read too, through the files imported from.
+    #[test]
+    fn registry_references_include_imports_and_the_files_imported_from() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let main = dir.path().join("main.bicep");
+        std::fs::write(&main, "import { a } from 'br/public:x/y:1.0'\nimport { b } from 'types.bicep'\n")
+            .expect("write");
+        std::fs::write(dir.path().join("types.bicep"), "import { c } from 'br:r.io/z:2'\n@export()\ntype b = c\n")
+            .expect("write");
+        let uses = registry_modules(&main).expect("parses");
+        let found: Vec<(&str, usize)> = uses.iter().map(|u| (u.reference.as_str(), u.line)).collect();
+        assert_eq!(found, [("br/public:x/y:1.0", 1), ("br:r.io/z:2", 1)]);
+    }
+
     /// The deepest expressions the parser accepts compile when the caller is on a 2 MiB stack (a
     /// tokio worker's), unoptimised.
     #[test]
