@@ -106,6 +106,49 @@ fn avm_modules_compile_to_the_official_json_key_order_included() {
     }
 }
 
+/// `mlops infra build --no-restore --stdout FILE` with the fixtures' module cache, which holds the
+/// published `main.json` of each registry version the import fixtures use.
+fn build_from_cache(file: &str) -> Output {
+    let ws = crate::support::Workspace::new();
+    ws.mlops(&["infra", "build", "--no-restore", "--stdout", file])
+        .env("MLOPS_BICEP_CACHE", fixtures().join("cache"))
+        .current_dir(fixtures())
+        .output()
+        .expect("run mlops")
+}
+
+/// Compile-time imports, from the registry (read from the cache) and from local files.
+const IDENTICAL_WITH_IMPORTS: &[&str] = &[
+    // Two types from one registry version; the types they refer to come along as `_1.<name>`.
+    "avm/res/network/ip-group",
+    "avm/res/container-registry/registry/credential-set",
+    // Two versions of one module: two source templates.
+    "avm/res/network/application-security-group",
+    // A type from a local Bicep file that is also a module; the types it refers to are `_1.<name>`
+    // with the path relative to the importing file.
+    "avm/res/service-bus/namespace/topic/subscription",
+    "avm/res/recovery-services/vault/replication-fabric",
+    // Imports, two local modules, and an `existing` server in another resource group's scope.
+    "avm/res/sql/server/database",
+];
+
+#[test]
+fn avm_modules_with_imports_compile_to_the_official_json() {
+    let root = fixtures();
+    for dir in IDENTICAL_WITH_IMPORTS {
+        let out = build_from_cache(&format!("{dir}/main.bicep"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{dir}: {stderr}");
+        let mut actual: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+        let text = std::fs::read_to_string(root.join(dir).join("main.json")).expect("main.json");
+        let mut expected: Value = serde_json::from_str(&text).expect("main.json is JSON");
+        compare::drop_generator(&mut actual);
+        compare::drop_generator(&mut expected);
+        let (actual, expected) = (serde_json::to_string_pretty(&actual), serde_json::to_string_pretty(&expected));
+        assert_eq!(actual.expect("json"), expected.expect("json"), "{dir}");
+    }
+}
+
 #[test]
 fn outputs_are_written_type_metadata_value() {
     let out = build("avm/res/event-hub/namespace/authorization-rule/main.bicep");
@@ -123,25 +166,65 @@ fn outputs_are_written_type_metadata_value() {
 
 #[test]
 fn avm_modules_beyond_the_subset_are_refused_in_one_line_with_exit_code_6() {
-    let cases = [
-        (
-            // In neither 0.2.804 nor 0.2.896; bicep build writes it as spelled, with a warning (BCP081).
-            "avm/res/dev-test-lab/lab/secret/main.bicep",
-            "the resource type 'Microsoft.DevTestLab/labs/secrets@2018-10-15-preview', which is not in the \
+    let cases = [(
+        // In neither 0.2.804 nor 0.2.896; bicep build writes it as spelled, with a warning (BCP081).
+        "avm/res/dev-test-lab/lab/secret/main.bicep",
+        "the resource type 'Microsoft.DevTestLab/labs/secrets@2018-10-15-preview', which is not in the \
              bundled Bicep type index (Azure.Bicep.Types.Az 0.2.896)",
-            "48:17",
-        ),
-        ("avm/res/sql/server/database/main.bicep", "a compile-time import ('import {…} from')", "140:1"),
-        (
-            "avm/res/container-registry/registry/credential-set/main.bicep",
-            "a compile-time import ('import {…} from')",
-            "10:1",
-        ),
-    ];
+        "48:17",
+    )];
     for (file, feature, at) in cases {
-        let out = build(file);
+        let out = build_from_cache(file);
         assert_eq!(out.status.code(), Some(6), "{file}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), format!("error: unsupported: {feature} at {file}:{at}\n"));
         assert!(out.stdout.is_empty(), "{file}: no template for a refused file");
     }
+}
+
+#[test]
+fn an_import_of_a_version_missing_from_the_cache_fails_as_an_unrestored_module_does() {
+    let ws = crate::support::Workspace::new();
+    ws.write(
+        "main.bicep",
+        "import { lockType } from 'br/public:avm/utl/types/avm-common-types:9.9.9'\nparam lock lockType?\n",
+    );
+    let out = ws
+        .mlops(&["infra", "build", "--no-restore", "--stdout", "main.bicep"])
+        .env("MLOPS_BICEP_CACHE", fixtures().join("cache"))
+        .output()
+        .expect("run mlops");
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("main.bicep:1:26")
+            && stderr.contains(
+                "the module 'br/public:avm/utl/types/avm-common-types:9.9.9' \
+                (br:mcr.microsoft.com/bicep/avm/utl/types/avm-common-types:9.9.9) is not restored"
+            ),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn types_import_from_a_local_arm_template() {
+    let ws = crate::support::Workspace::new();
+    ws.write(
+        "t.json",
+        r##"{"$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+            "languageVersion": "2.0", "contentVersion": "1.0.0.0", "resources": {},
+            "definitions": {
+              "size": {"type": "string", "allowedValues": ["L", "S"]},
+              "box": {"type": "object", "properties": {"size": {"$ref": "#/definitions/size"}},
+                      "metadata": {"__bicep_export!": true, "description": "A box."}}}}"##,
+    );
+    ws.write("main.bicep", "import { box as crate } from './t.json'\nparam c crate\n");
+    let out = ws.mlops(&["infra", "build", "--stdout", "main.bicep"]).output().expect("run mlops");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let template: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(template["languageVersion"], "2.0");
+    assert_eq!(template["parameters"]["c"], serde_json::json!({"$ref": "#/definitions/crate"}));
+    assert_eq!(
+        serde_json::to_string(&template["definitions"]).expect("json"),
+        r##"{"_1.size":{"type":"string","allowedValues":["L","S"],"metadata":{"__bicep_imported_from!":{"sourceTemplate":"t.json"}}},"crate":{"type":"object","properties":{"size":{"$ref":"#/definitions/_1.size"}},"metadata":{"description":"A box.","__bicep_imported_from!":{"sourceTemplate":"t.json","originalIdentifier":"box"}}}}"##
+    );
 }

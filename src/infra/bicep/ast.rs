@@ -248,9 +248,40 @@ pub struct MetadataDecl {
     pub value: Expr,
 }
 
+/// `import {a, b as c} from 'path'` or `import * as ns from 'path'`.
+#[derive(Debug, Clone)]
+pub struct ImportDecl {
+    pub items: ImportItems,
+    /// The reference as written: a local `.bicep` or `.json` file, or `br:`/`br/<alias>:`.
+    pub path: String,
+    pub path_span: Span,
+}
+
+#[derive(Debug, Clone)]
+pub enum ImportItems {
+    Named(Vec<ImportedName>),
+    Wildcard { alias: String, alias_span: Span },
+}
+
+/// One name of `import {…}`: the exported symbol and the name it is bound to here.
+#[derive(Debug, Clone)]
+pub struct ImportedName {
+    pub name: String,
+    pub name_span: Span,
+    pub alias: Option<String>,
+}
+
+impl ImportedName {
+    /// The name the symbol has in the importing file.
+    pub fn local(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.name)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum Stmt {
     TargetScope(Expr),
+    Import(ImportDecl),
     Metadata(MetadataDecl),
     Param(ParamDecl),
     Type(TypeDecl),

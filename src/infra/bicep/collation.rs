@@ -1,4 +1,5 @@
-//! The culture-aware string order that `bicep build` sorts `dependsOn` entries by.
+//! The culture-aware string order that `bicep build` sorts `dependsOn` entries and imported type
+//! names by.
 //!
 //! Bicep sorts with .NET's default string comparer, which on Linux is ICU's root collation, not
 //! ordinal order: letters compare without case first (`hubrg` before `hubVNET`), punctuation sorts
@@ -25,19 +26,16 @@ fn primary(c: char) -> (u8, u32) {
     }
 }
 
-/// Compares `a` and `b` as .NET's culture-aware comparer does for identifiers.
+/// Compares `a` and `b` as .NET's culture-aware comparer does for identifiers: letters and
+/// punctuation first, then case (lower first), then code points, so that only equal strings are
+/// equal.
 pub fn compare(a: &str, b: &str) -> Ordering {
-    let primary_order = a.chars().map(primary).cmp(b.chars().map(primary));
-    if primary_order != Ordering::Equal {
-        return primary_order;
-    }
-    // Same letters: the first difference in case decides, lower case first.
-    for (x, y) in a.chars().zip(b.chars()) {
-        if x != y {
-            return if x.is_ascii_lowercase() { Ordering::Less } else { Ordering::Greater };
-        }
-    }
-    a.len().cmp(&b.len())
+    let tertiary = |c: char| c.is_ascii_uppercase();
+    a.chars()
+        .map(primary)
+        .cmp(b.chars().map(primary))
+        .then_with(|| a.chars().map(tertiary).cmp(b.chars().map(tertiary)))
+        .then_with(|| a.cmp(b))
 }
 
 #[cfg(test)]
@@ -64,5 +62,13 @@ mod tests {
             ["app::slot", "applicationInsights", "storageAccount"]
         );
         assert_eq!(sorted(&["a1", "a_b", "aB", "a::b"]), ["a_b", "a::b", "a1", "aB"]);
+    }
+
+    #[test]
+    fn imported_names_sort_as_the_official_compiler_writes_them() {
+        assert_eq!(
+            sorted(&["lockType", "_1.b", "Zeta", "alpha", "_2.a", "Alpha"]),
+            ["_1.b", "_2.a", "alpha", "Alpha", "lockType", "Zeta"]
+        );
     }
 }

@@ -14,6 +14,8 @@ mod deps;
 mod emit;
 mod error;
 mod functions;
+mod import_sources;
+mod imports;
 mod language_version;
 mod lexer;
 mod model;
@@ -115,7 +117,7 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
     for module in &model.modules {
         let decl = module.decl;
         if registry::is_registry(&decl.path) {
-            module_templates.push(registry_template(path, &decl.path, decl.path_span)?);
+            module_templates.push(import_sources::registry_template(path, &decl.path, decl.path_span)?);
             continue;
         }
         if decl.path.contains(':') {
@@ -141,6 +143,7 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
         }
         module_templates.push(compile_at(&child, stack).map_err(Diag::Done)?);
     }
+    let imports = import_sources::Loader::new(path).closure(path, &model)?;
     let compiler = Compiler {
         model: &model,
         dir,
@@ -148,28 +151,9 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
         symbolic: language_version::symbolic_names(&model, &module_templates),
         module_templates,
         function_vars: convert::function_vars::collect(&stmts),
+        imports,
     };
     compiler.template()
-}
-
-/// The restored template of a registry module; compiling never touches the network, so a module
-/// missing from the cache is an error that says how to restore it.
-fn registry_template(file: &Path, reference: &str, span: error::Span) -> DResult<Value> {
-    let config = registry::Config::for_file(file).map_err(|m| Diag::new(ErrorKind::Invalid, span, m))?;
-    let module = config.parse(reference).map_err(|m| Diag::new(ErrorKind::Invalid, span, m))?;
-    match config.cached_template(&module) {
-        Some(Ok(template)) => Ok(template),
-        Some(Err(m)) => Err(Diag::new(ErrorKind::Invalid, span, m)),
-        None => {
-            let resolved = if module.to_string() == reference { String::new() } else { format!(" ({module})") };
-            let message = format!(
-                "the module '{reference}'{resolved} is not restored in {}; run `mlops infra restore {}`",
-                config.cache_root.display(),
-                file.display()
-            );
-            Err(Diag::new(ErrorKind::Invalid, span, message))
-        }
-    }
 }
 
 /// A registry module used by a template: the reference as written and where.
@@ -180,7 +164,8 @@ pub struct RegistryUse {
     pub line: usize,
 }
 
-/// Every registry module reference in `path` and the local modules it uses, in source order.
+/// Every registry reference (`module` and `import`) in `path` and the local modules and Bicep files
+/// it imports from, in source order.
 /// Only parses, so it works before the modules are restored.
 pub fn registry_modules(path: &Path) -> Result<Vec<RegistryUse>, BicepError> {
     let mut out = Vec::new();
@@ -202,12 +187,16 @@ fn collect_registry_modules(
     let stmts = parser::parse(text).map_err(|d| d.locate(path, text))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     for stmt in &stmts {
-        let ast::Stmt::Module(decl) = stmt else { continue };
-        if registry::is_registry(&decl.path) {
-            let line = text[..decl.path_span.start.min(text.len())].matches('\n').count() + 1;
-            out.push(RegistryUse { reference: decl.path.clone(), file: path.to_path_buf(), line });
-        } else if decl.path.ends_with(".bicep") && dir.join(&decl.path).is_file() {
-            collect_registry_modules(&dir.join(&decl.path), seen, out)?;
+        let (reference, span) = match stmt {
+            ast::Stmt::Module(decl) => (&decl.path, decl.path_span),
+            ast::Stmt::Import(decl) => (&decl.path, decl.path_span),
+            _ => continue,
+        };
+        if registry::is_registry(reference) {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            out.push(RegistryUse { reference: reference.clone(), file: path.to_path_buf(), line });
+        } else if reference.ends_with(".bicep") && dir.join(reference).is_file() {
+            collect_registry_modules(&dir.join(reference), seen, out)?;
         }
     }
     Ok(())
@@ -216,6 +205,20 @@ fn collect_registry_modules(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `mlops infra restore` fetches what imports read too, through the files imported from.
+    #[test]
+    fn registry_references_include_imports_and_the_files_imported_from() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let main = dir.path().join("main.bicep");
+        std::fs::write(&main, "import { a } from 'br/public:x/y:1.0'\nimport { b } from 'types.bicep'\n")
+            .expect("write");
+        std::fs::write(dir.path().join("types.bicep"), "import { c } from 'br:r.io/z:2'\n@export()\ntype b = c\n")
+            .expect("write");
+        let uses = registry_modules(&main).expect("parses");
+        let found: Vec<(&str, usize)> = uses.iter().map(|u| (u.reference.as_str(), u.line)).collect();
+        assert_eq!(found, [("br/public:x/y:1.0", 1), ("br:r.io/z:2", 1)]);
+    }
 
     /// The deepest expressions the parser accepts compile when the caller is on a 2 MiB stack (a
     /// tokio worker's), unoptimised.

@@ -80,6 +80,8 @@ pub struct Model<'a> {
     /// `type` declarations, in source order; their names share the file's one namespace.
     pub types: Vec<&'a TypeDecl>,
     pub type_names: HashMap<String, usize>,
+    /// Compile-time imports, in source order.
+    pub imports: Vec<&'a ImportDecl>,
 }
 
 fn split_type(decl: &ResourceDecl) -> DResult<(String, Option<String>)> {
@@ -111,6 +113,7 @@ impl<'a> Model<'a> {
             globals: HashMap::new(),
             types: Vec::new(),
             type_names: HashMap::new(),
+            imports: Vec::new(),
         };
         let mut seen_scope = false;
         let mut output_names: HashMap<&str, Span> = HashMap::new();
@@ -143,6 +146,7 @@ impl<'a> Model<'a> {
                     };
                 }
                 Stmt::Metadata(m) => model.metadata.push(m),
+                Stmt::Import(i) => model.imports.push(i),
                 Stmt::Type(t) => {
                     if model.globals.contains_key(&t.name)
                         || model.type_names.insert(t.name.clone(), model.types.len()).is_some()
@@ -184,8 +188,33 @@ impl<'a> Model<'a> {
                 }
             }
         }
+        model.check_import_names()?;
         model.resolve_parents()?;
         Ok(model)
+    }
+
+    /// An imported name (or wildcard namespace) shares the file's one namespace.
+    fn check_import_names(&self) -> DResult<()> {
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for import in &self.imports {
+            let names: Vec<(&str, Span)> = match &import.items {
+                ImportItems::Named(names) => names.iter().map(|n| (n.local(), n.name_span)).collect(),
+                ImportItems::Wildcard { alias, alias_span } => vec![(alias.as_str(), *alias_span)],
+            };
+            for (name, span) in names {
+                if seen.insert(name, span).is_some()
+                    || self.globals.contains_key(name)
+                    || self.type_names.contains_key(name)
+                {
+                    return Err(Diag::new(
+                        ErrorKind::Duplicate,
+                        span,
+                        format!("the identifier '{name}' is declared more than once"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn declare(&mut self, name: &str, span: Span, sym: Sym) -> DResult<()> {

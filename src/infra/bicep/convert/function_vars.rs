@@ -27,6 +27,7 @@ pub fn collect(stmts: &[Stmt]) -> Vec<HoistedCall> {
         match stmt {
             Stmt::TargetScope(e) => expr(e, &mut out),
             Stmt::Metadata(m) => expr(&m.value, &mut out),
+            Stmt::Import(_) => {}
             Stmt::Type(t) => decorators(&t.decorators, &mut out),
             Stmt::Param(p) => {
                 decorators(&p.decorators, &mut out);

@@ -53,6 +53,8 @@ pub struct Compiler<'a> {
     pub module_templates: Vec<serde_json::Value>,
     /// The `load*` calls hoisted into `$fxv#N` variables, in the order of `N`.
     pub function_vars: Vec<function_vars::HoistedCall>,
+    /// What the file's compile-time imports bring in.
+    pub imports: crate::infra::bicep::imports::Closure,
 }
 
 impl Compiler<'_> {
@@ -460,6 +462,18 @@ impl Compiler<'_> {
             && let Some(outputs) = self.safe_module_outputs(args, env)?
         {
             return Ok(outputs);
+        }
+        // `r.?p` on a conditional resource or module: bicep build guards the base with
+        // `if(<condition>, …, null())` (`ExpressionConverter.guardOnResourceCondition`), not written here.
+        if let (true, Some(Expr { kind: ExprKind::Ident(base), .. })) = (name == "tryGet", args.first()) {
+            let conditional = match self.model.lookup(base, env.res).filter(|_| env.local(base).is_none()) {
+                Some(Sym::Res(r)) => self.model.resources[r].condition.is_some(),
+                Some(Sym::Module(m)) => self.model.modules[m].condition.is_some(),
+                _ => false,
+            };
+            if conditional {
+                return Err(Diag::unsupported(args[0].span, "safe access ('.?') on a conditional resource or module"));
+            }
         }
         match kind {
             Builtin::Any => self.arm(&args[0], env),

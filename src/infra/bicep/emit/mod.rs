@@ -103,6 +103,11 @@ impl Compiler<'_> {
         Ok(Value::Object(t))
     }
 
+    /// The `definitions` section alone: what an importing file reads from a Bicep file.
+    pub fn type_definitions(&self) -> DResult<Map<String, Value>> {
+        self.definitions()
+    }
+
     /// `@description` on a resource or module becomes `metadata.description`.
     fn description_metadata(&self, decorators: &[Decorator], out: &mut Map<String, Value>) -> DResult<()> {
         if let Some(d) = decorators.iter().find(|d| d.name == "description") {

@@ -154,8 +154,19 @@ impl Compiler<'_> {
     }
 
     pub(super) fn check_explicit_depends_on(&self, e: &Expr, env: &Env) -> DResult<()> {
-        let ExprKind::Array(items) = &e.kind else {
-            return Err(Diag::new(ErrorKind::Type, e.span, "'dependsOn' must be an array of resources or modules"));
+        let items = match &e.kind {
+            ExprKind::Array(items) => items,
+            // A literal is never a dependency; an expression may be valid Bicep (a whole resource
+            // or module loop, `c ? [a] : []`), which this compiler does not resolve.
+            ExprKind::Str(_)
+            | ExprKind::Interp { .. }
+            | ExprKind::Int(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Null
+            | ExprKind::Object(_) => {
+                return Err(Diag::new(ErrorKind::Type, e.span, "'dependsOn' must be an array of resources or modules"));
+            }
+            _ => return Err(Diag::unsupported(e.span, "a 'dependsOn' that is not an array literal")),
         };
         for item in items {
             match self.target(item, env)? {

@@ -127,7 +127,7 @@ impl Compiler<'_> {
                 "string" | "int" | "bool" | "object" | "array" => {
                     out.insert("type".into(), Value::from(name.as_str()));
                 }
-                alias if self.model.type_names.contains_key(alias) => {
+                alias if self.model.type_names.contains_key(alias) || self.imports.types.contains(alias) => {
                     out.insert("$ref".into(), Value::from(format!("#/definitions/{}", pointer_segment(alias))));
                 }
                 other => {
@@ -186,6 +186,10 @@ impl Compiler<'_> {
                 out.insert("prefixItems".into(), Value::Array(prefix));
                 out.insert("items".into(), Value::Bool(false));
             }
+            TypeKind::Property(base, name) if self.wildcard_type(base, name).is_some() => {
+                let target = self.wildcard_type(base, name).unwrap_or_default();
+                out.insert("$ref".into(), Value::from(format!("#/definitions/{}", pointer_segment(target))));
+            }
             TypeKind::Property(..) => {
                 let (pointer, _) = self.resolve_property(t)?;
                 out.insert("$ref".into(), Value::from(pointer));
@@ -195,6 +199,12 @@ impl Compiler<'_> {
             }
         }
         Ok(out)
+    }
+
+    /// `ns.name` where `ns` is a wildcard import: the name of the imported definition.
+    fn wildcard_type(&self, base: &TypeNode, name: &str) -> Option<&str> {
+        let TypeKind::Named(ns) = &base.kind else { return None };
+        self.imports.wildcard.get(&(ns.clone(), name.to_string())).map(String::as_str)
     }
 
     /// The schema of a declared type: a tagged union when the declaration has `@discriminator`.
@@ -446,7 +456,8 @@ impl Compiler<'_> {
         Ok(out)
     }
 
-    /// The `definitions` section: each `type` declaration's schema, in source order.
+    /// The `definitions` section: each `type` declaration's schema, in source order, then the
+    /// imported ones.
     pub(super) fn definitions(&self) -> DResult<Map<String, Value>> {
         let mut out = Map::new();
         for t in &self.model.types {
@@ -455,6 +466,9 @@ impl Compiler<'_> {
             }
             let schema = self.type_modifiers(&t.decorators, self.schema(&t.decorators, &t.value)?, &["export"])?;
             out.insert(t.name.clone(), Value::Object(schema));
+        }
+        for (name, schema) in &self.imports.definitions {
+            out.insert(name.clone(), schema.clone());
         }
         Ok(out)
     }

@@ -201,8 +201,8 @@ mod tests {
     fn newer_syntax_is_refused_by_name() {
         let cases = [
             ("output t resource 'A.B/c@2020-01-01' = x\n", "a resource-typed parameter or output", 9),
-            ("import { a } from 'x.bicep'\n", "a compile-time import ('import {…} from')", 0),
-            ("import * as x from 'x.bicep'\n", "a compile-time import ('import * as')", 0),
+            ("import 'az@1.0.0'\n", "an extension import ('import')", 0),
+            ("@export()\nimport { a } from 'x.bicep'\n", "the decorator '@export' on an import", 0),
             ("param o object\nvar x = o.?a.b()\n", "a method call after safe-dereference '.?'", 28),
             ("param o object\nvar x = o.?a[0]\n", "an index after safe-dereference '.?'", 27),
         ];
@@ -232,6 +232,32 @@ mod tests {
         assert_eq!(t.decorators.len(), 2);
         let Stmt::Var(v) = &stmts[8] else { panic!() };
         assert!(matches!(&v.ty, Some(TypeNode { kind: TypeKind::Property(..), .. })));
+    }
+
+    #[test]
+    fn parses_compile_time_imports() {
+        let src = "@description('d')\nimport { a, b as c } from 'br/public:x/y:1.0'\n\
+                   import {\n  d\n  e as f\n} from './t.json'\nimport * as ns from 't.bicep'\n";
+        let stmts = parse(src).expect("parses");
+        let names: Vec<Vec<(String, String)>> = stmts
+            .iter()
+            .map(|s| match s {
+                Stmt::Import(ImportDecl { items: ImportItems::Named(n), .. }) => {
+                    n.iter().map(|n| (n.name.clone(), n.local().to_string())).collect()
+                }
+                Stmt::Import(ImportDecl { items: ImportItems::Wildcard { alias, .. }, path, .. }) => {
+                    vec![(path.clone(), alias.clone())]
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            names,
+            [vec![pair("a", "a"), pair("b", "c")], vec![pair("d", "d"), pair("e", "f")], vec![pair("t.bicep", "ns")]]
+        );
+        assert!(parse("import { a b } from 'x.bicep'\n").is_err());
+        assert!(parse("import { a } 'x.bicep'\n").is_err());
     }
 
     #[test]

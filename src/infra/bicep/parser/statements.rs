@@ -86,20 +86,69 @@ impl Parser {
             }
             "type" => Ok(Stmt::Type(self.type_declaration(decorators)?)),
             "func" => Err(Diag::unsupported(kw_span, "a user-defined function")),
-            "import" => Err(Diag::unsupported(
-                kw_span,
-                match self.peek() {
-                    Tok::LBrace => "a compile-time import ('import {…} from')",
-                    Tok::Star => "a compile-time import ('import * as')",
-                    _ => "an extension import ('import')",
-                },
-            )),
+            "import" if matches!(self.peek(), Tok::LBrace | Tok::Star) => {
+                // Bicep accepts decorators on an import but writes none of them to the template.
+                if let Some(d) = decorators.iter().find(|d| d.name != "description") {
+                    return Err(Diag::unsupported(d.span, &format!("the decorator '@{}' on an import", d.name)));
+                }
+                Ok(Stmt::Import(self.import()?))
+            }
+            "import" => Err(Diag::unsupported(kw_span, "an extension import ('import')")),
             "extension" | "provider" => Err(Diag::unsupported(kw_span, "an extension")),
             "using" => Err(Diag::unsupported(kw_span, "a parameters file ('using')")),
             "assert" => Err(Diag::unsupported(kw_span, "'assert'")),
             "test" => Err(Diag::unsupported(kw_span, "'test'")),
             other => Err(Diag::new(ErrorKind::Syntax, kw_span, format!("'{other}' is not a declaration keyword"))),
         }
+    }
+
+    /// After `import`: `{a, b as c}` (commas or new lines between names) or `* as ns`, then
+    /// `from 'path'`.
+    fn import(&mut self) -> DResult<ImportDecl> {
+        let items = if self.eat(&Tok::Star) {
+            self.expect_word("as")?;
+            let (alias, alias_span) = self.ident("a namespace name")?;
+            ImportItems::Wildcard { alias, alias_span }
+        } else {
+            self.expect(&Tok::LBrace)?;
+            let mut names = Vec::new();
+            loop {
+                self.skip_newlines();
+                if self.eat(&Tok::RBrace) {
+                    break;
+                }
+                let (name, name_span) = match self.peek().clone() {
+                    Tok::Ident(name) => (name, self.bump().span),
+                    Tok::Str(_) => return Err(Diag::unsupported(self.span(), "importing a symbol by a quoted name")),
+                    _ => return self.error("a symbol name"),
+                };
+                let alias = if self.at_word("as") {
+                    self.bump();
+                    Some(self.ident("a symbol name")?.0)
+                } else {
+                    None
+                };
+                names.push(ImportedName { name, name_span, alias });
+                if !self.eat(&Tok::Comma) && !self.at(&Tok::NewLine) && !self.at(&Tok::RBrace) {
+                    return self.error("',', a new line or '}'");
+                }
+            }
+            ImportItems::Named(names)
+        };
+        self.expect_word("from")?;
+        let (path, path_span) = match self.peek().clone() {
+            Tok::Str(path) => (path, self.bump().span),
+            _ => return self.error("an import path string"),
+        };
+        Ok(ImportDecl { items, path, path_span })
+    }
+
+    fn expect_word(&mut self, word: &str) -> DResult<()> {
+        if !self.at_word(word) {
+            return self.error(&format!("'{word}'"));
+        }
+        self.bump();
+        Ok(())
     }
 
     pub(super) fn resource(&mut self, decorators: Vec<Decorator>) -> DResult<ResourceDecl> {

@@ -1,0 +1,241 @@
+//! The templates a file imports from, loaded for [`imports`](super::imports): registry modules
+//! from the restore cache (the same cache and the same error as a registry `module`), local ARM
+//! JSON templates, and local Bicep files, of which only the type declarations (and the imports
+//! they use) are compiled, as the official compiler binds only the symbols an import needs.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::ast::{ImportDecl, ImportItems, Stmt};
+use super::convert::Compiler;
+use super::error::{DResult, Diag, ErrorKind, Span};
+use super::imports::{self, Closure, Source, Symbol};
+use super::model::Model;
+use super::{decode_source, normalise, parser, registry};
+
+/// Loads the templates one file imports from, each once.
+pub struct Loader {
+    /// The directory of the file being compiled: local template identifiers are relative to it.
+    entry_dir: PathBuf,
+    sources: Vec<Source>,
+    by_id: HashMap<String, usize>,
+    /// Bicep files whose types are being compiled, to refuse an import cycle.
+    stack: Vec<PathBuf>,
+}
+
+impl Loader {
+    pub fn new(entry: &Path) -> Self {
+        let entry_dir = entry.parent().map(Path::to_path_buf).unwrap_or_default();
+        Loader { entry_dir, sources: Vec::new(), by_id: HashMap::new(), stack: vec![normalise(entry)] }
+    }
+
+    /// The import closure of `model`, the declarations of `file`.
+    pub fn closure(mut self, file: &Path, model: &Model<'_>) -> DResult<Closure> {
+        let mut loaded = Vec::new();
+        for &decl in &model.imports {
+            loaded.push((decl, self.load(file, decl)?));
+        }
+        imports::closure(&self.sources, &loaded)
+    }
+
+    fn load(&mut self, importer: &Path, decl: &ImportDecl) -> DResult<usize> {
+        if registry::is_registry(&decl.path) {
+            // Each version is read and parsed once, however many statements import from it.
+            let (config, module) = registry_reference(importer, &decl.path, decl.path_span)?;
+            if let Some(&i) = self.by_id.get(&module.to_string()) {
+                return Ok(i);
+            }
+            let template = cached_template(&config, &module, importer, &decl.path, decl.path_span)?;
+            return Ok(self.add(arm_source(module.to_string(), &template)));
+        }
+        if decl.path.contains(':') {
+            return Err(Diag::unsupported(decl.path_span, "an import from a template spec ('ts:')"));
+        }
+        let file = importer.parent().unwrap_or(Path::new("")).join(&decl.path);
+        let id = relative(&self.entry_dir, &file);
+        if let Some(&i) = self.by_id.get(&id) {
+            return Ok(i);
+        }
+        if !file.is_file() {
+            let message = format!("the imported file '{}' does not exist", file.display());
+            return Err(Diag::new(ErrorKind::Invalid, decl.path_span, message));
+        }
+        if decl.path.ends_with(".json") {
+            let template = std::fs::read(&file)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                .ok_or_else(|| {
+                    let message = format!("'{}' is not a readable JSON template", file.display());
+                    Diag::new(ErrorKind::Invalid, decl.path_span, message)
+                })?;
+            return Ok(self.add(arm_source(id, &template)));
+        }
+        if !decl.path.ends_with(".bicep") {
+            return Err(Diag::unsupported(decl.path_span, "an import from a file that is not .bicep or .json"));
+        }
+        if self.stack.contains(&normalise(&file)) {
+            return Err(Diag::new(
+                ErrorKind::Cycle,
+                decl.path_span,
+                "this import refers back to a file that imports it",
+            ));
+        }
+        self.stack.push(normalise(&file));
+        let source = self.bicep_source(id, &file);
+        self.stack.pop();
+        Ok(self.add(source?))
+    }
+
+    fn add(&mut self, source: Source) -> usize {
+        self.by_id.insert(source.id.clone(), self.sources.len());
+        self.sources.push(source);
+        self.sources.len() - 1
+    }
+
+    /// A Bicep file as an import source: its type declarations compiled as the file's own
+    /// `definitions`, and the names its imports bind. Errors are located in that file.
+    fn bicep_source(&mut self, id: String, file: &Path) -> DResult<Source> {
+        let bytes = std::fs::read(file)
+            .map_err(|source| Diag::Done(super::BicepError::Io { path: file.to_path_buf(), source }))?;
+        let text = decode_source(file, &bytes).map_err(Diag::Done)?;
+        let located = |d: Diag| Diag::Done(d.locate(file, text));
+        let stmts = parser::parse(text).map_err(located)?;
+        let other_exports = stmts
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Var(v) if v.decorators.iter().any(|d| d.name == "export") => Some(v.name.clone()),
+                _ => None,
+            })
+            .collect();
+        let stmts: Vec<Stmt> = stmts.into_iter().filter(|s| matches!(s, Stmt::Type(_) | Stmt::Import(_))).collect();
+        let model = Model::build(&stmts).map_err(located)?;
+        let mut names = HashMap::new();
+        let mut types = HashSet::new();
+        for &decl in &model.imports {
+            let s = self.load(file, decl).map_err(|d| match d {
+                Diag::Done(_) => d,
+                d => located(d),
+            })?;
+            let ImportItems::Named(items) = &decl.items else {
+                return Err(located(Diag::unsupported(decl.path_span, "a wildcard import in an imported file")));
+            };
+            for item in items {
+                let source = &self.sources[s];
+                let exported =
+                    source.definitions.get(&item.name).is_some_and(|d| d["metadata"]["__bicep_export!"] == true);
+                if !exported {
+                    let message = format!("'{}' does not export a type named '{}'", decl.path, item.name);
+                    return Err(located(Diag::new(ErrorKind::Undefined, item.name_span, message)));
+                }
+                let symbol =
+                    source.imports.get(&item.name).cloned().unwrap_or(Symbol { source: s, name: item.name.clone() });
+                names.insert(item.local().to_string(), symbol);
+                types.insert(item.local().to_string());
+            }
+        }
+        let compiler = Compiler {
+            model: &model,
+            dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+            inline: Vec::new(),
+            symbolic: true,
+            module_templates: Vec::new(),
+            function_vars: Vec::new(),
+            imports: Closure { types, ..Closure::default() },
+        };
+        let definitions = compiler.type_definitions().map_err(located)?;
+        Ok(Source { id, definitions, other_exports, imports: names })
+    }
+}
+
+/// An ARM template as an import source: its `definitions`, and the names of the variables and
+/// functions it exports (`__bicep_exported_variables!`, `__bicep` functions marked exported).
+fn arm_source(id: String, template: &Value) -> Source {
+    let definitions = template["definitions"].as_object().cloned().unwrap_or_default();
+    let mut other_exports: Vec<String> = template["metadata"]["__bicep_exported_variables!"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["name"].as_str().map(str::to_string))
+        .collect();
+    for namespace in template["functions"].as_array().into_iter().flatten() {
+        let members = namespace["members"].as_object().into_iter().flatten();
+        for (name, _) in members.filter(|(_, f)| f["metadata"]["__bicep_export!"] == true) {
+            other_exports.push(name.clone());
+        }
+    }
+    Source { id, definitions: definitions.into_iter().collect::<Map<_, _>>(), other_exports, imports: HashMap::new() }
+}
+
+/// `file` relative to `dir`, with `/` separators, worked out on the paths as written (as the
+/// official compiler relates the two URIs), so that the identifier does not depend on where the
+/// checkout is.
+fn relative(dir: &Path, file: &Path) -> String {
+    fn parts(p: &Path) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::CurDir => {}
+                Component::ParentDir if out.last().is_some_and(|l| l != "..") => {
+                    out.pop();
+                }
+                c => out.push(c.as_os_str().to_string_lossy().into_owned()),
+            }
+        }
+        out
+    }
+    let (dir, file) = (parts(dir), parts(file));
+    let common = dir.iter().zip(&file).take_while(|(a, b)| a == b).count();
+    let mut out = vec![".."; dir.len() - common];
+    out.extend(file[common..].iter().map(String::as_str));
+    out.join("/")
+}
+
+/// The restored template of a registry module; compiling never touches the network, so a module
+/// missing from the cache is an error that says how to restore it.
+pub fn registry_template(file: &Path, reference: &str, span: Span) -> DResult<Value> {
+    let (config, module) = registry_reference(file, reference, span)?;
+    cached_template(&config, &module, file, reference, span)
+}
+
+/// The registry configuration that applies to `file`, and `reference` resolved by it.
+fn registry_reference(file: &Path, reference: &str, span: Span) -> DResult<(registry::Config, registry::ModuleRef)> {
+    let config = registry::Config::for_file(file).map_err(|m| Diag::new(ErrorKind::Invalid, span, m))?;
+    let module = config.parse(reference).map_err(|m| Diag::new(ErrorKind::Invalid, span, m))?;
+    Ok((config, module))
+}
+
+fn cached_template(
+    config: &registry::Config,
+    module: &registry::ModuleRef,
+    file: &Path,
+    reference: &str,
+    span: Span,
+) -> DResult<Value> {
+    match config.cached_template(module) {
+        Some(Ok(template)) => Ok(template),
+        Some(Err(m)) => Err(Diag::new(ErrorKind::Invalid, span, m)),
+        None => {
+            let resolved = if module.to_string() == reference { String::new() } else { format!(" ({module})") };
+            let message = format!(
+                "the module '{reference}'{resolved} is not restored in {}; run `mlops infra restore {}`",
+                config.cache_root.display(),
+                file.display()
+            );
+            Err(Diag::new(ErrorKind::Invalid, span, message))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_identifiers_are_relative_to_the_compiled_file() {
+        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b/./key/main.bicep")), "key/main.bicep");
+        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/b/x/../../../c.bicep")), "../../c.bicep");
+        assert_eq!(relative(Path::new(""), Path::new("t.bicep")), "t.bicep");
+    }
+}
