@@ -19,6 +19,7 @@ mod model;
 mod parser;
 pub mod registry;
 mod shape;
+mod type_shapes;
 mod types;
 
 use std::path::{Path, PathBuf};

@@ -37,11 +37,10 @@ impl Compiler<'_> {
         if primitive == Some("any") {
             return Err(Diag::unsupported(p.ty.span, "a parameter of type 'any'"));
         }
-        // How a derived type's metadata meets `@secure()` or `@metadata` is not known; refused
-        // rather than guessed.
-        if matches!(p.ty.kind, TypeKind::Derived { .. })
-            && p.decorators.iter().any(|d| matches!(d.name.as_str(), "secure" | "metadata"))
-        {
+        // How a derived type's metadata meets `@metadata` is not known; refused rather than
+        // guessed. (`@secure()` turns its `type` into `secureObject` in place, as AVM's
+        // `main.json` files show.)
+        if matches!(p.ty.kind, TypeKind::Derived { .. }) && p.decorators.iter().any(|d| d.name == "metadata") {
             return Err(Diag::unsupported(p.ty.span, "a resource-derived type ('resourceInput<>')"));
         }
         let mut out = self.schema(&p.decorators, &p.ty)?;
@@ -86,10 +85,6 @@ impl Compiler<'_> {
     pub(super) fn output(&self, o: &OutputDecl) -> DResult<Value> {
         // bicep build writes `type, metadata, value` (or `copy`): key order shows in diffs of the
         // template and in what-if, so it follows the official compiler.
-        if let TypeKind::Derived { output, .. } = &o.ty.kind {
-            let variant = if *output { "resourceOutput" } else { "resourceInput" };
-            return Err(Diag::unsupported(o.ty.span, &format!("a resource-derived type ('{variant}<>')")));
-        }
         let mut out = self.type_modifiers(&o.decorators, self.schema(&o.decorators, &o.ty)?, &[])?;
         let ty = out.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
         let ty = ty.as_str();
