@@ -196,7 +196,19 @@ impl Compiler<'_> {
             ExprKind::If { .. } => {
                 return Err(Diag::new(ErrorKind::Syntax, e.span, "unexpected 'if'"));
             }
-            ExprKind::Call { name, name_span, args } => self.call(name, *name_span, args, env)?,
+            ExprKind::Call { name, name_span, args } => {
+                // `res.?x` on a conditional resource: bicep build guards the reference with the
+                // resource's condition (`tryGet(if(cond, reference(…), null()), 'x')`), which is
+                // not written here yet; refused rather than written unguarded.
+                if name == "tryGet"
+                    && let Some(first) = args.first()
+                    && let Some((Target::Res(r), _)) = self.target(first, env)?
+                    && self.model.resources[r].condition.is_some()
+                {
+                    return Err(Diag::unsupported(first.span, "safe access ('.?') to a conditional resource"));
+                }
+                self.call(name, *name_span, args, env)?
+            }
             ExprKind::MethodCall { base, name, name_span, args } => {
                 self.method_call(base, name, *name_span, args, env)?
             }
