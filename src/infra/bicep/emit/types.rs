@@ -421,3 +421,78 @@ impl Compiler<'_> {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use crate::infra::bicep::compile_str;
+
+    fn compile(text: &str) -> serde_json::Value {
+        compile_str(Path::new("derived.bicep"), text).expect("compiles")
+    }
+
+    #[test]
+    fn derived_types_with_a_path_take_the_schema_type_and_pointer() {
+        let out = compile(
+            "@description('d')\n\
+             param access resourceInput<'Microsoft.Web/sites@2025-03-01'>.properties.publicNetworkAccess?\n\
+             param actions resourceInput<'Microsoft.Authorization/roleDefinitions@2022-05-01-preview'>.properties.permissions[*].actions\n\
+             param metadata resourceInput<'Microsoft.Logic/integrationAccounts/assemblies@2019-05-01'>.properties.metadata?\n\
+             @secure()\n\
+             param settings resourceInput<'Microsoft.KubernetesConfiguration/fluxConfigurations@2025-04-01'>.properties.configurationProtectedSettings?\n\
+             output https resourceOutput<'Microsoft.Web/sites@2025-03-01'>.properties.httpsOnly = true\n",
+        );
+        let derived = |source: &str| json!({"__bicep_resource_derived_type!": {"source": source}});
+        let params = &out["parameters"];
+        assert_eq!(
+            params["access"],
+            json!({
+                "type": "string",
+                "metadata": {
+                    "__bicep_resource_derived_type!": {
+                        "source": "Microsoft.Web/sites@2025-03-01#properties/properties/properties/publicNetworkAccess"
+                    },
+                    "description": "d"
+                },
+                "nullable": true
+            })
+        );
+        assert_eq!(
+            params["actions"],
+            json!({"type": "array", "metadata": derived(
+                "Microsoft.Authorization/roleDefinitions@2022-05-01-preview#properties/properties/properties/permissions/items/properties/actions"
+            )})
+        );
+        // `any` in the schema: no `type` at all.
+        assert_eq!(
+            params["metadata"],
+            json!({"metadata": derived(
+                "Microsoft.Logic/integrationAccounts/assemblies@2019-05-01#properties/properties/properties/metadata"
+            ), "nullable": true})
+        );
+        assert_eq!(params["settings"]["type"], json!("secureObject"));
+        assert_eq!(
+            out["outputs"]["https"],
+            json!({
+                "type": "bool",
+                "metadata": {"__bicep_resource_derived_type!": {
+                    "source": "Microsoft.Web/sites@2025-03-01#properties/properties/properties/httpsOnly",
+                    "output": true
+                }},
+                "value": true
+            })
+        );
+    }
+
+    #[test]
+    fn paths_the_schema_lacks_or_hides_are_errors_not_guesses() {
+        let err = |text: &str| compile_str(Path::new("derived.bicep"), text).expect_err("refused").to_string();
+        let missing = err("param p resourceInput<'Microsoft.Web/sites@2025-03-01'>.properties.nope\n");
+        assert!(missing.contains("has no 'properties.nope'") && !missing.contains("unsupported"), "{missing}");
+        let hidden = err("param p resourceInput<'Microsoft.Web/sites/extensions@2025-03-01'>.properties.x\n");
+        assert!(hidden.contains("unsupported: a resource-derived type ('resourceInput<>') whose path"), "{hidden}");
+    }
+}
