@@ -66,6 +66,11 @@ const IDENTICAL: &[&str] = &[
     "avm/res/web/hosting-environment/configuration--customdnssuffix",
     "avm/res/sql/server/firewall-rule",
     "avm/res/web/static-site/custom-domain",
+    // Resource-derived types with a path, typed from the resource schemas: a property whose schema
+    // type is `any` (no `type`), `@secure()` on one (`secureObject`), and one on an output.
+    "avm/res/logic/integration-account/assembly",
+    "avm/res/api-management/service/logger",
+    "avm/res/storage/storage-account/object-replication-policy/policy",
 ];
 
 #[test]
