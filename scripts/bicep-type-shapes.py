@@ -21,6 +21,13 @@ objects is an object whose members cannot be accessed: `O`), else `n`, as are An
 A DiscriminatedObjectType is `O` (an object; a property access on it is an error in Bicep). Below
 --depth access steps (property, `[*]`, `.*`) from the body, objects and arrays become `O` and `A`:
 their type is known, the paths below them are not recorded (the compiler refuses them).
+Each body is completed as AzResourceTypeProvider.SetBicepResourceProperties completes it for
+`resourceInput<>`: the known top-level properties (`KnownTopLevelResourceProperties`: tags, sku,
+identity, ...) where the schema lacks them, and for a child type whose body is a union keyed by
+`name`, the generic body with the properties some variant has (`CreateGenericResourceBody`).
+
+Checked against the `__bicep_resource_derived_type!` sources of the Azure Verified Modules
+snapshot's `main.json` files (918 of 924 agree; the 6 others name type@versions not in the index).
 
 Format (text, gzip-compressed): a header of `#` lines; then the node lines, node N on the Nth
 (0-based) line after the header, children referring to earlier lines, identical shapes shared
