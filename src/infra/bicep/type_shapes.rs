@@ -35,7 +35,8 @@ pub enum ShapeError {
     #[error("the resource schema has no '{0}' here")]
     NoMember(String),
     /// The schema records the type at this depth but not its members (beyond the generator's
-    /// depth bound, or a tagged union or untyped object whose members Bicep does not expose).
+    /// depth bound, a tagged union or untyped object whose members Bicep does not expose, or a
+    /// type with no ARM type name, such as a union with null).
     #[error("the members below '{0}' are not in the bundled schemas")]
     Opaque(String),
 }
@@ -76,7 +77,8 @@ pub fn arm_type(reference: &str, path: &[Step]) -> Result<Option<&'static str>, 
             ("o", Step::Property(name)) => fields.find_map(|f| f.rsplit_once('=').filter(|(n, _)| n == name)),
             ("o", Step::AdditionalProperties) => fields.find_map(|f| f.rsplit_once('=').filter(|(n, _)| *n == "*")),
             ("a", Step::Items) => fields.next().map(|id| ("", id)),
-            ("O" | "A", _) => return Err(ShapeError::Opaque(display(&walked))),
+            // `n` may be a union with null, whose object member Bicep would let a path reach.
+            ("O" | "A" | "n", _) => return Err(ShapeError::Opaque(display(&walked))),
             _ => None,
         };
         let segment = match step {
@@ -146,5 +148,11 @@ mod tests {
         // Names are matched as spelled, as Bicep's type property lookup does.
         assert!(matches!(arm_type(sites, &[Property("Properties")]), Err(ShapeError::NoMember(_))));
         assert!(matches!(arm_type(sites, &[Property("kind"), Items]), Err(ShapeError::NoMember(_))));
+        // `any` in the schema: no type name, and nothing to say about what lies below it.
+        let assemblies = "Microsoft.Logic/integrationAccounts/assemblies@2019-05-01";
+        let metadata = [Property("properties"), Property("metadata")];
+        assert_eq!(arm_type(assemblies, &metadata), Ok(None));
+        let below = [Property("properties"), Property("metadata"), Property("x")];
+        assert!(matches!(arm_type(assemblies, &below), Err(ShapeError::Opaque(_))));
     }
 }
