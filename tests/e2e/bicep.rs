@@ -361,6 +361,21 @@ fn resource_derived_types_compile() {
     }
 }
 
+/// `res.?x` on a conditional resource: bicep build guards the reference with the condition, which
+/// mlops does not write yet, so it is refused rather than written unguarded.
+#[test]
+fn safe_access_to_a_conditional_resource_is_refused() {
+    let text = "param c bool\n\
+                resource r 'Microsoft.Storage/storageAccounts@2021-04-01' existing = if (c) {\n  name: 'x'\n}\n\
+                output o string = r.?properties.accessTier ?? ''\n";
+    let err = compile_text(text).expect_err("refused");
+    assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
+    assert!(
+        err.to_string().starts_with("unsupported: safe access ('.?') to a conditional resource at test.bicep:5:"),
+        "{err}"
+    );
+}
+
 #[test]
 fn non_null_assertions_compile_to_their_operand() {
     let text =
