@@ -85,6 +85,11 @@ const IDENTICAL: &[&str] = &[
     "avm/ptn/authorization/resource-role-assignment",
     // A module in another subscription's resource group (with its file under `modules/`).
     "avm/res/sql/server/vulnerability-assessment",
+    // Resource-derived types with a path, typed from the resource schemas: a property whose schema
+    // type is `any` (no `type`), `@secure()` on one (`secureObject`), and one on an output.
+    "avm/res/logic/integration-account/assembly",
+    "avm/res/api-management/service/logger",
+    "avm/res/storage/storage-account/object-replication-policy/policy",
 ];
 
 #[test]
@@ -130,6 +135,9 @@ const IDENTICAL_WITH_IMPORTS: &[&str] = &[
     "avm/res/recovery-services/vault/replication-fabric",
     // Imports, two local modules, and an `existing` server in another resource group's scope.
     "avm/res/sql/server/database",
+    // Types imported from local Bicep files whose properties are resource-derived types: written
+    // `type`, `metadata`, `nullable`, as the compiler writes its own (not as read from JSON).
+    "avm/res/api-center/service/workspace",
 ];
 
 #[test]

@@ -157,8 +157,19 @@ pub enum TypeKind {
     Tuple(Vec<TypeItem>),
     /// `T.prop`: a property of a declared object type.
     Property(Box<TypeNode>, String),
-    /// `resourceInput<'Type@version'>.a.b` (`output` for `resourceOutput`).
-    Derived { output: bool, reference: String, path: Vec<String> },
+    /// `resourceInput<'Type@version'>.a[*].b` (`output` for `resourceOutput`).
+    Derived { output: bool, reference: String, path: Vec<DerivedStep> },
+}
+
+/// One step of a resource-derived type's path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DerivedStep {
+    /// `.name`
+    Property(String),
+    /// `[*]`
+    Items,
+    /// `.*`
+    AdditionalProperties,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -1,5 +1,6 @@
 //! Template comparison up to what ARM ignores: generator metadata, `dependsOn` order, and the
-//! API version of module deployments.
+//! API version of module deployments (on the deployment and where an expression names it, as in
+//! `listOutputsWithSecureValues('module', '2022-09-01')`).
 
 use serde_json::Value;
 
@@ -7,6 +8,37 @@ use serde_json::Value;
 pub fn normalise(template: &mut Value) {
     drop_generator(template);
     normalise_resources(template);
+    normalise_secure_output_reads(template);
+}
+
+/// `listOutputsWithSecureValues('<module>', '<deployments API version>')` with the version
+/// replaced, in every string: older compilers wrote module deployments at another API version.
+fn normalise_secure_output_reads(value: &mut Value) {
+    const CALL: &str = "listOutputsWithSecureValues('";
+    match value {
+        Value::String(text) if text.contains(CALL) => {
+            let mut out = String::new();
+            let mut rest = text.as_str();
+            while let Some(at) = rest.find(CALL) {
+                let after = &rest[at + CALL.len()..];
+                out.push_str(&rest[..at + CALL.len()]);
+                // `<module>', '<version>'`: keep the module, drop the version.
+                match after.split_once("', '").and_then(|(module, tail)| Some((module, tail.split_once('\'')?.1))) {
+                    Some((module, tail)) => {
+                        out.push_str(module);
+                        out.push_str("', '<deployments>'");
+                        rest = tail;
+                    }
+                    None => rest = after,
+                }
+            }
+            out.push_str(rest);
+            *text = out;
+        }
+        Value::Object(map) => map.values_mut().for_each(normalise_secure_output_reads),
+        Value::Array(items) => items.iter_mut().for_each(normalise_secure_output_reads),
+        _ => {}
+    }
 }
 
 fn normalise_resources(template: &mut Value) {
@@ -109,5 +141,17 @@ mod tests {
         let d = json!({"resources": [{"type": "X/y", "dependsOn": ["a", "b"]}]});
         assert!(!equivalent(&c, &d));
         assert!(first_difference(&c, &d).is_some());
+    }
+
+    #[test]
+    fn ignores_the_deployment_api_version_a_secure_output_read_names() {
+        let old =
+            json!({"outputs": {"k": {"value": "[if(c, listOutputsWithSecureValues('law', '2022-09-01').key, 'x')]"}}});
+        let new =
+            json!({"outputs": {"k": {"value": "[if(c, listOutputsWithSecureValues('law', '2025-04-01').key, 'x')]"}}});
+        assert!(equivalent(&old, &new));
+        let other =
+            json!({"outputs": {"k": {"value": "[if(c, listOutputsWithSecureValues('la', '2025-04-01').key, 'x')]"}}});
+        assert!(!equivalent(&old, &other));
     }
 }

@@ -102,6 +102,8 @@ const TABLE: &[(&str, usize, usize, Builtin)] = &[
     ("sort", 2, 2, Builtin::Plain),
     ("toObject", 2, 3, Builtin::Plain),
     ("groupBy", 2, 2, Builtin::Plain),
+    // A built-in role's definition (`{id, roleDefinitionId}`), an ARM function of its own.
+    ("roleDefinitions", 1, 1, Builtin::Runtime),
     ("getSecret", 1, 2, Builtin::Unsupported),
     ("externalInput", 1, 2, Builtin::Unsupported),
     ("readEnvironmentVariable", 1, 2, Builtin::Unsupported),
@@ -110,7 +112,8 @@ const TABLE: &[(&str, usize, usize, Builtin)] = &[
 
 /// Looks up a built-in by its exact (case-sensitive) name: kind and allowed argument counts.
 pub fn lookup(name: &str) -> Option<(Builtin, usize, usize)> {
-    if name.starts_with("list") && name.len() > 4 {
+    // `list` and `list*` (`listKeys`, `listSecrets`, …): every name Bicep's `list` prefix matches.
+    if name.strip_prefix("list").is_some_and(|rest| rest.chars().all(|c| c.is_ascii_alphabetic())) {
         return Some((Builtin::Runtime, 0, usize::MAX));
     }
     TABLE.iter().find(|(n, ..)| *n == name).map(|&(_, min, max, kind)| (kind, min, max))

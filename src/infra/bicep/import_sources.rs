@@ -145,7 +145,7 @@ impl Loader {
             imports: Closure { types, ..Closure::default() },
         };
         let definitions = compiler.type_definitions().map_err(located)?;
-        Ok(Source { id, definitions, other_exports, imports: names })
+        Ok(Source { id, definitions, other_exports, imports: names, bicep: true })
     }
 }
 
@@ -165,7 +165,13 @@ fn arm_source(id: String, template: &Value) -> Source {
             other_exports.push(name.clone());
         }
     }
-    Source { id, definitions: definitions.into_iter().collect::<Map<_, _>>(), other_exports, imports: HashMap::new() }
+    Source {
+        id,
+        definitions: definitions.into_iter().collect::<Map<_, _>>(),
+        other_exports,
+        imports: HashMap::new(),
+        bicep: false,
+    }
 }
 
 /// `file` relative to `dir`, with `/` separators, worked out on the paths as written (as the

@@ -28,6 +28,9 @@ pub struct Source {
     pub other_exports: Vec<String>,
     /// For a Bicep file: the names its own imports bind, and the symbol each stands for.
     pub imports: HashMap<String, Symbol>,
+    /// A Bicep file (compiled here), not an ARM template: its resource-derived types are the
+    /// compiler's own, written as such, where an ARM template's are schemata read back.
+    pub bicep: bool,
 }
 
 /// A definition of one source template.
@@ -164,7 +167,7 @@ pub fn closure(sources: &[Source], imports: &[(&ImportDecl, usize)]) -> DResult<
         if !name.ends_with(&origin) {
             imported_from.insert("originalIdentifier".into(), Value::from(origin));
         }
-        out.definitions.push((name, Value::Object(redeclare(value, imported_from))));
+        out.definitions.push((name, Value::Object(redeclare(value, imported_from, source.bicep))));
     }
     out.definitions.sort_by(|a, b| collation::compare(&a.0, &b.0));
     Ok(out)
@@ -227,9 +230,9 @@ fn rewrite_refs(v: &mut Value, rename: &impl Fn(&str) -> Option<String>) {
 
 /// The declaration as `ArmDeclarationToExpressionConverter` reads it back and `TemplateWriter`
 /// writes it again, with `__bicep_imported_from!` merged into its metadata last.
-fn redeclare(value: Value, imported_from: Map<String, Value>) -> Map<String, Value> {
+fn redeclare(value: Value, imported_from: Map<String, Value>, bicep: bool) -> Map<String, Value> {
     let Value::Object(map) = value else { return Map::new() };
-    let mut map = reemit(map);
+    let mut map = reemit(map, bicep);
     let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(m) = metadata {
         m.insert(IMPORTED_FROM.into(), Value::Object(imported_from));
@@ -240,10 +243,12 @@ fn redeclare(value: Value, imported_from: Map<String, Value>) -> Map<String, Val
 /// One schema node read back as a type expression with modifiers and written again: the type's
 /// own keys in place (its nested schemata likewise), then `nullable` (a nullable type wraps the
 /// rest), the metadata other than the description and the export flag, the length and value
-/// bounds, and the description, each merged as `ApplyTypeModifiers` merges it. A template
-/// written by an older compiler may have had another order (`metadata` before `nullable` on a
-/// resource-derived type), which the round trip does not keep.
-fn reemit(mut map: Map<String, Value>) -> Map<String, Value> {
+/// bounds, and the description, each merged as `ApplyTypeModifiers` merges it; a
+/// resource-derived type of a Bicep file (`bicep`; `__bicep_resource_derived_type!` in its
+/// metadata) has its `nullable` last, after the metadata, as the official compiler writes its own
+/// derived types, while one read from an ARM template keeps the order above (AVM's `main.json`
+/// files show both).
+fn reemit(mut map: Map<String, Value>, bicep: bool) -> Map<String, Value> {
     const BOUNDS: [&str; 4] = ["minLength", "maxLength", "minValue", "maxValue"];
     let nullable = map.shift_remove("nullable");
     let mut metadata = match map.shift_remove("metadata") {
@@ -255,13 +260,15 @@ fn reemit(mut map: Map<String, Value>) -> Map<String, Value> {
     for (key, value) in map {
         let value = match (key.as_str(), value) {
             ("properties", Value::Object(props)) => {
-                Value::Object(props.into_iter().map(|(k, v)| (k, reemit_value(v))).collect())
+                Value::Object(props.into_iter().map(|(k, v)| (k, reemit_value(v, bicep))).collect())
             }
-            ("additionalProperties" | "items", v) => reemit_value(v),
-            ("prefixItems", Value::Array(items)) => Value::Array(items.into_iter().map(reemit_value).collect()),
+            ("additionalProperties" | "items", v) => reemit_value(v, bicep),
+            ("prefixItems", Value::Array(items)) => {
+                Value::Array(items.into_iter().map(|v| reemit_value(v, bicep)).collect())
+            }
             ("discriminator", Value::Object(mut d)) => {
                 if let Some(Value::Object(mapping)) = d.shift_remove("mapping") {
-                    let mapping = mapping.into_iter().map(|(k, v)| (k, reemit_value(v))).collect();
+                    let mapping = mapping.into_iter().map(|(k, v)| (k, reemit_value(v, bicep))).collect();
                     d.insert("mapping".into(), Value::Object(mapping));
                 }
                 Value::Object(d)
@@ -270,7 +277,11 @@ fn reemit(mut map: Map<String, Value>) -> Map<String, Value> {
         };
         out.insert(key, value);
     }
-    if let Some(n) = nullable {
+    // A resource-derived type is rebuilt as one (`type`, its metadata, then `nullable`), as the
+    // official compiler writes it when it reads such a schema back.
+    let derived = bicep && metadata.contains_key("__bicep_resource_derived_type!");
+    let mut nullable = nullable;
+    if !derived && let Some(n) = nullable.take() {
         out.insert("nullable".into(), n);
     }
     let description = metadata
@@ -292,12 +303,15 @@ fn reemit(mut map: Map<String, Value>) -> Map<String, Value> {
             m.insert("description".into(), d);
         }
     }
+    if let Some(n) = nullable {
+        out.insert("nullable".into(), n);
+    }
     out
 }
 
-fn reemit_value(v: Value) -> Value {
+fn reemit_value(v: Value, bicep: bool) -> Value {
     match v {
-        Value::Object(m) => Value::Object(reemit(m)),
+        Value::Object(m) => Value::Object(reemit(m, bicep)),
         other => other,
     }
 }
@@ -379,13 +393,13 @@ mod tests {
             "metadata": {"__bicep_resource_derived_type!": {"source": "A/b@1#properties/tags"}, "description": "d"},
             "nullable": true
         });
-        let out = reemit(node.as_object().cloned().unwrap_or_default());
+        let out = reemit(node.as_object().cloned().unwrap_or_default(), false);
         assert_eq!(
             serde_json::to_string(&out).expect("json"),
             r#"{"type":"object","nullable":true,"metadata":{"__bicep_resource_derived_type!":{"source":"A/b@1#properties/tags"},"description":"d"}}"#
         );
         let node = json!({"type": "string", "metadata": {"description": "d"}, "maxLength": 3});
-        let out = reemit(node.as_object().cloned().unwrap_or_default());
+        let out = reemit(node.as_object().cloned().unwrap_or_default(), false);
         assert_eq!(
             serde_json::to_string(&out).expect("json"),
             r#"{"type":"string","maxLength":3,"metadata":{"description":"d"}}"#

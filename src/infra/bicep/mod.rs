@@ -22,6 +22,7 @@ mod model;
 mod parser;
 pub mod registry;
 mod shape;
+mod type_shapes;
 mod types;
 
 use std::path::{Path, PathBuf};

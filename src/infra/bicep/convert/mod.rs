@@ -198,7 +198,33 @@ impl Compiler<'_> {
             ExprKind::If { .. } => {
                 return Err(Diag::new(ErrorKind::Syntax, e.span, "unexpected 'if'"));
             }
-            ExprKind::Call { name, name_span, args } => self.call(name, *name_span, args, env)?,
+            ExprKind::Call { name, name_span, args } => {
+                // `res.?x` on a conditional resource: bicep build guards the reference with the
+                // resource's condition (`tryGet(if(cond, reference(…), null()), 'x')`), which is
+                // not written here yet; refused rather than written unguarded.
+                if name == "tryGet"
+                    && let Some(first) = args.first()
+                    && let Some((Target::Res(r), _)) = self.target(first, env)?
+                    && self.model.resources[r].condition.is_some()
+                {
+                    return Err(Diag::unsupported(first.span, "safe access ('.?') to a conditional resource"));
+                }
+                // `res.?id` (and `name`, `type`, `apiVersion`) on a resource that is always
+                // deployed is known at compile time: bicep build writes it as `res.id` is written.
+                if name == "tryGet"
+                    && let [first, key] = args.as_slice()
+                    && let ExprKind::Str(key) = &key.kind
+                    && matches!(key.as_str(), "id" | "name" | "type" | "apiVersion")
+                    && let Some((Target::Res(_), _)) = self.target(first, env)?
+                {
+                    let member = Expr {
+                        kind: ExprKind::Member { base: Box::new(first.clone()), name: key.clone() },
+                        span: e.span,
+                    };
+                    return self.arm(&member, env);
+                }
+                self.call(name, *name_span, args, env)?
+            }
             ExprKind::MethodCall { base, name, name_span, args } => {
                 self.method_call(base, name, *name_span, args, env)?
             }
@@ -463,17 +489,15 @@ impl Compiler<'_> {
         {
             return Ok(outputs);
         }
-        // `r.?p` on a conditional resource or module: bicep build guards the base with
-        // `if(<condition>, …, null())` (`ExpressionConverter.guardOnResourceCondition`), not written here.
-        if let (true, Some(Expr { kind: ExprKind::Ident(base), .. })) = (name == "tryGet", args.first()) {
-            let conditional = match self.model.lookup(base, env.res).filter(|_| env.local(base).is_none()) {
-                Some(Sym::Res(r)) => self.model.resources[r].condition.is_some(),
-                Some(Sym::Module(m)) => self.model.modules[m].condition.is_some(),
-                _ => false,
-            };
-            if conditional {
-                return Err(Diag::unsupported(args[0].span, "safe access ('.?') on a conditional resource or module"));
-            }
+        // `m.?p` on a conditional module, other than the outputs `safe_module_outputs` writes:
+        // bicep build guards the base with `if(<condition>, …, null())`
+        // (`ExpressionConverter.guardOnResourceCondition`), not written here. Conditional
+        // resources are refused where the call is converted.
+        if let (true, Some(Expr { kind: ExprKind::Ident(base), .. })) = (name == "tryGet", args.first())
+            && let Some(Sym::Module(m)) = self.model.lookup(base, env.res).filter(|_| env.local(base).is_none())
+            && self.model.modules[m].condition.is_some()
+        {
+            return Err(Diag::unsupported(args[0].span, "safe access ('.?') to a conditional module"));
         }
         match kind {
             Builtin::Any => self.arm(&args[0], env),
@@ -550,5 +574,23 @@ mod tests {
         .expect_err("no such output")
         .to_string();
         assert!(err.contains("the module has no output 'nope'"), "{err}");
+    }
+
+    #[test]
+    fn safe_reads_of_compile_time_resource_properties_are_plain_reads() {
+        // avm/res/kusto/cluster's `kustoCluster.?id`, as bicep build writes it; `list(…)` too.
+        let text = "param name string\nresource st 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: name\n}\n\
+                    output id string = st.?id\noutput n string = st.?name\n\
+                    output p string = st.?properties.primaryEndpoints.blob\n\
+                    output k string = list(st.id, '2023-05-01').keys[0].value\n";
+        let t = compile_str(std::path::Path::new("main.bicep"), text).expect("compiles");
+        let id = "resourceId('Microsoft.Storage/storageAccounts', parameters('name'))";
+        assert_eq!(t["outputs"]["id"]["value"], format!("[{id}]"));
+        assert_eq!(t["outputs"]["n"]["value"], "[parameters('name')]");
+        assert_eq!(
+            t["outputs"]["p"]["value"],
+            format!("[tryGet(reference({id}, '2023-05-01', 'full'), 'properties', 'primaryEndpoints', 'blob')]")
+        );
+        assert_eq!(t["outputs"]["k"]["value"], format!("[list({id}, '2023-05-01').keys[0].value]"));
     }
 }

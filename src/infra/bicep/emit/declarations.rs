@@ -25,7 +25,10 @@ impl Compiler<'_> {
 
     pub(super) fn description(&self, d: &Decorator) -> DResult<Value> {
         match d.args.as_slice() {
-            [e] if matches!(e.kind, ExprKind::Str(_)) => self.json(e, &Env::default()),
+            [e] if matches!(e.kind, ExprKind::Str(_)) => Ok(match self.json(e, &Env::default())? {
+                Value::String(text) => Value::String(normalize_indent(&text)),
+                other => other,
+            }),
             _ => Err(Diag::new(ErrorKind::Type, d.span, "'@description' expects one string literal")),
         }
     }
@@ -37,11 +40,10 @@ impl Compiler<'_> {
         if primitive == Some("any") {
             return Err(Diag::unsupported(p.ty.span, "a parameter of type 'any'"));
         }
-        // How a derived type's metadata meets `@secure()` or `@metadata` is not known; refused
-        // rather than guessed.
-        if matches!(p.ty.kind, TypeKind::Derived { .. })
-            && p.decorators.iter().any(|d| matches!(d.name.as_str(), "secure" | "metadata"))
-        {
+        // How a derived type's metadata meets `@metadata` is not known; refused rather than
+        // guessed. (`@secure()` turns its `type` into `secureObject` in place, as AVM's
+        // `main.json` files show.)
+        if matches!(p.ty.kind, TypeKind::Derived { .. }) && p.decorators.iter().any(|d| d.name == "metadata") {
             return Err(Diag::unsupported(p.ty.span, "a resource-derived type ('resourceInput<>')"));
         }
         let mut out = self.schema(&p.decorators, &p.ty)?;
@@ -86,10 +88,6 @@ impl Compiler<'_> {
     pub(super) fn output(&self, o: &OutputDecl) -> DResult<Value> {
         // bicep build writes `type, metadata, value` (or `copy`): key order shows in diffs of the
         // template and in what-if, so it follows the official compiler.
-        if let TypeKind::Derived { output, .. } = &o.ty.kind {
-            let variant = if *output { "resourceOutput" } else { "resourceInput" };
-            return Err(Diag::unsupported(o.ty.span, &format!("a resource-derived type ('{variant}<>')")));
-        }
         let mut out = self.type_modifiers(&o.decorators, self.schema(&o.decorators, &o.ty)?, &[])?;
         let ty = out.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
         let ty = ty.as_str();
@@ -142,4 +140,43 @@ fn check_literal_type(e: &Expr, ty: &str) -> DResult<()> {
         ));
     }
     Ok(())
+}
+
+/// A description as `bicep build` writes it (`StringUtils.NormalizeIndent`, applied by the
+/// `@description` decorator since Bicep 0.30): lines split on `\r\n`, `\r` or `\n` and joined
+/// with `\n`, and the whitespace (spaces and tabs) that every non-empty line after the first
+/// begins with removed, so an indented `'''` description reads as written.
+fn normalize_indent(text: &str) -> String {
+    let lines: Vec<&str> = text.split("\r\n").flat_map(|l| l.split(['\r', '\n'])).collect();
+    let rest = &lines[1..];
+    let non_empty = || rest.iter().filter(|l| !l.is_empty());
+    let shortest = non_empty().map(|l| l.len()).min().unwrap_or(0);
+    let mut common = 0;
+    while common < shortest && non_empty().all(|l| matches!(l.as_bytes()[common], b' ' | b'\t')) {
+        common += 1;
+    }
+    let mut out = lines[0].to_string();
+    for line in rest {
+        out.push('\n');
+        out.push_str(if line.is_empty() { line } else { &line[common..] });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_indent;
+
+    #[test]
+    fn descriptions_lose_the_indent_their_later_lines_share() {
+        // avm/res/insights/private-link-scope's `accessModeSettings`, as bicep build writes it.
+        assert_eq!(
+            normalize_indent("Optional. Mode.\n\n  * Private Only - a.\n  * Open - b."),
+            "Optional. Mode.\n\n* Private Only - a.\n* Open - b."
+        );
+        assert_eq!(normalize_indent("a\r\n    b\r\n  c"), "a\n  b\nc");
+        assert_eq!(normalize_indent("\ta\n\t\tb\n\tc\n"), "\ta\n\tb\nc\n");
+        assert_eq!(normalize_indent("one line"), "one line");
+        assert_eq!(normalize_indent("a\n b\nc"), "a\n b\nc");
+    }
 }

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::infra::bicep::ast::*;
 use crate::infra::bicep::convert::{Compiler, Env};
 use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::type_shapes::{self, ShapeError, Step};
 
 /// Sets `key` as `MergeProperty` does: in place when present (objects merged deeply), else last.
 pub(super) fn merge(map: &mut Map<String, Value>, key: &str, value: Value) {
@@ -356,34 +357,61 @@ impl Compiler<'_> {
         }
     }
 
-    /// `resourceInput<'T@v'>.properties` and `.tags` (and the whole input): objects on every
-    /// resource type, so their ARM type is known without the type's schema. A deeper path's type
-    /// only the schema knows, so it is refused. The reference must be spelled as the type index
-    /// spells it: whether bicep build writes the source's spelling or the index's is not known.
+    /// `resourceInput<'T@v'>` and `resourceOutput<…>` with a path (`.properties.x[*].y`): the ARM
+    /// type of that path in the resource's schema (`type_shapes`) and the JSON pointer to it, as
+    /// `ResourceDerivedTypeResolution` writes them; the whole body is an object. The reference must
+    /// be spelled as the type index spells it: whether bicep build writes the source's spelling or
+    /// the index's is not known.
     fn derived_type(
         &self,
         t: &TypeNode,
         output: bool,
         reference: &str,
-        path: &[String],
+        path: &[DerivedStep],
     ) -> DResult<Map<String, Value>> {
         let variant = if output { "resourceOutput" } else { "resourceInput" };
         let refuse = || Diag::unsupported(t.span, &format!("a resource-derived type ('{variant}<>')"));
-        if !matches!(path, [] | [_]) || path.first().is_some_and(|p| p != "properties" && p != "tags") {
-            return Err(refuse());
-        }
         let (ty, version) = reference.rsplit_once('@').ok_or_else(refuse)?;
         match crate::infra::bicep::types::canonical(ty, version) {
             Some((t, v)) if t == ty && v == version => {}
             _ => return Err(refuse()),
         }
-        let source = match path.first() {
-            Some(p) => format!("{reference}#properties/{p}"),
-            None => reference.to_string(),
+        let steps: Vec<Step> = path
+            .iter()
+            .map(|s| match s {
+                DerivedStep::Property(name) => Step::Property(name),
+                DerivedStep::Items => Step::Items,
+                DerivedStep::AdditionalProperties => Step::AdditionalProperties,
+            })
+            .collect();
+        let arm_type = if steps.is_empty() {
+            Some("object")
+        } else {
+            type_shapes::arm_type(reference, &steps).map_err(|e| match e {
+                ShapeError::NoMember(_) => Diag::new(ErrorKind::Type, t.span, format!("'{reference}': {e}")),
+                ShapeError::UnknownType | ShapeError::Opaque(_) => Diag::unsupported(
+                    t.span,
+                    &format!(
+                        "a resource-derived type ('{variant}<>') whose path the bundled schemas do not reach ({e})"
+                    ),
+                ),
+            })?
         };
+        let pointer: Vec<String> = path
+            .iter()
+            .map(|s| match s {
+                DerivedStep::Property(name) => format!("properties/{}", pointer_segment(name)),
+                DerivedStep::Items => "items".into(),
+                DerivedStep::AdditionalProperties => "additionalProperties".into(),
+            })
+            .collect();
+        let source =
+            if pointer.is_empty() { reference.to_string() } else { format!("{reference}#{}", pointer.join("/")) };
         let derived = if output { json!({"source": source, "output": true}) } else { json!({"source": source}) };
         let mut out = Map::new();
-        out.insert("type".into(), Value::from("object"));
+        if let Some(arm_type) = arm_type {
+            out.insert("type".into(), Value::from(arm_type));
+        }
         out.insert("metadata".into(), json!({"__bicep_resource_derived_type!": derived}));
         Ok(out)
     }
@@ -478,7 +506,75 @@ impl Compiler<'_> {
 mod tests {
     use std::path::Path;
 
+    use serde_json::json;
+
     use crate::infra::bicep::compile_str;
+
+    fn compile(text: &str) -> serde_json::Value {
+        compile_str(Path::new("derived.bicep"), text).expect("compiles")
+    }
+
+    #[test]
+    fn derived_types_with_a_path_take_the_schema_type_and_pointer() {
+        let out = compile(
+            "@description('d')\n\
+             param access resourceInput<'Microsoft.Web/sites@2025-03-01'>.properties.publicNetworkAccess?\n\
+             param actions resourceInput<'Microsoft.Authorization/roleDefinitions@2022-05-01-preview'>.properties.permissions[*].actions\n\
+             param metadata resourceInput<'Microsoft.Logic/integrationAccounts/assemblies@2019-05-01'>.properties.metadata?\n\
+             @secure()\n\
+             param settings resourceInput<'Microsoft.KubernetesConfiguration/fluxConfigurations@2025-04-01'>.properties.configurationProtectedSettings?\n\
+             output https resourceOutput<'Microsoft.Web/sites@2025-03-01'>.properties.httpsOnly = true\n",
+        );
+        let derived = |source: &str| json!({"__bicep_resource_derived_type!": {"source": source}});
+        let params = &out["parameters"];
+        assert_eq!(
+            params["access"],
+            json!({
+                "type": "string",
+                "metadata": {
+                    "__bicep_resource_derived_type!": {
+                        "source": "Microsoft.Web/sites@2025-03-01#properties/properties/properties/publicNetworkAccess"
+                    },
+                    "description": "d"
+                },
+                "nullable": true
+            })
+        );
+        assert_eq!(
+            params["actions"],
+            json!({"type": "array", "metadata": derived(
+                "Microsoft.Authorization/roleDefinitions@2022-05-01-preview#properties/properties/properties/permissions/items/properties/actions"
+            )})
+        );
+        // `any` in the schema: no `type` at all.
+        assert_eq!(
+            params["metadata"],
+            json!({"metadata": derived(
+                "Microsoft.Logic/integrationAccounts/assemblies@2019-05-01#properties/properties/properties/metadata"
+            ), "nullable": true})
+        );
+        assert_eq!(params["settings"]["type"], json!("secureObject"));
+        assert_eq!(
+            out["outputs"]["https"],
+            json!({
+                "type": "bool",
+                "metadata": {"__bicep_resource_derived_type!": {
+                    "source": "Microsoft.Web/sites@2025-03-01#properties/properties/properties/httpsOnly",
+                    "output": true
+                }},
+                "value": true
+            })
+        );
+    }
+
+    #[test]
+    fn paths_the_schema_lacks_or_hides_are_errors_not_guesses() {
+        let err = |text: &str| compile_str(Path::new("derived.bicep"), text).expect_err("refused").to_string();
+        let missing = err("param p resourceInput<'Microsoft.Web/sites@2025-03-01'>.properties.nope\n");
+        assert!(missing.contains("has no 'properties.nope'") && !missing.contains("unsupported"), "{missing}");
+        let hidden = err("param p resourceInput<'Microsoft.Web/sites/extensions@2025-03-01'>.properties.x\n");
+        assert!(hidden.contains("unsupported: a resource-derived type ('resourceInput<>') whose path"), "{hidden}");
+    }
 
     #[test]
     fn a_union_of_object_literals_is_allowed_values_ordered_by_type_name() {

@@ -220,14 +220,20 @@ mod tests {
     fn parses_the_type_system() {
         let src = "param a string?\nparam b string[]\nparam c 'x' | 'y'\nparam d\n  | 'x'\n  | 'y'\n\
                    param e { a: string, *: int }\nparam f [int, 'k']\n\
-                   param g resourceInput<'A.B/c@2020-01-01'>.properties.x\n\
+                   param g resourceInput<'A.B/c@2020-01-01'>.properties.x[*].*\n\
                    @export()\n@sealed()\ntype t = {\n  @description('d')\n  a: (1 | -2)[]?\n}\nvar v t.a = null\n";
         let stmts = parse(src).expect("parses");
         assert_eq!(stmts.len(), 9);
         let Stmt::Param(p) = &stmts[3] else { panic!() };
         assert!(matches!(&p.ty.kind, TypeKind::Union(m) if m.len() == 2));
         let Stmt::Param(p) = &stmts[6] else { panic!() };
-        assert!(matches!(&p.ty.kind, TypeKind::Derived { path, .. } if path == &["properties", "x"]));
+        let steps = [
+            DerivedStep::Property("properties".into()),
+            DerivedStep::Property("x".into()),
+            DerivedStep::Items,
+            DerivedStep::AdditionalProperties,
+        ];
+        assert!(matches!(&p.ty.kind, TypeKind::Derived { path, .. } if path == &steps));
         let Stmt::Type(t) = &stmts[7] else { panic!() };
         assert_eq!(t.decorators.len(), 2);
         let Stmt::Var(v) = &stmts[8] else { panic!() };

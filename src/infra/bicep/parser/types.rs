@@ -1,5 +1,5 @@
 //! Parser: type expressions (`string?`, `string[]`, `'a' | 'b'`, `{ a: int }`, `[int, string]`,
-//! `myType.prop`, `resourceInput<'T@v'>.properties`) and `type` declarations.
+//! `myType.prop`, `resourceInput<'T@v'>.properties.x[*]`) and `type` declarations.
 
 use super::Parser;
 use crate::infra::bicep::ast::*;
@@ -54,8 +54,32 @@ impl Parser {
                     let span = ty.span.to(self.prev_span());
                     ty = TypeNode { kind: TypeKind::Array(Box::new(ty)), span };
                 }
+                // `[*]` on a resource-derived type: its items, which the resource schema knows.
+                Tok::LBrack
+                    if matches!(ty.kind, TypeKind::Derived { .. })
+                        && self.peek_at(1) == &Tok::Star
+                        && self.peek_at(2) == &Tok::RBrack =>
+                {
+                    for _ in 0..3 {
+                        self.bump();
+                    }
+                    let span = ty.span.to(self.prev_span());
+                    if let TypeKind::Derived { path, .. } = &mut ty.kind {
+                        path.push(DerivedStep::Items);
+                    }
+                    ty.span = span;
+                }
                 Tok::LBrack => return Err(Diag::unsupported(self.span(), "an index into a type ('T[0]', 'T[*]')")),
                 Tok::Bang => return Err(Diag::unsupported(self.span(), "a non-null type assertion ('T!')")),
+                Tok::Dot if matches!(ty.kind, TypeKind::Derived { .. }) && self.peek_at(1) == &Tok::Star => {
+                    self.bump();
+                    self.bump();
+                    let span = ty.span.to(self.prev_span());
+                    if let TypeKind::Derived { path, .. } = &mut ty.kind {
+                        path.push(DerivedStep::AdditionalProperties);
+                    }
+                    ty.span = span;
+                }
                 Tok::Dot => {
                     let dot = self.bump().span;
                     let (name, _) = match self.peek() {
@@ -65,7 +89,7 @@ impl Parser {
                     let span = ty.span.to(self.prev_span());
                     ty = match ty.kind {
                         TypeKind::Derived { output, reference, mut path } => {
-                            path.push(name);
+                            path.push(DerivedStep::Property(name));
                             TypeNode { kind: TypeKind::Derived { output, reference, path }, span }
                         }
                         kind @ (TypeKind::Named(_) | TypeKind::Property(..)) => TypeNode {
