@@ -96,19 +96,23 @@ const IDENTICAL: &[&str] = &[
 fn avm_modules_compile_to_the_official_json_key_order_included() {
     let root = fixtures();
     for dir in IDENTICAL {
-        let out = build(&format!("{dir}/main.bicep"));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{dir}: {stderr}");
-        let mut actual: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
-        let text = std::fs::read_to_string(root.join(dir).join("main.json")).expect("main.json");
-        let mut expected: Value = serde_json::from_str(&text).expect("main.json is JSON");
-        compare::drop_generator(&mut actual);
-        compare::drop_generator(&mut expected);
-        assert_eq!(actual, expected, "{dir}");
-        // Value equality ignores key order; users diffing templates and what-if do not.
-        let (actual, expected) = (serde_json::to_string_pretty(&actual), serde_json::to_string_pretty(&expected));
-        assert_eq!(actual.expect("json"), expected.expect("json"), "{dir}: key order");
+        assert_identical(&root, dir, &build(&format!("{dir}/main.bicep")));
     }
+}
+
+/// `out` compiled `dir/main.bicep` to its `main.json`, `_generator` aside, key order included.
+fn assert_identical(root: &std::path::Path, dir: &str, out: &Output) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{dir}: {stderr}");
+    let mut actual: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let text = std::fs::read_to_string(root.join(dir).join("main.json")).expect("main.json");
+    let mut expected: Value = serde_json::from_str(&text).expect("main.json is JSON");
+    compare::drop_generator(&mut actual);
+    compare::drop_generator(&mut expected);
+    assert_eq!(actual, expected, "{dir}");
+    // Value equality ignores key order; users diffing templates and what-if do not.
+    let (actual, expected) = (serde_json::to_string_pretty(&actual), serde_json::to_string_pretty(&expected));
+    assert_eq!(actual.expect("json"), expected.expect("json"), "{dir}: key order");
 }
 
 /// `mlops infra build --no-restore --stdout FILE` with the fixtures' module cache, which holds the
@@ -144,16 +148,7 @@ const IDENTICAL_WITH_IMPORTS: &[&str] = &[
 fn avm_modules_with_imports_compile_to_the_official_json() {
     let root = fixtures();
     for dir in IDENTICAL_WITH_IMPORTS {
-        let out = build_from_cache(&format!("{dir}/main.bicep"));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "{dir}: {stderr}");
-        let mut actual: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
-        let text = std::fs::read_to_string(root.join(dir).join("main.json")).expect("main.json");
-        let mut expected: Value = serde_json::from_str(&text).expect("main.json is JSON");
-        compare::drop_generator(&mut actual);
-        compare::drop_generator(&mut expected);
-        let (actual, expected) = (serde_json::to_string_pretty(&actual), serde_json::to_string_pretty(&expected));
-        assert_eq!(actual.expect("json"), expected.expect("json"), "{dir}");
+        assert_identical(&root, dir, &build_from_cache(&format!("{dir}/main.bicep")));
     }
 }
 

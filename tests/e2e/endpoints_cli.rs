@@ -39,7 +39,7 @@ fn fails(out: &std::process::Output, code: i32, says: &[&str]) {
 
 /// `mlops image build` of the model in `dir` (a run of `ws`'s local store), pushed to the
 /// stand-in's registry; returns the image reference.
-fn pushed_image(ws: &Workspace, standin: &StandIn, dir: &std::path::Path) -> String {
+pub(crate) fn pushed_image(ws: &Workspace, standin: &StandIn, dir: &std::path::Path) -> String {
     let run_id = dir.parent().and_then(|p| p.parent()).and_then(|p| p.file_name()).expect("run dir");
     let run_id = run_id.to_string_lossy().to_string();
     ws.json(&["image", "build", "--model", &format!("runs:/{run_id}/model"), "--out", "img"]);

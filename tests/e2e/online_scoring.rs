@@ -272,18 +272,7 @@ fn aml_token_auth_and_no_server_outlives_the_standin() {
 #[test]
 fn a_custom_container_runs_the_image_entrypoint_from_the_registry() {
     let (standin, _, _blobs, ws, dir) = standin_with_model();
-    let run_id = dir.parent().and_then(|p| p.parent()).and_then(|p| p.file_name()).expect("run dir");
-    let run_id = run_id.to_string_lossy().to_string();
-    ws.json(&["image", "build", "--model", &format!("runs:/{run_id}/model"), "--out", "img"]);
-    let tag = format!("127.0.0.1:{}/mlops/diabetes:1", standin.port);
-    let out = ws
-        .mlops(&["image", "push", "img", "--tag", &tag, "--username", crate::standin::ACR_ADMIN_USER, "-o", "json"])
-        .env("MLOPS_REGISTRY_PASSWORD", crate::standin::ACR_ADMIN_PASSWORD)
-        .env("SSL_CERT_FILE", &standin.ca_pem)
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .output()
-        .expect("push");
-    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    let tag = crate::endpoints_cli::pushed_image(&ws, &standin, &dir);
 
     let arm = Arm::new(&standin);
     let workspace_id = arm.workspace().trim_start_matches(&standin.url()).to_string();
