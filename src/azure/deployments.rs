@@ -75,9 +75,7 @@ impl DeploymentsClient {
         name: &str,
         body: &Value,
     ) -> Result<(ArmResponse, Poller), HttpError> {
-        let url = self.arm.url(&scope.deployment(name))?;
-        let response = self.arm.expect(Method::Put, url, Some(body), &[200, 201]).await?;
-        Ok((response.clone(), Poller::new(response, self.interval)))
+        Poller::begin_put(&self.arm, self.arm.url(&scope.deployment(name))?, body, self.interval).await
     }
 
     pub async fn get(&self, scope: &DeploymentScope, name: &str) -> Result<Value, HttpError> {

@@ -85,6 +85,18 @@ pub struct Poller {
 }
 
 impl Poller {
+    /// `PUT`s a resource whose creation is a long-running operation (200 update, 201 new) and
+    /// returns ARM's first answer with the poller that follows it to the end.
+    pub async fn begin_put(
+        arm: &ArmClient,
+        url: Url,
+        body: &serde_json::Value,
+        interval: PollInterval,
+    ) -> Result<(ArmResponse, Poller), HttpError> {
+        let response = arm.expect(Method::Put, url, Some(body), &[200, 201]).await?;
+        Ok((response.clone(), Poller::new(response, interval)))
+    }
+
     /// Starts from the (successful) initial response of a PUT, POST or DELETE.
     pub fn new(initial: ArmResponse, interval: PollInterval) -> Self {
         let async_op = initial.header("azure-asyncoperation").and_then(|u| Url::parse(&u).ok());

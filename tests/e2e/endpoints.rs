@@ -91,40 +91,12 @@ fn endpoint_control_plane_and_errors() {
     let out = run(&ws, &standin, &["endpoint", "show", "nope"]);
     assert_eq!(out.status.code(), Some(8), "{}", stderr(&out));
     assert!(stderr(&out).contains("\"nope\""), "{}", stderr(&out));
-    let out = run(
-        &ws,
-        &standin,
-        &[
-            "endpoint",
-            "deploy",
-            "ep-cli",
-            "--deployment",
-            "green",
-            "--model",
-            "models:/diabetes/1",
-            "--rollout",
-            "50,10,100",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("the stages must increase"), "{}", stderr(&out));
-    let out = run(
-        &ws,
-        &standin,
-        &[
-            "endpoint",
-            "deploy",
-            "ep-cli",
-            "--deployment",
-            "green",
-            "--model",
-            "models:/diabetes/1",
-            "--rollout",
-            "10,50",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("the last stage must be 100"), "{}", stderr(&out));
+    for (stages, says) in [("50,10,100", "the stages must increase"), ("10,50", "the last stage must be 100")] {
+        let args = ["endpoint", "deploy", "ep-cli", "--deployment", "green", "--model", "models:/diabetes/1"];
+        let out = run(&ws, &standin, &[&args[..], &["--rollout", stages]].concat());
+        assert_eq!(out.status.code(), Some(2));
+        assert!(stderr(&out).contains(says), "{}", stderr(&out));
+    }
     let bad = fixture("bad-settings.yml");
     let out = run(
         &ws,
