@@ -100,7 +100,7 @@ pub fn load_cache(root: &Path, files: &[PathBuf]) -> Registry {
 /// Loads every registry reference of `file`, the local modules it uses and the files it imports
 /// from, whose version is a release tag of the snapshot.
 fn load_tagged(file: &Path, tags: &Tags, out: &mut Registry) {
-    let Ok(uses) = mlops::infra::bicep::registry_modules(file) else { return };
+    let Ok(uses) = mlops::infra::bicep::external_references(file) else { return };
     for used in uses {
         let Ok(config) = Config::for_file(&used.file) else { continue };
         let Ok(module) = config.parse(&used.reference) else { continue };

@@ -11,6 +11,7 @@ pub mod deployments;
 pub mod error;
 pub mod lro;
 pub mod stacks;
+pub mod template_specs;
 
 pub use crate::secret::Secret;
 pub use arm::{ArmClient, ArmClientOptions, ArmResponse};

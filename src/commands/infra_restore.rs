@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::azure::template_specs::{self, TemplateSpecsClient};
 use crate::cli::{AzureArgs, GlobalArgs, InfraPublishArgs, InfraRestoreArgs, RegistryArgs};
 use crate::error_kind::UsageError;
 use crate::exit;
@@ -87,9 +88,27 @@ pub async fn restore(
 ) -> anyhow::Result<Vec<Restored>> {
     let stdin_password = read_password(registry)?;
     let client = |host: &str| client(host, registry, azure, stdin_password.clone());
-    let restored = restore::restore(file, force, &client).await?;
+    let template_specs = async || {
+        template_specs_client(azure)
+            .await
+            .map_err(|e| restore::SignInFailure { kind: exit::kind_of(&e), message: format!("{e:#}") })
+    };
+    let restored = restore::restore(file, force, &client, template_specs).await?;
     for r in restored.iter().filter(|r| r.status == "restored") {
-        tracing::info!("restored {} from {}/{}", r.reference, r.registry, r.repository);
+        match (&r.registry, &r.repository, &r.template_spec) {
+            (Some(registry), Some(repository), _) => {
+                tracing::info!("restored {} from {registry}/{repository}", r.reference)
+            }
+            (_, _, Some(id)) => tracing::info!("restored {} from {id}", r.reference),
+            _ => tracing::info!("restored {}", r.reference),
+        }
     }
     Ok(restored)
+}
+
+/// The ARM client template specs are read with, signed in (failing early with the credentials
+/// tried) as every `mlops infra` command is.
+async fn template_specs_client(azure: &AzureArgs) -> anyhow::Result<TemplateSpecsClient> {
+    let azure = settings::resolve_azure(azure)?;
+    Ok(TemplateSpecsClient::new(super::infra_common::arm_client(&azure, template_specs::API_VERSION).await?))
 }

@@ -1,6 +1,7 @@
 //! `bicep restore`: fetch the registry modules (`br:`) a Bicep file uses over the OCI
-//! distribution protocol into the cache the compiler reads, checking the artifact as the official
-//! tool does (module artifact type, exactly one ARM layer, digests, valid JSON).
+//! distribution protocol, and its template specs (`ts:`) from ARM, into the cache the compiler
+//! reads, checking each as the official tool does (module artifact type, exactly one ARM layer,
+//! digests, valid JSON; a template spec version with an id and a main template).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::bicep::registry::{self, Config, ModuleRef};
-use super::bicep::{self, BicepError, RegistryUse};
+use super::bicep::template_spec::{self, SpecRef};
+use super::bicep::{self, BicepError, ExternalUse};
+use crate::azure::HttpError;
+use crate::azure::template_specs::TemplateSpecsClient;
 use crate::error_kind::{ErrorKind, HasKind};
 use crate::oci::{Digest, Manifest, NoProgress, OciClient, OciError};
 
@@ -29,6 +33,17 @@ pub enum RestoreError {
     },
     #[error("{}:{line}: module '{reference}': {message}", file.display())]
     Artifact { file: PathBuf, line: usize, reference: String, message: String },
+    #[error("{}:{line}: template spec '{reference}': cannot sign in to Azure: {message}", file.display())]
+    SignIn { file: PathBuf, line: usize, reference: String, kind: ErrorKind, message: String },
+    #[error("{}:{line}: template spec '{reference}' cannot be restored{}", file.display(),
+        if source.status == Some(404) { " (no such template spec version)" } else { "" })]
+    TemplateSpec {
+        file: PathBuf,
+        line: usize,
+        reference: String,
+        #[source]
+        source: Box<HttpError>,
+    },
     #[error("cannot write the module cache {}: {source}", path.display())]
     Cache {
         path: PathBuf,
@@ -48,6 +63,11 @@ impl HasKind for RestoreError {
                 other => other.kind(),
             },
             RestoreError::Artifact { .. } => ErrorKind::Remote,
+            RestoreError::SignIn { kind, .. } => *kind,
+            RestoreError::TemplateSpec { source, .. } => match source.status {
+                Some(404) => ErrorKind::NotFound,
+                _ => source.kind(),
+            },
             RestoreError::Cache { .. } => ErrorKind::Internal,
         }
     }
@@ -59,34 +79,86 @@ pub struct Restored {
     pub reference: String,
     pub file: PathBuf,
     pub line: usize,
-    pub registry: String,
-    pub repository: String,
+    /// Registry modules: the registry host and repository, and the manifest digest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
     pub version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<String>,
+    /// Template specs: the resource id of the version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_spec: Option<String>,
     pub cache: PathBuf,
     /// `restored` (fetched now) or `cached` (already in the cache).
     pub status: &'static str,
 }
 
-/// Restores every registry module `file` (and its local modules) uses. With `force`, fetches
-/// modules that are already cached again. `client` makes the client for one registry host.
+/// Why no template specs client could be made (no usable Azure settings or no sign-in), and
+/// what kind of failure that is.
+#[derive(Debug, Clone)]
+pub struct SignInFailure {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+/// Restores every registry module and template spec `file` (and its local modules) uses. With
+/// `force`, fetches those that are already cached again. `registry` makes the client for one
+/// registry host, `template_specs` signs in to ARM; each is called only when a module needs it,
+/// so a file without template specs needs no Azure sign-in.
 pub async fn restore(
     file: &Path,
     force: bool,
-    client: &dyn Fn(&str) -> Result<OciClient, OciError>,
+    registry: &dyn Fn(&str) -> Result<OciClient, OciError>,
+    template_specs: impl AsyncFn() -> Result<TemplateSpecsClient, SignInFailure>,
 ) -> Result<Vec<Restored>, RestoreError> {
-    let uses = bicep::registry_modules(file)?;
+    let uses = bicep::external_references(file)?;
     let mut clients: BTreeMap<String, OciClient> = BTreeMap::new();
+    let mut specs: Option<TemplateSpecsClient> = None;
     let mut out = Vec::new();
     for using in uses {
         let config = Config::for_file(&using.file).map_err(|m| reference_error(&using, m))?;
+        if template_spec::is_template_spec(&using.reference) {
+            let spec = config.parse_spec(&using.reference).map_err(|m| reference_error(&using, m))?;
+            let dir = config.spec_cache_dir(&spec);
+            let cached = !force && dir.join("main.json").is_file();
+            if !cached {
+                if specs.is_none() {
+                    let made = template_specs().await.map_err(|failure| RestoreError::SignIn {
+                        file: using.file.clone(),
+                        line: using.line,
+                        reference: using.reference.clone(),
+                        kind: failure.kind,
+                        message: failure.message,
+                    })?;
+                    specs = Some(made);
+                }
+                if let Some(client) = &specs {
+                    fetch_spec(client, &spec, &using, &dir).await?;
+                }
+            }
+            out.push(Restored {
+                reference: using.reference.clone(),
+                file: using.file.clone(),
+                line: using.line,
+                registry: None,
+                repository: None,
+                version: spec.version.clone(),
+                digest: None,
+                template_spec: Some(spec.resource_id()),
+                cache: dir,
+                status: if cached { "cached" } else { "restored" },
+            });
+            continue;
+        }
         let module = config.parse(&using.reference).map_err(|m| reference_error(&using, m))?;
         let dir = config.cache_dir(&module);
         let cached = !force && dir.join("main.json").is_file() && dir.join("manifest").is_file();
         let mut digest = read_digest(&dir);
         if !cached {
             if !clients.contains_key(&module.registry) {
-                let made = client(&module.registry).map_err(|source| registry_error(&using, source))?;
+                let made = registry(&module.registry).map_err(|source| registry_error(&using, source))?;
                 clients.insert(module.registry.clone(), made);
             }
             let oci = &clients[&module.registry];
@@ -96,10 +168,11 @@ pub async fn restore(
             reference: using.reference.clone(),
             file: using.file.clone(),
             line: using.line,
-            registry: module.registry.clone(),
-            repository: module.repository.clone(),
+            registry: Some(module.registry.clone()),
+            repository: Some(module.repository.clone()),
             version: module.version().to_string(),
             digest,
+            template_spec: None,
             cache: dir,
             status: if cached { "cached" } else { "restored" },
         });
@@ -107,11 +180,11 @@ pub async fn restore(
     Ok(out)
 }
 
-fn reference_error(using: &RegistryUse, message: String) -> RestoreError {
+fn reference_error(using: &ExternalUse, message: String) -> RestoreError {
     RestoreError::Reference { file: using.file.clone(), line: using.line, reference: using.reference.clone(), message }
 }
 
-fn registry_error(using: &RegistryUse, source: OciError) -> RestoreError {
+fn registry_error(using: &ExternalUse, source: OciError) -> RestoreError {
     RestoreError::Registry {
         file: using.file.clone(),
         line: using.line,
@@ -120,7 +193,7 @@ fn registry_error(using: &RegistryUse, source: OciError) -> RestoreError {
     }
 }
 
-fn artifact_error(using: &RegistryUse, message: String) -> RestoreError {
+fn artifact_error(using: &ExternalUse, message: String) -> RestoreError {
     RestoreError::Artifact { file: using.file.clone(), line: using.line, reference: using.reference.clone(), message }
 }
 
@@ -131,7 +204,7 @@ fn read_digest(dir: &Path) -> Option<String> {
 }
 
 /// Fetches the manifest and the ARM layer, checks them, and writes the cache directory; returns the manifest digest.
-async fn fetch(oci: &OciClient, module: &ModuleRef, using: &RegistryUse, dir: &Path) -> Result<String, RestoreError> {
+async fn fetch(oci: &OciClient, module: &ModuleRef, using: &ExternalUse, dir: &Path) -> Result<String, RestoreError> {
     let (_, bytes) =
         oci.get_manifest(&module.repository, module.version()).await.map_err(|e| registry_error(using, e))?;
     let manifest_digest = Digest::of(&bytes);
@@ -175,13 +248,39 @@ async fn fetch(oci: &OciClient, module: &ModuleRef, using: &RegistryUse, dir: &P
         return Err(artifact_error(using, format!("the module layer is not a JSON template: {e}")));
     }
     let metadata = serde_json::json!({ "manifestDigest": manifest_digest.to_string() });
-    write_cache(dir, &bytes, &body, &metadata)?;
+    let metadata = metadata.to_string();
+    write_cache(dir, &[("main.json", &body), ("manifest", &bytes), ("metadata", metadata.as_bytes())])?;
     Ok(manifest_digest.to_string())
+}
+
+/// Fetches a template spec version, checks that the compiler can use it, and caches the body as
+/// ARM sent it (as the official tool does).
+async fn fetch_spec(
+    client: &TemplateSpecsClient,
+    spec: &SpecRef,
+    using: &ExternalUse,
+    dir: &Path,
+) -> Result<(), RestoreError> {
+    let body = client.get_version(&spec.resource_id()).await.map_err(|source| RestoreError::TemplateSpec {
+        file: using.file.clone(),
+        line: using.line,
+        reference: using.reference.clone(),
+        source: Box::new(source),
+    })?;
+    if let Err(m) = template_spec::spec_from_bytes(&body) {
+        return Err(RestoreError::Artifact {
+            file: using.file.clone(),
+            line: using.line,
+            reference: using.reference.clone(),
+            message: format!("ARM's answer {m}"),
+        });
+    }
+    write_cache(dir, &[("main.json", &body)])
 }
 
 /// Writes the files into a temporary sibling and renames it over the directory, so that a
 /// concurrent compile never sees a half-written module.
-fn write_cache(dir: &Path, manifest: &[u8], main: &[u8], metadata: &serde_json::Value) -> Result<(), RestoreError> {
+fn write_cache(dir: &Path, files: &[(&str, &[u8])]) -> Result<(), RestoreError> {
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| RestoreError::Cache { path, source }
@@ -191,9 +290,9 @@ fn write_cache(dir: &Path, manifest: &[u8], main: &[u8], metadata: &serde_json::
     let tmp = parent.join(format!(".tmp-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).map_err(io(&tmp))?;
-    std::fs::write(tmp.join("main.json"), main).map_err(io(&tmp))?;
-    std::fs::write(tmp.join("manifest"), manifest).map_err(io(&tmp))?;
-    std::fs::write(tmp.join("metadata"), metadata.to_string()).map_err(io(&tmp))?;
+    for (name, bytes) in files {
+        std::fs::write(tmp.join(name), bytes).map_err(io(&tmp))?;
+    }
     if dir.exists() {
         std::fs::remove_dir_all(dir).map_err(io(dir))?;
     }

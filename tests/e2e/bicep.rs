@@ -525,3 +525,68 @@ fn parent_can_be_an_element_of_a_resource_loop() {
     assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
     assert!(err.to_string().contains("with 'scope' as 'parent'"), "{err}");
 }
+
+/// The official compiler's registry baseline (`Registry_LF`: `br:` modules on five kinds of
+/// registry host, `br/` aliases, `ts:` template specs direct and through a `ts/` alias, in and out
+/// of loops) compiles to its `main.json` once its modules are in the cache: the registry modules
+/// as the official tests publish them (`Publish/*.bicep` to each `*.metadata.json` target) and the
+/// template spec versions as the official tests' ARM answers them (`TemplateSpecs/*.json`).
+#[test]
+fn registry_baseline_compiles_identically_with_its_modules_and_template_specs_cached() {
+    let source = corpus().join("baselines/Registry_LF");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let copy = |from: &Path, to: &Path| std::fs::copy(from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    copy(&source.join("main.bicep"), &dir.path().join("main.bicep"));
+    copy(&source.join("main.json"), &dir.path().join("main.json"));
+    // The baseline's configuration, with the cache inside the temporary directory.
+    let mut config: Value =
+        serde_json::from_slice(&std::fs::read(source.join("bicepconfig.json")).expect("bicepconfig")).expect("json");
+    config["cacheRootDirectory"] = "cache".into();
+    std::fs::write(dir.path().join("bicepconfig.json"), config.to_string()).expect("write bicepconfig");
+    let main = dir.path().join("main.bicep");
+    let registry = bicep::registry::Config::for_file(&main).expect("config");
+    let target = |metadata: &Path| -> String {
+        let json: Value = serde_json::from_slice(&std::fs::read(metadata).expect("metadata")).expect("json");
+        json["target"].as_str().expect("target").to_string()
+    };
+    let place = |dir: PathBuf, bytes: &[u8]| {
+        std::fs::create_dir_all(&dir).expect("cache dir");
+        std::fs::write(dir.join("main.json"), bytes).expect("cache file");
+    };
+    let mut published = Vec::new();
+    for entry in std::fs::read_dir(source.join("Publish")).expect("Publish").flatten() {
+        let path = entry.path();
+        let Some(stem) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".metadata.json"))
+        else {
+            continue;
+        };
+        let module = source.join("Publish").join(format!("{stem}.bicep"));
+        let compiled = bicep::compile_file(&module).unwrap_or_else(|e| panic!("{}: {e}", module.display()));
+        let reference = registry.parse(&target(&path)).expect("target");
+        place(registry.cache_dir(&reference), bicep::to_pretty_json(&compiled).as_bytes());
+        published.push(stem.to_string());
+        // bicepconfig.json's `moduleAliasesMock` maps the `mock-registry-mocked` alias to Publish/.
+        if stem == "plan" {
+            let mocked = registry.parse("br/mock-registry-mocked:plan:v2").expect("alias");
+            place(registry.cache_dir(&mocked), bicep::to_pretty_json(&compiled).as_bytes());
+        }
+    }
+    published.sort();
+    assert_eq!(published.len(), 7, "{published:?}");
+    for name in ["storage-spec", "vnet-spec"] {
+        let specs = source.join("TemplateSpecs");
+        let reference = registry.parse_spec(&target(&specs.join(format!("{name}.metadata.json")))).expect("target");
+        place(registry.spec_cache_dir(&reference), &std::fs::read(specs.join(format!("{name}.json"))).expect("spec"));
+    }
+    let actual = bicep::compile_file(&main).unwrap_or_else(|e| panic!("{e}"));
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(source.join("main.json")).expect("main.json")).expect("json");
+    assert!(compare::equivalent(&actual, &expected), "{:?}", compare::first_difference(&actual, &expected));
+    let links: Vec<&Value> = actual["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|r| r["properties"].get("templateLink"))
+        .collect();
+    assert_eq!(links.len(), 3, "three template-spec modules link by id");
+}

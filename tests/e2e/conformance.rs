@@ -77,7 +77,7 @@ fn python_deployment_stacks_client_accepts_the_standins_stacks() {
 
 /// Runs an SDK script with the stand-in's URL and test principal as arguments and `stdin` as its
 /// standard input, trusting the stand-in's CA as `requests` does, and returns what it printed.
-fn run_sdk_script(standin: &StandIn, script: &str, stdin: &str) -> serde_json::Value {
+pub(crate) fn run_sdk_script(standin: &StandIn, script: &str, stdin: &str) -> serde_json::Value {
     let mut child = Command::new(python())
         .arg(crate::support::repo().join(script))
         .args([&standin.url(), standin::TENANT, standin::CLIENT_ID, standin::CLIENT_SECRET, standin::SUBSCRIPTION])

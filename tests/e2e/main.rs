@@ -10,6 +10,7 @@ mod batch_score;
 mod bicep;
 mod bicep_avm;
 mod bicep_registry;
+mod bicep_template_specs;
 mod cicd;
 mod completions;
 mod conformance;

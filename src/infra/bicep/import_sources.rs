@@ -13,6 +13,7 @@ use super::convert::Compiler;
 use super::error::{DResult, Diag, ErrorKind, Span};
 use super::imports::{self, Closure, Source, Symbol};
 use super::model::Model;
+use super::template_spec::{self, CachedSpec, SpecRef};
 use super::{decode_source, normalise, parser, registry};
 
 /// Loads the templates one file imports from, each once.
@@ -50,8 +51,13 @@ impl Loader {
             let template = cached_template(&config, &module, importer, &decl.path, decl.path_span)?;
             return Ok(self.add(arm_source(module.to_string(), &template)));
         }
-        if decl.path.contains(':') {
-            return Err(Diag::unsupported(decl.path_span, "an import from a template spec ('ts:')"));
+        if template_spec::is_template_spec(&decl.path) {
+            let (_, spec) = spec_reference(importer, &decl.path, decl.path_span)?;
+            if let Some(&i) = self.by_id.get(&spec.to_string()) {
+                return Ok(i);
+            }
+            let cached = cached_spec(importer, &decl.path, decl.path_span)?;
+            return Ok(self.add(arm_source(spec.to_string(), &cached.main_template)));
         }
         let file = importer.parent().unwrap_or(Path::new("")).join(&decl.path);
         let id = relative(&self.entry_dir, &file);
@@ -62,14 +68,8 @@ impl Loader {
             let message = format!("the imported file '{}' does not exist", file.display());
             return Err(Diag::new(ErrorKind::Invalid, decl.path_span, message));
         }
-        if decl.path.ends_with(".json") {
-            let template = std::fs::read(&file)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-                .ok_or_else(|| {
-                    let message = format!("'{}' is not a readable JSON template", file.display());
-                    Diag::new(ErrorKind::Invalid, decl.path_span, message)
-                })?;
+        if is_arm_template_path(&decl.path) {
+            let template = local_arm_template(&file, decl.path_span)?;
             return Ok(self.add(arm_source(id, &template)));
         }
         if !decl.path.ends_with(".bicep") {
@@ -203,6 +203,57 @@ fn relative(dir: &Path, file: &Path) -> String {
 pub fn registry_template(file: &Path, reference: &str, span: Span) -> DResult<Value> {
     let (config, module) = registry_reference(file, reference, span)?;
     cached_template(&config, &module, file, reference, span)
+}
+
+/// Whether a local path names an ARM template (`.json`, `.jsonc`, `.arm`), which the official
+/// compiler reads as one, rather than a Bicep file.
+pub fn is_arm_template_path(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".json", ".jsonc", ".arm"].iter().any(|ext| lower.ends_with(ext))
+}
+
+/// A local ARM template (comments allowed, as the official compiler reads it), which must be a
+/// JSON object.
+pub fn local_arm_template(file: &Path, span: Span) -> DResult<Value> {
+    let bytes =
+        std::fs::read(file).map_err(|source| Diag::Done(super::BicepError::Io { path: file.to_path_buf(), source }))?;
+    let text = decode_source(file, &bytes).map_err(Diag::Done)?;
+    match serde_json::from_str::<Value>(&registry::strip_comments(text)) {
+        Ok(template @ Value::Object(_)) => Ok(template),
+        Ok(_) => {
+            let message = format!("'{}' is not an ARM template (not a JSON object)", file.display());
+            Err(Diag::new(ErrorKind::Invalid, span, message))
+        }
+        Err(e) => {
+            let message = format!("'{}' is not an ARM template: {e}", file.display());
+            Err(Diag::new(ErrorKind::Invalid, span, message))
+        }
+    }
+}
+
+/// The configuration that applies to `file`, and the template-spec `reference` resolved by it.
+fn spec_reference(file: &Path, reference: &str, span: Span) -> DResult<(registry::Config, SpecRef)> {
+    let config = registry::Config::for_file(file).map_err(|m| Diag::new(ErrorKind::Invalid, span, m))?;
+    let spec = config.parse_spec(reference).map_err(|m| Diag::new(ErrorKind::Invalid, span, m))?;
+    Ok((config, spec))
+}
+
+/// The restored template spec version a `ts:` reference of `file` names.
+pub fn cached_spec(file: &Path, reference: &str, span: Span) -> DResult<CachedSpec> {
+    let (config, spec) = spec_reference(file, reference, span)?;
+    match config.cached_spec(&spec) {
+        Some(Ok(cached)) => Ok(cached),
+        Some(Err(m)) => Err(Diag::new(ErrorKind::Invalid, span, m)),
+        None => {
+            let resolved = if spec.to_string() == reference { String::new() } else { format!(" ({spec})") };
+            let message = format!(
+                "the template spec '{reference}'{resolved} is not restored in {}; run `mlops infra restore {}`",
+                config.cache_root.display(),
+                file.display()
+            );
+            Err(Diag::new(ErrorKind::Invalid, span, message))
+        }
+    }
 }
 
 /// The registry configuration that applies to `file`, and `reference` resolved by it.

@@ -8,15 +8,16 @@
 use serde_json::Value;
 
 use super::ast::*;
+use super::convert::ModuleTemplate;
 use super::model::Model;
 
 /// Whether the template is written with symbolic names (languageVersion 2.0).
-pub fn symbolic_names(model: &Model<'_>, module_templates: &[Value]) -> bool {
+pub fn symbolic_names(model: &Model<'_>, module_templates: &[ModuleTemplate]) -> bool {
     !model.types.is_empty()
         || !model.imports.is_empty()
         || model.vars.iter().any(|v| v.ty.is_some())
         || model.outputs.iter().any(|o| o.decorators.iter().any(|d| d.name == "secure"))
-        || module_templates.iter().any(has_secure_outputs)
+        || module_templates.iter().any(|m| has_secure_outputs(&m.template))
         || model.params.iter().any(|p| uses_type_syntax(&p.ty))
         || model.outputs.iter().any(|o| uses_type_syntax(&o.ty))
         || model.vars.iter().filter_map(|v| v.ty.as_ref()).any(uses_type_syntax)

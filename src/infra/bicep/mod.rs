@@ -22,6 +22,7 @@ mod model;
 mod parser;
 pub mod registry;
 mod shape;
+pub mod template_spec;
 mod type_shapes;
 mod types;
 
@@ -31,7 +32,7 @@ use serde_json::Value;
 
 pub use error::{BicepError, Diagnostic, ErrorKind};
 
-use convert::Compiler;
+use convert::{Compiler, ModuleTemplate};
 use error::{DResult, Diag};
 use model::Model;
 
@@ -118,14 +119,18 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
     for module in &model.modules {
         let decl = module.decl;
         if registry::is_registry(&decl.path) {
-            module_templates.push(import_sources::registry_template(path, &decl.path, decl.path_span)?);
+            let template = import_sources::registry_template(path, &decl.path, decl.path_span)?;
+            module_templates.push(ModuleTemplate::embedded(template));
+            continue;
+        }
+        if template_spec::is_template_spec(&decl.path) {
+            let spec = import_sources::cached_spec(path, &decl.path, decl.path_span)?;
+            module_templates.push(ModuleTemplate { template: spec.main_template, spec_id: Some(spec.id) });
             continue;
         }
         if decl.path.contains(':') {
-            return Err(Diag::unsupported(decl.path_span, "a template-spec module ('ts:')"));
-        }
-        if !decl.path.ends_with(".bicep") {
-            return Err(Diag::unsupported(decl.path_span, "a module that is not a .bicep file"));
+            let message = format!("'{}' is not a module path or a 'br:' or 'ts:' reference", decl.path);
+            return Err(Diag::new(ErrorKind::Invalid, decl.path_span, message));
         }
         let child = dir.join(&decl.path);
         if stack.contains(&normalise(&child)) {
@@ -142,7 +147,13 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
                 format!("the module file '{}' does not exist", child.display()),
             ));
         }
-        module_templates.push(compile_at(&child, stack).map_err(Diag::Done)?);
+        // As the official compiler reads a module file: an ARM template by its extension, else Bicep.
+        if import_sources::is_arm_template_path(&decl.path) {
+            let template = import_sources::local_arm_template(&child, decl.path_span)?;
+            module_templates.push(ModuleTemplate::embedded(template));
+            continue;
+        }
+        module_templates.push(ModuleTemplate::embedded(compile_at(&child, stack).map_err(Diag::Done)?));
     }
     let imports = import_sources::Loader::new(path).closure(path, &model)?;
     let compiler = Compiler {
@@ -157,27 +168,27 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
     compiler.template()
 }
 
-/// A registry module used by a template: the reference as written and where.
+/// A registry module or template spec used by a template: the reference as written and where.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct RegistryUse {
+pub struct ExternalUse {
     pub reference: String,
     pub file: PathBuf,
     pub line: usize,
 }
 
-/// Every registry reference (`module` and `import`) in `path` and the local modules and Bicep files
-/// it imports from, in source order.
+/// Every registry (`br:`) and template-spec (`ts:`) reference (`module` and `import`) in `path` and
+/// the local modules and Bicep files it imports from, in source order.
 /// Only parses, so it works before the modules are restored.
-pub fn registry_modules(path: &Path) -> Result<Vec<RegistryUse>, BicepError> {
+pub fn external_references(path: &Path) -> Result<Vec<ExternalUse>, BicepError> {
     let mut out = Vec::new();
-    collect_registry_modules(path, &mut Vec::new(), &mut out)?;
+    collect_external_references(path, &mut Vec::new(), &mut out)?;
     Ok(out)
 }
 
-fn collect_registry_modules(
+fn collect_external_references(
     path: &Path,
     seen: &mut Vec<PathBuf>,
-    out: &mut Vec<RegistryUse>,
+    out: &mut Vec<ExternalUse>,
 ) -> Result<(), BicepError> {
     if seen.contains(&normalise(path)) {
         return Ok(());
@@ -193,11 +204,11 @@ fn collect_registry_modules(
             ast::Stmt::Import(decl) => (&decl.path, decl.path_span),
             _ => continue,
         };
-        if registry::is_registry(reference) {
+        if registry::is_registry(reference) || template_spec::is_template_spec(reference) {
             let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            out.push(RegistryUse { reference: reference.clone(), file: path.to_path_buf(), line });
+            out.push(ExternalUse { reference: reference.clone(), file: path.to_path_buf(), line });
         } else if reference.ends_with(".bicep") && dir.join(reference).is_file() {
-            collect_registry_modules(&dir.join(reference), seen, out)?;
+            collect_external_references(&dir.join(reference), seen, out)?;
         }
     }
     Ok(())
@@ -216,7 +227,7 @@ mod tests {
             .expect("write");
         std::fs::write(dir.path().join("types.bicep"), "import { c } from 'br:r.io/z:2'\n@export()\ntype b = c\n")
             .expect("write");
-        let uses = registry_modules(&main).expect("parses");
+        let uses = external_references(&main).expect("parses");
         let found: Vec<(&str, usize)> = uses.iter().map(|u| (u.reference.as_str(), u.line)).collect();
         assert_eq!(found, [("br/public:x/y:1.0", 1), ("br:r.io/z:2", 1)]);
     }

@@ -46,6 +46,9 @@ impl std::fmt::Display for ModuleRef {
 pub struct Config {
     /// alias → (registry, module path prefix)
     pub aliases: BTreeMap<String, (String, Option<String>)>,
+    /// Template-spec alias (`ts/<alias>:`) → (subscription, resource group); either may be
+    /// missing in the file, which is an error only when the alias is used (as the official tool has it).
+    pub spec_aliases: BTreeMap<String, (Option<String>, Option<String>)>,
     pub cache_root: PathBuf,
     /// The bicepconfig.json that was read, if any.
     pub file: Option<PathBuf>,
@@ -61,6 +64,7 @@ impl Config {
     /// directory or above (as the official tool looks for it), merged over the built-in `public` alias.
     pub fn for_file(bicep_file: &Path) -> Result<Config, String> {
         let mut aliases = BTreeMap::new();
+        let mut spec_aliases = BTreeMap::new();
         aliases.insert("public".to_string(), ("mcr.microsoft.com".to_string(), Some("bicep".to_string())));
         let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
         let mut cache_root = home.join(".bicep");
@@ -79,6 +83,12 @@ impl Config {
                     aliases.insert(name.clone(), (registry.to_string(), prefix));
                 }
             }
+            if let Some(ts) = json["moduleAliases"]["ts"].as_object() {
+                for (name, alias) in ts {
+                    let field = |key: &str| alias[key].as_str().map(str::to_string);
+                    spec_aliases.insert(name.clone(), (field("subscription"), field("resourceGroup")));
+                }
+            }
             if let Some(root) = json["cacheRootDirectory"].as_str() {
                 cache_root = match root.strip_prefix('~') {
                     Some(rest) => home.join(rest.trim_start_matches(['/', '\\'])),
@@ -89,7 +99,7 @@ impl Config {
         if let Some(root) = std::env::var_os(CACHE_ENV).filter(|v| !v.is_empty()) {
             cache_root = PathBuf::from(root);
         }
-        Ok(Config { aliases, cache_root, file })
+        Ok(Config { aliases, spec_aliases, cache_root, file })
     }
 
     /// Parses `br:<registry>/<repo>:<tag>`, `br:<registry>/<repo>@sha256:<hex>` or `br/<alias>:<path>:<tag>`.
@@ -182,7 +192,7 @@ impl Config {
 
 /// bicepconfig.json is JSON with comments (`//` and `/* */`), as the official tool reads it;
 /// comments become spaces so that serde_json's error positions still match the file.
-fn strip_comments(text: &str) -> String {
+pub(super) fn strip_comments(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     let mut in_string = false;
@@ -250,7 +260,7 @@ mod tests {
         let mut aliases = BTreeMap::new();
         aliases.insert("public".to_string(), ("mcr.microsoft.com".to_string(), Some("bicep".to_string())));
         aliases.insert("mine".to_string(), ("example.azurecr.io".to_string(), None));
-        Config { aliases, cache_root: PathBuf::from("/c"), file: None }
+        Config { aliases, spec_aliases: BTreeMap::new(), cache_root: PathBuf::from("/c"), file: None }
     }
 
     #[test]

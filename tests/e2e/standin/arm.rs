@@ -4,6 +4,7 @@
 //! what their deployments create.
 
 mod stacks;
+mod template_specs;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -75,6 +76,8 @@ pub struct ArmState {
     /// Async-operation id → the key of the stack whose PUT it follows.
     stack_operations: HashMap<String, String>,
     pub failing: Vec<FailingResource>,
+    /// Template specs and their versions by lower-case id, as their GET returns them.
+    template_specs: HashMap<String, Value>,
 }
 
 impl ArmState {
@@ -282,15 +285,14 @@ pub fn route(state: &mut State, req: &Incoming) -> Reply {
         let parts: Vec<&str> = req.path.trim_matches('/').split('/').collect();
         return resource(state, parts[1], parts[3], &req.path);
     }
+    // Template specs have versions of their own, instead of ARM's; stacks besides ARM's.
+    let allowed = if lower_path.contains("/templatespecs/") { template_specs::API_VERSIONS } else { API_VERSIONS };
     let stacks_version = lower_path.contains("/deploymentstack") && STACK_API_VERSIONS.contains(&api_version.as_str());
-    if !API_VERSIONS.contains(&api_version.as_str()) && !stacks_version {
+    if !allowed.contains(&api_version.as_str()) && !stacks_version {
         return Reply::arm_error(
             400,
             "InvalidApiVersionParameter",
-            &format!(
-                "The api-version '{api_version}' is invalid. The supported versions are '{}'.",
-                API_VERSIONS.join(",")
-            ),
+            &format!("The api-version '{api_version}' is invalid. The supported versions are '{}'.", allowed.join(",")),
         );
     }
     let original: Vec<String> = req.path.trim_matches('/').split('/').map(str::to_string).collect();
@@ -301,6 +303,21 @@ pub fn route(state: &mut State, req: &Incoming) -> Reply {
     let api = api_version.clone();
     let reply = match l.as_slice() {
         ["subscriptions", _, "resourcegroups", _] => group(state, req, &o[1], &o[3]),
+        ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.resources", "templatespecs", _] => {
+            template_specs::route(state, req, &o[1], &o[3], &o[7], None)
+        }
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            "microsoft.resources",
+            "templatespecs",
+            _,
+            "versions",
+            _,
+        ] => template_specs::route(state, req, &o[1], &o[3], &o[7], Some(&o[9])),
         ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.resources", "deployments", _, rest @ ..] => {
             deployment(state, req, &o[1], Some(&o[3]), &o[7], rest, &api)
         }

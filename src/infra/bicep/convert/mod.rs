@@ -40,6 +40,22 @@ impl Env {
     }
 }
 
+/// The template a module deploys: compiled from Bicep, an ARM JSON file, a registry module's layer,
+/// or a template spec's main template, which the deployment links to by id instead of embedding.
+#[derive(Debug, Clone)]
+pub struct ModuleTemplate {
+    /// What the module's parameters and outputs are checked against.
+    pub template: serde_json::Value,
+    /// A template spec version's id: emitted as `templateLink.id` in place of `template`.
+    pub spec_id: Option<String>,
+}
+
+impl ModuleTemplate {
+    pub fn embedded(template: serde_json::Value) -> Self {
+        ModuleTemplate { template, spec_id: None }
+    }
+}
+
 /// The compiler of one file: its bound model and the facts derived from it.
 pub struct Compiler<'a> {
     pub model: &'a Model<'a>,
@@ -49,8 +65,8 @@ pub struct Compiler<'a> {
     pub inline: Vec<bool>,
     /// languageVersion 2.0: resources keyed by symbolic name, referenced by it.
     pub symbolic: bool,
-    /// The compiled templates of the modules, in declaration order.
-    pub module_templates: Vec<serde_json::Value>,
+    /// The templates of the modules, in declaration order.
+    pub module_templates: Vec<ModuleTemplate>,
     /// The `load*` calls hoisted into `$fxv#N` variables, in the order of `N`.
     pub function_vars: Vec<function_vars::HoistedCall>,
     /// What the file's compile-time imports bring in.

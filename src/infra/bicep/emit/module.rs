@@ -119,14 +119,18 @@ impl Compiler<'_> {
             }
         }
         self.check_module_params(m, &params)?;
-        let template = self.module_templates[m].clone();
         let mut properties = Map::new();
         properties.insert("expressionEvaluationOptions".into(), json!({"scope": "inner"}));
         properties.insert("mode".into(), Value::from("Incremental"));
         if !params.is_empty() {
             properties.insert("parameters".into(), Value::Object(params));
         }
-        properties.insert("template".into(), template);
+        // A template spec is linked by id (the official `TemplateSpecWriter`), anything else embedded.
+        let module_template = &self.module_templates[m];
+        match &module_template.spec_id {
+            Some(id) => properties.insert("templateLink".into(), json!({ "id": id })),
+            None => properties.insert("template".into(), module_template.template.clone()),
+        };
         out.insert("properties".into(), Value::Object(properties));
         if !deps.is_empty() {
             out.insert("dependsOn".into(), self.depends_on(deps)?);
@@ -138,14 +142,14 @@ impl Compiler<'_> {
 
     fn check_module_params(&self, m: usize, given: &Map<String, Value>) -> DResult<()> {
         let module = &self.model.modules[m];
-        let declared = self.module_templates[m]["parameters"].as_object().cloned().unwrap_or_default();
+        let declared = self.module_templates[m].template["parameters"].as_object().cloned().unwrap_or_default();
         let span = prop(module.body, "params").map_or(module.decl.name_span, |p| p.key_span);
         for key in given.keys() {
             if !declared.contains_key(key) {
                 return Err(Diag::new(ErrorKind::Type, span, format!("the module has no parameter '{key}'")));
             }
         }
-        let template = &self.module_templates[m];
+        let template = &self.module_templates[m].template;
         // A nullable parameter (itself or through the definition it refers to) is optional.
         let nullable = |decl: &Value| {
             decl["nullable"] == Value::Bool(true)
@@ -167,7 +171,7 @@ impl Compiler<'_> {
 
     /// Checks that module `m` has the output `name`; whether it is secure.
     pub fn check_output(&self, m: usize, name: &str, e: &Expr) -> DResult<bool> {
-        let Some(output) = self.module_templates[m]["outputs"].get(name) else {
+        let Some(output) = self.module_templates[m].template["outputs"].get(name) else {
             return Err(Diag::new(ErrorKind::Type, e.span, format!("the module has no output '{name}'")));
         };
         Ok(output["type"]

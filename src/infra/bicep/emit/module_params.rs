@@ -134,7 +134,7 @@ impl Compiler<'_> {
         if !res.decl.existing {
             return Err(Diag::unsupported(*name_span, "getSecret() on a Key Vault that is not 'existing'"));
         }
-        let declared = &self.module_templates[m]["parameters"][key];
+        let declared = &self.module_templates[m].template["parameters"][key];
         if declared.is_object() && declared["type"] != "securestring" {
             return Err(Diag::new(
                 ErrorKind::Type,
