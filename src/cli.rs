@@ -1147,24 +1147,27 @@ Examples:
   mlops infra build main.bicep --outfile out/azuredeploy.json
   mlops infra build main.bicep --stdout | jq .resources
 
-Registry modules (br:, br/public:, br/<alias>: from bicepconfig.json) are restored first into
-the module cache (~/.bicep, bicepconfig.json cacheRootDirectory, or MLOPS_BICEP_CACHE); a cached
-module needs no network. --no-restore compiles from the cache only.
+Registry modules (br:, br/public:, br/<alias>: from bicepconfig.json) and template specs (ts:,
+ts/<alias>:) are restored first into the module cache (~/.bicep, bicepconfig.json
+cacheRootDirectory, or MLOPS_BICEP_CACHE); a cached module needs no network. --no-restore
+compiles from the cache only.
 
 Invalid or unsupported Bicep exits with code 6 and a file:line:column diagnostic.";
 
 const INFRA_RESTORE_EXAMPLES: &str = "\
 Examples:
-  mlops infra restore main.bicep                      fetch missing br: modules into the cache
+  mlops infra restore main.bicep                      fetch missing br: modules and ts: specs into the cache
   mlops infra restore main.bicep --force -o json      fetch all again; list what came from where
   mlops infra restore main.bicep --plain-http         a registry on this machine (br:localhost:5000/...)
   MLOPS_BICEP_CACHE=/tmp/bicep mlops infra restore main.bicep
 
-Aliases: br/public: is mcr.microsoft.com/bicep; others come from moduleAliases.br in the nearest
-bicepconfig.json above the file. Sign-in: anonymous, --username with MLOPS_REGISTRY_PASSWORD, or
-Entra ID exchanged for ACR tokens (default for *.azurecr.*).
-Exit codes: 6 bad reference or unknown alias, 8 module not found, 9 registry unreachable or not a
-Bicep module, 10 sign-in refused (401/403).";
+Aliases: br/public: is mcr.microsoft.com/bicep; others come from moduleAliases.br and
+moduleAliases.ts in the nearest bicepconfig.json above the file. Registry sign-in: anonymous,
+--username with MLOPS_REGISTRY_PASSWORD, or Entra ID exchanged for ACR tokens (default for
+*.azurecr.*). Template specs (ts:<subscription>/<group>/<name>:<version>) are read from ARM,
+signed in as every `mlops infra` command is; only a file with a template spec to fetch signs in.
+Exit codes: 6 bad reference or unknown alias, 8 module or template spec version not found, 9
+registry or ARM unreachable, or not a Bicep module, 10 sign-in refused or no Azure credential.";
 
 const INFRA_PUBLISH_EXAMPLES: &str = "\
 Examples:
@@ -1192,14 +1195,14 @@ pub struct InfraPublishArgs {
 /// `mlops infra restore`.
 #[derive(Debug, Args)]
 pub struct InfraRestoreArgs {
-    /// The .bicep file whose registry modules to restore.
+    /// The .bicep file whose registry modules and template specs to restore.
     pub file: PathBuf,
     /// Fetch modules that are already cached again.
     #[arg(long)]
     pub force: bool,
     #[command(flatten, next_help_heading = "Registry")]
     pub registry: RegistryArgs,
-    #[command(flatten, next_help_heading = "Azure sign-in (ACR registries)")]
+    #[command(flatten, next_help_heading = "Azure sign-in (ACR registries, template specs)")]
     pub azure: AzureArgs,
 }
 
@@ -1219,7 +1222,7 @@ pub struct InfraBuildArgs {
     pub no_restore: bool,
     #[command(flatten, next_help_heading = "Registry")]
     pub registry: RegistryArgs,
-    #[command(flatten, next_help_heading = "Azure sign-in (ACR registries)")]
+    #[command(flatten, next_help_heading = "Azure sign-in (ACR registries, template specs)")]
     pub azure: AzureArgs,
 }
 

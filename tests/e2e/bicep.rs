@@ -590,3 +590,34 @@ fn registry_baseline_compiles_identically_with_its_modules_and_template_specs_ca
         .collect();
     assert_eq!(links.len(), 3, "three template-spec modules link by id");
 }
+
+/// Compile-time loads that cannot be compiled say why, at the argument, with their kind.
+#[test]
+fn bad_loads_name_the_argument_and_the_reason() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("a.json"), r#"{"a": [1, 2], "f": 1.5}"#).expect("write");
+    std::fs::write(dir.path().join("a.yaml"), "base: &b 1\nother: *b\n").expect("write");
+    let cases: &[(&str, ErrorKind, &str)] = &[
+        ("var x = loadTextContent('a.json', 'utf-32')\n", ErrorKind::Type, "'utf-32' is not an encoding"),
+        ("var x = loadJsonContent('a.json', '.missing')\n", ErrorKind::Invalid, "no value of"),
+        ("var x = loadJsonContent('a.json', '.a[0:1]')\n", ErrorKind::Unsupported, "slice"),
+        ("var x = loadJsonContent('a.json')\n", ErrorKind::Unsupported, "fractional number"),
+        ("var x = loadJsonContent('a.json', '.a')\n", ErrorKind::Unsupported, "NOT AN ERROR"),
+        ("var x = loadYamlContent('a.yaml')\n", ErrorKind::Unsupported, "anchor, alias"),
+        ("var x = loadDirectoryFileInfo('nope')\n", ErrorKind::Invalid, "cannot read the directory"),
+    ];
+    for (text, kind, says) in cases {
+        let main = dir.path().join("main.bicep");
+        let result = bicep::compile_str(&main, text);
+        if *says == "NOT AN ERROR" {
+            // Only the selected value must be free of fractional numbers.
+            let template = result.unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(template["variables"]["$fxv#0"], serde_json::json!([1, 2]), "{text}");
+            continue;
+        }
+        let err = result.expect_err(text);
+        assert_eq!(err.kind(), Some(*kind), "{text}: {err}");
+        assert!(err.to_string().contains(says), "{text}: {err}");
+        assert!(err.to_string().contains("main.bicep:1:"), "{text}: {err}");
+    }
+}

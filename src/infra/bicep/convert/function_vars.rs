@@ -1,5 +1,6 @@
 //! The `$fxv#N` variables: `bicep build` hoists a `loadTextContent` or `loadFileAsBase64` call that
-//! is not the whole value of a `var`, and every `loadJsonContent` call, into a variable of its own
+//! is not the whole value of a `var`, and every `loadJsonContent`, `loadYamlContent` and
+//! `loadDirectoryFileInfo` call, into a variable of its own
 //! (`FunctionVariableGeneratorVisitor`), numbered in the order the calls appear in the file, and
 //! writes `variables('$fxv#N')` at the call.
 
@@ -9,7 +10,7 @@ use crate::infra::bicep::ast::*;
 /// (`FunctionFlags.GenerateIntermediateVariableOnIndirectAssignment`).
 const HOISTED: [&str; 2] = ["loadTextContent", "loadFileAsBase64"];
 /// The functions hoisted wherever they are (`FunctionFlags.GenerateIntermediateVariableAlways`).
-const ALWAYS_HOISTED: [&str; 1] = ["loadJsonContent"];
+const ALWAYS_HOISTED: [&str; 3] = ["loadJsonContent", "loadYamlContent", "loadDirectoryFileInfo"];
 
 /// One hoisted call.
 #[derive(Debug, Clone)]
