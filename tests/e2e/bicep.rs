@@ -361,19 +361,33 @@ fn resource_derived_types_compile() {
     }
 }
 
-/// `res.?x` on a conditional resource: bicep build guards the reference with the condition, which
-/// mlops does not write yet, so it is refused rather than written unguarded.
+/// `res.?x` on a conditional resource: bicep build guards the reference with the condition
+/// (`tryGet(if(cond, reference(…, 'full'), null()), …)`, the id and name as `if(cond, …, null())`);
+/// a `tryGet(…)` written out is not guarded.
 #[test]
-fn safe_access_to_a_conditional_resource_is_refused() {
+fn safe_access_to_a_conditional_resource_is_guarded_on_its_condition() {
     let text = "param c bool\n\
                 resource r 'Microsoft.Storage/storageAccounts@2021-04-01' existing = if (c) {\n  name: 'x'\n}\n\
-                output o string = r.?properties.accessTier ?? ''\n";
-    let err = compile_text(text).expect_err("refused");
-    assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
-    assert!(
-        err.to_string().starts_with("unsupported: safe access ('.?') to a conditional resource at test.bicep:5:"),
-        "{err}"
+                output o string = r.?properties.accessTier ?? ''\n\
+                output i string = r.?id ?? ''\n\
+                output s object = r[?'sku'] ?? {}\n\
+                output w object = tryGet(r, 'sku') ?? {}\n";
+    let template = compile_text(text).expect("compiles");
+    let full = "reference(resourceId('Microsoft.Storage/storageAccounts', 'x'), '2021-04-01', 'full')";
+    let outputs = &template["outputs"];
+    assert_eq!(
+        outputs["o"]["value"],
+        format!("[coalesce(tryGet(if(parameters('c'), {full}, null()), 'properties', 'accessTier'), '')]")
     );
+    assert_eq!(
+        outputs["i"]["value"],
+        "[coalesce(if(parameters('c'), resourceId('Microsoft.Storage/storageAccounts', 'x'), null()), '')]"
+    );
+    assert_eq!(
+        outputs["s"]["value"],
+        format!("[coalesce(tryGet(if(parameters('c'), {full}, null()), 'sku'), createObject())]")
+    );
+    assert_eq!(outputs["w"]["value"], format!("[coalesce(tryGet({full}, 'sku'), createObject())]"));
 }
 
 #[test]

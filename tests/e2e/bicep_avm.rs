@@ -90,6 +90,11 @@ const IDENTICAL: &[&str] = &[
     "avm/res/logic/integration-account/assembly",
     "avm/res/api-management/service/logger",
     "avm/res/storage/storage-account/object-replication-policy/policy",
+    // `res.?properties.x` on conditional resources: `tryGet(if(cond, reference(…, 'full'), null()),
+    // 'properties', 'x')`, in modules at management-group scope.
+    "avm/res/authorization/policy-assignment/mg-scope",
+    // `mod.?outputs.?x` on a conditional module: a `tryGet` per safe step, the first guarded.
+    "avm/res/web/site/host-name-binding",
 ];
 
 #[test]
@@ -142,6 +147,10 @@ const IDENTICAL_WITH_IMPORTS: &[&str] = &[
     // Types imported from local Bicep files whose properties are resource-derived types: written
     // `type`, `metadata`, `nullable`, as the compiler writes its own (not as read from JSON).
     "avm/res/api-center/service/workspace",
+    // A module that is an ARM JSON file (`modules/…json`), embedded as it is.
+    "avm/res/storage/storage-account/file-service/share",
+    // `res.?identity.?principalId` on a conditional resource, nested `tryGet`s around the guard.
+    "avm/res/machine-learning-services/workspace/compute",
 ];
 
 #[test]

@@ -56,6 +56,12 @@ impl ModuleTemplate {
     }
 }
 
+/// Whether a `tryGet` call is the parser's reading of `.?` or `[?` (spanning the `.?` or the `[`)
+/// rather than a `tryGet(…)` the user wrote, which bicep build does not guard.
+fn is_safe_access(name_span: crate::infra::bicep::error::Span) -> bool {
+    name_span.end - name_span.start < "tryGet".len()
+}
+
 /// The compiler of one file: its bound model and the facts derived from it.
 pub struct Compiler<'a> {
     pub model: &'a Model<'a>,
@@ -215,15 +221,43 @@ impl Compiler<'_> {
                 return Err(Diag::new(ErrorKind::Syntax, e.span, "unexpected 'if'"));
             }
             ExprKind::Call { name, name_span, args } => {
-                // `res.?x` on a conditional resource: bicep build guards the reference with the
-                // resource's condition (`tryGet(if(cond, reference(…), null()), 'x')`), which is
-                // not written here yet; refused rather than written unguarded.
+                // `res.?x` on a conditional resource: bicep build guards the base on the
+                // resource's condition (`ExpressionConverter.guardOnResourceCondition`).
                 if name == "tryGet"
+                    && is_safe_access(*name_span)
                     && let Some(first) = args.first()
-                    && let Some((Target::Res(r), _)) = self.target(first, env)?
-                    && self.model.resources[r].condition.is_some()
+                    && let Some((Target::Res(r), idx)) = self.target(first, env)?
+                    && let Some(condition) = self.model.resources[r].condition
                 {
-                    return Err(Diag::unsupported(first.span, "safe access ('.?') to a conditional resource"));
+                    let [_, key, rest @ ..] = args.as_slice() else {
+                        return Err(Diag::new(ErrorKind::Syntax, first.span, "a safe access ('.?') needs a property"));
+                    };
+                    let ExprKind::Str(key) = &key.kind else {
+                        return Err(Diag::unsupported(key.span, "a computed property of a conditional resource"));
+                    };
+                    self.check_index(Target::Res(r), idx.as_ref(), first)?;
+                    let guard = |value: Arm| -> DResult<Arm> {
+                        let condition = self.arm(condition, &self.res_env(r, idx.as_ref())?)?;
+                        Ok(Arm::call("if", vec![condition, value, Arm::Null]))
+                    };
+                    let res = &self.model.resources[r];
+                    // A chain after it stays one `tryGet` (`a.?properties.x`: `tryGet(…, 'properties', 'x')`).
+                    return match key.as_str() {
+                        "type" | "apiVersion" | "id" | "name" if !rest.is_empty() => Err(Diag::unsupported(
+                            rest[0].span,
+                            "a property of a conditional resource's id, name, type or apiVersion",
+                        )),
+                        "type" => Ok(Arm::str(&res.full_type)),
+                        "apiVersion" => Ok(Arm::str(&res.api_version)),
+                        "id" | "name" => guard(self.res_member(r, idx.as_ref(), key, first)?),
+                        _ => {
+                            let mut call_args = vec![guard(self.full_reference(r, idx.as_ref())?)?, Arm::str(key)];
+                            for a in rest {
+                                call_args.push(self.arm(a, env)?);
+                            }
+                            Ok(Arm::Call("tryGet".into(), call_args))
+                        }
+                    };
                 }
                 // `res.?id` (and `name`, `type`, `apiVersion`) on a resource that is always
                 // deployed is known at compile time: bicep build writes it as `res.id` is written.
@@ -382,6 +416,25 @@ impl Compiler<'_> {
             let one = Arm::call("tryGet", vec![all, Arm::str(name)]);
             return Ok(Some(Arm::call("tryGet", vec![one, Arm::str("value")])));
         }
+        // `mod.?outputs.?x` (`tryGet(tryGet(mod, 'outputs'), 'x')`): each safe step a `tryGet`,
+        // then the output's `value` (`ConvertModuleOutputPropertyAccessExpression`).
+        if let [inner, output] = args
+            && let ExprKind::Call { name: inner_name, args: inner_args, .. } = &inner.kind
+            && inner_name == "tryGet"
+            && let [base, outputs] = inner_args.as_slice()
+            && matches!(&outputs.kind, ExprKind::Str(o) if o == "outputs")
+            && let ExprKind::Str(name) = &output.kind
+            && let Some((Target::Module(m), idx)) = self.target(base, env)?
+        {
+            self.check_index(Target::Module(m), idx.as_ref(), base)?;
+            if self.check_output(m, name, output)? {
+                return Err(Diag::unsupported(output.span, "a safe read of a module's secure output"));
+            }
+            let outputs =
+                Arm::call("tryGet", vec![self.guarded_module_reference(m, idx.as_ref())?, Arm::str("outputs")]);
+            let one = Arm::call("tryGet", vec![outputs, Arm::str(name)]);
+            return Ok(Some(Arm::call("tryGet", vec![one, Arm::str("value")])));
+        }
         let [base, outputs, output, rest @ ..] = args else { return Ok(None) };
         let (ExprKind::Str(outputs), ExprKind::Str(name)) = (&outputs.kind, &output.kind) else {
             return Ok(None);
@@ -394,15 +447,22 @@ impl Compiler<'_> {
         if self.check_output(m, name, output)? {
             return Err(Diag::unsupported(output.span, "a safe read of a module's secure output"));
         }
-        let mut reference = self.module_reference(m, idx.as_ref())?;
-        if let Some(c) = self.model.modules[m].condition {
-            reference = Arm::call("if", vec![self.arm(c, &self.module_env(m, idx.as_ref())?)?, reference, Arm::Null]);
-        }
+        let reference = self.guarded_module_reference(m, idx.as_ref())?;
         let mut call_args = vec![reference, Arm::str("outputs"), Arm::str(name), Arm::str("value")];
         for a in rest {
             call_args.push(self.arm(a, env)?);
         }
         Ok(Some(Arm::Call("tryGet".into(), call_args)))
+    }
+
+    /// A module's reference for a safe access: guarded on its condition, if it has one
+    /// (`ConvertModulePropertyAccess`'s `guardOnModuleCondition`).
+    fn guarded_module_reference(&self, m: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let reference = self.module_reference(m, idx)?;
+        Ok(match self.model.modules[m].condition {
+            Some(c) => Arm::call("if", vec![self.arm(c, &self.module_env(m, idx)?)?, reference, Arm::Null]),
+            None => reference,
+        })
     }
 
     /// `reference(…)` of a module's deployment (`GetModuleReferenceExpression`).
