@@ -635,3 +635,24 @@ fn bad_loads_name_the_argument_and_the_reason() {
         assert!(err.to_string().contains("main.bicep:1:"), "{text}: {err}");
     }
 }
+
+/// `dependsOn` may be any expression of resources and modules: its dependencies are every symbol it
+/// mentions, both branches of a condition included (the official `ResourceDependencyVisitor`).
+#[test]
+fn depends_on_expressions_depend_on_every_symbol_they_mention() {
+    let text = "param c bool\n\
+        resource a 'Microsoft.Storage/storageAccounts@2023-01-01' = {\n  name: 'a'\n  location: 'l'\n  sku: {\n    name: 'Standard_LRS'\n  }\n  kind: 'StorageV2'\n}\n\
+        resource many 'Microsoft.Storage/storageAccounts@2023-01-01' = [for i in range(0, 2): {\n  name: 'm${i}'\n  location: 'l'\n  sku: {\n    name: 'Standard_LRS'\n  }\n  kind: 'StorageV2'\n}]\n\
+        resource b 'Microsoft.Storage/storageAccounts@2023-01-01' = {\n  name: 'b'\n  location: 'l'\n  sku: {\n    name: 'Standard_LRS'\n  }\n  kind: 'StorageV2'\n  dependsOn: c ? [a] : []\n}\n\
+        resource d 'Microsoft.Storage/storageAccounts@2023-01-01' = {\n  name: 'd'\n  location: 'l'\n  sku: {\n    name: 'Standard_LRS'\n  }\n  kind: 'StorageV2'\n  dependsOn: many\n}\n";
+    let template = compile_text(text).expect("compiles");
+    let resources = template["resources"].as_array().expect("resources");
+    let depends =
+        |name: &str| resources.iter().find(|r| r["name"] == name).map(|r| r["dependsOn"].clone()).expect("resource");
+    assert_eq!(depends("b"), serde_json::json!(["[resourceId('Microsoft.Storage/storageAccounts', 'a')]"]));
+    assert_eq!(depends("d"), serde_json::json!(["many"]));
+    for (bad, kind) in [("dependsOn: a", ErrorKind::Type), ("dependsOn: 'a'", ErrorKind::Type)] {
+        let err = compile_text(&text.replace("dependsOn: many", bad)).expect_err(bad);
+        assert_eq!(err.kind(), Some(kind), "{bad}: {err}");
+    }
+}

@@ -149,6 +149,8 @@ const IDENTICAL_WITH_IMPORTS: &[&str] = &[
     "avm/res/api-center/service/workspace",
     // A module that is an ARM JSON file (`modules/…json`), embedded as it is.
     "avm/res/storage/storage-account/file-service/share",
+    // `dependsOn: vpnGateway_natRules`, a whole module loop as the dependency list.
+    "avm/res/network/vpn-gateway",
     // `res.?identity.?principalId` on a conditional resource, nested `tryGet`s around the guard.
     "avm/res/machine-learning-services/workspace/compute",
 ];

@@ -153,37 +153,58 @@ impl Compiler<'_> {
         Ok(Value::Object(out))
     }
 
+    /// Checks an explicit `dependsOn`: an array of resources and modules, or an expression that
+    /// evaluates to one (a whole resource or module loop, `c ? [a] : []`). The dependencies
+    /// themselves are every symbol the expression mentions, both branches of a condition included,
+    /// as the official `ResourceDependencyVisitor` collects them; [`dependencies`] finds them.
     pub(super) fn check_explicit_depends_on(&self, e: &Expr, env: &Env) -> DResult<()> {
-        let items = match &e.kind {
-            ExprKind::Array(items) => items,
-            // A literal is never a dependency; an expression may be valid Bicep (a whole resource
-            // or module loop, `c ? [a] : []`), which this compiler does not resolve.
+        let not_an_array =
+            || Diag::new(ErrorKind::Type, e.span, "'dependsOn' must be an array of resources or modules");
+        match &e.kind {
+            ExprKind::Array(items) => {
+                for item in items {
+                    match self.target(item, env)? {
+                        Some((Target::Res(r), _)) if self.model.resources[r].decl.existing => {
+                            return Err(Diag::unsupported(item.span, "an explicit dependency on an existing resource"));
+                        }
+                        Some(_) => {}
+                        None => {
+                            return Err(Diag::new(
+                                ErrorKind::Type,
+                                item.span,
+                                "'dependsOn' entries must be resources or modules",
+                            ));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            ExprKind::Paren(inner) => self.check_explicit_depends_on(inner, env),
+            ExprKind::Ternary { then, other, .. } => {
+                self.check_explicit_depends_on(then, env)?;
+                self.check_explicit_depends_on(other, env)
+            }
+            // A whole loop of resources or modules is an array of them.
+            ExprKind::Ident(_) => match self.target(e, env)? {
+                Some((Target::Res(r), None)) if self.model.resources[r].for_loop.is_some() => {
+                    if self.model.resources[r].decl.existing {
+                        return Err(Diag::unsupported(e.span, "an explicit dependency on an existing resource"));
+                    }
+                    Ok(())
+                }
+                Some((Target::Module(m), None)) if self.model.modules[m].for_loop.is_some() => Ok(()),
+                Some(_) => Err(not_an_array()),
+                None => Err(Diag::unsupported(e.span, "a 'dependsOn' that is not an array literal")),
+            },
+            // A literal is never a dependency.
             ExprKind::Str(_)
             | ExprKind::Interp { .. }
             | ExprKind::Int(_)
             | ExprKind::Bool(_)
             | ExprKind::Null
-            | ExprKind::Object(_) => {
-                return Err(Diag::new(ErrorKind::Type, e.span, "'dependsOn' must be an array of resources or modules"));
-            }
-            _ => return Err(Diag::unsupported(e.span, "a 'dependsOn' that is not an array literal")),
-        };
-        for item in items {
-            match self.target(item, env)? {
-                Some((Target::Res(r), _)) if self.model.resources[r].decl.existing => {
-                    return Err(Diag::unsupported(item.span, "an explicit dependency on an existing resource"));
-                }
-                Some(_) => {}
-                None => {
-                    return Err(Diag::new(
-                        ErrorKind::Type,
-                        item.span,
-                        "'dependsOn' entries must be resources or modules",
-                    ));
-                }
-            }
+            | ExprKind::Object(_) => Err(not_an_array()),
+            _ => Err(Diag::unsupported(e.span, "a 'dependsOn' that is not an array literal")),
         }
-        Ok(())
     }
 }
 
