@@ -656,3 +656,35 @@ fn depends_on_expressions_depend_on_every_symbol_they_mention() {
         assert_eq!(err.kind(), Some(kind), "{bad}: {err}");
     }
 }
+
+/// User-defined functions: `__bicep.<name>(…)` calls, a `functions` section, languageVersion 2.0;
+/// a body sees only its parameters, and calls must match the declared parameters.
+#[test]
+fn user_defined_functions_compile_and_misuse_is_named() {
+    let text = "@export()\n@description('Doubles.')\nfunc double(x int) int => x * 2\n\
+                func quad(x int) int => double(double(x))\noutput four int = quad(1)\n";
+    let template = compile_text(text).expect("compiles");
+    assert_eq!(template["languageVersion"], "2.0");
+    assert_eq!(template["outputs"]["four"]["value"], "[__bicep.quad(1)]");
+    let members = &template["functions"][0]["members"];
+    assert_eq!(template["functions"][0]["namespace"], "__bicep");
+    assert_eq!(
+        members["double"],
+        serde_json::json!({"parameters": [{"type": "int", "name": "x"}],
+                           "output": {"type": "int", "value": "[mul(parameters('x'), 2)]"},
+                           "metadata": {"description": "Doubles.", "__bicep_export!": true}})
+    );
+    assert_eq!(members["quad"]["output"]["value"], "[__bicep.double(__bicep.double(parameters('x')))]");
+    let cases: &[(&str, ErrorKind, &str)] = &[
+        ("param p int\nfunc f(x int) int => x + p\noutput o int = f(1)\n", ErrorKind::Invalid, "only its parameters"),
+        ("func f(x int) int => x\noutput o int = f(1, 2)\n", ErrorKind::Type, "expects 1 argument(s)"),
+        ("func f(x int) int => x\nparam f int\n", ErrorKind::Duplicate, "declared more than once"),
+        ("func f(x int, x int) int => x\n", ErrorKind::Duplicate, "parameter 'x' is declared more than once"),
+        ("func f() object => loadJsonContent('x.json').a\n", ErrorKind::Unsupported, "in a user-defined function"),
+    ];
+    for (text, kind, says) in cases {
+        let err = compile_text(text).expect_err(text);
+        assert_eq!(err.kind(), Some(*kind), "{text}: {err}");
+        assert!(err.to_string().contains(says), "{text}: {err}");
+    }
+}

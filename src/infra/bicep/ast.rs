@@ -195,6 +195,24 @@ pub struct TypeItem {
     pub ty: TypeNode,
 }
 
+/// `func name(p type, …) type => body`.
+#[derive(Debug, Clone)]
+pub struct FuncDecl {
+    pub decorators: Vec<Decorator>,
+    pub name: String,
+    pub name_span: Span,
+    pub params: Vec<FuncParam>,
+    pub output: TypeNode,
+    pub body: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub struct FuncParam {
+    pub name: String,
+    pub name_span: Span,
+    pub ty: TypeNode,
+}
+
 #[derive(Debug, Clone)]
 pub struct TypeDecl {
     pub decorators: Vec<Decorator>,
@@ -296,6 +314,7 @@ pub enum Stmt {
     Metadata(MetadataDecl),
     Param(ParamDecl),
     Type(TypeDecl),
+    Func(FuncDecl),
     Var(VarDecl),
     Resource(ResourceDecl),
     Module(ModuleDecl),

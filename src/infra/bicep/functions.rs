@@ -34,6 +34,7 @@ const TABLE: &[(&str, usize, usize, Builtin)] = &[
     ("dateTimeAdd", 2, 3, Builtin::Plain),
     ("dateTimeFromEpoch", 1, 1, Builtin::Plain),
     ("dateTimeToEpoch", 1, 1, Builtin::Plain),
+    ("distinct", 1, 1, Builtin::Plain),
     ("deployer", 0, 0, Builtin::Plain),
     ("deployment", 0, 0, Builtin::Plain),
     ("empty", 1, 1, Builtin::Plain),
@@ -53,6 +54,7 @@ const TABLE: &[(&str, usize, usize, Builtin)] = &[
     ("last", 1, 1, Builtin::Plain),
     ("lastIndexOf", 2, 2, Builtin::Plain),
     ("length", 1, 1, Builtin::Plain),
+    ("like", 2, 2, Builtin::Plain),
     ("loadFileAsBase64", 1, 1, Builtin::Load),
     ("loadJsonContent", 1, 3, Builtin::Load),
     ("loadTextContent", 1, 2, Builtin::Load),
@@ -105,6 +107,12 @@ const TABLE: &[(&str, usize, usize, Builtin)] = &[
     ("groupBy", 2, 2, Builtin::Plain),
     // A built-in role's definition (`{id, roleDefinitionId}`), an ARM function of its own.
     ("roleDefinitions", 1, 1, Builtin::Runtime),
+    ("parseUri", 1, 1, Builtin::Plain),
+    // Zone mappings of a subscription, read at deployment time (`FunctionFlags.RequiresInlining`).
+    ("toLogicalZone", 3, 3, Builtin::Runtime),
+    ("toLogicalZones", 3, 3, Builtin::Runtime),
+    ("toPhysicalZone", 3, 3, Builtin::Runtime),
+    ("toPhysicalZones", 3, 3, Builtin::Runtime),
     ("getSecret", 1, 2, Builtin::Unsupported),
     ("externalInput", 1, 2, Builtin::Unsupported),
     ("readEnvironmentVariable", 1, 2, Builtin::Unsupported),

@@ -1,7 +1,7 @@
 //! When `bicep build` writes languageVersion 2.0 (symbolic resource names): the checks of
 //! `EmitterSettings.EnableSymbolicNames` that can hold for the subset this compiler accepts.
 //!
-//! The others (extensions, user-defined functions, a whole resource
+//! The others (extensions, a whole resource
 //! collection used as a value, `@onlyIfNotExists`, `@retryOn`) are refused
 //! before a template is written, so they never decide between the two forms here.
 
@@ -14,6 +14,7 @@ use super::model::Model;
 /// Whether the template is written with symbolic names (languageVersion 2.0).
 pub fn symbolic_names(model: &Model<'_>, module_templates: &[ModuleTemplate]) -> bool {
     !model.types.is_empty()
+        || !model.funcs.is_empty()
         || !model.imports.is_empty()
         || model.vars.iter().any(|v| v.ty.is_some())
         || model.outputs.iter().any(|o| o.decorators.iter().any(|d| d.name == "secure"))

@@ -82,6 +82,9 @@ pub struct Model<'a> {
     pub type_names: HashMap<String, usize>,
     /// Compile-time imports, in source order.
     pub imports: Vec<&'a ImportDecl>,
+    /// User-defined functions (`func`), in source order; their names share the one namespace.
+    pub funcs: Vec<&'a FuncDecl>,
+    pub func_names: HashMap<String, usize>,
 }
 
 fn split_type(decl: &ResourceDecl) -> DResult<(String, Option<String>)> {
@@ -114,6 +117,8 @@ impl<'a> Model<'a> {
             types: Vec::new(),
             type_names: HashMap::new(),
             imports: Vec::new(),
+            funcs: Vec::new(),
+            func_names: HashMap::new(),
         };
         let mut seen_scope = false;
         let mut output_names: HashMap<&str, Span> = HashMap::new();
@@ -147,8 +152,31 @@ impl<'a> Model<'a> {
                 }
                 Stmt::Metadata(m) => model.metadata.push(m),
                 Stmt::Import(i) => model.imports.push(i),
+                Stmt::Func(f) => {
+                    if model.globals.contains_key(&f.name)
+                        || model.type_names.contains_key(&f.name)
+                        || model.func_names.insert(f.name.clone(), model.funcs.len()).is_some()
+                    {
+                        return Err(Diag::new(
+                            ErrorKind::Duplicate,
+                            f.name_span,
+                            format!("the identifier '{}' is declared more than once", f.name),
+                        ));
+                    }
+                    for (i, p) in f.params.iter().enumerate() {
+                        if f.params[..i].iter().any(|q| q.name == p.name) {
+                            return Err(Diag::new(
+                                ErrorKind::Duplicate,
+                                p.name_span,
+                                format!("the parameter '{}' is declared more than once", p.name),
+                            ));
+                        }
+                    }
+                    model.funcs.push(f);
+                }
                 Stmt::Type(t) => {
                     if model.globals.contains_key(&t.name)
+                        || model.func_names.contains_key(&t.name)
                         || model.type_names.insert(t.name.clone(), model.types.len()).is_some()
                     {
                         return Err(Diag::new(
@@ -205,6 +233,7 @@ impl<'a> Model<'a> {
                 if seen.insert(name, span).is_some()
                     || self.globals.contains_key(name)
                     || self.type_names.contains_key(name)
+                    || self.func_names.contains_key(name)
                 {
                     return Err(Diag::new(
                         ErrorKind::Duplicate,
@@ -225,7 +254,10 @@ impl<'a> Model<'a> {
                 format!("'{name}' is a namespace and cannot be redeclared"),
             ));
         }
-        if self.globals.insert(name.to_string(), sym).is_some() || self.type_names.contains_key(name) {
+        if self.globals.insert(name.to_string(), sym).is_some()
+            || self.type_names.contains_key(name)
+            || self.func_names.contains_key(name)
+        {
             return Err(Diag::new(
                 ErrorKind::Duplicate,
                 span,

@@ -28,7 +28,8 @@ pub fn collect(stmts: &[Stmt]) -> Vec<HoistedCall> {
         match stmt {
             Stmt::TargetScope(e) => expr(e, &mut out),
             Stmt::Metadata(m) => expr(&m.value, &mut out),
-            Stmt::Import(_) => {}
+            // A `load*` call in a function body is refused where the body is converted.
+            Stmt::Import(_) | Stmt::Func(_) => {}
             Stmt::Type(t) => decorators(&t.decorators, &mut out),
             Stmt::Param(p) => {
                 decorators(&p.decorators, &mut out);

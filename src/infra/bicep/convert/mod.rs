@@ -26,6 +26,8 @@ pub struct Env {
     pub res: Option<usize>,
     /// Loop variables of property loops, which a `dependsOn` entry cannot see.
     pub property_locals: Vec<String>,
+    /// In a user-defined function's body, which sees only its parameters and other functions.
+    pub function: bool,
 }
 
 impl Env {
@@ -350,6 +352,10 @@ impl Compiler<'_> {
         if let Some(local) = env.local(name) {
             return Ok(local.clone());
         }
+        if env.function && self.model.lookup(name, None).is_some() {
+            let message = format!("a function can use only its parameters, not '{name}'");
+            return Err(Diag::new(ErrorKind::Invalid, e.span, message));
+        }
         match self.model.lookup(name, env.res) {
             Some(Sym::Param(_)) => Ok(Arm::call("parameters", vec![Arm::str(name)])),
             Some(Sym::Var(v)) => {
@@ -541,6 +547,19 @@ impl Compiler<'_> {
     }
 
     fn call(&self, name: &str, name_span: crate::infra::bicep::error::Span, args: &[Expr], env: &Env) -> DResult<Arm> {
+        // A user-defined function: `__bicep.<name>(…)` (`EmitConstants.UserDefinedFunctionsNamespace`).
+        if let Some(&f) = self.model.func_names.get(name) {
+            let declared = self.model.funcs[f].params.len();
+            if args.len() != declared {
+                return Err(Diag::new(
+                    ErrorKind::Type,
+                    name_span,
+                    format!("'{name}' expects {declared} argument(s) but got {}", args.len()),
+                ));
+            }
+            let args = args.iter().map(|a| self.arm(a, env)).collect::<DResult<Vec<_>>>()?;
+            return Ok(Arm::Call(format!("__bicep.{name}"), args));
+        }
         let Some((kind, min, max)) = functions::lookup(name) else {
             let hint = functions::suggest(name).map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default();
             let kind = if self.model.lookup(name, env.res).is_some() { ErrorKind::Type } else { ErrorKind::Undefined };
@@ -577,6 +596,9 @@ impl Compiler<'_> {
         }
         match kind {
             Builtin::Any => self.arm(&args[0], env),
+            Builtin::Load if env.function => {
+                Err(Diag::unsupported(name_span, &format!("'{name}()' in a user-defined function")))
+            }
             Builtin::Load => match self.function_vars.iter().position(|call| call.start == name_span.start) {
                 Some(n) => Ok(Arm::call("variables", vec![Arm::str(function_vars::name(n))])),
                 None => load::load(self, name, name_span, args),

@@ -1,11 +1,12 @@
 //! Template assembly: parameters (types and decorators) and outputs.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::infra::bicep::arm::Arm;
 use crate::infra::bicep::ast::*;
-use crate::infra::bicep::convert::{Compiler, Env};
+use crate::infra::bicep::convert::{Compiler, Env, load};
 use crate::infra::bicep::error::{DResult, Diag, ErrorKind};
+use crate::infra::bicep::functions::{self, Builtin};
 
 use super::types;
 
@@ -83,6 +84,54 @@ impl Compiler<'_> {
             }
         }
         Ok(Value::Object(self.type_modifiers(&p.decorators, out, &["allowed"])?))
+    }
+
+    /// The `functions` section: one `__bicep` namespace with each function, in source order, as
+    /// `TemplateWriter.EmitUserDefinedFunction` writes it (`parameters`, `output`, `metadata`).
+    pub(super) fn functions(&self) -> DResult<Value> {
+        let mut members = Map::new();
+        for f in &self.model.funcs {
+            let mut env = Env { function: true, ..Env::default() };
+            let mut params = Vec::new();
+            for p in &f.params {
+                let mut param = self.schema(&[], &p.ty)?;
+                param.insert("name".into(), Value::from(p.name.as_str()));
+                params.push(Value::Object(param));
+                env.locals.push((p.name.clone(), Arm::call("parameters", vec![Arm::str(&p.name)])));
+            }
+            let mut output = self.schema(&[], &f.output)?;
+            // A load as the whole body is its value, inline (functions cannot read variables).
+            let value = match &f.body.kind {
+                ExprKind::Call { name, name_span, args }
+                    if matches!(functions::lookup(name), Some((Builtin::Load, ..)))
+                        && !self.model.func_names.contains_key(name) =>
+                {
+                    load::load_value(self, name, *name_span, args)?
+                }
+                _ => self.json(&f.body, &env)?,
+            };
+            output.insert("value".into(), value);
+            let mut member = Map::new();
+            member.insert("parameters".into(), Value::Array(params));
+            member.insert("output".into(), Value::Object(output));
+            let mut metadata = Map::new();
+            for d in &f.decorators {
+                match (d.name.as_str(), d.args.as_slice()) {
+                    ("description", [text]) => {
+                        metadata.insert("description".into(), self.json(text, &Env::default())?);
+                    }
+                    ("export", []) => {
+                        metadata.insert("__bicep_export!".into(), Value::Bool(true));
+                    }
+                    _ => return Err(Diag::unsupported(d.span, &format!("the decorator '@{}' on a function", d.name))),
+                }
+            }
+            if !metadata.is_empty() {
+                member.insert("metadata".into(), Value::Object(metadata));
+            }
+            members.insert(f.name.clone(), Value::Object(member));
+        }
+        Ok(json!([{ "namespace": "__bicep", "members": members }]))
     }
 
     pub(super) fn output(&self, o: &OutputDecl) -> DResult<Value> {

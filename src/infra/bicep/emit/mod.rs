@@ -44,6 +44,9 @@ impl Compiler<'_> {
         if !definitions.is_empty() {
             t.insert("definitions".into(), Value::Object(definitions));
         }
+        if !model.funcs.is_empty() {
+            t.insert("functions".into(), self.functions()?);
+        }
 
         let mut params = Map::new();
         for p in &model.params {

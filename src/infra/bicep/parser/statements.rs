@@ -85,7 +85,7 @@ impl Parser {
                 Ok(Stmt::Output(OutputDecl { decorators, name, name_span, ty, value }))
             }
             "type" => Ok(Stmt::Type(self.type_declaration(decorators)?)),
-            "func" => Err(Diag::unsupported(kw_span, "a user-defined function")),
+            "func" => Ok(Stmt::Func(self.function(decorators)?)),
             "import" if matches!(self.peek(), Tok::LBrace | Tok::Star) => {
                 // Bicep accepts decorators on an import but writes none of them to the template.
                 if let Some(d) = decorators.iter().find(|d| d.name != "description") {
@@ -100,6 +100,31 @@ impl Parser {
             "test" => Err(Diag::unsupported(kw_span, "'test'")),
             other => Err(Diag::new(ErrorKind::Syntax, kw_span, format!("'{other}' is not a declaration keyword"))),
         }
+    }
+
+    /// After `func`: `name(p type, …) type => body`, the body on the line of `=>` or the next.
+    fn function(&mut self, decorators: Vec<Decorator>) -> DResult<FuncDecl> {
+        let (name, name_span) = self.ident("a function name")?;
+        self.expect(&Tok::LParen)?;
+        let mut params = Vec::new();
+        loop {
+            self.skip_newlines();
+            if self.eat(&Tok::RParen) {
+                break;
+            }
+            if !params.is_empty() {
+                self.expect(&Tok::Comma)?;
+                self.skip_newlines();
+            }
+            let (param, param_span) = self.ident("a parameter name")?;
+            let ty = self.type_expr()?;
+            params.push(FuncParam { name: param, name_span: param_span, ty });
+        }
+        let output = self.type_expr()?;
+        self.expect(&Tok::Arrow)?;
+        self.skip_newlines();
+        let body = self.expr()?;
+        Ok(FuncDecl { decorators, name, name_span, params, output, body })
     }
 
     /// After `import`: `{a, b as c}` (commas or new lines between names) or `* as ns`, then
