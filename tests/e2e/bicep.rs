@@ -204,7 +204,7 @@ fn diagnostics_name_the_problem_and_its_position() {
         ("var x = length('a', 'b')\n", ErrorKind::Type, (1, 9)),
         ("var x = (1 + \n", ErrorKind::Syntax, (2, 1)),
         ("var s = 'abc\n", ErrorKind::Syntax, (1, 9)),
-        ("func f() string => 'x'\n", ErrorKind::Unsupported, (1, 1)),
+        ("func f() string => 'x'\nfunc f() int => 1\n", ErrorKind::Duplicate, (2, 6)),
         ("type t = string[0]\n", ErrorKind::Unsupported, (1, 16)),
         (
             "resource r 'Microsoft.Storage/storageAccounts@2021-04-01' = {\n  ...{}\n}\n",

@@ -151,6 +151,9 @@ const IDENTICAL_WITH_IMPORTS: &[&str] = &[
     "avm/res/storage/storage-account/file-service/share",
     // `dependsOn: vpnGateway_natRules`, a whole module loop as the dependency list.
     "avm/res/network/vpn-gateway",
+    // A user-defined function (`func`), `@allowed` on a type property (written nowhere), and in
+    // its module `a.?b!.c` (one `tryGet(a, 'b', 'c')`).
+    "avm/res/net-app/net-app-account/capacity-pool",
     // `res.?identity.?principalId` on a conditional resource, nested `tryGet`s around the guard.
     "avm/res/machine-learning-services/workspace/compute",
 ];

@@ -165,7 +165,10 @@ impl Compiler<'_> {
                 out.insert("type".into(), Value::from("object"));
                 let mut schemata = Map::new();
                 for p in props {
-                    let schema = self.type_modifiers(&p.decorators, self.schema(&p.decorators, &p.ty)?, &[])?;
+                    // `@allowed` on a property is accepted and, as `ApplyTypeModifiers` has no case
+                    // for it, written nowhere (it only constrains parameters).
+                    let schema =
+                        self.type_modifiers(&p.decorators, self.schema(&p.decorators, &p.ty)?, &["allowed"])?;
                     schemata.insert(p.name.clone(), Value::Object(schema));
                 }
                 out.insert("properties".into(), Value::Object(schemata));

@@ -175,8 +175,13 @@ impl Parser {
                     // The non-null assertion `x!` only narrows the type; bicep build emits `x` unchanged.
                     let end = self.span();
                     self.bump();
-                    if safe_chain && matches!(self.peek(), Tok::Dot | Tok::LBrack) {
-                        return Err(Diag::unsupported(end, "a non-null assertion inside a safe-dereference chain"));
+                    // Inside a safe chain, `a.?b!.c` stays one `tryGet(a, 'b', 'c')` (as bicep build
+                    // writes it); an index after it is refused as after any safe access.
+                    if safe_chain && matches!(self.peek(), Tok::LBrack) {
+                        return Err(Diag::unsupported(
+                            end,
+                            "an index after a non-null assertion in a safe-dereference chain",
+                        ));
                     }
                     expr = Expr { span: expr.span.to(end), kind: expr.kind };
                 }
