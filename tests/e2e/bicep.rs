@@ -688,3 +688,35 @@ fn user_defined_functions_compile_and_misuse_is_named() {
         assert!(err.to_string().contains(says), "{text}: {err}");
     }
 }
+
+/// Imported functions are written into the importing template's `functions`, after its own,
+/// sorted, with where they came from; calls are `__bicep.<local name>(…)`.
+#[test]
+fn imported_functions_are_copied_with_their_origin() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("fns.bicep"),
+        "@export()\n@description('Splits an id.')\nfunc parts(id string?) string[] => split(id ?? '', '/')\n\
+         @export()\nfunc last2(p string[]) string => last(p)\n\
+         type t = { a: string }\n@export()\nfunc typed(x t) string => x.a\n",
+    )
+    .expect("write");
+    let main = dir.path().join("main.bicep");
+    let text = "import { parts, last2 as tail } from 'fns.bicep'\nfunc own() int => 1\n\
+                output o string = tail(parts('a/b'))\n";
+    let template = bicep::compile_str(&main, text).expect("compiles");
+    assert_eq!(template["outputs"]["o"]["value"], "[__bicep.tail(__bicep.parts('a/b'))]");
+    let members = template["functions"][0]["members"].as_object().expect("members");
+    assert_eq!(members.keys().collect::<Vec<_>>(), ["own", "parts", "tail"]);
+    assert_eq!(
+        members["parts"]["metadata"],
+        serde_json::json!({"description": "Splits an id.", "__bicep_imported_from!": {"sourceTemplate": "fns.bicep"}})
+    );
+    assert_eq!(
+        members["tail"]["metadata"],
+        serde_json::json!({"__bicep_imported_from!": {"sourceTemplate": "fns.bicep", "originalIdentifier": "last2"}})
+    );
+    let err = bicep::compile_str(&main, "import { typed } from 'fns.bicep'\n").expect_err("typed");
+    assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
+    assert!(err.to_string().contains("uses other functions or declared types"), "{err}");
+}

@@ -106,10 +106,12 @@ impl Loader {
             .iter()
             .filter_map(|s| match s {
                 Stmt::Var(v) if v.decorators.iter().any(|d| d.name == "export") => Some(v.name.clone()),
+                Stmt::Func(f) if f.decorators.iter().any(|d| d.name == "export") => Some(f.name.clone()),
                 _ => None,
             })
             .collect();
-        let stmts: Vec<Stmt> = stmts.into_iter().filter(|s| matches!(s, Stmt::Type(_) | Stmt::Import(_))).collect();
+        let stmts: Vec<Stmt> =
+            stmts.into_iter().filter(|s| matches!(s, Stmt::Type(_) | Stmt::Import(_) | Stmt::Func(_))).collect();
         let model = Model::build(&stmts).map_err(located)?;
         let mut names = HashMap::new();
         let mut types = HashSet::new();
@@ -123,6 +125,10 @@ impl Loader {
             };
             for item in items {
                 let source = &self.sources[s];
+                if source.other_exports.contains(&item.name) {
+                    let what = "importing a variable or a function into an imported file";
+                    return Err(located(Diag::unsupported(item.name_span, what)));
+                }
                 let exported =
                     source.definitions.get(&item.name).is_some_and(|d| d["metadata"]["__bicep_export!"] == true);
                 if !exported {
@@ -145,7 +151,9 @@ impl Loader {
             imports: Closure { types, ..Closure::default() },
         };
         let definitions = compiler.type_definitions().map_err(located)?;
-        Ok(Source { id, definitions, other_exports, imports: names, bicep: true })
+        let functions = compiler.function_members().map_err(located)?;
+        let functions = functions.into_iter().filter(|(_, f)| f["metadata"]["__bicep_export!"] == true).collect();
+        Ok(Source { id, definitions, functions, other_exports, imports: names, bicep: true })
     }
 }
 
@@ -159,15 +167,20 @@ fn arm_source(id: String, template: &Value) -> Source {
         .flatten()
         .filter_map(|v| v["name"].as_str().map(str::to_string))
         .collect();
+    let mut functions = Map::new();
     for namespace in template["functions"].as_array().into_iter().flatten() {
         let members = namespace["members"].as_object().into_iter().flatten();
-        for (name, _) in members.filter(|(_, f)| f["metadata"]["__bicep_export!"] == true) {
+        for (name, f) in members.filter(|(_, f)| f["metadata"]["__bicep_export!"] == true) {
             other_exports.push(name.clone());
+            if namespace["namespace"] == "__bicep" {
+                functions.insert(name.clone(), f.clone());
+            }
         }
     }
     Source {
         id,
         definitions: definitions.into_iter().collect::<Map<_, _>>(),
+        functions,
         other_exports,
         imports: HashMap::new(),
         bicep: false,

@@ -2,7 +2,7 @@
 //! a template copies into its own `definitions`, under which names and in which order, as
 //! `ImportClosureInfo` and `TemplateWriter` in the official compiler decide it. Works on templates
 //! already loaded as ARM JSON (a Bicep file is first compiled to its type definitions), so it reads
-//! no files. Only types are imported; an exported variable or function is refused by name.
+//! no files. Types and self-contained functions are imported; an exported variable is refused by name.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -24,6 +24,8 @@ pub struct Source {
     pub id: String,
     /// Its type definitions, exported or not, as ARM JSON.
     pub definitions: Map<String, Value>,
+    /// Its exported user-defined functions (`__bicep` namespace), as ARM JSON members.
+    pub functions: Map<String, Value>,
     /// The names it exports that are not types (variables and functions).
     pub other_exports: Vec<String>,
     /// For a Bicep file: the names its own imports bind, and the symbol each stands for.
@@ -49,6 +51,16 @@ pub struct Closure {
     pub wildcard: HashMap<(String, String), String>,
     /// The imported definitions, in the order `bicep build` writes them after the file's own.
     pub definitions: Vec<(String, Value)>,
+    /// Imported user-defined functions by local name, in the order `bicep build` writes them
+    /// after the file's own, each with the number of its parameters.
+    pub functions: Vec<(String, Value)>,
+}
+
+impl Closure {
+    /// The parameter count of an imported function, if `name` is one.
+    pub fn function_arity(&self, name: &str) -> Option<usize> {
+        self.functions.iter().find(|(n, _)| n == name).map(|(_, f)| f["parameters"].as_array().map_or(0, Vec::len))
+    }
 }
 
 impl Source {
@@ -75,8 +87,15 @@ pub fn closure(sources: &[Source], imports: &[(&ImportDecl, usize)]) -> DResult<
         match &decl.items {
             ImportItems::Named(items) => {
                 for item in items {
+                    if let Some(function) = source.functions.get(&item.name) {
+                        out.functions.push((
+                            item.local().to_string(),
+                            imported_function(function, source, item.local(), &item.name, item.name_span)?,
+                        ));
+                        continue;
+                    }
                     if source.other_exports.contains(&item.name) {
-                        return Err(Diag::unsupported(item.name_span, "importing a variable or a function"));
+                        return Err(Diag::unsupported(item.name_span, "importing a variable"));
                     }
                     if !source.exports_type(&item.name) {
                         return Err(Diag::new(
@@ -170,7 +189,29 @@ pub fn closure(sources: &[Source], imports: &[(&ImportDecl, usize)]) -> DResult<
         out.definitions.push((name, Value::Object(redeclare(value, imported_from, source.bicep))));
     }
     out.definitions.sort_by(|a, b| collation::compare(&a.0, &b.0));
+    out.functions.sort_by(|a, b| collation::compare(&a.0, &b.0));
     Ok(out)
+}
+
+/// An imported function as the importing template writes it: its member without the export mark,
+/// with where it came from. One that calls other functions or refers to types would bring them
+/// along (`ImportClosureInfo`), which is not modelled: refused.
+fn imported_function(function: &Value, source: &Source, local: &str, original: &str, span: Span) -> DResult<Value> {
+    let text = function.to_string();
+    if text.contains("__bicep.") || text.contains("\"$ref\"") {
+        return Err(Diag::unsupported(span, "an imported function that uses other functions or declared types"));
+    }
+    let mut member = function.clone();
+    let mut metadata = member["metadata"].as_object().cloned().unwrap_or_default();
+    metadata.remove(EXPORT);
+    let mut imported_from = Map::new();
+    imported_from.insert("sourceTemplate".into(), Value::from(source.id.as_str()));
+    if local != original {
+        imported_from.insert("originalIdentifier".into(), Value::from(original));
+    }
+    metadata.insert(IMPORTED_FROM.into(), Value::Object(imported_from));
+    member["metadata"] = Value::Object(metadata);
+    Ok(member)
 }
 
 /// The definition name a `$ref` of `source` points to; a pointer into part of a definition

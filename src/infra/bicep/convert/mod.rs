@@ -548,8 +548,11 @@ impl Compiler<'_> {
 
     fn call(&self, name: &str, name_span: crate::infra::bicep::error::Span, args: &[Expr], env: &Env) -> DResult<Arm> {
         // A user-defined function: `__bicep.<name>(…)` (`EmitConstants.UserDefinedFunctionsNamespace`).
-        if let Some(&f) = self.model.func_names.get(name) {
-            let declared = self.model.funcs[f].params.len();
+        let user = match self.model.func_names.get(name) {
+            Some(&f) => Some(self.model.funcs[f].params.len()),
+            None => self.imports.function_arity(name),
+        };
+        if let Some(declared) = user {
             if args.len() != declared {
                 return Err(Diag::new(
                     ErrorKind::Type,

@@ -89,6 +89,15 @@ impl Compiler<'_> {
     /// The `functions` section: one `__bicep` namespace with each function, in source order, as
     /// `TemplateWriter.EmitUserDefinedFunction` writes it (`parameters`, `output`, `metadata`).
     pub(super) fn functions(&self) -> DResult<Value> {
+        let mut members = self.function_members()?;
+        for (name, member) in &self.imports.functions {
+            members.insert(name.clone(), member.clone());
+        }
+        Ok(json!([{ "namespace": "__bicep", "members": members }]))
+    }
+
+    /// The file's own functions as `functions` members, in source order.
+    pub(crate) fn function_members(&self) -> DResult<Map<String, Value>> {
         let mut members = Map::new();
         for f in &self.model.funcs {
             let mut env = Env { function: true, ..Env::default() };
@@ -131,7 +140,7 @@ impl Compiler<'_> {
             }
             members.insert(f.name.clone(), Value::Object(member));
         }
-        Ok(json!([{ "namespace": "__bicep", "members": members }]))
+        Ok(members)
     }
 
     pub(super) fn output(&self, o: &OutputDecl) -> DResult<Value> {

@@ -44,7 +44,7 @@ impl Compiler<'_> {
         if !definitions.is_empty() {
             t.insert("definitions".into(), Value::Object(definitions));
         }
-        if !model.funcs.is_empty() {
+        if !model.funcs.is_empty() || !self.imports.functions.is_empty() {
             t.insert("functions".into(), self.functions()?);
         }
 
