@@ -720,3 +720,17 @@ fn imported_functions_are_copied_with_their_origin() {
     assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
     assert!(err.to_string().contains("uses other functions or declared types"), "{err}");
 }
+
+/// An explicit dependency on an `existing` resource: with symbolic names it is the resource's own
+/// name in `dependsOn`; classic output is refused.
+#[test]
+fn explicit_dependencies_on_existing_resources_need_symbolic_names() {
+    let body = "resource e 'Microsoft.Storage/storageAccounts@2023-01-01' existing = {\n  name: 'e'\n}\n\
+                resource b 'Microsoft.Storage/storageAccounts@2023-01-01' = {\n  name: 'b'\n  location: 'l'\n  sku: {\n    name: 'Standard_LRS'\n  }\n  kind: 'StorageV2'\n  dependsOn: [\n    e\n  ]\n}\n";
+    let symbolic = compile_text(&format!("param p string?\n{body}")).expect("compiles");
+    assert_eq!(symbolic["languageVersion"], "2.0");
+    assert_eq!(symbolic["resources"]["b"]["dependsOn"], serde_json::json!(["e"]));
+    let err = compile_text(body).expect_err("classic");
+    assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
+    assert!(err.to_string().contains("an explicit dependency on an existing resource"), "{err}");
+}

@@ -164,7 +164,9 @@ impl Compiler<'_> {
             ExprKind::Array(items) => {
                 for item in items {
                     match self.target(item, env)? {
-                        Some((Target::Res(r), _)) if self.model.resources[r].decl.existing => {
+                        // With symbolic names the existing resource is itself the dependency
+                        // (`"dependsOn": ["mgExisting"]`); what classic output writes is not modelled.
+                        Some((Target::Res(r), _)) if self.model.resources[r].decl.existing && !self.symbolic => {
                             return Err(Diag::unsupported(item.span, "an explicit dependency on an existing resource"));
                         }
                         Some(_) => {}
@@ -187,7 +189,7 @@ impl Compiler<'_> {
             // A whole loop of resources or modules is an array of them.
             ExprKind::Ident(_) => match self.target(e, env)? {
                 Some((Target::Res(r), None)) if self.model.resources[r].for_loop.is_some() => {
-                    if self.model.resources[r].decl.existing {
+                    if self.model.resources[r].decl.existing && !self.symbolic {
                         return Err(Diag::unsupported(e.span, "an explicit dependency on an existing resource"));
                     }
                     Ok(())
