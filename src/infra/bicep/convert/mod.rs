@@ -390,13 +390,7 @@ impl Compiler<'_> {
             // A secure output is read with its own API, which returns the values without the
             // `outputs`/`value` wrapping (`ConvertModuleOutputPropertyAccessExpression`).
             if self.check_output(m, name, e)? {
-                let target = if self.symbolic {
-                    self.symbol_ref(Target::Module(m), idx.as_ref())
-                } else {
-                    self.module_id(m, idx.as_ref())?
-                };
-                let list = Arm::call("listOutputsWithSecureValues", vec![target, Arm::str(DEPLOYMENTS_API_VERSION)]);
-                return Ok(list.prop(name));
+                return Ok(self.secure_outputs(m, idx.as_ref())?.prop(name));
             }
             return Ok(self.module_reference(m, idx.as_ref())?.prop("outputs").prop(name).prop("value"));
         }
@@ -416,7 +410,8 @@ impl Compiler<'_> {
         {
             self.check_index(Target::Module(m), idx.as_ref(), base)?;
             if self.check_output(m, name, output)? {
-                return Err(Diag::unsupported(output.span, "a safe read of a module's secure output"));
+                // Secure values come without the `value` wrapping.
+                return Ok(Some(Arm::call("tryGet", vec![self.secure_outputs(m, idx.as_ref())?, Arm::str(name)])));
             }
             let all = self.module_reference(m, idx.as_ref())?.prop("outputs");
             let one = Arm::call("tryGet", vec![all, Arm::str(name)]);
@@ -434,7 +429,12 @@ impl Compiler<'_> {
         {
             self.check_index(Target::Module(m), idx.as_ref(), base)?;
             if self.check_output(m, name, output)? {
-                return Err(Diag::unsupported(output.span, "a safe read of a module's secure output"));
+                // `.?outputs` for a secure output is the module's (guarded) secure-values list.
+                let mut list = self.secure_outputs(m, idx.as_ref())?;
+                if let Some(c) = self.model.modules[m].condition {
+                    list = Arm::call("if", vec![self.arm(c, &self.module_env(m, idx.as_ref())?)?, list, Arm::Null]);
+                }
+                return Ok(Some(Arm::call("tryGet", vec![list, Arm::str(name)])));
             }
             let outputs =
                 Arm::call("tryGet", vec![self.guarded_module_reference(m, idx.as_ref())?, Arm::str("outputs")]);
@@ -459,6 +459,13 @@ impl Compiler<'_> {
             call_args.push(self.arm(a, env)?);
         }
         Ok(Some(Arm::Call("tryGet".into(), call_args)))
+    }
+
+    /// `listOutputsWithSecureValues(…)` of a module's deployment: its outputs, secure ones
+    /// included, without the `value` wrapping.
+    fn secure_outputs(&self, m: usize, idx: Option<&Arm>) -> DResult<Arm> {
+        let target = if self.symbolic { self.symbol_ref(Target::Module(m), idx) } else { self.module_id(m, idx)? };
+        Ok(Arm::call("listOutputsWithSecureValues", vec![target, Arm::str(DEPLOYMENTS_API_VERSION)]))
     }
 
     /// A module's reference for a safe access: guarded on its condition, if it has one
@@ -636,8 +643,8 @@ mod tests {
         assert_eq!(t["outputs"]["k"]["value"], "[listOutputsWithSecureValues('a', '2025-04-01').key]");
         assert_eq!(t["outputs"]["i"]["value"], "[reference('a').outputs.id.value]");
         let safe = "module a 'm.bicep' = {\n  name: 'a'\n}\noutput k string? = a.outputs.?key\n";
-        let err = compile_str(&dir.path().join("main.bicep"), safe).expect_err("refused").to_string();
-        assert!(err.contains("unsupported: a safe read of a module's secure output"), "{err}");
+        let t = compile_str(&dir.path().join("main.bicep"), safe).expect("compiles");
+        assert_eq!(t["outputs"]["k"]["value"], "[tryGet(listOutputsWithSecureValues('a', '2025-04-01'), 'key')]");
     }
 
     #[test]
