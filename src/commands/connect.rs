@@ -83,17 +83,21 @@ fn azureml_client_signed_in(
 
 /// Signs in and resolves the workspace (one `GET`): the client every Azure ML command uses.
 pub async fn azureml(settings: &AzureMlSettings) -> anyhow::Result<AzureMlClient> {
-    let azure = &settings.azure;
+    let arm = arm_client(&settings.azure, &settings.api_version).await?;
+    Ok(AzureMlClient::connect(arm, settings.workspace.clone(), Default::default()).await?)
+}
+
+/// Signs in (failing early with the credentials tried) and builds an ARM client for `api_version`.
+pub async fn arm_client(azure: &AzureSettings, api_version: &str) -> anyhow::Result<ArmClient> {
     let credential = Arc::new(AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?);
     let scope = azure.cloud.arm_scope();
     credential.token(&[scope.as_str()]).await?;
     let options = ArmClientOptions {
-        api_version: settings.api_version.clone(),
+        api_version: api_version.to_string(),
         retry: azure.network.retry(),
         timeout: azure.network.timeout,
     };
-    let arm = ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(options))?;
-    Ok(AzureMlClient::connect(arm, settings.workspace.clone(), Default::default()).await?)
+    Ok(ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(options))?)
 }
 
 /// Reads a pipeline job's steps from the workspace's MLflow endpoint; `None` when the workspace

@@ -1,13 +1,9 @@
 //! What the `mlops infra` handlers of deployments and of stacks share: module restore, the local
 //! preparation of a template deployment, sign-in and clients, the resource group, the outputs table.
 
-use std::sync::Arc;
-
 use anyhow::Context as _;
 use serde_json::Value;
 
-use crate::azure::AzureCredential;
-use crate::azure::arm::{ArmClient, ArmClientOptions};
 use crate::azure::deployments::{DeploymentScope, DeploymentsClient, ResourceGroupsClient};
 use crate::azure::lro::PollInterval;
 use crate::cli::{BicepArg, InfraTemplateArgs, ModeArg, RegistryArgs, ScopeArg};
@@ -64,21 +60,8 @@ pub(super) fn subscription(azure: &AzureSettings) -> anyhow::Result<String> {
 
 /// Signs in (failing early with the credentials tried) and builds the clients.
 pub(super) async fn connect(azure: &AzureSettings) -> anyhow::Result<(DeploymentsClient, ResourceGroupsClient)> {
-    let arm = arm_client(azure, crate::azure::arm::DEFAULT_API_VERSION).await?;
+    let arm = super::connect::arm_client(azure, crate::azure::arm::DEFAULT_API_VERSION).await?;
     Ok((DeploymentsClient::new(arm.clone(), PollInterval::default()), ResourceGroupsClient::new(arm)))
-}
-
-/// Signs in (failing early with the credentials tried) and builds an ARM client for `api_version`.
-pub(super) async fn arm_client(azure: &AzureSettings, api_version: &str) -> anyhow::Result<ArmClient> {
-    let credential = Arc::new(AzureCredential::new(&azure.auth, &azure.cloud, azure.forced)?);
-    let scope = azure.cloud.arm_scope();
-    credential.token(&[scope.as_str()]).await?;
-    let options = ArmClientOptions {
-        api_version: api_version.to_string(),
-        retry: azure.network.retry(),
-        timeout: azure.network.timeout,
-    };
-    Ok(ArmClient::new(azure.cloud.resource_manager.clone(), credential, scope, Some(options))?)
 }
 
 /// Creates the resource group of a resource-group deployment when it is missing and a location

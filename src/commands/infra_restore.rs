@@ -110,5 +110,5 @@ pub async fn restore(
 /// tried) as every `mlops infra` command is.
 async fn template_specs_client(azure: &AzureArgs) -> anyhow::Result<TemplateSpecsClient> {
     let azure = settings::resolve_azure(azure)?;
-    Ok(TemplateSpecsClient::new(super::infra_common::arm_client(&azure, template_specs::API_VERSION).await?))
+    Ok(TemplateSpecsClient::new(super::connect::arm_client(&azure, template_specs::API_VERSION).await?))
 }

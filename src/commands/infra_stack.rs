@@ -4,7 +4,8 @@ use std::io::{IsTerminal, Write};
 
 use serde_json::{Value, json};
 
-use super::infra_common::{arm_client, connect, ensure_group, outputs_table, prepare, restore_modules, subscription};
+use super::connect::arm_client;
+use super::infra_common::{connect, ensure_group, outputs_table, prepare, restore_modules, subscription};
 use crate::azure::deployments::{DeploymentScope, check_name};
 use crate::azure::lro::PollInterval;
 use crate::azure::stacks::{self, DeploymentStacksClient};
