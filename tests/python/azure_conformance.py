@@ -7,17 +7,14 @@ Usage: azure_conformance.py BASE_URL TENANT CLIENT_ID SECRET SUBSCRIPTION
 import json
 import sys
 
-from azure.identity import ClientSecretCredential
 from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-base, tenant, client_id, secret, subscription = sys.argv[1:6]
-credential = ClientSecretCredential(
-    tenant, client_id, secret, authority=base, disable_instance_discovery=True
-)
-scopes = [base + "/.default"]
-resources = ResourceManagementClient(credential, subscription, base_url=base, credential_scopes=scopes)
-deployments = DeploymentsMgmtClient(credential, subscription, base_url=base, credential_scopes=scopes)
+from standin_arm import StandIn
+
+standin = StandIn()
+resources = standin.client(ResourceManagementClient)
+deployments = standin.client(DeploymentsMgmtClient)
 
 seen = {}
 seen["exists_before"] = resources.resource_groups.check_existence("rg-py")

@@ -11,24 +11,17 @@ import json
 import sys
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.identity import ClientSecretCredential
 from azure.mgmt.resource.deploymentstacks import DeploymentStacksClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-base, tenant, client_id, secret, subscription = sys.argv[1:6]
-credential = ClientSecretCredential(
-    tenant, client_id, secret, authority=base, disable_instance_discovery=True
-)
-scopes = [base + "/.default"]
-resources = ResourceManagementClient(credential, subscription, base_url=base, credential_scopes=scopes)
-stacks = DeploymentStacksClient(
-    credential, subscription, base_url=base, credential_scopes=scopes, api_version="2024-03-01"
-).deployment_stacks
+from standin_arm import StandIn
+
+standin = StandIn()
+resources = standin.client(ResourceManagementClient)
+stacks = standin.client(DeploymentStacksClient, api_version="2024-03-01").deployment_stacks
 # Version 1.0.0 of the client refuses its own delete at 2024-03-01 (it passes a 2025-07-01-only
 # keyword as None and then rejects it), so the delete goes through the client's default version.
-stacks_default = DeploymentStacksClient(
-    credential, subscription, base_url=base, credential_scopes=scopes
-).deployment_stacks
+stacks_default = standin.client(DeploymentStacksClient).deployment_stacks
 
 resources.resource_groups.create_or_update("rg-stack", {"location": "westeurope"})
 template = json.loads(sys.stdin.read())

@@ -11,17 +11,14 @@ import json
 import sys
 
 from azure.core.exceptions import ResourceNotFoundError
-from azure.identity import ClientSecretCredential
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resource.templatespecs import TemplateSpecsClient
 
-base, tenant, client_id, secret, subscription = sys.argv[1:6]
-credential = ClientSecretCredential(
-    tenant, client_id, secret, authority=base, disable_instance_discovery=True
-)
-scopes = [base + "/.default"]
-resources = ResourceManagementClient(credential, subscription, base_url=base, credential_scopes=scopes)
-client = TemplateSpecsClient(credential, subscription, base_url=base, credential_scopes=scopes)
+from standin_arm import StandIn
+
+standin = StandIn()
+resources = standin.client(ResourceManagementClient)
+client = standin.client(TemplateSpecsClient)
 template = json.loads(sys.stdin.read())
 
 resources.resource_groups.create_or_update("rg-specs", {"location": "westeurope"})

@@ -254,13 +254,26 @@ fn spec_reference(file: &Path, reference: &str, span: Span) -> DResult<(registry
 /// The restored template spec version a `ts:` reference of `file` names.
 pub fn cached_spec(file: &Path, reference: &str, span: Span) -> DResult<CachedSpec> {
     let (config, spec) = spec_reference(file, reference, span)?;
-    match config.cached_spec(&spec) {
-        Some(Ok(cached)) => Ok(cached),
+    from_cache(config.cached_spec(&spec), ("template spec", &spec.to_string()), &config, file, reference, span)
+}
+
+/// What the cache held for `reference` (`what` and its resolved form name it): a missing entry is
+/// an error that says how to restore it.
+fn from_cache<T>(
+    found: Option<Result<T, String>>,
+    (what, resolved): (&str, &str),
+    config: &registry::Config,
+    file: &Path,
+    reference: &str,
+    span: Span,
+) -> DResult<T> {
+    match found {
+        Some(Ok(value)) => Ok(value),
         Some(Err(m)) => Err(Diag::new(ErrorKind::Invalid, span, m)),
         None => {
-            let resolved = if spec.to_string() == reference { String::new() } else { format!(" ({spec})") };
+            let resolved = if resolved == reference { String::new() } else { format!(" ({resolved})") };
             let message = format!(
-                "the template spec '{reference}'{resolved} is not restored in {}; run `mlops infra restore {}`",
+                "the {what} '{reference}'{resolved} is not restored in {}; run `mlops infra restore {}`",
                 config.cache_root.display(),
                 file.display()
             );
@@ -283,19 +296,7 @@ fn cached_template(
     reference: &str,
     span: Span,
 ) -> DResult<Value> {
-    match config.cached_template(module) {
-        Some(Ok(template)) => Ok(template),
-        Some(Err(m)) => Err(Diag::new(ErrorKind::Invalid, span, m)),
-        None => {
-            let resolved = if module.to_string() == reference { String::new() } else { format!(" ({module})") };
-            let message = format!(
-                "the module '{reference}'{resolved} is not restored in {}; run `mlops infra restore {}`",
-                config.cache_root.display(),
-                file.display()
-            );
-            Err(Diag::new(ErrorKind::Invalid, span, message))
-        }
-    }
+    from_cache(config.cached_template(module), ("module", &module.to_string()), config, file, reference, span)
 }
 
 #[cfg(test)]
