@@ -734,3 +734,22 @@ fn explicit_dependencies_on_existing_resources_need_symbolic_names() {
     assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
     assert!(err.to_string().contains("an explicit dependency on an existing resource"), "{err}");
 }
+
+/// A wildcard import inside an imported file: the types it names come along as the official
+/// compiler brings them (`_1.<name>`, with their origin).
+#[test]
+fn wildcard_imports_inside_imported_files_bring_their_types_along() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("inner.bicep"), "@export()\ntype name = string\n").expect("write");
+    std::fs::write(
+        dir.path().join("outer.bicep"),
+        "import * as inner from 'inner.bicep'\n@export()\ntype pair = {\n  first: inner.name\n}\n",
+    )
+    .expect("write");
+    let main = dir.path().join("main.bicep");
+    let template = bicep::compile_str(&main, "import { pair } from 'outer.bicep'\nparam p pair\n").expect("compiles");
+    let definitions = &template["definitions"];
+    assert_eq!(definitions["pair"]["properties"]["first"]["$ref"], "#/definitions/_1.name");
+    assert_eq!(definitions["_1.name"]["type"], "string");
+    assert_eq!(definitions["_1.name"]["metadata"]["__bicep_imported_from!"]["sourceTemplate"], "inner.bicep");
+}

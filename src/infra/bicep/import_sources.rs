@@ -115,13 +115,34 @@ impl Loader {
         let model = Model::build(&stmts).map_err(located)?;
         let mut names = HashMap::new();
         let mut types = HashSet::new();
+        let mut wildcard = HashMap::new();
         for &decl in &model.imports {
             let s = self.load(file, decl).map_err(|d| match d {
                 Diag::Done(_) => d,
                 d => located(d),
             })?;
-            let ImportItems::Named(items) = &decl.items else {
-                return Err(located(Diag::unsupported(decl.path_span, "a wildcard import in an imported file")));
+            let items = match &decl.items {
+                ImportItems::Named(items) => items,
+                // `import * as ns`: each exported type is bound as `ns.<name>`, a local name no
+                // declaration can have, which the definitions compiled here refer to.
+                ImportItems::Wildcard { alias, alias_span } => {
+                    let source = &self.sources[s];
+                    if !source.other_exports.is_empty() {
+                        let what = "a wildcard import of variables or functions into an imported file";
+                        return Err(located(Diag::unsupported(*alias_span, what)));
+                    }
+                    for (name, definition) in &source.definitions {
+                        if definition["metadata"]["__bicep_export!"] != true {
+                            continue;
+                        }
+                        let local = format!("{alias}.{name}");
+                        let symbol =
+                            source.imports.get(name).cloned().unwrap_or(Symbol { source: s, name: name.clone() });
+                        names.insert(local.clone(), symbol);
+                        wildcard.insert((alias.clone(), name.clone()), local);
+                    }
+                    continue;
+                }
             };
             for item in items {
                 let source = &self.sources[s];
@@ -148,7 +169,7 @@ impl Loader {
             symbolic: true,
             module_templates: Vec::new(),
             function_vars: Vec::new(),
-            imports: Closure { types, ..Closure::default() },
+            imports: Closure { types, wildcard, ..Closure::default() },
         };
         let definitions = compiler.type_definitions().map_err(located)?;
         let functions = compiler.function_members().map_err(located)?;
