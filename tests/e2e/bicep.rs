@@ -753,3 +753,20 @@ fn wildcard_imports_inside_imported_files_bring_their_types_along() {
     assert_eq!(definitions["_1.name"]["type"], "string");
     assert_eq!(definitions["_1.name"]["metadata"]["__bicep_imported_from!"]["sourceTemplate"], "inner.bicep");
 }
+
+/// `@discriminator` over imported member types: each tag is read from the imported definition.
+#[test]
+fn a_discriminated_union_of_imported_types_reads_their_tags() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("kinds.bicep"),
+        "@export()\ntype a = {\n  kind: 'a'\n  x: int\n}\n@export()\ntype b = {\n  kind: 'b'\n}\n",
+    )
+    .expect("write");
+    let text = "import { a, b } from 'kinds.bicep'\n@discriminator('kind')\ntype ab = a | b\nparam p ab\n";
+    let template = bicep::compile_str(&dir.path().join("main.bicep"), text).expect("compiles");
+    assert_eq!(
+        template["definitions"]["ab"]["discriminator"],
+        serde_json::json!({"propertyName": "kind", "mapping": {"a": {"$ref": "#/definitions/a"}, "b": {"$ref": "#/definitions/b"}}})
+    );
+}

@@ -232,6 +232,20 @@ impl Compiler<'_> {
         // literal its object type gives the discriminator property.
         let mut mapping = Map::new();
         for member in members {
+            // An imported member: its tag is read from the imported definition (a literal type is
+            // written `{"type": "string", "allowedValues": [<tag>]}`).
+            if let TypeKind::Named(name) = &member.kind
+                && self.imports.types.contains(name)
+                && let Some((_, definition)) = self.imports.definitions.iter().find(|(n, _)| n == name)
+            {
+                let tag = &definition["properties"][property.as_str()];
+                let key = match tag["allowedValues"].as_array().map(Vec::as_slice) {
+                    Some([Value::String(v)]) if tag["type"] == "string" => v.clone(),
+                    _ => return Err(Diag::unsupported(member.span, "this '@discriminator' union member")),
+                };
+                mapping.insert(key, Value::Object(self.type_props(member)?));
+                continue;
+            }
             let (object, schema) = match &member.kind {
                 TypeKind::Named(_) => (self.declared_object(member)?, self.type_props(member)?),
                 TypeKind::Object { props, .. } => (props.as_slice(), self.type_props(member)?),
