@@ -19,6 +19,7 @@ mod imports;
 mod language_version;
 mod lexer;
 mod model;
+mod module_names;
 mod parser;
 pub mod registry;
 mod shape;
@@ -114,6 +115,7 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
     let stmts = parser::parse(text)?;
     let model = Model::build(&stmts)?;
     cycles::check_variable_cycles(&model)?;
+    module_names::check_module_names(&model)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut module_templates = Vec::new();
     for module in &model.modules {

@@ -190,6 +190,10 @@ impl Compiler<'_> {
             "subscription" if args.len() <= 1 => Ok(Placement::Subscription(args)),
             "tenant" if args.is_empty() => Ok(Placement::Tenant),
             "managementGroup" if args.len() == 1 => Ok(Placement::ManagementGroup(args)),
+            // The file's own management group: where it deploys anyway, so bicep build writes no scope.
+            "managementGroup" if args.is_empty() && self.model.scope == TargetScope::ManagementGroup => {
+                Ok(Placement::Default)
+            }
             _ => Err(Diag::unsupported(e.span, "this scope expression")),
         }
     }
@@ -348,5 +352,24 @@ mod tests {
         let cut = "m".repeat(50);
         assert_eq!(r[&long]["name"], format!("[format('{cut}-{{0}}', uniqueString('{long}', deployment().name))]"));
         assert_eq!(t["outputs"]["n"]["value"], "[format('b-{0}-{1}', 1, uniqueString('b', deployment().name))]");
+    }
+
+    #[test]
+    fn the_files_own_management_group_as_a_module_scope_is_no_scope() {
+        // avm/ptn/lz/sub-vending: `scope: managementGroup()` in a management-group file deploys
+        // where the file deploys; bicep build writes it as a module without a scope.
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("m.bicep"), "targetScope = 'managementGroup'\n").expect("write");
+        let module = |scope: &str| {
+            let text = format!("targetScope = 'managementGroup'\nmodule a 'm.bicep' = {{\n  name: 'a'\n{scope}}}\n");
+            compile_str(&dir.path().join("main.bicep"), &text)
+        };
+        let scoped = module("  scope: managementGroup()\n").expect("compiles");
+        assert_eq!(scoped, module("").expect("compiles"));
+        assert!(scoped["resources"][0].get("scope").is_none(), "{scoped}");
+        assert_eq!(scoped["resources"][0]["location"], "[deployment().location]");
+        // Elsewhere `managementGroup()` names no management group.
+        let text = "module a 'm.bicep' = {\n  name: 'a'\n  scope: managementGroup()\n}\n";
+        assert!(compile_str(&dir.path().join("main.bicep"), text).is_err());
     }
 }
