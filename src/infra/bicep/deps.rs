@@ -5,7 +5,7 @@ use super::ast::*;
 use super::collation;
 use super::convert::resources::Target;
 use super::convert::{Compiler, Env};
-use super::error::{DResult, Diag, ErrorKind};
+use super::error::{DResult, Diag, ErrorKind, Span};
 use super::functions::{self, Builtin};
 use super::model::{Model, Sym};
 
@@ -156,6 +156,10 @@ fn is_runtime(model: &Model<'_>, e: &Expr, locals: &[String], memo: &mut Vec<Opt
 pub struct Dep {
     pub target: Target,
     pub index: Option<Arm>,
+    /// The indexing expression an element dependency was read from. bicep build keeps one entry
+    /// per such syntax node (`Distinct` by `ResourceDependency`, whose index is a node), so an
+    /// element named twice in a body is written twice, even as the same text.
+    pub node: Option<Span>,
 }
 
 impl Compiler<'_> {
@@ -224,10 +228,11 @@ impl Compiler<'_> {
     /// depends on what it depends on instead; with symbolic names it is a dependency itself unless
     /// the reference is weak (reads only its id, name, type or API version, calls a function on it,
     /// or names it as `parent` or `scope`: `ResourceDependencyVisitor.IsWeakReference`).
+    /// `index` is the element read and the node it was read from.
     fn add_res(
         &self,
         r: usize,
-        index: Option<Arm>,
+        index: Option<(Arm, Span)>,
         weak: bool,
         out: &mut Vec<Dep>,
         seen_vars: &mut [bool],
@@ -244,7 +249,8 @@ impl Compiler<'_> {
             }
             return Ok(());
         }
-        let dep = Dep { target: Target::Res(r), index };
+        let (index, node) = index.unzip();
+        let dep = Dep { target: Target::Res(r), index, node };
         if !out.contains(&dep) {
             out.push(dep);
         }
@@ -291,7 +297,7 @@ impl Compiler<'_> {
                     }
                     Some(Sym::Res(r)) => self.add_res(r, None, weak, out, seen_vars, seen_existing)?,
                     Some(Sym::Module(m)) => {
-                        let dep = Dep { target: Target::Module(m), index: None };
+                        let dep = Dep { target: Target::Module(m), index: None, node: None };
                         if !out.contains(&dep) {
                             out.push(dep);
                         }
@@ -304,10 +310,11 @@ impl Compiler<'_> {
                 if let Some((t, Some(idx))) = self.target(e, env)? {
                     self.walk(index, env, out, seen_vars, seen_existing)?;
                     let idx = if mentions_any(index, &env.property_locals) { None } else { Some(idx) };
+                    let node = idx.as_ref().map(|_| e.span);
                     match t {
-                        Target::Res(r) => self.add_res(r, idx, weak, out, seen_vars, seen_existing)?,
+                        Target::Res(r) => self.add_res(r, idx.zip(node), weak, out, seen_vars, seen_existing)?,
                         Target::Module(_) => {
-                            let dep = Dep { target: t, index: idx };
+                            let dep = Dep { target: t, index: idx, node };
                             if !out.contains(&dep) {
                                 out.push(dep);
                             }
@@ -388,5 +395,23 @@ mod tests {
               properties: {\n    k: applicationInsights.properties.ConnectionString\n    s: app::slot.kind\n  }\n}\n";
         let t = compile_str(Path::new("main.bicep"), text).expect("compiles");
         assert_eq!(t["resources"]["config"]["dependsOn"], serde_json::json!(["app::slot", "applicationInsights"]));
+    }
+
+    #[test]
+    fn an_element_named_twice_is_a_dependency_twice_and_a_whole_loop_once() {
+        // avm/ptn/lz/sub-vending: one identity element read twice in a module's body is written
+        // twice, as bicep build keeps one entry per indexing expression.
+        let text = "param n int\n\
+            resource ids 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = [for i in range(0, n): {\n  name: 'id${i}'\n  location: 'l'\n}]\n\
+            resource a 'Microsoft.Storage/storageAccounts@2023-01-01' = [for i in range(0, n): {\n  name: 'a${i}'\n  \
+              location: 'l'\n  kind: 'StorageV2'\n  sku: {\n    name: 'Standard_LRS'\n  }\n  \
+              tags: {\n    p: ids[i].properties.principalId\n    c: ids[i].properties.clientId\n  }\n}]\n\
+            resource b 'Microsoft.Storage/storageAccounts@2023-01-01' = {\n  name: 'b'\n  location: 'l'\n  kind: 'StorageV2'\n  \
+              sku: {\n    name: 'Standard_LRS'\n  }\n  tags: {\n    p: ids[0].properties.clientId\n  }\n  dependsOn: [\n    ids\n  ]\n}\n";
+        let t = compile_str(Path::new("main.bicep"), text).expect("compiles");
+        let element = "[resourceId('Microsoft.ManagedIdentity/userAssignedIdentities', \
+            format('id{0}', range(0, parameters('n'))[range(0, parameters('n'))[copyIndex()]]))]";
+        assert_eq!(t["resources"][1]["dependsOn"], serde_json::json!([element, element]));
+        assert_eq!(t["resources"][2]["dependsOn"], serde_json::json!(["ids"]));
     }
 }

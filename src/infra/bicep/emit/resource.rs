@@ -50,7 +50,8 @@ impl Compiler<'_> {
                 (Target::Res(r), idx) => self.res_id(r, idx.as_ref())?.to_json(),
                 (Target::Module(m), idx) => self.module_id(m, idx.as_ref())?.to_json(),
             };
-            if !out.contains(&value) {
+            // Elements read from distinct syntax nodes stay distinct, as bicep build writes them.
+            if d.node.is_some() || !out.contains(&value) {
                 out.push(value);
             }
         }
