@@ -18,13 +18,15 @@ StringType and StringLiteralType are `s`, IntegerType `i`, BooleanType `b`; Obje
 by its properties (`name=node`, as spelled) and `*=node` for additionalProperties; ArrayType `a`
 followed by its item node. A UnionType takes the one name all its members share (a union of
 objects is an object whose members cannot be accessed: `O`), else `n`, as are AnyType and NullType.
-A DiscriminatedObjectType is `O` (an object; a property access on it is an error in Bicep). Below
+A DiscriminatedObjectType below the body is `O`. Below
 --depth access steps (property, `[*]`, `.*`) from the body, objects and arrays become `O` and `A`:
 their type is known, the paths below them are not recorded (the compiler refuses them).
 Each body is completed as AzResourceTypeProvider.SetBicepResourceProperties completes it for
 `resourceInput<>`: the known top-level properties (`KnownTopLevelResourceProperties`: tags, sku,
 identity, ...) where the schema lacks them, and for a child type whose body is a union keyed by
-`name`, the generic body with the properties some variant has (`CreateGenericResourceBody`).
+`name`, the generic body with the properties some variant has (`CreateGenericResourceBody`); a body
+that stays a tagged union is an object of the properties read through it as Bicep reads them
+(`TypeHelper.GetNamedPropertyType`; see `tagged_union`), `?` where a variant lacks one (refused).
 
 Checked against the `__bicep_resource_derived_type!` sources of the Azure Verified Modules
 snapshot's `main.json` files (918 of 924 agree; the 6 others name type@versions not in the index).
@@ -32,7 +34,8 @@ snapshot's `main.json` files (918 of 924 agree; the 6 others name type@versions 
 Format (text, gzip-compressed): a header of `#` lines; then the node lines, node N on the Nth
 (0-based) line after the header, children referring to earlier lines, identical shapes shared
 across types and API versions; then a line `%`, then one line per type@apiVersion
-`<type@apiVersion in lower case>\\t<node>`, sorted.
+`<type@apiVersion in lower case>\\t<node>`, sorted, the first being `*`, the body of a type the
+schemas do not have (as Bicep's fallback type gives it).
 
 Usage:
     git clone https://github.com/Azure/bicep-types-az /tmp/bicep-types-az
@@ -155,8 +158,46 @@ class TypeFile:
                     names |= set(self.types[self.resolve(ref)].get("properties", {}))
                 common = {"id": self.shapes.node("s"), "name": self.shapes.node("s"), "type": self.shapes.node("s"), "apiVersion": self.shapes.node("s")}
                 return self.object({n: v for n, v in common.items() if n in names}, lambda name: name in names, None)
-            return self.shapes.node("O")
+            return self.tagged_union(t, depth)
         fail(f"{type_name}: unexpected body type {k}")
+
+    def tagged_union(self, t, depth):
+        """A body that stays a tagged union: each variant completed with the known top-level
+        properties, and a property read as TypeHelper.GetNamedPropertyType reads one on a
+        DiscriminatedObjectType: the discriminator is a string; any other property is what every
+        variant has under that name (its own or fallback property, else its additionalProperties),
+        the one shape if all agree, else the ARM type name they share (`O`/`A` if object/array),
+        `n` if none; `?` (refused) if some variant has no such property at all."""
+        known = known_top_level(self.shapes)
+        variants = []
+        for ref in t["elements"].values():
+            e = self.types[self.resolve(ref)]
+            props = {n: ("t", self.resolve(p["type"])) for n, p in t.get("baseProperties", {}).items()}
+            props.update({n: ("t", self.resolve(p["type"])) for n, p in e.get("properties", {}).items()})
+            for name in known:
+                props.setdefault(name, ("k", name))
+            extra = ("t", self.resolve(e["additionalProperties"])) if e.get("additionalProperties") else None
+            variants.append((props, extra))
+        names = []
+        for props, _ in variants:
+            names += [n for n in props if n not in names]
+        own = {}
+        for name in names:
+            if name == t["discriminator"]:
+                own[name] = self.shapes.node("s")
+                continue
+            members = [props.get(name, extra) for props, extra in variants]
+            if any(m is None for m in members):
+                own[name] = self.shapes.node("?")
+            elif all(m == members[0] for m in members):
+                kind, ref = members[0]
+                own[name] = self.shape(ref, depth - 1) if kind == "t" else known[ref]
+            else:
+                letters = {self.kind(ref) if kind == "t" else self.shapes.lines[known[ref]][0].lower() for kind, ref in members}
+                letter = letters.pop() if len(letters) == 1 else "n"
+                own[name] = self.shapes.node(letter.upper() if letter in "oa" else letter)
+        parts = ["o"] + [f"{name}={node}" for name, node in own.items()]
+        return self.shapes.node("\t".join(parts))
 
     def object(self, own, want_known, extra):
         """An object node with `own` properties and the known top-level ones `want_known` admits."""
@@ -222,6 +263,10 @@ def main():
         for t in types:
             if t.get("$type") == "ResourceType" and t["name"].lower() not in roots:
                 roots[t["name"].lower()] = file.body(t["name"].split("@")[0], file.resolve(t["body"]), args.depth)
+    # `*`: the body Bicep gives a type@apiVersion it has no schema for
+    # (`TryGenerateFallbackType`: the common resource properties and the known top-level ones).
+    common = {name: shapes.node("s") for name in ("id", "name", "type", "apiVersion")}
+    roots["*"] = TypeFile(shapes, [], args.depth).object(common, lambda name: True, None)
     print(f"# Resource body shapes: Azure.Bicep.Types.Az {args.version}+{commit[:10]}, Azure/bicep-types-az commit {commit} (MIT).")
     print(f"# Generated by scripts/bicep-type-shapes.py --depth {args.depth}; do not edit. {len(shapes.lines)} nodes, {len(roots)} types.")
     for line in shapes.lines:

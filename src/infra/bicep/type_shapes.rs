@@ -67,7 +67,20 @@ fn table() -> &'static Table {
 pub fn arm_type(reference: &str, path: &[Step]) -> Result<Option<&'static str>, ShapeError> {
     let table = table();
     let key = reference.to_ascii_lowercase();
-    let mut node = *table.roots.get(key.as_str()).ok_or(ShapeError::UnknownType)?;
+    let node = *table.roots.get(key.as_str()).ok_or(ShapeError::UnknownType)?;
+    walk(table, node, path)
+}
+
+/// [`arm_type`] for a type@apiVersion the schemas do not have: Bicep still types it (warning
+/// BCP081), with the body of `TryGenerateFallbackType`: `id`, `name`, `type`, `apiVersion` and the
+/// known top-level properties (`tags`, `sku`, `identity`, an untyped `properties`, …).
+pub fn fallback_arm_type(path: &[Step]) -> Result<Option<&'static str>, ShapeError> {
+    let table = table();
+    let node = *table.roots.get("*").ok_or(ShapeError::UnknownType)?;
+    walk(table, node, path)
+}
+
+fn walk(table: &Table, mut node: usize, path: &[Step]) -> Result<Option<&'static str>, ShapeError> {
     let mut walked = String::new();
     for step in path {
         let line = table.nodes.get(node).copied().unwrap_or("n");
@@ -77,8 +90,9 @@ pub fn arm_type(reference: &str, path: &[Step]) -> Result<Option<&'static str>, 
             ("o", Step::Property(name)) => fields.find_map(|f| f.rsplit_once('=').filter(|(n, _)| n == name)),
             ("o", Step::AdditionalProperties) => fields.find_map(|f| f.rsplit_once('=').filter(|(n, _)| *n == "*")),
             ("a", Step::Items) => fields.next().map(|id| ("", id)),
-            // `n` may be a union with null, whose object member Bicep would let a path reach.
-            ("O" | "A" | "n", _) => return Err(ShapeError::Opaque(display(&walked))),
+            // `n` may be a union with null, whose object member Bicep would let a path reach; `?`
+            // is a property some variant of a tagged union lacks, whose type the table leaves out.
+            ("O" | "A" | "n" | "?", _) => return Err(ShapeError::Opaque(display(&walked))),
             _ => None,
         };
         let segment = match step {
@@ -91,6 +105,7 @@ pub fn arm_type(reference: &str, path: &[Step]) -> Result<Option<&'static str>, 
     }
     let line = table.nodes.get(node).copied().unwrap_or("n");
     Ok(match line.split('\t').next().unwrap_or("n") {
+        "?" => return Err(ShapeError::Opaque(display(&walked))),
         "s" => Some("string"),
         "i" => Some("int"),
         "b" => Some("bool"),

@@ -41,12 +41,9 @@ impl Compiler<'_> {
         if primitive == Some("any") {
             return Err(Diag::unsupported(p.ty.span, "a parameter of type 'any'"));
         }
-        // How a derived type's metadata meets `@metadata` is not known; refused rather than
-        // guessed. (`@secure()` turns its `type` into `secureObject` in place, as AVM's
-        // `main.json` files show.)
-        if matches!(p.ty.kind, TypeKind::Derived { .. }) && p.decorators.iter().any(|d| d.name == "metadata") {
-            return Err(Diag::unsupported(p.ty.span, "a resource-derived type ('resourceInput<>')"));
-        }
+        // A derived type's metadata comes first, then `@metadata`'s entries, then the description
+        // (avm/ptn/app/iaas-vm-cosmosdb-tier4); `@secure()` turns its `type` into `secureObject`
+        // in place.
         let mut out = self.schema(&p.decorators, &p.ty)?;
         if let Some(default) = &p.default {
             if let Some(ty) = primitive {
