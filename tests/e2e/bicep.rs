@@ -238,23 +238,27 @@ fn unsupported_errors_name_the_construct() {
 }
 
 #[test]
-fn resource_types_take_the_type_index_casing_and_unknown_ones_are_refused() {
+fn resource_types_take_the_type_index_casing_and_unknown_ones_their_own() {
     let known = "resource s 'microsoft.storage/STORAGEACCOUNTS@2021-04-01' = {\n  name: 'st'\n}\n\
                  output id string = s.id\n";
     let template = compile_text(known).expect("known type");
     assert_eq!(template["resources"][0]["type"], "Microsoft.Storage/storageAccounts");
     assert_eq!(template["outputs"]["id"]["value"], "[resourceId('Microsoft.Storage/storageAccounts', 'st')]");
 
+    // A pair the index lacks gets Bicep's fallback type (warning BCP081): written as spelled.
     for unknown in ["Contoso.Widgets/gadgets@2020-01-01", "Microsoft.Storage/storageAccounts@1999-01-01"] {
         let text = format!("param p string\nresource s '{unknown}' = {{\n  name: p\n}}\n");
-        let err = compile_text(&text).expect_err(unknown);
-        assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
-        assert!(
-            err.to_string().contains(&format!("'{unknown}', which is not in the bundled Bicep type index")),
-            "{err}"
-        );
-        assert!(err.to_string().contains("test.bicep:2:12"), "{err}");
+        let template = compile_text(&text).expect(unknown);
+        let (ty, version) = unknown.split_once('@').expect("type@version");
+        assert_eq!(template["resources"][0]["type"], ty);
+        assert_eq!(template["resources"][0]["apiVersion"], version);
     }
+    // One Bicep has no fallback for is refused, naming it.
+    let text = "param p string\nresource s 'Contoso.Widgets/gadgets@2020-1-1' = {\n  name: p\n}\n";
+    let err = compile_text(text).expect_err("malformed API version");
+    assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
+    assert!(err.to_string().contains("'Contoso.Widgets/gadgets@2020-1-1', which is neither in the bundled"), "{err}");
+    assert!(err.to_string().contains("test.bicep:2:12"), "{err}");
 }
 
 /// `.?` and `[?]` as bicep build writes them in classic templates (the forms in the Azure Verified
@@ -348,17 +352,21 @@ fn resource_derived_types_compile() {
             r#"{{"type":"string","metadata":{{"__bicep_resource_derived_type!":{{"source":"{source}/sku/properties/name"}}}},"value":"[parameters('tier')]"}}"#
         )
     );
-    for refused in [
-        "param r resourceInput<'microsoft.storage/storageAccounts@2021-04-01'>.properties\n",
-        "@metadata({})\nparam r resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.properties\n",
-    ] {
-        let err = compile_text(refused).expect_err(refused);
-        assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{refused}: {err}");
-        assert!(
-            err.to_string().starts_with("unsupported: a resource-derived type ('resourceInput<>') at test.bicep:"),
-            "{err}"
-        );
-    }
+    // The source is spelled as the index spells the type; `@metadata`'s entries follow the
+    // derived type's (avm/res/cdn/profile, avm/ptn/app/iaas-vm-cosmosdb-tier4).
+    let spelled = compile_text("param r resourceInput<'microsoft.storage/storageAccounts@2021-04-01'>.properties\n")
+        .expect("lower-case reference");
+    assert_eq!(
+        spelled["parameters"]["r"]["metadata"]["__bicep_resource_derived_type!"]["source"],
+        "Microsoft.Storage/storageAccounts@2021-04-01#properties/properties"
+    );
+    let with_metadata = compile_text(
+        "@metadata({ example: {} })\n@description('d')\nparam r resourceInput<'Microsoft.Storage/storageAccounts@2021-04-01'>.tags\n",
+    )
+    .expect("@metadata on a derived type");
+    let keys: Vec<&String> =
+        with_metadata["parameters"]["r"]["metadata"].as_object().expect("metadata").keys().collect();
+    assert_eq!(keys, ["__bicep_resource_derived_type!", "example", "description"]);
 }
 
 /// `res.?x` on a conditional resource: bicep build guards the reference with the condition

@@ -404,22 +404,23 @@ impl<'a> Model<'a> {
             self.resources[i].parent_index = index;
         }
         for res in &mut self.resources {
-            let Some((ty, version)) = super::types::canonical(&res.full_type, &res.api_version) else {
+            // bicep build writes a type its index has as the index spells it; one it lacks
+            // (warning BCP081) as the source spells it, with a body it does not check.
+            if let Some((ty, version)) = super::types::canonical(&res.full_type, &res.api_version) {
+                res.full_type = ty;
+                res.api_version = version;
+            } else if !super::types::has_fallback_type(&res.full_type, &res.api_version) {
                 return Err(Diag::new(
                     ErrorKind::Unsupported,
                     res.decl.type_span,
-                    // The casing bicep build writes comes from its type index; without the pair
-                    // that casing is unknown, and a guess could differ from the official output.
                     format!(
-                        "the resource type '{}@{}', which is not in the bundled Bicep type index (Azure.Bicep.Types.Az {})",
+                        "the resource type '{}@{}', which is neither in the bundled Bicep type index (Azure.Bicep.Types.Az {}) nor of the form 'Namespace/type@yyyy-mm-dd'",
                         res.full_type,
                         res.api_version,
                         super::types::index_version()
                     ),
                 ));
-            };
-            res.full_type = ty;
-            res.api_version = version;
+            }
         }
         // A parent chain must not loop back.
         for i in 0..self.resources.len() {

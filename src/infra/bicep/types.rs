@@ -44,6 +44,25 @@ pub fn index_version() -> &'static str {
         .unwrap_or("unknown")
 }
 
+/// Whether Bicep gives a type@apiVersion its index lacks a fallback type (warning BCP081) rather
+/// than an error: `AzResourceTypeProvider`'s `ResourceTypePattern` and `ApiVersionPattern`, which
+/// ignore case.
+pub fn has_fallback_type(ty: &str, version: &str) -> bool {
+    let mut segments = ty.split('/');
+    let namespace = segments.next().unwrap_or_default();
+    let namespace_ok = namespace.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && namespace.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
+    let types: Vec<&str> = segments.collect();
+    let types_ok = !types.is_empty()
+        && types.iter().all(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    let (date, suffix) = version.split_at(version.len().min(10));
+    let date_ok = date.len() == 10
+        && date.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    let suffix_ok = suffix.is_empty()
+        || ["-preview", "-alpha", "-beta", "-rc", "-privatepreview"].iter().any(|s| suffix.eq_ignore_ascii_case(s));
+    namespace_ok && types_ok && date_ok && suffix_ok
+}
+
 /// The type and API version as `bicep build` writes them, or `None` when the index does not know
 /// the pair (and so the official compiler's casing cannot be known here).
 pub fn canonical(ty: &str, version: &str) -> Option<(String, String)> {
@@ -60,6 +79,17 @@ pub fn canonical(ty: &str, version: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn types_the_index_lacks_have_a_fallback_when_well_formed() {
+        assert!(has_fallback_type("My.Rp/myResourceType", "2020-01-01"));
+        assert!(has_fallback_type("Microsoft.DevTestLab/labs/secrets", "2018-10-15-PREVIEW"));
+        assert!(!has_fallback_type("az:Microsoft.Storage/storageAccounts", "2022-09-01"));
+        assert!(!has_fallback_type("Microsoft.Storage", "2022-09-01"));
+        assert!(!has_fallback_type("Microsoft.Storage/storage_accounts", "2022-09-01"));
+        assert!(!has_fallback_type("Microsoft.Storage/storageAccounts", "2022-9-01"));
+        assert!(!has_fallback_type("Microsoft.Storage/storageAccounts", "2022-09-01-experimental"));
+    }
 
     #[test]
     fn known_types_take_the_index_casing() {

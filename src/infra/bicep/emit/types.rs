@@ -376,9 +376,10 @@ impl Compiler<'_> {
 
     /// `resourceInput<'T@v'>` and `resourceOutput<…>` with a path (`.properties.x[*].y`): the ARM
     /// type of that path in the resource's schema (`type_shapes`) and the JSON pointer to it, as
-    /// `ResourceDerivedTypeResolution` writes them; the whole body is an object. The reference must
-    /// be spelled as the type index spells it: whether bicep build writes the source's spelling or
-    /// the index's is not known.
+    /// `ResourceDerivedTypeResolution` writes them; the whole body is an object. The source is
+    /// spelled as the type index spells the type (avm/res/cdn/profile writes
+    /// `'microsoft.cdn/…'` and bicep build `Microsoft.Cdn/…`); a type@apiVersion not in the index
+    /// keeps its spelling and has Bicep's fallback body.
     fn derived_type(
         &self,
         t: &TypeNode,
@@ -388,11 +389,15 @@ impl Compiler<'_> {
     ) -> DResult<Map<String, Value>> {
         let variant = if output { "resourceOutput" } else { "resourceInput" };
         let refuse = || Diag::unsupported(t.span, &format!("a resource-derived type ('{variant}<>')"));
-        let (ty, version) = reference.rsplit_once('@').ok_or_else(refuse)?;
-        match crate::infra::bicep::types::canonical(ty, version) {
-            Some((t, v)) if t == ty && v == version => {}
-            _ => return Err(refuse()),
-        }
+        // `az:` names the namespace the type is in, which bicep build does not write.
+        let unqualified = reference.strip_prefix("az:").unwrap_or(reference);
+        let (ty, version) = unqualified.rsplit_once('@').ok_or_else(refuse)?;
+        let (reference, known) = match crate::infra::bicep::types::canonical(ty, version) {
+            Some((t, v)) => (format!("{t}@{v}"), true),
+            None if crate::infra::bicep::types::has_fallback_type(ty, version) => (unqualified.to_string(), false),
+            None => return Err(refuse()),
+        };
+        let reference = reference.as_str();
         let steps: Vec<Step> = path
             .iter()
             .map(|s| match s {
@@ -404,7 +409,9 @@ impl Compiler<'_> {
         let arm_type = if steps.is_empty() {
             Some("object")
         } else {
-            type_shapes::arm_type(reference, &steps).map_err(|e| match e {
+            let found =
+                if known { type_shapes::arm_type(reference, &steps) } else { type_shapes::fallback_arm_type(&steps) };
+            found.map_err(|e| match e {
                 ShapeError::NoMember(_) => Diag::new(ErrorKind::Type, t.span, format!("'{reference}': {e}")),
                 ShapeError::UnknownType | ShapeError::Opaque(_) => Diag::unsupported(
                     t.span,
