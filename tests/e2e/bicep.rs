@@ -237,6 +237,26 @@ fn unsupported_errors_name_the_construct() {
     assert!(err.to_string().contains("test.bicep:2:11"), "{err}");
 }
 
+/// The one Azure Verified Module mlops refuses (ptn/azd/container-apps-stack) holds a module's
+/// scope in a variable; bicep build then writes no scope at all, which mlops will not guess at. The
+/// refusal is one `unsupported:` line at the scope, exit code 6, and no JSON is written.
+#[test]
+fn a_module_scope_held_in_a_variable_is_refused_in_one_line() {
+    let ws = crate::support::Workspace::new();
+    ws.write("m.bicep", "output x string = 'a'\n");
+    ws.write(
+        "main.bicep",
+        "param rg string = ''\nvar scope = empty(rg) ? resourceGroup() : resourceGroup(rg)\n\
+         module m './m.bicep' = {\n  name: 'm'\n  scope: scope\n}\n",
+    );
+    let out = ws.run(&["infra", "build", "main.bicep"]);
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("unsupported: this scope expression at main.bicep:5:10"), "{stderr}");
+    assert!(!ws.path().join("main.json").exists(), "no output for a refused file");
+}
+
 #[test]
 fn resource_types_take_the_type_index_casing_and_unknown_ones_their_own() {
     let known = "resource s 'microsoft.storage/STORAGEACCOUNTS@2021-04-01' = {\n  name: 'st'\n}\n\

@@ -95,6 +95,8 @@ const IDENTICAL: &[&str] = &[
     "avm/res/authorization/policy-assignment/mg-scope",
     // `mod.?outputs.?x` on a conditional module: a `tryGet` per safe step, the first guarded.
     "avm/res/web/site/host-name-binding",
+    // A resource-derived type with a deeper path (`….properties.policy.rules`).
+    "avm/res/storage/storage-account/management-policy",
 ];
 
 #[test]
