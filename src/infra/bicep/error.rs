@@ -148,6 +148,11 @@ impl Diag {
         Diag::new(ErrorKind::Unsupported, span, feature)
     }
 
+    /// A name declared twice in one scope; `what` says what it names ("the parameter 'a'").
+    pub fn declared_twice(span: Span, what: impl std::fmt::Display) -> Self {
+        Diag::new(ErrorKind::Duplicate, span, format!("{what} is declared more than once"))
+    }
+
     /// Attaches the file name and source text.
     pub fn locate(self, path: &Path, text: &str) -> BicepError {
         match self {

@@ -126,11 +126,7 @@ impl<'a> Model<'a> {
             match stmt {
                 Stmt::TargetScope(expr) => {
                     if seen_scope {
-                        return Err(Diag::new(
-                            ErrorKind::Duplicate,
-                            expr.span,
-                            "targetScope is declared more than once",
-                        ));
+                        return Err(Diag::declared_twice(expr.span, "targetScope"));
                     }
                     seen_scope = true;
                     model.scope = match &expr.kind {
@@ -157,19 +153,11 @@ impl<'a> Model<'a> {
                         || model.type_names.contains_key(&f.name)
                         || model.func_names.insert(f.name.clone(), model.funcs.len()).is_some()
                     {
-                        return Err(Diag::new(
-                            ErrorKind::Duplicate,
-                            f.name_span,
-                            format!("the identifier '{}' is declared more than once", f.name),
-                        ));
+                        return Err(Diag::declared_twice(f.name_span, format_args!("the identifier '{}'", f.name)));
                     }
                     for (i, p) in f.params.iter().enumerate() {
                         if f.params[..i].iter().any(|q| q.name == p.name) {
-                            return Err(Diag::new(
-                                ErrorKind::Duplicate,
-                                p.name_span,
-                                format!("the parameter '{}' is declared more than once", p.name),
-                            ));
+                            return Err(Diag::declared_twice(p.name_span, format_args!("the parameter '{}'", p.name)));
                         }
                     }
                     model.funcs.push(f);
@@ -179,11 +167,7 @@ impl<'a> Model<'a> {
                         || model.func_names.contains_key(&t.name)
                         || model.type_names.insert(t.name.clone(), model.types.len()).is_some()
                     {
-                        return Err(Diag::new(
-                            ErrorKind::Duplicate,
-                            t.name_span,
-                            format!("the identifier '{}' is declared more than once", t.name),
-                        ));
+                        return Err(Diag::declared_twice(t.name_span, format_args!("the identifier '{}'", t.name)));
                     }
                     model.types.push(t);
                 }
@@ -206,11 +190,7 @@ impl<'a> Model<'a> {
                 }
                 Stmt::Output(o) => {
                     if output_names.insert(&o.name, o.name_span).is_some() {
-                        return Err(Diag::new(
-                            ErrorKind::Duplicate,
-                            o.name_span,
-                            format!("the output '{}' is declared more than once", o.name),
-                        ));
+                        return Err(Diag::declared_twice(o.name_span, format_args!("the output '{}'", o.name)));
                     }
                     model.outputs.push(o);
                 }
@@ -235,11 +215,7 @@ impl<'a> Model<'a> {
                     || self.type_names.contains_key(name)
                     || self.func_names.contains_key(name)
                 {
-                    return Err(Diag::new(
-                        ErrorKind::Duplicate,
-                        span,
-                        format!("the identifier '{name}' is declared more than once"),
-                    ));
+                    return Err(Diag::declared_twice(span, format_args!("the identifier '{name}'")));
                 }
             }
         }
@@ -258,11 +234,7 @@ impl<'a> Model<'a> {
             || self.type_names.contains_key(name)
             || self.func_names.contains_key(name)
         {
-            return Err(Diag::new(
-                ErrorKind::Duplicate,
-                span,
-                format!("the identifier '{name}' is declared more than once"),
-            ));
+            return Err(Diag::declared_twice(span, format_args!("the identifier '{name}'")));
         }
         Ok(())
     }
@@ -319,11 +291,7 @@ impl<'a> Model<'a> {
                     return Err(Diag::unsupported(child.name_span, "a nested resource inside a resource loop"));
                 }
                 if seen.insert(&child.name, child.name_span).is_some() {
-                    return Err(Diag::new(
-                        ErrorKind::Duplicate,
-                        child.name_span,
-                        format!("the identifier '{}' is declared more than once", child.name),
-                    ));
+                    return Err(Diag::declared_twice(child.name_span, format_args!("the identifier '{}'", child.name)));
                 }
                 let c = self.add_resource(child, Some(idx))?;
                 self.resources[idx].children.push(c);

@@ -117,11 +117,7 @@ impl Compiler<'_> {
                         continue;
                     }
                     if map.contains_key(&p.key) || copies.iter().any(|c: &Value| c["name"].as_str() == Some(&p.key)) {
-                        return Err(Diag::new(
-                            ErrorKind::Duplicate,
-                            p.key_span,
-                            format!("the property '{}' is declared more than once", p.key),
-                        ));
+                        return Err(Diag::declared_twice(p.key_span, format_args!("the property '{}'", p.key)));
                     }
                     if let ExprKind::For(f) = &p.value.kind {
                         copies.push(self.property_loop(&p.key, f, env)?);

@@ -134,11 +134,7 @@ impl Compiler<'_> {
                 ));
             }
             if out.contains_key(&p.key) {
-                return Err(Diag::new(
-                    ErrorKind::Duplicate,
-                    p.key_span,
-                    format!("the property '{}' is declared more than once", p.key),
-                ));
+                return Err(Diag::declared_twice(p.key_span, format_args!("the property '{}'", p.key)));
             }
             if matches!(p.value.kind, ExprKind::For(_)) {
                 return Err(Diag::unsupported(p.value.span, "a loop directly on a resource property"));

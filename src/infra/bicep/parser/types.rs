@@ -188,15 +188,11 @@ impl Parser {
             let prop = TypeProp { decorators, name, ty };
             if star {
                 if additional.is_some() {
-                    return Err(Diag::new(ErrorKind::Duplicate, span, "'*' is declared more than once"));
+                    return Err(Diag::declared_twice(span, "'*'"));
                 }
                 additional = Some(Box::new(prop));
             } else if props.iter().any(|p: &TypeProp| p.name == prop.name) {
-                return Err(Diag::new(
-                    ErrorKind::Duplicate,
-                    span,
-                    format!("the property '{}' is declared more than once", prop.name),
-                ));
+                return Err(Diag::declared_twice(span, format_args!("the property '{}'", prop.name)));
             } else {
                 props.push(prop);
             }
