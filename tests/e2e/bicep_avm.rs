@@ -109,11 +109,16 @@ fn avm_modules_compile_to_the_official_json_key_order_included() {
 
 /// `out` compiled `dir/main.bicep` to its `main.json`, `_generator` aside, key order included.
 fn assert_identical(root: &std::path::Path, dir: &str, out: &Output) {
+    let text = std::fs::read_to_string(root.join(dir).join("main.json")).expect("main.json");
+    assert_compiled_to(dir, out, &text);
+}
+
+/// `out` wrote the template `text`, `_generator` aside, key order included.
+fn assert_compiled_to(dir: &str, out: &Output, text: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{dir}: {stderr}");
     let mut actual: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
-    let text = std::fs::read_to_string(root.join(dir).join("main.json")).expect("main.json");
-    let mut expected: Value = serde_json::from_str(&text).expect("main.json is JSON");
+    let mut expected: Value = serde_json::from_str(text).expect("main.json is JSON");
     compare::drop_generator(&mut actual);
     compare::drop_generator(&mut expected);
     assert_eq!(actual, expected, "{dir}");
@@ -165,6 +170,83 @@ fn avm_modules_with_imports_compile_to_the_official_json() {
     let root = fixtures();
     for dir in IDENTICAL_WITH_IMPORTS {
         assert_identical(&root, dir, &build_from_cache(&format!("{dir}/main.bicep")));
+    }
+}
+
+/// The versions of `br/public:avm/utl/types/avm-common-types` the fixtures import, as published.
+const COMMON_TYPES_VERSIONS: &[&str] = &["0.5.1", "0.6.0", "0.6.1", "0.7.0"];
+
+/// The whole path from a registry: the published `avm-common-types` versions are pushed to a real
+/// OCI registry (Debian's `docker-registry`), `br/public` is aliased to it in bicepconfig.json (as
+/// a user with a registry mirror would), `mlops infra restore` fetches every version the modules
+/// import, and with the registry gone they compile to their `main.json`. The one difference the
+/// alias makes is the registry named in `__bicep_imported_from!.sourceTemplate`, which bicep build
+/// also writes as the alias resolves.
+#[test]
+fn br_public_imports_restore_from_a_local_registry_and_compile_identically() {
+    let root = fixtures();
+    let registry = crate::image::Registry::start(None);
+    let host = registry.host.clone();
+    let ws = crate::support::Workspace::new();
+    let mlops =
+        |args: &[&str]| ws.mlops(args).env("MLOPS_BICEP_CACHE", ws.path().join("cache")).output().expect("run mlops");
+    for version in COMMON_TYPES_VERSIONS {
+        let published =
+            root.join(format!("cache/br/mcr.microsoft.com/bicep$avm$utl$types$avm-common-types/{version}$/main.json"));
+        let target = format!("br:{host}/bicep/avm/utl/types/avm-common-types:{version}");
+        let out = mlops(&["infra", "publish", &published.display().to_string(), "--target", &target, "--plain-http"]);
+        assert_eq!(out.status.code(), Some(0), "{target}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    copy_tree(&root.join("avm"), &ws.path().join("avm"));
+    ws.write(
+        "bicepconfig.json",
+        &format!(
+            "{{\"moduleAliases\": {{\"br\": {{\"public\": {{\"registry\": \"{host}\", \"modulePath\": \"bicep\"}}}}}}}}"
+        ),
+    );
+    let from_registry: Vec<&str> = IDENTICAL_WITH_IMPORTS
+        .iter()
+        .copied()
+        .filter(|dir| {
+            std::fs::read_to_string(root.join(dir).join("main.json"))
+                .expect("main.json")
+                .contains("br:mcr.microsoft.com/")
+        })
+        .collect();
+    assert!(from_registry.len() >= 5, "{from_registry:?}");
+    let mut restored = std::collections::BTreeSet::new();
+    for dir in &from_registry {
+        let out = mlops(&["-o", "json", "infra", "restore", &format!("{dir}/main.bicep"), "--plain-http"]);
+        assert_eq!(out.status.code(), Some(0), "{dir}: {}", String::from_utf8_lossy(&out.stderr));
+        let report: Value = serde_json::from_slice(&out.stdout).expect("restore report is JSON");
+        for module in report.as_array().expect("a list of modules") {
+            assert!(matches!(module["status"].as_str(), Some("restored" | "cached")), "{dir}: {module}");
+            restored.insert(module["reference"].as_str().unwrap_or_default().to_string());
+        }
+    }
+    assert_eq!(restored.len(), COMMON_TYPES_VERSIONS.len(), "{restored:?}");
+
+    drop(registry);
+    for dir in &from_registry {
+        let out = mlops(&["infra", "build", "--no-restore", "--stdout", &format!("{dir}/main.bicep")]);
+        let expected = std::fs::read_to_string(root.join(dir).join("main.json"))
+            .expect("main.json")
+            .replace("br:mcr.microsoft.com/bicep/", &format!("br:{host}/bicep/"));
+        assert_compiled_to(dir, &out, &expected);
+    }
+}
+
+/// Copies a directory tree (the fixtures are a few files, so plain recursion).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
     }
 }
 
