@@ -277,7 +277,12 @@ impl Discoverer {
     fn fill(&mut self, want: usize, mut digest: Option<&mut Sha256>) -> Result<(), DataError> {
         let mut block = vec![0u8; (1 << 16).max(want.saturating_sub(self.carry.len()) + 1).min(1 << 22)];
         while !self.eof && self.carry.len() <= want {
-            let n = self.file.read(&mut block).map_err(|source| DataError::Open { path: self.path.clone(), source })?;
+            let n = match self.file.read(&mut block) {
+                Ok(n) => n,
+                // The CSV may be a pipe; a signal that interrupts a read loses nothing.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(source) => return Err(DataError::Open { path: self.path.clone(), source }),
+            };
             if n == 0 {
                 self.eof = true;
                 break;

@@ -377,10 +377,14 @@ impl Job {
 /// Appends a server's output to its log as it comes.
 fn pump(mut stream: Box<dyn std::io::Read + Send>, shared: &Mutex<Shared>) {
     let mut buffer = [0u8; 4096];
-    while let Ok(n) = stream.read(&mut buffer) {
-        if n == 0 {
-            break;
-        }
+    loop {
+        let n = match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            // A signal (another test's child exiting) is not the end of the output.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
         let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
         shared.lock().unwrap_or_else(|p| p.into_inner()).server_log.push_str(&text);
     }
