@@ -48,7 +48,7 @@ async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u
     }
     let azure = settings::resolve_azure(&args.template.azure)?;
     restore_modules(&args.template).await?;
-    let prepared = prepare(&args.template, &azure)?;
+    let prepared = prepare(&args.template, &azure, global.quiet)?;
     if args.confirm_with_what_if && !args.yes && !std::io::stdin().is_terminal() {
         return Err(UsageError(
             "--confirm-with-what-if needs a terminal to ask on; add --yes to deploy without asking".to_string(),
@@ -56,7 +56,7 @@ async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyhow::Result<u
         .into());
     }
     let (client, groups) = connect(&azure).await?;
-    let Prepared { scope, name, body } = prepared;
+    let Prepared { scope, name, body, .. } = prepared;
     ensure_group(&groups, &scope, args.template.location.as_deref(), global.quiet).await?;
     if args.confirm_with_what_if {
         let result = run_what_if(&client, &scope, &name, &body, global).await?;
@@ -135,7 +135,7 @@ async fn run_what_if(
 async fn what_if(args: &InfraTemplateArgs, exit_code: bool, global: &GlobalArgs) -> anyhow::Result<u8> {
     let azure = settings::resolve_azure(&args.azure)?;
     restore_modules(args).await?;
-    let Prepared { scope, name, body } = prepare(args, &azure)?;
+    let Prepared { scope, name, body, .. } = prepare(args, &azure, global.quiet)?;
     let (client, _) = connect(&azure).await?;
     let Some(result) = run_what_if(&client, &scope, &name, &body, global).await? else {
         return Ok(exit::INTERRUPTED);
@@ -150,7 +150,7 @@ async fn what_if(args: &InfraTemplateArgs, exit_code: bool, global: &GlobalArgs)
 async fn validate(args: &InfraTemplateArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     let azure = settings::resolve_azure(&args.azure)?;
     restore_modules(args).await?;
-    let Prepared { scope, name, body } = prepare(args, &azure)?;
+    let Prepared { scope, name, body, .. } = prepare(args, &azure, global.quiet)?;
     let (client, _) = connect(&azure).await?;
     let (validation, poller) = client.validate(&scope, &name, &body).await?;
     let result = match (validation, poller) {

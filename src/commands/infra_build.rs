@@ -16,13 +16,18 @@ struct BuildResult {
     output: PathBuf,
     resources: usize,
     bytes: usize,
+    /// What `bicep build` would also warn about (the template is written all the same).
+    warnings: Vec<bicep::Warning>,
 }
 
 pub async fn run(args: &InfraBuildArgs, global: &GlobalArgs) -> anyhow::Result<u8> {
     if !args.no_restore {
         super::infra_restore::restore(&args.file, false, &args.registry, &args.azure).await?;
     }
-    let template = bicep::compile_file(&args.file)?;
+    let bicep::Compiled { template, warnings } = bicep::build_file(&args.file)?;
+    for warning in &warnings {
+        output::note(global.quiet, warning.to_string());
+    }
     let text = bicep::to_pretty_json(&template);
     if args.stdout {
         use std::io::Write;
@@ -40,6 +45,7 @@ pub async fn run(args: &InfraBuildArgs, global: &GlobalArgs) -> anyhow::Result<u
         output: out,
         resources: template["resources"].as_array().map_or(0, Vec::len),
         bytes: text.len(),
+        warnings,
     };
     output::emit(global.output, &result, || {
         format!(

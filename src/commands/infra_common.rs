@@ -26,8 +26,9 @@ pub(super) async fn restore_modules(args: &InfraTemplateArgs) -> anyhow::Result<
     Ok(())
 }
 
-/// Everything that can be checked without a request: settings, template, parameters, names.
-pub(super) fn prepare(args: &InfraTemplateArgs, azure: &AzureSettings) -> anyhow::Result<Prepared> {
+/// Everything that can be checked without a request: settings, template, parameters, names. The
+/// compiler's warnings go to stderr, as `infra build` writes them.
+pub(super) fn prepare(args: &InfraTemplateArgs, azure: &AzureSettings, quiet: bool) -> anyhow::Result<Prepared> {
     let options = PrepareOptions {
         template: &args.template,
         compiler: match args.bicep {
@@ -49,7 +50,11 @@ pub(super) fn prepare(args: &InfraTemplateArgs, azure: &AzureSettings) -> anyhow
         parameters: &args.parameters,
         name: args.name.as_deref(),
     };
-    Ok(crate::infra::prepare::prepare(&options)?)
+    let prepared = crate::infra::prepare::prepare(&options)?;
+    for warning in &prepared.warnings {
+        output::note(quiet, warning.to_string());
+    }
+    Ok(prepared)
 }
 
 pub(super) fn subscription(azure: &AzureSettings) -> anyhow::Result<String> {

@@ -98,7 +98,7 @@ pub(super) async fn deploy(args: &InfraDeployArgs, global: &GlobalArgs) -> anyho
     let azure = settings::resolve_azure(&args.template.azure)?;
     check_name("deployment stack", name, 90).map_err(UsageError)?;
     restore_modules(&args.template).await?;
-    let prepared = prepare(&args.template, &azure)?;
+    let prepared = prepare(&args.template, &azure, global.quiet)?;
     let body = stack_domain::request_body(&prepared.body, &stack_settings(&args.stack));
     let scope = prepared.scope;
     let (deployments, groups) = connect(&azure).await?;

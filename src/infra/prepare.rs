@@ -36,6 +36,8 @@ pub struct Prepared {
     pub scope: DeploymentScope,
     pub name: String,
     pub body: Value,
+    /// What the native Bicep compiler warned about on the way.
+    pub warnings: Vec<crate::infra::bicep::Warning>,
 }
 
 /// Why a deployment could not be prepared: a bad input (its kind says which) or a wrong flag.
@@ -110,7 +112,7 @@ pub fn prepare(options: &PrepareOptions<'_>) -> Result<Prepared, PrepareError> {
         DeploymentScope::ResourceGroup { .. } => None,
     };
     let body = request_body(&template, parameters, options.mode, location);
-    Ok(Prepared { scope, name, body })
+    Ok(Prepared { scope, name, body, warnings: template.warnings })
 }
 
 fn default_name(path: &Path) -> String {

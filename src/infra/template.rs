@@ -103,6 +103,8 @@ pub struct Template {
     pub json: Value,
     pub scope: TemplateScope,
     pub parameters: Vec<ParamDef>,
+    /// What the native Bicep compiler warned about (none for ARM JSON or an external compiler).
+    pub warnings: Vec<bicep::Warning>,
 }
 
 impl Template {
@@ -127,10 +129,10 @@ pub enum BicepCompiler {
 /// Reads an ARM JSON template, or compiles a `.bicep` file first.
 pub fn load(path: &Path, compiler: BicepCompiler) -> Result<Template, InfraError> {
     let is_bicep = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("bicep"));
-    let text = if is_bicep {
+    let (text, warnings) = if is_bicep {
         match compiler {
             BicepCompiler::Native => native_bicep(path)?,
-            BicepCompiler::External => compile_bicep(path)?,
+            BicepCompiler::External => (compile_bicep(path)?, Vec::new()),
             BicepCompiler::Check => check_bicep(path)?,
         }
     } else {
@@ -141,7 +143,7 @@ pub fn load(path: &Path, compiler: BicepCompiler) -> Result<Template, InfraError
         })?;
         return parse_bytes(path, &bytes);
     };
-    parse(path, &text)
+    Ok(Template { warnings, ..parse(path, &text)? })
 }
 
 /// Parses a template file's bytes (UTF-8, a byte-order mark allowed); `path` names it in errors.
@@ -180,7 +182,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Template, InfraError> {
         }
         Some(_) => return Err(not_template("\"parameters\" must be an object".to_string())),
     };
-    Ok(Template { path: path.to_path_buf(), json, scope, parameters })
+    Ok(Template { path: path.to_path_buf(), json, scope, parameters, warnings: Vec::new() })
 }
 
 /// Whether a document without `$schema` is a parameters file by its shape: a `parameters` object
@@ -361,14 +363,14 @@ fn json_kind(value: &Value) -> &'static str {
 }
 
 /// Compiles a Bicep file with the compiler built into the binary (the default; no `bicep` or `az`).
-fn native_bicep(path: &Path) -> Result<String, InfraError> {
-    let template = bicep::compile_file(path)?;
-    Ok(bicep::to_pretty_json(&template))
+fn native_bicep(path: &Path) -> Result<(String, Vec<bicep::Warning>), InfraError> {
+    let compiled = bicep::build_file(path)?;
+    Ok((bicep::to_pretty_json(&compiled.template), compiled.warnings))
 }
 
 /// Compiles both ways and insists on the same template (after the corpus normalisation).
-fn check_bicep(path: &Path) -> Result<String, InfraError> {
-    let native = bicep::compile_file(path)?;
+fn check_bicep(path: &Path) -> Result<(String, Vec<bicep::Warning>), InfraError> {
+    let bicep::Compiled { template: native, warnings } = bicep::build_file(path)?;
     let external_text = compile_bicep(path)?;
     let external: Value = serde_json::from_str(&external_text).map_err(|e| InfraError::BicepFailed {
         path: path.to_path_buf(),
@@ -378,7 +380,7 @@ fn check_bicep(path: &Path) -> Result<String, InfraError> {
     if let Some(difference) = bicep::compare::first_difference(&native, &external) {
         return Err(InfraError::BicepMismatch { path: path.to_path_buf(), difference });
     }
-    Ok(bicep::to_pretty_json(&native))
+    Ok((bicep::to_pretty_json(&native), warnings))
 }
 
 /// Compiles with an external `bicep` (or `az bicep`) from PATH.

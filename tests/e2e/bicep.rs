@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use mlops::infra::bicep::{self, ErrorKind, compare};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The Bicep conformance corpus, checked in with its licence (see its README). A missing copy is
 /// a broken checkout and fails the test rather than skipping it.
@@ -279,6 +279,58 @@ fn resource_types_take_the_type_index_casing_and_unknown_ones_their_own() {
     assert_eq!(err.kind(), Some(ErrorKind::Unsupported), "{err}");
     assert!(err.to_string().contains("'Contoso.Widgets/gadgets@2020-1-1', which is neither in the bundled"), "{err}");
     assert!(err.to_string().contains("test.bicep:2:12"), "{err}");
+}
+
+/// A type the index lacks compiles, and `infra build` says so as bicep build does (BCP081): one
+/// warning line on stderr per declaration, in its module's file too, and in the JSON result; a
+/// module used twice is told once, and `--quiet` keeps stderr empty.
+#[test]
+fn infra_build_warns_about_resource_types_it_cannot_check() {
+    let ws = crate::support::Workspace::new();
+    ws.write("gadget.bicep", "resource g 'Contoso.Widgets/gadgets@2020-01-01' = {\n  name: 'g'\n}\n");
+    ws.write(
+        "main.bicep",
+        "resource s 'Microsoft.Storage/storageAccounts@2021-04-01' existing = {\n  name: 'st'\n}\n\
+         resource w 'Contoso.Widgets/widgets@2021-01-01-preview' = {\n  name: 'w'\n}\n\
+         module a 'gadget.bicep' = {\n  name: 'a'\n}\nmodule b 'gadget.bicep' = {\n  name: 'b'\n}\n",
+    );
+    let out = ws.run(&["-o", "json", "infra", "build", "main.bicep"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "main.bicep:4:12: warning BCP081: the resource type 'Contoso.Widgets/widgets@2021-01-01-preview' is not \
+             in the bundled Bicep type index (Azure.Bicep.Types.Az 0.2.896): its properties are not checked before \
+             deployment",
+            "gadget.bicep:1:12: warning BCP081: the resource type 'Contoso.Widgets/gadgets@2020-01-01' is not in the \
+             bundled Bicep type index (Azure.Bicep.Types.Az 0.2.896): its properties are not checked before deployment",
+        ],
+        "{stderr}"
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+    let warnings = result["warnings"].as_array().expect("warnings");
+    assert_eq!(warnings.len(), 2, "{result}");
+    assert_eq!(warnings[0]["code"], "BCP081");
+    assert_eq!(
+        (&warnings[0]["file"], &warnings[0]["line"], &warnings[0]["column"]),
+        (&json!("main.bicep"), &json!(4), &json!(12))
+    );
+    assert!(ws.path().join("main.json").is_file(), "the template is written all the same");
+
+    let quiet = ws.run(&["-q", "infra", "build", "main.bicep", "--stdout"]);
+    assert_eq!(quiet.status.code(), Some(0));
+    assert!(quiet.stderr.is_empty(), "{}", String::from_utf8_lossy(&quiet.stderr));
+
+    ws.write(
+        "clean.bicep",
+        "resource s 'Microsoft.Storage/storageAccounts@2021-04-01' existing = {\n  name: 'st'\n}\n",
+    );
+    let clean = ws.run(&["-o", "json", "infra", "build", "clean.bicep"]);
+    assert!(clean.stderr.is_empty(), "{}", String::from_utf8_lossy(&clean.stderr));
+    let result: Value = serde_json::from_slice(&clean.stdout).expect("JSON result");
+    assert_eq!(result["warnings"], json!([]));
 }
 
 /// `.?` and `[?]` as bicep build writes them in classic templates (the forms in the Azure Verified

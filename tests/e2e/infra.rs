@@ -288,6 +288,24 @@ fn validation_failure_from_arm_exits_9_with_its_error() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("is valid (2 resources validated)"));
 }
 
+/// A .bicep deployment tells what `infra build` would warn about, on stderr, before any request.
+#[test]
+fn validating_bicep_shows_the_compiler_warnings() {
+    let (ws, standin) = setup();
+    ws.write("widget.bicep", "resource w 'Contoso.Widgets/widgets@2021-01-01' = {\n  name: 'w'\n}\n");
+    let out = as_principal(&ws, &standin, &["infra", "validate", "-g", "rg-test", "-f", "widget.bicep"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("widget.bicep:1:12: warning BCP081: the resource type 'Contoso.Widgets/widgets@2021-01-01'"),
+        "{}",
+        stderr(&out)
+    );
+    let quiet = as_principal(&ws, &standin, &["-q", "infra", "validate", "-g", "rg-test", "-f", "widget.bicep"]);
+    assert!(quiet.status.success(), "{}", stderr(&quiet));
+    assert!(!stderr(&quiet).contains("BCP081"), "{}", stderr(&quiet));
+}
+
 #[test]
 fn what_if_renders_changes_and_exit_code_4() {
     let (ws, standin) = setup();

@@ -49,6 +49,39 @@ pub struct Diagnostic {
     pub excerpt: String,
 }
 
+/// Something `bicep build` warns about: the template is still written, and the user is told.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Warning {
+    /// The official compiler's code for the same warning (`BCP081`), for looking it up.
+    pub code: &'static str,
+    pub message: String,
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: warning {}: {}", self.file.display(), self.line, self.column, self.code, self.message)
+    }
+}
+
+/// A [`Warning`] found inside one file, before it is given the file's name and text.
+#[derive(Debug, Clone)]
+pub struct Hint {
+    pub code: &'static str,
+    pub span: Span,
+    pub message: String,
+}
+
+impl Hint {
+    /// Attaches the file name and the line and column of the span.
+    pub fn locate(self, path: &Path, text: &str) -> Warning {
+        let (line, column, _) = excerpt(text, self.span);
+        Warning { code: self.code, message: self.message, file: path.to_path_buf(), line, column }
+    }
+}
+
 /// Why a Bicep file did not compile.
 #[derive(Debug, thiserror::Error)]
 pub enum BicepError {

@@ -31,27 +31,40 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-pub use error::{BicepError, Diagnostic, ErrorKind};
+pub use error::{BicepError, Diagnostic, ErrorKind, Warning};
 
 use convert::{Compiler, ModuleTemplate};
 use error::{DResult, Diag};
 use model::Model;
 
+/// A compiled template and what `bicep build` would have warned about on the way.
+#[derive(Debug)]
+pub struct Compiled {
+    pub template: Value,
+    /// The file's warnings, then each local module's, in source order.
+    pub warnings: Vec<Warning>,
+}
+
 /// Compiles a `.bicep` file (and the local modules it uses) to an ARM template.
 pub fn compile_file(path: &Path) -> Result<Value, BicepError> {
+    build_file(path).map(|compiled| compiled.template)
+}
+
+/// Compiles a `.bicep` file as [`compile_file`] does, keeping the warnings.
+pub fn build_file(path: &Path) -> Result<Compiled, BicepError> {
     on_compile_stack(|| compile_at(path, &mut Vec::new()))
 }
 
 /// Compiles Bicep text; `path` names it in diagnostics and anchors relative paths.
 pub fn compile_str(path: &Path, text: &str) -> Result<Value, BicepError> {
-    on_compile_stack(|| compile_text(path, text, &mut vec![normalise(path)]))
+    on_compile_stack(|| compile_text(path, text, &mut vec![normalise(path)])).map(|compiled| compiled.template)
 }
 
 /// Compiles a Bicep file's bytes: UTF-8 (a byte-order mark allowed), anything else refused at the
 /// first bad byte rather than read with replacement characters.
 pub fn compile_bytes(path: &Path, bytes: &[u8]) -> Result<Value, BicepError> {
     let text = decode_source(path, bytes)?;
-    on_compile_stack(|| compile_text(path, text, &mut vec![normalise(path)]))
+    on_compile_stack(|| compile_text(path, text, &mut vec![normalise(path)])).map(|compiled| compiled.template)
 }
 
 /// The stack a compile runs on. Every pass after the parser walks the tree recursively, and an
@@ -98,7 +111,7 @@ fn normalise(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
-fn compile_at(path: &Path, stack: &mut Vec<PathBuf>) -> Result<Value, BicepError> {
+fn compile_at(path: &Path, stack: &mut Vec<PathBuf>) -> Result<Compiled, BicepError> {
     let bytes = std::fs::read(path).map_err(|source| BicepError::Io { path: path.to_path_buf(), source })?;
     let text = decode_source(path, &bytes)?;
     stack.push(normalise(path));
@@ -107,13 +120,22 @@ fn compile_at(path: &Path, stack: &mut Vec<PathBuf>) -> Result<Value, BicepError
     result
 }
 
-fn compile_text(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> Result<Value, BicepError> {
-    compile_inner(path, text, stack).map_err(|d| d.locate(path, text))
+fn compile_text(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> Result<Compiled, BicepError> {
+    let (template, hints, module_warnings) = compile_inner(path, text, stack).map_err(|d| d.locate(path, text))?;
+    let mut warnings: Vec<Warning> = hints.into_iter().map(|hint| hint.locate(path, text)).collect();
+    // A module used twice is compiled twice; its warnings are told once.
+    let mut seen = std::collections::HashSet::new();
+    warnings.extend(module_warnings.into_iter().filter(|w| seen.insert(w.clone())));
+    Ok(Compiled { template, warnings })
 }
 
-fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<Value> {
+/// The template, this file's warnings (not yet located) and its local modules' warnings.
+type Inner = (Value, Vec<error::Hint>, Vec<Warning>);
+
+fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<Inner> {
     let stmts = parser::parse(text)?;
     let model = Model::build(&stmts)?;
+    let mut module_warnings = Vec::new();
     cycles::check_variable_cycles(&model)?;
     module_names::check_module_names(&model)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -155,7 +177,9 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
             module_templates.push(ModuleTemplate::embedded(template));
             continue;
         }
-        module_templates.push(ModuleTemplate::embedded(compile_at(&child, stack).map_err(Diag::Done)?));
+        let compiled = compile_at(&child, stack).map_err(Diag::Done)?;
+        module_warnings.extend(compiled.warnings);
+        module_templates.push(ModuleTemplate::embedded(compiled.template));
     }
     let imports = import_sources::Loader::new(path).closure(path, &model)?;
     let compiler = Compiler {
@@ -167,7 +191,7 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<V
         function_vars: convert::function_vars::collect(&stmts),
         imports,
     };
-    compiler.template()
+    Ok((compiler.template()?, model.warnings.clone(), module_warnings))
 }
 
 /// A registry module or template spec used by a template: the reference as written and where.

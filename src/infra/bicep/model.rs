@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::ast::*;
-use super::error::{DResult, Diag, ErrorKind, Span};
+use super::error::{DResult, Diag, ErrorKind, Hint, Span};
 pub use super::shape::shape;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +85,8 @@ pub struct Model<'a> {
     /// User-defined functions (`func`), in source order; their names share the one namespace.
     pub funcs: Vec<&'a FuncDecl>,
     pub func_names: HashMap<String, usize>,
+    /// What `bicep build` would warn about in this file, in source order.
+    pub warnings: Vec<Hint>,
 }
 
 fn split_type(decl: &ResourceDecl) -> DResult<(String, Option<String>)> {
@@ -119,6 +121,7 @@ impl<'a> Model<'a> {
             imports: Vec::new(),
             funcs: Vec::new(),
             func_names: HashMap::new(),
+            warnings: Vec::new(),
         };
         let mut seen_scope = false;
         let mut output_names: HashMap<&str, Span> = HashMap::new();
@@ -377,7 +380,19 @@ impl<'a> Model<'a> {
             if let Some((ty, version)) = super::types::canonical(&res.full_type, &res.api_version) {
                 res.full_type = ty;
                 res.api_version = version;
-            } else if !super::types::has_fallback_type(&res.full_type, &res.api_version) {
+            } else if super::types::has_fallback_type(&res.full_type, &res.api_version) {
+                self.warnings.push(Hint {
+                    code: "BCP081",
+                    span: res.decl.type_span,
+                    message: format!(
+                        "the resource type '{}@{}' is not in the bundled Bicep type index (Azure.Bicep.Types.Az {}): \
+                         its properties are not checked before deployment",
+                        res.full_type,
+                        res.api_version,
+                        super::types::index_version()
+                    ),
+                });
+            } else {
                 return Err(Diag::new(
                     ErrorKind::Unsupported,
                     res.decl.type_span,
