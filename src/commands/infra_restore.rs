@@ -38,7 +38,11 @@ pub async fn publish(args: &InfraPublishArgs, global: &GlobalArgs) -> anyhow::Re
         bytes
     } else {
         restore(&args.file, false, &args.registry, &args.azure).await?;
-        bicep::to_pretty_json(&bicep::compile_file(&args.file)?).into_bytes()
+        let compiled = bicep::build_file(&args.file)?;
+        for warning in &compiled.warnings {
+            output::note(global.quiet, warning.to_string());
+        }
+        bicep::to_pretty_json(&compiled.template).into_bytes()
     };
     let config = registry::Config::for_file(&args.file).map_err(UsageError)?;
     let module = config.parse(&args.target).map_err(|m| UsageError(format!("--target: {m}")))?;
