@@ -191,7 +191,8 @@ fn compile_inner(path: &Path, text: &str, stack: &mut Vec<PathBuf>) -> DResult<I
         function_vars: convert::function_vars::collect(&stmts),
         imports,
     };
-    Ok((compiler.template()?, model.warnings.clone(), module_warnings))
+    let template = compiler.template()?;
+    Ok((template, model.warnings, module_warnings))
 }
 
 /// A registry module or template spec used by a template: the reference as written and where.
