@@ -170,3 +170,55 @@ fn an_artifact_that_is_not_a_bicep_module_is_refused() {
     assert!(err.contains(&format!("main.bicep:3: module '{reference}'")), "{err}");
     assert!(err.contains("not a Bicep module"), "{err}");
 }
+
+/// An Azure Container Registry: `publish` and `restore` sign in with Entra ID (the client secret
+/// exchanged for an ACR refresh token, then an access token per repository scope), as `image push`
+/// does, against the stand-in's registry over HTTPS; the module restored builds as a local one.
+#[test]
+fn acr_modules_publish_and_restore_with_an_entra_id_token() {
+    let standin = crate::standin::StandIn::start();
+    let ws = Workspace::new();
+    let host = format!("127.0.0.1:{}", standin.port);
+    let target = format!("br:{host}/mods/storage:v1");
+    let signed_in = |args: &[&str]| {
+        let mut cmd = ws.mlops(args);
+        cmd.env("MLOPS_BICEP_CACHE", ws.path().join("cache"))
+            .env("SSL_CERT_FILE", &standin.ca_pem)
+            .env("AZURE_AUTHORITY_HOST", standin.url())
+            .env("AZURE_TENANT_ID", crate::standin::TENANT)
+            .env("AZURE_CLIENT_ID", crate::standin::CLIENT_ID)
+            .env("AZURE_CLIENT_SECRET", crate::standin::CLIENT_SECRET)
+            .env("NO_PROXY", "127.0.0.1,localhost")
+            .env_remove("MLOPS_REGISTRY_USERNAME")
+            .env_remove("MLOPS_REGISTRY_PASSWORD");
+        cmd.output().expect("run mlops")
+    };
+    write(&ws, "storage.bicep", STORAGE);
+    let azure = ["--registry-auth", "azure", "--auth", "client-secret"];
+    let publish: Vec<&str> =
+        ["-o", "json", "infra", "publish", "storage.bicep", "--target", &target].into_iter().chain(azure).collect();
+    let published = json_of(&signed_in(&publish));
+    {
+        let state = standin.state();
+        assert!(state.acr.manifests.contains_key(&("mods/storage".to_string(), "v1".to_string())), "not pushed");
+        assert_eq!(
+            state.acr.exchanges,
+            [("access_token".to_string(), host.clone(), Some(crate::standin::TENANT.to_string()))]
+        );
+        assert!(state.acr.scopes.iter().any(|s| s == "repository:mods/storage:pull,push"), "{:?}", state.acr.scopes);
+    }
+
+    write(&ws, "main.bicep", &main_bicep(&target));
+    write(&ws, "local.bicep", &main_bicep("storage.bicep"));
+    let restore: Vec<&str> = ["-o", "json", "infra", "restore", "main.bicep"].into_iter().chain(azure).collect();
+    let restored = json_of(&signed_in(&restore));
+    assert_eq!(restored[0]["status"], "restored", "{restored}");
+    assert_eq!(restored[0]["digest"], published["digest"]);
+    assert!(standin.state().acr.scopes.iter().any(|s| s == "repository:mods/storage:pull"), "no pull scope asked");
+
+    for file in ["main.bicep", "local.bicep"] {
+        let out = run(&ws, &["infra", "build", "--no-restore", file]);
+        assert!(out.status.success(), "{file}: {}", stderr(&out));
+    }
+    assert_eq!(read_json(&ws.path().join("main.json")), read_json(&ws.path().join("local.json")));
+}

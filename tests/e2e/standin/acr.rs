@@ -1,8 +1,8 @@
 //! Azure Container Registry: the Entra ID token exchange (`POST /oauth2/exchange` →
 //! refresh token, `POST /oauth2/token` → access token, `GET /oauth2/token` with the admin user's
-//! Basic credentials) and the push half of the registry API (`HEAD` blobs, chunked uploads,
-//! manifests), answering 401 with ACR's Bearer challenge to requests without a token whose scope
-//! covers the repository and action. After the ACR REST spec (2021-07-01) and `az acr login`.
+//! Basic credentials) and the registry API: push (`HEAD` blobs, chunked uploads, manifests) and
+//! pull (`GET` manifests and blobs, the stored bytes as they were pushed), answering 401 with
+//! ACR's Bearer challenge to requests without a token whose scope covers the repository and action. After the ACR REST spec (2021-07-01) and `az acr login`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -81,6 +81,25 @@ pub fn route(state: &mut State, req: &Incoming) -> Option<Reply> {
             Some(_) => Reply::empty(200).header("Docker-Content-Digest", *digest),
             None => Reply::empty(404),
         },
+        // Served here, not redirected to storage as ACR may do (unverified, see the reference).
+        ("GET", ["blobs", digest]) => match acr.blobs.get(*digest) {
+            Some(data) => {
+                Reply::bytes(200, "application/octet-stream", data.clone()).header("Docker-Content-Digest", *digest)
+            }
+            None => errors(404, "BLOB_UNKNOWN", "blob unknown to registry"),
+        },
+        ("GET", ["manifests", reference]) => {
+            let Some(data) = acr.manifests.get(&(repository.to_string(), reference.to_string())) else {
+                return Some(errors(404, "MANIFEST_UNKNOWN", "manifest unknown"));
+            };
+            // The Content-Type is the manifest's own mediaType, as it was pushed.
+            let media_type = serde_json::from_slice::<serde_json::Value>(data)
+                .ok()
+                .and_then(|m| m["mediaType"].as_str().map(str::to_string))
+                .unwrap_or_else(|| "application/vnd.oci.image.manifest.v1+json".to_string());
+            let digest = format!("sha256:{}", hex::encode(Sha256::digest(data)));
+            Reply::bytes(200, &media_type, data.clone()).header("Docker-Content-Digest", digest)
+        }
         ("POST", ["blobs", "uploads", ""]) => {
             let id = uuid::Uuid::new_v4().to_string();
             acr.uploads.insert(id.clone(), Vec::new());

@@ -660,7 +660,12 @@ fn operation_result(state: &mut State, id: &str) -> Reply {
                 format!("{base}/subscriptions/{}/operationresults/{id}?api-version=2025-04-01", super::SUBSCRIPTION),
             )
         }
-        Some((_, reply)) => Reply { status: reply.status, headers: reply.headers.clone(), body: reply.body.clone() },
+        Some((_, reply)) => Reply {
+            status: reply.status,
+            headers: reply.headers.clone(),
+            body: reply.body.clone(),
+            raw: reply.raw.clone(),
+        },
     }
 }
 

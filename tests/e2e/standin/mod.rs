@@ -234,15 +234,22 @@ pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Option<Value>,
+    /// Bytes sent exactly as stored, with their own content type (registry manifests and blobs,
+    /// whose digests are of these bytes); when set, `body` is not used.
+    pub raw: Option<Box<(String, Vec<u8>)>>,
 }
 
 impl Reply {
     pub fn json(status: u16, body: Value) -> Reply {
-        Reply { status, headers: Vec::new(), body: Some(body) }
+        Reply { status, headers: Vec::new(), body: Some(body), raw: None }
     }
 
     pub fn empty(status: u16) -> Reply {
-        Reply { status, headers: Vec::new(), body: None }
+        Reply { status, headers: Vec::new(), body: None, raw: None }
+    }
+
+    pub fn bytes(status: u16, content_type: &str, data: Vec<u8>) -> Reply {
+        Reply { status, headers: Vec::new(), body: None, raw: Some(Box::new((content_type.to_string(), data))) }
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
@@ -401,12 +408,17 @@ fn render(reply: Reply) -> Response<Full<Bytes>> {
     for (name, value) in &reply.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
-    let body = match reply.body {
-        Some(value) => {
+    let body = match (reply.raw, reply.body) {
+        (Some(raw), _) => {
+            let (content_type, data) = *raw;
+            builder = builder.header("content-type", content_type);
+            Bytes::from(data)
+        }
+        (None, Some(value)) => {
             builder = builder.header("content-type", "application/json; charset=utf-8");
             Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
         }
-        None => Bytes::new(),
+        (None, None) => Bytes::new(),
     };
     builder.body(Full::new(body)).unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
