@@ -78,6 +78,13 @@ pub fn note(quiet: bool, message: impl AsRef<str>) {
     }
 }
 
+/// One [`note`] a line for each item (a compiler's warnings, which carry their own prefix).
+pub fn note_each<T: std::fmt::Display>(quiet: bool, items: &[T]) {
+    for item in items {
+        note(quiet, item.to_string());
+    }
+}
+
 /// Writes one message and a newline to stderr, masked. A closed stderr is ignored.
 pub fn to_stderr(message: impl AsRef<str>) {
     let _ = writeln!(std::io::stderr().lock(), "{}", mask(message.as_ref()));

@@ -25,7 +25,7 @@ pub async fn run(args: &InfraBuildArgs, global: &GlobalArgs) -> anyhow::Result<u
         super::infra_restore::restore(&args.file, false, &args.registry, &args.azure).await?;
     }
     let bicep::Compiled { template, warnings } = bicep::build_file(&args.file)?;
-    super::infra_common::note_warnings(global.quiet, &warnings);
+    output::note_each(global.quiet, &warnings);
     let text = bicep::to_pretty_json(&template);
     if args.stdout {
         use std::io::Write;

@@ -1,6 +1,5 @@
 //! What the `mlops infra` handlers of deployments and of stacks share: module restore, the local
-//! preparation of a template deployment, sign-in and clients, the resource group, the outputs table;
-//! and, with `build` and `publish`, how the compiler's warnings are shown.
+//! preparation of a template deployment, sign-in and clients, the resource group, the outputs table.
 
 use anyhow::Context as _;
 use serde_json::Value;
@@ -52,15 +51,8 @@ pub(super) fn prepare(args: &InfraTemplateArgs, azure: &AzureSettings, quiet: bo
         name: args.name.as_deref(),
     };
     let prepared = crate::infra::prepare::prepare(&options)?;
-    note_warnings(quiet, &prepared.warnings);
+    output::note_each(quiet, &prepared.warnings);
     Ok(prepared)
-}
-
-/// The native compiler's warnings on stderr, a line each, as every command that compiles writes them.
-pub(super) fn note_warnings(quiet: bool, warnings: &[crate::infra::bicep::Warning]) {
-    for warning in warnings {
-        output::note(quiet, warning.to_string());
-    }
 }
 
 pub(super) fn subscription(azure: &AzureSettings) -> anyhow::Result<String> {

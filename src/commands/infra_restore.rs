@@ -39,7 +39,7 @@ pub async fn publish(args: &InfraPublishArgs, global: &GlobalArgs) -> anyhow::Re
     } else {
         restore(&args.file, false, &args.registry, &args.azure).await?;
         let compiled = bicep::build_file(&args.file)?;
-        super::infra_common::note_warnings(global.quiet, &compiled.warnings);
+        output::note_each(global.quiet, &compiled.warnings);
         bicep::to_pretty_json(&compiled.template).into_bytes()
     };
     let config = registry::Config::for_file(&args.file).map_err(UsageError)?;
